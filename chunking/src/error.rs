@@ -1,0 +1,120 @@
+//! The one error type of this crate.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when asking the chunk-grid algebra a question.
+///
+/// Each variant says what was wrong and where (axis, block, sizes), so that a
+/// message shown to a user of `chunkctl` is enough to fix the input.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChunkingError {
+    /// Two things that must have the same number of axes do not.
+    #[error("{what}: expected {expected} axes, got {got}")]
+    NdimMismatch {
+        /// What was being compared.
+        what: &'static str,
+        /// The number of axes required.
+        expected: usize,
+        /// The number of axes given.
+        got: usize,
+    },
+    /// Two grids or regions that must cover the same shape do not.
+    #[error("shape mismatch: {left:?} vs {right:?}")]
+    ShapeMismatch {
+        /// The first shape.
+        left: Vec<u64>,
+        /// The second shape.
+        right: Vec<u64>,
+    },
+    /// A chunk size of zero on an axis of non-zero length.
+    #[error("axis {axis}: chunk size 0 is only allowed on an axis of length 0 (length is {len})")]
+    ZeroChunk {
+        /// The axis.
+        axis: usize,
+        /// Its length.
+        len: u64,
+    },
+    /// Explicit chunk sizes that do not add up to the axis length.
+    #[error("axis {axis}: chunk sizes add up to {sum}, but the axis has length {len}")]
+    ChunksDoNotAddUp {
+        /// The axis.
+        axis: usize,
+        /// The sum of the given sizes.
+        sum: u64,
+        /// The axis length.
+        len: u64,
+    },
+    /// A region whose start lies after its stop.
+    #[error("axis {axis}: region start {start} is after its stop {stop}")]
+    InvertedRegion {
+        /// The axis.
+        axis: usize,
+        /// Region start.
+        start: u64,
+        /// Region stop.
+        stop: u64,
+    },
+    /// A region that reaches outside the array.
+    #[error("region {region} is outside the array of shape {shape:?}")]
+    RegionOutOfBounds {
+        /// The region, formatted.
+        region: String,
+        /// The array shape.
+        shape: Vec<u64>,
+    },
+    /// A block index outside the grid.
+    #[error("block {block:?} is outside the grid of {blocks:?} blocks")]
+    BlockOutOfBounds {
+        /// The block index.
+        block: Vec<u64>,
+        /// Blocks per axis.
+        blocks: Vec<u64>,
+    },
+    /// A translation that would move a region below zero or past `u64::MAX`.
+    #[error("translating region {region} by {offset:?} leaves the coordinate range")]
+    TranslateOverflow {
+        /// The region, formatted.
+        region: String,
+        /// The offset.
+        offset: Vec<i64>,
+    },
+    /// A chunk specification that cannot be understood or applied.
+    #[error("invalid chunk spec `{spec}`: {reason}")]
+    InvalidChunkSpec {
+        /// The offending part of the spec.
+        spec: String,
+        /// Why it is wrong.
+        reason: String,
+    },
+    /// A byte size such as `1GiB` that cannot be parsed.
+    #[error("invalid byte size `{text}`: {reason}")]
+    InvalidByteSize {
+        /// The text given.
+        text: String,
+        /// Why it is wrong.
+        reason: String,
+    },
+    /// The memory budget cannot hold even the smallest possible task.
+    #[error(
+        "max_mem of {max_mem} bytes is too small: one task must hold {minimum} bytes \
+         (a decoded and an encoded copy of one source chunk and of one target chunk); \
+         use a budget of at least {minimum} bytes or smaller chunks"
+    )]
+    BudgetTooSmall {
+        /// The budget given.
+        max_mem: u64,
+        /// The smallest budget that would work.
+        minimum: u64,
+    },
+    /// A halo that the boundary mode cannot supply.
+    #[error("axis {axis}: {reason}")]
+    InvalidHalo {
+        /// The axis.
+        axis: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = ChunkingError> = std::result::Result<T, E>;
