@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::rechunk::format_bytes;
+
 /// Everything that can go wrong when asking the chunk-grid algebra a question.
 ///
 /// Each variant says what was wrong and where (axis, block, sizes), so that a
@@ -70,6 +72,12 @@ pub enum ChunkingError {
         /// Blocks per axis.
         blocks: Vec<u64>,
     },
+    /// A grid with more blocks than a `u64` linear index can count.
+    #[error("a grid of {blocks:?} blocks has more than 2^64 blocks: no linear index exists")]
+    TooManyBlocks {
+        /// Blocks per axis.
+        blocks: Vec<u64>,
+    },
     /// A translation that would move a region below zero or past `u64::MAX`.
     #[error("translating region {region} by {offset:?} leaves the coordinate range")]
     TranslateOverflow {
@@ -96,15 +104,24 @@ pub enum ChunkingError {
     },
     /// The memory budget cannot hold even the smallest possible task.
     #[error(
-        "max_mem of {max_mem} bytes is too small: one task must hold {minimum} bytes \
+        "max_mem of {max_mem} bytes ({}) is too small: one task must hold {minimum} bytes ({}) \
          (a decoded and an encoded copy of one source chunk and of one target chunk); \
-         use a budget of at least {minimum} bytes or smaller chunks"
+         use a budget of at least {} or smaller chunks",
+        format_bytes(*.max_mem), format_bytes(*.minimum), format_bytes(*.minimum)
     )]
     BudgetTooSmall {
         /// The budget given.
         max_mem: u64,
         /// The smallest budget that would work.
         minimum: u64,
+    },
+    /// A plan kind the caller asked for cannot fit the budget.
+    #[error("a {strategy} rechunk plan does not fit max_mem of {max_mem} bytes")]
+    StrategyDoesNotFit {
+        /// The plan kind asked for.
+        strategy: String,
+        /// The budget.
+        max_mem: u64,
     },
     /// A halo that the boundary mode cannot supply.
     #[error("axis {axis}: {reason}")]

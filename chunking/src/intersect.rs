@@ -115,7 +115,9 @@ impl<'a> Intersections<'a> {
         let this = *self;
         self.to.all_blocks().iter().map(move |block| {
             // The block comes from the grid itself, so it is in range.
-            let pieces = this.pieces(&block).unwrap_or_else(|_| Pieces::new(Vec::new()));
+            let pieces = this
+                .pieces(&block)
+                .unwrap_or_else(|_| Pieces::new(Vec::new()));
             (block, pieces)
         })
     }
@@ -128,7 +130,9 @@ impl<'a> Intersections<'a> {
             .axes()
             .iter()
             .zip(self.to.axes())
-            .fold(1u64, |n, (f, t)| n.saturating_mul(f.count_overlaps(t).max(1)))
+            .fold(1u64, |n, (f, t)| {
+                n.saturating_mul(f.count_overlaps(t).max(1))
+            })
     }
 }
 
@@ -152,8 +156,10 @@ impl Pieces {
     }
 
     /// Number of pieces.
-    pub fn count(&self) -> u64 {
-        self.per_axis.iter().fold(1u64, |n, p| n.saturating_mul(p.len() as u64))
+    pub fn num_pieces(&self) -> u64 {
+        self.per_axis
+            .iter()
+            .fold(1u64, |n, p| n.saturating_mul(p.len() as u64))
     }
 }
 
@@ -198,9 +204,8 @@ impl Iterator for Pieces {
     }
 }
 
-/// Dask's `old_to_new` for one axis pair: for each new chunk, its pieces as
-/// `(old chunk, range in the old chunk)`.
-pub fn old_to_new(from: &AxisChunks, to: &AxisChunks) -> Result<Vec<Vec<(u64, Range<u64>)>>> {
+/// Dask's `old_to_new` for one axis pair: for each new chunk, its pieces.
+pub fn old_to_new(from: &AxisChunks, to: &AxisChunks) -> Result<Vec<Vec<AxisPiece>>> {
     if from.len() != to.len() {
         return Err(ChunkingError::ShapeMismatch {
             left: vec![from.len()],
@@ -208,11 +213,6 @@ pub fn old_to_new(from: &AxisChunks, to: &AxisChunks) -> Result<Vec<Vec<(u64, Ra
         });
     }
     Ok((0..to.num_chunks())
-        .map(|j| {
-            axis_pieces(from, to, j)
-                .into_iter()
-                .map(|p| (p.from_chunk, p.from_range))
-                .collect()
-        })
+        .map(|j| axis_pieces(from, to, j))
         .collect())
 }

@@ -19,10 +19,22 @@
 //! assert_eq!(blocks, vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1], vec![2, 0], vec![2, 1]]);
 //! ```
 
+pub mod bytesize;
 pub mod error;
 pub mod grid;
+pub mod halo;
+pub mod intersect;
+pub mod normalize;
+pub mod rechunk;
 pub mod region;
+pub mod spec;
 
+pub use bytesize::parse_bytes;
 pub use error::{ChunkingError, Result};
 pub use grid::{AxisChunks, BlockIter, BlockRange, ChunkGrid};
+pub use halo::{halo_plan, Boundary, CopyMode, Halo, HaloPiece, HaloPlan, HaloSource};
+pub use intersect::{Intersections, Piece};
+pub use normalize::{balance_chunks, normalize_chunks, NormalizeOptions, DEFAULT_CHUNK_BYTES};
+pub use rechunk::{plan_rechunk, PlanOptions, RechunkPlan};
 pub use region::Region;
+pub use spec::{AxisSpec, ChunkSpec};

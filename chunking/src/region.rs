@@ -12,9 +12,24 @@ use crate::error::{ChunkingError, Result};
 /// A region may be empty (`start == stop` on some axis); an empty region
 /// still has a position, which matters for zero-length chunks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RegionParts")]
 pub struct Region {
     start: Vec<u64>,
     stop: Vec<u64>,
+}
+
+/// The serialized form, checked by [`Region::new`] on the way in.
+#[derive(Deserialize)]
+struct RegionParts {
+    start: Vec<u64>,
+    stop: Vec<u64>,
+}
+
+impl TryFrom<RegionParts> for Region {
+    type Error = ChunkingError;
+    fn try_from(parts: RegionParts) -> Result<Self> {
+        Region::new(parts.start, parts.stop)
+    }
 }
 
 impl Region {
@@ -90,7 +105,11 @@ impl Region {
 
     /// Extent per axis.
     pub fn shape(&self) -> Vec<u64> {
-        self.start.iter().zip(&self.stop).map(|(a, b)| b - a).collect()
+        self.start
+            .iter()
+            .zip(&self.stop)
+            .map(|(a, b)| b - a)
+            .collect()
     }
 
     /// Number of elements inside (saturating at `u64::MAX`).
@@ -144,7 +163,8 @@ impl Region {
     /// True when the point lies inside.
     pub fn contains_point(&self, point: &[u64]) -> bool {
         self.ndim() == point.len()
-            && (0..self.ndim()).all(|axis| self.start[axis] <= point[axis] && point[axis] < self.stop[axis])
+            && (0..self.ndim())
+                .all(|axis| self.start[axis] <= point[axis] && point[axis] < self.stop[axis])
     }
 
     /// The region moved by a signed offset per axis.
@@ -161,13 +181,16 @@ impl Region {
             region: self.to_string(),
             offset: offset.to_vec(),
         };
-        let mut start = Vec::with_capacity(self.ndim());
-        let mut stop = Vec::with_capacity(self.ndim());
-        for axis in 0..self.ndim() {
-            start.push(shift(self.start[axis], offset[axis]).ok_or_else(overflow)?);
-            stop.push(shift(self.stop[axis], offset[axis]).ok_or_else(overflow)?);
-        }
-        Ok(Region { start, stop })
+        let moved = |ends: &[u64]| -> Result<Vec<u64>> {
+            ends.iter()
+                .zip(offset)
+                .map(|(&x, &d)| shift(x, d).ok_or_else(overflow))
+                .collect()
+        };
+        Ok(Region {
+            start: moved(&self.start)?,
+            stop: moved(&self.stop)?,
+        })
     }
 
     /// This region in the coordinates of `origin` (subtracts `origin`'s start):
@@ -179,8 +202,18 @@ impl Region {
             return None;
         }
         Some(Region {
-            start: self.start.iter().zip(&origin.start).map(|(a, o)| a - o).collect(),
-            stop: self.stop.iter().zip(&origin.start).map(|(b, o)| b - o).collect(),
+            start: self
+                .start
+                .iter()
+                .zip(&origin.start)
+                .map(|(a, o)| a - o)
+                .collect(),
+            stop: self
+                .stop
+                .iter()
+                .zip(&origin.start)
+                .map(|(b, o)| b - o)
+                .collect(),
         })
     }
 }

@@ -35,17 +35,8 @@ impl TryFrom<AxisRepr> for AxisChunks {
     fn try_from(repr: AxisRepr) -> Result<Self> {
         match repr {
             AxisRepr::Regular { len, chunk } => AxisChunks::regular(len, chunk),
-            AxisRepr::Irregular { bounds } => {
-                if bounds.first() != Some(&0) || bounds.len() < 2 || bounds.windows(2).any(|w| w[0] > w[1]) {
-                    return Err(ChunkingError::InvalidChunkSpec {
-                        spec: format!("{bounds:?}"),
-                        reason: "chunk bounds must start at 0 and never decrease".into(),
-                    });
-                }
-                Ok(AxisChunks {
-                    repr: AxisRepr::Irregular { bounds },
-                })
-            }
+            // Back to the compact form when the bounds are regular.
+            AxisRepr::Irregular { bounds } => AxisChunks::from_bounds(bounds),
         }
     }
 }
@@ -59,7 +50,8 @@ impl From<AxisChunks> for AxisRepr {
 impl AxisChunks {
     /// A regular axis of length `len` cut every `chunk` elements (the last
     /// chunk may be smaller). `chunk` may exceed `len` (one chunk); it may be
-    /// 0 only when `len` is 0.
+    /// 0 only when `len` is 0 (the error names axis 0: this axis does not
+    /// know its place; [`ChunkGrid::regular`](crate::ChunkGrid::regular) names the real one).
     pub fn regular(len: u64, chunk: u64) -> Result<Self> {
         if chunk == 0 && len > 0 {
             return Err(ChunkingError::ZeroChunk { axis: 0, len });
@@ -78,12 +70,13 @@ impl AxisChunks {
                 reason: "an axis needs at least one chunk; write a zero-length axis as (0,)".into(),
             });
         }
-        let len = sizes.iter().try_fold(0u64, |acc, &s| acc.checked_add(s)).ok_or_else(|| {
-            ChunkingError::InvalidChunkSpec {
+        let len = sizes
+            .iter()
+            .try_fold(0u64, |acc, &s| acc.checked_add(s))
+            .ok_or_else(|| ChunkingError::InvalidChunkSpec {
                 spec: format!("{sizes:?}"),
                 reason: "chunk sizes overflow u64".into(),
-            }
-        })?;
+            })?;
         if is_regular_sizes(sizes) {
             return Self::regular(len, sizes[0]);
         }
@@ -102,7 +95,8 @@ impl AxisChunks {
     /// An axis from its chunk boundaries `[0, b1, ..., len]`.
     pub fn from_bounds(bounds: Vec<u64>) -> Result<Self> {
         let sizes: Vec<u64> = bounds.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
-        if bounds.first() != Some(&0) || bounds.len() < 2 || bounds.windows(2).any(|w| w[0] > w[1]) {
+        if bounds.first() != Some(&0) || bounds.len() < 2 || bounds.windows(2).any(|w| w[0] > w[1])
+        {
             return Err(ChunkingError::InvalidChunkSpec {
                 spec: format!("{bounds:?}"),
                 reason: "chunk bounds must start at 0 and never decrease".into(),
@@ -158,7 +152,7 @@ impl AxisChunks {
             AxisRepr::Regular { len, chunk } => {
                 assert!(i < self.num_chunks(), "chunk {i} out of range");
                 let start = i * chunk;
-                start..(start + chunk).min(*len)
+                start..start.saturating_add(*chunk).min(*len)
             }
             AxisRepr::Irregular { bounds } => bounds[i as usize]..bounds[i as usize + 1],
         }
@@ -174,7 +168,9 @@ impl AxisChunks {
     pub fn max_chunk(&self) -> u64 {
         match &self.repr {
             AxisRepr::Regular { len, chunk } => (*chunk).min(*len),
-            AxisRepr::Irregular { bounds } => bounds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0),
+            AxisRepr::Irregular { bounds } => {
+                bounds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
+            }
         }
     }
 
@@ -222,7 +218,11 @@ impl AxisChunks {
     /// the number of intermediate chunks or of partial reads along this axis.
     /// O(1) for two regular axes, O(chunks) otherwise.
     pub fn count_overlaps(&self, other: &AxisChunks) -> u64 {
-        debug_assert_eq!(self.len(), other.len());
+        assert_eq!(
+            self.len(),
+            other.len(),
+            "count_overlaps needs two cuts of one axis"
+        );
         let len = self.len();
         if len == 0 {
             return 0;
@@ -235,7 +235,11 @@ impl AxisChunks {
                 Some(l) => (len / l, len % l, l / a + l / b - 1),
                 None => (0, len, 0),
             };
-            let in_rem = if rem > 0 { rem.div_ceil(a) + rem.div_ceil(b) - 1 } else { 0 };
+            let in_rem = if rem > 0 {
+                rem.div_ceil(a) + rem.div_ceil(b) - 1
+            } else {
+                0
+            };
             return periods * per_period + in_rem;
         }
         // Merge interior boundaries of non-empty cuts.
@@ -275,7 +279,9 @@ impl AxisChunks {
     /// Boundaries strictly between 0 and `len`, in order (may repeat).
     fn interior_bounds(&self) -> impl Iterator<Item = u64> + '_ {
         let len = self.len();
-        (1..self.num_chunks()).map(move |i| self.chunk_range(i).start).filter(move |&b| b > 0 && b < len)
+        (1..self.num_chunks())
+            .map(move |i| self.chunk_range(i).start)
+            .filter(move |&b| b > 0 && b < len)
     }
 
     /// The axis cut at every boundary of `self` and of `other` (same length):
@@ -294,7 +300,8 @@ impl AxisChunks {
                 return AxisChunks::regular(len, a.min(b));
             }
         }
-        let mut bounds: Vec<u64> = Vec::with_capacity((self.num_chunks() + other.num_chunks()) as usize + 1);
+        let mut bounds: Vec<u64> =
+            Vec::with_capacity((self.num_chunks() + other.num_chunks()) as usize + 1);
         bounds.push(0);
         bounds.extend(self.interior_bounds());
         bounds.extend(other.interior_bounds());
@@ -354,7 +361,11 @@ impl PartialEq for AxisChunks {
 
 impl Eq for AxisChunks {}
 
-/// Dask's "regular" test: all chunks equal except a smaller, non-empty last.
+/// True when the sizes can be stored as one chunk size: all equal except a
+/// smaller, non-empty last (or a single zero-length chunk). This is Dask's
+/// `_check_regular_chunks` except that trailing zero-size chunks (`[5, 5,
+/// 0]`, which Dask accepts) are irregular here, because a regular axis
+/// cannot represent them.
 pub fn is_regular_sizes(sizes: &[u64]) -> bool {
     match sizes {
         [] => false,
@@ -363,7 +374,9 @@ pub fn is_regular_sizes(sizes: &[u64]) -> bool {
             *first > 0
                 && match rest.split_last() {
                     None => true,
-                    Some((last, middle)) => middle.iter().all(|s| s == first) && *last > 0 && last <= first,
+                    Some((last, middle)) => {
+                        middle.iter().all(|s| s == first) && *last > 0 && last <= first
+                    }
                 }
         }
     }

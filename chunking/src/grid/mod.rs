@@ -67,10 +67,12 @@ impl ChunkGrid {
             .enumerate()
             .map(|(axis, s)| {
                 AxisChunks::from_sizes(s.as_ref()).map_err(|e| match e {
-                    ChunkingError::InvalidChunkSpec { spec, reason } => ChunkingError::InvalidChunkSpec {
-                        spec,
-                        reason: format!("axis {axis}: {reason}"),
-                    },
+                    ChunkingError::InvalidChunkSpec { spec, reason } => {
+                        ChunkingError::InvalidChunkSpec {
+                            spec,
+                            reason: format!("axis {axis}: {reason}"),
+                        }
+                    }
                     other => other,
                 })
             })
@@ -121,12 +123,16 @@ impl ChunkGrid {
 
     /// Total number of blocks (saturating at `u64::MAX`).
     pub fn num_blocks(&self) -> u64 {
-        self.axes.iter().fold(1u64, |n, a| n.saturating_mul(a.num_chunks()))
+        self.axes
+            .iter()
+            .fold(1u64, |n, a| n.saturating_mul(a.num_chunks()))
     }
 
     /// Elements in the largest block.
     pub fn max_block_elements(&self) -> u64 {
-        self.axes.iter().fold(1u64, |n, a| n.saturating_mul(a.max_chunk()))
+        self.axes
+            .iter()
+            .fold(1u64, |n, a| n.saturating_mul(a.max_chunk()))
     }
 
     fn check_block(&self, block: &[u64]) -> Result<()> {
@@ -137,7 +143,11 @@ impl ChunkGrid {
                 got: block.len(),
             });
         }
-        if block.iter().zip(&self.axes).any(|(&b, a)| b >= a.num_chunks()) {
+        if block
+            .iter()
+            .zip(&self.axes)
+            .any(|(&b, a)| b >= a.num_chunks())
+        {
             return Err(ChunkingError::BlockOutOfBounds {
                 block: block.to_vec(),
                 blocks: self.blocks_per_axis(),
@@ -164,7 +174,12 @@ impl ChunkGrid {
     /// The shape of one block.
     pub fn block_shape(&self, block: &[u64]) -> Result<Vec<u64>> {
         self.check_block(block)?;
-        Ok(self.axes.iter().zip(block).map(|(a, &b)| a.chunk_size(b)).collect())
+        Ok(self
+            .axes
+            .iter()
+            .zip(block)
+            .map(|(a, &b)| a.chunk_size(b))
+            .collect())
     }
 
     /// The block holding the element at `point`, or `None` outside the array.
@@ -172,14 +187,20 @@ impl ChunkGrid {
         if point.len() != self.ndim() {
             return None;
         }
-        self.axes.iter().zip(point).map(|(a, &p)| a.chunk_of(p)).collect()
+        self.axes
+            .iter()
+            .zip(point)
+            .map(|(a, &p)| a.chunk_of(p))
+            .collect()
     }
 
     /// The blocks that share an element with `region`, as a box of block
     /// indices. O(ndim) (O(ndim · log n) on irregular axes); iterate it for
-    /// the blocks themselves. A region that is empty, or reaches outside the
-    /// array, is refused or gives no blocks respectively: see
-    /// [`ChunkingError::RegionOutOfBounds`].
+    /// the blocks themselves. An empty region gives no blocks; a region that
+    /// reaches outside the array is an error
+    /// ([`ChunkingError::RegionOutOfBounds`]). Being a box, the result also
+    /// holds zero-size chunks lying between overlapping ones (they hold
+    /// nothing to copy).
     pub fn blocks_overlapping(&self, region: &Region) -> Result<BlockRange> {
         if region.ndim() != self.ndim() {
             return Err(ChunkingError::NdimMismatch {
@@ -195,7 +216,11 @@ impl ChunkGrid {
             });
         }
         Ok(BlockRange::new(
-            self.axes.iter().enumerate().map(|(i, a)| a.chunks_overlapping(region.range(i))).collect(),
+            self.axes
+                .iter()
+                .enumerate()
+                .map(|(i, a)| a.chunks_overlapping(region.range(i)))
+                .collect(),
         ))
     }
 
@@ -207,11 +232,15 @@ impl ChunkGrid {
     /// The C-order linear index of a block.
     pub fn linear_index(&self, block: &[u64]) -> Result<u64> {
         self.check_block(block)?;
-        Ok(self
-            .axes
+        self.axes
             .iter()
             .zip(block)
-            .fold(0u64, |acc, (a, &b)| acc * a.num_chunks() + b))
+            .try_fold(0u64, |acc, (a, &b)| {
+                acc.checked_mul(a.num_chunks())?.checked_add(b)
+            })
+            .ok_or_else(|| ChunkingError::TooManyBlocks {
+                blocks: self.blocks_per_axis(),
+            })
     }
 
     /// The block at a C-order linear index.
@@ -243,12 +272,38 @@ impl ChunkGrid {
         Ok(())
     }
 
+    /// The grid of a reduction's result over `axes`: reduced axes vanish
+    /// (or, with `keepdims`, become length-1 axes of one chunk); the others
+    /// keep their chunks, as Dask's reductions do.
+    pub fn reduce_axes(&self, axes: &[usize], keepdims: bool) -> Result<ChunkGrid> {
+        if let Some(&bad) = axes.iter().find(|&&a| a >= self.ndim()) {
+            return Err(ChunkingError::NdimMismatch {
+                what: "reduction axis",
+                expected: self.ndim(),
+                got: bad + 1,
+            });
+        }
+        let mut kept = Vec::with_capacity(self.ndim());
+        for (i, axis) in self.axes.iter().enumerate() {
+            if !axes.contains(&i) {
+                kept.push(axis.clone());
+            } else if keepdims {
+                kept.push(AxisChunks::regular(1, 1)?);
+            }
+        }
+        Ok(ChunkGrid::new(kept))
+    }
+
     /// The grid cut at every boundary of `self` and of `other`: the coarsest
     /// grid whose blocks each lie inside one block of both.
     pub fn refine_with(&self, other: &ChunkGrid) -> Result<ChunkGrid> {
         self.check_same_shape(other)?;
         Ok(ChunkGrid::new(
-            self.axes.iter().zip(&other.axes).map(|(a, b)| a.refine_with(b)).collect::<Result<_>>()?,
+            self.axes
+                .iter()
+                .zip(&other.axes)
+                .map(|(a, b)| a.refine_with(b))
+                .collect::<Result<_>>()?,
         ))
     }
 }

@@ -13,7 +13,11 @@ use crate::grid::{AxisChunks, ChunkGrid};
 /// of `grid`'s). `fits` must be monotone: if a grid fits, a finer one does.
 /// When even `grid` itself does not fit, `grid` is returned unchanged and
 /// the caller's own check reports the problem.
-pub fn consolidate(grid: &ChunkGrid, limits: &[Option<u64>], fits: impl Fn(&ChunkGrid) -> bool) -> ChunkGrid {
+pub fn consolidate(
+    grid: &ChunkGrid,
+    limits: &[Option<u64>],
+    fits: impl Fn(&ChunkGrid) -> bool,
+) -> ChunkGrid {
     let mut current = grid.clone();
     for axis in (0..grid.ndim()).rev() {
         let Some(limit) = limits[axis] else { continue };

@@ -24,7 +24,11 @@ pub fn format_bytes(bytes: u64) -> String {
 /// The chunk shape of a grid, marked when irregular.
 fn shape_of(grid: &ChunkGrid) -> String {
     let dims: Vec<String> = grid.chunk_shape().iter().map(u64::to_string).collect();
-    let irregular = if grid.is_regular() { "" } else { " (irregular, largest)" };
+    let irregular = if grid.is_regular() {
+        ""
+    } else {
+        " (irregular, largest)"
+    };
     format!("({}){irregular}", dims.join(", "))
 }
 
@@ -57,16 +61,30 @@ impl fmt::Display for RechunkPlan {
             shape_of(&self.source),
             shape_of(&self.target)
         )?;
-        writeln!(f, "strategy: {} (projected cost {:.3e})", strategy(self.strategy), self.cost)?;
+        writeln!(
+            f,
+            "strategy: {} (projected cost {:.3e})",
+            strategy(self.strategy),
+            self.cost
+        )?;
         for (s, cost) in &self.candidates {
             if *s != self.strategy {
-                writeln!(f, "  rejected: {} (projected cost {cost:.3e})", strategy(*s))?;
+                writeln!(
+                    f,
+                    "  rejected: {} (projected cost {cost:.3e})",
+                    strategy(*s)
+                )?;
             }
         }
         for (k, stage) in self.stages.iter().enumerate() {
             write!(f, "stage {}: read blocks {}", k + 1, shape_of(&stage.read))?;
             if let Some(int) = &stage.intermediate {
-                write!(f, ", intermediate chunks {} ({} chunks)", shape_of(int), int.num_blocks())?;
+                write!(
+                    f,
+                    ", intermediate chunks {} ({} chunks)",
+                    shape_of(int),
+                    int.num_blocks()
+                )?;
             }
             writeln!(
                 f,
@@ -94,7 +112,11 @@ impl fmt::Display for RechunkPlan {
             )?;
         }
         if self.intermediate_bytes > 0 {
-            writeln!(f, "intermediate store: up to {} (decoded)", format_bytes(self.intermediate_bytes))?;
+            writeln!(
+                f,
+                "intermediate store: up to {} (decoded)",
+                format_bytes(self.intermediate_bytes)
+            )?;
         }
         write!(
             f,

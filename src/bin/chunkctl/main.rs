@@ -1,1 +1,38 @@
-fn main() {}
+//! `chunkctl`: the ndchunk command line.
+
+mod plan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Chunked n-dimensional arrays from the command line: plan and run
+/// rechunks of Zarr and HDF5 stores within a memory budget.
+#[derive(Debug, Parser)]
+#[command(name = "chunkctl", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Plan a rechunk within a memory budget and print the plan (no data is
+    /// read). With no arguments: a year of hourly ERA5-like reanalysis
+    /// (float32, 8760 x 721 x 1440), daily chunks to 10x10 time series.
+    Plan(plan::PlanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(args) => plan::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chunkctl: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
