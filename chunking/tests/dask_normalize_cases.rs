@@ -8,8 +8,6 @@
 //! name and explains why, and asserts what ndchunk does instead.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
 
 use ndchunk_chunking::grid::is_regular_sizes;
 use ndchunk_chunking::{
@@ -18,31 +16,10 @@ use ndchunk_chunking::{
 };
 use serde_json::Value;
 
-/// The fixture cases, or `None` (with a loud message) when the fixtures are
-/// not beside the checkout; `NDCHUNK_REQUIRE_FIXTURES=1` turns that into a
-/// failure, as CI sets it.
+mod support;
+
 fn cases() -> Option<Vec<Value>> {
-    let dir = std::env::var_os("NDCHUNK_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let path = dir.join("dask/chunking_cases.json");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("chunking_cases.json is valid JSON")),
-        Err(e) => {
-            assert!(
-                std::env::var("NDCHUNK_REQUIRE_FIXTURES").as_deref() != Ok("1"),
-                "fixtures required but {} is unreadable: {e}",
-                path.display()
-            );
-            // Straight to stderr: libtest hides `eprintln!` of passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED: Dask fixture cases not found at {} ({e}) ***\n",
-                path.display()
-            );
-            None
-        }
-    }
+    support::dask_cases()
 }
 
 /// The cases of one kind; fails when the fixture has fewer than `at_least`,

@@ -6,37 +6,16 @@
 //! Where ndchunk deliberately differs from Dask, the test says so in its
 //! name and explains why, and asserts what ndchunk does instead.
 
-use std::path::PathBuf;
-
 use ndchunk_chunking::grid::AxisChunks;
 use ndchunk_chunking::intersect::old_to_new;
 use ndchunk_chunking::rechunk::{minimum_budget, plan_rechunk, PlanOptions, Strategy};
 use ndchunk_chunking::{ChunkGrid, Intersections};
 use serde_json::Value;
 
-/// The fixture cases, or `None` (with a loud message) when the fixtures are
-/// not beside the checkout; `NDCHUNK_REQUIRE_FIXTURES=1` turns that into a
-/// failure, as CI sets it.
+mod support;
+
 fn cases() -> Option<Vec<Value>> {
-    let dir = std::env::var_os("NDCHUNK_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let path = dir.join("dask/chunking_cases.json");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("chunking_cases.json is valid JSON")),
-        Err(e) => {
-            assert!(
-                std::env::var("NDCHUNK_REQUIRE_FIXTURES").as_deref() != Ok("1"),
-                "fixtures required but {} is unreadable: {e}",
-                path.display()
-            );
-            eprintln!(
-                "\n*** SKIPPED: Dask fixture cases not found at {} ({e}) ***\n",
-                path.display()
-            );
-            None
-        }
-    }
+    support::dask_cases()
 }
 
 fn of_kind(cases: &[Value], func: &str) -> Vec<Value> {

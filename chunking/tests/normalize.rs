@@ -5,7 +5,6 @@
 //! Python with Dask — a differential test against Dask on random cases.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::Command;
 
 use ndchunk_chunking::grid::is_regular_sizes;
@@ -15,6 +14,8 @@ use ndchunk_chunking::{
 };
 use proptest::prelude::*;
 use serde_json::Value;
+
+mod support;
 
 use AxisSpec::{Auto, Keep, Size, Sizes, Whole};
 
@@ -1076,12 +1077,7 @@ fn auto_matches_dask_on_random_cases() {
     };
     let cases_wanted = env_number("NDCHUNK_DASK_CASES", 400);
     let seed = env_number("NDCHUNK_DASK_SEED", 20_260_801);
-    let Some(python) = std::env::var_os("NDCHUNK_PYTHON") else {
-        // Straight to stderr: libtest hides `eprintln!` of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: differential test against Dask; set NDCHUNK_PYTHON to a python with dask installed ***\n"
-        );
+    let Some(python) = support::python_peer() else {
         return;
     };
     let output = Command::new(&python)
@@ -1090,12 +1086,7 @@ fn auto_matches_dask_on_random_cases() {
         .arg(cases_wanted.to_string())
         .arg(seed.to_string())
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run NDCHUNK_PYTHON={}: {e}",
-                python.to_string_lossy()
-            )
-        });
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     assert!(
         output.status.success(),
         "the Dask case generator failed:\n{}",

@@ -1,0 +1,115 @@
+//! Shared by the integration tests: the shared fixtures and a Python with
+//! the peer libraries. Each is skipped loudly when absent on a user's
+//! machine, and required when CI says so (`NDCHUNK_REQUIRE_FIXTURES=1`,
+//! `NDCHUNK_REQUIRE_PYTHON=1`), so CI never passes by skipping.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The Python packages the peers venv holds, pinned.
+pub const PEER_REQUIREMENTS: &[&str] = &["dask==2026.8.0", "numpy==2.4.6"];
+
+/// Says loudly that a test did not run. Written straight to stderr:
+/// libtest captures `eprintln!` of passing tests.
+pub fn skip(why: &str) {
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***\n");
+}
+
+fn required(var: &str) -> bool {
+    std::env::var(var).as_deref() == Ok("1")
+}
+
+/// `shared/fixtures` beside the checkout, or `$NDCHUNK_FIXTURES`.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("NDCHUNK_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+}
+
+/// Dask's chunking cases, or `None` after a loud skip.
+pub fn dask_cases() -> Option<Vec<Value>> {
+    let path = fixtures_dir().join("dask/chunking_cases.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("chunking_cases.json is valid JSON")),
+        Err(e) => {
+            assert!(
+                !required("NDCHUNK_REQUIRE_FIXTURES"),
+                "fixtures required but {} is unreadable: {e}",
+                path.display()
+            );
+            skip(&format!(
+                "Dask fixture cases not found at {} ({e})",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+/// A Python interpreter with [`PEER_REQUIREMENTS`]: `$NDCHUNK_PYTHON` if set,
+/// else a venv under the target directory, made on first use with the
+/// system's `python3` and pip. `None` after a loud skip when that fails.
+pub fn python_peer() -> Option<PathBuf> {
+    if let Some(python) = std::env::var_os("NDCHUNK_PYTHON") {
+        return Some(PathBuf::from(python));
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-peers");
+    match ensure_venv(&venv) {
+        Ok(python) => Some(python),
+        Err(why) => {
+            assert!(
+                !required("NDCHUNK_REQUIRE_PYTHON"),
+                "Python peers required but unavailable: {why}"
+            );
+            skip(&format!(
+                "Python peers unavailable ({why}); set NDCHUNK_PYTHON or install python3"
+            ));
+            None
+        }
+    }
+}
+
+fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.txt");
+    let wanted = PEER_REQUIREMENTS.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(python);
+    }
+    // Build beside, then rename: concurrent test binaries never see a
+    // half-made venv, and the loser of a race uses the winner's.
+    let building = venv.with_extension(format!("building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    run(Command::new("python3").arg("-m").arg("venv").arg(&building))?;
+    run(Command::new(building.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(PEER_REQUIREMENTS))?;
+    std::fs::write(building.join("requirements.txt"), &wanted).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(venv);
+    if std::fs::rename(&building, venv).is_err() {
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    // Moving a venv breaks its scripts' shebangs but not `bin/python`,
+    // which finds its packages relative to itself: only that is used.
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        Ok(python)
+    } else {
+        Err(format!("could not set up the venv at {}", venv.display()))
+    }
+}

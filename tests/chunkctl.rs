@@ -1,0 +1,113 @@
+//! `chunkctl` as a user runs it: the real binary, its exit codes and output.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn chunkctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .output()
+        .expect("chunkctl runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let out = chunkctl(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("chunkctl {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = chunkctl(&["--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("plan"), "{}", stdout(&out));
+    let out = chunkctl(&["plan", "--help"]);
+    assert!(stdout(&out).contains("--max-mem"));
+}
+
+#[test]
+fn plan_on_the_built_in_example_goes_through_one_intermediate() {
+    let out = chunkctl(&["plan", "--workers", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("chunks (24, 721, 1440) -> (8760, 10, 10)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strategy: through 1 intermediate store"),
+        "{text}"
+    );
+    assert!(text.contains("rejected: direct"), "{text}");
+}
+
+#[test]
+fn plan_json_is_the_plan() {
+    let out = chunkctl(&[
+        "plan",
+        "--shape",
+        "100,200",
+        "--dims",
+        "y,x",
+        "--dtype",
+        "<f8",
+        "--source-chunks",
+        "1,200",
+        "--chunks",
+        "y=-1,x=auto",
+        "--chunk-bytes",
+        "16KiB",
+        "--max-mem",
+        "1MiB",
+        "--workers",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    assert_eq!(plan["itemsize"], 8);
+    assert_eq!(plan["max_mem"], 1 << 20);
+    assert!(plan["peak_bytes"].as_u64().unwrap() <= 1 << 20);
+    // y whole (100), x auto: 16 KiB / 8 B / 100 rows = 20 columns.
+    let target = &plan["target"]["axes"];
+    assert_eq!(target[0]["regular"]["len"], 100);
+    assert_eq!(target[0]["regular"]["chunk"], 100);
+    assert_eq!(target[1]["regular"]["chunk"], 20);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_failing_exit() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["plan", "--chunks", "depth=3"],
+            "unknown dimension `depth`",
+        ),
+        (&["plan", "--chunks", "10,10"], "3"),
+        (&["plan", "--dtype", "<U10"], "unsupported dtype `<U10`"),
+        (&["plan", "--max-mem", "10MB"], "too small"),
+        (&["plan", "--max-mem", "lots"], "invalid byte size `lots`"),
+        (
+            &["plan", "--dims", "t,y"],
+            "--dims names 2 dimensions but --shape has 3",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = chunkctl(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        assert!(err.contains("chunkctl: error:"), "{args:?}: {err}");
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected `{expected}` in {err}"
+        );
+    }
+}
