@@ -16,6 +16,7 @@ use ndchunk_chunking::{
 };
 use serde_json::Value;
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 fn cases() -> Option<Vec<Value>> {

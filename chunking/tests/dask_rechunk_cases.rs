@@ -12,6 +12,7 @@ use ndchunk_chunking::rechunk::{minimum_budget, plan_rechunk, PlanOptions, Strat
 use ndchunk_chunking::{ChunkGrid, Intersections};
 use serde_json::Value;
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 fn cases() -> Option<Vec<Value>> {

@@ -15,6 +15,7 @@ use ndchunk_chunking::{
 use proptest::prelude::*;
 use serde_json::Value;
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use AxisSpec::{Auto, Keep, Size, Sizes, Whole};

@@ -1,19 +1,36 @@
 //! # ndchunk-io: chunk stores
 //!
-//! The `ChunkStore` trait and its backends (Zarr v2/v3, HDF5, netCDF-3,
-//! in-memory) arrive with the stores issue. For now this crate holds the
-//! dtype tag that stores, the CLI and datasets will carry.
+//! One array in a store is a [`ChunkStore`]: its metadata ([`ArrayMeta`])
+//! and its chunks as decoded bytes, with typed `ndarray` access through
+//! [`ChunkStoreExt`]. Backends: [`MemoryStore`]; Zarr v2/v3,
+//! HDF5 and netCDF-3 follow.
 //!
 //! ```
-//! use ndchunk_io::DType;
-//! let dtype: DType = "<f4".parse().unwrap();
-//! assert_eq!((dtype, dtype.size()), (DType::Float32, 4));
-//! assert!("<U10".parse::<DType>().is_err());
+//! use ndchunk_io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, MemoryStore, Scalar};
+//! use ndchunk_io::{ChunkGrid, Region};
+//!
+//! let grid = ChunkGrid::regular(&[4, 6], &[2, 4]).unwrap();
+//! let store = MemoryStore::new("demo", ArrayMeta::new(grid, DType::Float32, Scalar::Float(f64::NAN)));
+//! let ones = ndarray::ArrayD::<f32>::ones(ndarray::IxDyn(&[2, 4]));
+//! store.write_chunk(&[0, 0], ones.view()).unwrap();
+//! let region = store.read_region::<f32>(&Region::new(vec![1, 3], vec![3, 5]).unwrap()).unwrap();
+//! assert_eq!(region[[0, 0]], 1.0);
+//! assert!(region[[1, 1]].is_nan()); // never written: the fill value
+//! assert!("<f4".parse::<DType>().unwrap() == DType::Float32);
 //! ```
 
+pub mod copy;
 pub mod dtype;
+pub mod element;
 pub mod error;
+pub mod memory;
+pub mod meta;
+pub mod store;
 
 pub use dtype::DType;
-pub use error::IoError;
+pub use element::Element;
+pub use error::{IoError, Result};
+pub use memory::MemoryStore;
+pub use meta::{ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
+pub use store::{ChunkStore, ChunkStoreExt};

@@ -12,7 +12,16 @@ use std::process::Command;
 use serde_json::Value;
 
 /// The Python packages the peers venv holds, pinned.
-pub const PEER_REQUIREMENTS: &[&str] = &["dask==2026.8.0", "numpy==2.4.6"];
+pub const PEER_REQUIREMENTS: &[&str] = &[
+    "numpy==2.4.6",
+    "dask==2026.8.0",
+    "zarr==3.1.6",
+    "numcodecs==0.16.6",
+    "xarray==2026.9.0",
+    "pandas==3.1.1",
+    "h5py==3.16.0",
+    "netCDF4==1.7.5.1.post1",
+];
 
 /// Says loudly that a test did not run. Written straight to stderr:
 /// libtest captures `eprintln!` of passing tests.
@@ -24,11 +33,38 @@ fn required(var: &str) -> bool {
     std::env::var(var).as_deref() == Ok("1")
 }
 
-/// `shared/fixtures` beside the checkout, or `$NDCHUNK_FIXTURES`.
+/// `shared/fixtures` beside the checkout, or `$NDCHUNK_FIXTURES`. Test
+/// crates sit at the workspace root or one level below it.
 pub fn fixtures_dir() -> PathBuf {
-    std::env::var_os("NDCHUNK_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+    if let Some(dir) = std::env::var_os("NDCHUNK_FIXTURES") {
+        return PathBuf::from(dir);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        manifest.join("../shared/fixtures"),
+        manifest.join("../../shared/fixtures"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_dir())
+        .unwrap_or(&candidates[0])
+        .clone()
+}
+
+/// A fixture file or directory, or `None` after a loud skip (a failure
+/// under `NDCHUNK_REQUIRE_FIXTURES=1`).
+pub fn fixture(relative: &str) -> Option<PathBuf> {
+    let path = fixtures_dir().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        !required("NDCHUNK_REQUIRE_FIXTURES"),
+        "fixtures required but {} is missing",
+        path.display()
+    );
+    skip(&format!("fixture {} not found", path.display()));
+    None
 }
 
 /// Dask's chunking cases, or `None` after a loud skip.

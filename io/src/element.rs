@@ -1,0 +1,48 @@
+//! `Element`: the Rust types behind each [`DType`], and their byte form.
+
+use crate::dtype::DType;
+
+/// A Rust type that is one of ndchunk's dtypes. Chunk bytes are C-order
+/// elements in native byte order; these conversions are the only place
+/// that knows how a `T` lies in bytes.
+pub trait Element: Copy + Send + Sync + PartialEq + std::fmt::Debug + Default + 'static {
+    /// The dtype tag of `Self`.
+    const DTYPE: DType;
+
+    /// Elements from native-order bytes (`bytes.len()` a multiple of the size).
+    fn from_ne_bytes(bytes: &[u8]) -> Vec<Self>;
+
+    /// Native-order bytes of `values`.
+    fn to_ne_bytes(values: &[Self]) -> Vec<u8>;
+}
+
+macro_rules! pod_element {
+    ($($t:ty => $d:ident),* $(,)?) => {$(
+        impl Element for $t {
+            const DTYPE: DType = DType::$d;
+            fn from_ne_bytes(bytes: &[u8]) -> Vec<Self> {
+                // Copies, so the input need not be aligned.
+                bytemuck::pod_collect_to_vec(bytes)
+            }
+            fn to_ne_bytes(values: &[Self]) -> Vec<u8> {
+                bytemuck::cast_slice(values).to_vec()
+            }
+        }
+    )*};
+}
+
+pod_element!(
+    i8 => Int8, i16 => Int16, i32 => Int32, i64 => Int64,
+    u8 => UInt8, u16 => UInt16, u32 => UInt32, u64 => UInt64,
+    f32 => Float32, f64 => Float64,
+);
+
+impl Element for bool {
+    const DTYPE: DType = DType::Bool;
+    fn from_ne_bytes(bytes: &[u8]) -> Vec<Self> {
+        bytes.iter().map(|&b| b != 0).collect()
+    }
+    fn to_ne_bytes(values: &[Self]) -> Vec<u8> {
+        values.iter().map(|&b| u8::from(b)).collect()
+    }
+}

@@ -1,0 +1,155 @@
+//! `ArrayMeta`: what a store says about one array, whatever its format.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use ndchunk_chunking::ChunkGrid;
+
+use crate::dtype::DType;
+
+/// One element's value, wide enough for every dtype (f64 holds every f32,
+/// NaN included).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer.
+    UInt(u64),
+    /// A float (NaN and infinities allowed).
+    Float(f64),
+}
+
+impl Scalar {
+    /// The native-order bytes of this value as an element of `dtype`
+    /// (converted with `as`, like numpy's `astype`).
+    pub fn to_ne_bytes(self, dtype: DType) -> Vec<u8> {
+        macro_rules! as_bytes {
+            ($t:ty) => {
+                match self {
+                    Scalar::Bool(b) => (b as u8 as $t).to_ne_bytes().to_vec(),
+                    Scalar::Int(v) => (v as $t).to_ne_bytes().to_vec(),
+                    Scalar::UInt(v) => (v as $t).to_ne_bytes().to_vec(),
+                    Scalar::Float(v) => (v as $t).to_ne_bytes().to_vec(),
+                }
+            };
+        }
+        match dtype {
+            DType::Bool => vec![u8::from(match self {
+                Scalar::Bool(b) => b,
+                Scalar::Int(v) => v != 0,
+                Scalar::UInt(v) => v != 0,
+                Scalar::Float(v) => v != 0.0,
+            })],
+            DType::Int8 => as_bytes!(i8),
+            DType::Int16 => as_bytes!(i16),
+            DType::Int32 => as_bytes!(i32),
+            DType::Int64 => as_bytes!(i64),
+            DType::UInt8 => as_bytes!(u8),
+            DType::UInt16 => as_bytes!(u16),
+            DType::UInt32 => as_bytes!(u32),
+            DType::UInt64 => as_bytes!(u64),
+            DType::Float32 => as_bytes!(f32),
+            DType::Float64 => as_bytes!(f64),
+        }
+    }
+
+    /// The value of one native-order element of `dtype`.
+    pub fn from_ne_bytes(bytes: &[u8], dtype: DType) -> Option<Scalar> {
+        macro_rules! read {
+            ($t:ty, $v:ident, $conv:ty) => {
+                Scalar::$v(<$t>::from_ne_bytes(
+                    bytes.get(..std::mem::size_of::<$t>())?.try_into().ok()?,
+                ) as $conv)
+            };
+        }
+        Some(match dtype {
+            DType::Bool => Scalar::Bool(*bytes.first()? != 0),
+            DType::Int8 => read!(i8, Int, i64),
+            DType::Int16 => read!(i16, Int, i64),
+            DType::Int32 => read!(i32, Int, i64),
+            DType::Int64 => read!(i64, Int, i64),
+            DType::UInt8 => read!(u8, UInt, u64),
+            DType::UInt16 => read!(u16, UInt, u64),
+            DType::UInt32 => read!(u32, UInt, u64),
+            DType::UInt64 => read!(u64, UInt, u64),
+            DType::Float32 => read!(f32, Float, f64),
+            DType::Float64 => read!(f64, Float, f64),
+        })
+    }
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Int(v) => write!(f, "{v}"),
+            Scalar::UInt(v) => write!(f, "{v}"),
+            Scalar::Float(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// The description of one stored array: enough to plan over it, show it
+/// (`chunkctl info`) and recreate it elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArrayMeta {
+    /// The array's chunks (and through them its shape). For a sharded Zarr
+    /// array these are the shards: the unit a task reads or writes whole.
+    pub grid: ChunkGrid,
+    /// The element type.
+    pub dtype: DType,
+    /// What a chunk that was never written reads as.
+    pub fill_value: Scalar,
+    /// Dimension names (Zarr v3 `dimension_names`, v2 `_ARRAY_DIMENSIONS`,
+    /// netCDF dimensions); `None` where a format has none.
+    pub dimension_names: Option<Vec<Option<String>>>,
+    /// User attributes (Zarr's attributes, HDF5 attributes), without the
+    /// keys the format uses for itself (`_ARRAY_DIMENSIONS`).
+    pub attributes: Map<String, Value>,
+    /// The codec chain for display, outermost last (e.g. `["bytes<", "zstd(3)"]`).
+    pub codecs: Vec<String>,
+    /// Chunks inside one shard (Zarr v3 sharding), when sharded.
+    pub inner_chunk_shape: Option<Vec<u64>>,
+}
+
+impl ArrayMeta {
+    /// A plain description: no names, no attributes, no codecs.
+    pub fn new(grid: ChunkGrid, dtype: DType, fill_value: Scalar) -> Self {
+        Self {
+            grid,
+            dtype,
+            fill_value,
+            dimension_names: None,
+            attributes: Map::new(),
+            codecs: Vec::new(),
+            inner_chunk_shape: None,
+        }
+    }
+
+    /// The array shape.
+    pub fn shape(&self) -> Vec<u64> {
+        self.grid.shape()
+    }
+
+    /// Bytes of the whole array, decoded.
+    pub fn logical_bytes(&self) -> u64 {
+        self.shape()
+            .iter()
+            .fold(self.dtype.size() as u64, |n, &l| n.saturating_mul(l))
+    }
+
+    /// The dimension names with `dim_<i>` where a name is missing.
+    pub fn dims_or_default(&self) -> Vec<String> {
+        (0..self.grid.ndim())
+            .map(|i| {
+                self.dimension_names
+                    .as_ref()
+                    .and_then(|names| names.get(i).cloned().flatten())
+                    .unwrap_or_else(|| format!("dim_{i}"))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,225 @@
+//! `ChunkStore`: one stored array, read and written chunk by chunk.
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndchunk_chunking::{ChunkGrid, Region};
+
+use crate::copy::{copy_box, filled};
+use crate::element::Element;
+use crate::error::{IoError, Result};
+use crate::meta::ArrayMeta;
+
+/// One stored array, whatever the format. Object-safe, so that stores opened
+/// at run time are `Box<dyn ChunkStore>`; the typed helpers are in
+/// [`ChunkStoreExt`].
+///
+/// Chunk bytes are the decoded elements of the chunk's region of the array
+/// (edge chunks clipped to the array), C order, native byte order: a
+/// rechunk moves them without knowing the dtype beyond its size. A chunk
+/// never written reads as the fill value, as Zarr specifies.
+pub trait ChunkStore: Send + Sync {
+    /// What the store says about the array.
+    fn meta(&self) -> &ArrayMeta;
+
+    /// Where the array is, for messages (`path/to/store.zarr/temperature`).
+    fn location(&self) -> String;
+
+    /// The decoded bytes of one chunk (the fill value if never written).
+    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>>;
+
+    /// Writes one whole chunk (`bytes` covers the chunk's clipped region).
+    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()>;
+
+    /// Whether a chunk has been written.
+    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool>;
+
+    /// The decoded bytes of any region, read from the chunks it touches and
+    /// only those.
+    fn read_region_bytes(&self, region: &Region) -> Result<Vec<u8>> {
+        let grid = &self.meta().grid;
+        let itemsize = self.meta().dtype.size();
+        let blocks = grid
+            .blocks_overlapping(region)
+            .map_err(|e| self.grid_error(e))?;
+        let shape = region.shape();
+        let mut out = vec![0u8; region.num_elements() as usize * itemsize];
+        for chunk in blocks.iter() {
+            let chunk_region = grid.block_region(&chunk).map_err(|e| self.grid_error(e))?;
+            let Some(common) = chunk_region.intersect(region) else {
+                continue;
+            };
+            let bytes = self.read_chunk_bytes(&chunk)?;
+            let from = common
+                .relative_to(&chunk_region)
+                .expect("intersection lies in the chunk");
+            let to = common
+                .relative_to(region)
+                .expect("intersection lies in the region");
+            copy_box(
+                &bytes,
+                &chunk_region.shape(),
+                &from,
+                &mut out,
+                &shape,
+                to.start(),
+                itemsize,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Writes a region made of whole chunks.
+    fn write_region_bytes(&self, region: &Region, bytes: &[u8]) -> Result<()> {
+        let grid = &self.meta().grid;
+        let itemsize = self.meta().dtype.size();
+        self.check_length(region, bytes.len())?;
+        let blocks = grid
+            .blocks_overlapping(region)
+            .map_err(|e| self.grid_error(e))?;
+        let shape = region.shape();
+        for chunk in blocks.iter() {
+            let chunk_region = grid.block_region(&chunk).map_err(|e| self.grid_error(e))?;
+            if !region.contains(&chunk_region) {
+                return Err(IoError::NotChunkAligned {
+                    location: self.location(),
+                    region: region.to_string(),
+                });
+            }
+            let from = chunk_region.relative_to(region).expect("checked above");
+            let mut chunk_bytes = vec![0u8; chunk_region.num_elements() as usize * itemsize];
+            copy_box(
+                bytes,
+                &shape,
+                &from,
+                &mut chunk_bytes,
+                &chunk_region.shape(),
+                &vec![0; shape.len()],
+                itemsize,
+            );
+            self.write_chunk_bytes(&chunk, &chunk_bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The chunks that have been written, in C order.
+    fn written_chunks(&self) -> Result<Vec<Vec<u64>>> {
+        let mut out = Vec::new();
+        for chunk in self.meta().grid.all_blocks().iter() {
+            if self.chunk_exists(&chunk)? {
+                out.push(chunk);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A grid error, located.
+    fn grid_error(&self, source: ndchunk_chunking::ChunkingError) -> IoError {
+        IoError::Grid {
+            location: self.location(),
+            source,
+        }
+    }
+
+    /// Errors unless `len` bytes is exactly `region`'s size.
+    fn check_length(&self, region: &Region, len: usize) -> Result<()> {
+        let expected = region.num_elements() as usize * self.meta().dtype.size();
+        if len != expected {
+            return Err(IoError::WrongLength {
+                location: self.location(),
+                expected,
+                got: len,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A chunk that was never written: the fill value over the chunk's region.
+pub fn fill_chunk(
+    meta: &ArrayMeta,
+    grid: &ChunkGrid,
+    chunk: &[u64],
+) -> Result<Vec<u8>, ndchunk_chunking::ChunkingError> {
+    let region = grid.block_region(chunk)?;
+    Ok(filled(
+        &meta.fill_value.to_ne_bytes(meta.dtype),
+        region.num_elements(),
+    ))
+}
+
+/// Typed reads and writes over any [`ChunkStore`]: the dtype is checked
+/// once, then the bytes become an `ndarray`.
+pub trait ChunkStoreExt: ChunkStore {
+    /// One chunk as an array of its (clipped) shape.
+    fn read_chunk<T: Element>(&self, chunk: &[u64]) -> Result<ArrayD<T>> {
+        self.check_dtype::<T>()?;
+        let region = self
+            .meta()
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
+        to_array(&region, &self.read_chunk_bytes(chunk)?)
+    }
+
+    /// Any region as an array.
+    fn read_region<T: Element>(&self, region: &Region) -> Result<ArrayD<T>> {
+        self.check_dtype::<T>()?;
+        to_array(region, &self.read_region_bytes(region)?)
+    }
+
+    /// Writes one chunk.
+    fn write_chunk<T: Element>(&self, chunk: &[u64], data: ArrayViewD<'_, T>) -> Result<()> {
+        self.check_dtype::<T>()?;
+        let region = self
+            .meta()
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
+        check_shape(self, &region, data.shape())?;
+        self.write_chunk_bytes(chunk, &T::to_ne_bytes(&contiguous(data)))
+    }
+
+    /// Writes a region made of whole chunks.
+    fn write_region<T: Element>(&self, region: &Region, data: ArrayViewD<'_, T>) -> Result<()> {
+        self.check_dtype::<T>()?;
+        check_shape(self, region, data.shape())?;
+        self.write_region_bytes(region, &T::to_ne_bytes(&contiguous(data)))
+    }
+
+    /// Errors unless the array holds `T`.
+    fn check_dtype<T: Element>(&self) -> Result<()> {
+        if self.meta().dtype != T::DTYPE {
+            return Err(IoError::WrongDType {
+                location: self.location(),
+                actual: self.meta().dtype,
+                requested: T::DTYPE,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<S: ChunkStore + ?Sized> ChunkStoreExt for S {}
+
+fn to_array<T: Element>(region: &Region, bytes: &[u8]) -> Result<ArrayD<T>> {
+    let shape: Vec<usize> = region.shape().iter().map(|&n| n as usize).collect();
+    Ok(
+        ArrayD::from_shape_vec(IxDyn(&shape), T::from_ne_bytes(bytes))
+            .expect("a region's bytes fill its shape"),
+    )
+}
+
+fn contiguous<T: Element>(data: ArrayViewD<'_, T>) -> Vec<T> {
+    data.iter().copied().collect()
+}
+
+fn check_shape<S: ChunkStore + ?Sized>(store: &S, region: &Region, shape: &[usize]) -> Result<()> {
+    let expected: Vec<usize> = region.shape().iter().map(|&n| n as usize).collect();
+    if expected != shape {
+        return Err(IoError::WrongLength {
+            location: store.location(),
+            expected: expected.iter().product::<usize>() * store.meta().dtype.size(),
+            got: shape.iter().product::<usize>() * store.meta().dtype.size(),
+        });
+    }
+    Ok(())
+}
