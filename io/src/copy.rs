@@ -27,7 +27,7 @@ pub fn copy_box(
             && from_start.len() == ndim
             && to_start.len() == ndim
     );
-    if extent.iter().any(|&e| e == 0) {
+    if extent.contains(&0) {
         return;
     }
     for axis in 0..ndim {

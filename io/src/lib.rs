@@ -26,6 +26,7 @@ pub mod error;
 pub mod memory;
 pub mod meta;
 pub mod store;
+pub mod zarr;
 
 pub use dtype::DType;
 pub use element::Element;
@@ -34,3 +35,4 @@ pub use memory::MemoryStore;
 pub use meta::{ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
 pub use store::{ChunkStore, ChunkStoreExt};
+pub use zarr::ZarrStore;

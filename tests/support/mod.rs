@@ -114,13 +114,15 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
     let python = venv.join("bin/python");
     let stamp = venv.join("requirements.txt");
     let wanted = PEER_REQUIREMENTS.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+    let ready = || std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str());
+    if ready() {
         return Ok(python);
     }
-    // Build beside, then rename: concurrent test binaries never see a
-    // half-made venv, and the loser of a race uses the winner's.
-    let building = venv.with_extension(format!("building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
+    // One builder at a time across test binaries: the others wait for it.
+    let _lock = BuildLock::acquire(&venv.with_extension("lock"))?;
+    if ready() {
+        return Ok(python);
+    }
     let run = |cmd: &mut Command| -> Result<(), String> {
         let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
         if out.status.success() {
@@ -132,20 +134,60 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
             ))
         }
     };
-    run(Command::new("python3").arg("-m").arg("venv").arg(&building))?;
-    run(Command::new(building.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(PEER_REQUIREMENTS))?;
-    std::fs::write(building.join("requirements.txt"), &wanted).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(venv);
-    if std::fs::rename(&building, venv).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
+    run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(PEER_REQUIREMENTS))?;
+    std::fs::write(&stamp, &wanted).map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
+/// A lock file held while the venv is built; a lock older than 15 minutes
+/// is taken to be left by a killed run.
+struct BuildLock(PathBuf);
+
+impl BuildLock {
+    fn acquire(path: &Path) -> Result<Self, String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        let start = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(_) => return Ok(BuildLock(path.to_path_buf())),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age.as_secs() > 900);
+                    if stale {
+                        let _ = std::fs::remove_file(path);
+                    } else if start.elapsed().as_secs() > 1200 {
+                        return Err(format!("waited 20 minutes for {}", path.display()));
+                    } else {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                    }
+                }
+                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            }
+        }
     }
-    // Moving a venv breaks its scripts' shebangs but not `bin/python`,
-    // which finds its packages relative to itself: only that is used.
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        Ok(python)
-    } else {
-        Err(format!("could not set up the venv at {}", venv.display()))
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

@@ -1,0 +1,206 @@
+//! Groups: the tree of a Zarr store, creating groups, and consolidated
+//! metadata.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::{location_of, ZarrFormat, ZarrStore};
+use crate::error::{IoError, Result};
+use crate::meta::ArrayMeta;
+use crate::store::ChunkStore;
+
+/// What a node of a store is.
+#[derive(Debug)]
+pub enum ZarrNodeKind {
+    /// A group, with its attributes.
+    Group(Map<String, Value>),
+    /// An array, or why it cannot be opened (an unsupported dtype or codec:
+    /// the tree still shows it).
+    Array(Result<ArrayMeta>),
+}
+
+/// One node of a Zarr store.
+#[derive(Debug)]
+pub struct ZarrNode {
+    /// Path inside the store (`/`, `/group/array`).
+    pub path: String,
+    /// Zarr v2 or v3.
+    pub format: ZarrFormat,
+    /// Group or array.
+    pub kind: ZarrNodeKind,
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Every group and array under `root`, parents before children, siblings
+/// by name. Each array is opened for real (so a node that zarrs cannot read
+/// shows the reason).
+pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
+    if !root.is_dir() {
+        return Err(IoError::NotAStore {
+            path: root.display().to_string(),
+            reason: "no such directory".into(),
+        });
+    }
+    let mut nodes = Vec::new();
+    walk(root, "", &mut nodes)?;
+    if nodes.is_empty() {
+        return Err(IoError::NotAStore {
+            path: root.display().to_string(),
+            reason: "no zarr.json, .zarray or .zgroup found".into(),
+        });
+    }
+    Ok(nodes)
+}
+
+fn walk(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> Result<()> {
+    let dir = root.join(path);
+    let node_path = format!("/{path}");
+    let v3 = read_json(&dir.join("zarr.json"));
+    let kind_format = match &v3 {
+        Some(doc) if doc["zarr_format"] == 3 => match doc["node_type"].as_str() {
+            Some("array") => Some((
+                ZarrNodeKind::Array(ZarrStore::open(root, &node_path).map(|s| s.meta().clone())),
+                ZarrFormat::V3,
+            )),
+            _ => Some((
+                ZarrNodeKind::Group(doc["attributes"].as_object().cloned().unwrap_or_default()),
+                ZarrFormat::V3,
+            )),
+        },
+        Some(_) => Some((
+            ZarrNodeKind::Array(ZarrStore::open(root, &node_path).map(|s| s.meta().clone())),
+            ZarrFormat::V3,
+        )),
+        None if dir.join(".zarray").is_file() => Some((
+            ZarrNodeKind::Array(ZarrStore::open(root, &node_path).map(|s| s.meta().clone())),
+            ZarrFormat::V2,
+        )),
+        None if dir.join(".zgroup").is_file() => Some((
+            ZarrNodeKind::Group(
+                read_json(&dir.join(".zattrs"))
+                    .and_then(|v| v.as_object().cloned())
+                    .unwrap_or_default(),
+            ),
+            ZarrFormat::V2,
+        )),
+        None => None,
+    };
+    let is_array = matches!(kind_format, Some((ZarrNodeKind::Array(_), _)));
+    if let Some((kind, format)) = kind_format {
+        nodes.push(ZarrNode {
+            path: node_path,
+            format,
+            kind,
+        });
+    }
+    if is_array {
+        return Ok(());
+    }
+    let mut children: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| IoError::Storage {
+            location: location_of(root, path),
+            message: e.to_string(),
+        })?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    children.sort();
+    for child in children {
+        let child_path = if path.is_empty() {
+            child
+        } else {
+            format!("{path}/{child}")
+        };
+        walk(root, &child_path, nodes)?;
+    }
+    Ok(())
+}
+
+/// Creates a group (and the directory) with attributes.
+pub fn create_group(
+    root: &Path,
+    path: &str,
+    format: ZarrFormat,
+    attributes: &Map<String, Value>,
+) -> Result<()> {
+    let dir = root.join(path.trim_matches('/'));
+    let fail = |e: std::io::Error| IoError::Storage {
+        location: location_of(root, path),
+        message: format!("cannot create group: {e}"),
+    };
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let write =
+        |file: &str, value: Value| std::fs::write(dir.join(file), value.to_string()).map_err(fail);
+    match format {
+        ZarrFormat::V3 => write(
+            "zarr.json",
+            json!({"zarr_format": 3, "node_type": "group", "attributes": attributes}),
+        ),
+        ZarrFormat::V2 => {
+            write(".zgroup", json!({"zarr_format": 2}))?;
+            write(".zattrs", Value::Object(attributes.clone()))
+        }
+    }
+}
+
+/// Writes `.zmetadata` for a Zarr v2 store: every `.zgroup`, `.zarray` and
+/// `.zattrs` under `root`, as zarr-python's `consolidate_metadata` does, so
+/// that `xarray.open_zarr` opens it with one read.
+pub fn write_consolidated_v2(root: &Path) -> Result<()> {
+    let mut metadata = Map::new();
+    collect_v2(root, "", &mut metadata)?;
+    let doc = json!({"metadata": metadata, "zarr_consolidated_format": 1});
+    std::fs::write(
+        root.join(".zmetadata"),
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )
+    .map_err(|e| IoError::Storage {
+        location: root.display().to_string(),
+        message: format!("cannot write .zmetadata: {e}"),
+    })
+}
+
+fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<()> {
+    let dir = root.join(path);
+    for file in [".zgroup", ".zarray", ".zattrs"] {
+        if let Some(doc) = read_json(&dir.join(file)) {
+            let key = if path.is_empty() {
+                file.to_string()
+            } else {
+                format!("{path}/{file}")
+            };
+            out.insert(key, doc);
+        }
+    }
+    if dir.join(".zarray").is_file() {
+        return Ok(());
+    }
+    let mut children: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| IoError::Storage {
+            location: location_of(root, path),
+            message: e.to_string(),
+        })?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    children.sort();
+    for child in children {
+        collect_v2(
+            root,
+            &if path.is_empty() {
+                child
+            } else {
+                format!("{path}/{child}")
+            },
+            out,
+        )?;
+    }
+    Ok(())
+}

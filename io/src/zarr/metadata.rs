@@ -1,0 +1,315 @@
+//! Reading what a Zarr array says about itself, in ndchunk's terms: the
+//! raw metadata document (to name codecs and recognise what zarrs refuses)
+//! and the `ArrayMeta` built from it.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use zarrs::array::Array;
+use zarrs::filesystem::FilesystemStore;
+
+use ndchunk_chunking::{AxisChunks, ChunkGrid};
+
+use crate::dtype::DType;
+use crate::error::{IoError, Result};
+use crate::meta::{ArrayMeta, Scalar};
+
+/// The metadata document of one array as stored: v3 `zarr.json`, or v2
+/// `.zarray` with its `.zattrs` merged in under `"attributes"`.
+pub(super) struct RawMeta {
+    pub(super) json: Value,
+    pub(super) v2: bool,
+}
+
+impl RawMeta {
+    /// The codec names, outermost last, as written in the document
+    /// (including those inside a sharding codec).
+    pub(super) fn codec_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.v2 {
+            for f in self.json["filters"].as_array().into_iter().flatten() {
+                names.extend(f["id"].as_str().map(String::from));
+            }
+            names.extend(self.json["compressor"]["id"].as_str().map(String::from));
+        } else {
+            collect_v3_codecs(&self.json["codecs"], &mut names);
+        }
+        names
+    }
+}
+
+fn collect_v3_codecs(codecs: &Value, names: &mut Vec<String>) {
+    for c in codecs.as_array().into_iter().flatten() {
+        let name = c["name"].as_str().or_else(|| c.as_str()).unwrap_or("?");
+        names.push(name.to_string());
+        collect_v3_codecs(&c["configuration"]["codecs"], names);
+        collect_v3_codecs(&c["configuration"]["index_codecs"], names);
+    }
+}
+
+fn read_json(path: &Path, location: &str) -> Result<Option<Value>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| IoError::Metadata {
+                location: location.to_string(),
+                reason: format!("{} is not valid JSON: {e}", path.display()),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(IoError::Storage {
+            location: location.to_string(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }),
+    }
+}
+
+/// Reads the metadata document of the array at `path` under `root`.
+pub(super) fn read_raw(root: &Path, path: &str, location: &str) -> Result<RawMeta> {
+    let dir = root.join(path.trim_matches('/'));
+    if let Some(json) = read_json(&dir.join("zarr.json"), location)? {
+        if !json["zarr_format"].is_u64() {
+            return Err(IoError::Metadata {
+                location: location.to_string(),
+                reason: format!(
+                    "zarr_format {} is a pre-release draft of Zarr v3 (the `meta/root` layout), \
+                     which is not supported; rewrite the store as Zarr v2 or final v3",
+                    json["zarr_format"]
+                ),
+            });
+        }
+        if json["node_type"] != "array" {
+            return Err(IoError::Metadata {
+                location: location.to_string(),
+                reason: format!(
+                    "this is a Zarr {} node, not an array",
+                    json["node_type"].as_str().unwrap_or("unknown")
+                ),
+            });
+        }
+        return Ok(RawMeta { json, v2: false });
+    }
+    if let Some(mut json) = read_json(&dir.join(".zarray"), location)? {
+        let attrs =
+            read_json(&dir.join(".zattrs"), location)?.unwrap_or_else(|| Value::Object(Map::new()));
+        json["attributes"] = attrs;
+        return Ok(RawMeta { json, v2: true });
+    }
+    let reason = if dir.join(".zgroup").exists() {
+        "this is a Zarr v2 group, not an array".to_string()
+    } else if !dir.exists() {
+        "no such array".to_string()
+    } else {
+        "no zarr.json or .zarray here".to_string()
+    };
+    Err(IoError::Metadata {
+        location: location.to_string(),
+        reason,
+    })
+}
+
+/// Turns zarrs' refusal into the most specific error: an unsupported codec
+/// by name, an unsupported dtype, or the metadata message.
+pub(super) fn open_error(location: &str, raw: &RawMeta, message: &str) -> IoError {
+    let lower = message.to_lowercase();
+    if let Some(codec) = raw
+        .codec_names()
+        .into_iter()
+        .find(|c| lower.contains(&c.to_lowercase()))
+    {
+        if lower.contains("codec")
+            || lower.contains("not supported")
+            || lower.contains("unsupported")
+        {
+            return IoError::UnsupportedCodec {
+                location: location.to_string(),
+                codec,
+            };
+        }
+    }
+    let dtype = if raw.v2 {
+        &raw.json["dtype"]
+    } else {
+        &raw.json["data_type"]
+    };
+    if let Some(d) = dtype.as_str() {
+        if d.parse::<DType>().is_err() {
+            return IoError::UnsupportedDType {
+                dtype: d.to_string(),
+            };
+        }
+    } else if !dtype.is_null() {
+        return IoError::UnsupportedDType {
+            dtype: dtype.to_string(),
+        };
+    }
+    IoError::Metadata {
+        location: location.to_string(),
+        reason: message.to_string(),
+    }
+}
+
+/// The `ArrayMeta` of an open array.
+pub(super) fn array_meta(
+    array: &Array<FilesystemStore>,
+    raw: &RawMeta,
+    location: &str,
+) -> Result<ArrayMeta> {
+    let dtype_json = if raw.v2 {
+        &raw.json["dtype"]
+    } else {
+        &raw.json["data_type"]
+    };
+    let dtype: DType = match dtype_json.as_str() {
+        Some(d) => d.parse()?,
+        None => {
+            return Err(IoError::UnsupportedDType {
+                dtype: dtype_json.to_string(),
+            })
+        }
+    };
+    let shape = array.shape().to_vec();
+    let grid = grid_of(array, &shape, location)?;
+    let fill_value =
+        Scalar::from_ne_bytes(array.fill_value().as_ne_bytes(), dtype).ok_or_else(|| {
+            IoError::Metadata {
+                location: location.to_string(),
+                reason: "the fill value does not fit the dtype".into(),
+            }
+        })?;
+    let mut attributes = array.attributes().clone();
+    let v2_dims = attributes.remove("_ARRAY_DIMENSIONS");
+    let dimension_names = match array.dimension_names() {
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| n.as_ref().map(|s| s.to_string()))
+                .collect(),
+        ),
+        None => v2_dims.and_then(|v| {
+            v.as_array().map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.as_str().map(String::from))
+                    .collect::<Vec<_>>()
+            })
+        }),
+    };
+    let inner_chunk_shape = raw.json["codecs"].as_array().and_then(|codecs| {
+        codecs
+            .iter()
+            .find(|c| c["name"] == "sharding_indexed")
+            .and_then(|c| {
+                c["configuration"]["chunk_shape"]
+                    .as_array()
+                    .map(|s| s.iter().filter_map(Value::as_u64).collect())
+            })
+    });
+    Ok(ArrayMeta {
+        grid,
+        dtype,
+        fill_value,
+        dimension_names,
+        attributes,
+        codecs: codec_descriptions(raw),
+        inner_chunk_shape,
+    })
+}
+
+/// The chunk (or shard) grid: regular grids stay O(ndim); other grids are
+/// read chunk by chunk along each axis.
+fn grid_of(array: &Array<FilesystemStore>, shape: &[u64], location: &str) -> Result<ChunkGrid> {
+    let counts = array.chunk_grid_shape().to_vec();
+    let ndim = shape.len();
+    let zero = vec![0u64; ndim];
+    let first = array.chunk_shape(&zero).map_err(|e| IoError::Metadata {
+        location: location.to_string(),
+        reason: e.to_string(),
+    })?;
+    let nominal: Vec<u64> = first.iter().map(|n| n.get()).collect();
+    let regular =
+        (0..ndim).all(|i| counts[i] == shape[i].div_ceil(nominal[i]).max(u64::from(shape[i] == 0)));
+    let grid = if regular {
+        ChunkGrid::regular(shape, &nominal)
+    } else {
+        let mut axes = Vec::with_capacity(ndim);
+        for axis in 0..ndim {
+            let mut sizes = Vec::with_capacity(counts[axis] as usize);
+            for j in 0..counts[axis] {
+                let mut index = zero.clone();
+                index[axis] = j;
+                let subset = array
+                    .chunk_subset_bounded(&index)
+                    .map_err(|e| IoError::Metadata {
+                        location: location.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                sizes.push(subset.shape()[axis]);
+            }
+            axes.push(
+                AxisChunks::from_sizes(&sizes).map_err(|e| IoError::Metadata {
+                    location: location.to_string(),
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        Ok(ChunkGrid::new(axes))
+    };
+    grid.map_err(|e| IoError::Metadata {
+        location: location.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// `name(key=value, …)` for each codec, outermost last.
+fn codec_descriptions(raw: &RawMeta) -> Vec<String> {
+    let describe = |name: &str, config: &Value| -> String {
+        let params: Vec<String> = config
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| {
+                !matches!(k.as_str(), "id" | "codecs" | "index_codecs" | "chunk_shape")
+                    && !v.is_null()
+            })
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), String::from)
+                )
+            })
+            .collect();
+        if params.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}({})", params.join(", "))
+        }
+    };
+    let mut out = Vec::new();
+    if raw.v2 {
+        for f in raw.json["filters"].as_array().into_iter().flatten() {
+            out.push(describe(f["id"].as_str().unwrap_or("?"), f));
+        }
+        if let Some(id) = raw.json["compressor"]["id"].as_str() {
+            out.push(describe(id, &raw.json["compressor"]));
+        }
+        if raw.json["order"] == "F" {
+            out.insert(0, "order=F".into());
+        }
+    } else {
+        for c in raw.json["codecs"].as_array().into_iter().flatten() {
+            let name = c["name"].as_str().unwrap_or("?");
+            if name == "sharding_indexed" {
+                let inner: Vec<String> = c["configuration"]["codecs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|i| describe(i["name"].as_str().unwrap_or("?"), &i["configuration"]))
+                    .collect();
+                out.push(format!("sharding_indexed[{}]", inner.join(", ")));
+            } else {
+                out.push(describe(name, &c["configuration"]));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,223 @@
+//! Zarr v2 and v3 arrays through `zarrs`, on the local filesystem.
+//!
+//! An array is opened by its store root and its path inside the store
+//! (`ZarrStore::open(root, "/group/array")`), or by the array's own
+//! directory (`ZarrStore::open_dir`). Reading goes through zarrs' codec
+//! pipeline with its internal parallelism off: ndchunk runs chunk tasks in
+//! parallel itself, and the two pools would fight. For a sharded v3 array
+//! the grid is the shard grid (a shard is read and written whole).
+
+mod create;
+mod hierarchy;
+mod metadata;
+
+pub use create::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+pub use hierarchy::{create_group, list_nodes, write_consolidated_v2, ZarrNode, ZarrNodeKind};
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zarrs::array::{Array, ArrayBytes, ArraySubset, CodecOptions};
+use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::ReadableStorageTraits;
+
+use crate::copy::{copy_box, filled};
+use crate::error::{IoError, Result};
+use crate::meta::ArrayMeta;
+use crate::store::ChunkStore;
+
+/// One Zarr array (v2 or v3) on the filesystem.
+pub struct ZarrStore {
+    array: Array<FilesystemStore>,
+    storage: Arc<FilesystemStore>,
+    meta: ArrayMeta,
+    location: String,
+    options: CodecOptions,
+}
+
+impl std::fmt::Debug for ZarrStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZarrStore")
+            .field("location", &self.location)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+/// `root` + `path` as a display location (`data.zarr/group/array`).
+fn location_of(root: &Path, path: &str) -> String {
+    let inner = path.trim_matches('/');
+    if inner.is_empty() {
+        root.display().to_string()
+    } else {
+        format!("{}/{inner}", root.display())
+    }
+}
+
+/// Normalises a node path to zarrs' form (`/a/b`, `/` for the root).
+fn node_path(path: &str) -> String {
+    format!("/{}", path.trim_matches('/'))
+}
+
+/// Opens the filesystem store at `root`.
+fn filesystem(root: &Path) -> Result<Arc<FilesystemStore>> {
+    if !root.is_dir() {
+        return Err(IoError::NotAStore {
+            path: root.display().to_string(),
+            reason: if root.exists() {
+                "not a directory".into()
+            } else {
+                "no such directory".into()
+            },
+        });
+    }
+    FilesystemStore::new(root)
+        .map(Arc::new)
+        .map_err(|e| IoError::NotAStore {
+            path: root.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+impl ZarrStore {
+    /// Opens the array at `path` inside the store rooted at `root`.
+    pub fn open(root: &Path, path: &str) -> Result<Self> {
+        let storage = filesystem(root)?;
+        let location = location_of(root, path);
+        let raw = metadata::read_raw(root, path, &location)?;
+        let array = Array::open(storage.clone(), &node_path(path))
+            .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
+        let meta = metadata::array_meta(&array, &raw, &location)?;
+        Ok(Self {
+            array,
+            storage,
+            meta,
+            location,
+            options: CodecOptions::default().with_concurrent_target(1),
+        })
+    }
+
+    /// Opens the array whose metadata lives in directory `dir`.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        Self::open(dir, "/")
+    }
+
+    /// Creates (or replaces the metadata of) an array and returns it open.
+    /// No chunk is written: every chunk reads as the fill value.
+    pub fn create(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Self> {
+        std::fs::create_dir_all(root).map_err(|e| IoError::Storage {
+            location: root.display().to_string(),
+            message: format!("cannot create the store directory: {e}"),
+        })?;
+        create::write_metadata(root, path, spec)?;
+        Self::open(root, path)
+    }
+
+    /// The store root and array path this was opened with, for messages.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.location)
+    }
+
+    /// Bytes the array's chunks take on disk (compressed, as stored).
+    pub fn stored_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for chunk in self.meta.grid.all_blocks().iter() {
+            total += self.storage_size(&chunk)?.unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    fn storage_size(&self, chunk: &[u64]) -> Result<Option<u64>> {
+        self.storage
+            .size_key(&self.array.chunk_key(chunk))
+            .map_err(|e| IoError::Storage {
+                location: self.location.clone(),
+                message: format!("chunk {chunk:?}: {e}"),
+            })
+    }
+
+    fn chunk_error(&self, chunk: &[u64], error: impl std::fmt::Display) -> IoError {
+        IoError::CorruptChunk {
+            location: self.location.clone(),
+            chunk: chunk.to_vec(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl ChunkStore for ZarrStore {
+    fn meta(&self) -> &ArrayMeta {
+        &self.meta
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
+        let region = self
+            .meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
+        let ranges: Vec<_> = (0..region.ndim()).map(|i| region.range(i)).collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let bytes: ArrayBytes<'static> = self
+            .array
+            .retrieve_array_subset_opt(&subset, &self.options)
+            .map_err(|e| self.chunk_error(chunk, e))?;
+        let raw = bytes.into_fixed().map_err(|e| self.chunk_error(chunk, e))?;
+        Ok(raw.into_owned())
+    }
+
+    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
+        let region = self
+            .meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
+        self.check_length(&region, bytes.len())?;
+        // Zarr chunks keep their nominal shape at the array's edge: pad the
+        // clipped region with the fill value.
+        let full: Vec<u64> = self
+            .array
+            .chunk_shape(chunk)
+            .map_err(|e| self.chunk_error(chunk, e))?
+            .iter()
+            .map(|n| n.get())
+            .collect();
+        let data: Cow<'_, [u8]> = if full == region.shape() {
+            Cow::Borrowed(bytes)
+        } else {
+            let itemsize = self.meta.dtype.size();
+            let fill = self.meta.fill_value.to_ne_bytes(self.meta.dtype);
+            let mut padded = filled(&fill, full.iter().product());
+            let whole = ndchunk_chunking::Region::from_shape(&region.shape());
+            copy_box(
+                bytes,
+                &region.shape(),
+                &whole,
+                &mut padded,
+                &full,
+                &vec![0; full.len()],
+                itemsize,
+            );
+            Cow::Owned(padded)
+        };
+        self.array
+            .store_chunk_opt(chunk, ArrayBytes::new_flen(data), &self.options)
+            .map_err(|e| IoError::Storage {
+                location: self.location.clone(),
+                message: format!("writing chunk {chunk:?}: {e}"),
+            })
+    }
+
+    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
+        self.meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
+        Ok(self.storage_size(chunk)?.is_some())
+    }
+}
