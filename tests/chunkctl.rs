@@ -111,3 +111,88 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit() {
         );
     }
 }
+
+mod support;
+
+fn fixtures() -> Option<std::path::PathBuf> {
+    support::fixture("zarr")
+}
+
+#[test]
+fn info_shows_the_tree_of_a_zarr_store() {
+    let Some(zarr) = fixtures() else { return };
+    let out = chunkctl(&[
+        "info",
+        zarr.join("zarrs-tests/hierarchy.zarr").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("baz  [zarr v3] float64 (rows: 10000, columns: 1000)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chunks [1000, 100], codecs bytes(endian=little) | gzip(level=1), fill NaN"),
+        "{text}"
+    );
+    assert!(
+        text.contains("b/  [zarr v3] group  attrs: test_key=\"test_value\""),
+        "{text}"
+    );
+
+    let out = chunkctl(&[
+        "info",
+        zarr.join("zarrs-tests/sharded_array_write_read.zarr")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let nodes: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let array = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "array")
+        .unwrap();
+    assert_eq!(array["path"], "/group/array");
+    assert_eq!(array["dtype"], "uint16");
+    assert_eq!(array["chunk_shape"], serde_json::json!([4, 8]));
+    assert_eq!(
+        array["array"]["inner_chunk_shape"],
+        serde_json::json!([4, 4])
+    );
+    assert_eq!(array["chunks_total"], 2);
+    assert_eq!(array["chunks_written"], 2);
+    assert_eq!(array["logical_bytes"], 128);
+}
+
+#[test]
+fn info_reports_arrays_it_cannot_open_and_refuses_non_stores() {
+    let Some(zarr) = fixtures() else { return };
+    let out = chunkctl(&[
+        "info",
+        zarr.join("zarrs-tests/v3/cities.zarr").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("cannot open: unsupported dtype `string`"),
+        "{}",
+        stdout(&out)
+    );
+    let out = chunkctl(&["info", "/definitely/not/here"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = chunkctl(&["info", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no zarr.json, .zarray or .zgroup"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -23,6 +23,7 @@ pub mod copy;
 pub mod dtype;
 pub mod element;
 pub mod error;
+pub mod info;
 pub mod memory;
 pub mod meta;
 pub mod store;

@@ -43,17 +43,32 @@ fn fill(store: &dyn ChunkStore) {
     let shape = store.meta().shape();
     for chunk in store.meta().grid.all_blocks().iter() {
         let region = store.meta().grid.block_region(&chunk).unwrap();
-        store.write_chunk_bytes(&chunk, &region_bytes(&shape, &region)).unwrap();
+        store
+            .write_chunk_bytes(&chunk, &region_bytes(&shape, &region))
+            .unwrap();
     }
 }
 
-fn check_regions(store: &dyn ChunkStore, regions: &[(Vec<u64>, Vec<u64>)]) -> Result<(), TestCaseError> {
+fn check_regions(
+    store: &dyn ChunkStore,
+    regions: &[(Vec<u64>, Vec<u64>)],
+) -> Result<(), TestCaseError> {
     let shape = store.meta().shape();
     for (a, b) in regions {
         let start: Vec<u64> = a.iter().zip(&shape).map(|(x, s)| x % (s + 1)).collect();
-        let stop: Vec<u64> = b.iter().zip(&start).zip(&shape).map(|((y, st), s)| st + y % (s - st + 1)).collect();
+        let stop: Vec<u64> = b
+            .iter()
+            .zip(&start)
+            .zip(&shape)
+            .map(|((y, st), s)| st + y % (s - st + 1))
+            .collect();
         let region = Region::new(start, stop).unwrap();
-        prop_assert_eq!(store.read_region_bytes(&region).unwrap(), region_bytes(&shape, &region), "region {}", region);
+        prop_assert_eq!(
+            store.read_region_bytes(&region).unwrap(),
+            region_bytes(&shape, &region),
+            "region {}",
+            region
+        );
     }
     Ok(())
 }
@@ -63,7 +78,13 @@ fn shape_and_chunks() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
 }
 
 fn regions(ndim: usize) -> impl Strategy<Value = Vec<(Vec<u64>, Vec<u64>)>> {
-    proptest::collection::vec((proptest::collection::vec(0u64..20, ndim), proptest::collection::vec(0u64..20, ndim)), 1..6)
+    proptest::collection::vec(
+        (
+            proptest::collection::vec(0u64..20, ndim),
+            proptest::collection::vec(0u64..20, ndim),
+        ),
+        1..6,
+    )
 }
 
 proptest! {

@@ -14,8 +14,17 @@ use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrSt
 use serde_json::Value;
 
 fn run_python(python: &Path, script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python).arg("-c").arg(script).args(args).output().unwrap();
-    assert!(out.status.success(), "python failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -79,36 +88,64 @@ print(json.dumps(cases))
 
 #[test]
 fn stores_written_by_zarr_python_read_identically() {
-    let Some(python) = support::python_peer() else { return };
+    let Some(python) = support::python_peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<Value> = serde_json::from_str(&run_python(&python, WRITE_WITH_ZARR_PYTHON, &[dir.path()])).unwrap();
+    let cases: Vec<Value> =
+        serde_json::from_str(&run_python(&python, WRITE_WITH_ZARR_PYTHON, &[dir.path()])).unwrap();
     assert!(cases.len() >= 11 * 13 + 5);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
-        let store = ZarrStore::open_dir(&dir.path().join(format!("{name}.zarr"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let store = ZarrStore::open_dir(&dir.path().join(format!("{name}.zarr")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let meta = store.meta();
         assert_eq!(meta.dtype.name(), case["dtype"].as_str().unwrap(), "{name}");
         assert_eq!(meta.shape(), vec![13, 7], "{name}");
-        assert_eq!(meta.grid.chunk_shape(), if name.contains("sharded") { vec![10, 6] } else { vec![5, 3] }, "{name}");
-        assert_eq!(meta.dimension_names, Some(vec![Some("y".into()), Some("x".into())]), "{name}");
+        assert_eq!(
+            meta.grid.chunk_shape(),
+            if name.contains("sharded") {
+                vec![10, 6]
+            } else {
+                vec![5, 3]
+            },
+            "{name}"
+        );
+        assert_eq!(
+            meta.dimension_names,
+            Some(vec![Some("y".into()), Some("x".into())]),
+            "{name}"
+        );
         assert_eq!(meta.attributes["units"], "K", "{name}");
         assert!(!meta.attributes.contains_key("_ARRAY_DIMENSIONS"), "{name}");
-        if (meta.dtype == DType::Float32 || meta.dtype == DType::Float64) && !name.contains("bigendian") {
-            assert!(matches!(meta.fill_value, Scalar::Float(f) if f.is_nan()), "{name}: {:?}", meta.fill_value);
+        if (meta.dtype == DType::Float32 || meta.dtype == DType::Float64)
+            && !name.contains("bigendian")
+        {
+            assert!(
+                matches!(meta.fill_value, Scalar::Float(f) if f.is_nan()),
+                "{name}: {:?}",
+                meta.fill_value
+            );
         }
         let expected = std::fs::read(dir.path().join(format!("{name}.bin"))).unwrap();
-        let got = store.read_region_bytes(&Region::from_shape(&[13, 7])).unwrap();
+        let got = store
+            .read_region_bytes(&Region::from_shape(&[13, 7]))
+            .unwrap();
         assert_eq!(got, expected, "{name}");
         // Chunk by chunk too (the last rows were never written).
         for chunk in meta.grid.all_blocks().iter() {
-            store.read_chunk_bytes(&chunk).unwrap_or_else(|e| panic!("{name} {chunk:?}: {e}"));
+            store
+                .read_chunk_bytes(&chunk)
+                .unwrap_or_else(|e| panic!("{name} {chunk:?}: {e}"));
         }
     }
 }
 
 #[test]
 fn datasets_written_by_xarray_read_with_their_dims() {
-    let Some(python) = support::python_peer() else { return };
+    let Some(python) = support::python_peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let script = r#"
 import sys, numpy as np, xarray as xr
@@ -124,10 +161,17 @@ for fmt in (2, 3):
     for fmt in ["v2", "v3"] {
         let root = dir.path().join(format!("{fmt}.zarr"));
         let t = ZarrStore::open(&root, "t").unwrap();
-        assert_eq!(t.meta().dims_or_default(), vec!["time", "lat", "lon"], "{fmt}");
+        assert_eq!(
+            t.meta().dims_or_default(),
+            vec!["time", "lat", "lon"],
+            "{fmt}"
+        );
         assert_eq!(t.meta().attributes["units"], "K");
         assert_eq!(t.meta().grid.chunk_shape(), vec![2, 5, 3]);
-        let values: Vec<f32> = f32_values(&t.read_region_bytes(&Region::from_shape(&[4, 5, 6])).unwrap());
+        let values: Vec<f32> = f32_values(
+            &t.read_region_bytes(&Region::from_shape(&[4, 5, 6]))
+                .unwrap(),
+        );
         assert_eq!(values, (0..120).map(|v| v as f32).collect::<Vec<_>>());
         let lat = ZarrStore::open(&root, "lat").unwrap();
         assert_eq!(lat.meta().dims_or_default(), vec!["lat"]);
@@ -136,7 +180,10 @@ for fmt in (2, 3):
 }
 
 fn f32_values(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|b| f32::from_ne_bytes(b.try_into().unwrap())).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_ne_bytes(b.try_into().unwrap()))
+        .collect()
 }
 
 /// ndchunk writes every dtype in v2 and v3 with each codec (and v3 sharded);
@@ -144,12 +191,20 @@ fn f32_values(bytes: &[u8]) -> Vec<f32> {
 /// attributes.
 #[test]
 fn stores_written_by_ndchunk_read_identically_in_zarr_python_and_xarray() {
-    let Some(python) = support::python_peer() else { return };
+    let Some(python) = support::python_peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("out.zarr");
     let shape = [11u64, 9];
     let mut expected: Vec<(String, Vec<u8>)> = Vec::new();
-    let codecs = ["none", "zstd:3", "gzip:4", "blosc:lz4:5:shuffle", "blosc:zstd:3:bitshuffle"];
+    let codecs = [
+        "none",
+        "zstd:3",
+        "gzip:4",
+        "blosc:lz4:5:shuffle",
+        "blosc:zstd:3:bitshuffle",
+    ];
     for format in [ZarrFormat::V2, ZarrFormat::V3] {
         let group = if format == ZarrFormat::V2 { "v2" } else { "v3" };
         let mut attrs = serde_json::Map::new();
@@ -162,8 +217,14 @@ fn stores_written_by_ndchunk_read_identically_in_zarr_python_and_xarray() {
                     if sharded && (format == ZarrFormat::V2 || k != 4) {
                         continue;
                     }
-                    let name = format!("{}_{}{}", dtype.name(), codec.replace(':', "_"), if sharded { "_sharded" } else { "" });
-                    let grid = ChunkGrid::regular(&shape, if sharded { &[8, 6] } else { &[4, 3] }).unwrap();
+                    let name = format!(
+                        "{}_{}{}",
+                        dtype.name(),
+                        codec.replace(':', "_"),
+                        if sharded { "_sharded" } else { "" }
+                    );
+                    let grid = ChunkGrid::regular(&shape, if sharded { &[8, 6] } else { &[4, 3] })
+                        .unwrap();
                     let fill = match dtype {
                         DType::Float32 | DType::Float64 => Scalar::Float(f64::NAN),
                         DType::Bool => Scalar::Bool(false),
@@ -172,11 +233,13 @@ fn stores_written_by_ndchunk_read_identically_in_zarr_python_and_xarray() {
                     let mut meta = ArrayMeta::new(grid.clone(), dtype, fill);
                     meta.dimension_names = Some(vec![Some("y".into()), Some("x".into())]);
                     meta.attributes.insert("units".into(), "m".into());
-                    let mut spec = ZarrArraySpec::new(meta, format, codec.parse::<ZarrCodec>().unwrap());
+                    let mut spec =
+                        ZarrArraySpec::new(meta, format, codec.parse::<ZarrCodec>().unwrap());
                     if sharded {
                         spec.inner_chunks = Some(vec![4, 3]);
                     }
-                    let store = ZarrStore::create(&root, &format!("{group}/{name}"), &spec).unwrap();
+                    let store =
+                        ZarrStore::create(&root, &format!("{group}/{name}"), &spec).unwrap();
                     // Write all chunks but the last: it must read as the fill.
                     let last = grid.num_blocks() - 1;
                     let mut whole = vec![0u8; 0];
@@ -188,14 +251,29 @@ fn stores_written_by_ndchunk_read_identically_in_zarr_python_and_xarray() {
                             continue;
                         }
                         let region = grid.block_region(&chunk).unwrap();
-                        store.write_chunk_bytes(&chunk, &cut(&values, &shape, &region, dtype.size())).unwrap();
+                        store
+                            .write_chunk_bytes(&chunk, &cut(&values, &shape, &region, dtype.size()))
+                            .unwrap();
                     }
                     for i in 0..n {
                         let point = [i as u64 / shape[1], i as u64 % shape[1]];
-                        let in_last = grid.block_of(&point).map(|b| grid.linear_index(&b).unwrap()) == Some(last);
-                        whole.extend(if in_last { fill_bytes.clone() } else { element_bytes(dtype, i) });
+                        let in_last = grid
+                            .block_of(&point)
+                            .map(|b| grid.linear_index(&b).unwrap())
+                            == Some(last);
+                        whole.extend(if in_last {
+                            fill_bytes.clone()
+                        } else {
+                            element_bytes(dtype, i)
+                        });
                     }
-                    assert_eq!(store.read_region_bytes(&Region::from_shape(&shape)).unwrap(), whole, "{name}");
+                    assert_eq!(
+                        store
+                            .read_region_bytes(&Region::from_shape(&shape))
+                            .unwrap(),
+                        whole,
+                        "{name}"
+                    );
                     expected.push((format!("{group}/{name}"), whole));
                 }
             }
@@ -220,7 +298,11 @@ print(json.dumps(out))
     let seen: Value = serde_json::from_str(&run_python(&python, script, &[&root])).unwrap();
     for (name, bytes) in &expected {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(seen[name].as_str(), Some(hex.as_str()), "{name} as zarr-python reads it");
+        assert_eq!(
+            seen[name].as_str(),
+            Some(hex.as_str()),
+            "{name} as zarr-python reads it"
+        );
     }
     for group in ["v2", "v3"] {
         assert_eq!(seen[format!("{group}:dims")], serde_json::json!(["y", "x"]));
@@ -252,7 +334,10 @@ fn cut(values: &[u8], shape: &[u64], region: &Region, itemsize: usize) -> Vec<u8
     let mut out = Vec::new();
     for i in region.range(0) {
         let row = (i * shape[1]) as usize;
-        let (a, b) = (row + region.range(1).start as usize, row + region.range(1).end as usize);
+        let (a, b) = (
+            row + region.range(1).start as usize,
+            row + region.range(1).end as usize,
+        );
         out.extend_from_slice(&values[a * itemsize..b * itemsize]);
     }
     out

@@ -33,6 +33,7 @@ pub struct ZarrStore {
     storage: Arc<FilesystemStore>,
     meta: ArrayMeta,
     location: String,
+    dir: PathBuf,
     options: CodecOptions,
 }
 
@@ -94,6 +95,7 @@ impl ZarrStore {
             storage,
             meta,
             location,
+            dir: root.join(path.trim_matches('/')),
             options: CodecOptions::default().with_concurrent_target(1),
         })
     }
@@ -114,18 +116,36 @@ impl ZarrStore {
         Self::open(root, path)
     }
 
-    /// The store root and array path this was opened with, for messages.
-    pub fn path(&self) -> PathBuf {
-        PathBuf::from(&self.location)
-    }
-
-    /// Bytes the array's chunks take on disk (compressed, as stored).
-    pub fn stored_bytes(&self) -> Result<u64> {
-        let mut total = 0;
-        for chunk in self.meta.grid.all_blocks().iter() {
-            total += self.storage_size(&chunk)?.unwrap_or(0);
+    /// The chunks (shards, if sharded) on disk and the bytes they take,
+    /// found by walking the array's directory once rather than asking for
+    /// every chunk of the grid.
+    pub fn storage_summary(&self) -> Result<(u64, u64)> {
+        fn walk(dir: &Path, top: bool, acc: &mut (u64, u64)) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    walk(&entry.path(), false, acc)?;
+                } else if !(top
+                    && matches!(
+                        name.as_ref(),
+                        "zarr.json" | ".zarray" | ".zattrs" | ".zmetadata"
+                    ))
+                {
+                    acc.0 += 1;
+                    acc.1 += entry.metadata()?.len();
+                }
+            }
+            Ok(())
         }
-        Ok(total)
+        let mut acc = (0, 0);
+        walk(&self.dir, true, &mut acc).map_err(|e| IoError::Storage {
+            location: self.location.clone(),
+            message: format!("cannot list the array's chunks: {e}"),
+        })?;
+        Ok(acc)
     }
 
     fn storage_size(&self, chunk: &[u64]) -> Result<Option<u64>> {

@@ -1,5 +1,6 @@
 //! `chunkctl`: the ndchunk command line.
 
+mod info;
 mod plan;
 
 use std::process::ExitCode;
@@ -21,12 +22,17 @@ enum Command {
     /// read). With no arguments: a year of hourly ERA5-like reanalysis
     /// (float32, 8760 x 721 x 1440), daily chunks to 10x10 time series.
     Plan(plan::PlanArgs),
+    /// Show what a Zarr store holds: groups and arrays with shape, dims,
+    /// dtype, chunks, shards, codecs, fill value, chunks written, bytes
+    /// stored vs logical, attributes.
+    Info(info::InfoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(args) => plan::run(&args),
+        Command::Info(args) => info::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

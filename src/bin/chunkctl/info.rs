@@ -1,0 +1,148 @@
+//! `chunkctl info`: the tree of a store, like `ncdump -h` or `zarr info`.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+use ndchunk::chunking::rechunk::format_bytes;
+use ndchunk::io::info::{inspect, NodeInfo};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A Zarr store or array directory (v2 or v3).
+    path: PathBuf,
+    /// Print the tree as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &InfoArgs) -> Result<(), Box<dyn Error>> {
+    let nodes = inspect(&args.path)?;
+    if args.json {
+        let out: Vec<Value> = nodes.iter().map(node_json).collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", tree(&args.path.display().to_string(), &nodes));
+    }
+    Ok(())
+}
+
+fn node_json(node: &NodeInfo) -> Value {
+    let mut v = serde_json::to_value(node).unwrap_or(Value::Null);
+    if let (Some(meta), Value::Object(map)) = (&node.array, &mut v) {
+        map.insert("shape".into(), serde_json::json!(meta.shape()));
+        map.insert("dims".into(), serde_json::json!(meta.dims_or_default()));
+        map.insert("dtype".into(), serde_json::json!(meta.dtype.name()));
+        map.insert(
+            "chunk_shape".into(),
+            serde_json::json!(meta.grid.chunk_shape()),
+        );
+        map.insert(
+            "chunks_total".into(),
+            serde_json::json!(node.chunks_total()),
+        );
+        map.insert(
+            "logical_bytes".into(),
+            serde_json::json!(meta.logical_bytes()),
+        );
+    }
+    v
+}
+
+/// Attributes on one line, long values shortened.
+fn short_attrs(attrs: &Map<String, Value>) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in attrs {
+        let mut text = v.to_string();
+        if text.chars().count() > 40 {
+            text = text.chars().take(37).collect::<String>() + "...";
+        }
+        parts.push(format!("{k}={text}"));
+    }
+    parts.join(", ")
+}
+
+fn tree(root: &str, nodes: &[NodeInfo]) -> String {
+    let mut out = String::new();
+    for node in nodes {
+        let depth = node
+            .path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .count();
+        let indent = "  ".repeat(depth);
+        let name = if node.path == "/" {
+            root.to_string()
+        } else {
+            node.path.rsplit('/').next().unwrap_or("").to_string()
+        };
+        match (&node.array, &node.error) {
+            (_, Some(error)) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}{name}  [{}] array that ndchunk cannot open: {error}",
+                    node.format
+                );
+            }
+            (Some(meta), None) => {
+                let dims: Vec<String> = meta
+                    .dims_or_default()
+                    .iter()
+                    .zip(meta.shape())
+                    .map(|(d, n)| format!("{d}: {n}"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{indent}{name}  [{}] {} ({})",
+                    node.format,
+                    meta.dtype,
+                    dims.join(", ")
+                );
+                let mut line = format!("chunks {:?}", meta.grid.chunk_shape());
+                if let Some(inner) = &meta.inner_chunk_shape {
+                    line = format!("shards {:?} of chunks {inner:?}", meta.grid.chunk_shape());
+                }
+                let codecs = if meta.codecs.is_empty() {
+                    "none".to_string()
+                } else {
+                    meta.codecs.join(" | ")
+                };
+                let _ = writeln!(
+                    out,
+                    "{indent}    {line}, codecs {codecs}, fill {}",
+                    meta.fill_value
+                );
+                let total = meta.grid.num_blocks();
+                let logical = meta.logical_bytes();
+                let mut storage = format!("{total} chunks");
+                if let (Some(written), Some(stored)) = (node.chunks_written, node.stored_bytes) {
+                    let ratio = if stored > 0 {
+                        format!(" ({:.2}x)", logical as f64 / stored as f64)
+                    } else {
+                        String::new()
+                    };
+                    storage = format!(
+                        "{total} chunks ({written} written), {} logical, {} stored{ratio}",
+                        format_bytes(logical),
+                        format_bytes(stored)
+                    );
+                }
+                let _ = writeln!(out, "{indent}    {storage}");
+                if !meta.attributes.is_empty() {
+                    let _ = writeln!(out, "{indent}    attrs: {}", short_attrs(&meta.attributes));
+                }
+            }
+            (None, None) => {
+                let _ = write!(out, "{indent}{name}/  [{}] group", node.format);
+                if !node.attributes.is_empty() {
+                    let _ = write!(out, "  attrs: {}", short_attrs(&node.attributes));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
