@@ -105,7 +105,8 @@ pub enum ChunkingError {
     /// The memory budget cannot hold even the smallest possible task.
     #[error(
         "max_mem of {max_mem} bytes ({}) is too small: one task must hold {minimum} bytes ({}) \
-         (a decoded and an encoded copy of one source chunk and of one target chunk); \
+         (a target chunk being assembled, plus a source chunk decoded and encoded while \
+         reading, or the target chunk copied and encoded while writing); \
          use a budget of at least {} or smaller chunks",
         format_bytes(*.max_mem), format_bytes(*.minimum), format_bytes(*.minimum)
     )]

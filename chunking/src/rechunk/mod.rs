@@ -22,11 +22,12 @@
 //! The candidate with the lowest projected cost (bytes decoded and encoded,
 //! weighted by [`CostModel`], plus a charge per I/O operation) wins.
 //!
-//! **Memory is counted honestly**: one task holds its block decoded, one
-//! input chunk decoded *and* encoded, and one output chunk encoded (bounded
-//! by [`encoded_bound`]). A budget that cannot hold the smallest possible
-//! task (one source chunk and one target chunk, each decoded and encoded) is
-//! refused with the minimum that would work.
+//! **Memory is counted honestly**: one task holds its block decoded, and
+//! while reading one input chunk decoded *and* encoded, while writing one
+//! output chunk copied out and encoded (bounded by [`encoded_bound`]). A
+//! budget that cannot hold the smallest possible task (a target chunk, plus
+//! a source chunk decoded and encoded) is refused with the minimum that
+//! would work.
 //!
 //! ```
 //! use ndchunk_chunking::ChunkGrid;
@@ -62,13 +63,15 @@ pub fn encoded_bound(decoded: u64) -> u64 {
     decoded.saturating_add(decoded / 128).saturating_add(1024)
 }
 
-/// The smallest `max_mem` with which `source` can be rechunked to `target`.
+/// The smallest `max_mem` with which `source` can be rechunked to `target`:
+/// one task assembling a target chunk, while it reads a source chunk
+/// (decoded and encoded) or writes its target chunk (copied and encoded).
 pub fn minimum_budget(source: &ChunkGrid, target: &ChunkGrid, itemsize: u64) -> u64 {
     let s = source.max_block_elements().saturating_mul(itemsize);
     let t = target.max_block_elements().saturating_mul(itemsize);
-    s.saturating_add(encoded_bound(s))
-        .saturating_add(t)
-        .saturating_add(encoded_bound(t))
+    let reading = s.saturating_add(encoded_bound(s));
+    let writing = t.saturating_add(encoded_bound(t));
+    t.saturating_add(reading.max(writing))
 }
 
 /// Plan the change of `source`'s chunking into `target`'s within

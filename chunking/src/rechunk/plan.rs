@@ -116,9 +116,9 @@ pub struct CopyPass {
     pub read_bytes: u64,
     /// Decoded bytes written.
     pub write_bytes: u64,
-    /// Projected peak bytes of one task: its block decoded, one input chunk
-    /// decoded (unless the block is that chunk) and encoded, one output
-    /// chunk encoded.
+    /// Projected peak bytes of one task: its block, plus the larger of
+    /// reading (one input chunk decoded, unless the block is that chunk, and
+    /// encoded) and writing (one output chunk copied out and encoded).
     pub task_peak_bytes: u64,
 }
 

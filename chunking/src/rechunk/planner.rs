@@ -84,22 +84,19 @@ impl<'a> Planner<'a> {
         elements.saturating_mul(self.options.itemsize)
     }
 
-    /// Peak of a task holding a block, one input chunk (decoded and
-    /// encoded) and one encoded output chunk. When the blocks are the input
-    /// chunks themselves, a chunk decodes straight into the block.
+    /// Peak of one task. It holds its block throughout; while reading, one
+    /// input chunk decoded (unless the blocks are the input chunks, which
+    /// then decode straight into the block) and encoded; while writing, one
+    /// output chunk cut out of the block (or padded to its nominal shape)
+    /// and encoded. Reading and writing do not overlap.
     fn task_peak(&self, blocks: &ChunkGrid, input: &ChunkGrid, output: &ChunkGrid) -> u64 {
         let block = self.bytes(blocks.max_block_elements());
-        let input_decoded = if blocks == input {
-            0
-        } else {
-            self.bytes(input.max_block_elements())
-        };
-        let input_encoded = encoded_bound(self.bytes(input.max_block_elements()));
-        let output = self.bytes(output.max_block_elements());
-        block
-            .saturating_add(input_decoded)
-            .saturating_add(input_encoded)
-            .saturating_add(encoded_bound(output))
+        let input_chunk = self.bytes(input.max_block_elements());
+        let input_decoded = if blocks == input { 0 } else { input_chunk };
+        let reading = input_decoded.saturating_add(encoded_bound(input_chunk));
+        let output_chunk = self.bytes(output.max_block_elements());
+        let writing = output_chunk.saturating_add(encoded_bound(output_chunk));
+        block.saturating_add(reading.max(writing))
     }
 
     fn pass(
