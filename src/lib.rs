@@ -1,8 +1,14 @@
 //! # ndchunk
 //!
 //! Lazy chunked n-dimensional arrays with labelled axes over Zarr and HDF5
-//! chunk stores: Dask array + Xarray for Rust. This release carries the
-//! chunk-grid algebra ([`chunking`]); the engine arrives in later releases.
+//! chunk stores: Dask array + Xarray for Rust. Today: the chunk-grid
+//! algebra ([`chunking`]), the stores ([`io`]), and rechunking stores within
+//! a memory budget ([`rechunk`]); the lazy array engine comes next.
 
+pub mod error;
+pub mod exec;
+pub mod rechunk;
+
+pub use error::{Error, Result};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;

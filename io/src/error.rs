@@ -96,6 +96,16 @@ pub enum IoError {
         /// What happened.
         message: String,
     },
+    /// A write to a store that ndchunk only reads (a netCDF-3 file): a
+    /// variant of its own so that a caller can tell "choose another output"
+    /// from a failing disk.
+    #[error("{location}: read-only: {reason}")]
+    ReadOnly {
+        /// The array.
+        location: String,
+        /// Why, and what to write instead.
+        reason: String,
+    },
 }
 
 /// Result alias for this crate.

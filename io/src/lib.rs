@@ -2,8 +2,9 @@
 //!
 //! One array in a store is a [`ChunkStore`]: its metadata ([`ArrayMeta`])
 //! and its chunks as decoded bytes, with typed `ndarray` access through
-//! [`ChunkStoreExt`]. Backends: [`MemoryStore`]; Zarr v2/v3,
-//! HDF5 and netCDF-3 follow.
+//! [`ChunkStoreExt`]. Backends: [`MemoryStore`], [`ZarrStore`] (Zarr v2/v3
+//! through zarrs), [`Netcdf3Store`] (netCDF-3, read-only), and
+//! [`scratch::ScratchStore`] for intermediates; HDF5 follows.
 //!
 //! ```
 //! use ndchunk_io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, MemoryStore, Scalar};
@@ -26,6 +27,8 @@ pub mod error;
 pub mod info;
 pub mod memory;
 pub mod meta;
+pub mod netcdf3;
+pub mod scratch;
 pub mod store;
 pub mod zarr;
 
@@ -35,5 +38,6 @@ pub use error::{IoError, Result};
 pub use memory::MemoryStore;
 pub use meta::{ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
+pub use netcdf3::Netcdf3Store;
 pub use store::{ChunkStore, ChunkStoreExt};
 pub use zarr::ZarrStore;

@@ -8,8 +8,9 @@ use ndchunk_chunking::ChunkGrid;
 use crate::dtype::DType;
 
 /// One element's value, wide enough for every dtype (f64 holds every f32,
-/// NaN included).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// NaN included). Equality is by value, with floats compared by their bits
+/// so that a NaN fill value equals itself.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Scalar {
     /// A boolean.
@@ -78,6 +79,18 @@ impl Scalar {
             DType::Float32 => read!(f32, Float, f64),
             DType::Float64 => read!(f64, Float, f64),
         })
+    }
+}
+
+impl PartialEq for Scalar {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Scalar::Float(a), Scalar::Float(b)) => a.to_bits() == b.to_bits(),
+            (Scalar::Bool(a), Scalar::Bool(b)) => a == b,
+            (Scalar::Int(a), Scalar::Int(b)) => a == b,
+            (Scalar::UInt(a), Scalar::UInt(b)) => a == b,
+            _ => false,
+        }
     }
 }
 

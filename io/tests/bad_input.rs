@@ -147,7 +147,7 @@ fn writes_outside_the_array_or_of_the_wrong_size_are_refused() {
     ));
     let outside = Region::new(vec![4, 0], vec![8, 4]).unwrap();
     assert!(matches!(
-        store.write_region_bytes(&outside, &vec![0u8; 64]),
+        store.write_region_bytes(&outside, &[0u8; 64]),
         Err(IoError::WrongLength { .. }) | Err(IoError::Grid { .. })
     ));
     assert!(matches!(
@@ -197,4 +197,19 @@ fn bad_codec_specs_are_errors() {
         &ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zlib(5))
     )
     .is_err());
+}
+
+/// An array being written is not an array to anyone else until published.
+#[test]
+fn unpublished_arrays_do_not_look_finished() {
+    for format in [ZarrFormat::V2, ZarrFormat::V3] {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = ArrayMeta::new(ChunkGrid::regular(&[6, 4], &[3, 2]).unwrap(), DType::Float32, Scalar::Float(0.0));
+        let store = ZarrStore::create_unpublished(dir.path(), "a", &ZarrArraySpec::new(meta, format, ZarrCodec::Zstd(3))).unwrap();
+        store.write_chunk_bytes(&[0, 0], &[1u8; 24]).unwrap();
+        assert!(ZarrStore::open(dir.path(), "a").is_err(), "{format:?}: visible before publish");
+        store.publish().unwrap();
+        let reopened = ZarrStore::open(dir.path(), "a").unwrap();
+        assert_eq!(reopened.read_chunk_bytes(&[0, 0]).unwrap(), vec![1u8; 24]);
+    }
 }

@@ -2,7 +2,7 @@
 //! (clean and exactly what zarr-python and xarray expect), then opened by
 //! zarrs like any other array.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde_json::{json, Map, Value};
@@ -184,19 +184,22 @@ fn v2_compressor(codec: &ZarrCodec) -> Value {
     }
 }
 
-fn write_json(path: &Path, value: &Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| IoError::Storage {
-        location: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    std::fs::write(path, text).map_err(|e| IoError::Storage {
+/// Writes a metadata document whole or not at all (temp file + rename), so
+/// a killed writer never leaves half a document.
+pub(super) fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let fail = |e: String| IoError::Storage {
         location: path.display().to_string(),
         message: format!("cannot write metadata: {e}"),
-    })
+    };
+    let text = serde_json::to_string_pretty(value).map_err(|e| fail(e.to_string()))?;
+    let tmp = path.with_extension("ndchunk-tmp");
+    std::fs::write(&tmp, text).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))
 }
 
-/// Writes the metadata document of a new array.
-pub(super) fn write_metadata(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<()> {
+/// The metadata documents of a new array (file path, content), and the
+/// array's directory, created.
+pub(super) fn metadata_documents(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Vec<(PathBuf, Value)>> {
     let location = super::location_of(root, path);
     let meta = &spec.meta;
     let grid = &meta.grid;
@@ -260,7 +263,7 @@ pub(super) fn write_metadata(root: &Path, path: &str, spec: &ZarrArraySpec) -> R
             if let Some(names) = names {
                 doc["dimension_names"] = Value::Array(names);
             }
-            write_json(&dir.join("zarr.json"), &doc)
+            Ok(vec![(dir.join("zarr.json"), doc)])
         }
         ZarrFormat::V2 => {
             if spec.inner_chunks.is_some() {
@@ -280,12 +283,11 @@ pub(super) fn write_metadata(root: &Path, path: &str, spec: &ZarrArraySpec) -> R
                 "filters": null,
                 "dimension_separator": ".",
             });
-            write_json(&dir.join(".zarray"), &doc)?;
             let mut attrs: Map<String, Value> = meta.attributes.clone();
             if let Some(names) = names {
                 attrs.insert("_ARRAY_DIMENSIONS".into(), Value::Array(names));
             }
-            write_json(&dir.join(".zattrs"), &Value::Object(attrs))
+            Ok(vec![(dir.join(".zarray"), doc), (dir.join(".zattrs"), Value::Object(attrs))])
         }
     }
 }

@@ -107,6 +107,21 @@ pub(super) fn read_raw(root: &Path, path: &str, location: &str) -> Result<RawMet
     })
 }
 
+/// The raw metadata of documents about to be written (`zarr.json`, or
+/// `.zarray` and `.zattrs`).
+pub(super) fn raw_from_documents(documents: &[(std::path::PathBuf, Value)]) -> RawMeta {
+    let name = |p: &std::path::PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let find = |wanted: &str| documents.iter().find(|(p, _)| name(p) == wanted).map(|(_, d)| d.clone());
+    match find("zarr.json") {
+        Some(json) => RawMeta { json, v2: false },
+        None => {
+            let mut json = find(".zarray").unwrap_or(Value::Null);
+            json["attributes"] = find(".zattrs").unwrap_or_else(|| Value::Object(Map::new()));
+            RawMeta { json, v2: true }
+        }
+    }
+}
+
 /// Turns zarrs' refusal into the most specific error: an unsupported codec
 /// by name, an unsupported dtype, or the metadata message.
 pub(super) fn open_error(location: &str, raw: &RawMeta, message: &str) -> IoError {
@@ -312,4 +327,43 @@ fn codec_descriptions(raw: &RawMeta) -> Vec<String> {
         }
     }
     out
+}
+
+/// The compressor of an array as a [`super::ZarrCodec`] ndchunk can write
+/// again (`None` when it has none; the closest match for codecs ndchunk
+/// does not write, e.g. with a checksum or transpose around them).
+pub(super) fn compressor_of(raw: &RawMeta) -> super::ZarrCodec {
+    use super::ZarrCodec;
+    let from = |name: &str, c: &Value| -> Option<ZarrCodec> {
+        let level = |key: &str, default: i64| c[key].as_i64().unwrap_or(default);
+        Some(match name {
+            "zstd" => ZarrCodec::Zstd(level("level", 3) as i32),
+            "gzip" => ZarrCodec::Gzip(level("level", 5) as u32),
+            "zlib" => ZarrCodec::Zlib(level("level", 5) as u32),
+            "blosc" => ZarrCodec::Blosc {
+                cname: c["cname"].as_str().unwrap_or("zstd").to_string(),
+                clevel: level("clevel", 5) as u32,
+                shuffle: match &c["shuffle"] {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) if n.as_u64() == Some(0) => "noshuffle".into(),
+                    Value::Number(n) if n.as_u64() == Some(2) => "bitshuffle".into(),
+                    _ => "shuffle".into(),
+                },
+            },
+            _ => return None,
+        })
+    };
+    if raw.v2 {
+        return raw.json["compressor"]["id"]
+            .as_str()
+            .and_then(|id| from(id, &raw.json["compressor"]))
+            .unwrap_or(ZarrCodec::None);
+    }
+    fn find(codecs: &Value, from: &dyn Fn(&str, &Value) -> Option<super::ZarrCodec>) -> Option<super::ZarrCodec> {
+        codecs.as_array()?.iter().find_map(|c| {
+            let name = c["name"].as_str()?;
+            from(name, &c["configuration"]).or_else(|| find(&c["configuration"]["codecs"], from))
+        })
+    }
+    find(&raw.json["codecs"], &from).unwrap_or(ZarrCodec::None)
 }

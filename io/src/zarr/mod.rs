@@ -16,7 +16,7 @@ pub use hierarchy::{create_group, list_nodes, write_consolidated_v2, ZarrNode, Z
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use zarrs::array::{Array, ArrayBytes, ArraySubset, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
@@ -35,6 +35,10 @@ pub struct ZarrStore {
     location: String,
     dir: PathBuf,
     options: CodecOptions,
+    format: ZarrFormat,
+    compressor: ZarrCodec,
+    /// Metadata documents not yet written (see `create_unpublished`).
+    unpublished: Mutex<Option<Vec<(PathBuf, serde_json::Value)>>>,
 }
 
 impl std::fmt::Debug for ZarrStore {
@@ -97,6 +101,9 @@ impl ZarrStore {
             location,
             dir: root.join(path.trim_matches('/')),
             options: CodecOptions::default().with_concurrent_target(1),
+            format: if raw.v2 { ZarrFormat::V2 } else { ZarrFormat::V3 },
+            compressor: metadata::compressor_of(&raw),
+            unpublished: Mutex::new(None),
         })
     }
 
@@ -108,12 +115,78 @@ impl ZarrStore {
     /// Creates (or replaces the metadata of) an array and returns it open.
     /// No chunk is written: every chunk reads as the fill value.
     pub fn create(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Self> {
+        let store = Self::create_unpublished(root, path, spec)?;
+        store.publish()?;
+        Ok(store)
+    }
+
+    /// Creates an array whose metadata is not yet on disk: chunks can be
+    /// written, but until [`publish`](Self::publish) the directory is not a
+    /// Zarr array to anyone else, so an unfinished write never looks like a
+    /// finished one.
+    pub fn create_unpublished(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| IoError::Storage {
             location: root.display().to_string(),
             message: format!("cannot create the store directory: {e}"),
         })?;
-        create::write_metadata(root, path, spec)?;
-        Self::open(root, path)
+        let location = location_of(root, path);
+        let documents = create::metadata_documents(root, path, spec)?;
+        let raw = metadata::raw_from_documents(&documents);
+        let mut for_zarrs = raw.json.clone();
+        if raw.v2 {
+            if let Some(map) = for_zarrs.as_object_mut() {
+                map.remove("attributes");
+            }
+        }
+        let parsed: zarrs::metadata::ArrayMetadata =
+            serde_json::from_value(for_zarrs).map_err(|e| IoError::Metadata {
+                location: location.clone(),
+                reason: format!("ndchunk wrote metadata zarrs cannot read: {e}"),
+            })?;
+        let storage = filesystem(root)?;
+        let mut array = Array::new_with_metadata(storage.clone(), &node_path(path), parsed)
+            .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
+        if raw.v2 {
+            *array.attributes_mut() = raw.json["attributes"].as_object().cloned().unwrap_or_default();
+        }
+        let meta = metadata::array_meta(&array, &raw, &location)?;
+        Ok(Self {
+            array,
+            storage,
+            meta,
+            location,
+            dir: root.join(path.trim_matches('/')),
+            options: CodecOptions::default().with_concurrent_target(1),
+            format: spec.format,
+            compressor: spec.codec.clone(),
+            unpublished: Mutex::new(Some(documents)),
+        })
+    }
+
+    /// Writes the metadata of an array made by
+    /// [`create_unpublished`](Self::create_unpublished); a no-op otherwise.
+    pub fn publish(&self) -> Result<()> {
+        let mut pending = self.unpublished.lock().map_err(|_| IoError::Storage {
+            location: self.location.clone(),
+            message: "a writer panicked".into(),
+        })?;
+        if let Some(documents) = pending.as_ref() {
+            for (file, doc) in documents {
+                create::write_json(file, doc)?;
+            }
+        }
+        *pending = None;
+        Ok(())
+    }
+
+    /// Zarr v2 or v3.
+    pub fn format(&self) -> ZarrFormat {
+        self.format
+    }
+
+    /// The array's compressor, as ndchunk would write it again.
+    pub fn compressor(&self) -> &ZarrCodec {
+        &self.compressor
     }
 
     /// The chunks (shards, if sharded) on disk and the bytes they take,

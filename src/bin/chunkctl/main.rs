@@ -2,6 +2,7 @@
 
 mod info;
 mod plan;
+mod rechunk;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ enum Command {
     /// dtype, chunks, shards, codecs, fill value, chunks written, bytes
     /// stored vs logical, attributes.
     Info(info::InfoArgs),
+    /// Rechunk a Zarr array within a memory budget: planned (direct or
+    /// through intermediates), parallel, resumable after a kill.
+    Rechunk(rechunk::RechunkArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(args) => plan::run(&args),
         Command::Info(args) => info::run(&args),
+        Command::Rechunk(args) => rechunk::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

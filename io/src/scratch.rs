@@ -1,0 +1,99 @@
+//! `ScratchStore`: ndchunk's private store for intermediates (rechunk
+//! stages, spilled chunks). One file per chunk of raw decoded bytes, so no
+//! codec cost and the page cache does the caching; any grid, irregular
+//! ones included (which Zarr cannot hold). Each chunk is written to a
+//! temporary name and renamed, so a killed writer leaves whole chunks or
+//! none.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoError, Result};
+use crate::meta::ArrayMeta;
+use crate::store::{fill_chunk, ChunkStore};
+
+/// An array of raw chunk files in one directory.
+#[derive(Debug)]
+pub struct ScratchStore {
+    dir: PathBuf,
+    meta: ArrayMeta,
+}
+
+impl ScratchStore {
+    /// Opens (creating the directory if needed) a scratch array at `dir`.
+    /// Chunks already there are kept: a resumed job finds its work.
+    pub fn open(dir: &Path, meta: ArrayMeta) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| IoError::Storage {
+            location: dir.display().to_string(),
+            message: format!("cannot create the scratch directory: {e}"),
+        })?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// Deletes the array's files.
+    pub fn remove(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).map_err(|e| IoError::Storage {
+            location: self.location(),
+            message: format!("cannot remove the scratch directory: {e}"),
+        })
+    }
+
+    fn file(&self, chunk: &[u64]) -> PathBuf {
+        let name: Vec<String> = chunk.iter().map(u64::to_string).collect();
+        self.dir.join(if name.is_empty() { "c".to_string() } else { name.join(".") })
+    }
+
+    fn io_error(&self, chunk: &[u64], what: &str, e: std::io::Error) -> IoError {
+        IoError::Storage {
+            location: self.location(),
+            message: format!("{what} chunk {chunk:?}: {e}"),
+        }
+    }
+}
+
+impl ChunkStore for ScratchStore {
+    fn meta(&self) -> &ArrayMeta {
+        &self.meta
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
+        let region = self.meta.grid.block_region(chunk).map_err(|e| self.grid_error(e))?;
+        match std::fs::read(self.file(chunk)) {
+            Ok(bytes) => {
+                let expected = region.num_elements() as usize * self.meta.dtype.size();
+                if bytes.len() != expected {
+                    return Err(IoError::CorruptChunk {
+                        location: self.location(),
+                        chunk: chunk.to_vec(),
+                        reason: format!("{} bytes on disk, {expected} expected", bytes.len()),
+                    });
+                }
+                Ok(bytes)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fill_chunk(&self.meta, &self.meta.grid, chunk).map_err(|e| self.grid_error(e))
+            }
+            Err(e) => Err(self.io_error(chunk, "reading", e)),
+        }
+    }
+
+    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
+        let region = self.meta.grid.block_region(chunk).map_err(|e| self.grid_error(e))?;
+        self.check_length(&region, bytes.len())?;
+        let file = self.file(chunk);
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| self.io_error(chunk, "writing", e))?;
+        std::fs::rename(&tmp, &file).map_err(|e| self.io_error(chunk, "writing", e))
+    }
+
+    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
+        self.meta.grid.block_region(chunk).map_err(|e| self.grid_error(e))?;
+        Ok(self.file(chunk).is_file())
+    }
+}

@@ -1,0 +1,48 @@
+//! The one error type of the `ndchunk` crate.
+
+use thiserror::Error;
+
+use ndchunk_chunking::ChunkingError;
+use ndchunk_io::IoError;
+
+/// What can go wrong planning or running work.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A store could not be read or written.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// A grid or plan question failed (bad chunk spec, budget too small, …).
+    #[error(transparent)]
+    Chunking(#[from] ChunkingError),
+    /// One task needs more memory than the whole budget.
+    #[error("{operation}: one task needs {needed} bytes but max_mem is {limit} bytes")]
+    OverBudget {
+        /// The operation, as the user wrote it.
+        operation: String,
+        /// The task's projected bytes.
+        needed: u64,
+        /// The budget.
+        limit: u64,
+    },
+    /// A task failed; says which.
+    #[error("{operation}, block {block:?}: {source}")]
+    Task {
+        /// The operation (and pass).
+        operation: String,
+        /// The output block the task was making.
+        block: Vec<u64>,
+        /// What failed.
+        source: Box<Error>,
+    },
+    /// A job's own bookkeeping (its journal, its work directory) failed.
+    #[error("{path}: {message}")]
+    Job {
+        /// The file or directory.
+        path: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,8 @@
+//! Running tasks: a byte budget that admits tasks, and progress counters.
+//! The rechunk runner uses both today; the array engine's executor will.
+
+pub mod budget;
+pub mod progress;
+
+pub use budget::{MemoryBudget, Reservation};
+pub use progress::Progress;

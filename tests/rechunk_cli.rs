@@ -1,0 +1,238 @@
+//! `chunkctl rechunk` end to end on real stores on disk: values, metadata,
+//! formats, sharding, the intermediate path, an interrupted and resumed run,
+//! and every refusal.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrStore};
+use serde_json::Value;
+
+fn chunkctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chunkctl")).args(args).output().expect("chunkctl runs")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A source array whose element `i` (C order) is a function of `i`.
+fn make_source(dir: &Path, dtype: DType, shape: &[u64], chunks: &[u64], format: ZarrFormat, codec: &str) -> PathBuf {
+    let path = dir.join(format!("src-{}-{format:?}.zarr", dtype.name()));
+    let grid = ChunkGrid::regular(shape, chunks).unwrap();
+    let fill = if matches!(dtype, DType::Float32 | DType::Float64) { Scalar::Float(f64::NAN) } else { Scalar::Int(0) };
+    let mut meta = ArrayMeta::new(grid.clone(), dtype, fill);
+    meta.dimension_names = Some((0..shape.len()).map(|i| Some(["time", "lat", "lon"][i].to_string())).collect());
+    meta.attributes.insert("units".into(), "K".into());
+    let store = ZarrStore::create(&path, "/", &ZarrArraySpec::new(meta, format, codec.parse::<ZarrCodec>().unwrap())).unwrap();
+    let itemsize = dtype.size();
+    for chunk in grid.all_blocks().iter() {
+        let region = grid.block_region(&chunk).unwrap();
+        let mut bytes = Vec::with_capacity(region.num_elements() as usize * itemsize);
+        for_each_point(&region, |p| {
+            let i = p.iter().zip(shape).fold(0u64, |acc, (x, n)| acc * n + x);
+            let v = i.wrapping_mul(2_654_435_761) >> 7;
+            bytes.extend_from_slice(&v.to_le_bytes()[..itemsize]);
+            if dtype == DType::Bool {
+                *bytes.last_mut().unwrap() &= 1;
+            }
+            if dtype == DType::Float32 {
+                let n = bytes.len();
+                bytes[n - 4..].copy_from_slice(&(i as f32 * 0.5).to_ne_bytes());
+            }
+            if dtype == DType::Float64 {
+                let n = bytes.len();
+                bytes[n - 8..].copy_from_slice(&(i as f64 * 0.25).to_ne_bytes());
+            }
+        });
+        store.write_chunk_bytes(&chunk, &bytes).unwrap();
+    }
+    path
+}
+
+fn for_each_point(region: &Region, mut f: impl FnMut(&[u64])) {
+    if region.is_empty() {
+        return;
+    }
+    let mut p = region.start().to_vec();
+    loop {
+        f(&p);
+        let mut axis = p.len();
+        loop {
+            if axis == 0 {
+                return;
+            }
+            axis -= 1;
+            p[axis] += 1;
+            if p[axis] < region.stop()[axis] {
+                break;
+            }
+            p[axis] = region.start()[axis];
+        }
+    }
+}
+
+fn assert_same_values(src: &Path, dst: &Path) {
+    let a = ZarrStore::open_dir(src).unwrap();
+    let b = ZarrStore::open_dir(dst).unwrap();
+    let whole = Region::from_shape(&a.meta().shape());
+    assert_eq!(a.read_region_bytes(&whole).unwrap(), b.read_region_bytes(&whole).unwrap(), "{}", dst.display());
+    assert_eq!(a.meta().dtype, b.meta().dtype);
+    assert_eq!(a.meta().dimension_names, b.meta().dimension_names);
+    assert_eq!(a.meta().attributes, b.meta().attributes);
+    assert_eq!(a.meta().fill_value, b.meta().fill_value);
+}
+
+#[test]
+fn every_dtype_and_format_pair_rechunks_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    for dtype in DType::ALL {
+        for (from, to) in [(ZarrFormat::V2, "v2"), (ZarrFormat::V3, "v3"), (ZarrFormat::V2, "v3")] {
+            // 23 x 17 x 9 in (4, 17, 9): irregular last chunks on both sides.
+            let src = make_source(dir.path(), dtype, &[23, 17, 9], &[4, 17, 9], from, "zstd:1");
+            let dst = dir.path().join(format!("dst-{}-{from:?}-{to}.zarr", dtype.name()));
+            let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "time=-1,lat=5,lon=2", "--format", to, "--quiet"]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_same_values(&src, &dst);
+            let b = ZarrStore::open_dir(&dst).unwrap();
+            assert_eq!(b.meta().grid.chunk_shape(), vec![23, 5, 2]);
+            assert_eq!(b.format(), if to == "v2" { ZarrFormat::V2 } else { ZarrFormat::V3 });
+            assert!(!dst.join(".ndchunk-rechunk").exists(), "the work directory is removed");
+        }
+    }
+}
+
+#[test]
+fn sharded_output_and_other_codecs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), DType::Float32, &[40, 30, 20], &[1, 30, 20], ZarrFormat::V3, "blosc:lz4:5:shuffle");
+    let dst = dir.path().join("sharded.zarr");
+    let out = chunkctl(&[
+        "rechunk", s(&src), s(&dst), "--chunks", "40,5,5", "--shards", "40,10,20", "--codec", "zstd:3", "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_same_values(&src, &dst);
+    let b = ZarrStore::open_dir(&dst).unwrap();
+    assert_eq!(b.meta().grid.chunk_shape(), vec![40, 10, 20]);
+    assert_eq!(b.meta().inner_chunk_shape, Some(vec![40, 5, 5]));
+    if let Some(python) = support::python_peer() {
+        let check = Command::new(python)
+            .arg("-c")
+            .arg("import sys, zarr, numpy as np; a = zarr.open_array(sys.argv[1], mode='r'); b = zarr.open_array(sys.argv[2], mode='r'); assert a.shards is None and b.shards == (40, 10, 20) and b.chunks == (40, 5, 5); np.testing.assert_array_equal(a[...], b[...])")
+            .arg(&src)
+            .arg(&dst)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "zarr-python: {}", String::from_utf8_lossy(&check.stderr));
+    }
+}
+
+/// A budget too small for a direct copy of big slabs sends the job through
+/// intermediate stores; the values still come out exact.
+#[test]
+fn tight_budget_goes_through_intermediates() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), DType::Float32, &[64, 64, 64], &[1, 64, 64], ZarrFormat::V2, "zstd:1");
+    let dst = dir.path().join("staged.zarr");
+    let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "64,4,4", "--max-mem", "300KiB", "--threads", "2", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(report["plan"]["strategy"], "direct", "{}", report["plan"]["strategy"]);
+    assert!(report["plan"]["passes"].as_array().unwrap().len() >= 2);
+    assert!(report["report"]["budget_peak_bytes"].as_u64().unwrap() <= 300 * 1024);
+    assert_same_values(&src, &dst);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), DType::Int16, &[50, 20], &[1, 20], ZarrFormat::V2, "none");
+    let dst = dir.path().join("dry.zarr");
+    let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "50,1", "--dry-run"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("strategy:") && text.contains("projected peak"), "{text}");
+    assert!(!dst.exists());
+}
+
+#[test]
+fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), DType::UInt8, &[30, 30], &[3, 30], ZarrFormat::V2, "zstd:1");
+    let dst = dir.path().join("out.zarr");
+    let err = |args: &[&str], expected: &str| {
+        let out = chunkctl(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(expected), "{args:?}: expected `{expected}` in {text}");
+    };
+    err(&["rechunk", "/no/such/src.zarr", s(&dst), "--chunks", "30,3"], "no such directory");
+    err(&["rechunk", s(&src), s(&dst), "--chunks", "depth=3"], "unknown dimension `depth`");
+    err(&["rechunk", s(&src), s(&dst), "--chunks", "3,3,3"], "3");
+    err(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--codec", "lzma"], "lzma");
+    err(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--max-mem", "100"], "too small");
+    assert!(!dst.exists(), "nothing written by a refused job");
+    // DST exists: refused, then replaced with --overwrite.
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::write(dst.join("precious.txt"), "keep me").unwrap();
+    err(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--quiet"], "already exists");
+    assert!(dst.join("precious.txt").exists());
+    let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--quiet", "--overwrite"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_same_values(&src, &dst);
+    // A corrupt source chunk: the error names it, DST is not a finished array.
+    let bad_dst = dir.path().join("bad.zarr");
+    std::fs::write(src.join("4.0"), b"garbage").unwrap();
+    err(&["rechunk", s(&src), s(&bad_dst), "--chunks", "30,3", "--quiet"], "chunk [4, 0] is corrupt");
+    assert!(ZarrStore::open_dir(&bad_dst).is_err(), "an unfinished DST must not open as an array");
+}
+
+/// `kill -9` in the middle, then the same command again: it resumes (the
+/// tasks done are not redone) and the result is exact.
+#[test]
+fn killed_run_resumes_and_ends_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), DType::Float64, &[400, 64, 64], &[1, 64, 64], ZarrFormat::V3, "gzip:9");
+    let dst = dir.path().join("resumed.zarr");
+    let args = ["rechunk", s(&src), s(&dst), "--chunks", "400,8,8", "--max-mem", "8MiB", "--threads", "1", "--quiet"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Wait until some tasks are journaled, then kill.
+    let journal = dst.join(".ndchunk-rechunk");
+    let started = std::time::Instant::now();
+    loop {
+        let done: usize = std::fs::read_dir(&journal)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".done"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().lines().count())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if done >= 3 {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the job finished ({status}) before it could be killed; make it bigger");
+        }
+        assert!(started.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(ZarrStore::open_dir(&dst).is_err(), "an interrupted DST must not look finished");
+    let out = chunkctl(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("resumed as done"), "{text}");
+    assert_same_values(&src, &dst);
+    // A different job into the same unfinished DST is refused.
+    let other = dir.path().join("other.zarr");
+    std::fs::create_dir_all(other.join(".ndchunk-rechunk")).unwrap();
+    std::fs::write(other.join(".ndchunk-rechunk/manifest.json"), r#"{"job": {"src": "elsewhere"}}"#).unwrap();
+    let out = chunkctl(&["rechunk", s(&src), s(&other), "--chunks", "400,8,8", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"));
+}
