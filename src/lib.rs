@@ -8,6 +8,7 @@
 pub mod error;
 pub mod exec;
 pub mod rechunk;
+pub mod sample;
 
 pub use error::{Error, Result};
 pub use ndchunk_chunking as chunking;

@@ -12,7 +12,10 @@ use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrS
 use serde_json::Value;
 
 fn chunkctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chunkctl")).args(args).output().expect("chunkctl runs")
+    Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .output()
+        .expect("chunkctl runs")
 }
 
 fn s(p: &Path) -> &str {
@@ -20,14 +23,34 @@ fn s(p: &Path) -> &str {
 }
 
 /// A source array whose element `i` (C order) is a function of `i`.
-fn make_source(dir: &Path, dtype: DType, shape: &[u64], chunks: &[u64], format: ZarrFormat, codec: &str) -> PathBuf {
+fn make_source(
+    dir: &Path,
+    dtype: DType,
+    shape: &[u64],
+    chunks: &[u64],
+    format: ZarrFormat,
+    codec: &str,
+) -> PathBuf {
     let path = dir.join(format!("src-{}-{format:?}.zarr", dtype.name()));
     let grid = ChunkGrid::regular(shape, chunks).unwrap();
-    let fill = if matches!(dtype, DType::Float32 | DType::Float64) { Scalar::Float(f64::NAN) } else { Scalar::Int(0) };
+    let fill = if matches!(dtype, DType::Float32 | DType::Float64) {
+        Scalar::Float(f64::NAN)
+    } else {
+        Scalar::Int(0)
+    };
     let mut meta = ArrayMeta::new(grid.clone(), dtype, fill);
-    meta.dimension_names = Some((0..shape.len()).map(|i| Some(["time", "lat", "lon"][i].to_string())).collect());
+    meta.dimension_names = Some(
+        (0..shape.len())
+            .map(|i| Some(["time", "lat", "lon"][i].to_string()))
+            .collect(),
+    );
     meta.attributes.insert("units".into(), "K".into());
-    let store = ZarrStore::create(&path, "/", &ZarrArraySpec::new(meta, format, codec.parse::<ZarrCodec>().unwrap())).unwrap();
+    let store = ZarrStore::create(
+        &path,
+        "/",
+        &ZarrArraySpec::new(meta, format, codec.parse::<ZarrCodec>().unwrap()),
+    )
+    .unwrap();
     let itemsize = dtype.size();
     for chunk in grid.all_blocks().iter() {
         let region = grid.block_region(&chunk).unwrap();
@@ -79,7 +102,12 @@ fn assert_same_values(src: &Path, dst: &Path) {
     let a = ZarrStore::open_dir(src).unwrap();
     let b = ZarrStore::open_dir(dst).unwrap();
     let whole = Region::from_shape(&a.meta().shape());
-    assert_eq!(a.read_region_bytes(&whole).unwrap(), b.read_region_bytes(&whole).unwrap(), "{}", dst.display());
+    assert_eq!(
+        a.read_region_bytes(&whole).unwrap(),
+        b.read_region_bytes(&whole).unwrap(),
+        "{}",
+        dst.display()
+    );
     assert_eq!(a.meta().dtype, b.meta().dtype);
     assert_eq!(a.meta().dimension_names, b.meta().dimension_names);
     assert_eq!(a.meta().attributes, b.meta().attributes);
@@ -90,17 +118,46 @@ fn assert_same_values(src: &Path, dst: &Path) {
 fn every_dtype_and_format_pair_rechunks_exactly() {
     let dir = tempfile::tempdir().unwrap();
     for dtype in DType::ALL {
-        for (from, to) in [(ZarrFormat::V2, "v2"), (ZarrFormat::V3, "v3"), (ZarrFormat::V2, "v3")] {
+        for (from, to) in [
+            (ZarrFormat::V2, "v2"),
+            (ZarrFormat::V3, "v3"),
+            (ZarrFormat::V2, "v3"),
+        ] {
             // 23 x 17 x 9 in (4, 17, 9): irregular last chunks on both sides.
             let src = make_source(dir.path(), dtype, &[23, 17, 9], &[4, 17, 9], from, "zstd:1");
-            let dst = dir.path().join(format!("dst-{}-{from:?}-{to}.zarr", dtype.name()));
-            let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "time=-1,lat=5,lon=2", "--format", to, "--quiet"]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let dst = dir
+                .path()
+                .join(format!("dst-{}-{from:?}-{to}.zarr", dtype.name()));
+            let out = chunkctl(&[
+                "rechunk",
+                s(&src),
+                s(&dst),
+                "--chunks",
+                "time=-1,lat=5,lon=2",
+                "--format",
+                to,
+                "--quiet",
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert_same_values(&src, &dst);
             let b = ZarrStore::open_dir(&dst).unwrap();
             assert_eq!(b.meta().grid.chunk_shape(), vec![23, 5, 2]);
-            assert_eq!(b.format(), if to == "v2" { ZarrFormat::V2 } else { ZarrFormat::V3 });
-            assert!(!dst.join(".ndchunk-rechunk").exists(), "the work directory is removed");
+            assert_eq!(
+                b.format(),
+                if to == "v2" {
+                    ZarrFormat::V2
+                } else {
+                    ZarrFormat::V3
+                }
+            );
+            assert!(
+                !dst.join(".ndchunk-rechunk").exists(),
+                "the work directory is removed"
+            );
         }
     }
 }
@@ -108,12 +165,32 @@ fn every_dtype_and_format_pair_rechunks_exactly() {
 #[test]
 fn sharded_output_and_other_codecs() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(dir.path(), DType::Float32, &[40, 30, 20], &[1, 30, 20], ZarrFormat::V3, "blosc:lz4:5:shuffle");
+    let src = make_source(
+        dir.path(),
+        DType::Float32,
+        &[40, 30, 20],
+        &[1, 30, 20],
+        ZarrFormat::V3,
+        "blosc:lz4:5:shuffle",
+    );
     let dst = dir.path().join("sharded.zarr");
     let out = chunkctl(&[
-        "rechunk", s(&src), s(&dst), "--chunks", "40,5,5", "--shards", "40,10,20", "--codec", "zstd:3", "--quiet",
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "40,5,5",
+        "--shards",
+        "40,10,20",
+        "--codec",
+        "zstd:3",
+        "--quiet",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_same_values(&src, &dst);
     let b = ZarrStore::open_dir(&dst).unwrap();
     assert_eq!(b.meta().grid.chunk_shape(), vec![40, 10, 20]);
@@ -126,7 +203,11 @@ fn sharded_output_and_other_codecs() {
             .arg(&dst)
             .output()
             .unwrap();
-        assert!(check.status.success(), "zarr-python: {}", String::from_utf8_lossy(&check.stderr));
+        assert!(
+            check.status.success(),
+            "zarr-python: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
     }
 }
 
@@ -135,12 +216,38 @@ fn sharded_output_and_other_codecs() {
 #[test]
 fn tight_budget_goes_through_intermediates() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(dir.path(), DType::Float32, &[64, 64, 64], &[1, 64, 64], ZarrFormat::V2, "zstd:1");
+    let src = make_source(
+        dir.path(),
+        DType::Float32,
+        &[64, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V2,
+        "zstd:1",
+    );
     let dst = dir.path().join("staged.zarr");
-    let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "64,4,4", "--max-mem", "300KiB", "--threads", "2", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "64,4,4",
+        "--max-mem",
+        "300KiB",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_ne!(report["plan"]["strategy"], "direct", "{}", report["plan"]["strategy"]);
+    assert_ne!(
+        report["plan"]["strategy"], "direct",
+        "{}",
+        report["plan"]["strategy"]
+    );
     assert!(report["plan"]["passes"].as_array().unwrap().len() >= 2);
     assert!(report["report"]["budget_peak_bytes"].as_u64().unwrap() <= 300 * 1024);
     assert_same_values(&src, &dst);
@@ -149,45 +256,121 @@ fn tight_budget_goes_through_intermediates() {
 #[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(dir.path(), DType::Int16, &[50, 20], &[1, 20], ZarrFormat::V2, "none");
+    let src = make_source(
+        dir.path(),
+        DType::Int16,
+        &[50, 20],
+        &[1, 20],
+        ZarrFormat::V2,
+        "none",
+    );
     let dst = dir.path().join("dry.zarr");
     let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "50,1", "--dry-run"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("strategy:") && text.contains("projected peak"), "{text}");
+    assert!(
+        text.contains("strategy:") && text.contains("projected peak"),
+        "{text}"
+    );
     assert!(!dst.exists());
 }
 
 #[test]
 fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(dir.path(), DType::UInt8, &[30, 30], &[3, 30], ZarrFormat::V2, "zstd:1");
+    let src = make_source(
+        dir.path(),
+        DType::UInt8,
+        &[30, 30],
+        &[3, 30],
+        ZarrFormat::V2,
+        "zstd:1",
+    );
     let dst = dir.path().join("out.zarr");
     let err = |args: &[&str], expected: &str| {
         let out = chunkctl(args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let text = String::from_utf8_lossy(&out.stderr);
-        assert!(text.contains(expected), "{args:?}: expected `{expected}` in {text}");
+        assert!(
+            text.contains(expected),
+            "{args:?}: expected `{expected}` in {text}"
+        );
     };
-    err(&["rechunk", "/no/such/src.zarr", s(&dst), "--chunks", "30,3"], "no such directory");
-    err(&["rechunk", s(&src), s(&dst), "--chunks", "depth=3"], "unknown dimension `depth`");
+    err(
+        &["rechunk", "/no/such/src.zarr", s(&dst), "--chunks", "30,3"],
+        "no such directory",
+    );
+    err(
+        &["rechunk", s(&src), s(&dst), "--chunks", "depth=3"],
+        "unknown dimension `depth`",
+    );
     err(&["rechunk", s(&src), s(&dst), "--chunks", "3,3,3"], "3");
-    err(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--codec", "lzma"], "lzma");
-    err(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--max-mem", "100"], "too small");
+    err(
+        &[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            "30,3",
+            "--codec",
+            "lzma",
+        ],
+        "lzma",
+    );
+    err(
+        &[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            "30,3",
+            "--max-mem",
+            "100",
+        ],
+        "too small",
+    );
     assert!(!dst.exists(), "nothing written by a refused job");
     // DST exists: refused, then replaced with --overwrite.
     std::fs::create_dir_all(&dst).unwrap();
     std::fs::write(dst.join("precious.txt"), "keep me").unwrap();
-    err(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--quiet"], "already exists");
+    err(
+        &["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--quiet"],
+        "already exists",
+    );
     assert!(dst.join("precious.txt").exists());
-    let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "30,3", "--quiet", "--overwrite"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "30,3",
+        "--quiet",
+        "--overwrite",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_same_values(&src, &dst);
     // A corrupt source chunk: the error names it, DST is not a finished array.
     let bad_dst = dir.path().join("bad.zarr");
     std::fs::write(src.join("4.0"), b"garbage").unwrap();
-    err(&["rechunk", s(&src), s(&bad_dst), "--chunks", "30,3", "--quiet"], "chunk [4, 0] is corrupt");
-    assert!(ZarrStore::open_dir(&bad_dst).is_err(), "an unfinished DST must not open as an array");
+    err(
+        &[
+            "rechunk",
+            s(&src),
+            s(&bad_dst),
+            "--chunks",
+            "30,3",
+            "--quiet",
+        ],
+        "chunk [4, 0] is corrupt",
+    );
+    assert!(
+        ZarrStore::open_dir(&bad_dst).is_err(),
+        "an unfinished DST must not open as an array"
+    );
 }
 
 /// `kill -9` in the middle, then the same command again: it resumes (the
@@ -195,10 +378,33 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
 #[test]
 fn killed_run_resumes_and_ends_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(dir.path(), DType::Float64, &[400, 64, 64], &[1, 64, 64], ZarrFormat::V3, "gzip:9");
+    let src = make_source(
+        dir.path(),
+        DType::Float64,
+        &[400, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V3,
+        "gzip:9",
+    );
     let dst = dir.path().join("resumed.zarr");
-    let args = ["rechunk", s(&src), s(&dst), "--chunks", "400,8,8", "--max-mem", "8MiB", "--threads", "1", "--quiet"];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let args = [
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "400,8,8",
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until some tasks are journaled, then kill.
     let journal = dst.join(".ndchunk-rechunk");
     let started = std::time::Instant::now();
@@ -207,7 +413,12 @@ fn killed_run_resumes_and_ends_exact() {
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .filter(|e| e.file_name().to_string_lossy().ends_with(".done"))
-                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().lines().count())
+                    .map(|e| {
+                        std::fs::read_to_string(e.path())
+                            .unwrap_or_default()
+                            .lines()
+                            .count()
+                    })
                     .sum()
             })
             .unwrap_or(0);
@@ -222,17 +433,35 @@ fn killed_run_resumes_and_ends_exact() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(ZarrStore::open_dir(&dst).is_err(), "an interrupted DST must not look finished");
+    assert!(
+        ZarrStore::open_dir(&dst).is_err(),
+        "an interrupted DST must not look finished"
+    );
     let out = chunkctl(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("resumed as done"), "{text}");
     assert_same_values(&src, &dst);
     // A different job into the same unfinished DST is refused.
     let other = dir.path().join("other.zarr");
     std::fs::create_dir_all(other.join(".ndchunk-rechunk")).unwrap();
-    std::fs::write(other.join(".ndchunk-rechunk/manifest.json"), r#"{"job": {"src": "elsewhere"}}"#).unwrap();
-    let out = chunkctl(&["rechunk", s(&src), s(&other), "--chunks", "400,8,8", "--quiet"]);
+    std::fs::write(
+        other.join(".ndchunk-rechunk/manifest.json"),
+        r#"{"job": {"src": "elsewhere"}}"#,
+    )
+    .unwrap();
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&other),
+        "--chunks",
+        "400,8,8",
+        "--quiet",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"));
 }

@@ -42,7 +42,11 @@ impl ScratchStore {
 
     fn file(&self, chunk: &[u64]) -> PathBuf {
         let name: Vec<String> = chunk.iter().map(u64::to_string).collect();
-        self.dir.join(if name.is_empty() { "c".to_string() } else { name.join(".") })
+        self.dir.join(if name.is_empty() {
+            "c".to_string()
+        } else {
+            name.join(".")
+        })
     }
 
     fn io_error(&self, chunk: &[u64], what: &str, e: std::io::Error) -> IoError {
@@ -63,7 +67,11 @@ impl ChunkStore for ScratchStore {
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
-        let region = self.meta.grid.block_region(chunk).map_err(|e| self.grid_error(e))?;
+        let region = self
+            .meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
         match std::fs::read(self.file(chunk)) {
             Ok(bytes) => {
                 let expected = region.num_elements() as usize * self.meta.dtype.size();
@@ -84,7 +92,11 @@ impl ChunkStore for ScratchStore {
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
-        let region = self.meta.grid.block_region(chunk).map_err(|e| self.grid_error(e))?;
+        let region = self
+            .meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
         self.check_length(&region, bytes.len())?;
         let file = self.file(chunk);
         let tmp = file.with_extension("tmp");
@@ -93,7 +105,10 @@ impl ChunkStore for ScratchStore {
     }
 
     fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
-        self.meta.grid.block_region(chunk).map_err(|e| self.grid_error(e))?;
+        self.meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
         Ok(self.file(chunk).is_file())
     }
 }

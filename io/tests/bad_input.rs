@@ -204,10 +204,22 @@ fn bad_codec_specs_are_errors() {
 fn unpublished_arrays_do_not_look_finished() {
     for format in [ZarrFormat::V2, ZarrFormat::V3] {
         let dir = tempfile::tempdir().unwrap();
-        let meta = ArrayMeta::new(ChunkGrid::regular(&[6, 4], &[3, 2]).unwrap(), DType::Float32, Scalar::Float(0.0));
-        let store = ZarrStore::create_unpublished(dir.path(), "a", &ZarrArraySpec::new(meta, format, ZarrCodec::Zstd(3))).unwrap();
+        let meta = ArrayMeta::new(
+            ChunkGrid::regular(&[6, 4], &[3, 2]).unwrap(),
+            DType::Float32,
+            Scalar::Float(0.0),
+        );
+        let store = ZarrStore::create_unpublished(
+            dir.path(),
+            "a",
+            &ZarrArraySpec::new(meta, format, ZarrCodec::Zstd(3)),
+        )
+        .unwrap();
         store.write_chunk_bytes(&[0, 0], &[1u8; 24]).unwrap();
-        assert!(ZarrStore::open(dir.path(), "a").is_err(), "{format:?}: visible before publish");
+        assert!(
+            ZarrStore::open(dir.path(), "a").is_err(),
+            "{format:?}: visible before publish"
+        );
         store.publish().unwrap();
         let reopened = ZarrStore::open(dir.path(), "a").unwrap();
         assert_eq!(reopened.read_chunk_bytes(&[0, 0]).unwrap(), vec![1u8; 24]);

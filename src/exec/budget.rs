@@ -57,7 +57,10 @@ impl MemoryBudget {
         }
         state.in_flight += bytes;
         state.peak = state.peak.max(state.in_flight);
-        Ok(Reservation { budget: self, bytes })
+        Ok(Reservation {
+            budget: self,
+            bytes,
+        })
     }
 
     /// The most bytes ever in flight at once (the executor's own accounting).
@@ -93,6 +96,9 @@ mod tests {
         });
         assert!(budget.peak() <= 100);
         assert!(budget.peak() >= 40);
-        assert!(matches!(budget.acquire("big", 101), Err(Error::OverBudget { needed: 101, .. })));
+        assert!(matches!(
+            budget.acquire("big", 101),
+            Err(Error::OverBudget { needed: 101, .. })
+        ));
     }
 }

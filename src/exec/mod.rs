@@ -2,7 +2,9 @@
 //! The rechunk runner uses both today; the array engine's executor will.
 
 pub mod budget;
+pub mod buffers;
 pub mod progress;
 
 pub use budget::{MemoryBudget, Reservation};
+pub use buffers::BufferPool;
 pub use progress::Progress;

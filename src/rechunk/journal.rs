@@ -58,9 +58,11 @@ impl Journal {
                 Ok(Opened::Resumed(Self::at(dir), stored))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(|e| job_error(dir, format!("cannot create: {e}")))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| job_error(dir, format!("cannot create: {e}")))?;
                 let tmp = dir.join("manifest.json.tmp");
-                let text = serde_json::to_string_pretty(manifest).map_err(|e| job_error(&path, e.to_string()))?;
+                let text = serde_json::to_string_pretty(manifest)
+                    .map_err(|e| job_error(&path, e.to_string()))?;
                 std::fs::write(&tmp, text).map_err(|e| job_error(&tmp, e.to_string()))?;
                 std::fs::rename(&tmp, &path).map_err(|e| job_error(&path, e.to_string()))?;
                 Ok(Opened::New(Self::at(dir)))
@@ -129,15 +131,18 @@ impl Journal {
     /// Marks `pass` complete.
     pub fn complete_pass(&self, pass: usize) -> Result<()> {
         if let Some((_, file)) = self.open.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            file.flush().map_err(|e| job_error(&self.log(pass), e.to_string()))?;
+            file.flush()
+                .map_err(|e| job_error(&self.log(pass), e.to_string()))?;
         }
-        File::create(self.complete_marker(pass)).map_err(|e| job_error(&self.complete_marker(pass), e.to_string()))?;
+        File::create(self.complete_marker(pass))
+            .map_err(|e| job_error(&self.complete_marker(pass), e.to_string()))?;
         Ok(())
     }
 
     /// Deletes the work directory: the job is finished.
     pub fn finish(self) -> Result<()> {
         drop(self.open.lock().unwrap_or_else(|p| p.into_inner()).take());
-        std::fs::remove_dir_all(&self.dir).map_err(|e| job_error(&self.dir, format!("cannot remove: {e}")))
+        std::fs::remove_dir_all(&self.dir)
+            .map_err(|e| job_error(&self.dir, format!("cannot remove: {e}")))
     }
 }

@@ -3,6 +3,7 @@
 //! memory budget; intermediates in private scratch stores; every finished
 //! task journaled so that a killed run resumes where it stopped.
 
+pub mod job;
 pub mod journal;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,8 @@ use ndchunk_io::scratch::ScratchStore;
 use ndchunk_io::{ArrayMeta, ChunkStore};
 
 use crate::error::{Error, Result};
-use crate::exec::{MemoryBudget, Progress};
+use crate::exec::{BufferPool, MemoryBudget, Progress};
+pub use job::{Outcome, Prepared, ZarrRechunk};
 pub use journal::{Journal, Opened};
 
 /// How to run a plan.
@@ -81,6 +83,7 @@ pub fn run_plan(
     let start = Instant::now();
     check_stores(source, target, plan)?;
     let budget = MemoryBudget::new(plan.max_mem);
+    let buffers = BufferPool::new(options.threads.max(1));
     let counters = Counters::default();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.max(1))
@@ -92,13 +95,18 @@ pub fn run_plan(
     let scratch = |k: usize| -> Result<ScratchStore> {
         let grid = plan.passes[k].output_chunks.clone();
         let meta = ArrayMeta::new(grid, source.meta().dtype, source.meta().fill_value);
-        Ok(ScratchStore::open(&scratch_path(&options.scratch_dir, k), meta)?)
+        Ok(ScratchStore::open(
+            &scratch_path(&options.scratch_dir, k),
+            meta,
+        )?)
     };
     let last = plan.passes.len() - 1;
     for (k, pass) in plan.passes.iter().enumerate() {
         let operation = format!("rechunk pass {}/{}", k + 1, plan.passes.len());
         if journal.pass_complete(k) {
-            counters.tasks_resumed.fetch_add(pass.tasks(), Ordering::Relaxed);
+            counters
+                .tasks_resumed
+                .fetch_add(pass.tasks(), Ordering::Relaxed);
             continue;
         }
         let input_scratch = match pass.input {
@@ -109,27 +117,37 @@ pub fn run_plan(
             ArrayRef::Intermediate(j) => Some(scratch(j)?),
             _ => None,
         };
-        let input: &dyn ChunkStore = input_scratch.as_ref().map_or(source, |s| s as &dyn ChunkStore);
-        let output: &dyn ChunkStore = output_scratch.as_ref().map_or(target, |s| s as &dyn ChunkStore);
+        let input: &dyn ChunkStore = input_scratch
+            .as_ref()
+            .map_or(source, |s| s as &dyn ChunkStore);
+        let output: &dyn ChunkStore = output_scratch
+            .as_ref()
+            .map_or(target, |s| s as &dyn ChunkStore);
         let done = journal.done_tasks(k)?;
         let progress = Progress::new(&operation, pass.tasks(), pass.write_bytes, options.progress);
         let result = pool.install(|| {
-            pass.blocks.all_blocks().iter().enumerate().par_bridge().try_for_each(|(i, block)| {
-                if done.contains(&(i as u64)) {
-                    counters.tasks_resumed.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                let _held = budget.acquire(&operation, pass.task_peak_bytes)?;
-                let moved = copy_block(input, output, pass, &block, &counters).map_err(|e| Error::Task {
-                    operation: operation.clone(),
-                    block: block.clone(),
-                    source: Box::new(e),
-                })?;
-                journal.record(k, i as u64)?;
-                counters.tasks_run.fetch_add(1, Ordering::Relaxed);
-                progress.task_done(moved);
-                Ok::<(), Error>(())
-            })
+            pass.blocks
+                .all_blocks()
+                .iter()
+                .enumerate()
+                .par_bridge()
+                .try_for_each(|(i, block)| {
+                    if done.contains(&(i as u64)) {
+                        counters.tasks_resumed.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    let _held = budget.acquire(&operation, pass.task_peak_bytes)?;
+                    let moved = copy_block(input, output, pass, &block, &counters, &buffers)
+                        .map_err(|e| Error::Task {
+                            operation: operation.clone(),
+                            block: block.clone(),
+                            source: Box::new(e),
+                        })?;
+                    journal.record(k, i as u64)?;
+                    counters.tasks_run.fetch_add(1, Ordering::Relaxed);
+                    progress.task_done(moved);
+                    Ok::<(), Error>(())
+                })
         });
         progress.finish();
         result?;
@@ -156,7 +174,11 @@ pub fn scratch_path(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("intermediate-{k}"))
 }
 
-fn check_stores(source: &dyn ChunkStore, target: &dyn ChunkStore, plan: &RechunkPlan) -> Result<()> {
+fn check_stores(
+    source: &dyn ChunkStore,
+    target: &dyn ChunkStore,
+    plan: &RechunkPlan,
+) -> Result<()> {
     let mismatch = |what: &str| Error::Job {
         path: target.location(),
         message: format!("the plan does not fit the stores: {what}"),
@@ -167,7 +189,9 @@ fn check_stores(source: &dyn ChunkStore, target: &dyn ChunkStore, plan: &Rechunk
     if target.meta().grid != plan.target {
         return Err(mismatch("target chunks differ"));
     }
-    if source.meta().dtype != target.meta().dtype || source.meta().dtype.size() as u64 != plan.itemsize {
+    if source.meta().dtype != target.meta().dtype
+        || source.meta().dtype.size() as u64 != plan.itemsize
+    {
         return Err(mismatch("dtypes differ"));
     }
     Ok(())
@@ -175,39 +199,79 @@ fn check_stores(source: &dyn ChunkStore, target: &dyn ChunkStore, plan: &Rechunk
 
 /// One task: assemble `block` from the input chunks it overlaps, write the
 /// output chunks inside it. Returns the bytes written.
-fn copy_block(input: &dyn ChunkStore, output: &dyn ChunkStore, pass: &CopyPass, block: &[u64], counters: &Counters) -> Result<u64> {
+fn copy_block(
+    input: &dyn ChunkStore,
+    output: &dyn ChunkStore,
+    pass: &CopyPass,
+    block: &[u64],
+    counters: &Counters,
+    buffers: &BufferPool,
+) -> Result<u64> {
     let itemsize = input.meta().dtype.size();
     let region = pass.blocks.block_region(block).map_err(grid_error)?;
     let shape = region.shape();
-    let chunks = pass.input_chunks.blocks_overlapping(&region).map_err(grid_error)?;
+    let chunks = pass
+        .input_chunks
+        .blocks_overlapping(&region)
+        .map_err(grid_error)?;
     let mut buffer: Vec<u8> = Vec::new();
     for chunk in chunks.iter() {
         let chunk_region = pass.input_chunks.block_region(&chunk).map_err(grid_error)?;
-        let Some(common) = chunk_region.intersect(&region) else { continue };
+        let Some(common) = chunk_region.intersect(&region) else {
+            continue;
+        };
         let bytes = input.read_chunk_bytes(&chunk)?;
         counters.chunks_read.fetch_add(1, Ordering::Relaxed);
-        counters.bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        counters
+            .bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if chunk_region == region {
             // The block is this chunk: no copy.
-            buffer = bytes;
+            buffers.give(std::mem::replace(&mut buffer, bytes));
             continue;
         }
         if buffer.is_empty() {
-            buffer = vec![0u8; region.num_elements() as usize * itemsize];
+            buffer = buffers.take(region.num_elements() as usize * itemsize);
         }
         let from = common.relative_to(&chunk_region).expect("inside the chunk");
         let to = common.relative_to(&region).expect("inside the block");
-        copy_box(&bytes, &chunk_region.shape(), &from, &mut buffer, &shape, to.start(), itemsize);
+        copy_box(
+            &bytes,
+            &chunk_region.shape(),
+            &from,
+            &mut buffer,
+            &shape,
+            to.start(),
+            itemsize,
+        );
     }
     let mut written = 0u64;
-    for chunk in pass.output_chunks.blocks_overlapping(&region).map_err(grid_error)?.iter() {
-        let chunk_region = pass.output_chunks.block_region(&chunk).map_err(grid_error)?;
+    for chunk in pass
+        .output_chunks
+        .blocks_overlapping(&region)
+        .map_err(grid_error)?
+        .iter()
+    {
+        let chunk_region = pass
+            .output_chunks
+            .block_region(&chunk)
+            .map_err(grid_error)?;
         if chunk_region == region {
             output.write_chunk_bytes(&chunk, &buffer)?;
         } else {
             let mut out = vec![0u8; chunk_region.num_elements() as usize * itemsize];
-            let from = chunk_region.relative_to(&region).expect("output chunks lie inside their block");
-            copy_box(&buffer, &shape, &from, &mut out, &chunk_region.shape(), &vec![0; shape.len()], itemsize);
+            let from = chunk_region
+                .relative_to(&region)
+                .expect("output chunks lie inside their block");
+            copy_box(
+                &buffer,
+                &shape,
+                &from,
+                &mut out,
+                &chunk_region.shape(),
+                &vec![0; shape.len()],
+                itemsize,
+            );
             output.write_chunk_bytes(&chunk, &out)?;
         }
         let bytes = chunk_region.num_elements() * itemsize as u64;
@@ -215,5 +279,6 @@ fn copy_block(input: &dyn ChunkStore, output: &dyn ChunkStore, pass: &CopyPass, 
         counters.chunks_written.fetch_add(1, Ordering::Relaxed);
         counters.bytes_written.fetch_add(bytes, Ordering::Relaxed);
     }
+    buffers.give(buffer);
     Ok(written)
 }

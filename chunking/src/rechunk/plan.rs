@@ -50,6 +50,10 @@ pub struct PlanOptions {
     pub min_mem: Option<u64>,
     /// The most stages a plan may have.
     pub max_stages: usize,
+    /// With several workers, blocks are kept small enough that each pass has
+    /// at least this many tasks per worker (when the chunks allow), so the
+    /// last round of a pass does not leave cores idle. Default 8.
+    pub parallel_slack: u64,
     /// How candidates are compared.
     pub cost: CostModel,
     /// Take this kind of plan instead of the cheapest (for benchmarks and
@@ -67,6 +71,7 @@ impl PlanOptions {
             workers: 1,
             min_mem: None,
             max_stages: 8,
+            parallel_slack: 8,
             cost: CostModel::default(),
             strategy: None,
         }

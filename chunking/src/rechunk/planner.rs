@@ -30,6 +30,9 @@ pub(super) struct Planner<'a> {
     options: &'a PlanOptions,
     /// Budget of one task.
     task_budget: u64,
+    /// The largest block worth making: small enough that each pass has
+    /// `parallel_slack` tasks per worker, so no core idles at a pass's end.
+    block_cap: u64,
     min_mem: u64,
     array_bytes: u64,
 }
@@ -70,11 +73,17 @@ impl<'a> Planner<'a> {
             .shape()
             .iter()
             .fold(options.itemsize, |n, &l| n.saturating_mul(l));
+        let block_cap = if options.workers > 1 {
+            array_bytes / (options.workers * options.parallel_slack.max(1))
+        } else {
+            u64::MAX
+        };
         Self {
             source,
             target,
             options,
             task_budget,
+            block_cap,
             min_mem,
             array_bytes,
         }
@@ -169,6 +178,7 @@ impl<'a> Planner<'a> {
     pub(super) fn direct(&self) -> Candidate {
         let write = consolidate(self.target, &self.whole_axes(), |w| {
             self.task_peak(w, self.source, self.target) <= self.task_budget
+                && self.bytes(w.max_block_elements()) <= self.block_cap
         });
         let pass = self.pass(
             ArrayRef::Source,
@@ -197,7 +207,10 @@ impl<'a> Planner<'a> {
         let target_chunk = self.bytes(self.target.max_block_elements());
         let read_overhead = source_chunk.saturating_add(encoded_bound(source_chunk));
         let write_overhead = encoded_bound(target_chunk);
-        let mut budget = self.task_budget;
+        let mut budget = self.task_budget.min(
+            self.block_cap
+                .saturating_add(read_overhead.max(write_overhead)),
+        );
         for _ in 0..40 {
             let write = consolidate(self.target, &self.whole_axes(), |g| {
                 self.bytes(g.max_block_elements())

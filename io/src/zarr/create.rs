@@ -199,7 +199,11 @@ pub(super) fn write_json(path: &Path, value: &Value) -> Result<()> {
 
 /// The metadata documents of a new array (file path, content), and the
 /// array's directory, created.
-pub(super) fn metadata_documents(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Vec<(PathBuf, Value)>> {
+pub(super) fn metadata_documents(
+    root: &Path,
+    path: &str,
+    spec: &ZarrArraySpec,
+) -> Result<Vec<(PathBuf, Value)>> {
     let location = super::location_of(root, path);
     let meta = &spec.meta;
     let grid = &meta.grid;
@@ -287,7 +291,10 @@ pub(super) fn metadata_documents(root: &Path, path: &str, spec: &ZarrArraySpec) 
             if let Some(names) = names {
                 attrs.insert("_ARRAY_DIMENSIONS".into(), Value::Array(names));
             }
-            Ok(vec![(dir.join(".zarray"), doc), (dir.join(".zattrs"), Value::Object(attrs))])
+            Ok(vec![
+                (dir.join(".zarray"), doc),
+                (dir.join(".zattrs"), Value::Object(attrs)),
+            ])
         }
     }
 }

@@ -110,8 +110,17 @@ pub(super) fn read_raw(root: &Path, path: &str, location: &str) -> Result<RawMet
 /// The raw metadata of documents about to be written (`zarr.json`, or
 /// `.zarray` and `.zattrs`).
 pub(super) fn raw_from_documents(documents: &[(std::path::PathBuf, Value)]) -> RawMeta {
-    let name = |p: &std::path::PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let find = |wanted: &str| documents.iter().find(|(p, _)| name(p) == wanted).map(|(_, d)| d.clone());
+    let name = |p: &std::path::PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let find = |wanted: &str| {
+        documents
+            .iter()
+            .find(|(p, _)| name(p) == wanted)
+            .map(|(_, d)| d.clone())
+    };
     match find("zarr.json") {
         Some(json) => RawMeta { json, v2: false },
         None => {
@@ -359,7 +368,10 @@ pub(super) fn compressor_of(raw: &RawMeta) -> super::ZarrCodec {
             .and_then(|id| from(id, &raw.json["compressor"]))
             .unwrap_or(ZarrCodec::None);
     }
-    fn find(codecs: &Value, from: &dyn Fn(&str, &Value) -> Option<super::ZarrCodec>) -> Option<super::ZarrCodec> {
+    fn find(
+        codecs: &Value,
+        from: &dyn Fn(&str, &Value) -> Option<super::ZarrCodec>,
+    ) -> Option<super::ZarrCodec> {
         codecs.as_array()?.iter().find_map(|c| {
             let name = c["name"].as_str()?;
             from(name, &c["configuration"]).or_else(|| find(&c["configuration"]["codecs"], from))

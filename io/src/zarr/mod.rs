@@ -101,7 +101,11 @@ impl ZarrStore {
             location,
             dir: root.join(path.trim_matches('/')),
             options: CodecOptions::default().with_concurrent_target(1),
-            format: if raw.v2 { ZarrFormat::V2 } else { ZarrFormat::V3 },
+            format: if raw.v2 {
+                ZarrFormat::V2
+            } else {
+                ZarrFormat::V3
+            },
             compressor: metadata::compressor_of(&raw),
             unpublished: Mutex::new(None),
         })
@@ -147,7 +151,10 @@ impl ZarrStore {
         let mut array = Array::new_with_metadata(storage.clone(), &node_path(path), parsed)
             .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
         if raw.v2 {
-            *array.attributes_mut() = raw.json["attributes"].as_object().cloned().unwrap_or_default();
+            *array.attributes_mut() = raw.json["attributes"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
         }
         let meta = metadata::array_meta(&array, &raw, &location)?;
         Ok(Self {

@@ -1,5 +1,6 @@
 //! `chunkctl`: the ndchunk command line.
 
+mod demo;
 mod info;
 mod plan;
 mod rechunk;
@@ -19,6 +20,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job on built-in data: write a climate-like Zarr store with
+    /// daily chunks, rechunk it to time series within a small budget, check.
+    Demo(demo::DemoArgs),
     /// Plan a rechunk within a memory budget and print the plan (no data is
     /// read). With no arguments: a year of hourly ERA5-like reanalysis
     /// (float32, 8760 x 721 x 1440), daily chunks to 10x10 time series.
@@ -35,6 +39,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Rechunk(args) => rechunk::run(&args),

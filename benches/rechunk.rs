@@ -1,0 +1,233 @@
+//! The rechunk users fight most: a year of hourly climate data stored one
+//! day per chunk, rechunked to time series, within 1 GiB. In one run, on the
+//! same store: the copy floor (decode and re-encode every chunk with zarrs
+//! on all cores), `chunkctl rechunk`, Dask (`rechunk().to_zarr()`) and
+//! Rechunker (`max_mem="1GB"`), each timed by GNU time (wall, CPU, peak RSS).
+//!
+//! Run: `cargo bench --bench rechunk`. `NDCHUNK_BENCH_PEERS=0` skips the
+//! Python peers; `NDCHUNK_BENCH_TIME=N` sets the number of hours (default 8760).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrFormat};
+use ndchunk::io::{ChunkGrid, ChunkStore, ZarrStore};
+use rayon::prelude::*;
+use zarrs::array::{Array, ArrayBytes, CodecOptions};
+use zarrs::filesystem::FilesystemStore;
+
+struct Row {
+    name: String,
+    wall: f64,
+    cpu: Option<f64>,
+    rss: Option<u64>,
+}
+
+fn main() {
+    let hours: u64 = std::env::var("NDCHUNK_BENCH_TIME")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8760);
+    let shape = [hours, 180, 360];
+    let data =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-climate-{hours}.zarr"));
+    let grid = ChunkGrid::regular(&shape, &[24, 180, 360]).unwrap();
+    if !data.join(".zarray").exists() {
+        // Zarr v2, which every peer (Rechunker needs zarr 2) reads.
+        ndchunk::sample::write_climate(&data, hours, ZarrFormat::V2).unwrap();
+    }
+    let src = ZarrStore::open_dir(&data).unwrap();
+    let logical = src.meta().logical_bytes();
+    let (_, stored) = src.storage_summary().unwrap();
+    println!(
+        "source {shape:?} float32 in (24, 180, 360) chunks, blosc-zstd-3 shuffle, Zarr v2: {:.2} GB logical, {:.2} GB stored",
+        logical as f64 / 1e9,
+        stored as f64 / 1e9
+    );
+    println!("target chunks ({hours}, 10, 10), max_mem 1 GiB, 2 cores\n");
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut rows = Vec::new();
+
+    // The floor: same chunks out, every chunk decoded and encoded once.
+    let floor_dst = work.path().join("floor.zarr");
+    let spec = ZarrArraySpec::new(src.meta().clone(), ZarrFormat::V2, src.compressor().clone());
+    ZarrStore::create(&floor_dst, "/", &spec).unwrap();
+    let array_in = Array::open(
+        std::sync::Arc::new(FilesystemStore::new(&data).unwrap()),
+        "/",
+    )
+    .unwrap();
+    let array_out = Array::open(
+        std::sync::Arc::new(FilesystemStore::new(&floor_dst).unwrap()),
+        "/",
+    )
+    .unwrap();
+    let options = CodecOptions::default().with_concurrent_target(1);
+    let chunks: Vec<Vec<u64>> = grid.all_blocks().iter().collect();
+    let t = Instant::now();
+    chunks.par_iter().for_each(|c| {
+        let bytes: ArrayBytes<'static> = array_in.retrieve_chunk_opt(c, &options).unwrap();
+        array_out.store_chunk_opt(c, bytes, &options).unwrap();
+    });
+    rows.push(Row {
+        name: "copy floor (zarrs, same chunks, 2 threads)".into(),
+        wall: t.elapsed().as_secs_f64(),
+        cpu: None,
+        rss: None,
+    });
+
+    let dst = work.path().join("ndchunk.zarr");
+    let chunks_arg = format!("{hours},10,10");
+    rows.push(timed(
+        "chunkctl rechunk --max-mem 1GiB",
+        Command::new(env!("CARGO_BIN_EXE_chunkctl")).args([
+            "rechunk",
+            path(&data),
+            path(&dst),
+            "--chunks",
+            &chunks_arg,
+            "--max-mem",
+            "1GiB",
+            "--quiet",
+        ]),
+    ));
+    let check = ZarrStore::open_dir(&dst).unwrap();
+    assert_eq!(check.meta().grid.chunk_shape(), vec![hours, 10, 10]);
+
+    if std::env::var("NDCHUNK_BENCH_PEERS").as_deref() != Ok("0") {
+        if let Some(python) = support::python_peer() {
+            let script = r#"
+import sys, dask, dask.array as da
+dask.config.set(scheduler="threads", num_workers=2)
+a = da.from_zarr(sys.argv[1])
+a.rechunk((int(sys.argv[3]), 10, 10)).to_zarr(sys.argv[2], zarr_format=2)
+"#;
+            rows.push(timed(
+                "dask rechunk().to_zarr() (zarr-python 3)",
+                Command::new(&python).args([
+                    "-c",
+                    script,
+                    path(&data),
+                    path(&work.path().join("dask.zarr")),
+                    &hours.to_string(),
+                ]),
+            ));
+        }
+        if let Some(python) = rechunker_python() {
+            let script = r#"
+import sys, zarr, dask
+from rechunker import rechunk
+dask.config.set(scheduler="threads", num_workers=2)
+src = zarr.open(sys.argv[1], mode="r")
+plan = rechunk(src, (int(sys.argv[4]), 10, 10), "1GB", sys.argv[2], temp_store=sys.argv[3])
+plan.execute()
+"#;
+            rows.push(timed(
+                "rechunker max_mem=1GB (zarr 2, dask threads)",
+                Command::new(&python).args([
+                    "-c",
+                    script,
+                    path(&data),
+                    path(&work.path().join("rechunker.zarr")),
+                    path(&work.path().join("rechunker-tmp.zarr")),
+                    &hours.to_string(),
+                ]),
+            ));
+        }
+    }
+
+    let floor = rows[0].wall;
+    println!(
+        "{:<46} {:>8} {:>8} {:>10} {:>9}",
+        "", "wall s", "CPU s", "peak RSS", "vs floor"
+    );
+    for r in &rows {
+        println!(
+            "{:<46} {:>8.2} {:>8} {:>10} {:>8.2}x",
+            r.name,
+            r.wall,
+            r.cpu.map_or("-".into(), |c| format!("{c:.1}")),
+            r.rss
+                .map_or("-".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
+            r.wall / floor
+        );
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs a command under GNU time.
+fn timed(name: &str, command: &mut Command) -> Row {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    let t = Instant::now();
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%e %U %S %M", "-o"])
+        .arg(report.path())
+        .arg(program)
+        .args(args)
+        .status()
+        .unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    assert!(status.success(), "{name} failed");
+    let text = std::fs::read_to_string(report.path()).unwrap();
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Row {
+        name: name.into(),
+        wall,
+        cpu: f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
+        rss: f.get(3).map(|kb| (*kb as u64) * 1024),
+    }
+}
+
+/// Rechunker needs zarr < 3: a venv of its own, made on first use.
+fn rechunker_python() -> Option<PathBuf> {
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-rechunker");
+    let python = venv.join("bin/python");
+    if python.exists()
+        && Command::new(&python)
+            .args(["-c", "import rechunker"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    {
+        return Some(python);
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+        && Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "rechunker==0.5.4",
+                "zarr<3",
+                "numcodecs<0.16",
+                "dask==2026.8.0",
+                "numpy<2.4",
+            ])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if ok {
+        Some(python)
+    } else {
+        support::skip("rechunker peer unavailable");
+        None
+    }
+}
