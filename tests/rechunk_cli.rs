@@ -465,3 +465,86 @@ fn killed_run_resumes_and_ends_exact() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"));
 }
+
+/// A dataset xarray wrote (v2 and v3, with coordinates and attributes):
+/// after `chunkctl rechunk`, xarray opens the same dataset with new chunks.
+#[test]
+fn xarray_dataset_group_rechunks_to_the_same_dataset() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let make = r#"
+import sys, numpy as np, xarray as xr
+for fmt in (2, 3):
+    ds = xr.Dataset(
+        {
+            "t": (("time", "lat", "lon"), np.random.default_rng(1).normal(280, 5, (48, 12, 20)).astype("float32"), {"units": "K"}),
+            "land": (("lat", "lon"), (np.arange(240).reshape(12, 20) % 3 == 0)),
+        },
+        coords={"time": np.arange(48), "lat": np.linspace(-55, 55, 12), "lon": np.linspace(0, 342, 20)},
+        attrs={"title": "sample", "history": "made by the test"},
+    )
+    ds.to_zarr(f"{sys.argv[1]}/v{fmt}.zarr", zarr_format=fmt, encoding={"t": {"chunks": (1, 12, 20)}})
+"#;
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(make)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for fmt in ["v2", "v3"] {
+        let src = dir.path().join(format!("{fmt}.zarr"));
+        let dst = dir.path().join(format!("{fmt}-rechunked.zarr"));
+        let out = chunkctl(&[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            "time=-1,lat=4,lon=5",
+            "--quiet",
+        ]);
+        assert!(
+            out.status.success(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dst.join(".ndchunk-rechunk-group.json").exists());
+        let check = r#"
+import sys, xarray as xr
+a = xr.open_zarr(sys.argv[1])
+b = xr.open_zarr(sys.argv[2])
+assert a.identical(b), (a, b)
+assert b["t"].encoding["chunks"] == (48, 4, 5), b["t"].encoding["chunks"]
+assert b["land"].encoding["chunks"] == (4, 5), b["land"].encoding["chunks"]
+assert b.attrs["title"] == "sample"
+"#;
+        let out = Command::new(&python)
+            .arg("-c")
+            .arg(check)
+            .arg(&src)
+            .arg(&dst)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{fmt}: xarray: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Chunks by position cannot apply to a group's different arrays.
+    let out = chunkctl(&[
+        "rechunk",
+        s(&dir.path().join("v2.zarr")),
+        s(&dir.path().join("x.zarr")),
+        "--chunks",
+        "48,4,5",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give chunks by name"));
+}

@@ -124,6 +124,7 @@ impl ZarrRechunk {
         target_meta.grid = write_grid.clone();
         let mut spec = ZarrArraySpec::new(target_meta, format, codec.clone());
         spec.inner_chunks = inner_chunks.clone();
+        spec.v2_null_fill = source.has_null_fill();
         let job = json!({
             "src": std::fs::canonicalize(&self.src).map_err(|e| job_error(&self.src, e.to_string()))?.display().to_string(),
             "dst": std::path::absolute(&self.dst).unwrap_or_else(|_| self.dst.clone()).display().to_string(),

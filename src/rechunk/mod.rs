@@ -3,6 +3,7 @@
 //! memory budget; intermediates in private scratch stores; every finished
 //! task journaled so that a killed run resumes where it stopped.
 
+pub mod group;
 pub mod job;
 pub mod journal;
 
@@ -21,6 +22,7 @@ use ndchunk_io::{ArrayMeta, ChunkStore};
 
 use crate::error::{Error, Result};
 use crate::exec::{BufferPool, MemoryBudget, Progress};
+pub use group::{is_group, rechunk_group, ArrayOutcome, GroupOutcome};
 pub use job::{Outcome, Prepared, ZarrRechunk};
 pub use journal::{Journal, Opened};
 

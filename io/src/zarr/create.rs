@@ -100,6 +100,11 @@ pub struct ZarrArraySpec {
     pub codec: ZarrCodec,
     /// Chunks inside each shard (v3 only): the grid's chunks become shards.
     pub inner_chunks: Option<Vec<u64>>,
+    /// Zarr v2 only: write `"fill_value": null` ("no fill value"), as
+    /// zarr-python does for integer arrays xarray writes; xarray would
+    /// otherwise mask the fill value (e.g. 0) as missing. Unwritten chunks
+    /// still read as `meta.fill_value`.
+    pub v2_null_fill: bool,
 }
 
 impl ZarrArraySpec {
@@ -110,6 +115,7 @@ impl ZarrArraySpec {
             format,
             codec,
             inner_chunks: None,
+            v2_null_fill: false,
         }
     }
 }
@@ -282,7 +288,7 @@ pub(super) fn metadata_documents(
                 "chunks": chunk_shape,
                 "dtype": v2_dtype(meta.dtype),
                 "compressor": v2_compressor(&spec.codec),
-                "fill_value": fill_json(meta.fill_value, meta.dtype),
+                "fill_value": if spec.v2_null_fill { Value::Null } else { fill_json(meta.fill_value, meta.dtype) },
                 "order": "C",
                 "filters": null,
                 "dimension_separator": ".",

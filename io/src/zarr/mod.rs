@@ -37,6 +37,7 @@ pub struct ZarrStore {
     options: CodecOptions,
     format: ZarrFormat,
     compressor: ZarrCodec,
+    null_fill: bool,
     /// Metadata documents not yet written (see `create_unpublished`).
     unpublished: Mutex<Option<Vec<(PathBuf, serde_json::Value)>>>,
 }
@@ -107,6 +108,7 @@ impl ZarrStore {
                 ZarrFormat::V3
             },
             compressor: metadata::compressor_of(&raw),
+            null_fill: raw.v2 && raw.json["fill_value"].is_null(),
             unpublished: Mutex::new(None),
         })
     }
@@ -166,6 +168,7 @@ impl ZarrStore {
             options: CodecOptions::default().with_concurrent_target(1),
             format: spec.format,
             compressor: spec.codec.clone(),
+            null_fill: spec.v2_null_fill && spec.format == ZarrFormat::V2,
             unpublished: Mutex::new(Some(documents)),
         })
     }
@@ -189,6 +192,11 @@ impl ZarrStore {
     /// Zarr v2 or v3.
     pub fn format(&self) -> ZarrFormat {
         self.format
+    }
+
+    /// Whether a v2 array declares no fill value (`"fill_value": null`).
+    pub fn has_null_fill(&self) -> bool {
+        self.null_fill
     }
 
     /// The array's compressor, as ndchunk would write it again.

@@ -11,11 +11,13 @@ use serde_json::json;
 use ndchunk::chunking::parse_bytes;
 use ndchunk::chunking::rechunk::format_bytes;
 use ndchunk::io::zarr::ZarrFormat;
-use ndchunk::rechunk::{Outcome, ZarrRechunk};
+use ndchunk::rechunk::{is_group, rechunk_group, Outcome, ZarrRechunk};
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
-    /// Source Zarr array (its directory; v2 or v3).
+    /// Source Zarr array or group (a directory; v2 or v3). For a group,
+    /// every array whose dimensions --chunks names is rechunked and the
+    /// others (coordinates) copied; the chunks must then be given by name.
     src: PathBuf,
     /// Destination Zarr array directory (must not exist, unless --overwrite,
     /// or it is an interrupted run of this same command, which resumes).
@@ -81,6 +83,28 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     }
     job.overwrite = args.overwrite;
     job.progress = !args.quiet && !args.json;
+    if is_group(&args.src) {
+        if args.dry_run {
+            return Err("--dry-run takes one array: give SRC/ARRAY".into());
+        }
+        let outcome = rechunk_group(&job)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        } else {
+            for array in &outcome.arrays {
+                match &array.outcome {
+                    Some(o) => println!("{}", summary(&array.path, o, None, job.max_mem)),
+                    None => println!("{}: finished by an earlier run", array.path),
+                }
+            }
+            println!(
+                "group rechunked in {:.2} s; peak RSS {}",
+                outcome.seconds,
+                peak_rss_bytes().map_or("unknown".into(), format_bytes)
+            );
+        }
+        return Ok(());
+    }
     let prepared = job.prepare()?;
     if args.dry_run {
         if args.json {

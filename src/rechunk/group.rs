@@ -1,0 +1,209 @@
+//! Rechunking a whole Zarr group, as xarray writes datasets: every array
+//! whose dimensions the spec names is rechunked, the others (coordinates)
+//! are copied with their chunks, groups and attributes are recreated, and
+//! the root group's metadata (and v2 consolidated metadata) is written
+//! last, so `xarray.open_zarr(DST)` gives the same dataset with new chunks
+//! and an unfinished DST does not open.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated_v2, ZarrFormat, ZarrNodeKind};
+
+use super::job::{Outcome, ZarrRechunk};
+use crate::error::{Error, Result};
+
+/// The marker of an unfinished group job in its destination.
+const GROUP_MARKER: &str = ".ndchunk-rechunk-group.json";
+
+/// One array of a group job.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrayOutcome {
+    /// Path in the group.
+    pub path: String,
+    /// The chunks asked for this array (its own dims only).
+    pub chunks: String,
+    /// What the run did (`None`: finished by an earlier, interrupted run).
+    pub outcome: Option<Outcome>,
+}
+
+/// What a group job did.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupOutcome {
+    /// Each array, in store order.
+    pub arrays: Vec<ArrayOutcome>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+fn job_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Job {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Whether `src` is a Zarr group (rather than an array).
+pub fn is_group(src: &Path) -> bool {
+    if src.join(".zgroup").is_file() {
+        return true;
+    }
+    std::fs::read(src.join("zarr.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|doc| doc["node_type"] == "group")
+}
+
+/// `name=value` pairs of a by-name chunk spec; a group needs names.
+fn named_entries(spec: &str, at: &Path) -> Result<Vec<(String, String)>> {
+    spec.split(',')
+        .map(|entry| match entry.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
+            None => Err(job_error(
+                at,
+                format!("a group's arrays have different dimensions: give chunks by name (`time=8760,lat=10`), not `{entry}`"),
+            )),
+        })
+        .collect()
+}
+
+/// Rechunks the group `template.src` into `template.dst`; the template's
+/// other settings (budget, format, codec, threads) apply to every array.
+pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
+    let start = Instant::now();
+    let (src, dst) = (&template.src, &template.dst);
+    let entries = named_entries(&template.chunks, src)?;
+    let nodes = list_nodes(src)?;
+    let known: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            ZarrNodeKind::Array(Ok(meta)) => Some(meta.dims_or_default()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if let Some((name, _)) = entries.iter().find(|(name, _)| !known.contains(name)) {
+        return Err(job_error(
+            src,
+            format!(
+                "unknown dimension `{name}`; the group's arrays have {}",
+                dedup(&known).join(", ")
+            ),
+        ));
+    }
+    let format = template
+        .format
+        .unwrap_or(nodes.first().map_or(ZarrFormat::V3, |n| n.format));
+    let identity = json!({
+        "src": std::fs::canonicalize(src).map_err(|e| job_error(src, e.to_string()))?.display().to_string(),
+        "chunks": template.chunks,
+        "format": format!("{format:?}"),
+        "codec": format!("{:?}", template.codec),
+        "shards": template.shards,
+    });
+    let marker = dst.join(GROUP_MARKER);
+    if dst.exists() {
+        let stored: Option<Value> = std::fs::read(&marker)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if stored.as_ref() != Some(&identity) {
+            if !template.overwrite {
+                return Err(job_error(
+                    dst,
+                    "already exists; pass --overwrite to replace it",
+                ));
+            }
+            std::fs::remove_dir_all(dst)
+                .map_err(|e| job_error(dst, format!("cannot remove: {e}")))?;
+        }
+    }
+    std::fs::create_dir_all(dst).map_err(|e| job_error(dst, e.to_string()))?;
+    std::fs::write(&marker, identity.to_string()).map_err(|e| job_error(&marker, e.to_string()))?;
+
+    let mut arrays = Vec::new();
+    let mut root_attributes = serde_json::Map::new();
+    for node in &nodes {
+        let relative = node.path.trim_start_matches('/');
+        match &node.kind {
+            ZarrNodeKind::Group(attributes) if relative.is_empty() => {
+                root_attributes = attributes.clone()
+            }
+            ZarrNodeKind::Group(attributes) => create_group(dst, relative, format, attributes)?,
+            ZarrNodeKind::Array(Err(e)) => {
+                return Err(job_error(
+                    &src.join(relative),
+                    format!("cannot rechunk this array: {e}"),
+                ));
+            }
+            ZarrNodeKind::Array(Ok(meta)) => {
+                let dims = meta.dims_or_default();
+                let own: Vec<String> = entries
+                    .iter()
+                    .filter(|(name, _)| dims.contains(name))
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect();
+                // Arrays the spec does not touch keep their chunks.
+                let chunks = if own.is_empty() {
+                    meta.grid
+                        .chunk_shape()
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                } else {
+                    own.join(",")
+                };
+                let array_dst = dst.join(relative);
+                let finished = ["zarr.json", ".zarray"]
+                    .iter()
+                    .any(|f| array_dst.join(f).is_file())
+                    && !array_dst.join(super::job::WORK_DIR).exists();
+                let outcome = if finished {
+                    None
+                } else {
+                    let mut job = template.clone();
+                    job.src = src.join(relative);
+                    job.dst = array_dst;
+                    job.chunks = chunks.clone();
+                    job.format = Some(format);
+                    // Inside our own unfinished destination: replace partial
+                    // arrays that have no journal; resume those that do.
+                    job.overwrite = true;
+                    // Shards only where they fit the array's dims.
+                    if job.shards.is_some() && own.is_empty() {
+                        job.shards = None;
+                    }
+                    Some(job.prepare()?.run()?)
+                };
+                arrays.push(ArrayOutcome {
+                    path: node.path.clone(),
+                    chunks,
+                    outcome,
+                });
+            }
+        }
+    }
+    // Last: the root group, which makes DST a store, and its index.
+    create_group(dst, "", format, &root_attributes)?;
+    if format == ZarrFormat::V2 {
+        write_consolidated_v2(dst)?;
+    }
+    std::fs::remove_file(&marker).map_err(|e| job_error(&marker, e.to_string()))?;
+    Ok(GroupOutcome {
+        arrays,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn dedup(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
+}
