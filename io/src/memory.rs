@@ -67,12 +67,7 @@ impl ChunkStore for MemoryStore {
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
-        self.check_length(&region, bytes.len())?;
+        self.region_for_write(chunk, bytes.len())?;
         self.chunks
             .write()
             .map_err(|_| self.poisoned())?

@@ -92,12 +92,7 @@ impl ChunkStore for ScratchStore {
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
-        self.check_length(&region, bytes.len())?;
+        self.region_for_write(chunk, bytes.len())?;
         let file = self.file(chunk);
         let tmp = file.with_extension("tmp");
         std::fs::write(&tmp, bytes).map_err(|e| self.io_error(chunk, "writing", e))?;

@@ -111,6 +111,22 @@ pub trait ChunkStore: Send + Sync {
         Ok(out)
     }
 
+    /// The (clipped) region of `chunk`, or a located error.
+    fn chunk_region(&self, chunk: &[u64]) -> Result<Region> {
+        self.meta()
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))
+    }
+
+    /// The region of `chunk`, checked against the `len` bytes about to be
+    /// written to it.
+    fn region_for_write(&self, chunk: &[u64], len: usize) -> Result<Region> {
+        let region = self.chunk_region(chunk)?;
+        self.check_length(&region, len)?;
+        Ok(region)
+    }
+
     /// A grid error, located.
     fn grid_error(&self, source: ndchunk_chunking::ChunkingError) -> IoError {
         IoError::Grid {

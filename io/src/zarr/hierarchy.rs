@@ -100,17 +100,7 @@ fn walk(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> Result<()> {
     if is_array {
         return Ok(());
     }
-    let mut children: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| IoError::Storage {
-            location: location_of(root, path),
-            message: e.to_string(),
-        })?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().is_dir())
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
-    children.sort();
+    let children = child_dirs(root, path)?;
     for child in children {
         let child_path = if path.is_empty() {
             child
@@ -181,16 +171,7 @@ fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<(
     if dir.join(".zarray").is_file() {
         return Ok(());
     }
-    let mut children: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| IoError::Storage {
-            location: location_of(root, path),
-            message: e.to_string(),
-        })?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().is_dir())
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .collect();
-    children.sort();
+    let children = child_dirs(root, path)?;
     for child in children {
         collect_v2(
             root,
@@ -203,4 +184,20 @@ fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<(
         )?;
     }
     Ok(())
+}
+
+/// The subdirectories of `path` that may be nodes (not hidden), by name.
+fn child_dirs(root: &Path, path: &str) -> Result<Vec<String>> {
+    let mut children: Vec<String> = std::fs::read_dir(root.join(path))
+        .map_err(|e| IoError::Storage {
+            location: location_of(root, path),
+            message: e.to_string(),
+        })?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    children.sort();
+    Ok(children)
 }

@@ -94,23 +94,14 @@ impl ZarrStore {
         let raw = metadata::read_raw(root, path, &location)?;
         let array = Array::open(storage.clone(), &node_path(path))
             .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
-        let meta = metadata::array_meta(&array, &raw, &location)?;
-        Ok(Self {
+        Self::assemble(
             array,
             storage,
-            meta,
+            &raw,
             location,
-            dir: root.join(path.trim_matches('/')),
-            options: CodecOptions::default().with_concurrent_target(1),
-            format: if raw.v2 {
-                ZarrFormat::V2
-            } else {
-                ZarrFormat::V3
-            },
-            compressor: metadata::compressor_of(&raw),
-            null_fill: raw.v2 && raw.json["fill_value"].is_null(),
-            unpublished: Mutex::new(None),
-        })
+            root.join(path.trim_matches('/')),
+            None,
+        )
     }
 
     /// Opens the array whose metadata lives in directory `dir`.
@@ -158,18 +149,41 @@ impl ZarrStore {
                 .cloned()
                 .unwrap_or_default();
         }
-        let meta = metadata::array_meta(&array, &raw, &location)?;
+        Self::assemble(
+            array,
+            storage,
+            &raw,
+            location,
+            root.join(path.trim_matches('/')),
+            Some(documents),
+        )
+    }
+
+    /// The store around an open zarrs array and its raw metadata.
+    fn assemble(
+        array: Array<FilesystemStore>,
+        storage: Arc<FilesystemStore>,
+        raw: &metadata::RawMeta,
+        location: String,
+        dir: PathBuf,
+        unpublished: Option<Vec<(PathBuf, serde_json::Value)>>,
+    ) -> Result<Self> {
+        let meta = metadata::array_meta(&array, raw, &location)?;
         Ok(Self {
             array,
             storage,
             meta,
             location,
-            dir: root.join(path.trim_matches('/')),
+            dir,
             options: CodecOptions::default().with_concurrent_target(1),
-            format: spec.format,
-            compressor: spec.codec.clone(),
-            null_fill: spec.v2_null_fill && spec.format == ZarrFormat::V2,
-            unpublished: Mutex::new(Some(documents)),
+            format: if raw.v2 {
+                ZarrFormat::V2
+            } else {
+                ZarrFormat::V3
+            },
+            compressor: metadata::compressor_of(raw),
+            null_fill: raw.v2 && raw.json["fill_value"].is_null(),
+            unpublished: Mutex::new(unpublished),
         })
     }
 
@@ -280,12 +294,7 @@ impl ChunkStore for ZarrStore {
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
-        self.check_length(&region, bytes.len())?;
+        let region = self.region_for_write(chunk, bytes.len())?;
         // Zarr chunks keep their nominal shape at the array's edge: pad the
         // clipped region with the fill value.
         let full: Vec<u64> = self
