@@ -548,3 +548,36 @@ assert b.attrs["title"] == "sample"
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("give chunks by name"));
 }
+
+/// A full disk: a clear error naming the file, a failing exit, and a DST
+/// that does not look finished. Needs root to mount a tiny tmpfs; skipped
+/// (loudly) where mounting is not allowed.
+#[test]
+fn disk_full_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(
+        dir.path(),
+        DType::Float64,
+        &[64, 32, 32],
+        &[1, 32, 32],
+        ZarrFormat::V2,
+        "none",
+    );
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=200k", "tmpfs"])
+        .arg(&small)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        support::skip("disk-full test needs to mount a tmpfs (root)");
+        return;
+    }
+    let dst = small.join("out.zarr");
+    let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", "64,4,4", "--quiet"]);
+    let _ = Command::new("umount").arg(&small).status();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+}
