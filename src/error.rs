@@ -34,6 +34,30 @@ pub enum Error {
         /// What failed.
         source: Box<Error>,
     },
+    /// An operation cannot be built or run as written (shapes that do not
+    /// match, an axis out of range, a kernel that broke its contract).
+    #[error("{operation}: {message}")]
+    Graph {
+        /// The operation, as the user wrote it.
+        operation: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A plan whose single task cannot fit `max_mem`, refused before
+    /// anything runs, with a chunking that would fit.
+    #[error(
+        "{operation}: one task needs {needed} bytes but max_mem is {limit} bytes; {suggestion}"
+    )]
+    TaskTooLarge {
+        /// The operation (the stage's user-facing name).
+        operation: String,
+        /// The task's projected bytes.
+        needed: u64,
+        /// The budget.
+        limit: u64,
+        /// What to change, e.g. a smaller chunk shape.
+        suggestion: String,
+    },
     /// A job's own bookkeeping (its journal, its work directory) failed.
     #[error("{path}: {message}")]
     Job {

@@ -5,11 +5,19 @@
 //! algebra ([`chunking`]), the stores ([`io`]), and rechunking stores within
 //! a memory budget ([`rechunk`]); the lazy array engine comes next.
 
+pub mod array;
 pub mod error;
 pub mod exec;
+pub mod graph;
+pub mod ops;
+pub mod plan;
 pub mod rechunk;
 pub mod sample;
 
+pub use array::{Array, Chunks};
 pub use error::{Error, Result};
+pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
+pub use ops::{Numeric, Operand};
+pub use plan::Plan;

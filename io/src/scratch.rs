@@ -94,7 +94,11 @@ impl ChunkStore for ScratchStore {
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
         self.region_for_write(chunk, bytes.len())?;
         let file = self.file(chunk);
-        let tmp = file.with_extension("tmp");
+        // Appended, not `with_extension`: chunk names contain dots, and
+        // `0.0.1` and `0.0.2` must not share a temporary file.
+        let mut tmp = file.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
         std::fs::write(&tmp, bytes).map_err(|e| self.io_error(chunk, "writing", e))?;
         std::fs::rename(&tmp, &file).map_err(|e| self.io_error(chunk, "writing", e))
     }

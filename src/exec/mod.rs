@@ -4,7 +4,9 @@
 pub mod budget;
 pub mod buffers;
 pub mod progress;
+pub mod run;
 
 pub use budget::{MemoryBudget, Reservation};
 pub use buffers::BufferPool;
 pub use progress::Progress;
+pub use run::{ComputeOptions, ComputeReport};

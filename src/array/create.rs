@@ -1,0 +1,188 @@
+//! Where arrays come from: in-memory ndarrays, chunk stores (read lazily),
+//! constants and ranges (generated per block, never held whole).
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn};
+use ndchunk_chunking::{normalize_chunks, ChunkGrid, ChunkSpec, NormalizeOptions, Region};
+use ndchunk_io::{ChunkStore, Element, IoError};
+use num_traits::AsPrimitive;
+
+use super::Array;
+use crate::error::Result;
+use crate::graph::block::{block, shape_of, slice_of};
+use crate::graph::{block_type, Node, NodeKind};
+use crate::ops::numeric::Numeric;
+
+/// How to chunk a new array: a chunk shape (`[100, 100]`), a Dask-style
+/// [`ChunkSpec`] (`auto`, `-1`, explicit sizes), or a ready [`ChunkGrid`].
+#[derive(Debug, Clone)]
+pub enum Chunks {
+    /// One chunk size per axis (the last chunk along an axis may be smaller).
+    Shape(Vec<u64>),
+    /// Dask's `chunks=` vocabulary, resolved with `normalize_chunks`.
+    Spec(ChunkSpec),
+    /// Exactly this grid (its shape must be the array's).
+    Grid(ChunkGrid),
+}
+
+impl From<Vec<u64>> for Chunks {
+    fn from(shape: Vec<u64>) -> Self {
+        Chunks::Shape(shape)
+    }
+}
+
+impl From<&[u64]> for Chunks {
+    fn from(shape: &[u64]) -> Self {
+        Chunks::Shape(shape.to_vec())
+    }
+}
+
+impl<const N: usize> From<[u64; N]> for Chunks {
+    fn from(shape: [u64; N]) -> Self {
+        Chunks::Shape(shape.to_vec())
+    }
+}
+
+impl From<ChunkSpec> for Chunks {
+    fn from(spec: ChunkSpec) -> Self {
+        Chunks::Spec(spec)
+    }
+}
+
+impl From<&ChunkSpec> for Chunks {
+    fn from(spec: &ChunkSpec) -> Self {
+        Chunks::Spec(spec.clone())
+    }
+}
+
+impl From<ChunkGrid> for Chunks {
+    fn from(grid: ChunkGrid) -> Self {
+        Chunks::Grid(grid)
+    }
+}
+
+impl Chunks {
+    /// The grid of an array of `shape` with `itemsize`-byte elements.
+    pub fn resolve(self, shape: &[u64], itemsize: usize) -> Result<ChunkGrid> {
+        let grid = match self {
+            Chunks::Shape(chunk) => ChunkGrid::regular(shape, &chunk)?,
+            Chunks::Spec(spec) => {
+                let options = NormalizeOptions {
+                    itemsize: Some(itemsize as u64),
+                    ..NormalizeOptions::default()
+                };
+                normalize_chunks(&spec, shape, &options)?
+            }
+            Chunks::Grid(grid) => grid,
+        };
+        grid.check_same_shape(&ChunkGrid::regular(shape, shape)?)?;
+        Ok(grid)
+    }
+}
+
+fn source<T: Element>(
+    name: impl Into<String>,
+    grid: ChunkGrid,
+    scratch_bytes: u64,
+    read: impl Fn(&Region) -> Result<ArrayD<T>> + Send + Sync + 'static,
+) -> Array<T> {
+    let read = move |region: &Region| read(region).map(block);
+    Array::from_node(Node::new(
+        name,
+        grid,
+        block_type::<T>(),
+        NodeKind::Source {
+            read: Arc::new(read),
+            scratch_bytes,
+        },
+    ))
+}
+
+impl<T: Element> Array<T> {
+    /// An array over an in-memory ndarray (shared, not copied until read).
+    pub fn from_ndarray(data: ArrayD<T>, chunks: impl Into<Chunks>) -> Result<Array<T>> {
+        let shape: Vec<u64> = data.shape().iter().map(|&n| n as u64).collect();
+        let grid = chunks.into().resolve(&shape, T::DTYPE.size())?;
+        let data = Arc::new(data);
+        Ok(source("from_ndarray", grid, 0, move |region: &Region| {
+            Ok(data.slice(slice_of(region).as_slice()).to_owned())
+        }))
+    }
+
+    /// An array over a chunk store, with the store's chunks. Reads nothing
+    /// now; each task reads the chunks its block needs.
+    pub fn from_store(store: Arc<dyn ChunkStore>) -> Result<Array<T>> {
+        let meta = store.meta();
+        if meta.dtype != T::DTYPE {
+            return Err(IoError::WrongDType {
+                location: store.location(),
+                actual: meta.dtype,
+                requested: T::DTYPE,
+            }
+            .into());
+        }
+        let grid = meta.grid.clone();
+        // A region read decodes one chunk at a time beside its result
+        // (plus the chunk's encoded bytes, at most as large).
+        let scratch = grid
+            .max_block_elements()
+            .saturating_mul(2 * T::DTYPE.size() as u64);
+        let name = format!("from_store({})", store.location());
+        let chunks = grid.clone();
+        Ok(source(name, grid, scratch, move |region: &Region| {
+            let bytes = match chunks.block_of(region.start()) {
+                Some(index) if chunks.block_region(&index)? == *region => {
+                    store.read_chunk_bytes(&index)?
+                }
+                _ => store.read_region_bytes(region)?,
+            };
+            let values = T::from_ne_bytes(&bytes);
+            ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(|_| {
+                IoError::WrongLength {
+                    location: store.location(),
+                    expected: region.num_elements() as usize * T::DTYPE.size(),
+                    got: bytes.len(),
+                }
+                .into()
+            })
+        }))
+    }
+
+    /// An array of `shape` where every element is `value`; blocks are made
+    /// when needed.
+    pub fn full(shape: &[u64], value: T, chunks: impl Into<Chunks>) -> Result<Array<T>> {
+        let grid = chunks.into().resolve(shape, T::DTYPE.size())?;
+        Ok(source(
+            format!("full({value:?})"),
+            grid,
+            0,
+            move |region: &Region| Ok(ArrayD::from_elem(IxDyn(&shape_of(region)), value)),
+        ))
+    }
+}
+
+impl<T: Numeric> Array<T> {
+    /// Zeros.
+    pub fn zeros(shape: &[u64], chunks: impl Into<Chunks>) -> Result<Array<T>> {
+        Self::full(shape, T::ZERO, chunks)
+    }
+
+    /// Ones.
+    pub fn ones(shape: &[u64], chunks: impl Into<Chunks>) -> Result<Array<T>> {
+        Self::full(shape, T::ONE, chunks)
+    }
+
+    /// `0, 1, …, n - 1` as a 1-d array (numpy's `arange(n)`).
+    pub fn arange(n: u64, chunks: impl Into<Chunks>) -> Result<Array<T>>
+    where
+        u64: AsPrimitive<T>,
+    {
+        let grid = chunks.into().resolve(&[n], T::DTYPE.size())?;
+        Ok(source("arange", grid, 0, move |region: &Region| {
+            let values: Vec<T> = region.range(0).map(|i| i.as_()).collect();
+            Ok(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values)
+                .unwrap_or_else(|_| ArrayD::default(IxDyn(&[0]))))
+        }))
+    }
+}

@@ -1,0 +1,179 @@
+//! `Array<T>`: a lazy chunked array. Operations add one node to the graph
+//! and return at once; [`Array::compute`] and [`Array::store`] plan the
+//! graph, check the plan against the memory budget and run it.
+
+mod create;
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use ndarray::{ArrayD, IxDyn};
+use ndchunk_chunking::{ChunkGrid, Region};
+use ndchunk_io::{ChunkStore, DType, Element, IoError};
+
+use crate::error::{Error, Result};
+use crate::exec::run::{run, ComputeOptions, ComputeReport};
+use crate::graph::block::{shape_of, take};
+use crate::graph::{Block, Node};
+use crate::plan::Plan;
+
+pub use create::Chunks;
+
+/// A lazy n-dimensional array of `T`, cut into chunks by a [`ChunkGrid`].
+/// Cloning is cheap (the graph is shared).
+///
+/// ```
+/// use ndchunk::Array;
+/// let a = Array::<f64>::arange(10, [4]).unwrap();
+/// let b = (&a * 2.0 + 1.0).sum(&[0], false);
+/// assert_eq!(b.compute().unwrap().into_raw_vec_and_offset().0, vec![100.0]);
+/// ```
+pub struct Array<T: Element> {
+    node: Arc<Node>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Self::from_node(self.node.clone())
+    }
+}
+
+impl<T: Element> std::fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Array")
+            .field("operation", &self.node.name())
+            .field("shape", &self.shape())
+            .field("chunks", &self.grid().to_sizes())
+            .field("dtype", &T::DTYPE)
+            .finish()
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// The array a node computes; the node's dtype must be `T`.
+    pub(crate) fn from_node(node: Arc<Node>) -> Self {
+        Self {
+            node,
+            _type: PhantomData,
+        }
+    }
+
+    /// The graph node behind this array (for planners and tools).
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Vec<u64> {
+        self.node.grid().shape()
+    }
+
+    /// The chunking.
+    pub fn grid(&self) -> &ChunkGrid {
+        self.node.grid()
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.node.grid().ndim()
+    }
+
+    /// The element type's tag.
+    pub fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+
+    /// The optimised plan (stages, fused operations, tasks, bytes).
+    pub fn plan(&self) -> Result<Plan> {
+        Plan::new(&self.node)
+    }
+
+    /// The optimised plan as text, to read before running something large.
+    pub fn explain(&self) -> Result<String> {
+        Ok(self.plan()?.to_string())
+    }
+
+    /// Computes the whole array in memory, with the default budget.
+    pub fn compute(&self) -> Result<ArrayD<T>> {
+        let options = ComputeOptions {
+            progress: false,
+            ..ComputeOptions::default()
+        };
+        Ok(self.compute_with(&options)?.0)
+    }
+
+    /// Computes the whole array in memory within `options`, with what the
+    /// run did. The result itself is outside the budget: it is what was
+    /// asked for.
+    pub fn compute_with(&self, options: &ComputeOptions) -> Result<(ArrayD<T>, ComputeReport)> {
+        let plan = self.plan()?;
+        let shape: Vec<usize> = self.shape().iter().map(|&n| n as usize).collect();
+        let whole = Mutex::new(ArrayD::<T>::default(IxDyn(&shape)));
+        let name = self.node.name().to_string();
+        let sink = |_: &[u64], region: &Region, values: Block| -> Result<()> {
+            let values = take::<T>(values, &name)?;
+            let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
+            whole
+                .slice_mut(crate::graph::block::slice_of(region).as_slice())
+                .assign(&values);
+            Ok(())
+        };
+        let report = run(&plan, &sink, options)?;
+        Ok((
+            whole.into_inner().unwrap_or_else(|p| p.into_inner()),
+            report,
+        ))
+    }
+
+    /// Writes the array into `store`, chunk by chunk (rechunked to the
+    /// store's grid first when they differ), with the default budget.
+    pub fn store(&self, store: &dyn ChunkStore) -> Result<ComputeReport> {
+        self.store_with(store, &ComputeOptions::default())
+    }
+
+    /// [`Array::store`] within `options`. Writes are whole chunks, so a
+    /// failed run leaves chunks either written in full or not at all.
+    pub fn store_with(
+        &self,
+        store: &dyn ChunkStore,
+        options: &ComputeOptions,
+    ) -> Result<ComputeReport> {
+        let meta = store.meta();
+        if meta.dtype != T::DTYPE {
+            return Err(IoError::WrongDType {
+                location: store.location(),
+                actual: meta.dtype,
+                requested: T::DTYPE,
+            }
+            .into());
+        }
+        if meta.shape() != self.shape() {
+            return Err(Error::Graph {
+                operation: format!("store({})", store.location()),
+                message: format!(
+                    "the array has shape {:?}, the store {:?}",
+                    self.shape(),
+                    meta.shape()
+                ),
+            });
+        }
+        let array = if meta.grid == *self.grid() {
+            self.clone()
+        } else {
+            self.rechunk(meta.grid.clone())
+        };
+        let plan = array.plan()?;
+        let ty = array.node.block_type().clone();
+        let sink = |index: &[u64], region: &Region, values: Block| -> Result<()> {
+            let bytes = ty.to_bytes(values)?;
+            debug_assert_eq!(
+                bytes.len(),
+                shape_of(region).iter().product::<usize>() * ty.dtype().size()
+            );
+            store.write_chunk_bytes(index, &bytes)?;
+            Ok(())
+        };
+        run(&plan, &sink, options)
+    }
+}

@@ -1,0 +1,410 @@
+//! Running a [`Plan`]: stages one after another, each stage's tasks
+//! enumerated lazily from its grid and admitted in order by a
+//! [`MemoryBudget`] at their projected bytes, run on one rayon pool. The
+//! first error stops the run and names the operation and the block.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use ndchunk_chunking::Region;
+
+use crate::error::{Error, Result};
+use crate::exec::{MemoryBudget, Progress, Reservation};
+use crate::graph::block::shape_of;
+use crate::graph::{Block, Node, NodeKind};
+use crate::plan::fused_eval::{eval, Materialised};
+use crate::plan::{Plan, Stage, StageKind};
+
+/// How to run a computation.
+#[derive(Debug, Clone)]
+pub struct ComputeOptions {
+    /// Most projected bytes in flight at once; `None`: half the memory
+    /// available when the run starts (1 GiB where that is unknown).
+    pub max_mem: Option<u64>,
+    /// Worker threads; `None`: one per core.
+    pub threads: Option<usize>,
+    /// A progress bar on stderr when it is a terminal.
+    pub progress: bool,
+}
+
+impl Default for ComputeOptions {
+    fn default() -> Self {
+        Self {
+            max_mem: None,
+            threads: None,
+            progress: true,
+        }
+    }
+}
+
+/// What a run did, from the executor's own accounting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputeReport {
+    /// The budget the run had.
+    pub max_mem: u64,
+    /// The most projected bytes ever in flight at once (never above `max_mem`).
+    pub peak_bytes: u64,
+    /// Tasks run, over all stages.
+    pub tasks_run: u64,
+    /// Stages run.
+    pub stages: usize,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Where finished output blocks go (an in-memory result, a chunk store).
+pub(crate) type Sink<'a> = dyn Fn(&[u64], &Region, Block) -> Result<()> + Sync + 'a;
+
+/// Half of `MemAvailable`, so that a default run leaves room for the rest
+/// of the machine; 1 GiB where the kernel does not say.
+pub fn default_max_mem() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        });
+    available.map_or(1 << 30, |kib| kib * 1024 / 2)
+}
+
+/// Runs `plan`, handing the last stage's blocks to `sink`.
+pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Result<ComputeReport> {
+    let started = Instant::now();
+    let max_mem = options.max_mem.unwrap_or_else(default_max_mem);
+    plan.check(max_mem)?;
+    let budget = MemoryBudget::new(max_mem);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Job {
+            path: "thread pool".into(),
+            message: e.to_string(),
+        })?;
+    let tasks_run = AtomicU64::new(0);
+    let mut done = Materialised::new();
+    let stages = plan.stages();
+    for (i, stage) in stages.iter().enumerate() {
+        let ctx = StageRun {
+            stage,
+            done: &done,
+            budget: &budget,
+            tasks_run: &tasks_run,
+            failed: AtomicBool::new(false),
+            show: options.progress,
+        };
+        if i + 1 == stages.len() {
+            pool.install(|| ctx.run(sink))?;
+        } else {
+            // A reduction read by later stages: kept whole in memory.
+            let ty = stage.node.block_type().clone();
+            let whole =
+                Mutex::new(ty.filled(&shape_of(&Region::from_shape(&stage.node.grid().shape()))));
+            let keep = |_: &[u64], region: &Region, values: Block| {
+                let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
+                ty.assign(&mut whole, region, values)
+            };
+            pool.install(|| ctx.run(&keep))?;
+            let whole = whole.into_inner().unwrap_or_else(|p| p.into_inner());
+            done.insert(stage.node.id(), materialised(&stage.node, whole));
+        }
+    }
+    Ok(ComputeReport {
+        max_mem,
+        peak_bytes: budget.peak(),
+        tasks_run: tasks_run.into_inner(),
+        stages: stages.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A computed reduction as a source node over its own grid.
+fn materialised(node: &Arc<Node>, whole: Block) -> Arc<Node> {
+    let ty = node.block_type().clone();
+    let reader_ty = ty.clone();
+    let read = move |region: &Region| reader_ty.copy_region(&whole, region);
+    Node::new(
+        format!("{} (materialised)", node.name()),
+        node.grid().clone(),
+        ty,
+        NodeKind::Source {
+            read: Arc::new(read),
+            scratch_bytes: 0,
+        },
+    )
+}
+
+struct StageRun<'a> {
+    stage: &'a Stage,
+    done: &'a Materialised,
+    budget: &'a MemoryBudget,
+    tasks_run: &'a AtomicU64,
+    failed: AtomicBool,
+    show: bool,
+}
+
+impl StageRun<'_> {
+    fn run(&self, sink: &Sink<'_>) -> Result<()> {
+        let progress = Progress::new(
+            self.stage.node.name(),
+            self.stage.tasks,
+            self.stage.tasks,
+            self.show && self.stage.tasks > 1,
+        );
+        let result = match &self.stage.kind {
+            StageKind::Blocks => self.run_blocks(sink, &progress),
+            StageKind::Reduce { .. } => self.run_reduce(sink, &progress),
+        };
+        progress.finish();
+        result
+    }
+
+    fn fail(&self, block: &[u64], e: Error) -> Error {
+        self.failed.store(true, Ordering::Relaxed);
+        match e {
+            e @ Error::Task { .. } => e,
+            e => Error::Task {
+                operation: self.stage.node.name().to_string(),
+                block: block.to_vec(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    fn run_blocks(&self, sink: &Sink<'_>, progress: &Progress) -> Result<()> {
+        let node = &self.stage.node;
+        let grid = node.grid();
+        let name = node.name();
+        grid.all_blocks()
+            .iter()
+            .take_while(|_| !self.failed.load(Ordering::Relaxed))
+            // Admission happens here, in block order: no task overtakes
+            // an earlier one waiting for bytes.
+            .map(|b| (self.budget.acquire(name, self.stage.task_bytes), b))
+            .par_bridge()
+            .try_for_each(|(held, b)| {
+                let _held = held?;
+                let task = || {
+                    let region = grid.block_region(&b)?;
+                    let values = eval(node, &region, self.done)?;
+                    sink(&b, &region, values)
+                };
+                task().map_err(|e| self.fail(&b, e))?;
+                self.tasks_run.fetch_add(1, Ordering::Relaxed);
+                progress.task_done(1);
+                Ok(())
+            })
+    }
+
+    fn run_reduce(&self, sink: &Sink<'_>, progress: &Progress) -> Result<()> {
+        let node = &self.stage.node;
+        let StageKind::Reduce {
+            leaves_per_block,
+            acc_bytes,
+            ..
+        } = self.stage.kind
+        else {
+            return Ok(());
+        };
+        let name = node.name();
+        let work_bytes = self.stage.task_bytes.saturating_sub(acc_bytes);
+        let tree = Tree {
+            node,
+            leaves: leaves_per_block,
+            slots: Mutex::new(HashMap::new()),
+        };
+        (0..node.grid().num_blocks())
+            .flat_map(|o| (0..leaves_per_block).map(move |l| (o, l)))
+            .take_while(|_| !self.failed.load(Ordering::Relaxed))
+            .map(|item| {
+                let held = self
+                    .budget
+                    .acquire(name, work_bytes)
+                    .and_then(|w| Ok((w, self.budget.acquire(name, acc_bytes)?)));
+                (held, item)
+            })
+            .par_bridge()
+            .try_for_each(|(held, (o, leaf))| {
+                let (work, acc) = held?;
+                let partial = tree
+                    .leaf(o, leaf, self.done)
+                    .map_err(|(b, e)| self.fail(&b, e))?;
+                drop(work);
+                tree.insert(o, leaf, partial, acc, sink)
+                    .map_err(|(b, e)| self.fail(&b, e))?;
+                self.tasks_run.fetch_add(1, Ordering::Relaxed);
+                progress.task_done(1);
+                Ok(())
+            })
+    }
+}
+
+/// Partial results of the output blocks being reduced, by
+/// (output block, level, index); a group of `split_every` siblings is
+/// combined, in index order, by whichever task delivers its last member.
+struct Tree<'a, 'b> {
+    node: &'a Arc<Node>,
+    leaves: u64,
+    slots: Mutex<HashMap<Slot, (Block, Reservation<'b>)>>,
+}
+
+type Located = (Vec<u64>, Error);
+
+/// (output block, tree level, index within the level).
+type Slot = (u64, u32, u64);
+
+impl<'b> Tree<'_, 'b> {
+    fn parts(
+        &self,
+    ) -> (
+        &Arc<Node>,
+        &dyn crate::graph::Reduction,
+        &[usize],
+        bool,
+        u64,
+    ) {
+        match self.node.kind() {
+            NodeKind::Reduce {
+                input,
+                reduction,
+                axes,
+                keepdims,
+                split_every,
+            } => (
+                input,
+                reduction.as_ref(),
+                axes,
+                *keepdims,
+                (*split_every).max(2),
+            ),
+            _ => unreachable!("a reduce stage's node is a reduction"),
+        }
+    }
+
+    /// Folds the input blocks of one leaf, in block order.
+    fn leaf(&self, o: u64, leaf: u64, done: &Materialised) -> Result<Block, Located> {
+        let (input, reduction, axes, keepdims, s) = self.parts();
+        let out_index = self
+            .node
+            .grid()
+            .block_index(o)
+            .map_err(|e| (vec![o], e.into()))?;
+        let along: Vec<u64> = axes
+            .iter()
+            .map(|&a| input.grid().axis(a).num_chunks())
+            .collect();
+        let total: u64 = along.iter().product();
+        let mut acc: Option<Block> = None;
+        for j in leaf * s..((leaf + 1) * s).min(total) {
+            let index = input_block(&out_index, j, axes, &along, keepdims, input.grid().ndim());
+            let previous = acc.take();
+            let step = || -> Result<Block> {
+                let region = input.grid().block_region(&index)?;
+                let part = reduction.partial(eval(input, &region, done)?, axes)?;
+                match previous {
+                    None => Ok(part),
+                    Some(a) => reduction.combine(a, part),
+                }
+            };
+            acc = Some(step().map_err(|e| (index.clone(), e))?);
+        }
+        acc.ok_or_else(|| (out_index, internal(self.node)))
+    }
+
+    /// Files a leaf's partial; combines every group it completes, up to
+    /// the root, which goes to `sink`.
+    fn insert(
+        &self,
+        o: u64,
+        leaf: u64,
+        partial: Block,
+        held: Reservation<'b>,
+        sink: &Sink<'_>,
+    ) -> Result<(), Located> {
+        let (_, reduction, _, _, s) = self.parts();
+        let (mut level, mut index, mut width) = (0u32, leaf, self.leaves);
+        let mut item = (partial, held);
+        let located = |e: Error| (vec![o], e);
+        loop {
+            if width == 1 {
+                let grid = self.node.grid();
+                let out_index = grid.block_index(o).map_err(|e| located(e.into()))?;
+                let region = grid
+                    .block_region(&out_index)
+                    .map_err(|e| located(e.into()))?;
+                let value = reduction
+                    .finish(item.0, &shape_of(&region))
+                    .map_err(|e| (out_index.clone(), e))?;
+                return sink(&out_index, &region, value).map_err(|e| (out_index, e));
+            }
+            let group = index / s;
+            let members = group * s..((group + 1) * s).min(width);
+            let siblings = {
+                let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+                slots.insert((o, level, index), item);
+                if members.clone().all(|k| slots.contains_key(&(o, level, k))) {
+                    members
+                        .map(|k| slots.remove(&(o, level, k)))
+                        .collect::<Option<Vec<_>>>()
+                } else {
+                    None
+                }
+            };
+            let Some(siblings) = siblings else {
+                return Ok(());
+            };
+            let mut siblings = siblings.into_iter();
+            let Some((mut acc, held)) = siblings.next() else {
+                return Err(located(internal(self.node)));
+            };
+            for (other, other_held) in siblings {
+                acc = reduction.combine(acc, other).map_err(located)?;
+                drop(other_held);
+            }
+            item = (acc, held);
+            index = group;
+            level += 1;
+            width = width.div_ceil(s);
+        }
+    }
+}
+
+/// The input block at position `j` (C order over the reduced axes) under
+/// output block `out_index`.
+fn input_block(
+    out_index: &[u64],
+    mut j: u64,
+    axes: &[usize],
+    along: &[u64],
+    keepdims: bool,
+    ndim: usize,
+) -> Vec<u64> {
+    let mut digits = vec![0u64; along.len()];
+    for (d, &n) in digits.iter_mut().zip(along).rev() {
+        *d = j % n;
+        j /= n;
+    }
+    let mut kept = 0;
+    (0..ndim)
+        .map(|axis| match axes.iter().position(|&a| a == axis) {
+            Some(k) => digits[k],
+            None => {
+                let at = if keepdims { axis } else { kept };
+                kept += 1;
+                out_index[at]
+            }
+        })
+        .collect()
+}
+
+fn internal(node: &Node) -> Error {
+    Error::Graph {
+        operation: node.name().to_string(),
+        message: "internal: a reduction tree lost a partial".into(),
+    }
+}

@@ -1,0 +1,134 @@
+//! The data a task moves between fused kernels: one block as a type-erased
+//! `ArrayD<T>`. Kernels are typed; the graph is not, so the dtype is
+//! recovered once per block (a downcast), never per element.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+use ndchunk_chunking::Region;
+use ndchunk_io::{DType, Element};
+
+use crate::error::{Error, Result};
+
+/// One block of some node's output: an `ArrayD<T>` of the node's dtype,
+/// standard (C) layout, owned so kernels may work in place.
+pub type Block = Box<dyn Any + Send + Sync>;
+
+/// The typed array inside a block. A mismatch is a bug in an operation's
+/// construction (the typed front guarantees the dtypes), reported rather
+/// than panicking so that a run stops cleanly.
+pub fn take<T: Element>(block: Block, operation: &str) -> Result<ArrayD<T>> {
+    block
+        .downcast::<ArrayD<T>>()
+        .map(|b| *b)
+        .map_err(|_| Error::Graph {
+            operation: operation.to_string(),
+            message: format!("internal: expected a block of {}", T::DTYPE.name()),
+        })
+}
+
+/// Wraps a typed array as a block.
+pub fn block<T: Element>(array: ArrayD<T>) -> Block {
+    Box::new(array)
+}
+
+/// The ndarray slice of a region, in the coordinates of the array sliced.
+pub fn slice_of(region: &Region) -> Vec<SliceInfoElem> {
+    region
+        .start()
+        .iter()
+        .zip(region.stop())
+        .map(|(&a, &b)| SliceInfoElem::Slice {
+            start: a as isize,
+            end: Some(b as isize),
+            step: 1,
+        })
+        .collect()
+}
+
+/// A region's shape as ndarray wants it.
+pub fn shape_of(region: &Region) -> Vec<usize> {
+    region.shape().iter().map(|&n| n as usize).collect()
+}
+
+/// What the untyped planner and executor need to do with a node's blocks:
+/// assemble them, cut them, turn them into bytes. One implementation per
+/// element type, made generically by [`block_type`].
+pub trait BlockType: Send + Sync {
+    /// The element type.
+    fn dtype(&self) -> DType;
+    /// A block of `shape` filled with the type's default value.
+    fn filled(&self, shape: &[usize]) -> Block;
+    /// Copies `src` into `dst` at `at` (a region local to `dst`).
+    fn assign(&self, dst: &mut Block, at: &Region, src: Block) -> Result<()>;
+    /// The part `local` (local to the block) of a block, owned.
+    fn cut(&self, block: Block, local: &Region) -> Result<Block>;
+    /// A copy of the part `region` (local to `whole`) of a block kept
+    /// whole, e.g. a materialised reduction read by a later stage.
+    fn copy_region(&self, whole: &Block, region: &Region) -> Result<Block>;
+    /// The block's elements as C-order native-endian bytes (a chunk store's form).
+    fn to_bytes(&self, block: Block) -> Result<Vec<u8>>;
+}
+
+struct TypeOf<T>(PhantomData<fn() -> T>);
+
+/// The [`BlockType`] of `T`.
+pub fn block_type<T: Element>() -> Arc<dyn BlockType> {
+    Arc::new(TypeOf::<T>(PhantomData))
+}
+
+impl<T: Element> BlockType for TypeOf<T> {
+    fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+
+    fn filled(&self, shape: &[usize]) -> Block {
+        block(ArrayD::<T>::default(IxDyn(shape)))
+    }
+
+    fn assign(&self, dst: &mut Block, at: &Region, src: Block) -> Result<()> {
+        let src = take::<T>(src, "assemble")?;
+        let dst = dst
+            .downcast_mut::<ArrayD<T>>()
+            .ok_or_else(|| Error::Graph {
+                operation: "assemble".into(),
+                message: format!("internal: expected a block of {}", T::DTYPE.name()),
+            })?;
+        dst.slice_mut(slice_of(at).as_slice()).assign(&src);
+        Ok(())
+    }
+
+    fn cut(&self, block_in: Block, local: &Region) -> Result<Block> {
+        let array = take::<T>(block_in, "cut")?;
+        if local
+            .shape()
+            .iter()
+            .map(|&n| n as usize)
+            .eq(array.shape().iter().copied())
+        {
+            return Ok(block(array));
+        }
+        Ok(block(array.slice(slice_of(local).as_slice()).to_owned()))
+    }
+
+    fn copy_region(&self, whole: &Block, region: &Region) -> Result<Block> {
+        let array = whole
+            .downcast_ref::<ArrayD<T>>()
+            .ok_or_else(|| Error::Graph {
+                operation: "read".into(),
+                message: format!("internal: expected a block of {}", T::DTYPE.name()),
+            })?;
+        Ok(block(array.slice(slice_of(region).as_slice()).to_owned()))
+    }
+
+    fn to_bytes(&self, block_in: Block) -> Result<Vec<u8>> {
+        let array = take::<T>(block_in, "write")?;
+        let array = array.as_standard_layout();
+        match array.as_slice() {
+            Some(values) => Ok(T::to_ne_bytes(values)),
+            None => Ok(T::to_ne_bytes(&array.iter().copied().collect::<Vec<_>>())),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The logical graph: one [`Node`] per operation, never one per chunk.
+//!
+//! A node knows its output (shape and [`ChunkGrid`], dtype), how to get its
+//! input for a region (its [`NodeKind`]: same region for blockwise nodes,
+//! the intersecting pieces for a rechunk, the blocks along the reduced axes
+//! for a reduction), and its kernel. Nothing per chunk exists until the
+//! executor asks for a block, so a graph over 10^6 chunks is a handful of
+//! `Arc<Node>`s.
+
+pub mod block;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ndchunk_chunking::{ChunkGrid, Region};
+
+use crate::error::Result;
+
+pub use block::{block_type, Block, BlockType};
+
+/// Reads any region of a source (a store, an in-memory array, a generator).
+pub type SourceFn = dyn Fn(&Region) -> Result<Block> + Send + Sync;
+
+/// A blockwise kernel: the inputs over one region (same region for each)
+/// to the output over that region.
+pub type MapFn = dyn Fn(Vec<Block>, &BlockInfo<'_>) -> Result<Block> + Send + Sync;
+
+/// Where a kernel's block lies, for `map_blocks` closures that need it.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockInfo<'a> {
+    /// The block index in the operation's grid (`map_blocks`); empty for
+    /// elementwise kernels, which may be run on any region.
+    pub index: &'a [u64],
+    /// The block's region of the whole array.
+    pub region: &'a Region,
+}
+
+/// A reduction's arithmetic, type-erased. Accumulators are kept with the
+/// reduced axes as length-1 axes (keepdims) until [`Reduction::finish`].
+pub trait Reduction: Send + Sync {
+    /// The accumulator of one input block, reduced over `axes`.
+    fn partial(&self, block: Block, axes: &[usize]) -> Result<Block>;
+    /// `acc` then `other` combined (in that order: the order is part of
+    /// the result's bits).
+    fn combine(&self, acc: Block, other: Block) -> Result<Block>;
+    /// The output block from a complete accumulator, shaped `out_shape`.
+    fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block>;
+    /// Accumulator bytes per output element (e.g. mean + M2 for `var`).
+    fn acc_bytes_per_element(&self) -> u64;
+}
+
+/// What a node does with its inputs.
+pub enum NodeKind {
+    /// Data from outside the graph.
+    Source {
+        /// Reads a region.
+        read: Arc<SourceFn>,
+        /// Bytes a read needs beyond its result (a decoded chunk).
+        scratch_bytes: u64,
+    },
+    /// A blockwise kernel over inputs of the same shape, each evaluated
+    /// over the output's region.
+    Map {
+        /// The inputs.
+        inputs: Vec<Arc<Node>>,
+        /// The kernel.
+        kernel: Arc<MapFn>,
+        /// True when the kernel must see whole blocks of this node's grid
+        /// (`map_blocks`); elementwise kernels run on any region, which is
+        /// what lets arrays of different chunkings meet without a rechunk.
+        per_block: bool,
+    },
+    /// The same values cut along a new grid; a block is assembled from the
+    /// pieces of the input blocks it intersects.
+    Rechunk {
+        /// The input.
+        input: Arc<Node>,
+    },
+    /// A reduction over `axes`, streamed into per-output-block accumulators.
+    Reduce {
+        /// The input.
+        input: Arc<Node>,
+        /// The arithmetic.
+        reduction: Arc<dyn Reduction>,
+        /// The reduced axes of the input (sorted, distinct).
+        axes: Vec<usize>,
+        /// Whether reduced axes stay as length 1.
+        keepdims: bool,
+        /// How many partial results are combined at once; fixes the tree.
+        split_every: u64,
+    },
+    /// An operation that cannot be built (shapes that do not match, an axis
+    /// out of range): reported when the graph is planned, so that building
+    /// expressions with operators never panics.
+    Invalid {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One operation of the graph.
+pub struct Node {
+    id: u64,
+    name: String,
+    grid: ChunkGrid,
+    ty: Arc<dyn BlockType>,
+    kind: NodeKind,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+impl Node {
+    /// A node; `name` is the operation as the user wrote it (`add`,
+    /// `from_store(memory:t)`), which errors and `explain` show.
+    pub fn new(
+        name: impl Into<String>,
+        grid: ChunkGrid,
+        ty: Arc<dyn BlockType>,
+        kind: NodeKind,
+    ) -> Arc<Node> {
+        Arc::new(Node {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name: name.into(),
+            grid,
+            ty,
+            kind,
+        })
+    }
+
+    /// A process-unique id: the identity shared sub-expressions are found by.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The operation's user-facing name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The output's chunk grid (and so its shape).
+    pub fn grid(&self) -> &ChunkGrid {
+        &self.grid
+    }
+
+    /// The output's element type.
+    pub fn block_type(&self) -> &Arc<dyn BlockType> {
+        &self.ty
+    }
+
+    /// What the node does.
+    pub fn kind(&self) -> &NodeKind {
+        &self.kind
+    }
+
+    /// The nodes this one reads.
+    pub fn inputs(&self) -> Vec<&Arc<Node>> {
+        match &self.kind {
+            NodeKind::Source { .. } | NodeKind::Invalid { .. } => Vec::new(),
+            NodeKind::Map { inputs, .. } => inputs.iter().collect(),
+            NodeKind::Rechunk { input } | NodeKind::Reduce { input, .. } => vec![input],
+        }
+    }
+
+    /// Bytes of one element of the output.
+    pub fn itemsize(&self) -> u64 {
+        self.ty.dtype().size() as u64
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("shape", &self.grid.shape())
+            .field("dtype", &self.ty.dtype())
+            .finish_non_exhaustive()
+    }
+}

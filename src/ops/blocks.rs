@@ -1,0 +1,78 @@
+//! Operations on whole blocks: `map_blocks` (a user kernel per block, told
+//! where the block is) and `rechunk` (the same values on a new grid).
+
+use std::sync::Arc;
+
+use ndarray::ArrayD;
+use ndchunk_chunking::ChunkGrid;
+use ndchunk_io::Element;
+
+use crate::array::{Array, Chunks};
+use crate::error::Error;
+use crate::graph::block::{block, take};
+use crate::graph::{block_type, BlockInfo, Node, NodeKind};
+use crate::ops::elementwise::invalid;
+
+impl<T: Element> Array<T> {
+    /// `f` run on each block, told the block's index and region; it must
+    /// return an array of the block's shape (else the run stops with an
+    /// error naming `map_blocks` and the block). Fuses with the blockwise
+    /// operations around it.
+    pub fn map_blocks<U: Element>(
+        &self,
+        f: impl Fn(ArrayD<T>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
+    ) -> Array<U> {
+        let kernel = move |ins: Vec<crate::graph::Block>, info: &BlockInfo<'_>| {
+            let input = ins.into_iter().next().ok_or_else(|| Error::Graph {
+                operation: "map_blocks".into(),
+                message: "internal: no input block".into(),
+            })?;
+            let out = f(take::<T>(input, "map_blocks")?, info);
+            let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
+            if out.shape() != expected.as_slice() {
+                return Err(Error::Graph {
+                    operation: "map_blocks".into(),
+                    message: format!(
+                        "the function returned shape {:?} for block {:?} of shape {expected:?}",
+                        out.shape(),
+                        info.index
+                    ),
+                });
+            }
+            Ok(block(out.as_standard_layout().into_owned()))
+        };
+        Array::from_node(Node::new(
+            "map_blocks",
+            self.grid().clone(),
+            block_type::<U>(),
+            NodeKind::Map {
+                inputs: vec![self.node().clone()],
+                kernel: Arc::new(kernel),
+                per_block: true,
+            },
+        ))
+    }
+
+    /// The same values cut along a new grid. A block of the new grid is
+    /// assembled from its intersections with the old blocks; when the
+    /// input is a source or a blockwise chain, the pieces are computed
+    /// straight from the sources (no intermediate array). A rechunk to the
+    /// same grid is no node at all.
+    pub fn rechunk(&self, chunks: impl Into<Chunks>) -> Array<T> {
+        let grid: ChunkGrid = match chunks.into().resolve(&self.shape(), T::DTYPE.size()) {
+            Ok(grid) => grid,
+            Err(e) => return invalid("rechunk", self.grid().clone(), e.to_string()),
+        };
+        if grid == *self.grid() {
+            return self.clone();
+        }
+        Array::from_node(Node::new(
+            "rechunk",
+            grid,
+            block_type::<T>(),
+            NodeKind::Rechunk {
+                input: self.node().clone(),
+            },
+        ))
+    }
+}

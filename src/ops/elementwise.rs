@@ -1,0 +1,250 @@
+//! Elementwise operations: one node each, a kernel over any region, so
+//! chains fuse and arrays of different chunkings meet on the grid cut at
+//! both arrays' boundaries (Dask's `unify_chunks`) without a rechunk.
+
+use std::ops::{Add, Div, Mul, Sub};
+use std::sync::Arc;
+
+use ndarray::{ArrayD, Zip};
+use ndchunk_io::Element;
+use num_traits::{AsPrimitive, Float};
+
+use crate::array::Array;
+use crate::graph::block::{block, take};
+use crate::graph::{block_type, Block, BlockInfo, Node, NodeKind};
+use crate::ops::numeric::Numeric;
+
+/// The other side of a binary operation: an array of the same shape, or a
+/// scalar broadcast to every element.
+#[derive(Debug, Clone)]
+pub enum Operand<T: Element> {
+    /// An array (same shape; chunkings may differ).
+    Array(Array<T>),
+    /// A scalar.
+    Scalar(T),
+}
+
+impl<T: Element> From<T> for Operand<T> {
+    fn from(value: T) -> Self {
+        Operand::Scalar(value)
+    }
+}
+
+impl<T: Element> From<Array<T>> for Operand<T> {
+    fn from(array: Array<T>) -> Self {
+        Operand::Array(array)
+    }
+}
+
+impl<T: Element> From<&Array<T>> for Operand<T> {
+    fn from(array: &Array<T>) -> Self {
+        Operand::Array(array.clone())
+    }
+}
+
+fn map_node<U: Element>(
+    name: String,
+    inputs: Vec<Arc<Node>>,
+    grid: ndchunk_chunking::ChunkGrid,
+    kernel: impl Fn(Vec<Block>, &BlockInfo<'_>) -> crate::Result<Block> + Send + Sync + 'static,
+) -> Array<U> {
+    Array::from_node(Node::new(
+        name,
+        grid,
+        block_type::<U>(),
+        NodeKind::Map {
+            inputs,
+            kernel: Arc::new(kernel),
+            per_block: false,
+        },
+    ))
+}
+
+/// An array that reports `message` for operation `name` when planned.
+pub(crate) fn invalid<U: Element>(
+    name: &str,
+    grid: ndchunk_chunking::ChunkGrid,
+    message: String,
+) -> Array<U> {
+    Array::from_node(Node::new(
+        name,
+        grid,
+        block_type::<U>(),
+        NodeKind::Invalid { message },
+    ))
+}
+
+fn first(blocks: Vec<Block>) -> Block {
+    blocks
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| block(ArrayD::<u8>::default(ndarray::IxDyn(&[]))))
+}
+
+impl<T: Element> Array<T> {
+    /// `f` applied to every element, into a new element type.
+    pub fn map<U: Element>(
+        &self,
+        name: &str,
+        f: impl Fn(T) -> U + Send + Sync + 'static,
+    ) -> Array<U> {
+        let op = name.to_string();
+        map_node(
+            name.into(),
+            vec![self.node().clone()],
+            self.grid().clone(),
+            move |ins, _| Ok(block(take::<T>(first(ins), &op)?.mapv(&f))),
+        )
+    }
+
+    /// `f` applied to every element in place (no new buffer per block).
+    pub fn map_inplace(&self, name: &str, f: impl Fn(T) -> T + Send + Sync + 'static) -> Array<T> {
+        let op = name.to_string();
+        map_node(
+            name.into(),
+            vec![self.node().clone()],
+            self.grid().clone(),
+            move |ins, _| {
+                let mut a = take::<T>(first(ins), &op)?;
+                a.mapv_inplace(&f);
+                Ok(block(a))
+            },
+        )
+    }
+
+    /// `f(self, other)` element by element; `other` an array of the same
+    /// shape (any chunking) or a scalar.
+    pub fn zip_with<U: Element>(
+        &self,
+        other: impl Into<Operand<T>>,
+        name: &str,
+        f: impl Fn(T, T) -> U + Send + Sync + 'static,
+    ) -> Array<U> {
+        let other = match other.into() {
+            Operand::Scalar(s) => return self.map(&format!("{name}({s:?})"), move |x| f(x, s)),
+            Operand::Array(a) => a,
+        };
+        let grid = match self.grid().refine_with(other.grid()) {
+            Ok(grid) => grid,
+            Err(_) => {
+                return invalid(
+                    name,
+                    self.grid().clone(),
+                    format!(
+                        "shapes {:?} and {:?} do not match (broadcasting between arrays is not supported yet)",
+                        self.shape(),
+                        other.shape()
+                    ),
+                )
+            }
+        };
+        let op = name.to_string();
+        let inputs = vec![self.node().clone(), other.node().clone()];
+        map_node(name.into(), inputs, grid, move |ins, _| {
+            let mut ins = ins.into_iter();
+            let (Some(a), Some(b)) = (ins.next(), ins.next()) else {
+                return Err(crate::Error::Graph {
+                    operation: op.clone(),
+                    message: "internal: two inputs expected".into(),
+                });
+            };
+            let (a, b) = (take::<T>(a, &op)?, take::<T>(b, &op)?);
+            Ok(block(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y))))
+        })
+    }
+
+    /// The elements converted to `U` with Rust's `as` (numpy's `astype`
+    /// with `casting="unsafe"`: floats to integers truncate and saturate).
+    pub fn astype<U: Element>(&self) -> Array<U>
+    where
+        T: AsPrimitive<U>,
+    {
+        self.map(&format!("astype({})", U::DTYPE.name()), |x| x.as_())
+    }
+}
+
+macro_rules! comparisons {
+    ($($(#[$doc:meta])* $name:ident => $op:tt),* $(,)?) => {
+        impl<T: Element + PartialOrd> Array<T> {$(
+            $(#[$doc])*
+            pub fn $name(&self, other: impl Into<Operand<T>>) -> Array<bool> {
+                self.zip_with(other, stringify!($name), |x, y| x $op y)
+            }
+        )*}
+    };
+}
+
+comparisons!(
+    /// `self > other`, element by element.
+    greater => >,
+    /// `self >= other`, element by element.
+    greater_equal => >=,
+    /// `self < other`, element by element.
+    less => <,
+    /// `self <= other`, element by element.
+    less_equal => <=,
+    /// `self == other`, element by element.
+    equal => ==,
+    /// `self != other`, element by element.
+    not_equal => !=,
+);
+
+impl<T: Numeric> Array<T> {
+    /// `|x|`.
+    pub fn abs(&self) -> Array<T> {
+        self.map_inplace("abs", T::abs_elem)
+    }
+}
+
+macro_rules! float_unary {
+    ($($(#[$doc:meta])* $name:ident => $f:expr),* $(,)?) => {
+        impl<T: Numeric + Float> Array<T> {$(
+            $(#[$doc])*
+            pub fn $name(&self) -> Array<T> {
+                self.map_inplace(stringify!($name), $f)
+            }
+        )*}
+    };
+}
+
+float_unary!(
+    /// Square root (NaN below zero, as numpy).
+    sqrt => |x: T| x.sqrt(),
+    /// `e^x`.
+    exp => |x: T| x.exp(),
+    /// Natural logarithm (numpy's `log`).
+    ln => |x: T| x.ln(),
+);
+
+impl<T: Numeric + Float> Array<T> {
+    /// `x^p` (numpy's `power` with a float exponent).
+    pub fn powf(&self, p: T) -> Array<T> {
+        self.map_inplace(&format!("powf({p:?})"), move |x| x.powf(p))
+    }
+}
+
+fn same_type<T: Numeric>(a: &Array<T>, b: Operand<T>, name: &str, f: fn(T, T) -> T) -> Array<T> {
+    match b {
+        Operand::Scalar(s) => a.map_inplace(&format!("{name}({s:?})"), move |x| f(x, s)),
+        Operand::Array(b) => a.zip_with(b, name, f),
+    }
+}
+
+macro_rules! arithmetic {
+    ($($trait:ident $method:ident $elem:ident),*) => {$(
+        impl<T: Numeric, R: Into<Operand<T>>> $trait<R> for Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: R) -> Array<T> {
+                same_type(&self, rhs.into(), stringify!($method), T::$elem)
+            }
+        }
+        impl<T: Numeric, R: Into<Operand<T>>> $trait<R> for &Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: R) -> Array<T> {
+                same_type(self, rhs.into(), stringify!($method), T::$elem)
+            }
+        }
+    )*};
+}
+
+arithmetic!(Add add add_elem, Sub sub sub_elem, Mul mul mul_elem, Div div div_elem);

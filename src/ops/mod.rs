@@ -1,0 +1,11 @@
+//! The operations of [`Array`](crate::Array), one file per family. Each
+//! adds one node to the graph and returns at once.
+
+pub mod blocks;
+pub mod elementwise;
+pub mod numeric;
+pub mod reduce;
+
+pub use elementwise::Operand;
+pub use numeric::Numeric;
+pub use reduce::DEFAULT_SPLIT_EVERY;

@@ -1,0 +1,68 @@
+//! Fusion of blockwise chains: everything between a stage's output and its
+//! sources (or earlier reductions) runs as one kernel per output block.
+//! This pass names what was fused and projects one task's peak bytes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::graph::{Node, NodeKind};
+
+/// The operations fused under `node`, inputs before consumers, each once;
+/// the walk stops at reductions (their own stages), which appear as
+/// `read <name>`.
+pub fn fused_ops(node: &Arc<Node>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    walk(node, &mut seen, &mut out);
+    out
+}
+
+fn walk(node: &Arc<Node>, seen: &mut HashSet<u64>, out: &mut Vec<String>) {
+    if !seen.insert(node.id()) {
+        return;
+    }
+    if let NodeKind::Reduce { .. } = node.kind() {
+        out.push(format!("read {}", node.name()));
+        return;
+    }
+    for input in node.inputs() {
+        walk(input, seen, out);
+    }
+    out.push(node.name().to_string());
+}
+
+/// Projected peak bytes of evaluating `node` over a region of `elements`
+/// elements: its output, plus every input evaluated for it, plus a
+/// source's decode scratch. Conservative: it counts every intermediate of
+/// the chain as alive at once (in-place kernels reuse some of them).
+pub fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
+    let own = elements.saturating_mul(node.itemsize());
+    match node.kind() {
+        NodeKind::Source { scratch_bytes, .. } => own.saturating_add(*scratch_bytes),
+        NodeKind::Map {
+            inputs, per_block, ..
+        } => {
+            // A whole-block kernel asked for part of a block computes the
+            // whole block, then cuts it.
+            let e = if *per_block {
+                elements.max(node.grid().max_block_elements())
+            } else {
+                elements
+            };
+            let extra = if *per_block && e > elements {
+                e.saturating_mul(node.itemsize())
+            } else {
+                0
+            };
+            inputs.iter().fold(own.saturating_add(extra), |acc, i| {
+                acc.saturating_add(peak_bytes(i, e))
+            })
+        }
+        NodeKind::Rechunk { input } => {
+            let piece = elements.min(input.grid().max_block_elements());
+            own.saturating_add(peak_bytes(input, piece))
+        }
+        // Materialised by its own stage: a slice copy.
+        NodeKind::Reduce { .. } | NodeKind::Invalid { .. } => own,
+    }
+}

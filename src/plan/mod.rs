@@ -1,0 +1,215 @@
+//! The physical plan: the graph cut into stages of independent tasks.
+//!
+//! A stage ends where a node needs more than "the same region" of its
+//! input and cheap recomputation will not do: today, reductions (their
+//! results are materialised for the stages that read them). Everything else
+//! (sources, elementwise chains, `map_blocks`, rechunks) fuses into the
+//! kernel of the stage that consumes it. Stages and tasks are counts and
+//! formulas, O(operations); the executor enumerates blocks lazily.
+
+pub mod explain;
+pub mod fuse_blockwise;
+pub mod fused_eval;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::graph::{Node, NodeKind};
+
+pub use fuse_blockwise::{fused_ops, peak_bytes};
+
+/// How a stage's tasks are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageKind {
+    /// One task per block of the stage node's grid, through the fused chain.
+    Blocks,
+    /// One task per group of `split_every` input blocks along the reduced
+    /// axes (a leaf), folded in block order; leaves combined in a fixed
+    /// tree of fan-in `split_every`, so the bits do not depend on threads.
+    Reduce {
+        /// Leaves per output block.
+        leaves_per_block: u64,
+        /// Input blocks folded by one leaf (the last may fold fewer).
+        split_every: u64,
+        /// Combine levels above the leaves.
+        depth: u32,
+        /// Accumulator bytes of one output block.
+        acc_bytes: u64,
+        /// Bytes of partial results an output block's tree may hold while
+        /// waiting for siblings: `(split_every - 1) · depth` accumulators.
+        held_bytes: u64,
+    },
+}
+
+/// One stage: independent tasks producing the blocks of `node`.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// The node whose output this stage produces.
+    pub node: Arc<Node>,
+    /// How its tasks are made.
+    pub kind: StageKind,
+    /// The operations fused into one task, inputs first.
+    pub fused: Vec<String>,
+    /// Number of tasks.
+    pub tasks: u64,
+    /// Projected peak bytes of one task.
+    pub task_bytes: u64,
+}
+
+impl Stage {
+    /// The bytes that must fit `max_mem` for the stage to make progress.
+    pub fn required_bytes(&self) -> u64 {
+        match &self.kind {
+            StageKind::Blocks => self.task_bytes,
+            StageKind::Reduce { held_bytes, .. } => self.task_bytes.saturating_add(*held_bytes),
+        }
+    }
+
+    /// The grid whose chunks decide a task's size (the one to rechunk when
+    /// a task is too large).
+    pub fn input_grid(&self) -> &ndchunk_chunking::ChunkGrid {
+        match self.node.kind() {
+            NodeKind::Reduce { input, .. } => input.grid(),
+            _ => self.node.grid(),
+        }
+    }
+}
+
+/// The optimised, executable form of a graph.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    stages: Vec<Stage>,
+}
+
+impl Plan {
+    /// Plans the computation of `root`. Fails on the first invalid
+    /// operation, naming it.
+    pub fn new(root: &Arc<Node>) -> Result<Plan> {
+        let mut seen = HashSet::new();
+        let mut stages = Vec::new();
+        collect(root, &mut seen, &mut stages)?;
+        if !matches!(root.kind(), NodeKind::Reduce { .. }) {
+            stages.push(blocks_stage(root));
+        }
+        Ok(Plan { stages })
+    }
+
+    /// The stages, in the order they run.
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// Refuses the plan when one stage cannot make progress within
+    /// `max_mem`, naming the operation and suggesting a chunking.
+    pub fn check(&self, max_mem: u64) -> Result<()> {
+        for stage in &self.stages {
+            let needed = stage.required_bytes();
+            if needed > max_mem {
+                return Err(Error::TaskTooLarge {
+                    operation: stage.node.name().to_string(),
+                    needed,
+                    limit: max_mem,
+                    suggestion: suggest_chunks(stage, max_mem),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Post-order: a reduction's stage after the stages it reads.
+fn collect(node: &Arc<Node>, seen: &mut HashSet<u64>, stages: &mut Vec<Stage>) -> Result<()> {
+    if !seen.insert(node.id()) {
+        return Ok(());
+    }
+    if let NodeKind::Invalid { message } = node.kind() {
+        return Err(Error::Graph {
+            operation: node.name().to_string(),
+            message: message.clone(),
+        });
+    }
+    for input in node.inputs() {
+        collect(input, seen, stages)?;
+    }
+    if let NodeKind::Reduce { .. } = node.kind() {
+        stages.push(reduce_stage(node));
+    }
+    Ok(())
+}
+
+fn blocks_stage(node: &Arc<Node>) -> Stage {
+    Stage {
+        node: node.clone(),
+        kind: StageKind::Blocks,
+        fused: fused_ops(node),
+        tasks: node.grid().num_blocks(),
+        task_bytes: peak_bytes(node, node.grid().max_block_elements()),
+    }
+}
+
+fn reduce_stage(node: &Arc<Node>) -> Stage {
+    let NodeKind::Reduce {
+        input,
+        reduction,
+        axes,
+        split_every,
+        ..
+    } = node.kind()
+    else {
+        return blocks_stage(node);
+    };
+    let s = (*split_every).max(2);
+    let along: u64 = axes
+        .iter()
+        .map(|&a| input.grid().axis(a).num_chunks())
+        .product();
+    let leaves = along.div_ceil(s);
+    let mut depth = 0u32;
+    let mut n = leaves;
+    while n > 1 {
+        n = n.div_ceil(s);
+        depth += 1;
+    }
+    let acc_bytes = node
+        .grid()
+        .max_block_elements()
+        .saturating_mul(reduction.acc_bytes_per_element());
+    let work = peak_bytes(input, input.grid().max_block_elements());
+    let mut fused = fused_ops(input);
+    fused.push(node.name().to_string());
+    Stage {
+        node: node.clone(),
+        kind: StageKind::Reduce {
+            leaves_per_block: leaves,
+            split_every: s,
+            depth,
+            acc_bytes,
+            held_bytes: acc_bytes.saturating_mul((s - 1) * u64::from(depth)),
+        },
+        fused,
+        tasks: node.grid().num_blocks().saturating_mul(leaves),
+        task_bytes: work.saturating_add(acc_bytes.saturating_mul(2)),
+    }
+}
+
+/// A chunk shape for the stage's input that would fit: the current largest
+/// chunk with its longest axes halved until the projection fits.
+fn suggest_chunks(stage: &Stage, max_mem: u64) -> String {
+    let grid = stage.input_grid();
+    let now: Vec<u64> = grid.axes().iter().map(|a| a.max_chunk()).collect();
+    let elements = |s: &[u64]| s.iter().product::<u64>().max(1);
+    let needed = stage.required_bytes() as f64;
+    let mut shape = now.clone();
+    let scale = |s: &[u64]| needed * elements(s) as f64 / elements(&now) as f64;
+    while scale(&shape) > max_mem as f64 * 0.9 {
+        let Some((axis, &len)) = shape.iter().enumerate().max_by_key(|(_, &n)| n) else {
+            break;
+        };
+        if len <= 1 {
+            return "max_mem is too small for this operation even with one-element chunks".into();
+        }
+        shape[axis] = len.div_ceil(2);
+    }
+    format!("rechunk its input from chunks of {now:?} to about {shape:?}")
+}

@@ -1,0 +1,232 @@
+//! The executor: fusion seen in the plan, bit-identical reductions across
+//! thread counts, data larger than the budget, refused plans, bad chunks.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn};
+use ndchunk::chunking::ChunkGrid;
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, MemoryStore, Scalar, ZarrStore};
+use ndchunk::{Array, ComputeOptions, Error};
+
+fn random_f32(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 1000.0
+        })
+        .collect()
+}
+
+fn options(threads: usize, max_mem: u64) -> ComputeOptions {
+    ComputeOptions {
+        max_mem: Some(max_mem),
+        threads: Some(threads),
+        progress: false,
+    }
+}
+
+#[test]
+fn a_chain_of_five_ops_is_one_stage_and_a_reduction_adds_one() {
+    let a = Array::<f64>::ones(&[100, 100], [10, 10]).unwrap();
+    let chain = ((&a + 1.0) * 2.0 - 3.0).sqrt().abs();
+    let plan = chain.plan().unwrap();
+    assert_eq!(plan.stages().len(), 1);
+    assert_eq!(
+        plan.stages()[0].fused,
+        vec![
+            "full(1.0)",
+            "add(1.0)",
+            "mul(2.0)",
+            "sub(3.0)",
+            "sqrt",
+            "abs"
+        ]
+    );
+    assert_eq!(plan.stages()[0].tasks, 100);
+    let text = chain.explain().unwrap();
+    assert!(
+        text.contains("STAGE 1/1") && text.contains("add(1.0) -> mul(2.0)"),
+        "{text}"
+    );
+    let reduced = (chain.sum(&[0], false) + 1.0).compute().unwrap();
+    assert!(reduced.iter().all(|&v| v == 101.0));
+    assert_eq!(
+        (chain.sum(&[0], false) + 1.0)
+            .plan()
+            .unwrap()
+            .stages()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_million_chunk_graph_is_a_handful_of_nodes() {
+    let a = Array::<f64>::ones(&[10_000, 10_000, 100], [10, 10, 100]).unwrap();
+    let plan = (a + 1.0).sum(&[0], false).plan().unwrap();
+    assert_eq!(plan.stages().len(), 1);
+    assert_eq!(plan.stages()[0].tasks, 1000 * 125);
+}
+
+#[test]
+fn float32_sums_are_bit_identical_whatever_the_threads() {
+    let shape = [61usize, 47, 33];
+    let x = ArrayD::from_shape_vec(IxDyn(&shape), random_f32(61 * 47 * 33, 7)).unwrap();
+    let grid = ChunkGrid::from_sizes(&[
+        vec![5, 9, 7, 20, 20],
+        vec![10; 4].into_iter().chain([7]).collect(),
+        vec![11, 11, 11],
+    ])
+    .unwrap();
+    let a = Array::from_ndarray(x.clone(), grid).unwrap();
+    for (axes, keepdims) in [
+        (vec![0usize], false),
+        (vec![0, 2], true),
+        (vec![0, 1, 2], false),
+    ] {
+        let sum = a.sum(&axes, keepdims);
+        let mean = a.mean(&axes, keepdims);
+        let (one, _) = sum.compute_with(&options(1, 1 << 30)).unwrap();
+        for threads in [2, 3, 8] {
+            let (many, _) = sum.compute_with(&options(threads, 1 << 30)).unwrap();
+            assert!(one
+                .iter()
+                .zip(many.iter())
+                .all(|(p, q)| p.to_bits() == q.to_bits()));
+            let (m1, _) = mean.compute_with(&options(1, 1 << 30)).unwrap();
+            let (mn, _) = mean.compute_with(&options(threads, 1 << 30)).unwrap();
+            assert!(m1
+                .iter()
+                .zip(mn.iter())
+                .all(|(p, q)| p.to_bits() == q.to_bits()));
+        }
+    }
+}
+
+#[test]
+fn data_ten_times_the_budget_completes_within_it() {
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[1000, 100, 100], &[10, 100, 100]).unwrap(),
+        DType::Float32,
+        Scalar::Float(0.0),
+    );
+    let source = Arc::new(MemoryStore::new("big", meta.clone()));
+    for chunk in meta.grid.all_blocks().iter() {
+        let values = ArrayD::from_elem(IxDyn(&[10, 100, 100]), chunk[0] as f32);
+        source.write_chunk(&chunk, values.view()).unwrap();
+    }
+    let max_mem = 3_500_000;
+    assert!(meta.logical_bytes() >= 10 * max_mem);
+    let a = Array::<f32>::from_store(source.clone()).unwrap();
+    let (mean, report) = a
+        .mean(&[0], false)
+        .compute_with(&options(4, max_mem))
+        .unwrap();
+    assert!(
+        report.peak_bytes <= max_mem && report.peak_bytes > 0,
+        "{report:?}"
+    );
+    assert!(mean.iter().all(|&v| v == 49.5), "{}", mean[[0, 0]]);
+    // A blockwise result written chunk by chunk, also within the budget.
+    let out = MemoryStore::new("out", meta.clone());
+    let report = (&a * 2.0 + 1.0)
+        .store_with(&out, &options(4, max_mem))
+        .unwrap();
+    assert!(report.peak_bytes <= max_mem, "{report:?}");
+    assert_eq!(out.read_chunk::<f32>(&[7, 0, 0]).unwrap()[[0, 0, 0]], 15.0);
+}
+
+#[test]
+fn a_task_larger_than_the_budget_is_refused_before_running() {
+    let a = Array::<f64>::ones(&[1000, 1000], [1000, 1000]).unwrap();
+    match (a + 1.0).compute_with(&options(2, 1 << 20)) {
+        Err(Error::TaskTooLarge {
+            operation,
+            needed,
+            limit,
+            suggestion,
+        }) => {
+            assert_eq!(operation, "add(1.0)");
+            assert!(needed > limit);
+            assert!(suggestion.contains("rechunk"), "{suggestion}");
+        }
+        other => panic!("expected TaskTooLarge, got {other:?}"),
+    }
+}
+
+#[test]
+fn mismatched_shapes_are_reported_by_the_operation() {
+    let a = Array::<f64>::ones(&[4, 4], [2, 2]).unwrap();
+    let b = Array::<f64>::ones(&[4, 5], [2, 2]).unwrap();
+    let err = (a + b).compute().unwrap_err().to_string();
+    assert!(err.starts_with("add:") && err.contains("[4, 5]"), "{err}");
+}
+
+#[test]
+fn a_corrupt_zarr_chunk_stops_the_run_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[6, 4], &[3, 2]).unwrap(),
+        DType::Float32,
+        Scalar::Float(0.0),
+    );
+    let store = ZarrStore::create(
+        dir.path(),
+        "a",
+        &ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(3)),
+    )
+    .unwrap();
+    for chunk in store.meta().grid.all_blocks().iter() {
+        store
+            .write_chunk(&chunk, ArrayD::from_elem(IxDyn(&[3, 2]), 1.0f32).view())
+            .unwrap();
+    }
+    let store: Arc<dyn ChunkStore> = Arc::new(store);
+    let a = Array::<f32>::from_store(store.clone()).unwrap();
+    assert_eq!(a.sum(&a.all_axes(), false).compute().unwrap()[[]], 24.0);
+    std::fs::write(dir.path().join("a/c/1/0"), b"not zstd").unwrap();
+    match (&a * 2.0).compute() {
+        Err(Error::Task { block, source, .. }) => {
+            assert_eq!(block, vec![1, 0]);
+            assert!(source.to_string().contains("[1, 0]"), "{source}");
+        }
+        other => panic!("expected a task error, got {other:?}"),
+    }
+    match a.sum(&[0], false).compute() {
+        Err(Error::Task {
+            operation, block, ..
+        }) => {
+            assert_eq!(operation, "sum");
+            assert_eq!(block, vec![1, 0]);
+        }
+        other => panic!("expected a task error, got {other:?}"),
+    }
+}
+
+#[test]
+fn store_rechunks_to_the_store_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = ArrayD::from_shape_fn(IxDyn(&[9, 7]), |i| (i[0] * 7 + i[1]) as f64);
+    let a = Array::from_ndarray(x.clone(), [4, 3]).unwrap();
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[9, 7], &[2, 5]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let out = ZarrStore::create(
+        dir.path(),
+        "b",
+        &ZarrArraySpec::new(meta, ZarrFormat::V2, ZarrCodec::None),
+    )
+    .unwrap();
+    a.store(&out).unwrap();
+    let back = Array::<f64>::from_store(Arc::new(out))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(back, x);
+}

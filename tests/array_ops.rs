@@ -1,0 +1,239 @@
+//! Every operation of `Array` against an ndarray oracle, on random shapes
+//! (empty and length-1 axes included) and random irregular chunkings, alone
+//! and in random chains.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use ndchunk::chunking::ChunkGrid;
+use ndchunk::{Array, Chunks};
+use proptest::prelude::*;
+
+/// Chunk sizes adding up to `len`, cut at random places (zero-size chunks
+/// only on empty axes).
+fn axis_chunks(len: usize) -> impl Strategy<Value = Vec<u64>> {
+    proptest::collection::vec(any::<bool>(), len.saturating_sub(1)).prop_map(move |cuts| {
+        if len == 0 {
+            return vec![0];
+        }
+        let mut sizes = vec![1u64];
+        for cut in cuts {
+            if cut {
+                sizes.push(1);
+            } else if let Some(last) = sizes.last_mut() {
+                *last += 1;
+            }
+        }
+        sizes
+    })
+}
+
+fn grid_for(shape: &[usize]) -> BoxedStrategy<ChunkGrid> {
+    shape
+        .iter()
+        .map(|&n| axis_chunks(n))
+        .collect::<Vec<_>>()
+        .prop_map(|sizes| ChunkGrid::from_sizes(&sizes).unwrap())
+        .boxed()
+}
+
+fn shape() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(
+        prop_oneof![1 => Just(0usize), 2 => Just(1usize), 6 => 2usize..8],
+        1..=3,
+    )
+}
+
+/// A shape, an array of it, and two chunkings of it.
+fn case() -> impl Strategy<Value = (ArrayD<f64>, ChunkGrid, ChunkGrid)> {
+    shape().prop_flat_map(|shape| {
+        let n: usize = shape.iter().product();
+        (
+            proptest::collection::vec(-20.0f64..20.0, n),
+            grid_for(&shape),
+            grid_for(&shape),
+            Just(shape),
+        )
+            .prop_map(|(values, a, b, shape)| {
+                (ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap(), a, b)
+            })
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    AddScalar(f64),
+    SubScalar(f64),
+    MulScalar(f64),
+    DivScalar(f64),
+    Abs,
+    Sqrt,
+    Exp,
+    Ln,
+    Powf(f64),
+    AddArray,
+    MulArray,
+    Rechunk,
+    MapBlocks,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (-5.0f64..5.0).prop_map(Op::AddScalar),
+        (-5.0f64..5.0).prop_map(Op::SubScalar),
+        (-3.0f64..3.0).prop_map(Op::MulScalar),
+        (0.5f64..3.0).prop_map(Op::DivScalar),
+        Just(Op::Abs),
+        Just(Op::Sqrt),
+        Just(Op::Exp),
+        Just(Op::Ln),
+        (0.5f64..2.5).prop_map(Op::Powf),
+        Just(Op::AddArray),
+        Just(Op::MulArray),
+        Just(Op::Rechunk),
+        Just(Op::MapBlocks),
+    ]
+}
+
+/// Applies `op` lazily and to the oracle; `other` is a second array of the
+/// same shape on another chunking.
+fn apply(
+    op: &Op,
+    a: &Array<f64>,
+    x: &ArrayD<f64>,
+    other: &Array<f64>,
+    y: &ArrayD<f64>,
+) -> (Array<f64>, ArrayD<f64>) {
+    match *op {
+        Op::AddScalar(s) => (a + s, x.mapv(|v| v + s)),
+        Op::SubScalar(s) => (a - s, x.mapv(|v| v - s)),
+        Op::MulScalar(s) => (a * s, x.mapv(|v| v * s)),
+        Op::DivScalar(s) => (a / s, x.mapv(|v| v / s)),
+        Op::Abs => (a.abs(), x.mapv(f64::abs)),
+        Op::Sqrt => (a.sqrt(), x.mapv(f64::sqrt)),
+        Op::Exp => (a.exp(), x.mapv(f64::exp)),
+        Op::Ln => (a.ln(), x.mapv(f64::ln)),
+        Op::Powf(p) => (a.powf(p), x.mapv(|v| v.powf(p))),
+        Op::AddArray => (a + other, x + y),
+        Op::MulArray => (a * other, x * y),
+        Op::Rechunk => (a.rechunk(other.grid().clone()), x.clone()),
+        Op::MapBlocks => (
+            a.map_blocks(|block, info| {
+                assert_eq!(block.shape().len(), info.region.ndim());
+                block.mapv(|v| v * 2.0 - 1.0)
+            }),
+            x.mapv(|v| v * 2.0 - 1.0),
+        ),
+    }
+}
+
+/// Equal bits, or both NaN: elementwise kernels do the oracle's arithmetic.
+fn same(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()))
+}
+
+fn close(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter().zip(b.iter()).all(|(p, q)| {
+            (p.is_nan() && q.is_nan())
+                || p == q
+                || (p - q).abs() <= 1e-9 * (1.0 + p.abs().max(q.abs()))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn chains_of_blockwise_ops_match_ndarray((x, g1, g2) in case(), ops in proptest::collection::vec(op(), 1..=5)) {
+        let a = Array::from_ndarray(x.clone(), Chunks::Grid(g1)).unwrap();
+        let y = x.mapv(|v| v * 0.5 + 1.0);
+        let other = Array::from_ndarray(y.clone(), Chunks::Grid(g2)).unwrap();
+        let (mut lazy, mut oracle) = (a, x);
+        for op in &ops {
+            let (l, o) = apply(op, &lazy, &oracle, &other, &y);
+            lazy = l;
+            oracle = o;
+        }
+        let plan = lazy.plan().unwrap();
+        prop_assert_eq!(plan.stages().len(), 1, "{}", plan);
+        let got = lazy.compute().unwrap();
+        prop_assert!(same(&got, &oracle), "{ops:?}\n{got:?}\n{oracle:?}");
+    }
+
+    #[test]
+    fn comparisons_and_astype_match_ndarray((x, g1, g2) in case(), s in -10.0f64..10.0) {
+        let a = Array::from_ndarray(x.clone(), Chunks::Grid(g1)).unwrap();
+        let b = Array::from_ndarray(x.mapv(|v| -v), Chunks::Grid(g2)).unwrap();
+        prop_assert_eq!(a.greater(s).compute().unwrap(), x.mapv(|v| v > s));
+        prop_assert_eq!(a.less_equal(&b).compute().unwrap(), ndarray::Zip::from(&x).map_collect(|&v| v <= -v));
+        prop_assert_eq!(a.equal(&a).compute().unwrap(), x.mapv(|_| true));
+        prop_assert_eq!(a.not_equal(s).compute().unwrap(), x.mapv(|v| v != s));
+        prop_assert_eq!(a.astype::<i32>().compute().unwrap(), x.mapv(|v| v as i32));
+        let ints = a.astype::<i64>();
+        prop_assert_eq!((&ints * 3 - 1).abs().compute().unwrap(), x.mapv(|v| ((v as i64) * 3 - 1).abs()));
+    }
+
+    #[test]
+    fn reductions_match_ndarray((x, g1, _g2) in case(), mask in any::<u8>(), keepdims in any::<bool>(), ddof in 0u64..2) {
+        let ndim = x.ndim();
+        let axes: Vec<usize> = (0..ndim).filter(|i| mask & (1 << i) != 0).collect();
+        let a = Array::from_ndarray(x.clone(), Chunks::Grid(g1)).unwrap();
+        let extent: usize = axes.iter().map(|&i| x.shape()[i]).product();
+        let out_empty = (0..ndim).any(|i| !axes.contains(&i) && x.shape()[i] == 0);
+        let n = extent as f64;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / n;
+        let var = |v: &[f64]| {
+            let m = mean(v);
+            v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - ddof as f64).max(0.0)
+        };
+        let cases: Vec<(Array<f64>, ArrayD<f64>)> = vec![
+            (a.sum(&axes, keepdims), oracle(&x, &axes, keepdims, |v| v.iter().sum())),
+            (a.mean(&axes, keepdims), oracle(&x, &axes, keepdims, mean)),
+            (a.var(&axes, keepdims, ddof), oracle(&x, &axes, keepdims, var)),
+            (a.std(&axes, keepdims, ddof), oracle(&x, &axes, keepdims, |v| var(v).sqrt())),
+        ];
+        for (lazy, want) in cases {
+            let got = lazy.compute().unwrap();
+            prop_assert!(close(&got, &want), "{axes:?} keepdims={keepdims}\n{got:?}\n{want:?}");
+        }
+        for (lazy, pick) in [(a.min(&axes, keepdims), f64::min as fn(f64, f64) -> f64), (a.max(&axes, keepdims), f64::max)] {
+            if extent == 0 && !out_empty {
+                prop_assert!(lazy.compute().is_err());
+            } else {
+                let want = oracle(&x, &axes, keepdims, |v| v.iter().copied().fold(v.first().copied().unwrap_or(0.0), pick));
+                prop_assert!(same(&lazy.compute().unwrap(), &want));
+            }
+        }
+    }
+}
+
+/// `f` over the lanes of the reduced axes (moved last), numpy's shapes.
+fn oracle(
+    x: &ArrayD<f64>,
+    axes: &[usize],
+    keepdims: bool,
+    f: impl Fn(&[f64]) -> f64,
+) -> ArrayD<f64> {
+    let kept: Vec<usize> = (0..x.ndim()).filter(|i| !axes.contains(i)).collect();
+    let order: Vec<usize> = kept.iter().chain(axes).copied().collect();
+    let moved = x
+        .view()
+        .permuted_axes(IxDyn(&order))
+        .as_standard_layout()
+        .into_owned();
+    let kept_shape: Vec<usize> = kept.iter().map(|&i| x.shape()[i]).collect();
+    let extent: usize = axes.iter().map(|&i| x.shape()[i]).product();
+    let mut lanes_shape = kept_shape.clone();
+    lanes_shape.push(extent);
+    let lanes = moved.into_shape_with_order(IxDyn(&lanes_shape)).unwrap();
+    let out = lanes.map_axis(Axis(kept.len()), |lane| f(&lane.to_vec()));
+    if !keepdims {
+        return out;
+    }
+    let shape: Vec<usize> = (0..x.ndim())
+        .map(|i| if axes.contains(&i) { 1 } else { x.shape()[i] })
+        .collect();
+    out.into_shape_with_order(IxDyn(&shape)).unwrap()
+}
