@@ -3,8 +3,9 @@
 //! One array in a store is a [`ChunkStore`]: its metadata ([`ArrayMeta`])
 //! and its chunks as decoded bytes, with typed `ndarray` access through
 //! [`ChunkStoreExt`]. Backends: [`MemoryStore`], [`ZarrStore`] (Zarr v2/v3
-//! through zarrs), [`Netcdf3Store`] (netCDF-3, read-only), and
-//! [`scratch::ScratchStore`] for intermediates; HDF5 follows.
+//! through zarrs), [`Hdf5Store`] (HDF5 and netCDF-4: pure Rust by default,
+//! the C library behind the `libhdf5` feature), [`Netcdf3Store`]
+//! (netCDF-3, read-only), and [`scratch::ScratchStore`] for intermediates.
 //!
 //! ```
 //! use ndchunk_io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, MemoryStore, Scalar};
@@ -24,6 +25,7 @@ pub mod copy;
 pub mod dtype;
 pub mod element;
 pub mod error;
+pub mod hdf5;
 pub mod info;
 pub mod memory;
 pub mod meta;
@@ -35,6 +37,7 @@ pub mod zarr;
 pub use dtype::DType;
 pub use element::Element;
 pub use error::{IoError, Result};
+pub use hdf5::Hdf5Store;
 pub use memory::MemoryStore;
 pub use meta::{ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
