@@ -581,3 +581,57 @@ fn disk_full_fails_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("No space left on device"), "{err}");
 }
+
+/// HDF5 / netCDF-4 and netCDF-3 arrays convert to Zarr with new chunks and
+/// the same values, dims and attributes.
+#[test]
+fn netcdf_files_convert_to_zarr() {
+    let Some(netcdf) = support::fixture("netcdf") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (source, chunks) in [
+        (
+            "A1B_north_america.nc:/air_temperature",
+            "time=-1,latitude=10,longitude=10",
+        ),
+        ("hgt_djf.nc:/z", "65,1,5,5"),
+        ("coads_climatology.cdf:/SST", "TIME=-1,COADSY=30,COADSX=30"),
+    ] {
+        let src = format!("{}/{source}", netcdf.display());
+        let dst = dir
+            .path()
+            .join(format!("{}.zarr", source.replace([':', '/', '.'], "_")));
+        let out = chunkctl(&["rechunk", &src, s(&dst), "--chunks", chunks, "--quiet"]);
+        assert!(
+            out.status.success(),
+            "{source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let a = ndchunk::io::info::open_array(&src).unwrap();
+        let b = ZarrStore::open_dir(&dst).unwrap();
+        let whole = Region::from_shape(&a.meta().shape());
+        assert_eq!(
+            a.read_region_bytes(&whole).unwrap(),
+            b.read_region_bytes(&whole).unwrap(),
+            "{source}"
+        );
+        assert_eq!(
+            a.meta().dimension_names,
+            b.meta().dimension_names,
+            "{source}"
+        );
+        assert_eq!(a.meta().attributes, b.meta().attributes, "{source}");
+        assert_eq!(b.format(), ZarrFormat::V3);
+    }
+    // A whole file names no array.
+    let out = chunkctl(&[
+        "rechunk",
+        s(&netcdf.join("hgt_djf.nc")),
+        s(&dir.path().join("x.zarr")),
+        "--chunks",
+        "1,1,1,1",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FILE:/NAME"));
+}

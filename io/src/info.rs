@@ -1,15 +1,19 @@
 //! What is in a store or file: the tree `chunkctl info` prints, as data a
 //! library caller can use too.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{IoError, Result};
+use crate::hdf5::{list_datasets, Hdf5Store};
 use crate::meta::ArrayMeta;
+use crate::netcdf3::{global_attributes, list_variables, Netcdf3Store};
+use crate::store::ChunkStore;
+use crate::zarr::ZarrStore;
 
-use crate::zarr::{list_nodes, ZarrFormat, ZarrNodeKind, ZarrStore};
+use crate::zarr::{list_nodes, ZarrFormat, ZarrNodeKind};
 
 /// One group or array of a store.
 #[derive(Debug, Clone, Serialize)]
@@ -32,20 +36,139 @@ pub struct NodeInfo {
     pub stored_bytes: Option<u64>,
 }
 
-/// Describes the Zarr store (a directory) at `path`.
+/// What kind of container a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// A Zarr store, group or array (a directory).
+    Zarr,
+    /// An HDF5 (or netCDF-4) file.
+    Hdf5,
+    /// A netCDF-3 file (classic, 64-bit offset or CDF-5).
+    Netcdf3,
+}
+
+/// Recognises a path by what it is: a directory is Zarr, a file by its
+/// signature (HDF5's may sit at 0, 512, 1024, … bytes).
+pub fn container_of(path: &Path) -> Result<Container> {
+    let not_a_store = |reason: &str| IoError::NotAStore {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    };
+    if path.is_dir() {
+        return Ok(Container::Zarr);
+    }
+    let bytes = std::fs::read(path).map_err(|e| not_a_store(&e.to_string()))?;
+    if bytes.len() >= 4 && &bytes[..3] == b"CDF" && matches!(bytes[3], 1 | 2 | 5) {
+        return Ok(Container::Netcdf3);
+    }
+    const HDF5: &[u8] = b"\x89HDF\r\n\x1a\n";
+    let mut offset = 0usize;
+    while offset + HDF5.len() <= bytes.len() {
+        if &bytes[offset..offset + HDF5.len()] == HDF5 {
+            return Ok(Container::Hdf5);
+        }
+        offset = if offset == 0 { 512 } else { offset * 2 };
+    }
+    Err(not_a_store(
+        "neither a Zarr directory nor an HDF5 or netCDF file",
+    ))
+}
+
+/// Splits `file.h5:/group/var` into the file and the array inside it
+/// (`None` when the whole path exists, or has no `:`).
+pub fn split_array_path(spec: &str) -> (PathBuf, Option<String>) {
+    if Path::new(spec).exists() {
+        return (PathBuf::from(spec), None);
+    }
+    match spec.rsplit_once(':') {
+        Some((file, inner)) if Path::new(file).is_file() => {
+            (PathBuf::from(file), Some(inner.to_string()))
+        }
+        _ => (PathBuf::from(spec), None),
+    }
+}
+
+/// Opens one array for reading from any container: a Zarr array directory,
+/// or `file.h5:/dataset` / `file.nc:/variable` (netCDF-3 on its default
+/// grid).
+pub fn open_array(spec: &str) -> Result<Box<dyn ChunkStore>> {
+    let (path, inner) = split_array_path(spec);
+    match (container_of(&path)?, inner) {
+        (Container::Zarr, None) => Ok(Box::new(ZarrStore::open_dir(&path)?)),
+        (Container::Zarr, Some(inner)) => Ok(Box::new(ZarrStore::open(&path, &inner)?)),
+        (Container::Hdf5, Some(inner)) => Ok(Box::new(Hdf5Store::open(&path, &inner)?)),
+        (Container::Netcdf3, Some(inner)) => Ok(Box::new(Netcdf3Store::open(
+            &path,
+            inner.trim_start_matches('/'),
+            None,
+        )?)),
+        (_, None) => Err(IoError::NotAStore {
+            path: path.display().to_string(),
+            reason: "a file holds several arrays: name one as FILE:/NAME".into(),
+        }),
+    }
+}
+
+fn array_node(path: String, format: &str, meta: ArrayMeta) -> NodeInfo {
+    NodeInfo {
+        path,
+        kind: "array",
+        format: format.into(),
+        array: Some(meta),
+        error: None,
+        attributes: Map::new(),
+        chunks_written: None,
+        stored_bytes: None,
+    }
+}
+
+/// Describes a store or file: a Zarr directory, an HDF5/netCDF-4 file, a
+/// netCDF-3 file, or one array of a file (`file.h5:/dataset`).
 pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
-    if !path.exists() {
+    let (file, inner) = split_array_path(&path.to_string_lossy());
+    if !file.exists() {
         return Err(IoError::NotAStore {
             path: path.display().to_string(),
             reason: "no such file or directory".into(),
         });
     }
-    if !path.is_dir() {
-        return Err(IoError::NotAStore {
-            path: path.display().to_string(),
-            reason: "not a Zarr directory".into(),
-        });
+    match container_of(&file)? {
+        Container::Zarr => inspect_zarr(&file),
+        Container::Hdf5 => {
+            let mut out = Vec::new();
+            for (name, meta) in list_datasets(&file)? {
+                if inner
+                    .as_deref()
+                    .is_none_or(|i| i.trim_start_matches('/') == name)
+                {
+                    out.push(array_node(format!("/{name}"), "hdf5", meta));
+                }
+            }
+            Ok(out)
+        }
+        Container::Netcdf3 => {
+            let mut out = vec![NodeInfo {
+                path: "/".into(),
+                kind: "group",
+                format: "netcdf3".into(),
+                array: None,
+                error: None,
+                attributes: global_attributes(&file)?,
+                chunks_written: None,
+                stored_bytes: None,
+            }];
+            for (name, meta) in list_variables(&file)? {
+                out.push(array_node(format!("/{name}"), "netcdf3", meta));
+            }
+            if let Some(inner) = inner {
+                out.retain(|n| n.path.trim_start_matches('/') == inner.trim_start_matches('/'));
+            }
+            Ok(out)
+        }
     }
+}
+
+fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
     let mut out = Vec::new();
     for node in list_nodes(path)? {
         let format = match node.format {

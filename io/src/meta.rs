@@ -100,6 +100,9 @@ impl std::fmt::Display for Scalar {
             Scalar::Bool(b) => write!(f, "{b}"),
             Scalar::Int(v) => write!(f, "{v}"),
             Scalar::UInt(v) => write!(f, "{v}"),
+            Scalar::Float(v) if *v != 0.0 && (v.abs() >= 1e16 || v.abs() < 1e-4) => {
+                write!(f, "{v:e}")
+            }
             Scalar::Float(v) => write!(f, "{v}"),
         }
     }

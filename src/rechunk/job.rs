@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use ndchunk_chunking::rechunk::{plan_rechunk, PlanOptions, RechunkPlan};
 use ndchunk_chunking::{normalize_chunks, ChunkSpec, NormalizeOptions, DEFAULT_CHUNK_BYTES};
+use ndchunk_io::info::{container_of, open_array, split_array_path, Container};
 use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk_io::{ChunkStore, ZarrStore};
 
@@ -75,7 +76,7 @@ impl ZarrRechunk {
 
     /// Opens the source, resolves the target and plans; reads no chunk.
     pub fn prepare(&self) -> Result<Prepared> {
-        let source = ZarrStore::open_dir(&self.src)?;
+        let (source, source_format, source_codec, null_fill) = open_source(&self.src)?;
         let meta = source.meta().clone();
         let dims = meta.dims_or_default();
         let dim_refs: Vec<&str> = dims.iter().map(String::as_str).collect();
@@ -89,11 +90,8 @@ impl ZarrRechunk {
                 previous: Some(&meta.grid),
             },
         )?;
-        let format = self.format.unwrap_or(source.format());
-        let codec = self
-            .codec
-            .clone()
-            .unwrap_or_else(|| source.compressor().clone());
+        let format = self.format.unwrap_or(source_format);
+        let codec = self.codec.clone().unwrap_or(source_codec);
         // Sharded: the grid written is the shards, the target chunks inside.
         let (write_grid, inner_chunks) = match &self.shards {
             None => (target_grid.clone(), None),
@@ -124,9 +122,9 @@ impl ZarrRechunk {
         target_meta.grid = write_grid.clone();
         let mut spec = ZarrArraySpec::new(target_meta, format, codec.clone());
         spec.inner_chunks = inner_chunks.clone();
-        spec.v2_null_fill = source.has_null_fill();
+        spec.v2_null_fill = null_fill;
         let job = json!({
-            "src": std::fs::canonicalize(&self.src).map_err(|e| job_error(&self.src, e.to_string()))?.display().to_string(),
+            "src": source_identity(&self.src)?,
             "dst": std::path::absolute(&self.dst).unwrap_or_else(|_| self.dst.clone()).display().to_string(),
             "src_chunks": meta.grid,
             "dtype": meta.dtype,
@@ -148,7 +146,7 @@ impl ZarrRechunk {
 /// A planned job, ready to run.
 pub struct Prepared {
     job: ZarrRechunk,
-    source: ZarrStore,
+    source: Box<dyn ChunkStore>,
     spec: ZarrArraySpec,
     /// The plan (replaced by the stored one when an interrupted run resumes).
     pub plan: RechunkPlan,
@@ -212,7 +210,7 @@ impl Prepared {
             scratch_dir: scratch_dir.clone(),
             progress: self.job.progress,
         };
-        let report = run_plan(&self.source, &target, &plan, &journal, &options)?;
+        let report = run_plan(&*self.source, &target, &plan, &journal, &options)?;
         target.publish()?;
         journal.finish()?;
         if scratch_dir.exists() {
@@ -230,6 +228,46 @@ impl Prepared {
             stored_bytes,
         })
     }
+}
+
+/// The source array: a Zarr array (whose format, compressor and v2 null
+/// fill become the defaults of the output), or one array of an HDF5 or
+/// netCDF file (`file.nc:/var`), converted to Zarr v3 with its compression
+/// carried over as gzip.
+fn open_source(src: &Path) -> Result<(Box<dyn ChunkStore>, ZarrFormat, ZarrCodec, bool)> {
+    let text = src.to_string_lossy();
+    let (file, inner) = split_array_path(&text);
+    if container_of(&file)? == Container::Zarr {
+        let zarr = match &inner {
+            None => ZarrStore::open_dir(&file)?,
+            Some(inner) => ZarrStore::open(&file, inner)?,
+        };
+        let defaults = (
+            zarr.format(),
+            zarr.compressor().clone(),
+            zarr.has_null_fill(),
+        );
+        return Ok((Box::new(zarr), defaults.0, defaults.1, defaults.2));
+    }
+    let store = open_array(&text)?;
+    let level = store.meta().codecs.iter().find_map(|c| {
+        c.strip_prefix("deflate(")
+            .and_then(|l| l.trim_end_matches(')').parse::<u32>().ok())
+    });
+    let codec = level.map_or(ZarrCodec::None, ZarrCodec::Gzip);
+    Ok((store, ZarrFormat::V3, codec, false))
+}
+
+/// What names the source in a job's identity: its canonical path, plus the
+/// array inside a file.
+fn source_identity(src: &Path) -> Result<String> {
+    let text = src.to_string_lossy();
+    let (file, inner) = split_array_path(&text);
+    let canonical = std::fs::canonicalize(&file).map_err(|e| job_error(&file, e.to_string()))?;
+    Ok(match inner {
+        Some(inner) => format!("{}:{inner}", canonical.display()),
+        None => canonical.display().to_string(),
+    })
 }
 
 fn job_error(path: &Path, message: impl Into<String>) -> Error {

@@ -15,9 +15,10 @@ use ndchunk::rechunk::{is_group, rechunk_group, Outcome, ZarrRechunk};
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
-    /// Source Zarr array or group (a directory; v2 or v3). For a group,
-    /// every array whose dimensions --chunks names is rechunked and the
-    /// others (coordinates) copied; the chunks must then be given by name.
+    /// Source: a Zarr array or group (a directory; v2 or v3), or one array
+    /// of an HDF5/netCDF file as FILE:/NAME (converted to Zarr v3). For a
+    /// group, every array whose dimensions --chunks names is rechunked and
+    /// the others (coordinates) copied; the chunks must then be given by name.
     src: PathBuf,
     /// Destination Zarr array directory (must not exist, unless --overwrite,
     /// or it is an interrupted run of this same command, which resumes).
