@@ -298,7 +298,7 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
     };
     err(
         &["rechunk", "/no/such/src.zarr", s(&dst), "--chunks", "30,3"],
-        "no such directory",
+        "no such file or directory",
     );
     err(
         &["rechunk", s(&src), s(&dst), "--chunks", "depth=3"],
@@ -482,7 +482,7 @@ for fmt in (2, 3):
             "t": (("time", "lat", "lon"), np.random.default_rng(1).normal(280, 5, (48, 12, 20)).astype("float32"), {"units": "K"}),
             "land": (("lat", "lon"), (np.arange(240).reshape(12, 20) % 3 == 0)),
         },
-        coords={"time": np.arange(48), "lat": np.linspace(-55, 55, 12), "lon": np.linspace(0, 342, 20)},
+        coords={"time": np.arange(48), "lat": np.linspace(-55, 55, 12), "lon": np.linspace(0, 342, 20), "height": 2.0},
         attrs={"title": "sample", "history": "made by the test"},
     )
     ds.to_zarr(f"{sys.argv[1]}/v{fmt}.zarr", zarr_format=fmt, encoding={"t": {"chunks": (1, 12, 20)}})
@@ -634,4 +634,46 @@ fn netcdf_files_convert_to_zarr() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FILE:/NAME"));
+}
+
+/// The destination may not be the source or overlap it, even with
+/// --overwrite: replacing it would destroy what is being read.
+#[test]
+fn destination_overlapping_the_source_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(
+        dir.path(),
+        DType::Int32,
+        &[10, 10],
+        &[5, 5],
+        ZarrFormat::V2,
+        "none",
+    );
+    for dst in [
+        src.clone(),
+        dir.path().to_path_buf(),
+        src.join("inner.zarr"),
+    ] {
+        let out = chunkctl(&[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            "10,1",
+            "--overwrite",
+            "--quiet",
+        ]);
+        assert!(!out.status.success(), "{}", dst.display());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("overlaps the source"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let again = ZarrStore::open_dir(&src).unwrap();
+    assert_eq!(
+        again.storage_summary().unwrap().0,
+        4,
+        "the source is intact"
+    );
 }

@@ -371,7 +371,7 @@ fn balance_by_search(sizes: &[u64]) -> Vec<u64> {
             continue; // Dask divides by zero here
         }
         let mut candidate = vec![size; (total / size) as usize];
-        if total % size != 0 {
+        if !total.is_multiple_of(size) {
             candidate.push(total % size);
         }
         if candidate.len() != n_chunks || candidate.is_empty() {
@@ -780,7 +780,7 @@ fn blockdims(len: u64, chunk: u64) -> Vec<u64> {
         return vec![0];
     }
     let mut sizes = vec![chunk; (len / chunk) as usize];
-    if len % chunk != 0 {
+    if !len.is_multiple_of(chunk) {
         sizes.push(len % chunk);
     }
     sizes

@@ -162,7 +162,7 @@ fn axis_sizes(len: u64) -> impl Strategy<Value = Vec<u64>> {
     prop_oneof![
         (1..=len.max(1)).prop_map(move |c| {
             let mut v = vec![c; (len / c) as usize];
-            if len % c > 0 {
+            if !len.is_multiple_of(c) {
                 v.push(len % c);
             }
             v

@@ -57,6 +57,9 @@ pub fn container_of(path: &Path) -> Result<Container> {
     if path.is_dir() {
         return Ok(Container::Zarr);
     }
+    if !path.exists() {
+        return Err(not_a_store("no such file or directory"));
+    }
     let bytes = std::fs::read(path).map_err(|e| not_a_store(&e.to_string()))?;
     if bytes.len() >= 4 && &bytes[..3] == b"CDF" && matches!(bytes[3], 1 | 2 | 5) {
         return Ok(Container::Netcdf3);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
-use crate::store::{fill_chunk, ChunkStore};
+use crate::store::ChunkStore;
 
 /// An array of raw chunk files in one directory.
 #[derive(Debug)]
@@ -84,9 +84,14 @@ impl ChunkStore for ScratchStore {
                 }
                 Ok(bytes)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fill_chunk(&self.meta, &self.meta.grid, chunk).map_err(|e| self.grid_error(e))
-            }
+            // Every intermediate chunk is written by the pass before the one
+            // that reads it: a missing one is lost data, never "fill".
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(IoError::CorruptChunk {
+                location: self.location(),
+                chunk: chunk.to_vec(),
+                reason: "the intermediate chunk is missing (was the scratch directory removed?)"
+                    .into(),
+            }),
             Err(e) => Err(self.io_error(chunk, "reading", e)),
         }
     }

@@ -464,7 +464,7 @@ fn random_grid(shape: &[u64], seed: &mut u64) -> ChunkGrid {
                 return vec![0];
             }
             let smallest = len.div_ceil(6);
-            if next(seed) % 2 == 0 {
+            if next(seed).is_multiple_of(2) {
                 let chunk = smallest + next(seed) % (len - smallest + 1);
                 let mut sizes = vec![chunk; (len / chunk) as usize];
                 if len % chunk != 0 {

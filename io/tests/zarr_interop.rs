@@ -315,7 +315,7 @@ print(json.dumps(out))
 fn element_bytes(dtype: DType, i: usize) -> Vec<u8> {
     let v = (i * 7 % 251) as i64 - 50;
     match dtype {
-        DType::Bool => vec![u8::from(i % 3 == 0)],
+        DType::Bool => vec![u8::from(i.is_multiple_of(3))],
         DType::Int8 => (v as i8).to_ne_bytes().to_vec(),
         DType::Int16 => (v as i16).wrapping_mul(300).to_ne_bytes().to_vec(),
         DType::Int32 => (v as i32 * 100_000).to_ne_bytes().to_vec(),

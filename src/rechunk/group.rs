@@ -75,6 +75,7 @@ fn named_entries(spec: &str, at: &Path) -> Result<Vec<(String, String)>> {
 pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
     let start = Instant::now();
     let (src, dst) = (&template.src, &template.dst);
+    super::job::refuse_overlap(src, dst)?;
     let entries = named_entries(&template.chunks, src)?;
     let nodes = list_nodes(src)?;
     let known: Vec<String> = nodes
@@ -103,21 +104,23 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
         "format": format!("{format:?}"),
         "codec": format!("{:?}", template.codec),
         "shards": template.shards,
+        "chunk_bytes": template.chunk_bytes,
+        "temp": template.temp,
+        "ndchunk": env!("CARGO_PKG_VERSION"),
     });
     let marker = dst.join(GROUP_MARKER);
     if dst.exists() {
         let stored: Option<Value> = std::fs::read(&marker)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        if stored.as_ref() != Some(&identity) {
-            if !template.overwrite {
-                return Err(job_error(
-                    dst,
-                    "already exists; pass --overwrite to replace it",
-                ));
-            }
+        if template.overwrite {
             std::fs::remove_dir_all(dst)
                 .map_err(|e| job_error(dst, format!("cannot remove: {e}")))?;
+        } else if stored.as_ref() != Some(&identity) {
+            return Err(job_error(
+                dst,
+                "already exists; pass --overwrite to replace it",
+            ));
         }
     }
     std::fs::create_dir_all(dst).map_err(|e| job_error(dst, e.to_string()))?;
@@ -169,9 +172,14 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
                     job.dst = array_dst;
                     job.chunks = chunks.clone();
                     job.format = Some(format);
-                    // Inside our own unfinished destination: replace partial
-                    // arrays that have no journal; resume those that do.
-                    job.overwrite = true;
+                    // Inside our own unfinished destination: an array with a
+                    // journal resumes; one without (killed before its journal
+                    // was written) starts over.
+                    if job.dst.exists() && !job.dst.join(super::job::WORK_DIR).exists() {
+                        std::fs::remove_dir_all(&job.dst)
+                            .map_err(|e| job_error(&job.dst, e.to_string()))?;
+                    }
+                    job.overwrite = false;
                     // Shards only where they fit the array's dims.
                     if job.shards.is_some() && own.is_empty() {
                         job.shards = None;

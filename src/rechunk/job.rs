@@ -76,13 +76,20 @@ impl ZarrRechunk {
 
     /// Opens the source, resolves the target and plans; reads no chunk.
     pub fn prepare(&self) -> Result<Prepared> {
+        refuse_overlap(&self.src, &self.dst)?;
         let (source, source_format, source_codec, null_fill) = open_source(&self.src)?;
         let meta = source.meta().clone();
         let dims = meta.dims_or_default();
         let dim_refs: Vec<&str> = dims.iter().map(String::as_str).collect();
         let itemsize = meta.dtype.size() as u64;
+        // A 0-d array has nothing to chunk.
+        let spec = if dim_refs.is_empty() && self.chunks.trim().is_empty() {
+            ChunkSpec::PerAxis(Vec::new())
+        } else {
+            ChunkSpec::parse(&self.chunks, &dim_refs)?
+        };
         let target_grid = normalize_chunks(
-            &ChunkSpec::parse(&self.chunks, &dim_refs)?,
+            &spec,
             &meta.shape(),
             &NormalizeOptions {
                 limit: Some(self.chunk_bytes),
@@ -132,6 +139,8 @@ impl ZarrRechunk {
             "inner_chunks": inner_chunks,
             "format": format!("{format:?}"),
             "codec": format!("{codec:?}"),
+            "temp": self.temp.as_ref().map(|t| std::path::absolute(t).unwrap_or_else(|_| t.clone()).display().to_string()),
+            "ndchunk": env!("CARGO_PKG_VERSION"),
         });
         Ok(Prepared {
             job: self.clone(),
@@ -209,6 +218,7 @@ impl Prepared {
             threads: self.job.threads,
             scratch_dir: scratch_dir.clone(),
             progress: self.job.progress,
+            max_mem: self.job.max_mem,
         };
         let report = run_plan(&*self.source, &target, &plan, &journal, &options)?;
         target.publish()?;
@@ -283,12 +293,6 @@ fn prepare_destination(dst: &Path, work: &Path, job: &Value, overwrite: bool) ->
     if !dst.exists() {
         return Ok(());
     }
-    let manifest: Option<Value> = std::fs::read(work.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    if manifest.is_some_and(|m| &m["job"] == job) {
-        return Ok(());
-    }
     if overwrite {
         let removed = if dst.is_dir() {
             std::fs::remove_dir_all(dst)
@@ -296,6 +300,12 @@ fn prepare_destination(dst: &Path, work: &Path, job: &Value, overwrite: bool) ->
             std::fs::remove_file(dst)
         };
         return removed.map_err(|e| job_error(dst, format!("cannot remove: {e}")));
+    }
+    let manifest: Option<Value> = std::fs::read(work.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if manifest.is_some_and(|m| &m["job"] == job) {
+        return Ok(());
     }
     Err(job_error(
         dst,
@@ -315,4 +325,23 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Refuses a destination that is the source, holds it, or lies inside it:
+/// replacing it would destroy the data being read.
+pub(crate) fn refuse_overlap(src: &Path, dst: &Path) -> Result<()> {
+    let (file, _) = split_array_path(&src.to_string_lossy());
+    let src = std::path::absolute(std::fs::canonicalize(&file).unwrap_or(file)).unwrap_or_default();
+    let dst_abs = std::path::absolute(dst).unwrap_or_else(|_| dst.to_path_buf());
+    let dst = std::fs::canonicalize(&dst_abs).unwrap_or(dst_abs);
+    if src.starts_with(&dst) || dst.starts_with(&src) {
+        return Err(job_error(
+            &dst,
+            format!(
+                "the destination overlaps the source {}: write somewhere else",
+                src.display()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 pub struct Journal {
     dir: PathBuf,
     open: Mutex<Option<(usize, File)>>,
+    /// Held for the whole job: a second run of the same job waits for no
+    /// one, it refuses (two runs would delete each other's intermediates).
+    _lock: File,
 }
 
 /// What [`Journal::open`] found.
@@ -55,7 +58,7 @@ impl Journal {
                          rerun that job to finish it, or pass --overwrite to start over",
                     ));
                 }
-                Ok(Opened::Resumed(Self::at(dir), stored))
+                Ok(Opened::Resumed(Self::at(dir)?, stored))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(dir)
@@ -65,17 +68,26 @@ impl Journal {
                     .map_err(|e| job_error(&path, e.to_string()))?;
                 std::fs::write(&tmp, text).map_err(|e| job_error(&tmp, e.to_string()))?;
                 std::fs::rename(&tmp, &path).map_err(|e| job_error(&path, e.to_string()))?;
-                Ok(Opened::New(Self::at(dir)))
+                Ok(Opened::New(Self::at(dir)?))
             }
             Err(e) => Err(job_error(&path, e.to_string())),
         }
     }
 
-    fn at(dir: &Path) -> Self {
-        Self {
+    fn at(dir: &Path) -> Result<Self> {
+        let path = dir.join("lock");
+        let lock = File::create(&path).map_err(|e| job_error(&path, e.to_string()))?;
+        lock.try_lock().map_err(|_| {
+            job_error(
+                dir,
+                "another run of this job is in progress; wait for it or stop it first",
+            )
+        })?;
+        Ok(Self {
             dir: dir.to_path_buf(),
             open: Mutex::new(None),
-        }
+            _lock: lock,
+        })
     }
 
     /// The work directory.

@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub scratch_dir: PathBuf,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// This run's budget: a resumed plan runs within the smaller of it and
+    /// the budget it was planned for.
+    pub max_mem: u64,
 }
 
 /// What a run did.
@@ -84,8 +87,13 @@ pub fn run_plan(
 ) -> Result<RunReport> {
     let start = Instant::now();
     check_stores(source, target, plan)?;
-    let budget = MemoryBudget::new(plan.max_mem);
-    let buffers = BufferPool::new(options.threads.max(1));
+    if plan.passes.is_empty() {
+        return Err(Error::Job {
+            path: target.location(),
+            message: "the plan has no passes".into(),
+        });
+    }
+    let budget = MemoryBudget::new(plan.max_mem.min(options.max_mem));
     let counters = Counters::default();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.max(1))
@@ -126,6 +134,8 @@ pub fn run_plan(
             .as_ref()
             .map_or(target, |s| s as &dyn ChunkStore);
         let done = journal.done_tasks(k)?;
+        // Per pass: buffers sized for one pass's blocks do not outlive it.
+        let buffers = BufferPool::new(options.threads.max(1));
         let progress = Progress::new(&operation, pass.tasks(), pass.write_bytes, options.progress);
         let result = pool.install(|| {
             pass.blocks
@@ -217,6 +227,7 @@ fn copy_block(
         .blocks_overlapping(&region)
         .map_err(grid_error)?;
     let mut buffer: Vec<u8> = Vec::new();
+    let mut pooled = false;
     for chunk in chunks.iter() {
         let chunk_region = pass.input_chunks.block_region(&chunk).map_err(grid_error)?;
         let Some(common) = chunk_region.intersect(&region) else {
@@ -228,12 +239,14 @@ fn copy_block(
             .bytes_read
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if chunk_region == region {
-            // The block is this chunk: no copy.
-            buffers.give(std::mem::replace(&mut buffer, bytes));
+            // The block is this chunk: no copy, and no pooled buffer.
+            buffer = bytes;
+            pooled = false;
             continue;
         }
         if buffer.is_empty() {
             buffer = buffers.take(region.num_elements() as usize * itemsize);
+            pooled = true;
         }
         let from = common.relative_to(&chunk_region).expect("inside the chunk");
         let to = common.relative_to(&region).expect("inside the block");
@@ -281,6 +294,8 @@ fn copy_block(
         counters.chunks_written.fetch_add(1, Ordering::Relaxed);
         counters.bytes_written.fetch_add(bytes, Ordering::Relaxed);
     }
-    buffers.give(buffer);
+    if pooled {
+        buffers.give(buffer);
+    }
     Ok(written)
 }

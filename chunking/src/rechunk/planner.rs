@@ -74,7 +74,11 @@ impl<'a> Planner<'a> {
             .iter()
             .fold(options.itemsize, |n, &l| n.saturating_mul(l));
         let block_cap = if options.workers > 1 {
-            array_bytes / (options.workers * options.parallel_slack.max(1))
+            array_bytes
+                / options
+                    .workers
+                    .saturating_mul(options.parallel_slack.max(1))
+                    .max(1)
         } else {
             u64::MAX
         };

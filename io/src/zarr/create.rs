@@ -297,9 +297,11 @@ pub(super) fn metadata_documents(
             if let Some(names) = names {
                 attrs.insert("_ARRAY_DIMENSIONS".into(), Value::Array(names));
             }
+            // `.zattrs` first: a writer killed in between leaves no array
+            // without its `_ARRAY_DIMENSIONS`.
             Ok(vec![
-                (dir.join(".zarray"), doc),
                 (dir.join(".zattrs"), Value::Object(attrs)),
+                (dir.join(".zarray"), doc),
             ])
         }
     }
