@@ -342,3 +342,48 @@ fn cut(values: &[u8], shape: &[u64], region: &Region, itemsize: usize) -> Vec<u8
     }
     out
 }
+
+/// Consolidated metadata is read when present (v2 `.zmetadata` as xarray
+/// writes it, v3 `consolidated_metadata` as zarr-python writes it): the
+/// listing follows it instead of walking directories.
+#[test]
+fn consolidated_metadata_lists_the_store() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+import sys, numpy as np, xarray as xr, zarr
+ds = xr.Dataset({"t": (("time", "x"), np.zeros((4, 3), "float32"))}, coords={"x": np.arange(3)})
+ds.to_zarr(f"{sys.argv[1]}/v2.zarr", zarr_format=2, consolidated=True)
+ds.to_zarr(f"{sys.argv[1]}/v3.zarr", zarr_format=3, consolidated=False)
+zarr.consolidate_metadata(f"{sys.argv[1]}/v3.zarr")
+"#;
+    run_python(&python, script, &[dir.path()]);
+    for fmt in ["v2", "v3"] {
+        let root = dir.path().join(format!("{fmt}.zarr"));
+        // An array the consolidated metadata does not list stays unlisted.
+        let meta = ArrayMeta::new(
+            ChunkGrid::regular(&[2], &[2]).unwrap(),
+            DType::UInt8,
+            Scalar::UInt(0),
+        );
+        let format = if fmt == "v2" {
+            ZarrFormat::V2
+        } else {
+            ZarrFormat::V3
+        };
+        ZarrStore::create(
+            &root,
+            "stray",
+            &ZarrArraySpec::new(meta, format, ZarrCodec::None),
+        )
+        .unwrap();
+        let paths: Vec<String> = ndchunk_io::zarr::list_nodes(&root)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.path)
+            .collect();
+        assert_eq!(paths, vec!["/", "/t", "/x"], "{fmt}");
+    }
+}

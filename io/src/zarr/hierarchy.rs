@@ -46,7 +46,15 @@ pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
         });
     }
     let mut nodes = Vec::new();
-    walk(root, "", &mut nodes)?;
+    match consolidated_paths(root) {
+        // One read instead of a walk, as zarr-python and xarray do.
+        Some(paths) => {
+            for path in paths {
+                nodes.extend(node_at(root, &path));
+            }
+        }
+        None => walk(root, "", &mut nodes)?,
+    }
     if nodes.is_empty() {
         return Err(IoError::NotAStore {
             path: root.display().to_string(),
@@ -56,7 +64,58 @@ pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
     Ok(nodes)
 }
 
+/// The node paths that consolidated metadata at `root` lists (v2
+/// `.zmetadata`, or `consolidated_metadata` in a v3 root `zarr.json`),
+/// parents before children, siblings by name; `None` without any.
+fn consolidated_paths(root: &Path) -> Option<Vec<String>> {
+    let mut paths: Vec<String> = if let Some(doc) = read_json(&root.join(".zmetadata")) {
+        doc["metadata"]
+            .as_object()?
+            .keys()
+            .filter_map(|key| {
+                let (dir, file) = key.rsplit_once('/').unwrap_or(("", key));
+                matches!(file, ".zarray" | ".zgroup").then(|| dir.to_string())
+            })
+            .collect()
+    } else {
+        let doc = read_json(&root.join("zarr.json"))?;
+        let listed = doc["consolidated_metadata"]["metadata"].as_object()?;
+        std::iter::once(String::new())
+            .chain(listed.keys().map(|k| k.trim_matches('/').to_string()))
+            .collect()
+    };
+    paths.sort_by(|a, b| a.split('/').cmp(b.split('/')));
+    paths.dedup();
+    Some(paths)
+}
+
+/// The node at `path`, read from its own metadata (consolidated metadata
+/// only says where to look).
+fn node_at(root: &Path, path: &str) -> Option<ZarrNode> {
+    let mut nodes = Vec::new();
+    describe(root, path, &mut nodes);
+    nodes.pop()
+}
+
 fn walk(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> Result<()> {
+    if describe(root, path, nodes) {
+        return Ok(());
+    }
+    let children = child_dirs(root, path)?;
+    for child in children {
+        let child_path = if path.is_empty() {
+            child
+        } else {
+            format!("{path}/{child}")
+        };
+        walk(root, &child_path, nodes)?;
+    }
+    Ok(())
+}
+
+/// Pushes the node at `path`, if there is one; true when it is an array
+/// (which has no children).
+fn describe(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
     let dir = root.join(path);
     let node_path = format!("/{path}");
     let v3 = read_json(&dir.join("zarr.json"));
@@ -97,19 +156,7 @@ fn walk(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> Result<()> {
             kind,
         });
     }
-    if is_array {
-        return Ok(());
-    }
-    let children = child_dirs(root, path)?;
-    for child in children {
-        let child_path = if path.is_empty() {
-            child
-        } else {
-            format!("{path}/{child}")
-        };
-        walk(root, &child_path, nodes)?;
-    }
-    Ok(())
+    is_array
 }
 
 /// Creates a group (and the directory) with attributes.
