@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::rechunk::format_bytes;
+use crate::bytesize::format_bytes;
 
 /// Everything that can go wrong when asking the chunk-grid algebra a question.
 ///

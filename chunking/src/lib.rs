@@ -29,7 +29,7 @@ pub mod rechunk;
 pub mod region;
 pub mod spec;
 
-pub use bytesize::parse_bytes;
+pub use bytesize::{format_bytes, parse_bytes};
 pub use error::{ChunkingError, Result};
 pub use grid::{AxisChunks, BlockIter, BlockRange, ChunkGrid};
 pub use halo::{halo_plan, Boundary, CopyMode, Halo, HaloPiece, HaloPlan, HaloSource};

@@ -4,22 +4,7 @@
 use std::fmt;
 
 use super::{Plan, StageKind};
-
-/// Bytes in binary units, as a human reads a budget.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+use ndchunk_chunking::format_bytes;
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,7 +31,7 @@ impl fmt::Display for Plan {
                     f,
                     "    tasks: {} (one per output block), {} per task",
                     stage.tasks,
-                    human_bytes(stage.task_bytes)
+                    format_bytes(stage.task_bytes)
                 )?,
                 StageKind::Reduce {
                     leaves_per_block,
@@ -58,8 +43,8 @@ impl fmt::Display for Plan {
                     f,
                     "    tasks: {} ({leaves_per_block} per output block, each folding up to {split_every} input blocks), {} per task; tree: split_every {split_every}, depth {depth}, up to {} of partials held",
                     stage.tasks,
-                    human_bytes(stage.task_bytes),
-                    human_bytes(*held_bytes),
+                    format_bytes(stage.task_bytes),
+                    format_bytes(*held_bytes),
                 )?,
             }
             writeln!(f, "    fused: {}", stage.fused.join(" -> "))?;

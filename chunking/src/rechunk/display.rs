@@ -3,23 +3,8 @@
 use std::fmt;
 
 use super::{ArrayRef, RechunkPlan, Strategy};
+use crate::bytesize::format_bytes;
 use crate::grid::ChunkGrid;
-
-/// Bytes as a short human string in binary units (`1.5 GiB`).
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
 
 /// The chunk shape of a grid, marked when irregular.
 fn shape_of(grid: &ChunkGrid) -> String {

@@ -49,7 +49,6 @@ mod plan;
 mod planner;
 
 pub use consolidate::consolidate;
-pub use display::format_bytes;
 pub use plan::{ArrayRef, CopyPass, CostModel, PlanOptions, RechunkPlan, RechunkStage, Strategy};
 
 use crate::error::{ChunkingError, Result};

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use ndchunk::chunking::rechunk::format_bytes;
+use ndchunk::chunking::format_bytes;
 use ndchunk::io::info::{inspect, NodeInfo};
 use serde_json::{Map, Value};
 

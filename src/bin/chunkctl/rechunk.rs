@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
+use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;
-use ndchunk::chunking::rechunk::format_bytes;
 use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::rechunk::{is_group, rechunk_group, Outcome, ZarrRechunk};
 
