@@ -196,17 +196,10 @@ fn sharded_output_and_other_codecs() {
     assert_eq!(b.meta().grid.chunk_shape(), vec![40, 10, 20]);
     assert_eq!(b.meta().inner_chunk_shape, Some(vec![40, 5, 5]));
     if let Some(python) = support::python_peer() {
-        let check = Command::new(python)
-            .arg("-c")
-            .arg("import sys, zarr, numpy as np; a = zarr.open_array(sys.argv[1], mode='r'); b = zarr.open_array(sys.argv[2], mode='r'); assert a.shards is None and b.shards == (40, 10, 20) and b.chunks == (40, 5, 5); np.testing.assert_array_equal(a[...], b[...])")
-            .arg(&src)
-            .arg(&dst)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "zarr-python: {}",
-            String::from_utf8_lossy(&check.stderr)
+        support::run_python(
+            &python,
+            "import sys, zarr, numpy as np; a = zarr.open_array(sys.argv[1], mode='r'); b = zarr.open_array(sys.argv[2], mode='r'); assert a.shards is None and b.shards == (40, 10, 20) and b.chunks == (40, 5, 5); np.testing.assert_array_equal(a[...], b[...])",
+            &[&src, &dst],
         );
     }
 }
@@ -487,17 +480,7 @@ for fmt in (2, 3):
     )
     ds.to_zarr(f"{sys.argv[1]}/v{fmt}.zarr", zarr_format=fmt, encoding={"t": {"chunks": (1, 12, 20)}})
 "#;
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(make)
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::run_python(&python, make, &[dir.path()]);
     for fmt in ["v2", "v3"] {
         let src = dir.path().join(format!("{fmt}.zarr"));
         let dst = dir.path().join(format!("{fmt}-rechunked.zarr"));
@@ -524,18 +507,7 @@ assert b["t"].encoding["chunks"] == (48, 4, 5), b["t"].encoding["chunks"]
 assert b["land"].encoding["chunks"] == (4, 5), b["land"].encoding["chunks"]
 assert b.attrs["title"] == "sample"
 "#;
-        let out = Command::new(&python)
-            .arg("-c")
-            .arg(check)
-            .arg(&src)
-            .arg(&dst)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{fmt}: xarray: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::run_python(&python, check, &[&src, &dst]);
     }
     // Chunks by position cannot apply to a group's different arrays.
     let out = chunkctl(&[

@@ -76,10 +76,7 @@ impl ChunkStore for MemoryStore {
     }
 
     fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
-        self.meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        self.chunk_region(chunk)?;
         Ok(self
             .chunks
             .read()

@@ -168,11 +168,7 @@ pub trait ChunkStoreExt: ChunkStore {
     /// One chunk as an array of its (clipped) shape.
     fn read_chunk<T: Element>(&self, chunk: &[u64]) -> Result<ArrayD<T>> {
         self.check_dtype::<T>()?;
-        let region = self
-            .meta()
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        let region = self.chunk_region(chunk)?;
         to_array(&region, &self.read_chunk_bytes(chunk)?)
     }
 
@@ -185,11 +181,7 @@ pub trait ChunkStoreExt: ChunkStore {
     /// Writes one chunk.
     fn write_chunk<T: Element>(&self, chunk: &[u64], data: ArrayViewD<'_, T>) -> Result<()> {
         self.check_dtype::<T>()?;
-        let region = self
-            .meta()
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        let region = self.chunk_region(chunk)?;
         check_shape(self, &region, data.shape())?;
         self.write_chunk_bytes(chunk, &T::to_ne_bytes(&contiguous(data)))
     }

@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ndchunk_io::zarr::{list_nodes, ZarrNodeKind};
 use ndchunk_io::{ChunkStore, ChunkStoreExt, DType, IoError, Region, ZarrStore};
@@ -195,18 +194,11 @@ fn zarr_implementations_image_is_identical_in_every_codec_and_to_zarr_python() {
 
 /// What zarr-python reads from an array directory, as raw C-order bytes.
 fn zarr_python_bytes(python: &Path, array: &Path) -> Vec<u8> {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg("import sys, zarr, numpy; a = zarr.open_array(sys.argv[1], mode='r'); sys.stdout.buffer.write(numpy.ascontiguousarray(a[...]).tobytes())")
-        .arg(array)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    support::run_python(
+        python,
+        "import sys, zarr, numpy; a = zarr.open_array(sys.argv[1], mode='r'); sys.stdout.buffer.write(numpy.ascontiguousarray(a[...]).tobytes())",
+        &[array],
+    )
 }
 
 #[test]

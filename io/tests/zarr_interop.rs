@@ -7,25 +7,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use ndchunk_io::zarr::{create_group, write_consolidated_v2, ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrStore};
 use serde_json::Value;
 
 fn run_python(python: &Path, script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(support::run_python(python, script, args)).expect("python prints UTF-8")
 }
 
 /// Writes one store per case with zarr-python, plus the values it reads

@@ -87,6 +87,23 @@ pub fn dask_cases() -> Option<Vec<Value>> {
     }
 }
 
+/// Runs `script` with the peer Python and `args`, failing the test with
+/// Python's stderr if it fails; returns its stdout.
+pub fn run_python<A: AsRef<std::ffi::OsStr>>(python: &Path, script: &str, args: &[A]) -> Vec<u8> {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// A Python interpreter with [`PEER_REQUIREMENTS`]: `$NDCHUNK_PYTHON` if set,
 /// else a venv under the target directory, made on first use with the
 /// system's `python3` and pip. `None` after a loud skip when that fails.

@@ -358,11 +358,7 @@ impl ChunkStore for Hdf5Store {
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        let region = self.chunk_region(chunk)?;
         let corrupt = |reason: String| IoError::CorruptChunk {
             location: self.location(),
             chunk: chunk.to_vec(),
@@ -377,11 +373,7 @@ impl ChunkStore for Hdf5Store {
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        let region = self.chunk_region(chunk)?;
         self.check_length(&region, bytes.len())?;
         let failed = |message: String| IoError::Storage {
             location: self.location(),
@@ -398,10 +390,7 @@ impl ChunkStore for Hdf5Store {
     }
 
     fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
-        self.meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        self.chunk_region(chunk)?;
         let failed = |message: String| IoError::Storage {
             location: self.location(),
             message,

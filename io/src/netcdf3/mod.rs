@@ -251,11 +251,7 @@ impl ChunkStore for Netcdf3Store {
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        let region = self.chunk_region(chunk)?;
         self.read(&region, Some(chunk))
     }
 
@@ -281,10 +277,7 @@ impl ChunkStore for Netcdf3Store {
     /// Every chunk of a netCDF-3 variable exists: the format writes fill
     /// values, it never leaves holes.
     fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
-        self.meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        self.chunk_region(chunk)?;
         Ok(true)
     }
 }

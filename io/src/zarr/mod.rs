@@ -278,11 +278,7 @@ impl ChunkStore for ZarrStore {
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        let region = self.chunk_region(chunk)?;
         let ranges: Vec<_> = (0..region.ndim()).map(|i| region.range(i)).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         let bytes: ArrayBytes<'static> = self
@@ -331,10 +327,7 @@ impl ChunkStore for ZarrStore {
     }
 
     fn chunk_exists(&self, chunk: &[u64]) -> Result<bool> {
-        self.meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
+        self.chunk_region(chunk)?;
         Ok(self.storage_size(chunk)?.is_some())
     }
 }
