@@ -649,3 +649,60 @@ fn destination_overlapping_the_source_is_refused() {
         "the source is intact"
     );
 }
+
+/// An interrupted run whose source has changed since is another job: it is
+/// refused rather than resumed into a mix of old and new data.
+#[test]
+fn a_changed_source_is_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.zarr");
+    let work = dst.join(".ndchunk-rechunk");
+    // A real interruption: start, kill once a task is journaled.
+    let big = make_source(
+        dir.path(),
+        DType::Float64,
+        &[300, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V3,
+        "gzip:9",
+    );
+    let args = [
+        "rechunk",
+        s(&big),
+        s(&dst),
+        "--chunks",
+        "300,8,8",
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !work.join("pass-0.done").exists() {
+        if let Ok(Some(_)) = child.try_wait() {
+            panic!("finished before it could be killed");
+        }
+        assert!(started.elapsed().as_secs() < 120);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The source's metadata changes (e.g. it was rewritten).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let meta = big.join("zarr.json");
+    std::fs::write(&meta, std::fs::read(&meta).unwrap()).unwrap();
+    let out = chunkctl(&args);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

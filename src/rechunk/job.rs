@@ -132,6 +132,10 @@ impl ZarrRechunk {
         spec.v2_null_fill = null_fill;
         let job = json!({
             "src": source_identity(&self.src)?,
+            // A source rewritten since the interrupted run is another job:
+            // resuming would mix old and new data.
+            "src_meta": meta,
+            "src_modified": source_modified(&self.src),
             "dst": std::path::absolute(&self.dst).unwrap_or_else(|_| self.dst.clone()).display().to_string(),
             "src_chunks": meta.grid,
             "dtype": meta.dtype,
@@ -278,6 +282,30 @@ fn source_identity(src: &Path) -> Result<String> {
         Some(inner) => format!("{}:{inner}", canonical.display()),
         None => canonical.display().to_string(),
     })
+}
+
+/// When the source last changed, as far as cheap to tell: a file's mtime
+/// (HDF5/netCDF files change as a whole), or the newest mtime of a Zarr
+/// array's metadata documents. Rewriting Zarr chunks in place without
+/// touching the metadata is not detected.
+fn source_modified(src: &Path) -> Option<u64> {
+    let text = src.to_string_lossy();
+    let (file, inner) = split_array_path(&text);
+    let mtime = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as u64)
+    };
+    if file.is_file() {
+        return mtime(&file);
+    }
+    let dir = file.join(inner.unwrap_or_default().trim_start_matches('/'));
+    ["zarr.json", ".zarray", ".zattrs"]
+        .iter()
+        .filter_map(|f| mtime(&dir.join(f)))
+        .max()
 }
 
 fn job_error(path: &Path, message: impl Into<String>) -> Error {
