@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::zarr::{create_group, ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrStore};
 use serde_json::Value;
 
@@ -366,6 +366,51 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
     );
 }
 
+/// Tasks journaled as done anywhere under `dst` (an array's journal, or
+/// those of a group's arrays).
+fn journaled_tasks(dst: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dst) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                journaled_tasks(&path)
+            } else if e.file_name().to_string_lossy().ends_with(".done") {
+                std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// Starts `chunkctl ARGS` and `kill -9`s it once `tasks` tasks are
+/// journaled under `dst`: a real interruption, mid-run.
+fn kill_once_journaled(args: &[&str], dst: &Path, tasks: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while journaled_tasks(dst) < tasks {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the job finished ({status}) before it could be killed; make it bigger");
+        }
+        assert!(started.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// `kill -9` in the middle, then the same command again: it resumes (the
 /// tasks done are not redone) and the result is exact.
 #[test]
@@ -392,40 +437,7 @@ fn killed_run_resumes_and_ends_exact() {
         "1",
         "--quiet",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until some tasks are journaled, then kill.
-    let journal = dst.join(".ndchunk-rechunk");
-    let started = std::time::Instant::now();
-    loop {
-        let done: usize = std::fs::read_dir(&journal)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".done"))
-                    .map(|e| {
-                        std::fs::read_to_string(e.path())
-                            .unwrap_or_default()
-                            .lines()
-                            .count()
-                    })
-                    .sum()
-            })
-            .unwrap_or(0);
-        if done >= 3 {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the job finished ({status}) before it could be killed; make it bigger");
-        }
-        assert!(started.elapsed().as_secs() < 120, "no progress");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_journaled(&args, &dst, 3);
     assert!(
         ZarrStore::open_dir(&dst).is_err(),
         "an interrupted DST must not look finished"
@@ -596,16 +608,71 @@ fn netcdf_files_convert_to_zarr() {
         assert_eq!(a.meta().attributes, b.meta().attributes, "{source}");
         assert_eq!(b.format(), ZarrFormat::V3);
     }
-    // A whole file names no array.
-    let out = chunkctl(&[
-        "rechunk",
-        s(&netcdf.join("hgt_djf.nc")),
-        s(&dir.path().join("x.zarr")),
-        "--chunks",
-        "1,1,1,1",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("FILE:/NAME"));
+}
+
+/// A whole netCDF file (netCDF-4 and netCDF-3, packed ints, CF times,
+/// fill values, coordinates) becomes a Zarr group that xarray opens as the
+/// same dataset, with the new chunks.
+#[test]
+fn whole_netcdf_files_convert_to_zarr_groups() {
+    let Some(netcdf) = support::fixture("netcdf") else {
+        return;
+    };
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "A1B_north_america.nc",
+            "time=-1,latitude=10,longitude=10",
+            "air_temperature",
+            vec![240, 10, 10],
+        ),
+        (
+            "air_temperature_small.nc",
+            "time=5,lat=-1,lon=-1",
+            "air",
+            vec![5, 25, 53],
+        ),
+        (
+            "coads_climatology.cdf",
+            "TIME=-1,COADSY=30,COADSX=30",
+            "SST",
+            vec![12, 30, 30],
+        ),
+        ("hgt_djf.nc", "time=-1,longitude=7", "z", vec![65, 1, 29, 7]),
+    ];
+    let check = r#"
+import sys, json, xarray as xr
+# COADS counts hours since year 0, which no calendar decodes: compare raw.
+a = xr.open_dataset(sys.argv[1], decode_times=False)
+b = xr.open_zarr(sys.argv[2], decode_times=False)
+xr.testing.assert_identical(a, b.load())
+var, chunks = sys.argv[3], tuple(json.loads(sys.argv[4]))
+assert b[var].encoding["chunks"] == chunks, b[var].encoding["chunks"]
+"#;
+    for (file, spec, var, chunks) in cases {
+        let src = netcdf.join(file);
+        let dst = dir.path().join(format!("{file}.zarr"));
+        let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", spec, "--quiet"]);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let chunks = serde_json::to_string(&chunks).unwrap();
+        support::run_python(
+            &python,
+            check,
+            &[
+                src.as_os_str(),
+                dst.as_os_str(),
+                var.as_ref(),
+                chunks.as_ref(),
+            ],
+        );
+    }
 }
 
 /// The destination may not be the source or overlap it, even with
@@ -656,7 +723,6 @@ fn destination_overlapping_the_source_is_refused() {
 fn a_changed_source_is_not_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("out.zarr");
-    let work = dst.join(".ndchunk-rechunk");
     // A real interruption: start, kill once a task is journaled.
     let big = make_source(
         dir.path(),
@@ -678,22 +744,7 @@ fn a_changed_source_is_not_resumed() {
         "1",
         "--quiet",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !work.join("pass-0.done").exists() {
-        if let Ok(Some(_)) = child.try_wait() {
-            panic!("finished before it could be killed");
-        }
-        assert!(started.elapsed().as_secs() < 120);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_journaled(&args, &dst, 1);
     // The source's metadata changes (e.g. it was rewritten).
     std::thread::sleep(std::time::Duration::from_millis(20));
     let meta = big.join("zarr.json");
@@ -705,4 +756,102 @@ fn a_changed_source_is_not_resumed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A resumed job's stored plan is checked before it runs: a damaged one is
+/// refused, not run into wrong data.
+#[test]
+fn a_damaged_stored_plan_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(
+        dir.path(),
+        DType::Float64,
+        &[300, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V3,
+        "gzip:9",
+    );
+    let dst = dir.path().join("out.zarr");
+    let args = [
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "300,8,8",
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    kill_once_journaled(&args, &dst, 1);
+    let manifest = dst.join(".ndchunk-rechunk/manifest.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let passes = doc["plan"]["passes"].as_array_mut().unwrap();
+    // The last pass's blocks no longer cover whole output chunks.
+    let last = passes.last_mut().unwrap();
+    last["blocks"] = last["input_chunks"].clone();
+    std::fs::write(&manifest, doc.to_string()).unwrap();
+    let out = chunkctl(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stored plan is damaged"), "{err}");
+    assert!(ZarrStore::open_dir(&dst).is_err(), "nothing looks finished");
+}
+
+/// A group job killed mid-run resumes: finished arrays are kept, the one
+/// interrupted resumes from its journal, and xarray reads the result.
+#[test]
+fn killed_group_run_resumes_and_ends_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = dir.path().join("group.zarr");
+    create_group(&group, "", ZarrFormat::V3, &serde_json::Map::new()).unwrap();
+    let mut arrays = Vec::new();
+    // A small first array; a second big enough to be caught mid-run.
+    for (name, times) in [("a", 40), ("b", 400)] {
+        let array = make_source(
+            dir.path(),
+            DType::Float64,
+            &[times, 64, 64],
+            &[1, 64, 64],
+            ZarrFormat::V3,
+            "gzip:9",
+        );
+        let at = group.join(name);
+        std::fs::rename(&array, &at).unwrap();
+        arrays.push(at);
+    }
+    let dst = dir.path().join("out.zarr");
+    let args = [
+        "rechunk",
+        s(&group),
+        s(&dst),
+        "--chunks",
+        "time=200,lat=8,lon=8",
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    // Past the first array, into the second.
+    kill_once_journaled(&args, &dst.join("b"), 1);
+    assert!(
+        ZarrStore::open_dir(&dst).is_err() && !dst.join("zarr.json").exists(),
+        "an interrupted group must not look finished"
+    );
+    let out = chunkctl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/a: finished by an earlier run"), "{text}");
+    assert!(text.contains("resumed"), "{text}");
+    for (name, src) in ["a", "b"].iter().zip(&arrays) {
+        assert_same_values(src, &dst.join(name));
+    }
+    assert!(dst.join("zarr.json").is_file());
+    assert!(!dst.join(".ndchunk-rechunk-group.json").exists());
 }

@@ -228,6 +228,14 @@ proptest! {
                 prop_assert_eq!(plan.stages.len(), stages);
             }
         }
+        prop_assert_eq!(plan.check_consistent(), Ok(()));
+        // A damaged plan (as a corrupted journal could hold) is caught.
+        let mut damaged = plan.clone();
+        damaged.passes.pop();
+        prop_assert!(damaged.check_consistent().is_err());
+        let mut damaged = plan.clone();
+        damaged.target = damaged.source.clone();
+        prop_assert!(damaged.check_consistent().is_err() || plan.source == plan.target);
         simulate(&plan)?;
     }
 

@@ -62,6 +62,11 @@ impl DType {
         }
     }
 
+    /// Whether it is a floating-point type.
+    pub const fn is_float(self) -> bool {
+        matches!(self, DType::Float32 | DType::Float64)
+    }
+
     /// The numpy / Zarr v3 name (`float32`, `uint8`, `bool`).
     pub const fn name(self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use ndchunk_io::zarr::{create_group, write_consolidated_v2, ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk_io::zarr::{create_group, write_consolidated, ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrStore};
 use serde_json::Value;
 
@@ -267,7 +267,8 @@ fn stores_written_by_ndchunk_read_identically_in_zarr_python_and_xarray() {
             }
         }
     }
-    write_consolidated_v2(&root.join("v2")).unwrap();
+    write_consolidated(&root.join("v2"), ZarrFormat::V2).unwrap();
+    write_consolidated(&root.join("v3"), ZarrFormat::V3).unwrap();
     let script = r#"
 import sys, json, numpy as np, zarr, xarray as xr
 root = sys.argv[1]
@@ -276,7 +277,10 @@ for group in ("v2", "v3"):
     g = zarr.open_group(f"{root}/{group}", mode="r")
     for name, a in g.arrays():
         out[f"{group}/{name}"] = np.ascontiguousarray(a[...]).astype(a.dtype.newbyteorder("=")).tobytes().hex()
-    ds = xr.open_zarr(f"{root}/{group}", consolidated=(group == "v2"))
+    # consolidated=True: an error, not a fallback, if ours were unreadable.
+    ds = xr.open_zarr(f"{root}/{group}", consolidated=True)
+    listed = zarr.open_consolidated(f"{root}/{group}", mode="r")
+    out[f"{group}:listed"] = sorted(name for name, _ in listed.members(max_depth=None))
     v = ds["float32_zstd_3"]
     out[f"{group}:dims"] = list(v.dims)
     out[f"{group}:units"] = v.attrs["units"]
@@ -296,6 +300,18 @@ print(json.dumps(out))
         assert_eq!(seen[format!("{group}:dims")], serde_json::json!(["y", "x"]));
         assert_eq!(seen[format!("{group}:units")], "m");
         assert_eq!(seen[format!("{group}:title")], "written by ndchunk");
+        let listed: Vec<&str> = seen[format!("{group}:listed")]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut want: Vec<&str> = expected
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix(&format!("{group}/")))
+            .collect();
+        want.sort();
+        assert_eq!(listed, want, "{group}: consolidated members");
     }
 }
 

@@ -1,17 +1,21 @@
-//! Rechunking a whole Zarr group, as xarray writes datasets: every array
-//! whose dimensions the spec names is rechunked, the others (coordinates)
-//! are copied with their chunks, groups and attributes are recreated, and
-//! the root group's metadata (and v2 consolidated metadata) is written
-//! last, so `xarray.open_zarr(DST)` gives the same dataset with new chunks
-//! and an unfinished DST does not open.
+//! Rechunking a whole dataset: a Zarr group as xarray writes it, or a whole
+//! HDF5/netCDF file (converted to a Zarr group). Every array whose
+//! dimensions the spec names is rechunked, the others (coordinates) are
+//! copied with their chunks, groups and attributes are recreated, and the
+//! root group's metadata (and v2 consolidated metadata) is written last, so
+//! `xarray.open_zarr(DST)` gives the same dataset with new chunks and an
+//! unfinished DST does not open. Variables of a file whose dtype ndchunk
+//! cannot move (strings, compounds) are not listed, so not copied.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated_v2, ZarrFormat, ZarrNodeKind};
+use ndchunk_io::info::{container_of, inspect, Container};
+use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated, ZarrFormat, ZarrNodeKind};
+use ndchunk_io::ArrayMeta;
 
 use super::job::{Outcome, ZarrRechunk};
 use crate::error::{Error, Result};
@@ -46,15 +50,76 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Whether `src` is a Zarr group (rather than an array).
+/// Whether `src` is a hierarchy of arrays rather than one array: a Zarr
+/// group, or a whole HDF5/netCDF file (`file.nc`, not `file.nc:/var`).
 pub fn is_group(src: &Path) -> bool {
     if src.join(".zgroup").is_file() {
         return true;
+    }
+    if src.is_file() {
+        return matches!(container_of(src), Ok(Container::Hdf5 | Container::Netcdf3));
     }
     std::fs::read(src.join("zarr.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .is_some_and(|doc| doc["node_type"] == "group")
+}
+
+/// One group or array of the source, whatever holds it.
+struct SourceNode {
+    /// Path inside the source, without the leading `/` (root: empty).
+    path: String,
+    kind: SourceKind,
+}
+
+enum SourceKind {
+    /// A group, with its attributes.
+    Group(Map<String, Value>),
+    /// An array, or why it cannot be read.
+    Array(std::result::Result<ArrayMeta, String>),
+}
+
+/// The source's nodes, parents first, and its Zarr format (`None` for an
+/// HDF5/netCDF file, which converts to Zarr v3 unless told otherwise).
+fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
+    let relative = |path: &str| path.trim_start_matches('/').to_string();
+    if container_of(src)? == Container::Zarr {
+        let nodes = list_nodes(src)?;
+        let format = nodes.first().map(|n| n.format);
+        let nodes = nodes
+            .into_iter()
+            .map(|n| SourceNode {
+                path: relative(&n.path),
+                kind: match n.kind {
+                    ZarrNodeKind::Group(attributes) => SourceKind::Group(attributes),
+                    ZarrNodeKind::Array(meta) => SourceKind::Array(meta.map_err(|e| e.to_string())),
+                },
+            })
+            .collect();
+        return Ok((nodes, format));
+    }
+    let nodes = inspect(src)?
+        .into_iter()
+        .map(|n| SourceNode {
+            path: relative(&n.path),
+            kind: match (n.kind, n.array, n.error) {
+                ("group", _, _) => SourceKind::Group(n.attributes),
+                (_, Some(meta), _) => SourceKind::Array(Ok(meta)),
+                (_, None, error) => SourceKind::Array(Err(error.unwrap_or_default())),
+            },
+        })
+        .collect();
+    Ok((nodes, None))
+}
+
+/// How a job names one array of the source: a Zarr array's directory, or
+/// `file.nc:/var` inside a file.
+fn array_source(src: &Path, relative: &str) -> PathBuf {
+    if src.is_dir() {
+        src.join(relative)
+    } else {
+        PathBuf::from(format!("{}:/{relative}", src.display()))
+    }
 }
 
 /// `name=value` pairs of a by-name chunk spec; a group needs names.
@@ -70,18 +135,18 @@ fn named_entries(spec: &str, at: &Path) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Rechunks the group `template.src` into `template.dst`; the template's
+/// Rechunks the group or file `template.src` into `template.dst`; the template's
 /// other settings (budget, format, codec, threads) apply to every array.
 pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
     let start = Instant::now();
     let (src, dst) = (&template.src, &template.dst);
     super::job::refuse_overlap(src, dst)?;
     let entries = named_entries(&template.chunks, src)?;
-    let nodes = list_nodes(src)?;
+    let (nodes, source_format) = source_tree(src)?;
     let known: Vec<String> = nodes
         .iter()
         .filter_map(|n| match &n.kind {
-            ZarrNodeKind::Array(Ok(meta)) => Some(meta.dims_or_default()),
+            SourceKind::Array(Ok(meta)) => Some(meta.dims_or_default()),
             _ => None,
         })
         .flatten()
@@ -95,9 +160,7 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
             ),
         ));
     }
-    let format = template
-        .format
-        .unwrap_or(nodes.first().map_or(ZarrFormat::V3, |n| n.format));
+    let format = template.format.or(source_format).unwrap_or(ZarrFormat::V3);
     let identity = json!({
         "src": std::fs::canonicalize(src).map_err(|e| job_error(src, e.to_string()))?.display().to_string(),
         "chunks": template.chunks,
@@ -129,19 +192,19 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
     let mut arrays = Vec::new();
     let mut root_attributes = serde_json::Map::new();
     for node in &nodes {
-        let relative = node.path.trim_start_matches('/');
+        let relative = node.path.as_str();
         match &node.kind {
-            ZarrNodeKind::Group(attributes) if relative.is_empty() => {
+            SourceKind::Group(attributes) if relative.is_empty() => {
                 root_attributes = attributes.clone()
             }
-            ZarrNodeKind::Group(attributes) => create_group(dst, relative, format, attributes)?,
-            ZarrNodeKind::Array(Err(e)) => {
+            SourceKind::Group(attributes) => create_group(dst, relative, format, attributes)?,
+            SourceKind::Array(Err(e)) => {
                 return Err(job_error(
-                    &src.join(relative),
+                    &array_source(src, relative),
                     format!("cannot rechunk this array: {e}"),
                 ));
             }
-            ZarrNodeKind::Array(Ok(meta)) => {
+            SourceKind::Array(Ok(meta)) => {
                 let dims = meta.dims_or_default();
                 let own: Vec<String> = entries
                     .iter()
@@ -168,7 +231,7 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
                     None
                 } else {
                     let mut job = template.clone();
-                    job.src = src.join(relative);
+                    job.src = array_source(src, relative);
                     job.dst = array_dst;
                     job.chunks = chunks.clone();
                     job.format = Some(format);
@@ -187,7 +250,7 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
                     Some(job.prepare()?.run()?)
                 };
                 arrays.push(ArrayOutcome {
-                    path: node.path.clone(),
+                    path: format!("/{relative}"),
                     chunks,
                     outcome,
                 });
@@ -196,9 +259,7 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
     }
     // Last: the root group, which makes DST a store, and its index.
     create_group(dst, "", format, &root_attributes)?;
-    if format == ZarrFormat::V2 {
-        write_consolidated_v2(dst)?;
-    }
+    write_consolidated(dst, format)?;
     std::fs::remove_file(&marker).map_err(|e| job_error(&marker, e.to_string()))?;
     Ok(GroupOutcome {
         arrays,

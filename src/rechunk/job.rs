@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use ndchunk_chunking::rechunk::{plan_rechunk, PlanOptions, RechunkPlan};
 use ndchunk_chunking::{normalize_chunks, ChunkSpec, NormalizeOptions, DEFAULT_CHUNK_BYTES};
 use ndchunk_io::info::{container_of, open_array, split_array_path, Container};
-use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, FILL_VALUE};
 use ndchunk_io::{ChunkStore, ZarrStore};
 
 use super::{run_plan, Journal, Opened, RunOptions, RunReport};
@@ -200,6 +200,12 @@ impl Prepared {
             Opened::Resumed(journal, stored) => {
                 let plan: RechunkPlan = serde_json::from_value(stored["plan"].clone())
                     .map_err(|e| job_error(&work, format!("unreadable stored plan: {e}")))?;
+                let fits = plan.source == self.plan.source
+                    && plan.target == self.plan.target
+                    && plan.itemsize == self.plan.itemsize;
+                plan.check_consistent()
+                    .and_then(|()| fits.then_some(()).ok_or_else(|| "it is for other grids".to_string()))
+                    .map_err(|why| job_error(&work, format!("the stored plan is damaged ({why}): remove {} or rerun with --overwrite", dst.display())))?;
                 if plan.peak_bytes > self.job.max_mem {
                     return Err(job_error(
                         dst,
@@ -269,7 +275,10 @@ fn open_source(src: &Path) -> Result<(Box<dyn ChunkStore>, ZarrFormat, ZarrCodec
             .and_then(|l| l.trim_end_matches(')').parse::<u32>().ok())
     });
     let codec = level.map_or(ZarrCodec::None, ZarrCodec::Gzip);
-    Ok((store, ZarrFormat::V3, codec, false))
+    // As a v2 array, a variable without `_FillValue` gets a null fill, or
+    // xarray would mask its zeros as missing.
+    let null_fill = !store.meta().attributes.contains_key(FILL_VALUE);
+    Ok((store, ZarrFormat::V3, codec, null_fill))
 }
 
 /// What names the source in a job's identity: its canonical path, plus the

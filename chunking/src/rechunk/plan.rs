@@ -206,4 +206,43 @@ impl RechunkPlan {
     pub fn total_writes(&self) -> u64 {
         self.passes.iter().map(|p| p.writes).sum()
     }
+
+    /// Checks that the passes make a complete copy from `source` to
+    /// `target`: a plan read back from disk (a resumed job) may have been
+    /// damaged, and running a broken one would write wrong data. Returns
+    /// what is wrong.
+    pub fn check_consistent(&self) -> std::result::Result<(), String> {
+        let (Some(first), Some(last)) = (self.passes.first(), self.passes.last()) else {
+            return Err("the plan has no passes".into());
+        };
+        if first.input != ArrayRef::Source || first.input_chunks != self.source {
+            return Err("the first pass does not read the source's chunks".into());
+        }
+        if last.output != ArrayRef::Target || last.output_chunks != self.target {
+            return Err("the last pass does not write the target's chunks".into());
+        }
+        for (k, pair) in self.passes.windows(2).enumerate() {
+            if pair[0].output != pair[1].input || pair[0].output_chunks != pair[1].input_chunks {
+                return Err(format!("pass {} does not read what pass {k} wrote", k + 1));
+            }
+        }
+        for (k, pass) in self.passes.iter().enumerate() {
+            let shape = pass.output_chunks.shape();
+            if pass.input_chunks.shape() != shape || pass.blocks.shape() != shape {
+                return Err(format!("pass {k}: its grids have different shapes"));
+            }
+            // Each task must write whole output chunks: its block's
+            // boundaries are output chunk boundaries.
+            let coarsens = pass
+                .output_chunks
+                .axes()
+                .iter()
+                .zip(pass.blocks.axes())
+                .all(|(chunks, blocks)| chunks.refine_with(blocks).is_ok_and(|r| &r == chunks));
+            if !coarsens {
+                return Err(format!("pass {k}: a task block splits an output chunk"));
+            }
+        }
+        Ok(())
+    }
 }

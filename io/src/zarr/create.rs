@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::dtype::DType;
 use crate::error::{IoError, Result};
@@ -268,7 +268,7 @@ pub(super) fn metadata_documents(
                 "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
                 "fill_value": fill_json(meta.fill_value, meta.dtype),
                 "codecs": codecs,
-                "attributes": meta.attributes,
+                "attributes": super::cf_fill::encode(&meta.attributes, meta.dtype, ZarrFormat::V3),
             });
             if let Some(names) = names {
                 doc["dimension_names"] = Value::Array(names);
@@ -293,7 +293,7 @@ pub(super) fn metadata_documents(
                 "filters": null,
                 "dimension_separator": ".",
             });
-            let mut attrs: Map<String, Value> = meta.attributes.clone();
+            let mut attrs = super::cf_fill::encode(&meta.attributes, meta.dtype, ZarrFormat::V2);
             if let Some(names) = names {
                 attrs.insert("_ARRAY_DIMENSIONS".into(), Value::Array(names));
             }

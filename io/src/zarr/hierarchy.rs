@@ -186,21 +186,75 @@ pub fn create_group(
     }
 }
 
-/// Writes `.zmetadata` for a Zarr v2 store: every `.zgroup`, `.zarray` and
-/// `.zattrs` under `root`, as zarr-python's `consolidate_metadata` does, so
-/// that `xarray.open_zarr` opens it with one read.
-pub fn write_consolidated_v2(root: &Path) -> Result<()> {
-    let mut metadata = Map::new();
-    collect_v2(root, "", &mut metadata)?;
-    let doc = json!({"metadata": metadata, "zarr_consolidated_format": 1});
+/// Writes consolidated metadata for the store at `root`, as zarr-python's
+/// `consolidate_metadata` does, so that `xarray.open_zarr` opens it with one
+/// read: for v2 a `.zmetadata` file of every `.zgroup`, `.zarray` and
+/// `.zattrs`; for v3 a `consolidated_metadata` entry in the root
+/// `zarr.json` with every node's `zarr.json` by path (zarr-python's form;
+/// not yet part of the v3 specification). The root group must exist. The
+/// file is replaced atomically (written aside, then renamed), so a crash
+/// never leaves a torn root document.
+pub fn write_consolidated(root: &Path, format: ZarrFormat) -> Result<()> {
+    let storage = |e: std::io::Error, what: &str| IoError::Storage {
+        location: root.display().to_string(),
+        message: format!("cannot write {what}: {e}"),
+    };
+    let (file, doc) = match format {
+        ZarrFormat::V2 => {
+            let mut metadata = Map::new();
+            collect_v2(root, "", &mut metadata)?;
+            (
+                ".zmetadata",
+                json!({"metadata": metadata, "zarr_consolidated_format": 1}),
+            )
+        }
+        ZarrFormat::V3 => {
+            let Some(mut doc) = read_json(&root.join("zarr.json")) else {
+                return Err(IoError::Metadata {
+                    location: root.display().to_string(),
+                    reason: "no root zarr.json to consolidate into".into(),
+                });
+            };
+            let mut metadata = Map::new();
+            collect_v3(root, "", &mut metadata)?;
+            doc["consolidated_metadata"] =
+                json!({"kind": "inline", "must_understand": false, "metadata": metadata});
+            ("zarr.json", doc)
+        }
+    };
+    let aside = root.join(format!(".{file}.partial"));
     std::fs::write(
-        root.join(".zmetadata"),
+        &aside,
         serde_json::to_string_pretty(&doc).unwrap_or_default(),
     )
-    .map_err(|e| IoError::Storage {
-        location: root.display().to_string(),
-        message: format!("cannot write .zmetadata: {e}"),
-    })
+    .map_err(|e| storage(e, file))?;
+    std::fs::rename(&aside, root.join(file)).map_err(|e| storage(e, file))
+}
+
+/// Every node's `zarr.json` below `path`, keyed by path from the root; a
+/// group's own entry carries an empty consolidated listing, as zarr-python
+/// writes it.
+fn collect_v3(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<()> {
+    for child in child_dirs(root, path)? {
+        let child = if path.is_empty() {
+            child
+        } else {
+            format!("{path}/{child}")
+        };
+        let Some(mut doc) = read_json(&root.join(&child).join("zarr.json")) else {
+            continue;
+        };
+        let is_group = doc["node_type"] == "group";
+        if is_group {
+            doc["consolidated_metadata"] =
+                json!({"kind": "inline", "must_understand": false, "metadata": {}});
+        }
+        out.insert(child.clone(), doc);
+        if is_group {
+            collect_v3(root, &child, out)?;
+        }
+    }
+    Ok(())
 }
 
 fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<()> {

@@ -202,6 +202,7 @@ pub(super) fn array_meta(
         })?;
     let mut attributes = array.attributes().clone();
     let v2_dims = attributes.remove("_ARRAY_DIMENSIONS");
+    super::cf_fill::decode(&mut attributes, dtype);
     let dimension_names = match array.dimension_names() {
         Some(names) => Some(
             names

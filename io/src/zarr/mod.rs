@@ -7,12 +7,14 @@
 //! parallel itself, and the two pools would fight. For a sharded v3 array
 //! the grid is the shard grid (a shard is read and written whole).
 
+mod cf_fill;
 mod create;
 mod hierarchy;
 mod metadata;
 
+pub use cf_fill::FILL_VALUE;
 pub use create::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-pub use hierarchy::{create_group, list_nodes, write_consolidated_v2, ZarrNode, ZarrNodeKind};
+pub use hierarchy::{create_group, list_nodes, write_consolidated, ZarrNode, ZarrNodeKind};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

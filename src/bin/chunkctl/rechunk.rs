@@ -15,12 +15,14 @@ use ndchunk::rechunk::{is_group, rechunk_group, Outcome, ZarrRechunk};
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
-    /// Source: a Zarr array or group (a directory; v2 or v3), or one array
-    /// of an HDF5/netCDF file as FILE:/NAME (converted to Zarr v3). For a
-    /// group, every array whose dimensions --chunks names is rechunked and
-    /// the others (coordinates) copied; the chunks must then be given by name.
+    /// Source: a Zarr array or group (a directory; v2 or v3), an HDF5/netCDF
+    /// file (all its variables, converted to a Zarr v3 group), or one array
+    /// of a file as FILE:/NAME (converted to a Zarr v3 array). For a group
+    /// or file, every array whose dimensions --chunks names is rechunked
+    /// and the others (coordinates) copied; the chunks must then be given
+    /// by name.
     src: PathBuf,
-    /// Destination Zarr array directory (must not exist, unless --overwrite,
+    /// Destination Zarr array or group directory (must not exist, unless --overwrite,
     /// or it is an interrupted run of this same command, which resumes).
     dst: PathBuf,
     /// Target chunks: by dimension name (`time=8760,lat=10,lon=10`; names
