@@ -196,3 +196,28 @@ fn info_reports_arrays_it_cannot_open_and_refuses_non_stores() {
         stderr(&out)
     );
 }
+
+#[test]
+fn info_shows_the_groups_of_an_hdf5_file() {
+    use ndchunk::io::hdf5::{create_group, Backend};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groups.nc");
+    let attrs = |v: Value| v.as_object().cloned().unwrap_or_default();
+    let title = attrs(serde_json::json!({"title": "demo"}));
+    create_group(&path, "", &title, Backend::Pure).unwrap();
+    let member = attrs(serde_json::json!({"member": 3}));
+    create_group(&path, "model/run1", &member, Backend::Pure).unwrap();
+
+    let out = chunkctl(&["info", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let root = format!("{}/  [hdf5] group  attrs: title=\"demo\"\n", path.display());
+    let below = "  model/  [hdf5] group\n    run1/  [hdf5] group  attrs: member=3\n";
+    assert_eq!(text, root + below);
+
+    let out = chunkctl(&["info", path.to_str().unwrap(), "--json"]);
+    let nodes: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(nodes[0]["path"], "/");
+    assert_eq!(nodes[0]["kind"], "group");
+    assert_eq!(nodes[0]["attributes"]["title"], "demo");
+}

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{IoError, Result};
-use crate::hdf5::{list_datasets, Hdf5Store};
+use crate::hdf5::{list_datasets, list_groups, Hdf5Store};
 use crate::meta::ArrayMeta;
 use crate::netcdf3::{global_attributes, list_variables, Netcdf3Store};
 use crate::store::ChunkStore;
@@ -125,8 +125,12 @@ fn array_node(path: String, format: &str, meta: ArrayMeta) -> NodeInfo {
     }
 }
 
-/// Describes a store or file: a Zarr directory, an HDF5/netCDF-4 file, a
-/// netCDF-3 file, or one array of a file (`file.h5:/dataset`).
+/// Describes a store or file as a tree of groups and arrays, parents first:
+/// a Zarr directory, an HDF5/netCDF-4 file (its groups with their
+/// attributes, the root `/` holding the global attributes, and its
+/// datasets), a netCDF-3 file, one array of a file (`file.h5:/dataset`), or
+/// one group of an HDF5 file with everything below it (`file.h5:/group`).
+/// A name inside an HDF5 file that is neither is an error.
 pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
     let (file, inner) = split_array_path(&path.to_string_lossy());
     if !file.exists() {
@@ -137,18 +141,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
     }
     match container_of(&file)? {
         Container::Zarr => inspect_zarr(&file),
-        Container::Hdf5 => {
-            let mut out = Vec::new();
-            for (name, meta) in list_datasets(&file)? {
-                if inner
-                    .as_deref()
-                    .is_none_or(|i| i.trim_start_matches('/') == name)
-                {
-                    out.push(array_node(format!("/{name}"), "hdf5", meta));
-                }
-            }
-            Ok(out)
-        }
+        Container::Hdf5 => inspect_hdf5(&file, inner.as_deref()),
         Container::Netcdf3 => {
             let mut out = vec![NodeInfo {
                 path: "/".into(),
@@ -169,6 +162,49 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
             Ok(out)
         }
     }
+}
+
+/// An HDF5/netCDF-4 file as a tree: its groups (the root is `/`, with the
+/// file's global attributes) and datasets, parents first. With `inner`
+/// naming a dataset, just that dataset; naming a group, that group and
+/// everything below it.
+fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
+    let mut out: Vec<NodeInfo> = list_groups(file)?
+        .into_iter()
+        .map(|(name, attributes)| NodeInfo {
+            path: format!("/{name}"),
+            kind: "group",
+            format: "hdf5".into(),
+            array: None,
+            error: None,
+            attributes,
+            chunks_written: None,
+            stored_bytes: None,
+        })
+        .collect();
+    for (name, meta) in list_datasets(file)? {
+        out.push(array_node(format!("/{name}"), "hdf5", meta));
+    }
+    out.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
+    let Some(inner) = inner.map(|i| i.trim_matches('/')) else {
+        return Ok(out);
+    };
+    let wanted = format!("/{inner}");
+    if out.iter().any(|n| n.kind == "array" && n.path == wanted) {
+        out.retain(|n| n.path == wanted);
+    } else if inner.is_empty() {
+        // `file.h5:/`: the whole file.
+    } else {
+        let below = format!("{wanted}/");
+        out.retain(|n| n.path == wanted || n.path.starts_with(&below));
+    }
+    if out.is_empty() {
+        return Err(IoError::Metadata {
+            location: format!("{}:{wanted}", file.display()),
+            reason: format!("no dataset or group `{inner}` in the file"),
+        });
+    }
+    Ok(out)
 }
 
 fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {

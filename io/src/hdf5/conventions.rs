@@ -52,6 +52,12 @@ pub const HIDDEN_ATTRIBUTES: &[&str] = &[
     "_NCProperties",
 ];
 
+/// Leaves out the [`HIDDEN_ATTRIBUTES`], as h5netcdf and xarray do, of a
+/// dataset's or a group's attributes.
+pub(crate) fn hide_bookkeeping(attributes: &mut Map<String, Value>) {
+    attributes.retain(|k, _| !HIDDEN_ATTRIBUTES.contains(&k.as_str()));
+}
+
 /// How a netCDF-4 file marks a dimension with no coordinate variable: the
 /// `NAME` of its placeholder dimension scale starts with this.
 pub(crate) const NETCDF_DIMENSION_ONLY: &str =
@@ -109,7 +115,7 @@ impl Described {
             })
             .unwrap_or_else(|| zero(self.dtype));
         let mut attributes = self.attributes;
-        attributes.retain(|k, _| !HIDDEN_ATTRIBUTES.contains(&k.as_str()));
+        hide_bookkeeping(&mut attributes);
         Ok(ArrayMeta {
             grid,
             dtype: self.dtype,

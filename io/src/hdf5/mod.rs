@@ -1,5 +1,8 @@
 //! HDF5 and netCDF-4 files (netCDF-4 is HDF5 with conventions): one dataset
-//! of a file as a [`ChunkStore`].
+//! of a file as a [`ChunkStore`], the datasets of a file
+//! ([`list_datasets`]), and its groups with their attributes
+//! ([`list_groups`], [`create_group`]; the root group's are a netCDF file's
+//! global attributes).
 //!
 //! Two libraries can do the work, behind the one [`Hdf5Store`] type:
 //!
@@ -61,12 +64,15 @@ use crate::meta::ArrayMeta;
 use crate::store::ChunkStore;
 
 pub use conventions::{contiguous_chunks, CONTIGUOUS_CHUNK_BYTES, HIDDEN_ATTRIBUTES};
+pub use groups::{create_group, list_groups, list_groups_with};
 
 mod attrs;
 mod conventions;
+mod groups;
 #[cfg(feature = "libhdf5")]
 mod libhdf5;
 mod pure;
+mod pure_attrs;
 mod pure_create;
 mod pure_write;
 mod rawfile;

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use ndchunk_chunking::Region;
 
 use super::attrs::{self, NumberLayout};
-use super::conventions::{basename, Described};
+use super::conventions::{basename, hide_bookkeeping, Described};
 use super::rawfile::RawFile;
 use super::{check_hdf5_file, location, normalize};
 use crate::dtype::DType;
@@ -236,6 +236,40 @@ pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
         }
         let meta = described.into_meta(&loc, &name, &mut |id| dimid_name(&file, id))?;
         out.push((name, meta));
+    }
+    Ok(out)
+}
+
+/// Every group of the file with its attributes (see
+/// [`super::list_groups`]); unsorted.
+pub(crate) fn groups(path: &Path) -> Result<Vec<(String, Map<String, Value>)>> {
+    if let Some(e) = check_hdf5_file(path, "") {
+        return Err(e);
+    }
+    let damaged = |e: String| IoError::Metadata {
+        location: location(path, ""),
+        reason: format!("cannot read the HDF5 file's groups (damaged or truncated?): {e}"),
+    };
+    let file = RawFile::open(path).map_err(damaged)?;
+    let found = file.groups().map_err(damaged)?;
+    let mut raw = Some(file);
+    let mut out = Vec::with_capacity(found.len());
+    for (name, stored) in found {
+        let mut attributes = Map::new();
+        for attr in stored {
+            let value =
+                attribute_value(path, &attr.datatype, &attr.data, &mut raw).map_err(|e| {
+                    IoError::Metadata {
+                        location: location(path, &name),
+                        reason: format!("attribute {}: {e}", attr.name),
+                    }
+                })?;
+            if let Some(value) = value {
+                attributes.insert(attr.name, value);
+            }
+        }
+        hide_bookkeeping(&mut attributes);
+        out.push((name, attributes));
     }
     Ok(out)
 }

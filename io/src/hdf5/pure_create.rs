@@ -1,17 +1,19 @@
-//! Making a dataset with rust-hdf5: deciding everything first (dimension
-//! scales, filters), so a refusal leaves the file untouched, then, on the
-//! writer thread, creating groups, the dataset, its scales (netCDF-4
-//! style) and its attributes.
+//! Making datasets and groups with rust-hdf5. A dataset: deciding
+//! everything first (dimension scales, filters), so a refusal leaves the
+//! file untouched, then, on the writer thread, creating groups, the
+//! dataset, its scales (netCDF-4 style) and its attributes. A group: on the
+//! calling thread, the file opened, the group (and its parents) made, its
+//! attributes set, the file closed.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use rust_hdf5::format::messages::filter::FilterPipeline;
-use rust_hdf5::types::VarLenUnicode;
-use rust_hdf5::{DatatypeMessage, H5Dataset, H5File, H5Group, H5Type, HBool};
+use rust_hdf5::{H5Dataset, H5File, H5Group, H5Type, HBool};
+use serde_json::{Map, Value};
 
-use super::attrs::{scalar_of, AttrValue};
-use super::conventions::{basename, HIDDEN_ATTRIBUTES, NETCDF_DIMENSION_ONLY};
+use super::conventions::{basename, NETCDF_DIMENSION_ONLY};
+use super::pure_attrs::write_attributes;
 use super::{check_hdf5_file, location, Compression};
 use crate::dtype::DType;
 use crate::error::{IoError, Result};
@@ -214,7 +216,7 @@ pub(crate) fn open_for_writing(
             }
         }
     }
-    write_attributes(&ds, &plan.meta)?;
+    write_attributes(&ds, &plan.meta.attributes, Some(plan.meta.dtype))?;
     drop(made);
     Ok((file, ds))
 }
@@ -231,6 +233,48 @@ fn group_of(file: &H5File, path: &str) -> std::result::Result<H5Group, String> {
         };
     }
     Ok(group)
+}
+
+/// Creates `group` (a normalized path; `""` is the root) with its parents
+/// where missing in the file at `path` (made if absent), and sets
+/// `attributes` on it (see [`super::create_group`]).
+pub(crate) fn create_group(
+    path: &Path,
+    group: &str,
+    attributes: &Map<String, Value>,
+) -> Result<()> {
+    let loc = location(path, group);
+    let append = path.exists();
+    if append {
+        if let Some(e) = check_hdf5_file(path, group) {
+            return Err(e);
+        }
+        let datasets = existing_datasets(path).map_err(|e| IoError::Metadata {
+            location: loc.clone(),
+            reason: format!("cannot read the existing file: {e}"),
+        })?;
+        if let Some(dataset) = super::groups::ancestors(group).find(|p| datasets.contains_key(*p)) {
+            return Err(IoError::Metadata {
+                location: loc,
+                reason: format!("`{dataset}` is a dataset, not a group"),
+            });
+        }
+    }
+    let failed = |message: String| IoError::Storage {
+        location: loc.clone(),
+        message: format!("cannot write the group: {message}"),
+    };
+    let file = if append {
+        H5File::open_rw(path)
+    } else {
+        H5File::create(path)
+    }
+    .map_err(|e| failed(e.to_string()))?;
+    let made = group_of(&file, group).and_then(|g| write_attributes(&g, attributes, None));
+    // Closed whatever happened: rust-hdf5 writes the file's metadata on
+    // close, so what was made before a failure is still a readable file.
+    let closed = file.close().map_err(|e| e.to_string());
+    made.and(closed).map_err(failed)
 }
 
 /// Creates the dataset itself, typed by the dtype.
@@ -267,94 +311,6 @@ fn new_dataset(group: &H5Group, name: &str, plan: &Plan) -> std::result::Result<
         DType::UInt64 => typed::<u64>(group, name, plan),
         DType::Float32 => typed::<f32>(group, name, plan),
         DType::Float64 => typed::<f64>(group, name, plan),
-    }
-}
-
-/// The attributes of `meta`, as the module docs of [`super::attrs`] say;
-/// `_FillValue` in the dataset's own dtype, as netCDF requires.
-fn write_attributes(ds: &H5Dataset, meta: &ArrayMeta) -> std::result::Result<(), String> {
-    fn fill<T: H5Type + bytemuck::Pod>(ds: &H5Dataset, bytes: &[u8]) -> rust_hdf5::Result<()> {
-        let value: T = bytemuck::pod_read_unaligned(bytes);
-        ds.new_attr::<T>()
-            .shape([1])
-            .create("_FillValue")?
-            .write_array(&[value])
-    }
-    for (key, value) in &meta.attributes {
-        if HIDDEN_ATTRIBUTES.contains(&key.as_str()) || key == "_ARRAY_DIMENSIONS" {
-            continue;
-        }
-        let done = if key == "_FillValue" {
-            let Some(scalar) = scalar_of(value, meta.dtype) else {
-                return Err(format!("_FillValue {value} is not a number"));
-            };
-            let bytes = scalar.to_ne_bytes(meta.dtype);
-            match meta.dtype {
-                DType::Bool | DType::UInt8 => fill::<u8>(ds, &bytes),
-                DType::Int8 => fill::<i8>(ds, &bytes),
-                DType::Int16 => fill::<i16>(ds, &bytes),
-                DType::Int32 => fill::<i32>(ds, &bytes),
-                DType::Int64 => fill::<i64>(ds, &bytes),
-                DType::UInt16 => fill::<u16>(ds, &bytes),
-                DType::UInt32 => fill::<u32>(ds, &bytes),
-                DType::UInt64 => fill::<u64>(ds, &bytes),
-                DType::Float32 => fill::<f32>(ds, &bytes),
-                DType::Float64 => fill::<f64>(ds, &bytes),
-            }
-        } else {
-            write_attribute(ds, key, &AttrValue::from_json(value))
-        };
-        done.map_err(|e| format!("attribute {key}: {e}"))?;
-    }
-    Ok(())
-}
-
-fn write_attribute(ds: &H5Dataset, key: &str, value: &AttrValue) -> rust_hdf5::Result<()> {
-    fn numbers<T: H5Type>(
-        ds: &H5Dataset,
-        key: &str,
-        values: &[T],
-        scalar: bool,
-    ) -> rust_hdf5::Result<()> {
-        match values {
-            [one] if scalar => ds.new_attr::<T>().shape(()).create(key)?.write_numeric(one),
-            _ => ds
-                .new_attr::<T>()
-                .shape([values.len()])
-                .create(key)?
-                .write_array(values),
-        }
-    }
-    match value {
-        // A fixed-length string, as netCDF-C writes text: rust-hdf5's
-        // variable-length strings declare a base type HDF5 before 2.0
-        // cannot convert, so they would be unreadable there.
-        AttrValue::Text(s) => {
-            let mut bytes = s.as_bytes().to_vec();
-            if bytes.is_empty() {
-                bytes.push(0);
-            }
-            let datatype = DatatypeMessage::FixedString {
-                size: bytes.len() as u32,
-                padding: 1,
-                charset: u8::from(!s.is_ascii()),
-            };
-            ds.set_attr_typed(key, datatype, bytes)
-        }
-        // Arrays of strings have no fixed-length form in rust-hdf5: they are
-        // variable-length, which HDF5 2.0 (h5py, netCDF4-python wheels)
-        // reads but HDF5 1.x cannot.
-        AttrValue::Texts(items) => {
-            let items: Vec<&str> = items.iter().map(String::as_str).collect();
-            ds.new_attr::<VarLenUnicode>()
-                .shape([items.len()])
-                .create(key)?
-                .write_string_array(&items)
-        }
-        AttrValue::Ints { values, scalar } => numbers(ds, key, values, *scalar),
-        AttrValue::UInts { values, scalar } => numbers(ds, key, values, *scalar),
-        AttrValue::Floats { values, scalar } => numbers(ds, key, values, *scalar),
-        AttrValue::Flags { values, scalar } => numbers(ds, key, values, *scalar),
     }
 }
 

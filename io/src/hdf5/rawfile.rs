@@ -1,23 +1,29 @@
 //! What rust-hdf5 0.7 reads but does not hand out: variable-length
 //! attribute values (arrays of strings, `DIMENSION_LIST`'s sequences of
-//! object references) and the path of the object at a file address, which
-//! resolving those references needs. Built from rust-hdf5's public format
-//! decoders (superblock, object headers, symbol tables, link messages,
-//! dense link storage, global heap); the file is read directly.
+//! object references), the path of the object at a file address, which
+//! resolving those references needs, and the groups of a file with their
+//! attributes (rust-hdf5 reads a group's attributes only as strings).
+//! Built from rust-hdf5's public format decoders (superblock, object
+//! headers, symbol tables, link messages, dense link and attribute storage,
+//! global heap); the file is read directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use rust_hdf5::format::btree_v1::{BTreeV1Config, BTreeV1Node};
+use rust_hdf5::format::dense_attr::read_dense_attributes;
 use rust_hdf5::format::dense_link::read_dense_links;
 use rust_hdf5::format::global_heap::{decode_vlen_reference, GlobalHeapCollection};
 use rust_hdf5::format::local_heap::{local_heap_get_string, LocalHeapHeader};
+use rust_hdf5::format::messages::attr_info::AttributeInfoMessage;
+use rust_hdf5::format::messages::attribute::AttributeMessage;
 use rust_hdf5::format::messages::link::{LinkMessage, LinkTarget};
 use rust_hdf5::format::messages::link_info::LinkInfoMessage;
 use rust_hdf5::format::messages::{
-    MSG_LINK, MSG_LINK_INFO, MSG_OBJ_HEADER_CONTINUATION, MSG_SYMBOL_TABLE,
+    MSG_ATTRIBUTE, MSG_ATTR_INFO, MSG_FLAG_SHARED, MSG_GROUP_INFO, MSG_LINK, MSG_LINK_INFO,
+    MSG_OBJ_HEADER_CONTINUATION, MSG_SYMBOL_TABLE,
 };
 use rust_hdf5::format::object_header::{ObjectHeader, ObjectHeaderMessage};
 use rust_hdf5::format::reference::decode_object_element;
@@ -232,6 +238,99 @@ impl RawFile {
             self.walk(child, format!("{path}/{name}"), depth + 1, out)?;
         }
         Ok(())
+    }
+
+    /// Every group of the file (paths without the leading `/`, the root
+    /// `""`), each with its attributes as stored; attributes kept in the
+    /// file's shared-message heap are left out. A group reached by several
+    /// hard links is listed once, under the first path that reaches it
+    /// (depth first, links in name order); soft and external links are not
+    /// followed.
+    pub(crate) fn groups(&self) -> Result<Vec<(String, Vec<AttributeMessage>)>, String> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut pending = vec![(self.root, String::new(), 0usize)];
+        while let Some((addr, path, depth)) = pending.pop() {
+            if depth > MAX_DEPTH || !seen.insert(addr) {
+                continue;
+            }
+            let messages = match self.header_messages(addr) {
+                Ok(m) => m,
+                Err(e) if depth == 0 => return Err(e),
+                // A child whose header does not decode is not listed, as
+                // the dataset listing skips what it cannot read.
+                Err(_) => continue,
+            };
+            let is_group = messages.iter().any(|m| {
+                matches!(
+                    m.msg_type,
+                    MSG_LINK | MSG_LINK_INFO | MSG_GROUP_INFO | MSG_SYMBOL_TABLE
+                )
+            });
+            if !is_group {
+                continue;
+            }
+            let attributes = self
+                .attributes(&messages)
+                .map_err(|e| format!("attributes of group /{path}: {e}"))?;
+            let links = match self.links(&messages) {
+                Ok(links) => links,
+                Err(e) if depth == 0 => return Err(e),
+                Err(_) => Vec::new(),
+            };
+            // Depth first in name order, as h5py's `visititems` (and the
+            // libhdf5 backend) walk: the first path to reach a group names it.
+            let mut links = links;
+            links.sort_by(|a, b| b.0.cmp(&a.0));
+            for (name, child) in links {
+                let child_path = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path}/{name}")
+                };
+                pending.push((child, child_path, depth + 1));
+            }
+            out.push((path, attributes));
+        }
+        Ok(out)
+    }
+
+    /// The attributes an object header holds, in its messages (in header
+    /// order) or in dense storage (in creation order where tracked, else by
+    /// name). One that does not decode is left out, as the dataset reader
+    /// leaves out what rust-hdf5 cannot read.
+    fn attributes(
+        &self,
+        messages: &[ObjectHeaderMessage],
+    ) -> Result<Vec<AttributeMessage>, String> {
+        let mut out = Vec::new();
+        for msg in messages {
+            match msg.msg_type {
+                MSG_ATTRIBUTE if msg.flags & MSG_FLAG_SHARED == 0 => {
+                    if let Ok((attr, _)) = AttributeMessage::decode(&msg.data, &self.ctx) {
+                        out.push(attr);
+                    }
+                }
+                MSG_ATTR_INFO => {
+                    let (info, _) =
+                        AttributeInfoMessage::decode(&msg.data, &self.ctx).map_err(format_error)?;
+                    let mut blocks = Blocks {
+                        file: &self.file,
+                        base: self.base,
+                    };
+                    let mut dense = read_dense_attributes(&info, &self.ctx, &mut blocks)
+                        .map_err(format_error)?;
+                    if dense.iter().all(|a| a.creation_index().is_some()) {
+                        dense.sort_by_key(|a| a.creation_index());
+                    } else {
+                        dense.sort_by(|a, b| a.name().cmp(b.name()));
+                    }
+                    out.extend(dense.iter().filter_map(|a| a.readable().cloned()));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Every message of the object header at `addr`, continuation blocks

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// A Zarr store or array directory (v2 or v3).
+    /// A Zarr store or array directory (v2 or v3), an HDF5/netCDF-4 or
+    /// netCDF-3 file, or one dataset or group of a file (`FILE:/NAME`).
     path: PathBuf,
     /// Print the tree as JSON.
     #[arg(long)]

@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use ndchunk_chunking::Region;
 
 use super::attrs;
-use super::conventions::{basename, Described};
+use super::conventions::{basename, hide_bookkeeping, Described};
 use super::{check_hdf5_file, location, normalize};
 use crate::dtype::DType;
 use crate::element::Element;
@@ -86,6 +86,8 @@ macro_rules! with_type {
 }
 
 mod write;
+
+pub(crate) use write::create_group;
 
 /// A dataset opened (read-only) or created (writable) with the C library.
 pub(crate) struct LibStore {
@@ -272,6 +274,73 @@ pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
         let meta = described.into_meta(&loc, &name, &mut |id| dimid_name(&file, id))?;
         out.push((name, meta));
     }
+    Ok(out)
+}
+
+/// Every group of the file with its attributes (see
+/// [`super::list_groups`]); unsorted.
+pub(crate) fn groups(path: &Path) -> Result<Vec<(String, Map<String, Value>)>> {
+    /// Records `group` (at `name`) and the groups below it, following hard
+    /// links in name order, depth first, as h5py's `visititems` does; a
+    /// group reached again (a second hard link, a cycle) is skipped, as the
+    /// pure backend does.
+    fn walk(
+        group: &Group,
+        name: String,
+        seen: &mut Vec<h5::LocationToken>,
+        out: &mut Vec<(String, Map<String, Value>)>,
+        depth: usize,
+    ) -> std::result::Result<(), String> {
+        let mut attributes = Map::new();
+        for attr_name in group.attr_names().map_err(text)? {
+            let attr = group
+                .attr(&attr_name)
+                .map_err(|e| format!("attribute {attr_name}: {e}"))?;
+            if let Some(value) = attribute_value(&attr) {
+                attributes.insert(attr_name, value);
+            }
+        }
+        hide_bookkeeping(&mut attributes);
+        let links = group
+            .links(h5::IndexType::Name, h5::IterationOrder::Increasing)
+            .map_err(text)?;
+        out.push((name.clone(), attributes));
+        if depth >= 64 {
+            return Ok(());
+        }
+        for (link, info) in links {
+            if info.link_type != h5::LinkType::Hard {
+                continue;
+            }
+            let found = group.loc_info_by_name(&link).map_err(text)?;
+            if found.loc_type != h5::LocationType::Group || seen.contains(&found.token) {
+                continue;
+            }
+            seen.push(found.token);
+            let child = group.group(&link).map_err(text)?;
+            let child_name = if name.is_empty() {
+                link
+            } else {
+                format!("{name}/{link}")
+            };
+            walk(&child, child_name, seen, out, depth + 1)?;
+        }
+        Ok(())
+    }
+    let file = open_file(path, "")?;
+    let mut seen = vec![
+        file.loc_info()
+            .map_err(|e| IoError::Metadata {
+                location: location(path, ""),
+                reason: text(e),
+            })?
+            .token,
+    ];
+    let mut out = Vec::new();
+    walk(&file, String::new(), &mut seen, &mut out, 0).map_err(|reason| IoError::Metadata {
+        location: location(path, ""),
+        reason,
+    })?;
     Ok(out)
 }
 

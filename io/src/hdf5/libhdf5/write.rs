@@ -1,11 +1,13 @@
-//! Creating datasets with the HDF5 C library: the dataset, its attributes,
-//! and its dimension scales laid out as the HDF5 Dimension Scale
-//! specification (and so netCDF-C) wants them, since `hdf5-metno` does not
-//! bind the high-level `H5DS` library.
+//! Creating datasets and groups with the HDF5 C library: the dataset, its
+//! attributes, and its dimension scales laid out as the HDF5 Dimension
+//! Scale specification (and so netCDF-C) wants them, since `hdf5-metno`
+//! does not bind the high-level `H5DS` library; a group and its attributes.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
+
+use serde_json::{Map, Value};
 
 use super::{text, LibStore};
 use crate::dtype::DType;
@@ -13,10 +15,11 @@ use crate::element::Element;
 use crate::error::{IoError, Result};
 use crate::hdf5::attrs::{self, AttrValue};
 use crate::hdf5::conventions::{basename, HIDDEN_ATTRIBUTES, NETCDF_DIMENSION_ONLY};
+use crate::hdf5::groups::ancestors;
 use crate::hdf5::{check_hdf5_file, location, Compression};
 use crate::meta::ArrayMeta;
 use h5::types::{FixedAscii, TypeDescriptor, VarLenArray, VarLenUnicode};
-use h5::{Dataset, File, Group, H5Type, ObjectReference1};
+use h5::{Dataset, File, Group, H5Type, Location, LocationType, ObjectReference1};
 use hdf5_metno as h5;
 
 /// One entry of a dimension scale's `REFERENCE_LIST`, as `H5DS` lays it out.
@@ -73,7 +76,7 @@ impl LibStore {
         let chunk_shape: Vec<u64> = meta.grid.chunk_shape().iter().map(|&c| c.max(1)).collect();
         let ds = new_dataset(&group, name, meta, &chunk_shape, compression).map_err(&failed)?;
         attach_scales(&file, &group, &ds, name, plans).map_err(&failed)?;
-        write_attributes(&ds, meta).map_err(&failed)?;
+        write_attributes(&ds, &meta.attributes, Some(meta.dtype)).map_err(&failed)?;
         Ok(LibStore {
             file,
             ds,
@@ -84,6 +87,50 @@ impl LibStore {
             written: Mutex::new(HashSet::new()),
         })
     }
+}
+
+/// Creates `group` (normalized; `""` is the root) and its missing parents
+/// in the file at `path` (made if absent), and sets `attributes` on it
+/// (see [`crate::hdf5::create_group`]).
+pub(crate) fn create_group(
+    path: &Path,
+    group: &str,
+    attributes: &Map<String, Value>,
+) -> Result<()> {
+    let loc = location(path, group);
+    let failed = |message: String| IoError::Storage {
+        location: loc.clone(),
+        message: format!("cannot write the group: {message}"),
+    };
+    let file = if path.exists() {
+        if let Some(e) = check_hdf5_file(path, group) {
+            return Err(e);
+        }
+        let file = File::append(path).map_err(|e| failed(text(e)))?;
+        for parent in ancestors(group) {
+            if !file.link_exists(parent) {
+                break;
+            }
+            let kind = file.loc_type_by_name(parent).map_err(|e| failed(text(e)))?;
+            if kind != LocationType::Group {
+                let what = if kind == LocationType::Dataset {
+                    "a dataset"
+                } else {
+                    "a named datatype"
+                };
+                return Err(IoError::Metadata {
+                    location: loc,
+                    reason: format!("`{parent}` is {what}, not a group"),
+                });
+            }
+        }
+        file
+    } else {
+        File::create(path).map_err(|e| failed(text(e)))?
+    };
+    let made = group_of(&file, group).map_err(&failed)?;
+    write_attributes(&made, attributes, None).map_err(&failed)?;
+    file.flush().map_err(|e| failed(text(e)))
 }
 
 fn group_of(file: &File, path: &str) -> std::result::Result<Group, String> {
@@ -321,28 +368,42 @@ fn attach_scales(
     Ok(())
 }
 
-fn write_attributes(ds: &Dataset, meta: &ArrayMeta) -> std::result::Result<(), String> {
-    for (key, value) in &meta.attributes {
+/// Writes `attributes` to a dataset or a group, replacing any of the same
+/// name; `fill_dtype` is a dataset's dtype, its `_FillValue`'s type (see
+/// the pure backend's `pure_attrs::write_attributes`, the same rules).
+fn write_attributes(
+    target: &Location,
+    attributes: &Map<String, Value>,
+    fill_dtype: Option<DType>,
+) -> std::result::Result<(), String> {
+    let existing = target.attr_names().map_err(text)?;
+    for (key, value) in attributes {
         if HIDDEN_ATTRIBUTES.contains(&key.as_str()) || key == "_ARRAY_DIMENSIONS" {
             continue;
         }
-        let done = if key == "_FillValue" {
-            let scalar = attrs::scalar_of(value, meta.dtype)
-                .ok_or_else(|| format!("_FillValue {value} is not a number"))?;
-            with_type!(meta.dtype, T => {
-                let v: Vec<T> = <T as Element>::from_ne_bytes(&scalar.to_ne_bytes(meta.dtype));
-                ds.new_attr::<T>().shape([1]).create("_FillValue").and_then(|a| a.write_raw(&v))
-            })
-        } else {
-            write_attribute(ds, key, &AttrValue::from_json(value))
+        if existing.contains(key) {
+            target
+                .delete_attr(key)
+                .map_err(|e| format!("attribute {key}: {e}"))?;
+        }
+        let done = match fill_dtype {
+            Some(dtype) if key == "_FillValue" => {
+                let scalar = attrs::scalar_of(value, dtype)
+                    .ok_or_else(|| format!("_FillValue {value} is not a number"))?;
+                with_type!(dtype, T => {
+                    let v: Vec<T> = <T as Element>::from_ne_bytes(&scalar.to_ne_bytes(dtype));
+                    target.new_attr::<T>().shape([1]).create("_FillValue").and_then(|a| a.write_raw(&v))
+                })
+            }
+            _ => write_attribute(target, key, &AttrValue::from_json(value)),
         };
         done.map_err(|e| format!("attribute {key}: {e}"))?;
     }
     Ok(())
 }
 
-fn write_attribute(ds: &Dataset, key: &str, value: &AttrValue) -> h5::Result<()> {
-    fn numbers<T: H5Type>(ds: &Dataset, key: &str, values: &[T], scalar: bool) -> h5::Result<()> {
+fn write_attribute(ds: &Location, key: &str, value: &AttrValue) -> h5::Result<()> {
+    fn numbers<T: H5Type>(ds: &Location, key: &str, values: &[T], scalar: bool) -> h5::Result<()> {
         match values {
             [one] if scalar => ds.new_attr::<T>().shape(()).create(key)?.write_scalar(one),
             _ => ds
