@@ -2,7 +2,8 @@
 //! day per chunk, rechunked to time series, within 1 GiB. In one run, on the
 //! same store: the copy floor (decode and re-encode every chunk with zarrs
 //! on all cores), `chunkctl rechunk`, Dask (`rechunk().to_zarr()`) and
-//! Rechunker (`max_mem="1GB"`), each timed by GNU time (wall, CPU, peak RSS).
+//! Rechunker (`max_mem="1GB"`), and `zarrs_reencode` where installed, each
+//! timed by GNU time (wall, CPU, peak RSS).
 //!
 //! Run: `cargo bench --bench rechunk`. `NDCHUNK_BENCH_PEERS=0` skips the
 //! Python peers; `NDCHUNK_BENCH_TIME=N` sets the number of hours (default 8760).
@@ -140,6 +141,34 @@ plan.execute()
         }
     }
 
+    // zarrs_reencode (from `cargo install zarrs_tools`), where installed.
+    // Each target chunk spans every source chunk, so without a cache that
+    // holds the whole decoded array it decodes every source chunk once per
+    // target chunk: it gets the whole array as cache, and the 1 GB cache
+    // that matches the others' budget only with NDCHUNK_BENCH_SLOW=1.
+    if let Some(reencode) = zarrs_reencode() {
+        let mut caches = vec![("whole-array cache", logical)];
+        if std::env::var("NDCHUNK_BENCH_SLOW").as_deref() == Ok("1") {
+            caches.push(("--cache-size 1GB", 1_000_000_000));
+        }
+        for (label, cache) in caches {
+            let out = work.path().join(format!("reencode-{cache}.zarr"));
+            rows.push(timed(
+                &format!("zarrs_reencode ({label})"),
+                Command::new(&reencode).args([
+                    "--chunk-shape",
+                    &chunks_arg,
+                    "--cache-size",
+                    &cache.to_string(),
+                    path(&data),
+                    path(&out),
+                ]),
+            ));
+        }
+    } else {
+        println!("zarrs_reencode not installed (cargo install zarrs_tools): its row is left out");
+    }
+
     let floor = rows[0].wall;
     println!(
         "{:<46} {:>8} {:>8} {:>10} {:>9}",
@@ -188,6 +217,20 @@ fn timed(name: &str, command: &mut Command) -> Row {
         cpu: f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
         rss: f.get(3).map(|kb| (*kb as u64) * 1024),
     }
+}
+
+/// `zarrs_reencode` on the PATH or in cargo's bin directory.
+fn zarrs_reencode() -> Option<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin/zarrs_reencode"));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("zarrs_reencode"))
+        .chain(cargo_bin)
+        .find(|p| p.is_file())
 }
 
 /// Rechunker needs zarr < 3: a venv of its own, made on first use.

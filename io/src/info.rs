@@ -60,14 +60,31 @@ pub fn container_of(path: &Path) -> Result<Container> {
     if !path.exists() {
         return Err(not_a_store("no such file or directory"));
     }
-    let bytes = std::fs::read(path).map_err(|e| not_a_store(&e.to_string()))?;
-    if bytes.len() >= 4 && &bytes[..3] == b"CDF" && matches!(bytes[3], 1 | 2 | 5) {
-        return Ok(Container::Netcdf3);
+    // Only the signatures are read: a file may be many gigabytes.
+    let mut file = std::fs::File::open(path).map_err(|e| not_a_store(&e.to_string()))?;
+    let len = file
+        .metadata()
+        .map_err(|e| not_a_store(&e.to_string()))?
+        .len();
+    let mut read_at = |offset: u64, buf: &mut [u8]| {
+        use std::io::{Read, Seek, SeekFrom};
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(buf))
+            .map_err(|e| not_a_store(&e.to_string()))
+    };
+    let mut head = [0u8; 4];
+    if len >= 4 {
+        read_at(0, &mut head)?;
+        if &head[..3] == b"CDF" && matches!(head[3], 1 | 2 | 5) {
+            return Ok(Container::Netcdf3);
+        }
     }
-    const HDF5: &[u8] = b"\x89HDF\r\n\x1a\n";
-    let mut offset = 0usize;
-    while offset + HDF5.len() <= bytes.len() {
-        if &bytes[offset..offset + HDF5.len()] == HDF5 {
+    const HDF5: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+    let mut offset = 0u64;
+    while offset + HDF5.len() as u64 <= len {
+        let mut signature = [0u8; 8];
+        read_at(offset, &mut signature)?;
+        if &signature == HDF5 {
             return Ok(Container::Hdf5);
         }
         offset = if offset == 0 { 512 } else { offset * 2 };
