@@ -655,6 +655,27 @@ assert b[var].encoding["chunks"] == chunks, b[var].encoding["chunks"]
     for (file, spec, var, chunks) in cases {
         let src = netcdf.join(file);
         let dst = dir.path().join(format!("{file}.zarr"));
+        // --dry-run: every variable's plan, nothing written.
+        let out = chunkctl(&[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            spec,
+            "--dry-run",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plans: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let planned = plans["arrays"].as_array().unwrap();
+        assert!(planned
+            .iter()
+            .any(|a| a["path"] == format!("/{var}") && a["plan"]["passes"].is_array()));
+        assert!(!dst.exists(), "a dry run writes nothing");
         let out = chunkctl(&["rechunk", s(&src), s(&dst), "--chunks", spec, "--quiet"]);
         assert!(
             out.status.success(),

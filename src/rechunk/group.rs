@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_io::info::{container_of, inspect, Container};
 use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated, ZarrFormat, ZarrNodeKind};
 use ndchunk_io::ArrayMeta;
@@ -135,10 +136,38 @@ fn named_entries(spec: &str, at: &Path) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Rechunks the group or file `template.src` into `template.dst`; the template's
-/// other settings (budget, format, codec, threads) apply to every array.
+/// Rechunks the group or file `template.src` into `template.dst`; the
+/// template's other settings (budget, format, codec, threads) apply to
+/// every array.
 pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
-    let start = Instant::now();
+    plan_group(template)?.run()
+}
+
+/// One array of a group job.
+#[derive(Debug, Clone)]
+pub struct ArrayJob {
+    /// Path in the group (`/t`).
+    pub path: String,
+    /// The job for this array alone.
+    pub job: ZarrRechunk,
+}
+
+/// A group job resolved into its arrays' jobs; nothing read or written yet.
+#[derive(Debug)]
+pub struct GroupPlan {
+    template: ZarrRechunk,
+    format: ZarrFormat,
+    identity: Value,
+    /// Groups below the root, with their attributes, parents first.
+    groups: Vec<(String, Map<String, Value>)>,
+    root_attributes: Map<String, Value>,
+    /// The arrays, in source order.
+    pub arrays: Vec<ArrayJob>,
+}
+
+/// Resolves a group job: checks the chunk spec against the arrays'
+/// dimensions and makes one job per array. Reads no chunk.
+pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
     let (src, dst) = (&template.src, &template.dst);
     super::job::refuse_overlap(src, dst)?;
     let entries = named_entries(&template.chunks, src)?;
@@ -171,36 +200,24 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
         "temp": template.temp,
         "ndchunk": env!("CARGO_PKG_VERSION"),
     });
-    let marker = dst.join(GROUP_MARKER);
-    if dst.exists() {
-        let stored: Option<Value> = std::fs::read(&marker)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        if template.overwrite {
-            std::fs::remove_dir_all(dst)
-                .map_err(|e| job_error(dst, format!("cannot remove: {e}")))?;
-        } else if stored.as_ref() != Some(&identity) {
-            return Err(job_error(
-                dst,
-                "already exists; pass --overwrite to replace it",
-            ));
-        }
-    }
-    std::fs::create_dir_all(dst).map_err(|e| job_error(dst, e.to_string()))?;
-    std::fs::write(&marker, identity.to_string()).map_err(|e| job_error(&marker, e.to_string()))?;
-
-    let mut arrays = Vec::new();
-    let mut root_attributes = serde_json::Map::new();
-    for node in &nodes {
-        let relative = node.path.as_str();
-        match &node.kind {
+    let mut plan = GroupPlan {
+        template: template.clone(),
+        format,
+        identity,
+        groups: Vec::new(),
+        root_attributes: Map::new(),
+        arrays: Vec::new(),
+    };
+    for node in nodes {
+        let relative = node.path;
+        match node.kind {
             SourceKind::Group(attributes) if relative.is_empty() => {
-                root_attributes = attributes.clone()
+                plan.root_attributes = attributes
             }
-            SourceKind::Group(attributes) => create_group(dst, relative, format, attributes)?,
+            SourceKind::Group(attributes) => plan.groups.push((relative, attributes)),
             SourceKind::Array(Err(e)) => {
                 return Err(job_error(
-                    &array_source(src, relative),
+                    &array_source(src, &relative),
                     format!("cannot rechunk this array: {e}"),
                 ));
             }
@@ -211,8 +228,9 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
                     .filter(|(name, _)| dims.contains(name))
                     .map(|(name, value)| format!("{name}={value}"))
                     .collect();
+                let mut job = template.clone();
                 // Arrays the spec does not touch keep their chunks.
-                let chunks = if own.is_empty() {
+                job.chunks = if own.is_empty() {
                     meta.grid
                         .chunk_shape()
                         .iter()
@@ -222,49 +240,93 @@ pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
                 } else {
                     own.join(",")
                 };
-                let array_dst = dst.join(relative);
-                let finished = ["zarr.json", ".zarray"]
-                    .iter()
-                    .any(|f| array_dst.join(f).is_file())
-                    && !array_dst.join(super::job::WORK_DIR).exists();
-                let outcome = if finished {
-                    None
-                } else {
-                    let mut job = template.clone();
-                    job.src = array_source(src, relative);
-                    job.dst = array_dst;
-                    job.chunks = chunks.clone();
-                    job.format = Some(format);
-                    // Inside our own unfinished destination: an array with a
-                    // journal resumes; one without (killed before its journal
-                    // was written) starts over.
-                    if job.dst.exists() && !job.dst.join(super::job::WORK_DIR).exists() {
-                        std::fs::remove_dir_all(&job.dst)
-                            .map_err(|e| job_error(&job.dst, e.to_string()))?;
-                    }
-                    job.overwrite = false;
-                    // Shards only where they fit the array's dims.
-                    if job.shards.is_some() && own.is_empty() {
-                        job.shards = None;
-                    }
-                    Some(job.prepare()?.run()?)
-                };
-                arrays.push(ArrayOutcome {
+                job.src = array_source(src, &relative);
+                job.dst = dst.join(&relative);
+                job.format = Some(format);
+                job.overwrite = false;
+                // Shards only where they fit the array's dims.
+                if own.is_empty() {
+                    job.shards = None;
+                }
+                plan.arrays.push(ArrayJob {
                     path: format!("/{relative}"),
-                    chunks,
-                    outcome,
+                    job,
                 });
             }
         }
     }
-    // Last: the root group, which makes DST a store, and its index.
-    create_group(dst, "", format, &root_attributes)?;
-    write_consolidated(dst, format)?;
-    std::fs::remove_file(&marker).map_err(|e| job_error(&marker, e.to_string()))?;
-    Ok(GroupOutcome {
-        arrays,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(plan)
+}
+
+impl GroupPlan {
+    /// Each array's rechunk plan, for `--dry-run`.
+    pub fn array_plans(&self) -> Result<Vec<(String, RechunkPlan)>> {
+        self.arrays
+            .iter()
+            .map(|a| Ok((a.path.clone(), a.job.prepare()?.plan)))
+            .collect()
+    }
+
+    /// Runs every array's job, then writes the root group and its
+    /// consolidated metadata: DST looks finished only at the very end. An
+    /// interrupted run of the same job resumes: finished arrays are kept.
+    pub fn run(self) -> Result<GroupOutcome> {
+        let start = Instant::now();
+        let dst = &self.template.dst;
+        let marker = dst.join(GROUP_MARKER);
+        if dst.exists() {
+            let stored: Option<Value> = std::fs::read(&marker)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            if self.template.overwrite {
+                std::fs::remove_dir_all(dst)
+                    .map_err(|e| job_error(dst, format!("cannot remove: {e}")))?;
+            } else if stored.as_ref() != Some(&self.identity) {
+                return Err(job_error(
+                    dst,
+                    "already exists; pass --overwrite to replace it",
+                ));
+            }
+        }
+        std::fs::create_dir_all(dst).map_err(|e| job_error(dst, e.to_string()))?;
+        std::fs::write(&marker, self.identity.to_string())
+            .map_err(|e| job_error(&marker, e.to_string()))?;
+        for (relative, attributes) in &self.groups {
+            create_group(dst, relative, self.format, attributes)?;
+        }
+        let mut arrays = Vec::new();
+        for ArrayJob { path, job } in self.arrays {
+            let finished = ["zarr.json", ".zarray"]
+                .iter()
+                .any(|f| job.dst.join(f).is_file())
+                && !job.dst.join(super::job::WORK_DIR).exists();
+            let outcome = if finished {
+                None
+            } else {
+                // Inside our own unfinished destination: an array with a
+                // journal resumes; one without (killed before its journal
+                // was written) starts over.
+                if job.dst.exists() && !job.dst.join(super::job::WORK_DIR).exists() {
+                    std::fs::remove_dir_all(&job.dst)
+                        .map_err(|e| job_error(&job.dst, e.to_string()))?;
+                }
+                Some(job.prepare()?.run()?)
+            };
+            arrays.push(ArrayOutcome {
+                path,
+                chunks: job.chunks,
+                outcome,
+            });
+        }
+        // Last: the root group, which makes DST a store, and its index.
+        create_group(dst, "", self.format, &self.root_attributes)?;
+        write_consolidated(dst, self.format)?;
+        std::fs::remove_file(&marker).map_err(|e| job_error(&marker, e.to_string()))?;
+        Ok(GroupOutcome {
+            arrays,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 fn dedup(names: &[String]) -> Vec<String> {

@@ -22,7 +22,9 @@ use ndchunk_io::{ArrayMeta, ChunkStore};
 
 use crate::error::{Error, Result};
 use crate::exec::{BufferPool, MemoryBudget, Progress};
-pub use group::{is_group, rechunk_group, ArrayOutcome, GroupOutcome};
+pub use group::{
+    is_group, plan_group, rechunk_group, ArrayJob, ArrayOutcome, GroupOutcome, GroupPlan,
+};
 pub use job::{Outcome, Prepared, ZarrRechunk};
 pub use journal::{Journal, Opened};
 

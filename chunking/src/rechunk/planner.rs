@@ -73,12 +73,17 @@ impl<'a> Planner<'a> {
             .shape()
             .iter()
             .fold(options.itemsize, |n, &l| n.saturating_mul(l));
+        // Below a few MiB a task costs less than scheduling it: small
+        // arrays are not cut up for parallelism (re-reading their chunks
+        // would cost more than any idle core).
+        const SMALLEST_CAP: u64 = 8 << 20;
         let block_cap = if options.workers > 1 {
-            array_bytes
+            (array_bytes
                 / options
                     .workers
                     .saturating_mul(options.parallel_slack.max(1))
-                    .max(1)
+                    .max(1))
+            .max(SMALLEST_CAP)
         } else {
             u64::MAX
         };

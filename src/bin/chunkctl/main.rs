@@ -27,16 +27,24 @@ enum Command {
     /// read). With no arguments: a year of hourly ERA5-like reanalysis
     /// (float32, 8760 x 721 x 1440), daily chunks to 10x10 time series.
     Plan(plan::PlanArgs),
-    /// Show what a Zarr store holds: groups and arrays with shape, dims,
+    /// Show what a Zarr store or an HDF5/netCDF file holds: groups and arrays with shape, dims,
     /// dtype, chunks, shards, codecs, fill value, chunks written, bytes
     /// stored vs logical, attributes.
     Info(info::InfoArgs),
-    /// Rechunk a Zarr array within a memory budget: planned (direct or
-    /// through intermediates), parallel, resumable after a kill.
+    /// Rechunk a Zarr array or group (or convert an HDF5/netCDF file to
+    /// Zarr) within a memory budget: planned (direct or through
+    /// intermediates), parallel, resumable after a kill.
     Rechunk(rechunk::RechunkArgs),
 }
 
 fn main() -> ExitCode {
+    // Printing into a closed pipe (`chunkctl info … | head`) ends the
+    // program quietly, as for any Unix tool, instead of panicking.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),

@@ -11,7 +11,7 @@ use serde_json::json;
 use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;
 use ndchunk::io::zarr::ZarrFormat;
-use ndchunk::rechunk::{is_group, rechunk_group, Outcome, ZarrRechunk};
+use ndchunk::rechunk::{is_group, plan_group, Outcome, ZarrRechunk};
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
@@ -87,10 +87,26 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     job.overwrite = args.overwrite;
     job.progress = !args.quiet && !args.json;
     if is_group(&args.src) {
+        let plan = plan_group(&job)?;
         if args.dry_run {
-            return Err("--dry-run takes one array: give SRC/ARRAY".into());
+            let plans = plan.array_plans()?;
+            if args.json {
+                let arrays: Vec<_> = plans
+                    .iter()
+                    .map(|(path, plan)| json!({"path": path, "plan": plan}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({ "arrays": arrays }))?
+                );
+            } else {
+                for (path, plan) in &plans {
+                    println!("{path}:\n{plan}");
+                }
+            }
+            return Ok(());
         }
-        let outcome = rechunk_group(&job)?;
+        let outcome = plan.run()?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&outcome)?);
         } else {
