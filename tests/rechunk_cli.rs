@@ -521,6 +521,43 @@ assert b.attrs["title"] == "sample"
 "#;
         support::run_python(&python, check, &[&src, &dst]);
     }
+    // --array: one variable with its coordinates is a dataset of its own.
+    let src = dir.path().join("v3.zarr");
+    let dst = dir.path().join("only-t.zarr");
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "time=-1,lat=4,lon=5",
+        "--array",
+        "t",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let check = r#"
+import sys, xarray as xr
+a = xr.open_zarr(sys.argv[1])[["t"]]
+b = xr.open_zarr(sys.argv[2])
+assert sorted(b.variables) == ["height", "lat", "lon", "t", "time"], sorted(b.variables)
+assert a.identical(b), (a, b)
+"#;
+    support::run_python(&python, check, &[&src, &dst]);
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&dir.path().join("none.zarr")),
+        "--chunks",
+        "time=-1",
+        "--array",
+        "nope",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no array `nope`; it has"));
     // Chunks by position cannot apply to a group's different arrays.
     let out = chunkctl(&[
         "rechunk",

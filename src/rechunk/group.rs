@@ -113,6 +113,67 @@ fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
     Ok((nodes, None))
 }
 
+/// The nodes a `--array` selection keeps: every group, the arrays named,
+/// and their coordinates in the same group: the arrays of their dimensions
+/// (named like the dimension) and those their CF `coordinates` attribute
+/// lists (as xarray writes non-index coordinates), so xarray opens the
+/// result as a dataset.
+fn select_arrays(nodes: Vec<SourceNode>, names: &[String], src: &Path) -> Result<Vec<SourceNode>> {
+    if names.is_empty() {
+        return Ok(nodes);
+    }
+    let arrays: Vec<&SourceNode> = nodes
+        .iter()
+        .filter(|n| matches!(n.kind, SourceKind::Array(_)))
+        .collect();
+    let mut wanted: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.trim_matches('/');
+        if !arrays.iter().any(|n| n.path == name) {
+            let available: Vec<&str> = arrays.iter().map(|n| n.path.as_str()).collect();
+            return Err(job_error(
+                src,
+                format!("no array `{name}`; it has {}", available.join(", ")),
+            ));
+        }
+        wanted.push(name.to_string());
+    }
+    let parent = |path: &str| path.rsplit_once('/').map_or("", |(p, _)| p).to_string();
+    let coordinates: Vec<String> = nodes
+        .iter()
+        .filter(|n| wanted.contains(&n.path))
+        .flat_map(|n| match &n.kind {
+            SourceKind::Array(Ok(meta)) => {
+                let group = parent(&n.path);
+                let listed = meta
+                    .attributes
+                    .get("coordinates")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                meta.dims_or_default()
+                    .into_iter()
+                    .chain(listed.split_whitespace().map(String::from))
+                    .map(|name| {
+                        if group.is_empty() {
+                            name
+                        } else {
+                            format!("{group}/{name}")
+                        }
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    Ok(nodes
+        .into_iter()
+        .filter(|n| match &n.kind {
+            SourceKind::Group(_) => true,
+            SourceKind::Array(_) => wanted.contains(&n.path) || coordinates.contains(&n.path),
+        })
+        .collect())
+}
+
 /// How a job names one array of the source: a Zarr array's directory, or
 /// `file.nc:/var` inside a file.
 fn array_source(src: &Path, relative: &str) -> PathBuf {
@@ -189,8 +250,10 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
             ),
         ));
     }
+    let nodes = select_arrays(nodes, &template.arrays, src)?;
     let format = template.format.or(source_format).unwrap_or(ZarrFormat::V3);
     let identity = json!({
+        "arrays": template.arrays,
         "src": std::fs::canonicalize(src).map_err(|e| job_error(src, e.to_string()))?.display().to_string(),
         "chunks": template.chunks,
         "format": format!("{format:?}"),

@@ -49,6 +49,9 @@ pub struct ZarrRechunk {
     pub overwrite: bool,
     /// Show progress bars on a terminal.
     pub progress: bool,
+    /// For a group or file: only these arrays (paths in it), with the
+    /// coordinate arrays of their dimensions; empty: every array.
+    pub arrays: Vec<String>,
 }
 
 impl ZarrRechunk {
@@ -71,6 +74,7 @@ impl ZarrRechunk {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             overwrite: false,
             progress: false,
+            arrays: Vec::new(),
         }
     }
 

@@ -50,6 +50,10 @@ pub struct RechunkArgs {
     /// target chunks), e.g. `8760,100,100`.
     #[arg(long)]
     shards: Option<String>,
+    /// For a group or file: rechunk only this array (repeatable), with the
+    /// coordinate arrays of its dimensions.
+    #[arg(long = "array", value_name = "NAME")]
+    arrays: Vec<String>,
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -85,6 +89,7 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
         job.threads = threads;
     }
     job.overwrite = args.overwrite;
+    job.arrays = args.arrays.clone();
     job.progress = !args.quiet && !args.json;
     if is_group(&args.src) {
         let plan = plan_group(&job)?;
@@ -123,6 +128,9 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
             );
         }
         return Ok(());
+    }
+    if !args.arrays.is_empty() {
+        return Err("--array picks arrays of a group or file; SRC is one array".into());
     }
     let prepared = job.prepare()?;
     if args.dry_run {
