@@ -19,5 +19,6 @@ pub use error::{Error, Result};
 pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
+pub use ops::ReduceOptions;
 pub use ops::{Numeric, Operand};
 pub use plan::Plan;

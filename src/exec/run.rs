@@ -305,7 +305,7 @@ impl<'b> Tree<'_, 'b> {
             let previous = acc.take();
             let step = || -> Result<Block> {
                 let region = input.grid().block_region(&index)?;
-                let part = reduction.partial(eval(input, &region, done)?, axes)?;
+                let part = reduction.partial(eval(input, &region, done)?, axes, &region)?;
                 match previous {
                     None => Ok(part),
                     Some(a) => reduction.combine(a, part),

@@ -8,6 +8,7 @@
 //! `Arc<Node>`s.
 
 pub mod block;
+pub mod scan;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use ndchunk_chunking::{ChunkGrid, Region};
 use crate::error::Result;
 
 pub use block::{block_type, Block, BlockType};
+pub use scan::Scan;
 
 /// Reads any region of a source (a store, an in-memory array, a generator).
 pub type SourceFn = dyn Fn(&Region) -> Result<Block> + Send + Sync;
@@ -38,8 +40,9 @@ pub struct BlockInfo<'a> {
 /// A reduction's arithmetic, type-erased. Accumulators are kept with the
 /// reduced axes as length-1 axes (keepdims) until [`Reduction::finish`].
 pub trait Reduction: Send + Sync {
-    /// The accumulator of one input block, reduced over `axes`.
-    fn partial(&self, block: Block, axes: &[usize]) -> Result<Block>;
+    /// The accumulator of one input block, reduced over `axes`; `region`
+    /// is where the block lies in the input (`argmax` needs its offset).
+    fn partial(&self, block: Block, axes: &[usize], region: &Region) -> Result<Block>;
     /// `acc` then `other` combined (in that order: the order is part of
     /// the result's bits).
     fn combine(&self, acc: Block, other: Block) -> Result<Block>;
@@ -88,6 +91,20 @@ pub enum NodeKind {
         keepdims: bool,
         /// How many partial results are combined at once; fixes the tree.
         split_every: u64,
+    },
+    /// A cumulative operation along `axis` (`cumsum`): each block of the
+    /// input scanned from its carry, read from `carries` (an earlier
+    /// reduction: per block along `axis`, everything before it reduced).
+    Scan {
+        /// The input (same grid as the output).
+        input: Arc<Node>,
+        /// The exclusive prefix of the block totals along `axis`: the
+        /// input's grid with `axis` of one element per block.
+        carries: Arc<Node>,
+        /// The axis scanned.
+        axis: usize,
+        /// The arithmetic.
+        scan: Arc<dyn Scan>,
     },
     /// An operation that cannot be built (shapes that do not match, an axis
     /// out of range): reported when the graph is planned, so that building
@@ -158,6 +175,7 @@ impl Node {
             NodeKind::Source { .. } | NodeKind::Invalid { .. } => Vec::new(),
             NodeKind::Map { inputs, .. } => inputs.iter().collect(),
             NodeKind::Rechunk { input } | NodeKind::Reduce { input, .. } => vec![input],
+            NodeKind::Scan { input, carries, .. } => vec![input, carries],
         }
     }
 

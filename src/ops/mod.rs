@@ -8,4 +8,4 @@ pub mod reduce;
 
 pub use elementwise::Operand;
 pub use numeric::Numeric;
-pub use reduce::DEFAULT_SPLIT_EVERY;
+pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};

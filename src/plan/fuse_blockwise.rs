@@ -62,6 +62,14 @@ pub fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
             let piece = elements.min(input.grid().max_block_elements());
             own.saturating_add(peak_bytes(input, piece))
         }
+        // A region is scanned from the start of its block along the axis
+        // (at most a block more), beside its carries and the scanned copy.
+        NodeKind::Scan { input, carries, .. } => {
+            let e = elements.max(input.grid().max_block_elements());
+            own.saturating_add(e.saturating_mul(node.itemsize()))
+                .saturating_add(peak_bytes(input, e))
+                .saturating_add(peak_bytes(carries, elements))
+        }
         // Materialised by its own stage: a slice copy.
         NodeKind::Reduce { .. } | NodeKind::Invalid { .. } => own,
     }

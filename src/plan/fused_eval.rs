@@ -56,6 +56,12 @@ pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Bl
                 Ok((piece.clone(), eval(input, piece, done)?))
             })
         }
+        NodeKind::Scan {
+            input,
+            carries,
+            axis,
+            scan,
+        } => super::fused_scan::eval_scan(input, carries, *axis, scan.as_ref(), region, done),
         NodeKind::Reduce { .. } => Err(Error::Graph {
             operation: node.name().to_string(),
             message: "internal: a reduction read before its stage ran".into(),

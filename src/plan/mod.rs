@@ -10,6 +10,7 @@
 pub mod explain;
 pub mod fuse_blockwise;
 pub mod fused_eval;
+mod fused_scan;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,0 +1,182 @@
+//! `min`/`max` (NaN wins, as numpy's `minimum.reduce`) and `nanmin`/`nanmax`
+//! (NaN skipped; NaN only where every element is NaN). No identity: a
+//! zero-size reduction is refused when planned.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use ndchunk_chunking::Region;
+
+use super::{is_nan, reshape, take_acc, ReduceOptions};
+use crate::array::Array;
+use crate::error::{Error, Result};
+use crate::graph::block::{block, take};
+use crate::graph::{Block, Reduction};
+use crate::ops::numeric::Numeric;
+
+/// The smallest or largest element; the accumulator is `None` for a block
+/// with no element.
+struct Extreme {
+    name: &'static str,
+    want_less: bool,
+    skip_nan: bool,
+}
+
+type Acc<T> = Option<ArrayD<T>>;
+
+impl Extreme {
+    fn pick<T: Numeric>(&self, a: T, b: T) -> T {
+        let better = if self.want_less { b < a } else { b > a };
+        match (is_nan(a), is_nan(b)) {
+            (true, _) if !self.skip_nan => a,
+            (_, true) if !self.skip_nan => b,
+            (_, true) => a,
+            (true, false) => b,
+            (false, false) if better => b,
+            _ => a,
+        }
+    }
+}
+
+/// A [`Reduction`] for `T`, from the typeless description.
+struct Typed<T>(Extreme, std::marker::PhantomData<fn() -> T>);
+
+impl<T: Numeric> Reduction for Typed<T> {
+    fn partial(&self, b: Block, axes: &[usize], _region: &Region) -> Result<Block> {
+        let r = &self.0;
+        let mut a = take::<T>(b, r.name)?;
+        if a.is_empty() {
+            return Ok(Box::new(None::<ArrayD<T>>));
+        }
+        for &ax in axes {
+            a = a
+                .map_axis(Axis(ax), |lane| {
+                    lane.iter().skip(1).fold(lane[0], |m, &x| r.pick(m, x))
+                })
+                .insert_axis(Axis(ax));
+        }
+        Ok(Box::new(Some(a)))
+    }
+
+    fn combine(&self, acc: Block, other: Block) -> Result<Block> {
+        let r = &self.0;
+        let merged = match (
+            take_acc::<Acc<T>>(acc, r.name)?,
+            take_acc::<Acc<T>>(other, r.name)?,
+        ) {
+            (Some(mut a), Some(b)) => {
+                a.zip_mut_with(&b, |x, &y| *x = r.pick(*x, y));
+                Some(a)
+            }
+            (a, None) => a,
+            (None, b) => b,
+        };
+        Ok(Box::new(merged))
+    }
+
+    fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block> {
+        let r = &self.0;
+        match take_acc::<Acc<T>>(acc, r.name)? {
+            Some(a) => reshape(a, out_shape, r.name),
+            None if out_shape.contains(&0) => Ok(block(ArrayD::<T>::default(IxDyn(out_shape)))),
+            None => Err(Error::Graph {
+                operation: r.name.into(),
+                message: "zero-size reduction has no identity".into(),
+            }),
+        }
+    }
+
+    fn acc_bytes_per_element(&self) -> u64 {
+        T::DTYPE.size() as u64
+    }
+}
+
+impl<T: Numeric> Array<T> {
+    fn extreme(
+        &self,
+        name: &'static str,
+        want_less: bool,
+        skip_nan: bool,
+        axes: &[usize],
+        options: &ReduceOptions,
+    ) -> Array<T> {
+        let r = Extreme {
+            name,
+            want_less,
+            skip_nan,
+        };
+        self.reduce_nonempty(
+            name,
+            Arc::new(Typed::<T>(r, Default::default())),
+            axes,
+            options,
+        )
+    }
+
+    /// Smallest element over `axes` (NaN if any is NaN). A zero-size
+    /// reduction is an error when planned, as in numpy.
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::<i32>::arange(6, [4]).unwrap();
+    /// assert_eq!(a.min(&[0], false).compute().unwrap()[[]], 0);
+    /// assert!(Array::<f64>::zeros(&[0], [1]).unwrap().min(&[0], false).compute().is_err());
+    /// ```
+    pub fn min(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.min_with(axes, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::min`] with `keepdims` and `split_every` chosen.
+    pub fn min_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+        self.extreme("min", true, false, axes, options)
+    }
+
+    /// Largest element over `axes` (NaN if any is NaN).
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::<i32>::arange(6, [4]).unwrap();
+    /// assert_eq!(a.max(&[0], false).compute().unwrap()[[]], 5);
+    /// ```
+    pub fn max(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.max_with(axes, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::max`] with `keepdims` and `split_every` chosen.
+    pub fn max_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+        self.extreme("max", false, false, axes, options)
+    }
+
+    /// Smallest element over `axes` ignoring NaN (NaN where all are NaN,
+    /// as numpy's `nanmin`, which also warns).
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::from_ndarray(ndarray::arr1(&[f64::NAN, 2.0, 1.0]).into_dyn(), [2]).unwrap();
+    /// assert_eq!(a.nanmin(&[0], false).compute().unwrap()[[]], 1.0);
+    /// ```
+    pub fn nanmin(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.nanmin_with(axes, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::nanmin`] with `keepdims` and `split_every` chosen.
+    pub fn nanmin_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+        self.extreme("nanmin", true, true, axes, options)
+    }
+
+    /// Largest element over `axes` ignoring NaN (NaN where all are NaN).
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::from_ndarray(ndarray::arr1(&[f64::NAN, 2.0, 1.0]).into_dyn(), [2]).unwrap();
+    /// assert_eq!(a.nanmax(&[0], false).compute().unwrap()[[]], 2.0);
+    /// ```
+    pub fn nanmax(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.nanmax_with(axes, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::nanmax`] with `keepdims` and `split_every` chosen.
+    pub fn nanmax_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+        self.extreme("nanmax", false, true, axes, options)
+    }
+}

@@ -1,0 +1,227 @@
+//! Reductions over any set of axes, streamed into per-output-block
+//! accumulators and combined in a tree of fan-in `split_every` whose shape
+//! depends only on the chunk grid (see `plan::StageKind::Reduce`), so the
+//! bits of a result do not depend on the number of threads.
+//!
+//! One module per kind of accumulator:
+//!
+//! | module | accumulator | operations |
+//! |---|---|---|
+//! | `fold` | one value per output element | `sum`, `prod`, `nansum`, `nanprod` |
+//! | `logical` | the same, of another type | `any`, `all`, `count_nonzero` |
+//! | `extreme` | the extreme so far | `min`, `max`, `nanmin`, `nanmax` |
+//! | `moments` | count, mean, M2 (Chan et al.) | `mean`, `var`, `std` and their `nan` forms |
+//! | `arg` | value and global index | `argmin`, `argmax`, `nanargmin`, `nanargmax` |
+//! | `scan` | block totals, then a blockwise scan | `cumsum`, `cumprod` and their `nan` forms |
+//!
+//! Element types follow numpy where the typed API allows: `sum`/`prod`
+//! (and the scans) of integers stay in the input type and wrap on overflow
+//! (numpy widens small integers to `int64` first); `mean`/`var`/`std` are
+//! for floats; indices and counts are `i64` (numpy's `intp`).
+
+mod arg;
+mod extreme;
+mod fold;
+mod logical;
+mod moments;
+mod scan;
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use ndchunk_io::Element;
+
+use crate::array::Array;
+use crate::error::{Error, Result};
+use crate::graph::block::block;
+use crate::graph::{block_type, Block, Node, NodeKind, Reduction};
+use crate::ops::elementwise::invalid;
+
+/// Partial results combined at once in a reduction tree (Dask's default
+/// `split_every` for most reductions is 4 to 32; 8 keeps trees shallow).
+pub const DEFAULT_SPLIT_EVERY: u64 = 8;
+
+/// How a reduction keeps its axes and combines its partial results.
+///
+/// ```
+/// use ndchunk::{Array, ReduceOptions};
+/// let a = Array::<f64>::arange(100, [10]).unwrap();
+/// let opts = ReduceOptions::default().keepdims(true).split_every(2);
+/// let s = a.sum_with(&[0], &opts);
+/// assert_eq!(s.shape(), vec![1]);
+/// assert_eq!(s.compute().unwrap()[[0]], 4950.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReduceOptions {
+    /// Reduced axes stay as length-1 axes (numpy's `keepdims`).
+    pub keepdims: bool,
+    /// Partial results combined at once (Dask's `split_every`), at least
+    /// 2. It fixes the tree, and so the bits of a float result: the same
+    /// value always gives the same bits, whatever the threads.
+    pub split_every: u64,
+}
+
+impl Default for ReduceOptions {
+    fn default() -> Self {
+        Self {
+            keepdims: false,
+            split_every: DEFAULT_SPLIT_EVERY,
+        }
+    }
+}
+
+impl ReduceOptions {
+    /// With `keepdims` set.
+    pub fn keepdims(mut self, keepdims: bool) -> Self {
+        self.keepdims = keepdims;
+        self
+    }
+
+    /// With `split_every` set (checked when the reduction is built).
+    pub fn split_every(mut self, split_every: u64) -> Self {
+        self.split_every = split_every;
+        self
+    }
+
+    fn with_keepdims(keepdims: bool) -> Self {
+        Self::default().keepdims(keepdims)
+    }
+}
+
+/// True for NaN (a float that is not equal to itself); never for integers.
+pub(crate) fn is_nan<T: PartialOrd>(x: T) -> bool {
+    x.partial_cmp(&x).is_none()
+}
+
+/// An accumulator as an output block of `shape`.
+fn reshape<T: Element>(a: ArrayD<T>, shape: &[usize], op: &str) -> Result<Block> {
+    a.into_shape_with_order(IxDyn(shape))
+        .map(block)
+        .map_err(|e| Error::Graph {
+            operation: op.into(),
+            message: format!("internal: accumulator does not fit the output block: {e}"),
+        })
+}
+
+/// An accumulator of type `A` out of a block (an internal error when the
+/// tree mixed accumulators up).
+fn take_acc<A: 'static>(b: Block, op: &str) -> Result<A> {
+    b.downcast::<A>().map(|b| *b).map_err(|_| Error::Graph {
+        operation: op.into(),
+        message: "internal: wrong accumulator".into(),
+    })
+}
+
+/// `a` folded over `axes` (reduced axes kept as length 1): each element
+/// lifted into the accumulator type by `lift`, then combined by `op` from
+/// `init`, axis after axis in increasing order.
+fn fold_axes<T: Element, A: Element>(
+    a: &ArrayD<T>,
+    axes: &[usize],
+    init: A,
+    lift: impl Fn(T) -> A,
+    op: impl Fn(A, A) -> A,
+) -> ArrayD<A> {
+    let Some((&first, rest)) = axes.split_first() else {
+        return a.mapv(lift);
+    };
+    let mut acc = a
+        .fold_axis(Axis(first), init, |&acc, &x| op(acc, lift(x)))
+        .insert_axis(Axis(first));
+    for &ax in rest {
+        acc = acc
+            .fold_axis(Axis(ax), init, |&acc, &x| op(acc, x))
+            .insert_axis(Axis(ax));
+    }
+    acc
+}
+
+impl<T: Element> Array<T> {
+    /// A reduction node over `axes` (each at most once, in range) running
+    /// `reduction`, whose finished blocks must be `ArrayD<U>`. Bad axes or
+    /// a `split_every` below 2 become an error when the graph is planned.
+    pub fn reduce<U: Element>(
+        &self,
+        name: &str,
+        reduction: Arc<dyn Reduction>,
+        axes: &[usize],
+        options: &ReduceOptions,
+    ) -> Array<U> {
+        match self.reduced_grid(axes, options) {
+            Ok((sorted, grid)) => Array::from_node(Node::new(
+                name,
+                grid,
+                block_type::<U>(),
+                NodeKind::Reduce {
+                    input: self.node().clone(),
+                    reduction,
+                    axes: sorted,
+                    keepdims: options.keepdims,
+                    split_every: options.split_every,
+                },
+            )),
+            Err(message) => invalid(name, self.grid().clone(), message),
+        }
+    }
+
+    /// [`Array::reduce`] for a reduction with no identity (`min`,
+    /// `argmax`): refused when planned if some output element would reduce
+    /// no element, as numpy refuses a zero-size reduction.
+    fn reduce_nonempty<U: Element>(
+        &self,
+        name: &str,
+        reduction: Arc<dyn Reduction>,
+        axes: &[usize],
+        options: &ReduceOptions,
+    ) -> Array<U> {
+        let shape = self.shape();
+        let extent: u64 = axes.iter().filter_map(|&a| shape.get(a).copied()).product();
+        let outputs: u64 = (0..shape.len())
+            .filter(|a| !axes.contains(a))
+            .map(|a| shape[a])
+            .product();
+        if extent == 0 && outputs > 0 {
+            return invalid(
+                name,
+                self.grid().clone(),
+                format!(
+                    "zero-size reduction over axes {axes:?} of shape {shape:?} has no identity"
+                ),
+            );
+        }
+        self.reduce(name, reduction, axes, options)
+    }
+
+    /// The sorted axes and the output grid, or what is wrong.
+    fn reduced_grid(
+        &self,
+        axes: &[usize],
+        options: &ReduceOptions,
+    ) -> std::result::Result<(Vec<usize>, ndchunk_chunking::ChunkGrid), String> {
+        if options.split_every < 2 {
+            return Err(format!(
+                "split_every must be at least 2 (partials combined at once), got {}",
+                options.split_every
+            ));
+        }
+        let mut sorted = axes.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != axes.len() || sorted.last().is_some_and(|&a| a >= self.ndim()) {
+            return Err(format!(
+                "axes {axes:?} are not distinct axes of a {}-d array",
+                self.ndim()
+            ));
+        }
+        let grid = self
+            .grid()
+            .reduce_axes(&sorted, options.keepdims)
+            .map_err(|e| e.to_string())?;
+        Ok((sorted, grid))
+    }
+
+    /// Every axis, for reducing to a scalar: `a.sum(&a.all_axes(), false)`.
+    pub fn all_axes(&self) -> Vec<usize> {
+        (0..self.ndim()).collect()
+    }
+}

@@ -1,0 +1,263 @@
+//! `mean`, `var`, `std` and their NaN-skipping forms, for floats. Each
+//! output element keeps a count, a mean and the sum of squared deviations
+//! M2, combined pairwise by Chan et al.'s formula, so the variance stays
+//! accurate where the naive sum of squares cancels.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, Zip};
+use ndchunk_chunking::Region;
+use num_traits::Float;
+
+use super::{fold_axes, is_nan, reshape, take_acc, ReduceOptions};
+use crate::array::Array;
+use crate::error::Result;
+use crate::graph::block::take;
+use crate::graph::{Block, Reduction};
+use crate::ops::numeric::Numeric;
+
+/// Count, mean and (for `var`/`std`) M2 of the elements reduced into each
+/// output element.
+struct Moments<T> {
+    count: ArrayD<u64>,
+    mean: ArrayD<T>,
+    m2: Option<ArrayD<T>>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Mean,
+    Var,
+    Std,
+}
+
+struct MeanVar {
+    name: &'static str,
+    kind: Kind,
+    ddof: u64,
+    skip_nan: bool,
+}
+
+struct Typed<T>(MeanVar, std::marker::PhantomData<fn() -> T>);
+
+fn cast<T: Float>(n: u64) -> T {
+    T::from(n).unwrap_or_else(T::nan)
+}
+
+/// Chan et al.: (count, mean, M2) of `a` then `b` joined.
+fn chan<T: Float>(na: u64, ma: T, m2a: T, nb: u64, mb: T, m2b: T) -> (u64, T, T) {
+    if nb == 0 {
+        return (na, ma, m2a);
+    }
+    if na == 0 {
+        return (nb, mb, m2b);
+    }
+    let (fa, fb, n) = (cast::<T>(na), cast::<T>(nb), cast::<T>(na + nb));
+    let delta = mb - ma;
+    let m2 = m2a + m2b + delta * delta * fa * fb / n;
+    (na + nb, ma + (mb - ma) * fb / n, m2)
+}
+
+impl<T: Numeric + Float> Reduction for Typed<T> {
+    fn partial(&self, b: Block, axes: &[usize], _region: &Region) -> Result<Block> {
+        let r = &self.0;
+        let a = take::<T>(b, r.name)?;
+        let skip = r.skip_nan;
+        let keep = move |x: T| if skip && is_nan(x) { T::ZERO } else { x };
+        let sum = fold_axes(&a, axes, T::ZERO, keep, T::add_elem);
+        let count = if skip {
+            fold_axes(&a, axes, 0u64, |x| u64::from(!is_nan(x)), |p, q| p + q)
+        } else {
+            let n = axes.iter().map(|&ax| a.shape()[ax] as u64).product();
+            ArrayD::from_elem(sum.raw_dim(), n)
+        };
+        let mean = Zip::from(&sum)
+            .and(&count)
+            .map_collect(|&s, &c| if c > 0 { s / cast(c) } else { s });
+        let m2 = (r.kind != Kind::Mean).then(|| {
+            let deviations = Zip::from(&a).and_broadcast(&mean).map_collect(|&x, &m| {
+                if skip && is_nan(x) {
+                    T::ZERO
+                } else {
+                    let d = x - m;
+                    d * d
+                }
+            });
+            fold_axes(&deviations, axes, T::ZERO, |x| x, T::add_elem)
+        });
+        Ok(Box::new(Moments { count, mean, m2 }))
+    }
+
+    fn combine(&self, acc: Block, other: Block) -> Result<Block> {
+        let name = self.0.name;
+        let mut a = take_acc::<Moments<T>>(acc, name)?;
+        let b = take_acc::<Moments<T>>(other, name)?;
+        match (&mut a.m2, &b.m2) {
+            (Some(m2a), Some(m2b)) => Zip::from(&mut a.count)
+                .and(&mut a.mean)
+                .and(m2a)
+                .and(&b.count)
+                .and(&b.mean)
+                .and(m2b)
+                .for_each(|na, ma, m2a, &nb, &mb, &m2b| {
+                    (*na, *ma, *m2a) = chan(*na, *ma, *m2a, nb, mb, m2b);
+                }),
+            _ => Zip::from(&mut a.count)
+                .and(&mut a.mean)
+                .and(&b.count)
+                .and(&b.mean)
+                .for_each(|na, ma, &nb, &mb| {
+                    (*na, *ma, _) = chan(*na, *ma, T::ZERO, nb, mb, T::ZERO);
+                }),
+        }
+        Ok(Box::new(a))
+    }
+
+    fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block> {
+        let r = &self.0;
+        let m = take_acc::<Moments<T>>(acc, r.name)?;
+        let values = match (r.kind, m.m2) {
+            (Kind::Mean, _) | (_, None) => Zip::from(&m.mean)
+                .and(&m.count)
+                .map_collect(|&mean, &c| if c == 0 { T::nan() } else { mean }),
+            (kind, Some(m2)) => Zip::from(&m2).and(&m.count).map_collect(|&m2, &c| {
+                let var = if r.skip_nan {
+                    // numpy's nanvar: NaN where no degree of freedom is left.
+                    if c <= r.ddof {
+                        T::nan()
+                    } else {
+                        m2 / cast(c - r.ddof)
+                    }
+                } else {
+                    // numpy's var divides by max(n - ddof, 0).
+                    m2 / cast(c.saturating_sub(r.ddof))
+                };
+                if kind == Kind::Std {
+                    var.sqrt()
+                } else {
+                    var
+                }
+            }),
+        };
+        reshape(values, out_shape, r.name)
+    }
+
+    fn acc_bytes_per_element(&self) -> u64 {
+        let per = T::DTYPE.size() as u64;
+        let m2 = if self.0.kind == Kind::Mean { 0 } else { per };
+        8 + per + m2
+    }
+}
+
+impl<T: Numeric + Float> Array<T> {
+    fn moments(
+        &self,
+        name: &'static str,
+        kind: Kind,
+        skip_nan: bool,
+        ddof: u64,
+        axes: &[usize],
+        options: &ReduceOptions,
+    ) -> Array<T> {
+        let r = MeanVar {
+            name,
+            kind,
+            ddof,
+            skip_nan,
+        };
+        self.reduce(
+            name,
+            Arc::new(Typed::<T>(r, Default::default())),
+            axes,
+            options,
+        )
+    }
+
+    /// Mean over `axes` (NaN over an empty extent, as numpy).
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::<f64>::arange(5, [2]).unwrap();
+    /// assert_eq!(a.mean(&[0], false).compute().unwrap()[[]], 2.0);
+    /// ```
+    pub fn mean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.mean_with(axes, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::mean`] with `keepdims` and `split_every` chosen.
+    pub fn mean_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+        self.moments("mean", Kind::Mean, false, 0, axes, options)
+    }
+
+    /// Variance over `axes`, dividing by `max(n - ddof, 0)` as numpy.
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::<f64>::arange(5, [2]).unwrap();
+    /// assert_eq!(a.var(&[0], false, 0).compute().unwrap()[[]], 2.0);
+    /// assert_eq!(a.var(&[0], false, 1).compute().unwrap()[[]], 2.5);
+    /// ```
+    pub fn var(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+        self.var_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::var`] with `keepdims` and `split_every` chosen.
+    pub fn var_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+        self.moments("var", Kind::Var, false, ddof, axes, options)
+    }
+
+    /// Standard deviation over `axes`, dividing by `max(n - ddof, 0)`.
+    pub fn std(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+        self.std_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::std`] with `keepdims` and `split_every` chosen.
+    pub fn std_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+        self.moments("std", Kind::Std, false, ddof, axes, options)
+    }
+
+    /// Mean over `axes` of the elements that are not NaN (NaN where all
+    /// are, as numpy's `nanmean`).
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 2.0]).into_dyn(), [2]).unwrap();
+    /// assert_eq!(a.nanmean(&[0], false).compute().unwrap()[[]], 1.5);
+    /// ```
+    pub fn nanmean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.nanmean_with(axes, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::nanmean`] with `keepdims` and `split_every` chosen.
+    pub fn nanmean_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+        self.moments("nanmean", Kind::Mean, true, 0, axes, options)
+    }
+
+    /// Variance over `axes` of the elements that are not NaN, dividing by
+    /// `n - ddof` (NaN where that is not positive, as numpy's `nanvar`).
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 3.0]).into_dyn(), [2]).unwrap();
+    /// assert_eq!(a.nanvar(&[0], false, 1).compute().unwrap()[[]], 2.0);
+    /// assert!(a.nanvar(&[0], false, 2).compute().unwrap()[[]].is_nan());
+    /// ```
+    pub fn nanvar(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+        self.nanvar_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::nanvar`] with `keepdims` and `split_every` chosen.
+    pub fn nanvar_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+        self.moments("nanvar", Kind::Var, true, ddof, axes, options)
+    }
+
+    /// Standard deviation over `axes` of the elements that are not NaN.
+    pub fn nanstd(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+        self.nanstd_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
+    }
+
+    /// [`Array::nanstd`] with `keepdims` and `split_every` chosen.
+    pub fn nanstd_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+        self.moments("nanstd", Kind::Std, true, ddof, axes, options)
+    }
+}
