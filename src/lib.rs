@@ -20,5 +20,5 @@ pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::ReduceOptions;
-pub use ops::{Numeric, Operand};
+pub use ops::{concatenate, stack, Index, Numeric, Operand, PadMode};
 pub use plan::Plan;

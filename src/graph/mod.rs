@@ -52,6 +52,21 @@ pub trait Reduction: Send + Sync {
     fn acc_bytes_per_element(&self) -> u64;
 }
 
+/// A structural operation (slice, transpose, reshape, concatenate, pad,
+/// broadcast, …): the output over any region from the input regions it
+/// needs, so a slice of a result pulls only what the slice touches.
+pub trait LayoutOp: Send + Sync {
+    /// The values over `region` (global coordinates); `pull(i, r)` gives
+    /// input `i` over `r`. Implementations pull one piece at a time.
+    fn eval(&self, region: &Region, pull: &mut PullFn<'_>) -> Result<Block>;
+    /// The most elements one pull from input `input` holds when
+    /// evaluating `elements` output elements (for projected bytes).
+    fn pull_elements(&self, input: usize, elements: u64) -> u64;
+}
+
+/// How a [`LayoutOp`] reads its inputs: input index, region.
+pub type PullFn<'a> = dyn FnMut(usize, &Region) -> Result<Block> + 'a;
+
 /// What a node does with its inputs.
 pub enum NodeKind {
     /// Data from outside the graph.
@@ -105,6 +120,13 @@ pub enum NodeKind {
         axis: usize,
         /// The arithmetic.
         scan: Arc<dyn Scan>,
+    },
+    /// A structural operation: each output region from input regions.
+    Layout {
+        /// The inputs.
+        inputs: Vec<Arc<Node>>,
+        /// The dependency rule and the block transform.
+        op: Arc<dyn LayoutOp>,
     },
     /// An operation that cannot be built (shapes that do not match, an axis
     /// out of range): reported when the graph is planned, so that building
@@ -173,7 +195,9 @@ impl Node {
     pub fn inputs(&self) -> Vec<&Arc<Node>> {
         match &self.kind {
             NodeKind::Source { .. } | NodeKind::Invalid { .. } => Vec::new(),
-            NodeKind::Map { inputs, .. } => inputs.iter().collect(),
+            NodeKind::Map { inputs, .. } | NodeKind::Layout { inputs, .. } => {
+                inputs.iter().collect()
+            }
             NodeKind::Rechunk { input } | NodeKind::Reduce { input, .. } => vec![input],
             NodeKind::Scan { input, carries, .. } => vec![input, carries],
         }

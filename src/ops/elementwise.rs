@@ -12,13 +12,14 @@ use num_traits::{AsPrimitive, Float};
 use crate::array::Array;
 use crate::graph::block::{block, take};
 use crate::graph::{block_type, Block, BlockInfo, Node, NodeKind};
+use crate::ops::layout::broadcast_shapes;
 use crate::ops::numeric::Numeric;
 
-/// The other side of a binary operation: an array of the same shape, or a
-/// scalar broadcast to every element.
+/// The other side of a binary operation: an array (broadcast with numpy's
+/// rules), or a scalar broadcast to every element.
 #[derive(Debug, Clone)]
 pub enum Operand<T: Element> {
-    /// An array (same shape; chunkings may differ).
+    /// An array whose shape broadcasts with the other's (chunkings may differ).
     Array(Array<T>),
     /// A scalar.
     Scalar(T),
@@ -112,8 +113,19 @@ impl<T: Element> Array<T> {
         )
     }
 
-    /// `f(self, other)` element by element; `other` an array of the same
-    /// shape (any chunking) or a scalar.
+    /// `f(self, other)` element by element; `other` a scalar or an array
+    /// whose shape broadcasts with this one's (numpy's rules: shapes aligned
+    /// on the right, length-1 axes stretched; any chunking). Shapes that do
+    /// not broadcast are reported when planned.
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let col = Array::<i32>::arange(3, [2]).unwrap().reshape(&[3, 1]);
+    /// let row = Array::<i32>::arange(2, [1]).unwrap();
+    /// let sum = &col * 10 + &row;
+    /// assert_eq!(sum.shape(), vec![3, 2]);
+    /// assert_eq!(sum.compute().unwrap().into_raw_vec_and_offset().0, vec![0, 1, 10, 11, 20, 21]);
+    /// ```
     pub fn zip_with<U: Element>(
         &self,
         other: impl Into<Operand<T>>,
@@ -124,22 +136,24 @@ impl<T: Element> Array<T> {
             Operand::Scalar(s) => return self.map(&format!("{name}({s:?})"), move |x| f(x, s)),
             Operand::Array(a) => a,
         };
-        let grid = match self.grid().refine_with(other.grid()) {
+        let Some(shape) = broadcast_shapes(&self.shape(), &other.shape()) else {
+            return invalid(
+                name,
+                self.grid().clone(),
+                format!(
+                    "operands could not be broadcast together with shapes {:?} {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            );
+        };
+        let (this, other) = (self.broadcast_to(&shape), other.broadcast_to(&shape));
+        let grid = match this.grid().refine_with(other.grid()) {
             Ok(grid) => grid,
-            Err(_) => {
-                return invalid(
-                    name,
-                    self.grid().clone(),
-                    format!(
-                        "shapes {:?} and {:?} do not match (broadcasting between arrays is not supported yet)",
-                        self.shape(),
-                        other.shape()
-                    ),
-                )
-            }
+            Err(e) => return invalid(name, self.grid().clone(), e.to_string()),
         };
         let op = name.to_string();
-        let inputs = vec![self.node().clone(), other.node().clone()];
+        let inputs = vec![this.node().clone(), other.node().clone()];
         map_node(name.into(), inputs, grid, move |ins, _| {
             let mut ins = ins.into_iter();
             let (Some(a), Some(b)) = (ins.next(), ins.next()) else {

@@ -3,9 +3,11 @@
 
 pub mod blocks;
 pub mod elementwise;
+pub mod layout;
 pub mod numeric;
 pub mod reduce;
 
 pub use elementwise::Operand;
+pub use layout::{concatenate, stack, Index, PadMode};
 pub use numeric::Numeric;
 pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};

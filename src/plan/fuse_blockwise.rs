@@ -70,6 +70,16 @@ pub fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
                 .saturating_add(peak_bytes(input, e))
                 .saturating_add(peak_bytes(carries, elements))
         }
+        // One piece pulled at a time, plus its transformed copy.
+        NodeKind::Layout { inputs, op } => {
+            let pulled = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, input)| peak_bytes(input, op.pull_elements(i, elements)))
+                .max()
+                .unwrap_or(0);
+            own.saturating_mul(2).saturating_add(pulled)
+        }
         // Materialised by its own stage: a slice copy.
         NodeKind::Reduce { .. } | NodeKind::Invalid { .. } => own,
     }

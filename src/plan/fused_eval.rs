@@ -62,6 +62,13 @@ pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Bl
             axis,
             scan,
         } => super::fused_scan::eval_scan(input, carries, *axis, scan.as_ref(), region, done),
+        NodeKind::Layout { inputs, op } => {
+            let mut pull = |i: usize, r: &Region| match inputs.get(i) {
+                Some(input) => eval(input, r, done),
+                None => Err(internal(node)),
+            };
+            op.eval(region, &mut pull)
+        }
         NodeKind::Reduce { .. } => Err(Error::Graph {
             operation: node.name().to_string(),
             message: "internal: a reduction read before its stage ran".into(),

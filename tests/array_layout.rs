@@ -1,0 +1,943 @@
+//! The layout operations (slice, take, transpose, squeeze, expand_dims,
+//! broadcast_to, pad, reshape, concatenate, stack) and numpy broadcasting
+//! against an ndarray oracle, on random shapes (empty and length-1 axes
+//! included) and random irregular chunkings, alone and in random chains with
+//! elementwise operations and reductions; culling; every error.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use ndchunk::chunking::{ChunkGrid, Region};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
+use ndchunk::{concatenate, stack, Array, Chunks, Error, Index, PadMode};
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------- strategies
+
+/// Chunk sizes adding up to `len`, cut at random places.
+fn axis_chunks(len: usize) -> impl Strategy<Value = Vec<u64>> {
+    proptest::collection::vec(any::<bool>(), len.saturating_sub(1)).prop_map(move |cuts| {
+        if len == 0 {
+            return vec![0];
+        }
+        let mut sizes = vec![1u64];
+        for cut in cuts {
+            if cut {
+                sizes.push(1);
+            } else if let Some(last) = sizes.last_mut() {
+                *last += 1;
+            }
+        }
+        sizes
+    })
+}
+
+fn grid_for(shape: &[usize]) -> BoxedStrategy<ChunkGrid> {
+    shape
+        .iter()
+        .map(|&n| axis_chunks(n))
+        .collect::<Vec<_>>()
+        .prop_map(|sizes| ChunkGrid::from_sizes(&sizes).unwrap())
+        .boxed()
+}
+
+fn shape() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(
+        prop_oneof![1 => Just(0usize), 2 => Just(1usize), 6 => 2usize..7],
+        1..=3,
+    )
+}
+
+/// Distinct values, so that a misplaced element shows.
+fn values(shape: &[usize]) -> ArrayD<f64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(|i| i as f64 * 0.5 - 3.0).collect()).unwrap()
+}
+
+/// An array with its oracle, on a random chunking, plus a random seed.
+fn case() -> impl Strategy<Value = (ArrayD<f64>, ChunkGrid, u64)> {
+    shape().prop_flat_map(|shape| (Just(values(&shape)), grid_for(&shape), any::<u64>()))
+}
+
+fn lazy(x: &ArrayD<f64>, grid: &ChunkGrid) -> Array<f64> {
+    Array::from_ndarray(x.clone(), Chunks::Grid(grid.clone())).unwrap()
+}
+
+/// A small deterministic generator, so that one proptest seed drives ops
+/// whose parameters depend on the shape reached so far.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn random_grid(shape: &[usize], rng: &mut Rng) -> ChunkGrid {
+    let sizes: Vec<Vec<u64>> = shape
+        .iter()
+        .map(|&len| {
+            if len == 0 {
+                return vec![0];
+            }
+            let mut sizes = vec![1u64];
+            for _ in 1..len {
+                if rng.chance(40) {
+                    sizes.push(1);
+                } else if let Some(last) = sizes.last_mut() {
+                    *last += 1;
+                }
+            }
+            sizes
+        })
+        .collect();
+    ChunkGrid::from_sizes(&sizes).unwrap()
+}
+
+// ------------------------------------------------------------------- oracles
+
+/// Python's `range(len)[start:stop:step]`, by its own rules.
+fn py_slice(len: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> Vec<usize> {
+    let n = len as i64;
+    let mut out = Vec::new();
+    if step > 0 {
+        let norm = |v: i64| if v < 0 { (v + n).max(0) } else { v.min(n) };
+        let (mut i, end) = (start.map_or(0, norm), stop.map_or(n, norm));
+        while i < end {
+            out.push(i as usize);
+            i += step;
+        }
+    } else {
+        let norm = |v: i64| if v < 0 { (v + n).max(-1) } else { v.min(n - 1) };
+        let (mut i, end) = (start.map_or(n - 1, norm), stop.map_or(-1, norm));
+        while i > end {
+            out.push(i as usize);
+            i += step;
+        }
+    }
+    out
+}
+
+fn oracle_slice(x: &ArrayD<f64>, indices: &[Index]) -> ArrayD<f64> {
+    let mut out = x.clone();
+    let mut axis = 0;
+    let used = indices.iter().filter(|i| **i != Index::NewAxis).count();
+    let rest = (used..x.ndim()).map(|_| Index::ALL);
+    for index in indices.iter().copied().chain(rest) {
+        match index {
+            Index::NewAxis => {
+                out = out.insert_axis(Axis(axis));
+                axis += 1;
+            }
+            Index::At(k) => {
+                let len = out.shape()[axis] as i64;
+                let k = if k < 0 { k + len } else { k };
+                out = out.index_axis(Axis(axis), k as usize).to_owned();
+            }
+            Index::Range { start, stop, step } => {
+                let picked = py_slice(out.shape()[axis], start, stop, step);
+                out = select(&out, axis, &picked);
+                axis += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The chunks Dask gives a slice: per range, the number of picks in each
+/// input chunk (in the order picked, empty ones dropped); `[1]` per new axis.
+fn slice_chunks(g: &ChunkGrid, shape: &[usize], indices: &[Index]) -> Vec<Vec<u64>> {
+    let used = indices.iter().filter(|i| **i != Index::NewAxis).count();
+    let rest = (used..shape.len()).map(|_| Index::ALL);
+    let mut axis = 0;
+    let mut out = Vec::new();
+    for index in indices.iter().copied().chain(rest) {
+        match index {
+            Index::NewAxis => out.push(vec![1]),
+            Index::At(_) => axis += 1,
+            Index::Range { start, stop, step } => {
+                let picked = py_slice(shape[axis], start, stop, step);
+                let mut sizes: Vec<(u64, u64)> = Vec::new();
+                for &i in &picked {
+                    let c = g.axis(axis).chunk_of(i as u64).unwrap();
+                    match sizes.last_mut() {
+                        Some((last, n)) if *last == c => *n += 1,
+                        _ => sizes.push((c, 1)),
+                    }
+                }
+                let sizes: Vec<u64> = sizes.into_iter().map(|(_, n)| n).collect();
+                let whole = picked.len() == shape[axis] && step == 1;
+                out.push(if whole {
+                    g.axis(axis).sizes().collect()
+                } else if sizes.is_empty() {
+                    vec![0]
+                } else {
+                    sizes
+                });
+                axis += 1;
+            }
+        }
+    }
+    out
+}
+
+fn select(x: &ArrayD<f64>, axis: usize, picked: &[usize]) -> ArrayD<f64> {
+    let views: Vec<_> = picked
+        .iter()
+        .map(|&i| x.slice_axis(Axis(axis), (i..=i).into()))
+        .collect();
+    if views.is_empty() {
+        let mut shape = x.shape().to_vec();
+        shape[axis] = 0;
+        return ArrayD::zeros(IxDyn(&shape));
+    }
+    ndarray::concatenate(Axis(axis), &views).unwrap()
+}
+
+/// numpy's pad on one axis, as numpy computes it: constant and edge by
+/// position, reflect by reflecting the padded array again and again.
+fn pad_positions(
+    len: usize,
+    before: usize,
+    after: usize,
+    mode: &PadMode<f64>,
+) -> Vec<Option<usize>> {
+    match mode {
+        PadMode::Constant(_) => (0..before)
+            .map(|_| None)
+            .chain((0..len).map(Some))
+            .chain((0..after).map(|_| None))
+            .collect(),
+        PadMode::Edge => (0..before)
+            .map(|_| Some(0))
+            .chain((0..len).map(Some))
+            .chain((0..after).map(|_| Some(len - 1)))
+            .collect(),
+        PadMode::Reflect => {
+            let mut idx: Vec<usize> = (0..len).collect();
+            if len == 1 {
+                return vec![Some(0); before + len + after];
+            }
+            let (mut left, mut right) = (before, after);
+            while left > 0 || right > 0 {
+                let cur = idx.clone();
+                let k = left.min(len - 1);
+                let mut front: Vec<usize> = cur[1..=k].iter().rev().copied().collect();
+                front.extend(&cur);
+                idx = front;
+                left -= k;
+                let n = idx.len();
+                let k = right.min(len - 1);
+                let back: Vec<usize> = idx[n - 1 - k..n - 1].iter().rev().copied().collect();
+                idx.extend(back);
+                right -= k;
+            }
+            idx.into_iter().map(Some).collect()
+        }
+    }
+}
+
+fn oracle_pad(x: &ArrayD<f64>, widths: &[(u64, u64)], mode: &PadMode<f64>) -> ArrayD<f64> {
+    let maps: Vec<Vec<Option<usize>>> = x
+        .shape()
+        .iter()
+        .zip(widths)
+        .map(|(&n, &(b, a))| pad_positions(n, b as usize, a as usize, mode))
+        .collect();
+    let shape: Vec<usize> = maps.iter().map(Vec::len).collect();
+    let fill = match mode {
+        PadMode::Constant(v) => *v,
+        _ => 0.0,
+    };
+    ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
+        let src: Option<Vec<usize>> = (0..shape.len()).map(|k| maps[k][ix[k]]).collect();
+        src.map_or(fill, |s| x[IxDyn(&s)])
+    })
+}
+
+fn same(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(p, q)| p.to_bits() == q.to_bits())
+}
+
+fn close(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter().zip(b.iter()).all(|(p, q)| {
+            (p.is_nan() && q.is_nan()) || (p - q).abs() <= 1e-9 * (1.0 + p.abs().max(q.abs()))
+        })
+}
+
+fn random_indices(shape: &[usize], rng: &mut Rng) -> Vec<Index> {
+    let mut out = Vec::new();
+    let keep = if rng.chance(20) {
+        rng.below(shape.len() as u64 + 1) as usize
+    } else {
+        shape.len()
+    };
+    for &len in &shape[..keep] {
+        if rng.chance(15) {
+            out.push(Index::NewAxis);
+        }
+        let n = len as i64;
+        if len > 0 && rng.chance(25) {
+            out.push(Index::At(rng.int(-n, n - 1)));
+            continue;
+        }
+        let opt = |rng: &mut Rng| rng.chance(70).then(|| rng.int(-n - 2, n + 2));
+        let (start, stop) = (opt(rng), opt(rng));
+        let step = match rng.int(-3, 3) {
+            0 => 1,
+            s => s,
+        };
+        out.push(Index::Range { start, stop, step });
+    }
+    if rng.chance(15) {
+        out.push(Index::NewAxis);
+    }
+    out
+}
+
+// ------------------------------------------------------- one op at a time
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn slice_matches_numpy((x, g, seed) in case()) {
+        let mut rng = Rng(seed);
+        let indices = random_indices(x.shape(), &mut rng);
+        let got = lazy(&x, &g).slice(&indices);
+        let want = oracle_slice(&x, &indices);
+        prop_assert_eq!(got.shape(), want.shape().iter().map(|&n| n as u64).collect::<Vec<_>>());
+        let values = got.compute().unwrap();
+        prop_assert!(same(&values, &want), "{indices:?}\n{values:?}\n{want:?}");
+        // Dask's chunks: per kept axis, the picks of each input chunk.
+        prop_assert_eq!(got.grid().to_sizes(), slice_chunks(&g, x.shape(), &indices));
+    }
+
+    #[test]
+    fn take_matches_numpy((x, g, seed) in case()) {
+        let mut rng = Rng(seed);
+        let axis = rng.below(x.ndim() as u64) as usize;
+        let n = x.shape()[axis] as i64;
+        let count = if n == 0 { 0 } else { rng.below(9) };
+        let indices: Vec<i64> = (0..count).map(|_| rng.int(-n, n - 1)).collect();
+        let picked: Vec<usize> = indices.iter().map(|&i| if i < 0 { (i + n) as usize } else { i as usize }).collect();
+        let got = lazy(&x, &g).take(&indices, axis);
+        let values = got.compute().unwrap();
+        prop_assert!(same(&values, &select(&x, axis, &picked)));
+        // Dask's grouping: each output chunk along the axis reads one input chunk.
+        let out_chunks: Vec<u64> = got.grid().axis(axis).sizes().collect();
+        prop_assert_eq!(out_chunks.iter().sum::<u64>(), count);
+        let mut at = 0usize;
+        for size in out_chunks {
+            let sources: BTreeSet<_> = picked[at..at + size as usize].iter().map(|&i| g.axis(axis).chunk_of(i as u64)).collect();
+            prop_assert!(sources.len() <= 1);
+            at += size as usize;
+        }
+    }
+
+    #[test]
+    fn transpose_squeeze_expand_dims_match_numpy((x, g, seed) in case()) {
+        let mut rng = Rng(seed);
+        let a = lazy(&x, &g);
+        let mut perm: Vec<usize> = (0..x.ndim()).collect();
+        for i in (1..perm.len()).rev() {
+            perm.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let t = a.transpose(&perm);
+        let want = x.view().permuted_axes(IxDyn(&perm)).to_owned();
+        prop_assert!(same(&t.compute().unwrap(), &want));
+        let sizes: Vec<Vec<u64>> = perm.iter().map(|&p| g.axis(p).sizes().collect()).collect();
+        prop_assert_eq!(t.grid().to_sizes(), sizes);
+        prop_assert!(same(&a.t().compute().unwrap(), &x.t().to_owned()));
+
+        let squeezed = a.squeeze(None);
+        let mut s = x.clone();
+        for axis in (0..x.ndim()).rev().filter(|&k| x.shape()[k] == 1) {
+            s = s.index_axis_move(Axis(axis), 0);
+        }
+        prop_assert!(same(&squeezed.compute().unwrap(), &s));
+
+        let axis = rng.below(x.ndim() as u64 + 1) as usize;
+        let e = a.expand_dims(axis);
+        prop_assert!(same(&e.compute().unwrap(), &x.clone().insert_axis(Axis(axis))));
+        prop_assert_eq!(e.grid().axis(axis).sizes().collect::<Vec<_>>(), vec![1]);
+        prop_assert!(same(&e.squeeze(Some(&[axis])).compute().unwrap(), &x));
+    }
+
+    #[test]
+    fn reshape_matches_numpy_or_asks_for_a_rechunk((x, g, seed) in case()) {
+        let mut rng = Rng(seed);
+        let mut target: Vec<u64> = x.shape().iter().map(|&n| n as u64).collect();
+        for _ in 0..=rng.below(3) {
+            match rng.below(4) {
+                0 if target.len() > 1 => {
+                    let i = rng.below(target.len() as u64 - 1) as usize;
+                    let merged = target[i] * target[i + 1];
+                    target.splice(i..i + 2, [merged]);
+                }
+                1 if !target.is_empty() => {
+                    let i = rng.below(target.len() as u64) as usize;
+                    let n = target[i];
+                    if let Some(d) = (2..n).find(|d| n.is_multiple_of(*d) && rng.chance(60)) {
+                        target.splice(i..=i, [d, n / d]);
+                    }
+                }
+                2 => {
+                    let i = rng.below(target.len() as u64 + 1) as usize;
+                    target.insert(i, 1);
+                }
+                _ => {
+                    if let Some(i) = target.iter().position(|&n| n == 1) {
+                        target.remove(i);
+                    }
+                }
+            }
+        }
+        let shape: Vec<i64> = target.iter().map(|&n| n as i64).collect();
+        let want_shape: Vec<usize> = target.iter().map(|&n| n as usize).collect();
+        let want = x.clone().into_shape_with_order(IxDyn(&want_shape)).unwrap();
+        let a = lazy(&x, &g);
+        match a.reshape(&shape).compute() {
+            Ok(values) => prop_assert!(same(&values, &want), "{target:?}"),
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(text.contains("reshape") && text.contains("rechunk"), "{text}");
+            }
+        }
+        // With whole-axis chunks every reshape is allowed.
+        let whole: Vec<u64> = x.shape().iter().map(|&n| n.max(1) as u64).collect();
+        let r = a.rechunk(whole).reshape(&shape);
+        prop_assert!(same(&r.compute().unwrap(), &want));
+        // And back, through a grid the reshape made (any region of it).
+        let back: Vec<i64> = x.shape().iter().map(|&n| n as i64).collect();
+        prop_assert!(same(&r.reshape(&back).compute().unwrap(), &x));
+    }
+
+    #[test]
+    fn concatenate_and_stack_match_numpy(shape in shape(), seed in any::<u64>()) {
+        let mut rng = Rng(seed);
+        let axis = rng.below(shape.len() as u64) as usize;
+        let n = 2 + rng.below(2) as usize;
+        let mut xs = Vec::new();
+        let mut arrays = Vec::new();
+        for k in 0..n {
+            let mut s = shape.clone();
+            s[axis] = rng.below(4) as usize;
+            let x = values(&s).mapv(|v| v + 100.0 * k as f64);
+            arrays.push(lazy(&x, &random_grid(&s, &mut rng)));
+            xs.push(x);
+        }
+        let c = concatenate(&arrays, axis);
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let want = ndarray::concatenate(Axis(axis), &views).unwrap();
+        prop_assert!(same(&c.compute().unwrap(), &want));
+        let joined: Vec<u64> = arrays.iter().flat_map(|a| a.grid().axis(axis).sizes().collect::<Vec<_>>()).filter(|&s| s > 0).collect();
+        if !joined.is_empty() {
+            prop_assert_eq!(c.grid().axis(axis).sizes().collect::<Vec<_>>(), joined);
+        }
+
+        let same_shape: Vec<Array<f64>> = (0..n).map(|k| lazy(&xs[0].mapv(|v| v * k as f64), &random_grid(xs[0].shape(), &mut rng))).collect();
+        let at = rng.below(shape.len() as u64 + 1) as usize;
+        let st = stack(&same_shape, at);
+        let owned: Vec<ArrayD<f64>> = (0..n).map(|k| xs[0].mapv(|v| v * k as f64)).collect();
+        let views: Vec<_> = owned.iter().map(|x| x.view()).collect();
+        prop_assert!(same(&st.compute().unwrap(), &ndarray::stack(Axis(at), &views).unwrap()));
+        prop_assert!(st.grid().axis(at).sizes().all(|s| s == 1));
+    }
+
+    #[test]
+    fn pad_matches_numpy((x, g, seed) in case()) {
+        let mut rng = Rng(seed);
+        let widths: Vec<(u64, u64)> = (0..x.ndim()).map(|_| (rng.below(6), rng.below(6))).collect();
+        let mode = match rng.below(3) {
+            0 => PadMode::Constant(-7.5),
+            1 => PadMode::Edge,
+            _ => PadMode::Reflect,
+        };
+        let a = lazy(&x, &g).pad(&widths, mode);
+        let extends_empty = x.shape().iter().zip(&widths).any(|(&n, &(b, f))| n == 0 && b + f > 0);
+        if extends_empty && !matches!(mode, PadMode::Constant(_)) {
+            let e = a.compute().unwrap_err().to_string();
+            prop_assert!(e.contains("pad") && e.contains("empty axis"), "{e}");
+        } else {
+            let want = oracle_pad(&x, &widths, &mode);
+            prop_assert!(same(&a.compute().unwrap(), &want), "{widths:?} {mode:?}");
+            // The widths go to the edge chunks.
+            for (k, &(b, f)) in widths.iter().enumerate() {
+                let sizes: Vec<u64> = a.grid().axis(k).sizes().collect();
+                let mut input: Vec<u64> = g.axis(k).sizes().collect();
+                input[0] += b;
+                *input.last_mut().unwrap() += f;
+                input.retain(|&s| s > 0);
+                if input.is_empty() { input.push(0); }
+                prop_assert_eq!(sizes, input);
+            }
+        }
+    }
+
+    #[test]
+    fn broadcasting_matches_numpy(out in proptest::collection::vec(0usize..5, 0..=3), seed in any::<u64>()) {
+        let mut rng = Rng(seed);
+        let mut operand = |k: f64| {
+            let drop = rng.below(out.len() as u64 + 1) as usize;
+            let shape: Vec<usize> = out[drop..].iter().map(|&n| if rng.chance(35) { 1 } else { n }).collect();
+            let x = values(&shape).mapv(|v| v * k);
+            (lazy(&x, &random_grid(&shape, &mut rng)), x)
+        };
+        let (a, x) = operand(1.0);
+        let (b, y) = operand(-0.25);
+        let shape: Vec<usize> = {
+            let n = x.ndim().max(y.ndim());
+            (0..n).map(|i| {
+                let at = |s: &[usize]| (i + s.len()).checked_sub(n).map_or(1, |k| s[k]);
+                if at(x.shape()) == 1 { at(y.shape()) } else { at(x.shape()) }
+            }).collect()
+        };
+        let (xb, yb) = (x.broadcast(IxDyn(&shape)).unwrap(), y.broadcast(IxDyn(&shape)).unwrap());
+        prop_assert!(same(&(&a + &b).compute().unwrap(), &(&xb + &yb)));
+        prop_assert!(same(&(&b * &a).compute().unwrap(), &(&yb * &xb)));
+        prop_assert_eq!(a.greater(&b).compute().unwrap(), ndarray::Zip::from(&xb).and(&yb).map_collect(|p, q| p > q));
+        let target: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
+        prop_assert!(same(&a.broadcast_to(&target).compute().unwrap(), &xb.to_owned()));
+        prop_assert_eq!((&a + &b).plan().unwrap().stages().len(), 1);
+    }
+}
+
+// ------------------------------------------------------------------- chains
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Slice,
+    Take,
+    Transpose,
+    Pad,
+    ExpandDims,
+    Squeeze,
+    ConcatSelf,
+    Reshape,
+    Rechunk,
+    AddScalar,
+    AddRow,
+    Sqrt,
+    Sum,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Slice),
+        Just(Step::Take),
+        Just(Step::Transpose),
+        Just(Step::Pad),
+        Just(Step::ExpandDims),
+        Just(Step::Squeeze),
+        Just(Step::ConcatSelf),
+        Just(Step::Reshape),
+        Just(Step::Rechunk),
+        Just(Step::AddScalar),
+        Just(Step::AddRow),
+        Just(Step::Sqrt),
+        Just(Step::Sum),
+    ]
+}
+
+fn apply(step: Step, a: &Array<f64>, x: &ArrayD<f64>, rng: &mut Rng) -> (Array<f64>, ArrayD<f64>) {
+    let ndim = x.ndim();
+    match step {
+        Step::Slice => {
+            let indices = random_indices(x.shape(), rng);
+            (a.slice(&indices), oracle_slice(x, &indices))
+        }
+        Step::Take if ndim > 0 && x.shape().iter().all(|&n| n > 0) => {
+            let axis = rng.below(ndim as u64) as usize;
+            let n = x.shape()[axis] as i64;
+            let idx: Vec<i64> = (0..rng.below(5)).map(|_| rng.int(-n, n - 1)).collect();
+            let picked: Vec<usize> = idx.iter().map(|&i| ((i + n) % n) as usize).collect();
+            (a.take(&idx, axis), select(x, axis, &picked))
+        }
+        Step::Transpose => (a.t(), x.t().to_owned()),
+        Step::Pad => {
+            let widths: Vec<(u64, u64)> = (0..ndim).map(|_| (rng.below(3), rng.below(3))).collect();
+            let mode = if x.is_empty() {
+                PadMode::Constant(1.5)
+            } else {
+                [PadMode::Constant(1.5), PadMode::Edge, PadMode::Reflect][rng.below(3) as usize]
+            };
+            (a.pad(&widths, mode), oracle_pad(x, &widths, &mode))
+        }
+        Step::ExpandDims if ndim < 4 => {
+            let axis = rng.below(ndim as u64 + 1) as usize;
+            (a.expand_dims(axis), x.clone().insert_axis(Axis(axis)))
+        }
+        Step::Squeeze => {
+            let mut s = x.clone();
+            for axis in (0..ndim).rev().filter(|&k| x.shape()[k] == 1) {
+                s = s.index_axis_move(Axis(axis), 0);
+            }
+            (a.squeeze(None), s)
+        }
+        Step::ConcatSelf if ndim > 0 => {
+            let axis = rng.below(ndim as u64) as usize;
+            let other = a.rechunk(random_grid(x.shape(), rng)) * 2.0;
+            let y = x.mapv(|v| v * 2.0);
+            (
+                concatenate(&[a.clone(), other], axis),
+                ndarray::concatenate(Axis(axis), &[x.view(), y.view()]).unwrap(),
+            )
+        }
+        Step::Reshape => {
+            let flat = x.len() as i64;
+            let whole: Vec<u64> = x.shape().iter().map(|&n| n.max(1) as u64).collect();
+            let target: Vec<usize> = if flat > 1 && flat % 2 == 0 {
+                vec![2, x.len() / 2]
+            } else {
+                vec![x.len()]
+            };
+            let shape: Vec<i64> = target.iter().map(|&n| n as i64).collect();
+            (
+                a.rechunk(whole).reshape(&shape),
+                x.as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&target))
+                    .unwrap(),
+            )
+        }
+        Step::Rechunk => (a.rechunk(random_grid(x.shape(), rng)), x.clone()),
+        Step::AddScalar => (a + 1.25, x.mapv(|v| v + 1.25)),
+        Step::AddRow if ndim > 0 => {
+            let n = x.shape()[ndim - 1];
+            let row = values(&[n]);
+            let lazy_row = lazy(&row, &random_grid(&[n], rng));
+            (a + &lazy_row, x + &row.broadcast(x.raw_dim()).unwrap())
+        }
+        Step::Sqrt => (a.abs().sqrt(), x.mapv(|v| v.abs().sqrt())),
+        Step::Sum if ndim > 0 => {
+            let axis = rng.below(ndim as u64) as usize;
+            let keepdims = rng.chance(50);
+            let mut s = x.sum_axis(Axis(axis));
+            if keepdims {
+                s = s.insert_axis(Axis(axis));
+            }
+            (a.sum(&[axis], keepdims), s)
+        }
+        _ => (a.clone(), x.clone()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn chains_of_layout_elementwise_and_reductions_match_numpy((x, g, seed) in case(), steps in proptest::collection::vec(step(), 2..=5)) {
+        let mut rng = Rng(seed);
+        let (mut a, mut o) = (lazy(&x, &g), x);
+        for &s in &steps {
+            let (next_a, next_o) = apply(s, &a, &o, &mut rng);
+            a = next_a;
+            o = next_o;
+            prop_assume!(o.len() < 20_000);
+        }
+        let got = a.compute().unwrap();
+        prop_assert!(close(&got, &o), "{steps:?}\n{got:?}\n{o:?}");
+    }
+}
+
+// ------------------------------------------------------------------ culling
+
+/// A store that records which chunks were read.
+struct Counting {
+    inner: MemoryStore,
+    reads: Mutex<BTreeSet<Vec<u64>>>,
+}
+
+impl ChunkStore for Counting {
+    fn meta(&self) -> &ArrayMeta {
+        self.inner.meta()
+    }
+    fn location(&self) -> String {
+        "counting".into()
+    }
+    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>, IoError> {
+        self.reads.lock().unwrap().insert(chunk.to_vec());
+        self.inner.read_chunk_bytes(chunk)
+    }
+    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<(), IoError> {
+        self.inner.write_chunk_bytes(chunk, bytes)
+    }
+    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool, IoError> {
+        self.inner.chunk_exists(chunk)
+    }
+}
+
+fn counting_store() -> (Arc<Counting>, ArrayD<f64>) {
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[100, 60], &[10, 20]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let x = values(&[100, 60]);
+    let store = Arc::new(Counting {
+        inner: MemoryStore::new("cull", meta),
+        reads: Mutex::new(BTreeSet::new()),
+    });
+    store
+        .write_region(&Region::from_shape(&[100, 60]), x.view())
+        .unwrap();
+    store.reads.lock().unwrap().clear();
+    (store, x)
+}
+
+fn reads(store: &Counting) -> Vec<Vec<u64>> {
+    let mut r = store.reads.lock().unwrap();
+    let out = r.iter().cloned().collect();
+    r.clear();
+    out
+}
+
+#[test]
+fn a_slice_of_a_result_reads_only_the_chunks_under_it() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let b = (&a + 1.0) * 2.0;
+
+    let s = b.slice(&[(15..25).into(), Index::At(-3)]);
+    let want = x.slice(ndarray::s![15..25, 57]).mapv(|v| (v + 1.0) * 2.0);
+    assert_eq!(s.compute().unwrap(), want.into_dyn());
+    assert_eq!(reads(&store), vec![vec![1, 2], vec![2, 2]]);
+    let plan = s.plan().unwrap();
+    assert_eq!(plan.stages().len(), 1);
+    assert_eq!(
+        plan.stages()[0].fused,
+        vec![
+            "from_store(counting)",
+            "add(1.0)",
+            "mul(2.0)",
+            "slice[15:25, -3]"
+        ]
+    );
+    assert!(s
+        .explain()
+        .unwrap()
+        .contains("mul(2.0) -> slice[15:25, -3]"));
+
+    // Through a transpose, a take and a reduction.
+    let t = b.t().take(&[3, 95], 1).sum(&[0], false);
+    t.compute().unwrap();
+    assert_eq!(
+        reads(&store),
+        vec![
+            vec![0, 0],
+            vec![0, 1],
+            vec![0, 2],
+            vec![9, 0],
+            vec![9, 1],
+            vec![9, 2]
+        ]
+    );
+
+    // A strided slice skips the chunks between its elements.
+    let strided = a.slice(&[Index::range(5, None, 40), Index::range(None, None, -50)]);
+    strided.compute().unwrap();
+    assert_eq!(
+        reads(&store),
+        vec![
+            vec![0, 0],
+            vec![0, 2],
+            vec![4, 0],
+            vec![4, 2],
+            vec![8, 0],
+            vec![8, 2]
+        ]
+    );
+
+    // Broadcasting a row against the store reads the row's chunks once per need.
+    let row = a.slice(&[Index::At(0), Index::NewAxis, Index::ALL]);
+    (&b.slice(&[(0..10).into()]) - &row).compute().unwrap();
+    assert_eq!(reads(&store), vec![vec![0, 0], vec![0, 1], vec![0, 2]]);
+}
+
+#[test]
+fn layout_tasks_count_only_the_piece_they_pull() {
+    let a = Array::<f64>::zeros(&[1000, 1000], [1000, 1000]).unwrap();
+    let whole = (&a + 1.0).plan().unwrap().stages()[0].task_bytes;
+    let head = (&a + 1.0).slice(&[(0..10).into()]);
+    let bytes = head.plan().unwrap().stages()[0].task_bytes;
+    assert!(bytes * 20 < whole, "{bytes} vs {whole}");
+    let options = ndchunk::ComputeOptions {
+        max_mem: Some(whole / 10),
+        progress: false,
+        ..ndchunk::ComputeOptions::default()
+    };
+    let (values, report) = head.compute_with(&options).unwrap();
+    assert!(values.iter().all(|&v| v == 1.0));
+    assert!(report.peak_bytes <= whole / 10);
+    // A strided slice may pull a whole input chunk per task: counted.
+    let strided = a.slice(&[Index::range(None, None, 100)]);
+    assert!(strided.plan().unwrap().stages()[0].task_bytes >= 8_000_000);
+}
+
+// ------------------------------------------------------------------- errors
+
+fn graph_error<T: ndchunk::io::Element>(a: &Array<T>, operation: &str, says: &str) {
+    match a.plan() {
+        Err(Error::Graph {
+            operation: op,
+            message,
+        }) => {
+            assert!(op.starts_with(operation), "{op} / {message}");
+            assert!(message.contains(says), "{op}: {message}");
+        }
+        other => panic!("expected an error from {operation}, got {other:?}"),
+    }
+    assert!(a.compute().is_err());
+}
+
+#[test]
+fn every_bad_layout_operation_is_an_error_at_plan_time() {
+    let a = Array::<f64>::arange(12, [5]).unwrap();
+    let m = a.rechunk([12]).reshape(&[3, 4]);
+    graph_error(
+        &a.slice(&[Index::At(12)]),
+        "slice",
+        "index 12 is out of bounds for axis 0 with size 12",
+    );
+    graph_error(&a.slice(&[Index::At(-13)]), "slice", "out of bounds");
+    graph_error(
+        &a.slice(&[Index::ALL, Index::ALL]),
+        "slice",
+        "too many indices",
+    );
+    graph_error(
+        &a.slice(&[Index::range(None, None, 0)]),
+        "slice",
+        "step cannot be zero",
+    );
+    graph_error(
+        &m.take(&[0], 2),
+        "take",
+        "axis 2 is out of bounds for array of dimension 2",
+    );
+    graph_error(
+        &m.take(&[4], 1),
+        "take",
+        "index 4 is out of bounds for axis 1 with size 4",
+    );
+    graph_error(&m.take(&[-5], 1), "take", "out of bounds");
+    graph_error(&m.transpose(&[0, 0]), "transpose", "not a permutation");
+    graph_error(&m.transpose(&[1, 0, 2]), "transpose", "not a permutation");
+    graph_error(&m.squeeze(Some(&[0])), "squeeze", "size 3");
+    graph_error(&m.squeeze(Some(&[2])), "squeeze", "out of bounds");
+    graph_error(&m.expand_dims(3), "expand_dims", "out of bounds");
+    graph_error(
+        &a.reshape(&[5, -1]),
+        "reshape",
+        "cannot reshape array of size 12 into shape [5, -1]",
+    );
+    graph_error(
+        &a.reshape(&[-1, -1]),
+        "reshape",
+        "only specify one unknown dimension",
+    );
+    graph_error(&a.reshape(&[13]), "reshape", "cannot reshape");
+    graph_error(
+        &a.reshape(&[4, 3]),
+        "reshape",
+        "rechunk input axis 0 to a multiple of 3",
+    );
+    graph_error(
+        &Array::<f64>::zeros(&[4, 6], [2, 3]).unwrap().reshape(&[24]),
+        "reshape",
+        "rechunk",
+    );
+    graph_error(
+        &concatenate(&[m.clone(), a.clone()], 0),
+        "concatenate",
+        "dimensions except for the concatenation axis must match",
+    );
+    graph_error(
+        &concatenate(&[m.clone(), m.t()], 0),
+        "concatenate",
+        "array 1 has shape [4, 3]",
+    );
+    graph_error(
+        &concatenate(&[m.clone(), m.clone()], 2),
+        "concatenate",
+        "out of bounds",
+    );
+    graph_error(
+        &concatenate::<f64>(&[], 0),
+        "concatenate",
+        "at least one array",
+    );
+    graph_error(&stack(&[m.clone(), m.t()], 0), "stack", "same shape");
+    graph_error(&stack(&[m.clone(), m.clone()], 3), "stack", "out of bounds");
+    graph_error(
+        &m.pad(&[(1, 1), (1, 1), (1, 1)], PadMode::Edge),
+        "pad",
+        "3 pad widths",
+    );
+    graph_error(
+        &Array::<f64>::zeros(&[0, 2], [1, 1])
+            .unwrap()
+            .pad(&[(1, 0)], PadMode::Reflect),
+        "pad",
+        "empty axis 0",
+    );
+    graph_error(&m.broadcast_to(&[3, 5]), "broadcast_to", "cannot broadcast");
+    graph_error(&m.broadcast_to(&[4]), "broadcast_to", "cannot broadcast");
+    graph_error(
+        &(&m + &a),
+        "add",
+        "could not be broadcast together with shapes [3, 4] [12]",
+    );
+    graph_error(
+        &m.less(a.slice(&[(0..3).into()])),
+        "less",
+        "could not be broadcast",
+    );
+    // An error deep in a chain names its own operation.
+    graph_error(
+        &((&m + 1.0).take(&[9], 0) * 2.0).sum(&[0], false),
+        "take",
+        "index 9",
+    );
+}
+
+#[test]
+fn negative_steps_and_newaxis_follow_numpy_on_a_small_case() {
+    let a = Array::<i64>::arange(24, [12]).unwrap().reshape(&[4, 6]);
+    assert_eq!(a.grid().to_sizes(), vec![vec![2, 2], vec![6]]);
+    let got = a.slice(&[Index::range(None, None, -2), Index::range(None, None, -2)]);
+    assert_eq!(got.shape(), vec![2, 3]);
+    assert_eq!(
+        got.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![23, 21, 19, 11, 9, 7]
+    );
+    let g = a.slice(&[Index::At(-1), Index::NewAxis, Index::range(-1, None, -2)]);
+    assert_eq!(g.shape(), vec![1, 3]);
+    assert_eq!(
+        g.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![23, 21, 19]
+    );
+}
