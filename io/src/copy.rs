@@ -1,6 +1,7 @@
 //! Moving n-dimensional blocks of elements between C-order byte buffers.
-//! Rows along the last axis are contiguous on both sides, so the copy is a
-//! loop of `memcpy`s, one per row.
+//! Rows along the last axis are contiguous on both sides (longer where the
+//! box spans whole trailing axes), so the copy is a loop of `memcpy`s, one
+//! per row.
 
 use ndchunk_chunking::Region;
 
@@ -52,29 +53,39 @@ pub fn copy_box(
         s
     };
     let (src_strides, dst_strides) = (strides(src_shape), strides(dst_shape));
-    let row = extent[ndim - 1] as usize * itemsize;
-    let offset = |start: &[u64], at: &[u64], strides: &[usize]| -> usize {
-        (0..ndim)
-            .map(|i| (start[i] + at[i]) as usize * strides[i])
-            .sum()
+    // Trailing axes the box spans whole on both sides are one longer row.
+    let mut inner = ndim - 1;
+    while inner > 0 && extent[inner] == src_shape[inner] && extent[inner] == dst_shape[inner] {
+        inner -= 1;
+    }
+    let row = extent[inner] as usize * src_strides[inner];
+    let start = |first: &[u64], strides: &[usize]| -> usize {
+        (0..ndim).map(|i| first[i] as usize * strides[i]).sum()
     };
-    // Odometer over all axes but the last.
-    let mut at = vec![0u64; ndim];
+    let (mut s, mut d) = (
+        start(from_start, &src_strides),
+        start(to_start, &dst_strides),
+    );
+    // Odometer over the outer axes, moving both offsets by their strides
+    // (rows as short as 40 bytes are common: the loop must stay cheap).
+    let mut at = vec![0u64; inner];
     loop {
-        let s = offset(from_start, &at, &src_strides);
-        let d = offset(to_start, &at, &dst_strides);
         dst[d..d + row].copy_from_slice(&src[s..s + row]);
-        let mut axis = ndim - 1;
+        let mut axis = inner;
         loop {
             if axis == 0 {
                 return;
             }
             axis -= 1;
             at[axis] += 1;
+            s += src_strides[axis];
+            d += dst_strides[axis];
             if at[axis] < extent[axis] {
                 break;
             }
             at[axis] = 0;
+            s -= extent[axis] as usize * src_strides[axis];
+            d -= extent[axis] as usize * dst_strides[axis];
         }
     }
 }
@@ -85,4 +96,81 @@ pub fn filled(element: &[u8], elements: u64) -> Vec<u8> {
         return vec![0; element.len() * elements as usize];
     }
     element.repeat(elements as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Element-by-element reference: the box at `from` of `src` lands at
+    /// `to` of `dst`.
+    fn reference(
+        src: &[u8],
+        src_shape: &[u64],
+        from: &Region,
+        dst: &mut [u8],
+        dst_shape: &[u64],
+        to: &[u64],
+        itemsize: usize,
+    ) {
+        let linear = |shape: &[u64], at: &[u64]| {
+            at.iter().zip(shape).fold(0u64, |n, (&i, &len)| n * len + i) as usize
+        };
+        let extent = from.shape();
+        let total: u64 = extent.iter().product();
+        for k in 0..total {
+            let mut rest = k;
+            let mut local = vec![0u64; extent.len()];
+            for axis in (0..extent.len()).rev() {
+                local[axis] = rest % extent[axis];
+                rest /= extent[axis];
+            }
+            let s: Vec<u64> = local.iter().zip(from.start()).map(|(a, b)| a + b).collect();
+            let d: Vec<u64> = local.iter().zip(to).map(|(a, b)| a + b).collect();
+            let (s, d) = (
+                linear(src_shape, &s) * itemsize,
+                linear(dst_shape, &d) * itemsize,
+            );
+            dst[d..d + itemsize].copy_from_slice(&src[s..s + itemsize]);
+        }
+    }
+
+    /// A shape, a box inside it, and a destination shape holding the box.
+    fn case() -> impl Strategy<Value = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>)> {
+        prop::collection::vec((1u64..6, 0u64..3, 0u64..3), 1..5).prop_flat_map(|axes| {
+            let src_shape: Vec<u64> = axes.iter().map(|a| a.0 + a.1).collect();
+            let extent: Vec<u64> = axes.iter().map(|a| a.0).collect();
+            let dst_shape: Vec<u64> = axes.iter().map(|a| a.0 + a.2).collect();
+            let from = src_shape
+                .iter()
+                .zip(&extent)
+                .map(|(&s, &e)| 0..=s - e)
+                .collect::<Vec<_>>();
+            let to = dst_shape
+                .iter()
+                .zip(&extent)
+                .map(|(&s, &e)| 0..=s - e)
+                .collect::<Vec<_>>();
+            (Just(src_shape), Just(extent), Just(dst_shape), from, to)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn copies_the_box_like_element_by_element(
+            (src_shape, extent, dst_shape, from, to) in case(),
+            itemsize in prop::sample::select(vec![1usize, 2, 4, 8]),
+        ) {
+            let n = |shape: &[u64]| shape.iter().product::<u64>() as usize * itemsize;
+            let src: Vec<u8> = (0..n(&src_shape)).map(|i| (i % 251) as u8).collect();
+            let stop: Vec<u64> = from.iter().zip(&extent).map(|(a, e)| a + e).collect();
+            let region = Region::new(from.clone(), stop).unwrap();
+            let mut got = vec![0xAAu8; n(&dst_shape)];
+            let mut want = got.clone();
+            copy_box(&src, &src_shape, &region, &mut got, &dst_shape, &to, itemsize);
+            reference(&src, &src_shape, &region, &mut want, &dst_shape, &to, itemsize);
+            prop_assert_eq!(got, want);
+        }
+    }
 }

@@ -263,6 +263,9 @@ fn copy_block(
         );
     }
     let mut written = 0u64;
+    // One buffer for every output chunk cut out of the block: it is
+    // overwritten whole each time, so it is zeroed only once.
+    let mut out = Vec::new();
     for chunk in pass
         .output_chunks
         .blocks_overlapping(&region)
@@ -276,7 +279,7 @@ fn copy_block(
         if chunk_region == region {
             output.write_chunk_bytes(&chunk, &buffer)?;
         } else {
-            let mut out = vec![0u8; chunk_region.num_elements() as usize * itemsize];
+            out.resize(chunk_region.num_elements() as usize * itemsize, 0);
             let from = chunk_region
                 .relative_to(&region)
                 .expect("output chunks lie inside their block");
