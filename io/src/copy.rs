@@ -136,8 +136,11 @@ mod tests {
         }
     }
 
+    /// Source shape, box extent, destination shape, box start in each.
+    type Case = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>);
+
     /// A shape, a box inside it, and a destination shape holding the box.
-    fn case() -> impl Strategy<Value = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>)> {
+    fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec((1u64..6, 0u64..3, 0u64..3), 1..5).prop_flat_map(|axes| {
             let src_shape: Vec<u64> = axes.iter().map(|a| a.0 + a.1).collect();
             let extent: Vec<u64> = axes.iter().map(|a| a.0).collect();
