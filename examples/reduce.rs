@@ -3,20 +3,28 @@
 //!
 //! ```text
 //! cargo run --release --example reduce -- SRC OUT.zarr --op mean|sum|min|max|std \
-//!     (--dim NAME | --axis N) [--max-mem 1GiB]
+//!     (--dim NAME | --axis N) [--var NAME] [--max-mem 1GiB]
 //! cargo run --release --example reduce          # on built-in sample data
 //! ```
+//!
+//! SRC is the array's directory, or a group's with `--var NAME` (an
+//! xarray-written store, say). float32 and float64 arrays are reduced in
+//! their own type, integer and bool arrays as float64.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use num_traits::Float;
+
 use ndchunk::chunking::{parse_bytes, ChunkGrid};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
-use ndchunk::{Array, ComputeOptions};
+use ndchunk::io::{ArrayMeta, ChunkStore, Scalar, ZarrStore};
+use ndchunk::{Array, ComputeOptions, ComputeReport, DynArray, Numeric};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| {
         args.iter()
@@ -39,12 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (src, scratch.path().join("reduced.zarr"))
         }
     };
-    let op = flag("--op").unwrap_or_else(|| "mean".into());
-    let max_mem = flag("--max-mem").map(|m| parse_bytes(&m)).transpose()?;
-    let store = Arc::new(ZarrStore::open_dir(&src)?);
-    if store.meta().dtype != DType::Float32 {
-        return Err(format!("{}: this example reduces float32 arrays", store.location()).into());
-    }
+    let store: Arc<dyn ChunkStore> = match flag("--var") {
+        Some(var) => Arc::new(ZarrStore::open(&src, &var)?),
+        None => Arc::new(ZarrStore::open_dir(&src)?),
+    };
     let dims = store.meta().dims_or_default();
     let axis = match (flag("--axis"), flag("--dim")) {
         (Some(n), _) => n.parse::<usize>()?,
@@ -55,40 +61,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .ok_or(format!("no dimension `{dim}` in {dims:?}"))?
         }
     };
-    let a = Array::<f32>::from_store(store.clone())?;
-    let reduced = match op.as_str() {
-        "sum" => a.sum(&[axis], false),
-        "mean" => a.mean(&[axis], false),
-        "min" => a.min(&[axis], false),
-        "max" => a.max(&[axis], false),
-        "std" => a.std(&[axis], false, 0),
-        other => return Err(format!("unknown --op {other}: mean, sum, min, max or std").into()),
-    };
-    print!("{}", reduced.explain()?);
-    let mut meta = ArrayMeta::new(
-        reduced.grid().clone(),
-        DType::Float32,
-        Scalar::Float(f64::NAN),
-    );
-    let mut kept = dims.clone();
-    kept.remove(axis);
-    meta.dimension_names = Some(kept.into_iter().map(Some).collect());
-    meta.grid = ChunkGrid::regular(&reduced.shape(), &reduced.grid().chunk_shape())?;
-    let target = ZarrStore::create(
-        &out,
-        "/",
-        &ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(3)),
-    )?;
-    let started = Instant::now();
+    if axis >= dims.len() {
+        return Err(format!("--axis {axis}: the array has {} axes", dims.len()).into());
+    }
+    let op = flag("--op").unwrap_or_else(|| "mean".into());
     let options = ComputeOptions {
-        max_mem,
+        max_mem: flag("--max-mem").map(|m| parse_bytes(&m)).transpose()?,
         ..ComputeOptions::default()
     };
-    let report = reduced.store_with(&target, &options)?;
+    let job = Job {
+        op: &op,
+        axis,
+        dims: &dims,
+        out: &out,
+        options,
+    };
+    let started = Instant::now();
+    let report = match DynArray::from_store(store.clone())? {
+        DynArray::Float32(a) => job.run(a)?,
+        DynArray::Float64(a) => job.run(a)?,
+        other => job.run(other.as_f64())?,
+    };
     println!(
-        "{op} over {} of {}: {:.3} s, {} tasks, peak {} of {} bytes budgeted -> {}",
+        "{op} over {} of {} ({}): {:.3} s, {} tasks, peak {} of {} bytes budgeted -> {}",
         dims[axis],
-        src.display(),
+        store.location(),
+        store.meta().dtype,
         started.elapsed().as_secs_f64(),
         report.tasks_run,
         report.peak_bytes,
@@ -96,4 +94,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.display()
     );
     Ok(())
+}
+
+struct Job<'a> {
+    op: &'a str,
+    axis: usize,
+    dims: &'a [String],
+    out: &'a Path,
+    options: ComputeOptions,
+}
+
+impl Job<'_> {
+    /// Reduces `a` and writes the result beside its dimension names.
+    fn run<T: Numeric + Float>(&self, a: Array<T>) -> Result<ComputeReport, Error> {
+        let axes = [self.axis];
+        let reduced = match self.op {
+            "sum" => a.sum(&axes, false),
+            "mean" => a.mean(&axes, false),
+            "min" => a.min(&axes, false),
+            "max" => a.max(&axes, false),
+            "std" => a.std(&axes, false, 0),
+            other => return Err(format!("unknown --op {other}: mean, sum, min, max or std").into()),
+        };
+        print!("{}", reduced.explain()?);
+        // Zarr wants a regular grid: the reduced array's largest chunks.
+        let grid = ChunkGrid::regular(&reduced.shape(), &reduced.grid().chunk_shape())?;
+        let mut meta = ArrayMeta::new(grid, reduced.dtype(), Scalar::Float(f64::NAN));
+        let mut kept = self.dims.to_vec();
+        kept.remove(self.axis);
+        meta.dimension_names = Some(kept.into_iter().map(Some).collect());
+        let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(3));
+        let target = ZarrStore::create(self.out, "/", &spec)?;
+        Ok(reduced.store_with(&target, &self.options)?)
+    }
 }

@@ -14,8 +14,9 @@ pub mod plan;
 pub mod rechunk;
 pub mod sample;
 
-pub use array::{Array, Chunks};
+pub use array::{Array, Chunks, DynArray};
 pub use error::{Error, Result};
+pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;

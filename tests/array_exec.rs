@@ -26,6 +26,7 @@ fn options(threads: usize, max_mem: u64) -> ComputeOptions {
         max_mem: Some(max_mem),
         threads: Some(threads),
         progress: false,
+        ..ComputeOptions::default()
     }
 }
 

@@ -1,12 +1,13 @@
 //! Where arrays come from: in-memory ndarrays, chunk stores (read lazily),
-//! constants and ranges (generated per block, never held whole).
+//! constants and ranges (generated per block, never held whole). Seeded
+//! random arrays are in `random.rs`.
 
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use ndchunk_chunking::{normalize_chunks, ChunkGrid, ChunkSpec, NormalizeOptions, Region};
 use ndchunk_io::{ChunkStore, Element, IoError};
-use num_traits::AsPrimitive;
+use num_traits::{AsPrimitive, Float};
 
 use super::Array;
 use crate::error::Result;
@@ -81,7 +82,7 @@ impl Chunks {
     }
 }
 
-fn source<T: Element>(
+pub(super) fn source<T: Element>(
     name: impl Into<String>,
     grid: ChunkGrid,
     scratch_bytes: u64,
@@ -184,5 +185,63 @@ impl<T: Numeric> Array<T> {
             Ok(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values)
                 .unwrap_or_else(|_| ArrayD::default(IxDyn(&[0]))))
         }))
+    }
+}
+
+impl<T: Numeric + Float> Array<T>
+where
+    f64: AsPrimitive<T>,
+{
+    /// `num` evenly spaced values from `start` to `stop` (included when
+    /// `endpoint`), as numpy's `linspace(start, stop, num, endpoint)`: the
+    /// same float64 arithmetic (`i * step + start`, the last value set to
+    /// `stop`), so the float64 values equal numpy's bit for bit; a float32
+    /// array holds those values rounded, as `linspace(..., dtype=float32)`.
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::<f64>::linspace(0.0, 1.0, 5, true, [2]).unwrap();
+    /// assert_eq!(a.compute().unwrap().into_raw_vec_and_offset().0, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+    /// let b = Array::<f64>::linspace(0.0, 1.0, 4, false, [4]).unwrap();
+    /// assert_eq!(b.compute().unwrap().into_raw_vec_and_offset().0, vec![0.0, 0.25, 0.5, 0.75]);
+    /// ```
+    pub fn linspace(
+        start: f64,
+        stop: f64,
+        num: u64,
+        endpoint: bool,
+        chunks: impl Into<Chunks>,
+    ) -> Result<Array<T>> {
+        let grid = chunks.into().resolve(&[num], T::DTYPE.size())?;
+        let value = linspace_fn(start, stop, num, endpoint);
+        let name = format!("linspace({start:?}, {stop:?}, {num})");
+        Ok(source(name, grid, 0, move |region: &Region| {
+            let values: Vec<T> = region.range(0).map(|i| value(i).as_()).collect();
+            Ok(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values)
+                .unwrap_or_else(|_| ArrayD::default(IxDyn(&[0]))))
+        }))
+    }
+}
+
+/// Element `i` of numpy's `linspace`, in numpy's order of operations
+/// (numpy 2, `numpy/_core/function_base.py`): `y = arange(num) * step +
+/// start`, except that a step that underflows to zero is applied as
+/// `arange(num) / div * delta`, an undefined step (`div == 0`) as
+/// `arange(num) * delta`, and the last value is `stop` exactly.
+fn linspace_fn(start: f64, stop: f64, num: u64, endpoint: bool) -> impl Fn(u64) -> f64 {
+    let div = if endpoint { num.saturating_sub(1) } else { num };
+    let delta = stop - start;
+    let step = delta / div as f64;
+    move |i: u64| {
+        let x = i as f64;
+        if endpoint && num > 1 && i == num - 1 {
+            stop
+        } else if div == 0 {
+            x * delta + start
+        } else if step == 0.0 {
+            x / div as f64 * delta + start
+        } else {
+            x * step + start
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! graph, check the plan against the memory budget and run it.
 
 mod create;
+mod dynamic;
+mod random;
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,8 @@ use crate::graph::{Block, Node};
 use crate::plan::Plan;
 
 pub use create::Chunks;
+pub use dynamic::{DynArray, DynElement};
+pub use random::{splitmix64, RandomFloat};
 
 /// A lazy n-dimensional array of `T`, cut into chunks by a [`ChunkGrid`].
 /// Cloning is cheap (the graph is shared).

@@ -8,5 +8,5 @@ pub mod run;
 
 pub use budget::{MemoryBudget, Reservation};
 pub use buffers::BufferPool;
-pub use progress::Progress;
+pub use progress::{Progress, ProgressCallback, ProgressUpdate};
 pub use run::{ComputeOptions, ComputeReport};

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
-use crate::exec::{MemoryBudget, Progress, Reservation};
+use crate::exec::progress::{stage_bytes, RunProgress};
+use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
 use crate::graph::block::shape_of;
 use crate::graph::{Block, Node, NodeKind};
 use crate::plan::fused_eval::{eval, Materialised};
@@ -29,6 +30,9 @@ pub struct ComputeOptions {
     pub threads: Option<usize>,
     /// A progress bar on stderr when it is a terminal.
     pub progress: bool,
+    /// Called as tasks finish (throttled) and at the end of every stage,
+    /// whether or not the bar is shown.
+    pub on_progress: Option<ProgressCallback>,
 }
 
 impl Default for ComputeOptions {
@@ -37,6 +41,7 @@ impl Default for ComputeOptions {
             max_mem: None,
             threads: None,
             progress: true,
+            on_progress: None,
         }
     }
 }
@@ -89,8 +94,17 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
     let tasks_run = AtomicU64::new(0);
     let mut done = Materialised::new();
     let stages = plan.stages();
+    let observer = RunProgress::new(
+        options.on_progress.clone(),
+        started,
+        stages.len(),
+        stages.iter().map(|s| s.tasks).sum(),
+        stages.iter().map(stage_bytes).sum(),
+    );
     for (i, stage) in stages.iter().enumerate() {
         let ctx = StageRun {
+            index: i,
+            observer: &observer,
             stage,
             done: &done,
             budget: &budget,
@@ -140,6 +154,8 @@ fn materialised(node: &Arc<Node>, whole: Block) -> Arc<Node> {
 }
 
 struct StageRun<'a> {
+    index: usize,
+    observer: &'a RunProgress,
     stage: &'a Stage,
     done: &'a Materialised,
     budget: &'a MemoryBudget,
@@ -153,7 +169,7 @@ impl StageRun<'_> {
         let progress = Progress::new(
             self.stage.node.name(),
             self.stage.tasks,
-            self.stage.tasks,
+            stage_bytes(self.stage),
             self.show && self.stage.tasks > 1,
         );
         let result = match &self.stage.kind {
@@ -161,6 +177,9 @@ impl StageRun<'_> {
             StageKind::Reduce { .. } => self.run_reduce(sink, &progress),
         };
         progress.finish();
+        if result.is_ok() {
+            self.observer.stage_done(self.index, self.stage.node.name());
+        }
         result
     }
 
@@ -196,7 +215,13 @@ impl StageRun<'_> {
                 };
                 task().map_err(|e| self.fail(&b, e))?;
                 self.tasks_run.fetch_add(1, Ordering::Relaxed);
-                progress.task_done(1);
+                let bytes = if self.observer.watched() || progress.shown() {
+                    grid.block_region(&b).map_or(0, |r| r.num_elements()) * node.itemsize()
+                } else {
+                    0
+                };
+                progress.task_done(bytes);
+                self.observer.task_done(self.index, name, bytes);
                 Ok(())
             })
     }
@@ -238,7 +263,13 @@ impl StageRun<'_> {
                 tree.insert(o, leaf, partial, acc, sink)
                     .map_err(|(b, e)| self.fail(&b, e))?;
                 self.tasks_run.fetch_add(1, Ordering::Relaxed);
-                progress.task_done(1);
+                let bytes = if self.observer.watched() || progress.shown() {
+                    leaf_bytes(node, o, leaf)
+                } else {
+                    0
+                };
+                progress.task_done(bytes);
+                self.observer.task_done(self.index, name, bytes);
                 Ok(())
             })
     }
@@ -400,6 +431,32 @@ fn input_block(
             }
         })
         .collect()
+}
+
+/// Bytes of the input blocks that leaf `leaf` of output block `o` folds.
+fn leaf_bytes(node: &Node, o: u64, leaf: u64) -> u64 {
+    let NodeKind::Reduce {
+        input,
+        axes,
+        keepdims,
+        split_every,
+        ..
+    } = node.kind()
+    else {
+        return 0;
+    };
+    let Ok(out_index) = node.grid().block_index(o) else {
+        return 0;
+    };
+    let s = (*split_every).max(2);
+    let grid = input.grid();
+    let along: Vec<u64> = axes.iter().map(|&a| grid.axis(a).num_chunks()).collect();
+    let total: u64 = along.iter().product();
+    (leaf * s..((leaf + 1) * s).min(total))
+        .map(|j| input_block(&out_index, j, axes, &along, *keepdims, grid.ndim()))
+        .filter_map(|index| grid.block_region(&index).ok())
+        .map(|r| r.num_elements() * input.itemsize())
+        .sum()
 }
 
 fn internal(node: &Node) -> Error {
