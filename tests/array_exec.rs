@@ -231,3 +231,28 @@ fn store_rechunks_to_the_store_grid() {
         .unwrap();
     assert_eq!(back, x);
 }
+
+/// A reduction that later stages read is kept in memory, counted in the
+/// budget, when it fits beside their tasks, and spilled to disk when it
+/// does not: the values are the same and the budget holds either way.
+#[test]
+fn intermediate_results_too_big_for_the_budget_are_spilled() {
+    let shape = [400usize, 400, 8];
+    let values = random_f32(shape.iter().product(), 7);
+    let data = ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap();
+    let a = Array::<f32>::from_ndarray(data, [50, 50, 8]).unwrap();
+    // Stage 1: a (400, 400) float32 result (640 kB) read by stage 2.
+    let means = a.mean(&[2], false);
+    let result = (&means - means.mean(&[0, 1], true)).sum(&[1], false);
+    let expected = result.compute_with(&options(2, 1 << 30)).unwrap();
+    assert_eq!(
+        expected.1.spilled_bytes, 0,
+        "a roomy budget keeps it in memory"
+    );
+    // Fits one task of each stage, not the whole intermediate beside them.
+    let tight = 400_000;
+    let (got, report) = result.compute_with(&options(2, tight)).unwrap();
+    assert!(report.spilled_bytes >= 400 * 400 * 4, "{report:?}");
+    assert!(report.peak_bytes <= tight, "{report:?}");
+    assert_eq!(got, expected.0, "spilling changes no bit");
+}

@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod buffers;
+mod kept;
 pub mod progress;
 pub mod run;
 

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
+use crate::exec::kept::Kept;
 use crate::exec::progress::{stage_bytes, RunProgress};
 use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
 use crate::graph::block::shape_of;
@@ -57,6 +58,9 @@ pub struct ComputeReport {
     pub tasks_run: u64,
     /// Stages run.
     pub stages: usize,
+    /// Bytes of intermediate results (reductions read by later stages)
+    /// written to disk because they did not fit in the budget.
+    pub spilled_bytes: u64,
     /// Wall time.
     pub seconds: f64,
 }
@@ -93,6 +97,10 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
         })?;
     let tasks_run = AtomicU64::new(0);
     let mut done = Materialised::new();
+    // The budget held by results kept in memory for later stages.
+    let mut kept: Vec<Reservation<'_>> = Vec::new();
+    let mut kept_bytes = 0u64;
+    let mut spilled_bytes = 0u64;
     let stages = plan.stages();
     let observer = RunProgress::new(
         options.on_progress.clone(),
@@ -115,17 +123,31 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
         if i + 1 == stages.len() {
             pool.install(|| ctx.run(sink))?;
         } else {
-            // A reduction read by later stages: kept whole in memory.
-            let ty = stage.node.block_type().clone();
-            let whole =
-                Mutex::new(ty.filled(&shape_of(&Region::from_shape(&stage.node.grid().shape()))));
-            let keep = |_: &[u64], region: &Region, values: Block| {
-                let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
-                ty.assign(&mut whole, region, values)
+            // A result later stages read: in memory, counted in the budget
+            // until the run ends, if it fits beside the largest task still
+            // to run; else spilled to disk.
+            let bytes = Region::from_shape(&stage.node.grid().shape())
+                .num_elements()
+                .saturating_mul(stage.node.itemsize());
+            let largest_task = stages[i..]
+                .iter()
+                .map(Stage::required_bytes)
+                .max()
+                .unwrap_or(0);
+            let in_memory =
+                bytes.saturating_add(largest_task) <= budget.limit().saturating_sub(kept_bytes);
+            if in_memory {
+                kept.push(budget.acquire(stage.node.name(), bytes)?);
+                kept_bytes += bytes;
+            } else {
+                spilled_bytes += bytes;
+            }
+            let result = Kept::new(&stage.node, in_memory)?;
+            let keep = |index: &[u64], region: &Region, values: Block| {
+                result.put(&stage.node, index, region, values)
             };
             pool.install(|| ctx.run(&keep))?;
-            let whole = whole.into_inner().unwrap_or_else(|p| p.into_inner());
-            done.insert(stage.node.id(), materialised(&stage.node, whole));
+            done.insert(stage.node.id(), result.into_source(&stage.node));
         }
     }
     Ok(ComputeReport {
@@ -133,24 +155,9 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
         peak_bytes: budget.peak(),
         tasks_run: tasks_run.into_inner(),
         stages: stages.len(),
+        spilled_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// A computed reduction as a source node over its own grid.
-fn materialised(node: &Arc<Node>, whole: Block) -> Arc<Node> {
-    let ty = node.block_type().clone();
-    let reader_ty = ty.clone();
-    let read = move |region: &Region| reader_ty.copy_region(&whole, region);
-    Node::new(
-        format!("{} (materialised)", node.name()),
-        node.grid().clone(),
-        ty,
-        NodeKind::Source {
-            read: Arc::new(read),
-            scratch_bytes: 0,
-        },
-    )
 }
 
 struct StageRun<'a> {

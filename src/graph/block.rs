@@ -70,6 +70,9 @@ pub trait BlockType: Send + Sync {
     fn copy_region(&self, whole: &Block, region: &Region) -> Result<Block>;
     /// The block's elements as C-order native-endian bytes (a chunk store's form).
     fn to_bytes(&self, block: Block) -> Result<Vec<u8>>;
+    /// A block of `shape` from C-order native-endian bytes (the inverse of
+    /// [`to_bytes`](Self::to_bytes)).
+    fn block_from_bytes(&self, shape: &[usize], bytes: &[u8]) -> Result<Block>;
 }
 
 struct TypeOf<T>(PhantomData<fn() -> T>);
@@ -130,5 +133,14 @@ impl<T: Element> BlockType for TypeOf<T> {
             Some(values) => Ok(T::to_ne_bytes(values)),
             None => Ok(T::to_ne_bytes(&array.iter().copied().collect::<Vec<_>>())),
         }
+    }
+
+    fn block_from_bytes(&self, shape: &[usize], bytes: &[u8]) -> Result<Block> {
+        ArrayD::from_shape_vec(IxDyn(shape), T::from_ne_bytes(bytes))
+            .map(block)
+            .map_err(|e| Error::Graph {
+                operation: "read".into(),
+                message: format!("internal: {} bytes do not fill {shape:?}: {e}", bytes.len()),
+            })
     }
 }
