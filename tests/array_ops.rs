@@ -237,3 +237,35 @@ fn oracle(
         .collect();
     out.into_shape_with_order(IxDyn(&shape)).unwrap()
 }
+
+/// `powf` follows numpy's `**` fast paths: `** 0.5` is `sqrt` (so `-0.0`
+/// stays `-0.0` and `-inf` gives NaN, where `pow` would give `+0.0` and
+/// `+inf`), `** 2` is `x * x`; other exponents are `pow`.
+#[test]
+fn powf_matches_numpys_power_fast_paths() {
+    let values = vec![
+        -0.0f64,
+        0.0,
+        2.25,
+        -4.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e300,
+    ];
+    let n = values.len();
+    let a = Array::<f64>::from_ndarray(
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n]), values.clone()).unwrap(),
+        [3],
+    )
+    .unwrap();
+    let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+    let half = a.powf(0.5).compute().unwrap().into_raw_vec_and_offset().0;
+    assert_eq!(bits(half), bits(values.iter().map(|x| x.sqrt()).collect()));
+    let square = a.powf(2.0).compute().unwrap().into_raw_vec_and_offset().0;
+    assert_eq!(bits(square), bits(values.iter().map(|x| x * x).collect()));
+    let cube = a.powf(3.0).compute().unwrap().into_raw_vec_and_offset().0;
+    assert_eq!(
+        bits(cube),
+        bits(values.iter().map(|x| x.powf(3.0)).collect())
+    );
+}

@@ -132,10 +132,32 @@ impl<T: Element> Array<T> {
         name: &str,
         f: impl Fn(T, T) -> U + Send + Sync + 'static,
     ) -> Array<U> {
-        let other = match other.into() {
-            Operand::Scalar(s) => return self.map(&format!("{name}({s:?})"), move |x| f(x, s)),
-            Operand::Array(a) => a,
-        };
+        match other.into() {
+            Operand::Scalar(s) => self.map(&format!("{name}({s:?})"), move |x| f(x, s)),
+            Operand::Array(other) => self.zip_arrays(&other, name, move |a, b| {
+                block(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)))
+            }),
+        }
+    }
+
+    /// [`zip_with`](Self::zip_with) into the same type, writing into the
+    /// left block instead of a new one.
+    fn zip_inplace(&self, other: &Array<T>, name: &str, f: fn(T, T) -> T) -> Array<T> {
+        self.zip_arrays(other, name, move |mut a, b| {
+            a.zip_mut_with(&b, |x, &y| *x = f(*x, y));
+            block(a)
+        })
+    }
+
+    /// The node of a binary operation between two arrays, broadcast to a
+    /// common shape and cut at both chunkings; `kernel` gets both blocks
+    /// over the same region.
+    fn zip_arrays<U: Element>(
+        &self,
+        other: &Array<T>,
+        name: &str,
+        kernel: impl Fn(ArrayD<T>, ArrayD<T>) -> Block + Send + Sync + 'static,
+    ) -> Array<U> {
         let Some(shape) = broadcast_shapes(&self.shape(), &other.shape()) else {
             return invalid(
                 name,
@@ -162,8 +184,7 @@ impl<T: Element> Array<T> {
                     message: "internal: two inputs expected".into(),
                 });
             };
-            let (a, b) = (take::<T>(a, &op)?, take::<T>(b, &op)?);
-            Ok(block(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y))))
+            Ok(kernel(take::<T>(a, &op)?, take::<T>(b, &op)?))
         })
     }
 
@@ -231,16 +252,25 @@ float_unary!(
 );
 
 impl<T: Numeric + Float> Array<T> {
-    /// `x^p` (numpy's `power` with a float exponent).
+    /// `x^p` (numpy's `power` with a float exponent). Like numpy's `**`,
+    /// `p = 0.5` is a square root and `p = 2` a square (faster, and what
+    /// numpy returns).
     pub fn powf(&self, p: T) -> Array<T> {
-        self.map_inplace(&format!("powf({p:?})"), move |x| x.powf(p))
+        let name = format!("powf({p:?})");
+        if T::from(0.5) == Some(p) {
+            return self.map_inplace(&name, |x| x.sqrt());
+        }
+        if p == T::one() + T::one() {
+            return self.map_inplace(&name, |x| x * x);
+        }
+        self.map_inplace(&name, move |x| x.powf(p))
     }
 }
 
 fn same_type<T: Numeric>(a: &Array<T>, b: Operand<T>, name: &str, f: fn(T, T) -> T) -> Array<T> {
     match b {
         Operand::Scalar(s) => a.map_inplace(&format!("{name}({s:?})"), move |x| f(x, s)),
-        Operand::Array(b) => a.zip_with(b, name, f),
+        Operand::Array(b) => a.zip_inplace(&b, name, f),
     }
 }
 

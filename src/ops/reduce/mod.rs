@@ -28,7 +28,7 @@ mod scan;
 
 use std::sync::Arc;
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use ndchunk_io::Element;
 
 use crate::array::Array;
@@ -125,15 +125,28 @@ fn fold_axes<T: Element, A: Element>(
     let Some((&first, rest)) = axes.split_first() else {
         return a.mapv(lift);
     };
-    let mut acc = a
-        .fold_axis(Axis(first), init, |&acc, &x| op(acc, lift(x)))
-        .insert_axis(Axis(first));
+    let mut acc = fold_axis(a, first, init, |acc, &x| op(acc, lift(x)));
     for &ax in rest {
-        acc = acc
-            .fold_axis(Axis(ax), init, |&acc, &x| op(acc, x))
-            .insert_axis(Axis(ax));
+        acc = fold_axis(&acc, ax, init, |acc, &x| op(acc, x));
     }
     acc
+}
+
+/// `a` folded along one axis, in index order, the axis kept as length 1.
+fn fold_axis<T: Element, A: Element>(
+    a: &ArrayD<T>,
+    ax: usize,
+    init: A,
+    f: impl Fn(A, &T) -> A,
+) -> ArrayD<A> {
+    let folded = if ax + 1 == a.ndim() {
+        // Lanes along the last axis are contiguous: fold each one as a run
+        // (ndarray's `fold_axis` would zip over one 0-d view per element).
+        Zip::from(a.lanes(Axis(ax))).map_collect(|lane| lane.fold(init, |acc, x| f(acc, x)))
+    } else {
+        a.fold_axis(Axis(ax), init, |&acc, x| f(acc, x))
+    };
+    folded.insert_axis(Axis(ax))
 }
 
 impl<T: Element> Array<T> {
