@@ -142,7 +142,7 @@ fn fold_axis<T: Element, A: Element>(
     let folded = if ax + 1 == a.ndim() {
         // Lanes along the last axis are contiguous: fold each one as a run
         // (ndarray's `fold_axis` would zip over one 0-d view per element).
-        Zip::from(a.lanes(Axis(ax))).map_collect(|lane| lane.fold(init, |acc, x| f(acc, x)))
+        Zip::from(a.lanes(Axis(ax))).map_collect(|lane| lane.fold(init, &f))
     } else {
         a.fold_axis(Axis(ax), init, |&acc, x| f(acc, x))
     };
