@@ -69,6 +69,7 @@ fn main() {
     .unwrap();
     let options = CodecOptions::default().with_concurrent_target(1);
     let chunks: Vec<Vec<u64>> = grid.all_blocks().iter().collect();
+    settle();
     let t = Instant::now();
     chunks.par_iter().for_each(|c| {
         let bytes: ArrayBytes<'static> = array_in.retrieve_chunk_opt(c, &options).unwrap();
@@ -191,11 +192,18 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Writes back what the previous row left dirty in the page cache, so
+/// that its writeback is not billed to the next row.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 /// Runs a command under GNU time.
 fn timed(name: &str, command: &mut Command) -> Row {
     let report = tempfile::NamedTempFile::new().unwrap();
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    settle();
     let t = Instant::now();
     let status = Command::new("/usr/bin/time")
         .args(["-f", "%e %U %S %M", "-o"])
