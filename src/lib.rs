@@ -21,5 +21,5 @@ pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::ReduceOptions;
-pub use ops::{concatenate, stack, Index, Numeric, Operand, PadMode};
+pub use ops::{blockwise, concatenate, stack, where_, Index, Numeric, Operand, PadMode};
 pub use plan::Plan;

@@ -69,6 +69,8 @@ enum Op {
     Exp,
     Ln,
     Powf(f64),
+    Trig(usize),
+    Clip(f64, f64),
     AddArray,
     MulArray,
     Rechunk,
@@ -86,12 +88,36 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Exp),
         Just(Op::Ln),
         (0.5f64..2.5).prop_map(Op::Powf),
+        (0usize..TRIG.len()).prop_map(Op::Trig),
+        (-5.0f64..5.0, -5.0f64..5.0).prop_map(|(a, b)| Op::Clip(a, b)),
         Just(Op::AddArray),
         Just(Op::MulArray),
         Just(Op::Rechunk),
         Just(Op::MapBlocks),
     ]
 }
+
+/// A lazy float function and its std counterpart.
+type Unary = (fn(&Array<f64>) -> Array<f64>, fn(f64) -> f64);
+
+/// The float functions with their std counterparts (numpy's names).
+const TRIG: [Unary; 15] = [
+    (Array::sin, f64::sin),
+    (Array::cos, f64::cos),
+    (Array::tan, f64::tan),
+    (Array::arcsin, f64::asin),
+    (Array::arccos, f64::acos),
+    (Array::arctan, f64::atan),
+    (Array::sinh, f64::sinh),
+    (Array::cosh, f64::cosh),
+    (Array::tanh, f64::tanh),
+    (Array::log10, f64::log10),
+    (Array::log2, f64::log2),
+    (Array::log1p, f64::ln_1p),
+    (Array::expm1, f64::exp_m1),
+    (Array::deg2rad, f64::to_radians),
+    (Array::rad2deg, f64::to_degrees),
+];
 
 /// Applies `op` lazily and to the oracle; `other` is a second array of the
 /// same shape on another chunking.
@@ -110,8 +136,17 @@ fn apply(
         Op::Abs => (a.abs(), x.mapv(f64::abs)),
         Op::Sqrt => (a.sqrt(), x.mapv(f64::sqrt)),
         Op::Exp => (a.exp(), x.mapv(f64::exp)),
-        Op::Ln => (a.ln(), x.mapv(f64::ln)),
+        Op::Ln => (a.log(), x.mapv(f64::ln)),
         Op::Powf(p) => (a.powf(p), x.mapv(|v| v.powf(p))),
+        Op::Trig(k) => {
+            let (lazy, f) = TRIG[k];
+            (lazy(a), x.mapv(f))
+        }
+        Op::Clip(lo, hi) => (
+            a.clip(lo, hi),
+            x.mapv(|v| if v < lo { lo } else { v })
+                .mapv(|v| if v > hi { hi } else { v }),
+        ),
         Op::AddArray => (a + other, x + y),
         Op::MulArray => (a * other, x * y),
         Op::Rechunk => (a.rechunk(other.grid().clone()), x.clone()),
@@ -268,4 +303,55 @@ fn powf_matches_numpys_power_fast_paths() {
         bits(cube),
         bits(values.iter().map(|x| x.powf(3.0)).collect())
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// `where_`, logical operators, `isnan`/`isinf`/`isfinite` and
+    /// `blockwise`, with a broadcast row and irregular chunkings.
+    #[test]
+    fn selections_and_logic_match_ndarray((x, g1, g2) in case(), s in -10.0f64..10.0) {
+        let x = x.mapv(|v| if v > 15.0 { f64::NAN } else if v < -18.0 { f64::NEG_INFINITY } else { v });
+        let a = Array::from_ndarray(x.clone(), Chunks::Grid(g1)).unwrap();
+        let b = Array::from_ndarray(x.mapv(|v| -v), Chunks::Grid(g2)).unwrap();
+        // The last axis alone, broadcast against the whole array.
+        let last = x.ndim() - 1;
+        let row_oracle = if x.shape()[0] > 0 {
+            x.index_axis(Axis(0), 0).to_owned()
+        } else {
+            ArrayD::zeros(IxDyn(&x.shape()[1..]))
+        };
+        let row = Array::from_ndarray(row_oracle.clone(), [2u64; 8][..last].to_vec()).unwrap();
+        let picked = ndchunk::where_(&a.greater(s), &a, &b).compute().unwrap();
+        let want = ndarray::Zip::from(&x).map_collect(|&v| if v > s { v } else { -v });
+        prop_assert!(same(&picked, &want), "{picked:?} {want:?}");
+        let scalar = ndchunk::where_(&a.isnan(), 0.0, &a).compute().unwrap();
+        let want = x.mapv(|v| if v.is_nan() { 0.0 } else { v });
+        prop_assert!(same(&scalar, &want), "{scalar:?} {want:?}");
+        let logic = (a.greater(s) & b.greater(s)) | !a.isfinite() ^ a.isinf();
+        let want = x.mapv(|v| (v > s && -v > s) | (!v.is_finite() ^ v.is_infinite()));
+        prop_assert_eq!(logic.compute().unwrap(), want);
+        let fused = ndchunk::blockwise("a*row-b", &[&a, &row, &b], |v| &v[0] * &v[1] - &v[2]).compute().unwrap();
+        let want = &x * &row_oracle.broadcast(x.shape()).unwrap() - &x.mapv(|v| -v);
+        prop_assert!(same(&fused, &want), "{fused:?} {want:?}");
+    }
+}
+
+#[test]
+fn selections_refuse_shapes_that_do_not_broadcast() {
+    let a = Array::<f64>::zeros(&[3, 4], [2, 2]).unwrap();
+    let b = Array::<f64>::zeros(&[5], [2]).unwrap();
+    let err = ndchunk::where_(&a.greater(0.0), &a, &b)
+        .compute()
+        .unwrap_err();
+    assert!(err.to_string().contains("could not be broadcast"), "{err}");
+    let err = ndchunk::blockwise("f", &[&a, &b], |v| v[0].to_owned())
+        .compute()
+        .unwrap_err();
+    assert!(err.to_string().contains("could not be broadcast"), "{err}");
+    let bad = ndchunk::blockwise("shape", &[&a], |_| ArrayD::<f64>::zeros(IxDyn(&[1])))
+        .compute()
+        .unwrap_err();
+    assert!(bad.to_string().contains("returned shape"), "{bad}");
 }

@@ -43,7 +43,7 @@ impl<T: Element> From<&Array<T>> for Operand<T> {
     }
 }
 
-fn map_node<U: Element>(
+pub(crate) fn map_node<U: Element>(
     name: String,
     inputs: Vec<Arc<Node>>,
     grid: ndchunk_chunking::ChunkGrid,
@@ -152,7 +152,7 @@ impl<T: Element> Array<T> {
     /// The node of a binary operation between two arrays, broadcast to a
     /// common shape and cut at both chunkings; `kernel` gets both blocks
     /// over the same region.
-    fn zip_arrays<U: Element>(
+    pub(crate) fn zip_arrays<U: Element>(
         &self,
         other: &Array<T>,
         name: &str,
@@ -247,8 +247,38 @@ float_unary!(
     sqrt => |x: T| x.sqrt(),
     /// `e^x`.
     exp => |x: T| x.exp(),
+    /// `e^x - 1`, accurate near 0.
+    expm1 => |x: T| x.exp_m1(),
     /// Natural logarithm (numpy's `log`).
-    ln => |x: T| x.ln(),
+    log => |x: T| x.ln(),
+    /// Base-10 logarithm.
+    log10 => |x: T| x.log10(),
+    /// Base-2 logarithm.
+    log2 => |x: T| x.log2(),
+    /// `ln(1 + x)`, accurate near 0.
+    log1p => |x: T| x.ln_1p(),
+    /// Sine (radians).
+    sin => |x: T| x.sin(),
+    /// Cosine (radians).
+    cos => |x: T| x.cos(),
+    /// Tangent (radians).
+    tan => |x: T| x.tan(),
+    /// Inverse sine.
+    arcsin => |x: T| x.asin(),
+    /// Inverse cosine.
+    arccos => |x: T| x.acos(),
+    /// Inverse tangent.
+    arctan => |x: T| x.atan(),
+    /// Hyperbolic sine.
+    sinh => |x: T| x.sinh(),
+    /// Hyperbolic cosine.
+    cosh => |x: T| x.cosh(),
+    /// Hyperbolic tangent.
+    tanh => |x: T| x.tanh(),
+    /// Degrees to radians.
+    deg2rad => |x: T| x.to_radians(),
+    /// Radians to degrees.
+    rad2deg => |x: T| x.to_degrees(),
 );
 
 impl<T: Numeric + Float> Array<T> {

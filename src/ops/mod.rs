@@ -4,10 +4,12 @@
 pub mod blocks;
 pub mod elementwise;
 pub mod layout;
+pub mod logic;
 pub mod numeric;
 pub mod reduce;
 
 pub use elementwise::Operand;
 pub use layout::{concatenate, stack, Index, PadMode};
+pub use logic::{blockwise, where_};
 pub use numeric::Numeric;
 pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
