@@ -256,3 +256,33 @@ fn intermediate_results_too_big_for_the_budget_are_spilled() {
     assert!(report.peak_bytes <= tight, "{report:?}");
     assert_eq!(got, expected.0, "spilling changes no bit");
 }
+
+/// A kept result is freed once the last stage that reads it has run, so a
+/// later result can take its place in the budget instead of spilling.
+#[test]
+fn kept_results_are_freed_after_their_last_reader() {
+    let shape = [400usize, 400, 8];
+    let data =
+        ArrayD::from_shape_vec(IxDyn(&shape), random_f32(shape.iter().product(), 3)).unwrap();
+    let a = Array::<f32>::from_ndarray(data, [50, 50, 8]).unwrap();
+    // Two (400, 400) float32 intermediates (640 kB each), read one after
+    // the other.
+    let first = a.mean(&[2], false).sum(&[1], false).sum(&[0], false);
+    let second = a.max(&[2], false).sum(&[1], false).sum(&[0], false);
+    let both = &first + &second;
+    let plan = both.plan().unwrap();
+    let largest = plan
+        .stages()
+        .iter()
+        .map(|s| s.required_bytes())
+        .max()
+        .unwrap();
+    // Room for one intermediate beside any task, not for two.
+    let budget = 640_000 + largest + 100_000;
+    assert!(2 * 640_000 + largest > budget);
+    let (got, report) = both.compute_with(&options(2, budget)).unwrap();
+    assert_eq!(report.spilled_bytes, 0, "{report:?}\n{plan}");
+    assert!(report.peak_bytes <= budget);
+    let (want, _) = both.compute_with(&options(1, 1 << 30)).unwrap();
+    assert_eq!(got, want);
+}

@@ -69,6 +69,13 @@ impl MemoryBudget {
     }
 }
 
+impl Reservation<'_> {
+    /// The bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         let mut state = self.budget.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -97,11 +97,12 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
         })?;
     let tasks_run = AtomicU64::new(0);
     let mut done = Materialised::new();
-    // The budget held by results kept in memory for later stages.
-    let mut kept: Vec<Reservation<'_>> = Vec::new();
+    // The budget held by results kept in memory for later stages, by node.
+    let mut kept: HashMap<u64, Reservation<'_>> = HashMap::new();
     let mut kept_bytes = 0u64;
     let mut spilled_bytes = 0u64;
     let stages = plan.stages();
+    let last_reader = last_readers(stages);
     let observer = RunProgress::new(
         options.on_progress.clone(),
         started,
@@ -137,7 +138,7 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             let in_memory =
                 bytes.saturating_add(largest_task) <= budget.limit().saturating_sub(kept_bytes);
             if in_memory {
-                kept.push(budget.acquire(stage.node.name(), bytes)?);
+                kept.insert(stage.node.id(), budget.acquire(stage.node.name(), bytes)?);
                 kept_bytes += bytes;
             } else {
                 spilled_bytes += bytes;
@@ -149,6 +150,15 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             pool.install(|| ctx.run(&keep))?;
             done.insert(stage.node.id(), result.into_source(&stage.node));
         }
+        // Results whose last reader was this stage are freed now.
+        done.retain(|id, _| last_reader.get(id).is_some_and(|&last| last > i));
+        kept.retain(|id, held| {
+            let keep = done.contains_key(id);
+            if !keep {
+                kept_bytes -= held.bytes();
+            }
+            keep
+        });
     }
     Ok(ComputeReport {
         max_mem,
@@ -158,6 +168,38 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
         spilled_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// For each result a stage materialises, the index of the last stage that
+/// reads it (the reference count, at stage granularity).
+fn last_readers(stages: &[Stage]) -> HashMap<u64, usize> {
+    fn visit(node: &Arc<Node>, seen: &mut Vec<u64>, out: &mut Vec<u64>) {
+        if seen.contains(&node.id()) {
+            return;
+        }
+        seen.push(node.id());
+        if matches!(node.kind(), NodeKind::Reduce { .. }) {
+            out.push(node.id());
+            return;
+        }
+        for input in node.inputs() {
+            visit(input, seen, out);
+        }
+    }
+    let mut last = HashMap::new();
+    for (i, stage) in stages.iter().enumerate() {
+        // A stage evaluates its node's inputs down to sources and earlier
+        // stages' results.
+        let mut read = Vec::new();
+        let mut seen = vec![stage.node.id()];
+        for input in stage.node.inputs() {
+            visit(input, &mut seen, &mut read);
+        }
+        for id in read {
+            last.insert(id, i);
+        }
+    }
+    last
 }
 
 struct StageRun<'a> {
