@@ -286,3 +286,35 @@ fn kept_results_are_freed_after_their_last_reader() {
     let (want, _) = both.compute_with(&options(1, 1 << 30)).unwrap();
     assert_eq!(got, want);
 }
+
+/// A node read by several elementwise consumers in one stage is computed
+/// once per region and kept until its last consumer has read it.
+#[test]
+fn a_shared_input_is_computed_once_per_region() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let a = Array::<f64>::arange(1000, [64]).unwrap();
+    let b = a.map("counted", move |x: f64| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        x * 0.01
+    });
+    let diamond = &(&b.sin() * &b.cos()) + &b;
+    let got = diamond.compute().unwrap();
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        1000,
+        "b computed once per element"
+    );
+    let want = ArrayD::from_shape_fn(IxDyn(&[1000]), |i| {
+        let x = i[0] as f64 * 0.01;
+        x.sin() * x.cos() + x
+    });
+    assert_eq!(got, want);
+    // Through a reduction stage too.
+    calls.store(0, Ordering::Relaxed);
+    let total = (&b * &b + &b).sum(&[0], false).compute().unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 1000);
+    let want: f64 = (0..1000).map(|i| i as f64 * 0.01).map(|x| x * x + x).sum();
+    assert!((total[[]] - want).abs() < 1e-9 * want);
+}

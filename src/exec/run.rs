@@ -18,7 +18,7 @@ use crate::exec::progress::{stage_bytes, RunProgress};
 use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
 use crate::graph::block::shape_of;
 use crate::graph::{Block, Node, NodeKind};
-use crate::plan::fused_eval::{eval, Materialised};
+use crate::plan::fused_eval::{eval, shared_nodes, EvalContext, Materialised};
 use crate::plan::{Plan, Stage, StageKind};
 
 /// How to run a computation.
@@ -115,6 +115,7 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             index: i,
             observer: &observer,
             stage,
+            shared: shared_nodes(&stage.node, &done),
             done: &done,
             budget: &budget,
             tasks_run: &tasks_run,
@@ -207,6 +208,8 @@ struct StageRun<'a> {
     observer: &'a RunProgress,
     stage: &'a Stage,
     done: &'a Materialised,
+    /// Nodes of the stage read by several elementwise consumers.
+    shared: HashMap<u64, usize>,
     budget: &'a MemoryBudget,
     tasks_run: &'a AtomicU64,
     failed: AtomicBool,
@@ -259,7 +262,7 @@ impl StageRun<'_> {
                 let _held = held?;
                 let task = || {
                     let region = grid.block_region(&b)?;
-                    let values = eval(node, &region, self.done)?;
+                    let values = eval(node, &region, &EvalContext::new(self.done, &self.shared))?;
                     sink(&b, &region, values)
                 };
                 task().map_err(|e| self.fail(&b, e))?;
@@ -306,7 +309,7 @@ impl StageRun<'_> {
             .try_for_each(|(held, (o, leaf))| {
                 let (work, acc) = held?;
                 let partial = tree
-                    .leaf(o, leaf, self.done)
+                    .leaf(o, leaf, &EvalContext::new(self.done, &self.shared))
                     .map_err(|(b, e)| self.fail(&b, e))?;
                 drop(work);
                 tree.insert(o, leaf, partial, acc, sink)
@@ -367,7 +370,7 @@ impl<'b> Tree<'_, 'b> {
     }
 
     /// Folds the input blocks of one leaf, in block order.
-    fn leaf(&self, o: u64, leaf: u64, done: &Materialised) -> Result<Block, Located> {
+    fn leaf(&self, o: u64, leaf: u64, ctx: &EvalContext<'_>) -> Result<Block, Located> {
         let (input, reduction, axes, keepdims, s) = self.parts();
         let out_index = self
             .node
@@ -385,7 +388,7 @@ impl<'b> Tree<'_, 'b> {
             let previous = acc.take();
             let step = || -> Result<Block> {
                 let region = input.grid().block_region(&index)?;
-                let part = reduction.partial(eval(input, &region, done)?, axes, &region)?;
+                let part = reduction.partial(eval(input, &region, ctx)?, axes, &region)?;
                 match previous {
                     None => Ok(part),
                     Some(a) => reduction.combine(a, part),

@@ -3,6 +3,7 @@
 //! inputs, down to sources and materialised reductions. One block's
 //! intermediates exist at a time; the chain never materialises whole.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,10 +15,94 @@ use crate::graph::{Block, BlockInfo, Node, NodeKind};
 /// Reductions already computed by earlier stages, by node id, as sources.
 pub type Materialised = HashMap<u64, Arc<Node>>;
 
+/// What one task's evaluation reads besides the graph: earlier stages'
+/// results, and the values of shared nodes (read by several elementwise
+/// consumers in the stage) kept until their last consumer has read them,
+/// so a diamond `f(b) + g(b)` computes `b` once per region.
+pub struct EvalContext<'a> {
+    done: &'a Materialised,
+    /// Consumers in the stage of each shared node.
+    shared: &'a HashMap<u64, usize>,
+    /// Values of shared nodes by (node, region), with the reads left.
+    memo: RefCell<HashMap<(u64, Region), (Block, usize)>>,
+}
+
+impl<'a> EvalContext<'a> {
+    /// A context for one task; `shared` from [`shared_nodes`].
+    pub fn new(done: &'a Materialised, shared: &'a HashMap<u64, usize>) -> Self {
+        Self {
+            done,
+            shared,
+            memo: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+/// The nodes under `root` (down to sources and earlier stages' results)
+/// read by more than one consumer, all of them elementwise (which read the
+/// region they are asked for, so a kept value is always used), with their
+/// number of consumers.
+pub fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64, usize> {
+    fn visit(
+        node: &Arc<Node>,
+        done: &Materialised,
+        seen: &mut HashMap<u64, ()>,
+        edges: &mut HashMap<u64, (usize, bool)>,
+    ) {
+        if seen.insert(node.id(), ()).is_some() || done.contains_key(&node.id()) {
+            return;
+        }
+        let elementwise = matches!(
+            node.kind(),
+            NodeKind::Map {
+                per_block: false,
+                ..
+            }
+        );
+        for input in node.inputs() {
+            let entry = edges.entry(input.id()).or_insert((0, true));
+            entry.0 += 1;
+            entry.1 &= elementwise;
+            visit(input, done, seen, edges);
+        }
+    }
+    let (mut seen, mut edges) = (HashMap::new(), HashMap::new());
+    visit(root, done, &mut seen, &mut edges);
+    edges
+        .into_iter()
+        .filter(|(_, (n, elementwise))| *n > 1 && *elementwise)
+        .map(|(id, (n, _))| (id, n))
+        .collect()
+}
+
 /// The values of `node` over `region` (global coordinates).
-pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Block> {
-    if let Some(source) = done.get(&node.id()) {
-        return eval(source, region, done);
+pub fn eval(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Block> {
+    let Some(&consumers) = ctx.shared.get(&node.id()) else {
+        return compute(node, region, ctx);
+    };
+    let key = (node.id(), region.clone());
+    let kept = ctx.memo.borrow_mut().remove(&key);
+    let Some((values, reads_left)) = kept else {
+        let values = compute(node, region, ctx)?;
+        let copy = node
+            .block_type()
+            .copy_region(&values, &Region::from_shape(&region.shape()))?;
+        ctx.memo.borrow_mut().insert(key, (copy, consumers - 1));
+        return Ok(values);
+    };
+    if reads_left <= 1 {
+        return Ok(values);
+    }
+    let copy = node
+        .block_type()
+        .copy_region(&values, &Region::from_shape(&region.shape()))?;
+    ctx.memo.borrow_mut().insert(key, (values, reads_left - 1));
+    Ok(copy)
+}
+
+fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Block> {
+    if let Some(source) = ctx.done.get(&node.id()) {
+        return eval(source, region, ctx);
     }
     match node.kind() {
         NodeKind::Source { read, .. } => read(region),
@@ -27,12 +112,12 @@ pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Bl
             per_block,
         } => {
             if !*per_block {
-                let ins = eval_all(inputs, region, done)?;
+                let ins = eval_all(inputs, region, ctx)?;
                 return kernel(ins, &BlockInfo { index: &[], region });
             }
             match whole_block(node, region) {
                 Some(index) => {
-                    let ins = eval_all(inputs, region, done)?;
+                    let ins = eval_all(inputs, region, ctx)?;
                     kernel(
                         ins,
                         &BlockInfo {
@@ -41,19 +126,19 @@ pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Bl
                         },
                     )
                 }
-                None => assemble(node, node, region, done, |b, _| {
+                None => assemble(node, node, region, ctx, |b, _| {
                     let full = node.grid().block_region(b)?;
-                    Ok((full.clone(), eval(node, &full, done)?))
+                    Ok((full.clone(), eval(node, &full, ctx)?))
                 }),
             }
         }
         NodeKind::Rechunk { input } => {
             // One input block holds the whole region: no copy needed.
             if within_one_block(input, region) {
-                return eval(input, region, done);
+                return eval(input, region, ctx);
             }
-            assemble(node, input, region, done, |_, piece| {
-                Ok((piece.clone(), eval(input, piece, done)?))
+            assemble(node, input, region, ctx, |_, piece| {
+                Ok((piece.clone(), eval(input, piece, ctx)?))
             })
         }
         NodeKind::Scan {
@@ -61,10 +146,10 @@ pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Bl
             carries,
             axis,
             scan,
-        } => super::fused_scan::eval_scan(input, carries, *axis, scan.as_ref(), region, done),
+        } => super::fused_scan::eval_scan(input, carries, *axis, scan.as_ref(), region, ctx),
         NodeKind::Layout { inputs, op } => {
             let mut pull = |i: usize, r: &Region| match inputs.get(i) {
-                Some(input) => eval(input, r, done),
+                Some(input) => eval(input, r, ctx),
                 None => Err(internal(node)),
             };
             op.eval(region, &mut pull)
@@ -80,8 +165,8 @@ pub fn eval(node: &Arc<Node>, region: &Region, done: &Materialised) -> Result<Bl
     }
 }
 
-fn eval_all(inputs: &[Arc<Node>], region: &Region, done: &Materialised) -> Result<Vec<Block>> {
-    inputs.iter().map(|i| eval(i, region, done)).collect()
+fn eval_all(inputs: &[Arc<Node>], region: &Region, ctx: &EvalContext<'_>) -> Result<Vec<Block>> {
+    inputs.iter().map(|i| eval(i, region, ctx)).collect()
 }
 
 /// The index of the block of `node`'s grid that is exactly `region`.
@@ -106,7 +191,7 @@ fn assemble(
     out: &Node,
     by: &Node,
     region: &Region,
-    _done: &Materialised,
+    _ctx: &EvalContext<'_>,
     fetch: impl Fn(&[u64], &Region) -> Result<(Region, Block)>,
 ) -> Result<Block> {
     let ty = out.block_type();

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::graph::block::shape_of;
 use crate::graph::{Block, Node, Scan};
 
-use super::fused_eval::{eval, Materialised};
+use super::fused_eval::{eval, EvalContext};
 
 /// `region` with `axis` replaced by `range`.
 fn with_axis(region: &Region, axis: usize, range: std::ops::Range<u64>) -> Result<Region> {
@@ -29,14 +29,14 @@ pub(super) fn eval_scan(
     axis: usize,
     scan: &dyn Scan,
     region: &Region,
-    done: &Materialised,
+    ctx: &EvalContext<'_>,
 ) -> Result<Block> {
     let chunks = input.grid().axis(axis);
     let range = region.range(axis);
     let blocks = chunks.chunks_overlapping(range.clone());
     if blocks.is_empty() {
         // Nothing along the axis: an empty block of the right type.
-        return eval(input, region, done);
+        return eval(input, region, ctx);
     }
     let ty = input.block_type();
     let single = blocks.end - blocks.start == 1;
@@ -48,9 +48,9 @@ pub(super) fn eval_scan(
         let from_start = with_axis(region, axis, block.start..piece.end)?;
         let carry = match k {
             0 => None,
-            _ => Some(eval(carries, &with_axis(region, axis, k..k + 1)?, done)?),
+            _ => Some(eval(carries, &with_axis(region, axis, k..k + 1)?, ctx)?),
         };
-        let scanned = scan.scan(eval(input, &from_start, done)?, carry, axis)?;
+        let scanned = scan.scan(eval(input, &from_start, ctx)?, carry, axis)?;
         let local = with_axis(
             &Region::from_shape(&from_start.shape()),
             axis,
