@@ -167,7 +167,16 @@ impl<T: Element> Array<T> {
         } else {
             self.rechunk(meta.grid.clone())
         };
-        let plan = array.plan()?;
+        // Each task also holds its block as bytes and the store's encoded
+        // chunk while writing.
+        let chunk_bytes = meta
+            .grid
+            .max_block_elements()
+            .saturating_mul(array.node.itemsize());
+        let mut plan = array.plan()?;
+        plan.charge_output(
+            chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes)),
+        );
         let ty = array.node.block_type().clone();
         let sink = |index: &[u64], region: &Region, values: Block| -> Result<()> {
             let bytes = ty.to_bytes(values)?;

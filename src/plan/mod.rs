@@ -96,6 +96,14 @@ impl Plan {
         Ok(Plan { stages })
     }
 
+    /// Adds `bytes` to every task of the last stage: what its sink holds
+    /// beyond the block (e.g. a store's bytes and encoded chunk).
+    pub(crate) fn charge_output(&mut self, bytes: u64) {
+        if let Some(last) = self.stages.last_mut() {
+            last.task_bytes = last.task_bytes.saturating_add(bytes);
+        }
+    }
+
     /// The stages, in the order they run.
     pub fn stages(&self) -> &[Stage] {
         &self.stages
