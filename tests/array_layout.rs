@@ -4,9 +4,13 @@
 //! included) and random irregular chunkings, alone and in random chains with
 //! elementwise operations and reductions; culling; every error.
 
+#[path = "support/chunkings.rs"]
+mod chunkings;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use chunkings::{grid_for, shape_up_to};
 use ndarray::{ArrayD, Axis, IxDyn};
 use ndchunk::chunking::{ChunkGrid, Region};
 use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
@@ -15,38 +19,8 @@ use proptest::prelude::*;
 
 // ---------------------------------------------------------------- strategies
 
-/// Chunk sizes adding up to `len`, cut at random places.
-fn axis_chunks(len: usize) -> impl Strategy<Value = Vec<u64>> {
-    proptest::collection::vec(any::<bool>(), len.saturating_sub(1)).prop_map(move |cuts| {
-        if len == 0 {
-            return vec![0];
-        }
-        let mut sizes = vec![1u64];
-        for cut in cuts {
-            if cut {
-                sizes.push(1);
-            } else if let Some(last) = sizes.last_mut() {
-                *last += 1;
-            }
-        }
-        sizes
-    })
-}
-
-fn grid_for(shape: &[usize]) -> BoxedStrategy<ChunkGrid> {
-    shape
-        .iter()
-        .map(|&n| axis_chunks(n))
-        .collect::<Vec<_>>()
-        .prop_map(|sizes| ChunkGrid::from_sizes(&sizes).unwrap())
-        .boxed()
-}
-
 fn shape() -> impl Strategy<Value = Vec<usize>> {
-    proptest::collection::vec(
-        prop_oneof![1 => Just(0usize), 2 => Just(1usize), 6 => 2usize..7],
-        1..=3,
-    )
+    shape_up_to(7)
 }
 
 /// Distinct values, so that a misplaced element shows.

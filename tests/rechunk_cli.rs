@@ -366,6 +366,36 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
     );
 }
 
+/// A job slow enough to interrupt: `(times, 64, 64)` float64 in gzip-9
+/// chunks of one time step, to time series of 8x8, one thread, 8 MiB.
+/// Returns the source, the destination and the `chunkctl` arguments.
+fn slow_job(dir: &Path, times: u64, dst: &str) -> (PathBuf, PathBuf, Vec<String>) {
+    let src = make_source(
+        dir,
+        DType::Float64,
+        &[times, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V3,
+        "gzip:9",
+    );
+    let dst = dir.join(dst);
+    let args = [
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        &format!("{times},8,8"),
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
+    .map(String::from)
+    .to_vec();
+    (src, dst, args)
+}
+
 /// Tasks journaled as done anywhere under `dst` (an array's journal, or
 /// those of a group's arrays).
 fn journaled_tasks(dst: &Path) -> usize {
@@ -416,27 +446,8 @@ fn kill_once_journaled(args: &[&str], dst: &Path, tasks: usize) {
 #[test]
 fn killed_run_resumes_and_ends_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(
-        dir.path(),
-        DType::Float64,
-        &[400, 64, 64],
-        &[1, 64, 64],
-        ZarrFormat::V3,
-        "gzip:9",
-    );
-    let dst = dir.path().join("resumed.zarr");
-    let args = [
-        "rechunk",
-        s(&src),
-        s(&dst),
-        "--chunks",
-        "400,8,8",
-        "--max-mem",
-        "8MiB",
-        "--threads",
-        "1",
-        "--quiet",
-    ];
+    let (src, dst, args) = slow_job(dir.path(), 400, "resumed.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     kill_once_journaled(&args, &dst, 3);
     assert!(
         ZarrStore::open_dir(&dst).is_err(),
@@ -780,28 +791,9 @@ fn destination_overlapping_the_source_is_refused() {
 #[test]
 fn a_changed_source_is_not_resumed() {
     let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("out.zarr");
     // A real interruption: start, kill once a task is journaled.
-    let big = make_source(
-        dir.path(),
-        DType::Float64,
-        &[300, 64, 64],
-        &[1, 64, 64],
-        ZarrFormat::V3,
-        "gzip:9",
-    );
-    let args = [
-        "rechunk",
-        s(&big),
-        s(&dst),
-        "--chunks",
-        "300,8,8",
-        "--max-mem",
-        "8MiB",
-        "--threads",
-        "1",
-        "--quiet",
-    ];
+    let (big, dst, args) = slow_job(dir.path(), 300, "out.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     kill_once_journaled(&args, &dst, 1);
     // The source's metadata changes (e.g. it was rewritten).
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -821,27 +813,8 @@ fn a_changed_source_is_not_resumed() {
 #[test]
 fn a_damaged_stored_plan_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let src = make_source(
-        dir.path(),
-        DType::Float64,
-        &[300, 64, 64],
-        &[1, 64, 64],
-        ZarrFormat::V3,
-        "gzip:9",
-    );
-    let dst = dir.path().join("out.zarr");
-    let args = [
-        "rechunk",
-        s(&src),
-        s(&dst),
-        "--chunks",
-        "300,8,8",
-        "--max-mem",
-        "8MiB",
-        "--threads",
-        "1",
-        "--quiet",
-    ];
+    let (_src, dst, args) = slow_job(dir.path(), 300, "out.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     kill_once_journaled(&args, &dst, 1);
     let manifest = dst.join(".ndchunk-rechunk/manifest.json");
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();

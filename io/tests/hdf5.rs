@@ -9,6 +9,9 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod hdf5_common;
+use hdf5_common::backends;
+
 use std::path::{Path, PathBuf};
 
 use ndchunk_io::hdf5::{contiguous_chunks, list_datasets_with, Backend, Compression, Hdf5Store};
@@ -16,13 +19,6 @@ use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, ChunkStoreExt, DType, IoError
 use serde_json::json;
 
 /// The backends this build has: every test that reads runs on each.
-fn backends() -> Vec<Backend> {
-    [Backend::Pure, Backend::LibHdf5]
-        .into_iter()
-        .filter(|b| b.is_available())
-        .collect()
-}
-
 const NETCDF4_FIXTURES: &[&str] = &[
     "netcdf/A1B_north_america.nc",
     "netcdf/air_temperature_small.nc",

@@ -10,30 +10,16 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod hdf5_common;
+use hdf5_common::{backends, serial};
+
 use std::path::Path;
-use std::sync::Mutex;
 
 use ndchunk_io::hdf5::{create_group, list_datasets, list_groups, list_groups_with};
 use ndchunk_io::hdf5::{Backend, Compression, Hdf5Store};
 use ndchunk_io::info::inspect;
 use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, DType, IoError, Scalar};
 use serde_json::{json, Map, Value};
-
-/// Held by each test: the HDF5 C library opens files without
-/// `O_CLOEXEC`, so a Python peer spawned while another test has a file
-/// open through `libhdf5` inherits its lock (see `hdf5_interop.rs`).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn backends() -> Vec<Backend> {
-    [Backend::Pure, Backend::LibHdf5]
-        .into_iter()
-        .filter(|b| b.is_available())
-        .collect()
-}
 
 fn attrs(v: Value) -> Map<String, Value> {
     match v {

@@ -10,30 +10,15 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod hdf5_common;
+use hdf5_common::{backends, serial};
+
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
-use ndchunk_io::hdf5::{contiguous_chunks, list_datasets_with, Backend, Compression, Hdf5Store};
+use ndchunk_io::hdf5::{contiguous_chunks, list_datasets_with, Compression, Hdf5Store};
 use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar};
 use serde_json::{json, Value};
-
-/// Held by each test: the HDF5 C library opens files without
-/// `O_CLOEXEC`, so a Python peer spawned by one test while another has a
-/// file open through `libhdf5` inherits that file's lock and keeps it past
-/// the close, and the next open of the file fails. One test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn backends() -> Vec<Backend> {
-    [Backend::Pure, Backend::LibHdf5]
-        .into_iter()
-        .filter(|b| b.is_available())
-        .collect()
-}
 
 /// Dumps every dataset of an HDF5 file as h5py reads it into `out`:
 /// `dump.json` (per dataset: dtype, shape, chunks, filters, fill value, the
