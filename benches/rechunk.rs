@@ -142,11 +142,10 @@ plan.execute()
         }
     }
 
-    // zarrs_reencode (from `cargo install zarrs_tools`), where installed.
-    // Each target chunk spans every source chunk, so without a cache that
-    // holds the whole decoded array it decodes every source chunk once per
-    // target chunk: it gets the whole array as cache, and the 1 GB cache
-    // that matches the others' budget only with NDCHUNK_BENCH_SLOW=1.
+    // zarrs_reencode (from `cargo install zarrs_tools`), where installed,
+    // with a cache of the whole decoded array, and (NDCHUNK_BENCH_SLOW=1)
+    // with the 1 GB the others get. Without a cache it would decode every
+    // source chunk once per target chunk.
     if let Some(reencode) = zarrs_reencode() {
         let mut caches = vec![("whole-array cache", logical)];
         if std::env::var("NDCHUNK_BENCH_SLOW").as_deref() == Ok("1") {
