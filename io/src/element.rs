@@ -14,6 +14,10 @@ pub trait Element: Copy + Send + Sync + PartialEq + std::fmt::Debug + Default + 
 
     /// Native-order bytes of `values`.
     fn to_ne_bytes(values: &[Self]) -> Vec<u8>;
+
+    /// `values` as their bytes, to decode into in place; `None` for `bool`,
+    /// whose bytes may only be 0 or 1.
+    fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]>;
 }
 
 macro_rules! pod_element {
@@ -26,6 +30,9 @@ macro_rules! pod_element {
             }
             fn to_ne_bytes(values: &[Self]) -> Vec<u8> {
                 bytemuck::cast_slice(values).to_vec()
+            }
+            fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]> {
+                Some(bytemuck::cast_slice_mut(values))
             }
         }
     )*};
@@ -44,5 +51,8 @@ impl Element for bool {
     }
     fn to_ne_bytes(values: &[Self]) -> Vec<u8> {
         values.iter().map(|&b| u8::from(b)).collect()
+    }
+    fn bytes_mut(_: &mut [Self]) -> Option<&mut [u8]> {
+        None
     }
 }

@@ -26,6 +26,16 @@ pub trait ChunkStore: Send + Sync {
     /// The decoded bytes of one chunk (the fill value if never written).
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>>;
 
+    /// [`read_chunk_bytes`](Self::read_chunk_bytes) into `out`, whose length
+    /// must be the chunk's (clipped) byte length. The default reads and
+    /// copies; a store that can decode in place (Zarr) saves that copy.
+    fn read_chunk_into(&self, chunk: &[u64], out: &mut [u8]) -> Result<()> {
+        let bytes = self.read_chunk_bytes(chunk)?;
+        self.check_length(&self.chunk_region(chunk)?, out.len())?;
+        out.copy_from_slice(&bytes);
+        Ok(())
+    }
+
     /// Writes one whole chunk (`bytes` covers the chunk's clipped region).
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()>;
 

@@ -54,6 +54,16 @@ fn check_regions(
     regions: &[(Vec<u64>, Vec<u64>)],
 ) -> Result<(), TestCaseError> {
     let shape = store.meta().shape();
+    // Every chunk, decoded in place, as the oracle has it (edge chunks
+    // clipped); a wrong length is an error, not a panic.
+    for chunk in store.meta().grid.all_blocks().iter() {
+        let region = store.meta().grid.block_region(&chunk).unwrap();
+        let mut out = vec![0u8; region.num_elements() as usize * 2];
+        store.read_chunk_into(&chunk, &mut out).unwrap();
+        prop_assert_eq!(&out, &region_bytes(&shape, &region), "chunk {:?}", chunk);
+        let mut short = vec![0u8; out.len() + 2];
+        prop_assert!(store.read_chunk_into(&chunk, &mut short).is_err());
+    }
     for (a, b) in regions {
         let start: Vec<u64> = a.iter().zip(&shape).map(|(x, s)| x % (s + 1)).collect();
         let stop: Vec<u64> = b
@@ -142,4 +152,36 @@ proptest! {
         check_regions(&reopened, &regions)?;
         prop_assert_eq!(reopened.written_chunks().unwrap().len() as u64, reopened.meta().grid.num_blocks());
     }
+}
+
+/// A chunk never written decodes in place as the fill value, like
+/// `read_chunk_bytes`; a corrupt one is the same clear error.
+#[test]
+fn zarr_chunks_decode_in_place_as_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = ChunkGrid::regular(&[5, 3], &[2, 2]).unwrap();
+    let spec = ZarrArraySpec::new(
+        ArrayMeta::new(grid, DType::UInt16, Scalar::UInt(7)),
+        ZarrFormat::V3,
+        "zstd:1".parse::<ZarrCodec>().unwrap(),
+    );
+    let store = ZarrStore::create(dir.path(), "a", &spec).unwrap();
+    let mut out = vec![0u8; 2 * 2];
+    store.read_chunk_into(&[2, 0], &mut out).unwrap();
+    assert_eq!(out, store.read_chunk_bytes(&[2, 0]).unwrap());
+    assert_eq!(
+        out,
+        [7u16, 7]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect::<Vec<_>>()
+    );
+    store.write_chunk_bytes(&[0, 0], &[1u8; 8]).unwrap();
+    std::fs::write(dir.path().join("a/c/0/0"), b"not zstd").unwrap();
+    let mut out = vec![0u8; 8];
+    let err = store
+        .read_chunk_into(&[0, 0], &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[0, 0]"), "{err}");
 }

@@ -132,11 +132,25 @@ impl<T: Element> Array<T> {
         let name = format!("from_store({})", store.location());
         let chunks = grid.clone();
         Ok(source(name, grid, scratch, move |region: &Region| {
-            let bytes = match chunks.block_of(region.start()) {
-                Some(index) if chunks.block_region(&index)? == *region => {
+            let whole_chunk = chunks
+                .block_of(region.start())
+                .filter(|index| chunks.block_region(index).is_ok_and(|r| r == *region));
+            let bytes = match whole_chunk {
+                Some(index) => {
+                    // A whole chunk decodes straight into the block.
+                    let mut values = vec![T::default(); region.num_elements() as usize];
+                    if let Some(out) = T::bytes_mut(&mut values) {
+                        store.read_chunk_into(&index, out)?;
+                        return ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(
+                            |e| crate::Error::Graph {
+                                operation: format!("from_store({})", store.location()),
+                                message: format!("internal: {e}"),
+                            },
+                        );
+                    }
                     store.read_chunk_bytes(&index)?
                 }
-                _ => store.read_region_bytes(region)?,
+                None => store.read_region_bytes(region)?,
             };
             let values = T::from_ne_bytes(&bytes);
             ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(|_| {

@@ -20,7 +20,11 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use zarrs::array::{Array, ArrayBytes, ArraySubset, CodecOptions};
+use unsafe_cell_slice::UnsafeCellSlice;
+use zarrs::array::{
+    Array, ArrayBytes, ArrayBytesDecodeIntoTarget, ArrayBytesFixedDisjointView, ArraySubset,
+    CodecOptions,
+};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::ReadableStorageTraits;
 
@@ -289,6 +293,31 @@ impl ChunkStore for ZarrStore {
             .map_err(|e| self.chunk_error(chunk, e))?;
         let raw = bytes.into_fixed().map_err(|e| self.chunk_error(chunk, e))?;
         Ok(raw.into_owned())
+    }
+
+    fn read_chunk_into(&self, chunk: &[u64], out: &mut [u8]) -> Result<()> {
+        let region = self.chunk_region(chunk)?;
+        self.check_length(&region, out.len())?;
+        let ranges: Vec<_> = (0..region.ndim()).map(|i| region.range(i)).collect();
+        let shape = region.shape();
+        let whole = ArraySubset::new_with_shape(shape.clone());
+        // SAFETY: this is the only view of `out`, so no other view overlaps it.
+        let mut view = unsafe {
+            ArrayBytesFixedDisjointView::new(
+                UnsafeCellSlice::new(out),
+                self.meta.dtype.size(),
+                &shape,
+                whole,
+            )
+        }
+        .map_err(|e| self.chunk_error(chunk, e))?;
+        self.array
+            .retrieve_array_subset_into_opt(
+                &ArraySubset::new_with_ranges(&ranges),
+                ArrayBytesDecodeIntoTarget::Fixed(&mut view),
+                &self.options,
+            )
+            .map_err(|e| self.chunk_error(chunk, e))
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
