@@ -67,33 +67,46 @@ impl ChunkStore for ScratchStore {
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
-        let region = self
-            .meta
-            .grid
-            .block_region(chunk)
-            .map_err(|e| self.grid_error(e))?;
-        match std::fs::read(self.file(chunk)) {
-            Ok(bytes) => {
-                let expected = region.num_elements() as usize * self.meta.dtype.size();
-                if bytes.len() != expected {
-                    return Err(IoError::CorruptChunk {
-                        location: self.location(),
-                        chunk: chunk.to_vec(),
-                        reason: format!("{} bytes on disk, {expected} expected", bytes.len()),
-                    });
-                }
-                Ok(bytes)
-            }
+        let region = self.chunk_region(chunk)?;
+        let mut bytes = vec![0u8; region.num_elements() as usize * self.meta.dtype.size()];
+        self.read_chunk_into(chunk, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Reads the file straight into `out`: the bytes on disk are the
+    /// decoded chunk.
+    fn read_chunk_into(&self, chunk: &[u64], out: &mut [u8]) -> Result<()> {
+        use std::io::Read;
+        let region = self.chunk_region(chunk)?;
+        self.check_length(&region, out.len())?;
+        let corrupt = |reason: String| IoError::CorruptChunk {
+            location: self.location(),
+            chunk: chunk.to_vec(),
+            reason,
+        };
+        let mut file = match std::fs::File::open(self.file(chunk)) {
+            Ok(file) => file,
             // Every intermediate chunk is written by the pass before the one
             // that reads it: a missing one is lost data, never "fill".
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(IoError::CorruptChunk {
-                location: self.location(),
-                chunk: chunk.to_vec(),
-                reason: "the intermediate chunk is missing (was the scratch directory removed?)"
-                    .into(),
-            }),
-            Err(e) => Err(self.io_error(chunk, "reading", e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(corrupt(
+                    "the intermediate chunk is missing (was the scratch directory removed?)".into(),
+                ))
+            }
+            Err(e) => return Err(self.io_error(chunk, "reading", e)),
+        };
+        let on_disk = file
+            .metadata()
+            .map_err(|e| self.io_error(chunk, "reading", e))?
+            .len();
+        if on_disk != out.len() as u64 {
+            return Err(corrupt(format!(
+                "{on_disk} bytes on disk, {} expected",
+                out.len()
+            )));
         }
+        file.read_exact(out)
+            .map_err(|e| self.io_error(chunk, "reading", e))
     }
 
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()> {
