@@ -142,7 +142,12 @@ impl<T: Element> Array<T> {
 
     /// [`zip_with`](Self::zip_with) into the same type, writing into the
     /// left block instead of a new one.
-    fn zip_inplace(&self, other: &Array<T>, name: &str, f: fn(T, T) -> T) -> Array<T> {
+    fn zip_inplace(
+        &self,
+        other: &Array<T>,
+        name: &str,
+        f: impl Fn(T, T) -> T + Send + Sync + 'static,
+    ) -> Array<T> {
         self.zip_arrays(other, name, move |mut a, b| {
             a.zip_mut_with(&b, |x, &y| *x = f(*x, y));
             block(a)
@@ -297,7 +302,14 @@ impl<T: Numeric + Float> Array<T> {
     }
 }
 
-fn same_type<T: Numeric>(a: &Array<T>, b: Operand<T>, name: &str, f: fn(T, T) -> T) -> Array<T> {
+/// `a op b` into `a`'s type. `f` is generic, not a `fn` pointer, so the
+/// per-element call inlines and the loop vectorises.
+fn same_type<T: Numeric>(
+    a: &Array<T>,
+    b: Operand<T>,
+    name: &str,
+    f: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
+) -> Array<T> {
     match b {
         Operand::Scalar(s) => a.map_inplace(&format!("{name}({s:?})"), move |x| f(x, s)),
         Operand::Array(b) => a.zip_inplace(&b, name, f),

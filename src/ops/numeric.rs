@@ -28,10 +28,15 @@ macro_rules! integer {
         impl Numeric for $t {
             const ZERO: Self = 0;
             const ONE: Self = 1;
+            #[inline]
             fn add_elem(self, other: Self) -> Self { self.wrapping_add(other) }
+            #[inline]
             fn sub_elem(self, other: Self) -> Self { self.wrapping_sub(other) }
+            #[inline]
             fn mul_elem(self, other: Self) -> Self { self.wrapping_mul(other) }
+            #[inline]
             fn div_elem(self, other: Self) -> Self { self.checked_div(other).unwrap_or(0) }
+            #[inline]
             fn abs_elem(self) -> Self { let f: fn($t) -> $t = $abs; f(self) }
         }
     )*};
@@ -47,10 +52,15 @@ macro_rules! float {
         impl Numeric for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
+            #[inline]
             fn add_elem(self, other: Self) -> Self { self + other }
+            #[inline]
             fn sub_elem(self, other: Self) -> Self { self - other }
+            #[inline]
             fn mul_elem(self, other: Self) -> Self { self * other }
+            #[inline]
             fn div_elem(self, other: Self) -> Self { self / other }
+            #[inline]
             fn abs_elem(self) -> Self { self.abs() }
         }
     )*};
