@@ -1,15 +1,12 @@
 //! `chunkctl` as a user runs it: the real binary, its exit codes and output.
 
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::process::Output;
+
+use cli::chunkctl;
 use serde_json::Value;
-
-fn chunkctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chunkctl"))
-        .args(args)
-        .output()
-        .expect("chunkctl runs")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

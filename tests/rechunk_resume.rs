@@ -1,0 +1,232 @@
+//! Interrupted `chunkctl rechunk` runs: a real `kill -9` mid-run, then the
+//! same command resumes and ends exact (arrays and groups); a changed
+//! source or a damaged journal is refused, not resumed.
+
+#[path = "support/cli.rs"]
+mod cli;
+mod support;
+
+use cli::{assert_same_values, chunkctl, make_source, s};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ndchunk::io::zarr::{create_group, ZarrFormat};
+use ndchunk::io::{DType, ZarrStore};
+use serde_json::Value;
+
+/// A job slow enough to interrupt: `(times, 64, 64)` float64 in gzip-9
+/// chunks of one time step, to time series of 8x8, one thread, 8 MiB.
+/// Returns the source, the destination and the `chunkctl` arguments.
+fn slow_job(dir: &Path, times: u64, dst: &str) -> (PathBuf, PathBuf, Vec<String>) {
+    let src = make_source(
+        dir,
+        DType::Float64,
+        &[times, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V3,
+        "gzip:9",
+    );
+    let dst = dir.join(dst);
+    let args = [
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        &format!("{times},8,8"),
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
+    .map(String::from)
+    .to_vec();
+    (src, dst, args)
+}
+
+/// Tasks journaled as done anywhere under `dst` (an array's journal, or
+/// those of a group's arrays).
+fn journaled_tasks(dst: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dst) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                journaled_tasks(&path)
+            } else if e.file_name().to_string_lossy().ends_with(".done") {
+                std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// Starts `chunkctl ARGS` and `kill -9`s it once `tasks` tasks are
+/// journaled under `dst`: a real interruption, mid-run.
+fn kill_once_journaled(args: &[&str], dst: &Path, tasks: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while journaled_tasks(dst) < tasks {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the job finished ({status}) before it could be killed; make it bigger");
+        }
+        assert!(started.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// `kill -9` in the middle, then the same command again: it resumes (the
+/// tasks done are not redone) and the result is exact.
+#[test]
+fn killed_run_resumes_and_ends_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, args) = slow_job(dir.path(), 400, "resumed.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kill_once_journaled(&args, &dst, 3);
+    assert!(
+        ZarrStore::open_dir(&dst).is_err(),
+        "an interrupted DST must not look finished"
+    );
+    let out = chunkctl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("resumed as done"), "{text}");
+    assert_same_values(&src, &dst);
+    // A different job into the same unfinished DST is refused.
+    let other = dir.path().join("other.zarr");
+    std::fs::create_dir_all(other.join(".ndchunk-rechunk")).unwrap();
+    std::fs::write(
+        other.join(".ndchunk-rechunk/manifest.json"),
+        r#"{"job": {"src": "elsewhere"}}"#,
+    )
+    .unwrap();
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&other),
+        "--chunks",
+        "400,8,8",
+        "--quiet",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"));
+}
+
+/// An interrupted run whose source has changed since is another job: it is
+/// refused rather than resumed into a mix of old and new data.
+#[test]
+fn a_changed_source_is_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real interruption: start, kill once a task is journaled.
+    let (big, dst, args) = slow_job(dir.path(), 300, "out.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kill_once_journaled(&args, &dst, 1);
+    // The source's metadata changes (e.g. it was rewritten).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let meta = big.join("zarr.json");
+    std::fs::write(&meta, std::fs::read(&meta).unwrap()).unwrap();
+    let out = chunkctl(&args);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A resumed job's stored plan is checked before it runs: a damaged one is
+/// refused, not run into wrong data.
+#[test]
+fn a_damaged_stored_plan_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_src, dst, args) = slow_job(dir.path(), 300, "out.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kill_once_journaled(&args, &dst, 1);
+    let manifest = dst.join(".ndchunk-rechunk/manifest.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let passes = doc["plan"]["passes"].as_array_mut().unwrap();
+    // The last pass's blocks no longer cover whole output chunks.
+    let last = passes.last_mut().unwrap();
+    last["blocks"] = last["input_chunks"].clone();
+    std::fs::write(&manifest, doc.to_string()).unwrap();
+    let out = chunkctl(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stored plan is damaged"), "{err}");
+    assert!(ZarrStore::open_dir(&dst).is_err(), "nothing looks finished");
+}
+
+/// A group job killed mid-run resumes: finished arrays are kept, the one
+/// interrupted resumes from its journal, and xarray reads the result.
+#[test]
+fn killed_group_run_resumes_and_ends_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = dir.path().join("group.zarr");
+    create_group(&group, "", ZarrFormat::V3, &serde_json::Map::new()).unwrap();
+    let mut arrays = Vec::new();
+    // A small first array; a second big enough to be caught mid-run.
+    for (name, times) in [("a", 40), ("b", 400)] {
+        let array = make_source(
+            dir.path(),
+            DType::Float64,
+            &[times, 64, 64],
+            &[1, 64, 64],
+            ZarrFormat::V3,
+            "gzip:9",
+        );
+        let at = group.join(name);
+        std::fs::rename(&array, &at).unwrap();
+        arrays.push(at);
+    }
+    let dst = dir.path().join("out.zarr");
+    let args = [
+        "rechunk",
+        s(&group),
+        s(&dst),
+        "--chunks",
+        "time=200,lat=8,lon=8",
+        "--max-mem",
+        "8MiB",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    // Past the first array, into the second.
+    kill_once_journaled(&args, &dst.join("b"), 1);
+    assert!(
+        ZarrStore::open_dir(&dst).is_err() && !dst.join("zarr.json").exists(),
+        "an interrupted group must not look finished"
+    );
+    let out = chunkctl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/a: finished by an earlier run"), "{text}");
+    assert!(text.contains("resumed"), "{text}");
+    for (name, src) in ["a", "b"].iter().zip(&arrays) {
+        assert_same_values(src, &dst.join(name));
+    }
+    assert!(dst.join("zarr.json").is_file());
+    assert!(!dst.join(".ndchunk-rechunk-group.json").exists());
+}

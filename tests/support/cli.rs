@@ -1,0 +1,115 @@
+//! Shared by the `chunkctl rechunk` test crates: running the binary, and
+//! source arrays whose values are a function of their position.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Region, Scalar, ZarrStore};
+
+/// Runs the `chunkctl` binary of this build with `args`.
+pub fn chunkctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .output()
+        .expect("chunkctl runs")
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A source array whose element `i` (C order) is a function of `i`.
+pub fn make_source(
+    dir: &Path,
+    dtype: DType,
+    shape: &[u64],
+    chunks: &[u64],
+    format: ZarrFormat,
+    codec: &str,
+) -> PathBuf {
+    let path = dir.join(format!("src-{}-{format:?}.zarr", dtype.name()));
+    let grid = ChunkGrid::regular(shape, chunks).unwrap();
+    let fill = if matches!(dtype, DType::Float32 | DType::Float64) {
+        Scalar::Float(f64::NAN)
+    } else {
+        Scalar::Int(0)
+    };
+    let mut meta = ArrayMeta::new(grid.clone(), dtype, fill);
+    meta.dimension_names = Some(
+        (0..shape.len())
+            .map(|i| Some(["time", "lat", "lon"][i].to_string()))
+            .collect(),
+    );
+    meta.attributes.insert("units".into(), "K".into());
+    let store = ZarrStore::create(
+        &path,
+        "/",
+        &ZarrArraySpec::new(meta, format, codec.parse::<ZarrCodec>().unwrap()),
+    )
+    .unwrap();
+    let itemsize = dtype.size();
+    for chunk in grid.all_blocks().iter() {
+        let region = grid.block_region(&chunk).unwrap();
+        let mut bytes = Vec::with_capacity(region.num_elements() as usize * itemsize);
+        for_each_point(&region, |p| {
+            let i = p.iter().zip(shape).fold(0u64, |acc, (x, n)| acc * n + x);
+            let v = i.wrapping_mul(2_654_435_761) >> 7;
+            bytes.extend_from_slice(&v.to_le_bytes()[..itemsize]);
+            if dtype == DType::Bool {
+                *bytes.last_mut().unwrap() &= 1;
+            }
+            if dtype == DType::Float32 {
+                let n = bytes.len();
+                bytes[n - 4..].copy_from_slice(&(i as f32 * 0.5).to_ne_bytes());
+            }
+            if dtype == DType::Float64 {
+                let n = bytes.len();
+                bytes[n - 8..].copy_from_slice(&(i as f64 * 0.25).to_ne_bytes());
+            }
+        });
+        store.write_chunk_bytes(&chunk, &bytes).unwrap();
+    }
+    path
+}
+
+pub fn for_each_point(region: &Region, mut f: impl FnMut(&[u64])) {
+    if region.is_empty() {
+        return;
+    }
+    let mut p = region.start().to_vec();
+    loop {
+        f(&p);
+        let mut axis = p.len();
+        loop {
+            if axis == 0 {
+                return;
+            }
+            axis -= 1;
+            p[axis] += 1;
+            if p[axis] < region.stop()[axis] {
+                break;
+            }
+            p[axis] = region.start()[axis];
+        }
+    }
+}
+
+/// The two Zarr arrays hold the same values, dtype, dims, attributes and fill.
+pub fn assert_same_values(src: &Path, dst: &Path) {
+    let a = ZarrStore::open_dir(src).unwrap();
+    let b = ZarrStore::open_dir(dst).unwrap();
+    let whole = Region::from_shape(&a.meta().shape());
+    assert_eq!(
+        a.read_region_bytes(&whole).unwrap(),
+        b.read_region_bytes(&whole).unwrap(),
+        "{}",
+        dst.display()
+    );
+    assert_eq!(a.meta().dtype, b.meta().dtype);
+    assert_eq!(a.meta().dimension_names, b.meta().dimension_names);
+    assert_eq!(a.meta().attributes, b.meta().attributes);
+    assert_eq!(a.meta().fill_value, b.meta().fill_value);
+}
