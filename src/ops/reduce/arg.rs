@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ndarray::{ArrayD, Axis, IxDyn};
 use ndchunk_chunking::Region;
 
-use super::{is_nan, reshape, take_acc, ReduceOptions};
+use super::{combine_optional, is_nan, reshape, take_acc, ReduceOptions};
 use crate::array::Array;
 use crate::error::{Error, Result};
 use crate::graph::block::{block, take};
@@ -78,18 +78,7 @@ impl<T: Numeric> Reduction for Typed<T> {
 
     fn combine(&self, acc: Block, other: Block) -> Result<Block> {
         let r = &self.0;
-        let merged = match (
-            take_acc::<Acc<T>>(acc, r.name)?,
-            take_acc::<Acc<T>>(other, r.name)?,
-        ) {
-            (Some(mut a), Some(b)) => {
-                a.zip_mut_with(&b, |x, &y| *x = r.choose(*x, y));
-                Some(a)
-            }
-            (a, None) => a,
-            (None, b) => b,
-        };
-        Ok(Box::new(merged))
+        combine_optional(acc, other, r.name, |a: Pair<T>, b| r.choose(a, b))
     }
 
     fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block> {

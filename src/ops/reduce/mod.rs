@@ -105,6 +105,28 @@ fn reshape<T: Element>(a: ArrayD<T>, shape: &[usize], op: &str) -> Result<Block>
 
 /// An accumulator of type `A` out of a block (an internal error when the
 /// tree mixed accumulators up).
+/// Two optional accumulators (`None`: an empty block, nothing reduced)
+/// combined element by element with `pick(acc, other)`, in that order.
+fn combine_optional<E: Copy + Send + Sync + 'static>(
+    acc: Block,
+    other: Block,
+    op: &str,
+    pick: impl Fn(E, E) -> E,
+) -> Result<Block> {
+    let merged = match (
+        take_acc::<Option<ArrayD<E>>>(acc, op)?,
+        take_acc::<Option<ArrayD<E>>>(other, op)?,
+    ) {
+        (Some(mut a), Some(b)) => {
+            a.zip_mut_with(&b, |x, &y| *x = pick(*x, y));
+            Some(a)
+        }
+        (a, None) => a,
+        (None, b) => b,
+    };
+    Ok(Box::new(merged))
+}
+
 fn take_acc<A: 'static>(b: Block, op: &str) -> Result<A> {
     b.downcast::<A>().map(|b| *b).map_err(|_| Error::Graph {
         operation: op.into(),
