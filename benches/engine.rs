@@ -46,10 +46,15 @@ fn graph_of_a_million_chunks(c: &mut Criterion) {
     c.bench_function(
         "build+plan (ones((10000,10000,100), chunks=(10,10,100)) + 1).sum(axis=0)",
         |b| {
+            let options = ComputeOptions {
+                max_mem: Some(1 << 30),
+                threads: Some(2),
+                ..quiet()
+            };
             b.iter(|| {
                 let a = Array::<f64>::ones(&[10_000, 10_000, 100], [10, 10, 100]).unwrap();
-                let plan = (a + 1.0).sum(&[0], false).plan().unwrap();
-                plan.check(1 << 30).unwrap();
+                let plan = (a + 1.0).sum(&[0], false).plan_with(&options).unwrap();
+                plan.check().unwrap();
                 std::hint::black_box(plan.stages().len())
             })
         },

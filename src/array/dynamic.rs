@@ -311,9 +311,9 @@ impl DynArray {
         each!(self, a => a.rechunk(chunks).into())
     }
 
-    /// The optimised plan.
+    /// The optimised plan, for the default budget.
     pub fn plan(&self) -> Result<Plan> {
-        Plan::new(self.node())
+        Plan::new(self.node(), &crate::plan::PlanBudget::default())
     }
 
     /// The optimised plan as text.

@@ -88,9 +88,16 @@ impl<T: Element> Array<T> {
         T::DTYPE
     }
 
-    /// The optimised plan (stages, fused operations, tasks, bytes).
+    /// The optimised plan (stages, fused operations, tasks, bytes) for the
+    /// default budget.
     pub fn plan(&self) -> Result<Plan> {
-        Plan::new(&self.node)
+        self.plan_with(&ComputeOptions::default())
+    }
+
+    /// The plan [`Array::compute_with`] would run with `options` (the
+    /// budget decides how a rechunk is staged).
+    pub fn plan_with(&self, options: &ComputeOptions) -> Result<Plan> {
+        Plan::new(&self.node, &options.plan_budget())
     }
 
     /// The optimised plan as text, to read before running something large.
@@ -111,7 +118,7 @@ impl<T: Element> Array<T> {
     /// run did. The result itself is outside the budget: it is what was
     /// asked for.
     pub fn compute_with(&self, options: &ComputeOptions) -> Result<(ArrayD<T>, ComputeReport)> {
-        let plan = self.plan()?;
+        let plan = self.plan_with(options)?;
         let shape: Vec<usize> = self.shape().iter().map(|&n| n as usize).collect();
         let whole = Mutex::new(ArrayD::<T>::default(IxDyn(&shape)));
         let name = self.node.name().to_string();
@@ -173,10 +180,10 @@ impl<T: Element> Array<T> {
             .grid
             .max_block_elements()
             .saturating_mul(array.node.itemsize());
-        let mut plan = array.plan()?;
-        plan.charge_output(
-            chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes)),
-        );
+        let mut budget = options.plan_budget();
+        budget.sink_bytes =
+            chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes));
+        let plan = Plan::new(&array.node, &budget)?;
         let ty = array.node.block_type().clone();
         let sink = |index: &[u64], region: &Region, values: Block| -> Result<()> {
             let bytes = ty.to_bytes(values)?;

@@ -7,103 +7,126 @@
 
 use std::sync::{Arc, Mutex};
 
-use ndchunk_chunking::Region;
+use ndchunk_chunking::{ChunkGrid, Region};
 use ndchunk_io::scratch::ScratchStore;
 use ndchunk_io::{ArrayMeta, ChunkStore, Scalar};
 
 use crate::error::{Error, Result};
 use crate::graph::block::shape_of;
-use crate::graph::{Block, Node, NodeKind};
+use crate::graph::{Block, BlockType, Node, NodeKind};
 
-/// Where one stage's whole result goes while the stage runs.
-pub(crate) enum Kept {
+/// Where one stage's whole result (or a rechunk's intermediate) goes while
+/// the stage runs.
+pub(crate) struct Kept {
+    grid: ChunkGrid,
+    ty: Arc<dyn BlockType>,
+    place: Place,
+}
+
+enum Place {
     /// In memory, assembled block by block.
     Memory(Mutex<Block>),
-    /// On disk, one scratch chunk per block of the node's grid, under a
-    /// temporary directory removed when the run ends.
+    /// In memory and complete: read without a lock.
+    Complete(Block),
+    /// On disk, one scratch chunk per block of the grid, under a temporary
+    /// directory removed when the last reader is dropped.
     Disk {
-        store: Arc<ScratchStore>,
-        _dir: Arc<tempfile::TempDir>,
+        store: Box<ScratchStore>,
+        _dir: tempfile::TempDir,
     },
 }
 
 impl Kept {
-    /// Memory when `in_memory`, else a scratch store in a new temporary
-    /// directory.
-    pub(crate) fn new(node: &Node, in_memory: bool) -> Result<Kept> {
-        if in_memory {
-            let shape = shape_of(&Region::from_shape(&node.grid().shape()));
-            return Ok(Kept::Memory(Mutex::new(node.block_type().filled(&shape))));
-        }
-        let spill = |e: String| Error::Job {
-            path: std::env::temp_dir().display().to_string(),
-            message: format!("cannot spill the result of `{}`: {e}", node.name()),
+    /// An empty array over `grid`: in memory when `in_memory`, else a
+    /// scratch store in a new temporary directory. `name` is the
+    /// operation, for errors.
+    pub(crate) fn new(
+        name: &str,
+        grid: &ChunkGrid,
+        ty: &Arc<dyn BlockType>,
+        in_memory: bool,
+    ) -> Result<Kept> {
+        let place = if in_memory {
+            let shape = shape_of(&Region::from_shape(&grid.shape()));
+            Place::Memory(Mutex::new(ty.filled(&shape)))
+        } else {
+            let spill = |e: String| Error::Job {
+                path: std::env::temp_dir().display().to_string(),
+                message: format!("cannot spill the result of `{name}`: {e}"),
+            };
+            let dir = tempfile::Builder::new()
+                .prefix("ndchunk-spill-")
+                .tempdir()
+                .map_err(|e| spill(e.to_string()))?;
+            let meta = ArrayMeta::new(grid.clone(), ty.dtype(), Scalar::Int(0));
+            let store = ScratchStore::open(dir.path(), meta).map_err(|e| spill(e.to_string()))?;
+            Place::Disk {
+                store: Box::new(store),
+                _dir: dir,
+            }
         };
-        let dir = tempfile::Builder::new()
-            .prefix("ndchunk-spill-")
-            .tempdir()
-            .map_err(|e| spill(e.to_string()))?;
-        let meta = ArrayMeta::new(
-            node.grid().clone(),
-            node.block_type().dtype(),
-            Scalar::Int(0),
-        );
-        let store = ScratchStore::open(dir.path(), meta).map_err(|e| spill(e.to_string()))?;
-        Ok(Kept::Disk {
-            store: Arc::new(store),
-            _dir: Arc::new(dir),
+        Ok(Kept {
+            grid: grid.clone(),
+            ty: ty.clone(),
+            place,
         })
     }
 
-    /// Stores one finished block (`index` of the node's grid, at `region`).
-    pub(crate) fn put(
-        &self,
-        node: &Node,
-        index: &[u64],
-        region: &Region,
-        values: Block,
-    ) -> Result<()> {
-        let ty = node.block_type();
-        match self {
-            Kept::Memory(whole) => {
+    /// Stores one finished block (`index` of the grid, at `region`).
+    pub(crate) fn put(&self, index: &[u64], region: &Region, values: Block) -> Result<()> {
+        match &self.place {
+            Place::Memory(whole) => {
                 let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
-                ty.assign(&mut whole, region, values)
+                self.ty.assign(&mut whole, region, values)
             }
-            Kept::Disk { store, .. } => {
-                store.write_chunk_bytes(index, &ty.to_bytes(values)?)?;
+            Place::Complete(_) => Err(Error::Graph {
+                operation: "kept result".into(),
+                message: "internal: a block put into a complete result".into(),
+            }),
+            Place::Disk { store, .. } => {
+                store.write_chunk_bytes(index, &self.ty.to_bytes(values)?)?;
                 Ok(())
             }
         }
     }
 
-    /// The complete result as a source node over the node's grid, for the
-    /// stages that read it.
-    pub(crate) fn into_source(self, node: &Arc<Node>) -> Arc<Node> {
-        let ty = node.block_type().clone();
-        let reader_ty = ty.clone();
-        let (read, how): (Arc<crate::graph::SourceFn>, &str) = match self {
-            Kept::Memory(whole) => {
-                let whole = whole.into_inner().unwrap_or_else(|p| p.into_inner());
-                (
-                    Arc::new(move |region: &Region| reader_ty.copy_region(&whole, region)),
-                    "materialised",
-                )
+    /// The values over `region`, once every block overlapping it is put.
+    pub(crate) fn read(&self, region: &Region) -> Result<Block> {
+        match &self.place {
+            Place::Memory(whole) => {
+                let whole = whole.lock().unwrap_or_else(|p| p.into_inner());
+                self.ty.copy_region(&whole, region)
             }
-            Kept::Disk { store, _dir } => (
-                Arc::new(move |region: &Region| {
-                    let _keep_directory = &_dir;
-                    let bytes = store.read_region_bytes(region)?;
-                    reader_ty.block_from_bytes(&shape_of(region), &bytes)
-                }),
-                "spilled",
-            ),
+            Place::Complete(whole) => self.ty.copy_region(whole, region),
+            Place::Disk { store, .. } => {
+                let bytes = store.read_region_bytes(region)?;
+                self.ty.block_from_bytes(&shape_of(region), &bytes)
+            }
+        }
+    }
+
+    /// The complete result as a source node over its grid, for the stages
+    /// that read `node`.
+    pub(crate) fn into_source(self, node: &Node) -> Arc<Node> {
+        let how = match self.place {
+            Place::Disk { .. } => "spilled",
+            _ => "materialised",
         };
+        let (grid, ty) = (self.grid.clone(), self.ty.clone());
+        let kept = match self.place {
+            Place::Memory(whole) => Kept {
+                place: Place::Complete(whole.into_inner().unwrap_or_else(|p| p.into_inner())),
+                ..self
+            },
+            place => Kept { place, ..self },
+        };
+        let read = move |region: &Region| kept.read(region);
         Node::new(
             format!("{} ({how})", node.name()),
-            node.grid().clone(),
+            grid,
             ty,
             NodeKind::Source {
-                read,
+                read: Arc::new(read),
                 scratch_bytes: 0,
             },
         )

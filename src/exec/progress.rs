@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::graph::NodeKind;
-use crate::plan::Stage;
+use crate::plan::{Stage, StageKind};
 
 /// Tasks and bytes done out of a total, shared by the tasks of a run.
 #[derive(Debug)]
@@ -289,5 +289,10 @@ pub(crate) fn stage_bytes(stage: &Stage) -> u64 {
         NodeKind::Reduce { input, .. } => input,
         _ => &stage.node,
     };
-    node.grid().shape().iter().product::<u64>() * node.itemsize()
+    let once = node.grid().shape().iter().product::<u64>() * node.itemsize();
+    match &stage.kind {
+        // Every pass moves the whole array.
+        StageKind::Rechunk { plan, .. } => once * plan.passes.len() as u64,
+        _ => once,
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
@@ -19,7 +20,7 @@ use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
 use crate::graph::block::shape_of;
 use crate::graph::{Block, Node, NodeKind};
 use crate::plan::fused_eval::{eval, shared_nodes, EvalContext, Materialised};
-use crate::plan::{Plan, Stage, StageKind};
+use crate::plan::{is_stage, Plan, PlanBudget, Stage, StageKind};
 
 /// How to run a computation.
 #[derive(Debug, Clone)]
@@ -82,11 +83,24 @@ pub fn default_max_mem() -> u64 {
     available.map_or(1 << 30, |kib| kib * 1024 / 2)
 }
 
-/// Runs `plan`, handing the last stage's blocks to `sink`.
+impl ComputeOptions {
+    /// The budget a plan for these options is made for: `max_mem` (or the
+    /// default), one task per thread.
+    pub fn plan_budget(&self) -> PlanBudget {
+        PlanBudget::new(
+            self.max_mem.unwrap_or_else(default_max_mem),
+            self.threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                as u64,
+        )
+    }
+}
+
+/// Runs `plan` within its budget, handing the last stage's blocks to `sink`.
 pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Result<ComputeReport> {
     let started = Instant::now();
-    let max_mem = options.max_mem.unwrap_or_else(default_max_mem);
-    plan.check(max_mem)?;
+    let max_mem = plan.budget().max_mem;
+    plan.check()?;
     let budget = MemoryBudget::new(max_mem);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.unwrap_or(0))
@@ -144,10 +158,10 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             } else {
                 spilled_bytes += bytes;
             }
-            let result = Kept::new(&stage.node, in_memory)?;
-            let keep = |index: &[u64], region: &Region, values: Block| {
-                result.put(&stage.node, index, region, values)
-            };
+            let node = &stage.node;
+            let result = Kept::new(node.name(), node.grid(), node.block_type(), in_memory)?;
+            let keep =
+                |index: &[u64], region: &Region, values: Block| result.put(index, region, values);
             pool.install(|| ctx.run(&keep))?;
             done.insert(stage.node.id(), result.into_source(&stage.node));
         }
@@ -179,7 +193,7 @@ fn last_readers(stages: &[Stage]) -> HashMap<u64, usize> {
             return;
         }
         seen.push(node.id());
-        if matches!(node.kind(), NodeKind::Reduce { .. }) {
+        if is_stage(node) {
             out.push(node.id());
             return;
         }
@@ -227,6 +241,9 @@ impl StageRun<'_> {
         let result = match &self.stage.kind {
             StageKind::Blocks => self.run_blocks(sink, &progress),
             StageKind::Reduce { .. } => self.run_reduce(sink, &progress),
+            StageKind::Rechunk { plan, pass_bytes } => {
+                self.run_rechunk(plan, pass_bytes, sink, &progress)
+            }
         };
         progress.finish();
         if result.is_ok() {
@@ -276,6 +293,82 @@ impl StageRun<'_> {
                 self.observer.task_done(self.index, name, bytes);
                 Ok(())
             })
+    }
+
+    /// The planner's passes, one after the other: a task evaluates its
+    /// read block once (the input's fused chain, or the previous
+    /// intermediate) and cuts it into the chunks of the pass's output, an
+    /// intermediate on disk or, for the last pass, the sink.
+    fn run_rechunk(
+        &self,
+        plan: &RechunkPlan,
+        pass_bytes: &[u64],
+        sink: &Sink<'_>,
+        progress: &Progress,
+    ) -> Result<()> {
+        let node = &self.stage.node;
+        let NodeKind::Rechunk { input } = node.kind() else {
+            return Err(Error::Graph {
+                operation: node.name().to_string(),
+                message: "internal: a rechunk stage over another operation".into(),
+            });
+        };
+        let ty = node.block_type();
+        let name = node.name();
+        let mut previous: Option<Kept> = None;
+        for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
+            let next = if k + 1 < plan.passes.len() {
+                Some(Kept::new(name, &pass.output_chunks, ty, false)?)
+            } else {
+                None
+            };
+            let read = |region: &Region| match &previous {
+                None => eval(input, region, &EvalContext::new(self.done, &self.shared)),
+                Some(intermediate) => intermediate.read(region),
+            };
+            let write = |index: &[u64], region: &Region, values: Block| match &next {
+                Some(intermediate) => intermediate.put(index, region, values),
+                None => sink(index, region, values),
+            };
+            pass.blocks
+                .all_blocks()
+                .iter()
+                .take_while(|_| !self.failed.load(Ordering::Relaxed))
+                .map(|b| (self.budget.acquire(name, task_bytes), b))
+                .par_bridge()
+                .try_for_each(|(held, b)| {
+                    let _held = held?;
+                    let task = || -> Result<u64> {
+                        let region = pass.blocks.block_region(&b)?;
+                        let mut values = Some(read(&region)?);
+                        let chunks = pass.output_chunks.blocks_overlapping(&region)?;
+                        for chunk in chunks.iter() {
+                            let chunk_region = pass.output_chunks.block_region(&chunk)?;
+                            let piece = if chunk_region == region {
+                                values.take().ok_or_else(|| internal(node, OUTSIDE_BLOCK))?
+                            } else {
+                                let local = chunk_region
+                                    .relative_to(&region)
+                                    .ok_or_else(|| internal(node, OUTSIDE_BLOCK))?;
+                                let whole = values
+                                    .as_ref()
+                                    .ok_or_else(|| internal(node, OUTSIDE_BLOCK))?;
+                                ty.copy_region(whole, &local)?
+                            };
+                            write(&chunk, &chunk_region, piece)?;
+                        }
+                        Ok(region.num_elements() * node.itemsize())
+                    };
+                    let bytes = task().map_err(|e| self.fail(&b, e))?;
+                    self.tasks_run.fetch_add(1, Ordering::Relaxed);
+                    progress.task_done(bytes);
+                    self.observer.task_done(self.index, name, bytes);
+                    Ok::<(), Error>(())
+                })?;
+            // The intermediate this pass read is removed with its directory.
+            previous = next;
+        }
+        Ok(())
     }
 
     fn run_reduce(&self, sink: &Sink<'_>, progress: &Progress) -> Result<()> {
@@ -396,7 +489,7 @@ impl<'b> Tree<'_, 'b> {
             };
             acc = Some(step().map_err(|e| (index.clone(), e))?);
         }
-        acc.ok_or_else(|| (out_index, internal(self.node)))
+        acc.ok_or_else(|| (out_index, internal(self.node, LOST_PARTIAL)))
     }
 
     /// Files a leaf's partial; combines every group it completes, up to
@@ -443,7 +536,7 @@ impl<'b> Tree<'_, 'b> {
             };
             let mut siblings = siblings.into_iter();
             let Some((mut acc, held)) = siblings.next() else {
-                return Err(located(internal(self.node)));
+                return Err(located(internal(self.node, LOST_PARTIAL)));
             };
             for (other, other_held) in siblings {
                 acc = reduction.combine(acc, other).map_err(located)?;
@@ -511,9 +604,12 @@ fn leaf_bytes(node: &Node, o: u64, leaf: u64) -> u64 {
         .sum()
 }
 
-fn internal(node: &Node) -> Error {
+const LOST_PARTIAL: &str = "a reduction tree lost a partial";
+const OUTSIDE_BLOCK: &str = "a rechunk's chunk outside its block";
+
+fn internal(node: &Node, what: &str) -> Error {
     Error::Graph {
         operation: node.name().to_string(),
-        message: "internal: a reduction tree lost a partial".into(),
+        message: format!("internal: {what}"),
     }
 }

@@ -5,6 +5,16 @@ use std::fmt;
 
 use super::{Plan, StageKind};
 use ndchunk_chunking::format_bytes;
+use ndchunk_chunking::rechunk::ArrayRef;
+
+/// A pass's input or output, as `explain` names it.
+fn pass_name(array: ArrayRef) -> String {
+    match array {
+        ArrayRef::Source => "input".into(),
+        ArrayRef::Intermediate(k) => format!("intermediate {} (disk)", k + 1),
+        ArrayRef::Target => "new chunks".into(),
+    }
+}
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,6 +56,28 @@ impl fmt::Display for Plan {
                     format_bytes(stage.task_bytes),
                     format_bytes(*held_bytes),
                 )?,
+                StageKind::Rechunk { plan, pass_bytes } => {
+                    writeln!(
+                        f,
+                        "    tasks: {} in {} pass{} (rechunk planner), up to {} per task",
+                        stage.tasks,
+                        plan.passes.len(),
+                        if plan.passes.len() == 1 { "" } else { "es" },
+                        format_bytes(stage.task_bytes)
+                    )?;
+                    for (k, (pass, bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
+                        writeln!(
+                            f,
+                            "      pass {}: {} -> {}: {} tasks over blocks of up to {:?}, {} per task",
+                            k + 1,
+                            pass_name(pass.input),
+                            pass_name(pass.output),
+                            pass.tasks(),
+                            pass.blocks.chunk_shape(),
+                            format_bytes(*bytes)
+                        )?;
+                    }
+                }
             }
             writeln!(f, "    fused: {}", stage.fused.join(" -> "))?;
         }

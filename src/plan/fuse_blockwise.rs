@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::graph::{Node, NodeKind};
 
 /// The operations fused under `node`, inputs before consumers, each once;
-/// the walk stops at reductions (their own stages), which appear as
-/// `read <name>`.
+/// the walk stops at other stages' results (reductions, rechunks that cut
+/// chunks), which appear as `read <name>`.
 pub fn fused_ops(node: &Arc<Node>) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -21,7 +21,7 @@ fn walk(node: &Arc<Node>, seen: &mut HashSet<u64>, out: &mut Vec<String>) {
     if !seen.insert(node.id()) {
         return;
     }
-    if let NodeKind::Reduce { .. } = node.kind() {
+    if super::is_stage(node) {
         out.push(format!("read {}", node.name()));
         return;
     }
@@ -37,6 +37,10 @@ fn walk(node: &Arc<Node>, seen: &mut HashSet<u64>, out: &mut Vec<String>) {
 /// the chain as alive at once (in-place kernels reuse some of them).
 pub fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
     let own = elements.saturating_mul(node.itemsize());
+    // Materialised by its own stage: a slice copy.
+    if super::is_stage(node) {
+        return own;
+    }
     match node.kind() {
         NodeKind::Source { scratch_bytes, .. } => own.saturating_add(*scratch_bytes),
         NodeKind::Map {
@@ -80,7 +84,6 @@ pub fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
                 .unwrap_or(0);
             own.saturating_mul(2).saturating_add(pulled)
         }
-        // Materialised by its own stage: a slice copy.
         NodeKind::Reduce { .. } | NodeKind::Invalid { .. } => own,
     }
 }

@@ -1,19 +1,23 @@
 //! The physical plan: the graph cut into stages of independent tasks.
 //!
 //! A stage ends where a node needs more than "the same region" of its
-//! input and cheap recomputation will not do: today, reductions (their
-//! results are materialised for the stages that read them). Everything else
-//! (sources, elementwise chains, `map_blocks`, rechunks) fuses into the
-//! kernel of the stage that consumes it. Stages and tasks are counts and
-//! formulas, O(operations); the executor enumerates blocks lazily.
+//! input and cheap recomputation will not do: reductions, and rechunks that
+//! cut input chunks (their results are materialised for the stages that
+//! read them). Everything else (sources, elementwise chains, `map_blocks`,
+//! rechunks that only merge whole chunks) fuses into the kernel of the stage
+//! that consumes it. Stages and tasks are counts and formulas,
+//! O(operations); the executor enumerates blocks lazily.
 
 pub mod explain;
 pub mod fuse_blockwise;
 pub mod fused_eval;
 mod fused_scan;
+mod rechunk_stage;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+
+use ndchunk_chunking::rechunk::RechunkPlan;
 
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind};
@@ -21,7 +25,7 @@ use crate::graph::{Node, NodeKind};
 pub use fuse_blockwise::{fused_ops, peak_bytes};
 
 /// How a stage's tasks are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StageKind {
     /// One task per block of the stage node's grid, through the fused chain.
     Blocks,
@@ -40,6 +44,16 @@ pub enum StageKind {
         /// Bytes of partial results an output block's tree may hold while
         /// waiting for siblings: `(split_every - 1) · depth` accumulators.
         held_bytes: u64,
+    },
+    /// The rechunk planner's passes (Rechunker's algorithm): the first
+    /// evaluates the input over each read block once and cuts it into the
+    /// chunks of the pass's output (an intermediate store on disk, or the
+    /// new grid); the next passes read the previous intermediate.
+    Rechunk {
+        /// The planner's answer, within the plan's budget.
+        plan: RechunkPlan,
+        /// Projected peak bytes of one task of each pass.
+        pass_bytes: Vec<u64>,
     },
 }
 
@@ -62,7 +76,7 @@ impl Stage {
     /// The bytes that must fit `max_mem` for the stage to make progress.
     pub fn required_bytes(&self) -> u64 {
         match &self.kind {
-            StageKind::Blocks => self.task_bytes,
+            StageKind::Blocks | StageKind::Rechunk { .. } => self.task_bytes,
             StageKind::Reduce { held_bytes, .. } => self.task_bytes.saturating_add(*held_bytes),
         }
     }
@@ -71,9 +85,53 @@ impl Stage {
     /// a task is too large).
     pub fn input_grid(&self) -> &ndchunk_chunking::ChunkGrid {
         match self.node.kind() {
-            NodeKind::Reduce { input, .. } => input.grid(),
+            NodeKind::Reduce { input, .. } | NodeKind::Rechunk { input } => input.grid(),
             _ => self.node.grid(),
         }
+    }
+}
+
+/// What a plan is made for: the memory budget and the parallelism decide
+/// how a rechunk is staged; the sink's own bytes are charged to every task
+/// of the last stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanBudget {
+    /// Most projected bytes in flight at once.
+    pub max_mem: u64,
+    /// Tasks that should be able to run at once (the thread count).
+    pub workers: u64,
+    /// Bytes the sink holds per task of the last stage beyond the block it
+    /// is handed (a store's copy of the chunk and its encoded form).
+    pub sink_bytes: u64,
+}
+
+impl PlanBudget {
+    /// `max_mem` bytes for `workers` tasks; a sink that holds nothing.
+    pub fn new(max_mem: u64, workers: u64) -> Self {
+        Self {
+            max_mem,
+            workers: workers.max(1),
+            sink_bytes: 0,
+        }
+    }
+}
+
+impl Default for PlanBudget {
+    /// The executor's defaults: half the available memory, one task per core.
+    fn default() -> Self {
+        crate::exec::run::ComputeOptions::default().plan_budget()
+    }
+}
+
+/// Whether `node`'s result is materialised by a stage of its own:
+/// reductions, and rechunks that cut input chunks (fused, such a rechunk
+/// would read an input chunk once for every new block it meets; a stage
+/// reads it once).
+pub fn is_stage(node: &Node) -> bool {
+    match node.kind() {
+        NodeKind::Reduce { .. } => true,
+        NodeKind::Rechunk { input } => !rechunk_stage::only_merges(input.grid(), node.grid()),
+        _ => false,
     }
 }
 
@@ -81,27 +139,36 @@ impl Stage {
 #[derive(Debug, Clone)]
 pub struct Plan {
     stages: Vec<Stage>,
+    budget: PlanBudget,
 }
 
 impl Plan {
-    /// Plans the computation of `root`. Fails on the first invalid
-    /// operation, naming it.
-    pub fn new(root: &Arc<Node>) -> Result<Plan> {
+    /// Plans the computation of `root` within `budget`. Fails on the first
+    /// invalid operation, naming it, and on a rechunk that cannot be
+    /// planned within the budget.
+    pub fn new(root: &Arc<Node>, budget: &PlanBudget) -> Result<Plan> {
         let mut seen = HashSet::new();
         let mut stages = Vec::new();
-        collect(root, &mut seen, &mut stages)?;
-        if !matches!(root.kind(), NodeKind::Reduce { .. }) {
+        collect(root, root.id(), budget, &mut seen, &mut stages)?;
+        if !is_stage(root) {
             stages.push(blocks_stage(root));
         }
-        Ok(Plan { stages })
+        if let Some(last) = stages.last_mut() {
+            match &mut last.kind {
+                // Planned with the sink's bytes already.
+                StageKind::Rechunk { .. } => {}
+                _ => last.task_bytes = last.task_bytes.saturating_add(budget.sink_bytes),
+            }
+        }
+        Ok(Plan {
+            stages,
+            budget: *budget,
+        })
     }
 
-    /// Adds `bytes` to every task of the last stage: what its sink holds
-    /// beyond the block (e.g. a store's bytes and encoded chunk).
-    pub(crate) fn charge_output(&mut self, bytes: u64) {
-        if let Some(last) = self.stages.last_mut() {
-            last.task_bytes = last.task_bytes.saturating_add(bytes);
-        }
+    /// The budget the plan was made for (and is run within).
+    pub fn budget(&self) -> &PlanBudget {
+        &self.budget
     }
 
     /// The stages, in the order they run.
@@ -109,9 +176,10 @@ impl Plan {
         &self.stages
     }
 
-    /// Refuses the plan when one stage cannot make progress within
-    /// `max_mem`, naming the operation and suggesting a chunking.
-    pub fn check(&self, max_mem: u64) -> Result<()> {
+    /// Refuses the plan when one stage cannot make progress within its
+    /// budget's `max_mem`, naming the operation and suggesting a chunking.
+    pub fn check(&self) -> Result<()> {
+        let max_mem = self.budget.max_mem;
         for stage in &self.stages {
             let needed = stage.required_bytes();
             if needed > max_mem {
@@ -127,8 +195,14 @@ impl Plan {
     }
 }
 
-/// Post-order: a reduction's stage after the stages it reads.
-fn collect(node: &Arc<Node>, seen: &mut HashSet<u64>, stages: &mut Vec<Stage>) -> Result<()> {
+/// Post-order: a stage after the stages it reads.
+fn collect(
+    node: &Arc<Node>,
+    root: u64,
+    budget: &PlanBudget,
+    seen: &mut HashSet<u64>,
+    stages: &mut Vec<Stage>,
+) -> Result<()> {
     if !seen.insert(node.id()) {
         return Ok(());
     }
@@ -139,10 +213,20 @@ fn collect(node: &Arc<Node>, seen: &mut HashSet<u64>, stages: &mut Vec<Stage>) -
         });
     }
     for input in node.inputs() {
-        collect(input, seen, stages)?;
+        collect(input, root, budget, seen, stages)?;
     }
-    if let NodeKind::Reduce { .. } = node.kind() {
-        stages.push(reduce_stage(node));
+    match node.kind() {
+        NodeKind::Reduce { .. } => stages.push(reduce_stage(node)),
+        NodeKind::Rechunk { .. } if is_stage(node) => {
+            // Only the last stage hands its blocks to the sink.
+            let sink_bytes = if node.id() == root {
+                budget.sink_bytes
+            } else {
+                0
+            };
+            stages.push(rechunk_stage::stage(node, budget, sink_bytes)?);
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -1,0 +1,253 @@
+//! `Array::rechunk` through the rechunk planner: a rechunk that cuts input
+//! chunks is a stage of its own that reads every input chunk once per pass
+//! (not once per new block it meets), goes through intermediate stores on
+//! disk when the budget is small, and writes straight into a store's chunks;
+//! a rechunk that only merges whole chunks stays fused.
+
+#[path = "support/chunkings.rs"]
+mod chunkings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chunkings::{grid_for, shape_up_to};
+use ndarray::{ArrayD, IxDyn};
+use ndchunk::chunking::{ChunkGrid, Region};
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::ZarrStore;
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
+use ndchunk::plan::StageKind;
+use ndchunk::{Array, Chunks, ComputeOptions, Error};
+use proptest::prelude::*;
+
+fn values(shape: &[usize]) -> ArrayD<f64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        (0..n).map(|i| i as f64 * 0.25 - 7.0).collect(),
+    )
+    .unwrap()
+}
+
+fn options(threads: usize, max_mem: u64) -> ComputeOptions {
+    ComputeOptions {
+        max_mem: Some(max_mem),
+        threads: Some(threads),
+        progress: false,
+        ..ComputeOptions::default()
+    }
+}
+
+/// A store that counts how often each chunk is read.
+struct Counting {
+    inner: MemoryStore,
+    reads: Mutex<HashMap<Vec<u64>, usize>>,
+}
+
+impl ChunkStore for Counting {
+    fn meta(&self) -> &ArrayMeta {
+        self.inner.meta()
+    }
+    fn location(&self) -> String {
+        "counting".into()
+    }
+    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>, IoError> {
+        *self
+            .reads
+            .lock()
+            .unwrap()
+            .entry(chunk.to_vec())
+            .or_default() += 1;
+        self.inner.read_chunk_bytes(chunk)
+    }
+    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<(), IoError> {
+        self.inner.write_chunk_bytes(chunk, bytes)
+    }
+    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool, IoError> {
+        self.inner.chunk_exists(chunk)
+    }
+}
+
+/// A (240, 180) float64 array in chunks of (240, 1): "daily maps" to be
+/// read as "time series" (1, 180).
+fn counting_store() -> (Arc<Counting>, ArrayD<f64>) {
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[240, 180], &[240, 1]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let x = values(&[240, 180]);
+    let store = Arc::new(Counting {
+        inner: MemoryStore::new("counting", meta),
+        reads: Mutex::new(HashMap::new()),
+    });
+    store
+        .write_region(&Region::from_shape(&[240, 180]), x.view())
+        .unwrap();
+    store.reads.lock().unwrap().clear();
+    (store, x)
+}
+
+fn rechunk_passes(a: &Array<f64>, options: &ComputeOptions) -> usize {
+    let plan = a.plan_with(options).unwrap();
+    plan.stages()
+        .iter()
+        .map(|s| match &s.kind {
+            StageKind::Rechunk { plan, .. } => plan.passes.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn every_input_chunk_is_read_once_by_a_rechunk() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let b = (&a * 2.0).rechunk([1, 180]) + 1.0;
+    let roomy = options(2, 1 << 30);
+    assert_eq!(rechunk_passes(&b, &roomy), 1);
+    let (got, report) = b.compute_with(&roomy).unwrap();
+    assert_eq!(got, x.mapv(|v| v * 2.0 + 1.0));
+    let reads = store.reads.lock().unwrap().clone();
+    assert_eq!(reads.len(), 180, "every chunk read");
+    assert!(
+        reads.values().all(|&n| n == 1),
+        "a chunk read more than once: {reads:?}"
+    );
+    assert!(report.peak_bytes <= 1 << 30);
+}
+
+#[test]
+fn a_small_budget_goes_through_intermediate_stores_on_disk() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let b = a.rechunk([1, 180]);
+    // A source chunk and a target chunk are 1.9 kB and 1.4 kB; the whole
+    // array is 346 kB. 40 kB forces intermediates.
+    let tight = options(2, 40_000);
+    let passes = rechunk_passes(&b, &tight);
+    assert!(passes >= 2, "{}", b.plan_with(&tight).unwrap());
+    let text = b.plan_with(&tight).unwrap().to_string();
+    assert!(text.contains("intermediate 1 (disk)"), "{text}");
+    let (got, report) = b.compute_with(&tight).unwrap();
+    assert_eq!(got, x);
+    assert!(report.peak_bytes <= 40_000, "{report:?}");
+    let reads = store.reads.lock().unwrap().clone();
+    assert!(reads.values().all(|&n| n == 1), "{reads:?}");
+}
+
+#[test]
+fn a_merge_stays_fused_and_a_cut_is_its_own_stage() {
+    let a = Array::<f64>::from_ndarray(values(&[40, 30]), [4, 3]).unwrap();
+    let merged = (&a + 1.0).rechunk([8, 30]) * 2.0;
+    let plan = merged.plan().unwrap();
+    assert_eq!(plan.stages().len(), 1, "{plan}");
+    assert!(plan.stages()[0].fused.contains(&"rechunk".to_string()));
+    let cut = (&a + 1.0).rechunk([5, 5]) * 2.0;
+    let plan = cut.plan().unwrap();
+    assert_eq!(plan.stages().len(), 2, "{plan}");
+    assert!(matches!(plan.stages()[0].kind, StageKind::Rechunk { .. }));
+    assert_eq!(plan.stages()[1].fused, vec!["read rechunk", "mul(2.0)"]);
+    assert_eq!(
+        cut.compute().unwrap(),
+        values(&[40, 30]).mapv(|v| (v + 1.0) * 2.0)
+    );
+}
+
+#[test]
+fn a_rechunk_read_by_a_reduction_and_by_another_array() {
+    let x = values(&[60, 50]);
+    let a = Array::<f64>::from_ndarray(x.clone(), [60, 1]).unwrap();
+    let b = a.rechunk([7, 50]);
+    // Read twice: by the sum, and by the difference with another chunking.
+    let other = Array::<f64>::from_ndarray(x.clone(), [13, 17]).unwrap();
+    let result = (&b - &other).sum(&[1], false) + b.sum(&[1], false);
+    let expected = x.sum_axis(ndarray::Axis(1));
+    for max_mem in [1 << 30, 60_000] {
+        let (got, report) = result.compute_with(&options(2, max_mem)).unwrap();
+        assert_eq!(got, expected, "max_mem {max_mem}");
+        assert!(report.peak_bytes <= max_mem, "{report:?}");
+    }
+}
+
+#[test]
+fn store_writes_a_rechunk_straight_into_the_store_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, x) = counting_store();
+    let a = Array::<f64>::from_store(source).unwrap();
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[240, 180], &[1, 180]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let out = ZarrStore::create(
+        dir.path(),
+        "t",
+        &ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(1)),
+    )
+    .unwrap();
+    let tight = options(2, 60_000);
+    let report = a.store_with(&out, &tight).unwrap();
+    assert!(report.peak_bytes <= 60_000, "{report:?}");
+    // One stage: the rechunk's last pass writes the store's chunks.
+    assert_eq!(report.stages, 1);
+    let back = Array::<f64>::from_store(Arc::new(out))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(back, x);
+}
+
+#[test]
+fn a_rechunk_that_cannot_fit_the_budget_is_refused_before_running() {
+    let a = Array::<f64>::from_ndarray(values(&[100, 100]), [100, 1]).unwrap();
+    let err = a
+        .rechunk([1, 100])
+        .compute_with(&options(1, 1_000))
+        .unwrap_err();
+    match err {
+        Error::TaskTooLarge {
+            operation,
+            suggestion,
+            ..
+        } => {
+            assert_eq!(operation, "rechunk");
+            assert!(suggestion.contains("[100, 1]"), "{suggestion}");
+        }
+        other => panic!("expected TaskTooLarge, got {other}"),
+    }
+}
+
+fn case() -> impl Strategy<Value = (ArrayD<f64>, ChunkGrid, ChunkGrid)> {
+    shape_up_to(24).prop_flat_map(|shape| {
+        let x = values(&shape);
+        (Just(x), grid_for(&shape), grid_for(&shape))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any chunking to any other, with a budget from roomy to barely
+    /// enough: the values never change and the budget always holds.
+    #[test]
+    fn any_rechunk_within_any_budget_keeps_the_values(
+        (x, from, to) in case(),
+        budget_scale in 0u32..4,
+        threads in 1usize..3,
+    ) {
+        let a = Array::from_ndarray(x.clone(), Chunks::Grid(from.clone())).unwrap();
+        let b = (&a + 0.5).rechunk(Chunks::Grid(to.clone())) - 0.5;
+        let minimum = ndchunk::chunking::rechunk::minimum_budget(&from, &to, 8);
+        let max_mem = (minimum * 4) << (budget_scale * 3);
+        match b.compute_with(&options(threads, max_mem)) {
+            Ok((got, report)) => {
+                prop_assert_eq!(got, x);
+                prop_assert!(report.peak_bytes <= max_mem);
+            }
+            // Only a too-small budget may refuse, and it says so.
+            Err(e @ Error::TaskTooLarge { .. }) => prop_assert!(budget_scale == 0, "{e}"),
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+    }
+}
