@@ -598,6 +598,89 @@ fn bad_input_gives_clear_errors_and_leaves_files_as_they_were() {
     assert!(list_groups(&cut).is_err());
 }
 
+/// What `create_group_under_a_file_size_limit` makes, in a child process
+/// whose files cannot grow past a few kilobytes: group `a/b` with a 1 MiB
+/// attribute in the file `$NDCHUNK_TEST_GROUP_FILE`, so writing fails
+/// midway, for real, with `EFBIG`. Prints the result for the parent.
+#[test]
+#[ignore = "run by create_group_under_a_file_size_limit, in a child process"]
+fn create_group_in_a_limited_child() {
+    let Some(path) = std::env::var_os("NDCHUNK_TEST_GROUP_FILE") else {
+        return;
+    };
+    let big = "x".repeat(1 << 20);
+    let result = create_group(
+        Path::new(&path),
+        "a/b",
+        &attrs(json!({ "big": big })),
+        Backend::Pure,
+    );
+    match result {
+        Ok(()) => println!("RESULT ok"),
+        Err(e) => println!("RESULT error: {e}"),
+    }
+}
+
+/// A group whose writing fails midway (the disk is full, a quota is
+/// reached: here a file size limit, `ulimit -f`) is an error that leaves
+/// no new file behind, neither half made nor empty, and an existing file
+/// byte for byte as it was, with no work file beside either.
+#[cfg(unix)]
+#[test]
+fn create_group_under_a_file_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("existing.h5");
+    create_group(&existing, "g", &attrs(json!({"a": 1})), Backend::Pure).unwrap();
+    let before = std::fs::read(&existing).unwrap();
+    assert!(before.len() < 16 * 1024, "{} bytes", before.len());
+    let fresh = dir.path().join("new.h5");
+    for path in [&fresh, &existing] {
+        // SIGXFSZ ignored, so a write past the limit fails with EFBIG
+        // instead of killing the process; the limit (64 blocks of 512 or
+        // 1024 bytes, whichever the shell counts) lets the existing file
+        // be read and copied, but not a 1 MiB attribute be written.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"trap '' XFSZ; ulimit -f 64 && exec "$0" "$@""#)
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "create_group_in_a_limited_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("NDCHUNK_TEST_GROUP_FILE", path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("RESULT error: ") && stdout.contains("cannot write the group"),
+            "{}: {stdout}\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!fresh.exists(), "a failed group left a new file behind");
+    assert!(
+        std::fs::read(&existing).unwrap() == before,
+        "a failed group changed the existing file"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["existing.h5"], "work files left behind");
+    // Without the limit, the same call succeeds.
+    create_group(&existing, "a/b", &attrs(json!({"c": 2})), Backend::Pure).unwrap();
+    let names: Vec<String> = list_groups(&existing)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.0)
+        .collect();
+    assert_eq!(names, ["", "a", "a/b", "g"]);
+}
+
 #[test]
 fn the_pure_backend_refuses_a_group_while_a_store_writes_the_file() {
     let _serial = serial();
