@@ -241,8 +241,9 @@ assert b[var].encoding["chunks"] == chunks, b[var].encoding["chunks"]
     }
 }
 
-/// A file whose variables ndchunk cannot all move (netCDF-4 strings and
-/// compounds, netCDF-3 `char`) is refused, naming each such variable and
+/// A file or group whose variables ndchunk cannot all move (netCDF-4
+/// strings and compounds, netCDF-3 `char`, a Zarr string coordinate as
+/// xarray writes it) is refused, naming each such variable and
 /// its type, so nothing is lost unseen; `--skip-unsupported` converts the
 /// others (a warning per variable left out; `--dry-run --json` and the
 /// `--json` report list them) into a dataset xarray opens as the source
@@ -279,6 +280,11 @@ with netCDF4.Dataset(f"{sys.argv[1]}/classic.nc", "w", format="NETCDF3_CLASSIC")
     label[:] = netCDF4.stringtochar(np.array(["north", "south", "east"], dtype="S8"))
     depth = nc.createVariable("depth", "i2", ("station",))
     depth[:] = [10, 20, 30]
+import xarray as xr
+xr.Dataset(
+    {"t": (("x",), np.arange(4.0))},
+    coords={"x": [1, 2, 3, 4], "name": ("x", np.array(["a", "b", "c", "d"]))},
+).to_zarr(f"{sys.argv[1]}/strings.zarr", zarr_format=2)
 "#;
     support::run_python(&python, make, &[dir.path()]);
     let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
@@ -298,9 +304,15 @@ with netCDF4.Dataset(f"{sys.argv[1]}/classic.nc", "w", format="NETCDF3_CLASSIC")
             vec![("/label", "char (text)")],
             vec!["/depth"],
         ),
+        (
+            "strings.zarr",
+            "x=2",
+            vec![("/name", "<U1")],
+            vec!["/t", "/x"],
+        ),
     ] {
         let src = dir.path().join(file);
-        let dst = dir.path().join(format!("{file}.zarr"));
+        let dst = dir.path().join(format!("{file}-rechunked.zarr"));
         // Refused by default, dry run included, naming every variable.
         for extra in [&[][..], &["--dry-run"][..]] {
             let mut args = vec!["rechunk", s(&src), s(&dst), "--chunks", spec, "--quiet"];
@@ -400,12 +412,13 @@ with netCDF4.Dataset(f"{sys.argv[1]}/classic.nc", "w", format="NETCDF3_CLASSIC")
             .collect();
         let dropped = serde_json::to_string(&dropped).unwrap();
         let check = r#"
-import sys, json, xarray as xr
+import os, sys, json, xarray as xr
 dropped = json.loads(sys.argv[3])
-a = xr.open_dataset(sys.argv[1], drop_variables=dropped)
+open_src = xr.open_zarr if os.path.isdir(sys.argv[1]) else xr.open_dataset
+a = open_src(sys.argv[1], drop_variables=dropped)
 b = xr.open_zarr(sys.argv[2])
 assert not set(dropped) & set(b.variables), sorted(b.variables)
-xr.testing.assert_identical(a, b.load())
+xr.testing.assert_identical(a.load(), b.load())
 "#;
         support::run_python(
             &python,
