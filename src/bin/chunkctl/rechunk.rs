@@ -21,15 +21,15 @@ pub struct RechunkArgs {
     /// or file, every array whose dimensions --chunks names is rechunked
     /// and the others (coordinates) copied; the chunks must then be given
     /// by name.
-    src: PathBuf,
-    /// Destination Zarr array or group directory (must not exist, unless --overwrite,
-    /// or it is an interrupted run of this same command, which resumes).
     ///
     /// A group or file with arrays of an element type ndchunk cannot move
     /// (strings, compounds, variable-length, enums, netCDF-3 `char`, …) is
     /// refused, naming each such array and its type, so that no variable is
     /// lost unseen: pass --skip-unsupported to convert the others, or pick
     /// arrays with --array.
+    src: PathBuf,
+    /// Destination Zarr array or group directory (must not exist, unless --overwrite,
+    /// or it is an interrupted run of this same command, which resumes).
     dst: PathBuf,
     /// Target chunks: by dimension name (`time=8760,lat=10,lon=10`; names
     /// not given keep their chunks) or positional (`8760,10,10`); `-1` is
