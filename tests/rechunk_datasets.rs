@@ -240,3 +240,190 @@ assert b[var].encoding["chunks"] == chunks, b[var].encoding["chunks"]
         );
     }
 }
+
+/// A file or group whose variables ndchunk cannot all move (netCDF-4
+/// strings and compounds, netCDF-3 `char`, a Zarr string coordinate as
+/// xarray writes it) is refused, naming each such variable and
+/// its type, so nothing is lost unseen; `--skip-unsupported` converts the
+/// others (a warning per variable left out; `--dry-run --json` and the
+/// `--json` report list them) into a dataset xarray opens as the source
+/// without them.
+#[test]
+fn files_with_unsupported_variables_are_refused_or_converted_without_them() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let make = r#"
+import sys, numpy as np, netCDF4
+with netCDF4.Dataset(f"{sys.argv[1]}/mixed.nc", "w") as nc:
+    nc.title = "stations"
+    nc.createDimension("time", 6)
+    nc.createDimension("station", 3)
+    t = nc.createVariable("time", "f8", ("time",))
+    t[:] = np.arange(6)
+    t.units = "days since 2000-01-01"
+    temp = nc.createVariable("temp", "f4", ("time", "station"), chunksizes=(2, 3))
+    temp[:] = np.arange(18).reshape(6, 3) * 0.5
+    temp.units = "K"
+    names = nc.createVariable("station_name", str, ("station",))
+    names[:] = np.array(["Aberdeen", "Brest", "Cádiz"], dtype=object)
+    obs_t = nc.createCompoundType(np.dtype([("flag", "i4"), ("quality", "f4")]), "obs_t")
+    obs = nc.createVariable("obs", obs_t, ("time",))
+    values = np.zeros(6, obs_t.dtype)
+    values["flag"] = np.arange(6)
+    obs[:] = values
+with netCDF4.Dataset(f"{sys.argv[1]}/classic.nc", "w", format="NETCDF3_CLASSIC") as nc:
+    nc.createDimension("station", 3)
+    nc.createDimension("nchar", 8)
+    label = nc.createVariable("label", "S1", ("station", "nchar"))
+    label[:] = netCDF4.stringtochar(np.array(["north", "south", "east"], dtype="S8"))
+    depth = nc.createVariable("depth", "i2", ("station",))
+    depth[:] = [10, 20, 30]
+import xarray as xr
+xr.Dataset(
+    {"t": (("x",), np.arange(4.0))},
+    coords={"x": [1, 2, 3, 4], "name": ("x", np.array(["a", "b", "c", "d"]))},
+).to_zarr(f"{sys.argv[1]}/strings.zarr", zarr_format=2)
+"#;
+    support::run_python(&python, make, &[dir.path()]);
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
+    for (file, spec, unsupported, kept) in [
+        (
+            "mixed.nc",
+            "time=3",
+            vec![
+                ("/obs", "compound {flag: i32, quality: f32}"),
+                ("/station_name", "variable-length string"),
+            ],
+            vec!["/temp", "/time"],
+        ),
+        (
+            "classic.nc",
+            "station=2",
+            vec![("/label", "char (text)")],
+            vec!["/depth"],
+        ),
+        (
+            "strings.zarr",
+            "x=2",
+            vec![("/name", "<U1")],
+            vec!["/t", "/x"],
+        ),
+    ] {
+        let src = dir.path().join(file);
+        let dst = dir.path().join(format!("{file}-rechunked.zarr"));
+        // Refused by default, dry run included, naming every variable.
+        for extra in [&[][..], &["--dry-run"][..]] {
+            let mut args = vec!["rechunk", s(&src), s(&dst), "--chunks", spec, "--quiet"];
+            args.extend_from_slice(extra);
+            let out = chunkctl(&args);
+            assert!(!out.status.success(), "{file} {extra:?}: not refused");
+            let err = stderr(&out);
+            for (path, dtype) in &unsupported {
+                assert!(
+                    err.contains(&format!("  {path}: {dtype}\n")),
+                    "{file}: {err}"
+                );
+            }
+            assert!(
+                err.contains("would be lost") && err.contains("--skip-unsupported"),
+                "{file}: {err}"
+            );
+            assert!(!dst.exists(), "{file}: a refused job writes nothing");
+        }
+        // Naming one of them is an error even with the opt-in.
+        let (path, dtype) = unsupported[0];
+        let out = chunkctl(&[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            spec,
+            "--array",
+            path,
+            "--skip-unsupported",
+        ]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains(&format!("holds {dtype}, which ndchunk cannot move")),
+            "{file}: {}",
+            stderr(&out)
+        );
+        // The dry run with the opt-in lists them as skipped.
+        let out = chunkctl(&[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            spec,
+            "--skip-unsupported",
+            "--dry-run",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        let plans: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let planned: Vec<&str> = plans["arrays"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(planned, kept, "{file}");
+        let skipped: Vec<(&str, &str)> = plans["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["path"].as_str().unwrap(), a["dtype"].as_str().unwrap()))
+            .collect();
+        assert_eq!(skipped, unsupported, "{file}");
+        assert!(!dst.exists(), "a dry run writes nothing");
+        // The run: one warning per variable left out, the others converted.
+        let out = chunkctl(&[
+            "rechunk",
+            s(&src),
+            s(&dst),
+            "--chunks",
+            spec,
+            "--skip-unsupported",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        let err = stderr(&out);
+        for (path, dtype) in &unsupported {
+            assert_eq!(
+                err.matches(&format!(
+                    "warning: {path}: skipped, its element type ({dtype})"
+                ))
+                .count(),
+                1,
+                "{file}: {err}"
+            );
+        }
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["skipped"].as_array().map(Vec::len),
+            Some(unsupported.len()),
+            "{report}"
+        );
+        let dropped: Vec<&str> = unsupported
+            .iter()
+            .map(|(p, _)| p.trim_start_matches('/'))
+            .collect();
+        let dropped = serde_json::to_string(&dropped).unwrap();
+        let check = r#"
+import os, sys, json, xarray as xr
+dropped = json.loads(sys.argv[3])
+open_src = xr.open_zarr if os.path.isdir(sys.argv[1]) else xr.open_dataset
+a = open_src(sys.argv[1], drop_variables=dropped)
+b = xr.open_zarr(sys.argv[2])
+assert not set(dropped) & set(b.variables), sorted(b.variables)
+xr.testing.assert_identical(a.load(), b.load())
+"#;
+        support::run_python(
+            &python,
+            check,
+            &[src.as_os_str(), dst.as_os_str(), dropped.as_ref()],
+        );
+    }
+}

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{IoError, Result};
-use crate::hdf5::{list_datasets, list_groups, Hdf5Store};
+use crate::hdf5::{self, list_datasets, list_groups, Hdf5Store};
 use crate::meta::ArrayMeta;
-use crate::netcdf3::{global_attributes, list_variables, Netcdf3Store};
+use crate::netcdf3::{self, global_attributes, list_variables, Netcdf3Store};
 use crate::store::ChunkStore;
 use crate::zarr::ZarrStore;
 
@@ -28,6 +28,11 @@ pub struct NodeInfo {
     pub array: Option<ArrayMeta>,
     /// For arrays that cannot be opened: why.
     pub error: Option<String>,
+    /// For arrays whose elements no ndchunk dtype holds (strings,
+    /// compounds, …): that element type, as the store names it. Such an
+    /// array is listed, with `error` saying so, rather than left out, so
+    /// that whoever converts the whole store knows what it cannot carry.
+    pub unsupported_dtype: Option<String>,
     /// For groups: their attributes (arrays carry theirs in `array`).
     pub attributes: Map<String, Value>,
     /// Chunks (shards) stored, where the format can tell.
@@ -129,6 +134,26 @@ pub fn open_array(spec: &str) -> Result<Box<dyn ChunkStore>> {
     }
 }
 
+/// An array no ndchunk dtype holds, listed with why.
+fn unsupported_node(path: String, format: &str, dtype: String) -> NodeInfo {
+    NodeInfo {
+        path,
+        kind: "array",
+        format: format.into(),
+        array: None,
+        error: Some(
+            IoError::UnsupportedDType {
+                dtype: dtype.clone(),
+            }
+            .to_string(),
+        ),
+        unsupported_dtype: Some(dtype),
+        attributes: Map::new(),
+        chunks_written: None,
+        stored_bytes: None,
+    }
+}
+
 fn array_node(path: String, format: &str, meta: ArrayMeta) -> NodeInfo {
     NodeInfo {
         path,
@@ -136,6 +161,7 @@ fn array_node(path: String, format: &str, meta: ArrayMeta) -> NodeInfo {
         format: format.into(),
         array: Some(meta),
         error: None,
+        unsupported_dtype: None,
         attributes: Map::new(),
         chunks_written: None,
         stored_bytes: None,
@@ -166,12 +192,16 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
                 format: "netcdf3".into(),
                 array: None,
                 error: None,
+                unsupported_dtype: None,
                 attributes: global_attributes(&file)?,
                 chunks_written: None,
                 stored_bytes: None,
             }];
             for (name, meta) in list_variables(&file)? {
                 out.push(array_node(format!("/{name}"), "netcdf3", meta));
+            }
+            for (name, dtype) in netcdf3::list_unsupported(&file)? {
+                out.push(unsupported_node(format!("/{name}"), "netcdf3", dtype));
             }
             if let Some(inner) = inner {
                 out.retain(|n| n.path.trim_start_matches('/') == inner.trim_start_matches('/'));
@@ -194,6 +224,7 @@ fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
             format: "hdf5".into(),
             array: None,
             error: None,
+            unsupported_dtype: None,
             attributes,
             chunks_written: None,
             stored_bytes: None,
@@ -201,6 +232,9 @@ fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
         .collect();
     for (name, meta) in list_datasets(file)? {
         out.push(array_node(format!("/{name}"), "hdf5", meta));
+    }
+    for (name, dtype) in hdf5::list_unsupported(file)? {
+        out.push(unsupported_node(format!("/{name}"), "hdf5", dtype));
     }
     out.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
     let Some(inner) = inner.map(|i| i.trim_matches('/')) else {
@@ -239,6 +273,7 @@ fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
                 format,
                 array: None,
                 error: None,
+                unsupported_dtype: None,
                 attributes,
                 chunks_written: None,
                 stored_bytes: None,
@@ -254,6 +289,10 @@ fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
                     kind: "array",
                     format,
                     error: meta.as_ref().err().map(ToString::to_string),
+                    unsupported_dtype: match &meta {
+                        Err(IoError::UnsupportedDType { dtype }) => Some(dtype.clone()),
+                        _ => None,
+                    },
                     array: meta.ok(),
                     attributes: Map::new(),
                     chunks_written: summary.map(|s| s.0),

@@ -15,7 +15,9 @@ use hdf5_common::{backends, serial};
 
 use std::path::Path;
 
-use ndchunk_io::hdf5::{create_group, list_datasets, list_groups, list_groups_with};
+use ndchunk_io::hdf5::{
+    create_group, list_datasets, list_groups, list_groups_with, list_unsupported,
+};
 use ndchunk_io::hdf5::{Backend, Compression, Hdf5Store};
 use ndchunk_io::info::inspect;
 use ndchunk_io::{ArrayMeta, ChunkGrid, ChunkStore, DType, IoError, Scalar};
@@ -522,6 +524,79 @@ fn inspect_shows_an_hdf5_file_as_a_tree() {
     );
 }
 
+/// Datasets of element types ndchunk cannot hold, as h5py writes them, are
+/// not arrays (`list_datasets` leaves them out) but are not hidden either:
+/// `list_unsupported` names each with its type, and `inspect` lists them,
+/// in place in the tree, with `unsupported_dtype` and an error.
+#[test]
+fn datasets_of_unsupported_types_are_listed_with_their_types() {
+    let _serial = serial();
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kinds.h5");
+    let make = r#"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f["numbers"] = np.arange(4, dtype="f4")
+    f["fixed"] = np.array([b"ab", b"cd"], dtype="S2")
+    f.create_dataset("text", data=["one", "two"], dtype=h5py.string_dtype())
+    g = f.create_group("g")
+    g["pairs"] = np.zeros(3, dtype=[("a", "<i4"), ("b", "<f8")])
+    g.create_dataset("ragged", (2,), dtype=h5py.vlen_dtype(np.dtype("i2")))
+    g["colour"] = np.array([0, 1], dtype=h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 2}, basetype="u1"))
+    g["flags"] = np.array([True, False])
+"#;
+    support::run_python(&python, make, &[&path]);
+    let arrays: Vec<String> = list_datasets(&path)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.0)
+        .collect();
+    assert_eq!(arrays, ["g/flags", "numbers"]);
+    let unsupported = list_unsupported(&path).unwrap();
+    let expected = [
+        ("fixed", "fixed-length string (2 bytes)"),
+        ("g/colour", "enum of u8 (3 members)"),
+        ("g/pairs", "compound {a: i32, b: f64}"),
+        ("g/ragged", "variable-length sequence of i16"),
+        ("text", "variable-length string"),
+    ];
+    let shown: Vec<(&str, &str)> = unsupported
+        .iter()
+        .map(|(name, dtype)| (name.as_str(), dtype.as_str()))
+        .collect();
+    assert_eq!(shown, expected);
+    let nodes = inspect(&path).unwrap();
+    let tree: Vec<(&str, Option<&str>)> = nodes
+        .iter()
+        .map(|n| (n.path.as_str(), n.unsupported_dtype.as_deref()))
+        .collect();
+    assert_eq!(
+        tree,
+        [
+            ("/", None),
+            ("/fixed", Some(expected[0].1)),
+            ("/g", None),
+            ("/g/colour", Some(expected[1].1)),
+            ("/g/flags", None),
+            ("/g/pairs", Some(expected[2].1)),
+            ("/g/ragged", Some(expected[3].1)),
+            ("/numbers", None),
+            ("/text", Some(expected[4].1)),
+        ]
+    );
+    for node in nodes.iter().filter(|n| n.unsupported_dtype.is_some()) {
+        assert!(node.array.is_none() && node.kind == "array");
+        let error = node.error.as_deref().unwrap_or_default();
+        assert!(error.contains("unsupported dtype"), "{error}");
+    }
+    let one = inspect(Path::new(&format!("{}:/g/pairs", path.display()))).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].unsupported_dtype.as_deref(), Some(expected[2].1));
+}
+
 #[test]
 fn bad_input_gives_clear_errors_and_leaves_files_as_they_were() {
     let _serial = serial();
@@ -596,6 +671,89 @@ fn bad_input_gives_clear_errors_and_leaves_files_as_they_were() {
     }
     std::fs::write(&cut, &bytes[..64.min(bytes.len())]).unwrap();
     assert!(list_groups(&cut).is_err());
+}
+
+/// What `create_group_under_a_file_size_limit` makes, in a child process
+/// whose files cannot grow past a few kilobytes: group `a/b` with a 1 MiB
+/// attribute in the file `$NDCHUNK_TEST_GROUP_FILE`, so writing fails
+/// midway, for real, with `EFBIG`. Prints the result for the parent.
+#[test]
+#[ignore = "run by create_group_under_a_file_size_limit, in a child process"]
+fn create_group_in_a_limited_child() {
+    let Some(path) = std::env::var_os("NDCHUNK_TEST_GROUP_FILE") else {
+        return;
+    };
+    let big = "x".repeat(1 << 20);
+    let result = create_group(
+        Path::new(&path),
+        "a/b",
+        &attrs(json!({ "big": big })),
+        Backend::Pure,
+    );
+    match result {
+        Ok(()) => println!("RESULT ok"),
+        Err(e) => println!("RESULT error: {e}"),
+    }
+}
+
+/// A group whose writing fails midway (the disk is full, a quota is
+/// reached: here a file size limit, `ulimit -f`) is an error that leaves
+/// no new file behind, neither half made nor empty, and an existing file
+/// byte for byte as it was, with no work file beside either.
+#[cfg(unix)]
+#[test]
+fn create_group_under_a_file_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("existing.h5");
+    create_group(&existing, "g", &attrs(json!({"a": 1})), Backend::Pure).unwrap();
+    let before = std::fs::read(&existing).unwrap();
+    assert!(before.len() < 16 * 1024, "{} bytes", before.len());
+    let fresh = dir.path().join("new.h5");
+    for path in [&fresh, &existing] {
+        // SIGXFSZ ignored, so a write past the limit fails with EFBIG
+        // instead of killing the process; the limit (64 blocks of 512 or
+        // 1024 bytes, whichever the shell counts) lets the existing file
+        // be read and copied, but not a 1 MiB attribute be written.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"trap '' XFSZ; ulimit -f 64 && exec "$0" "$@""#)
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "create_group_in_a_limited_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("NDCHUNK_TEST_GROUP_FILE", path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("RESULT error: ") && stdout.contains("cannot write the group"),
+            "{}: {stdout}\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!fresh.exists(), "a failed group left a new file behind");
+    assert!(
+        std::fs::read(&existing).unwrap() == before,
+        "a failed group changed the existing file"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["existing.h5"], "work files left behind");
+    // Without the limit, the same call succeeds.
+    create_group(&existing, "a/b", &attrs(json!({"c": 2})), Backend::Pure).unwrap();
+    let names: Vec<String> = list_groups(&existing)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.0)
+        .collect();
+    assert_eq!(names, ["", "a", "a/b", "g"]);
 }
 
 #[test]

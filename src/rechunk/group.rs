@@ -4,8 +4,13 @@
 //! copied with their chunks, groups and attributes are recreated, and the
 //! root group's metadata (and v2 consolidated metadata) is written last, so
 //! `xarray.open_zarr(DST)` gives the same dataset with new chunks and an
-//! unfinished DST does not open. Variables of a file whose dtype ndchunk
-//! cannot move (strings, compounds) are not listed, so not copied.
+//! unfinished DST does not open.
+//!
+//! Arrays of an element type ndchunk cannot move (strings, compounds,
+//! variable-length, …) are never dropped unseen: the job is refused, naming
+//! each with its type, unless [`ZarrRechunk::skip_unsupported`] says to
+//! leave them out, in which case [`GroupPlan::skipped`] and
+//! [`GroupOutcome::skipped`] name them.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -16,7 +21,7 @@ use serde_json::{json, Map, Value};
 use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_io::info::{container_of, inspect, Container};
 use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated, ZarrFormat, ZarrNodeKind};
-use ndchunk_io::ArrayMeta;
+use ndchunk_io::{ArrayMeta, IoError};
 
 use super::job::{Outcome, ZarrRechunk};
 use crate::error::{Error, Result};
@@ -35,11 +40,23 @@ pub struct ArrayOutcome {
     pub outcome: Option<Outcome>,
 }
 
+/// An array of the source left out of a group job, because no ndchunk
+/// dtype holds its elements (only with [`ZarrRechunk::skip_unsupported`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedArray {
+    /// Path in the group (`/station_name`).
+    pub path: String,
+    /// Its element type, as the source names it.
+    pub dtype: String,
+}
+
 /// What a group job did.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupOutcome {
     /// Each array, in store order.
     pub arrays: Vec<ArrayOutcome>,
+    /// The arrays left out, in store order (see [`SkippedArray`]).
+    pub skipped: Vec<SkippedArray>,
     /// Wall time, seconds.
     pub seconds: f64,
 }
@@ -78,6 +95,8 @@ enum SourceKind {
     Group(Map<String, Value>),
     /// An array, or why it cannot be read.
     Array(std::result::Result<ArrayMeta, String>),
+    /// An array of this element type, which no ndchunk dtype holds.
+    Unsupported(String),
 }
 
 /// The source's nodes, parents first, and its Zarr format (`None` for an
@@ -93,6 +112,9 @@ fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
                 path: relative(&n.path),
                 kind: match n.kind {
                     ZarrNodeKind::Group(attributes) => SourceKind::Group(attributes),
+                    ZarrNodeKind::Array(Err(IoError::UnsupportedDType { dtype })) => {
+                        SourceKind::Unsupported(dtype)
+                    }
                     ZarrNodeKind::Array(meta) => SourceKind::Array(meta.map_err(|e| e.to_string())),
                 },
             })
@@ -103,10 +125,11 @@ fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
         .into_iter()
         .map(|n| SourceNode {
             path: relative(&n.path),
-            kind: match (n.kind, n.array, n.error) {
-                ("group", _, _) => SourceKind::Group(n.attributes),
-                (_, Some(meta), _) => SourceKind::Array(Ok(meta)),
-                (_, None, error) => SourceKind::Array(Err(error.unwrap_or_default())),
+            kind: match (n.kind, n.array, n.error, n.unsupported_dtype) {
+                ("group", ..) => SourceKind::Group(n.attributes),
+                (_, Some(meta), ..) => SourceKind::Array(Ok(meta)),
+                (_, None, _, Some(dtype)) => SourceKind::Unsupported(dtype),
+                (_, None, error, None) => SourceKind::Array(Err(error.unwrap_or_default())),
             },
         })
         .collect();
@@ -117,24 +140,36 @@ fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
 /// and their coordinates in the same group: the arrays of their dimensions
 /// (named like the dimension) and those their CF `coordinates` attribute
 /// lists (as xarray writes non-index coordinates), so xarray opens the
-/// result as a dataset.
+/// result as a dataset. Naming an array ndchunk cannot move is an error.
 fn select_arrays(nodes: Vec<SourceNode>, names: &[String], src: &Path) -> Result<Vec<SourceNode>> {
     if names.is_empty() {
         return Ok(nodes);
     }
     let arrays: Vec<&SourceNode> = nodes
         .iter()
-        .filter(|n| matches!(n.kind, SourceKind::Array(_)))
+        .filter(|n| !matches!(n.kind, SourceKind::Group(_)))
         .collect();
     let mut wanted: Vec<String> = Vec::new();
     for name in names {
         let name = name.trim_matches('/');
-        if !arrays.iter().any(|n| n.path == name) {
-            let available: Vec<&str> = arrays.iter().map(|n| n.path.as_str()).collect();
-            return Err(job_error(
-                src,
-                format!("no array `{name}`; it has {}", available.join(", ")),
-            ));
+        match arrays.iter().find(|n| n.path == name) {
+            None => {
+                let available: Vec<&str> = arrays.iter().map(|n| n.path.as_str()).collect();
+                return Err(job_error(
+                    src,
+                    format!("no array `{name}`; it has {}", available.join(", ")),
+                ));
+            }
+            Some(SourceNode {
+                kind: SourceKind::Unsupported(dtype),
+                ..
+            }) => {
+                return Err(job_error(
+                    src,
+                    format!("array `{name}` holds {dtype}, which ndchunk cannot move (it moves bool, int8-int64, uint8-uint64, float32 and float64)"),
+                ));
+            }
+            Some(_) => {}
         }
         wanted.push(name.to_string());
     }
@@ -169,7 +204,9 @@ fn select_arrays(nodes: Vec<SourceNode>, names: &[String], src: &Path) -> Result
         .into_iter()
         .filter(|n| match &n.kind {
             SourceKind::Group(_) => true,
-            SourceKind::Array(_) => wanted.contains(&n.path) || coordinates.contains(&n.path),
+            SourceKind::Array(_) | SourceKind::Unsupported(_) => {
+                wanted.contains(&n.path) || coordinates.contains(&n.path)
+            }
         })
         .collect())
 }
@@ -224,10 +261,17 @@ pub struct GroupPlan {
     root_attributes: Map<String, Value>,
     /// The arrays, in source order.
     pub arrays: Vec<ArrayJob>,
+    /// The arrays left out, in source order: arrays of an element type
+    /// ndchunk cannot move, with [`ZarrRechunk::skip_unsupported`] (without
+    /// it, [`plan_group`] refuses the job instead).
+    pub skipped: Vec<SkippedArray>,
 }
 
 /// Resolves a group job: checks the chunk spec against the arrays'
-/// dimensions and makes one job per array. Reads no chunk.
+/// dimensions and makes one job per array. Reads no chunk. Arrays of an
+/// element type ndchunk cannot move (strings, compounds, …) make it an
+/// error that names each of them, unless `template.skip_unsupported` says
+/// to leave them out ([`GroupPlan::skipped`]).
 pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
     let (src, dst) = (&template.src, &template.dst);
     super::job::refuse_overlap(src, dst)?;
@@ -261,6 +305,7 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
         "shards": template.shards,
         "chunk_bytes": template.chunk_bytes,
         "temp": template.temp,
+        "skip_unsupported": template.skip_unsupported,
         "ndchunk": env!("CARGO_PKG_VERSION"),
     });
     let mut plan = GroupPlan {
@@ -270,6 +315,7 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
         groups: Vec::new(),
         root_attributes: Map::new(),
         arrays: Vec::new(),
+        skipped: Vec::new(),
     };
     for node in nodes {
         let relative = node.path;
@@ -278,6 +324,10 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
                 plan.root_attributes = attributes
             }
             SourceKind::Group(attributes) => plan.groups.push((relative, attributes)),
+            SourceKind::Unsupported(dtype) => plan.skipped.push(SkippedArray {
+                path: format!("/{relative}"),
+                dtype,
+            }),
             SourceKind::Array(Err(e)) => {
                 return Err(job_error(
                     &array_source(src, &relative),
@@ -317,6 +367,26 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
                 });
             }
         }
+    }
+    if !plan.skipped.is_empty() && !template.skip_unsupported {
+        let listed: Vec<String> = plan
+            .skipped
+            .iter()
+            .map(|a| format!("  {}: {}", a.path, a.dtype))
+            .collect();
+        return Err(job_error(
+            src,
+            format!(
+                "{} an element type ndchunk cannot move (it moves bool, int8-int64, uint8-uint64, float32 and float64) and would be lost:\n{}\n\
+                 pass --skip-unsupported to convert the other arrays without them, or pick the arrays to convert with --array NAME",
+                if listed.len() == 1 {
+                    "1 array has".to_string()
+                } else {
+                    format!("{} arrays have", listed.len())
+                },
+                listed.join("\n"),
+            ),
+        ));
     }
     Ok(plan)
 }
@@ -387,6 +457,7 @@ impl GroupPlan {
         std::fs::remove_file(&marker).map_err(|e| job_error(&marker, e.to_string()))?;
         Ok(GroupOutcome {
             arrays,
+            skipped: self.skipped,
             seconds: start.elapsed().as_secs_f64(),
         })
     }

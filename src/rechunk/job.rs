@@ -52,6 +52,10 @@ pub struct ZarrRechunk {
     /// For a group or file: only these arrays (paths in it), with the
     /// coordinate arrays of their dimensions; empty: every array.
     pub arrays: Vec<String>,
+    /// For a group or file: leave out the arrays of an element type ndchunk
+    /// cannot move (strings, compounds, variable-length, …) instead of
+    /// refusing the job; the group plan and outcome name them.
+    pub skip_unsupported: bool,
 }
 
 impl ZarrRechunk {
@@ -75,6 +79,7 @@ impl ZarrRechunk {
             overwrite: false,
             progress: false,
             arrays: Vec::new(),
+            skip_unsupported: false,
         }
     }
 

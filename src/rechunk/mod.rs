@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::exec::{BufferPool, MemoryBudget, Progress};
 pub use group::{
     is_group, plan_group, rechunk_group, ArrayJob, ArrayOutcome, GroupOutcome, GroupPlan,
+    SkippedArray,
 };
 pub use job::{Outcome, Prepared, ZarrRechunk};
 pub use journal::{Journal, Opened};

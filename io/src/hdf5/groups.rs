@@ -82,6 +82,16 @@ pub fn list_groups_with(
 /// backend, a store of this process is still writing the file
 /// ([`IoError::Storage`](crate::IoError::Storage)).
 ///
+/// **All or nothing** (pure backend). The work is done in a hidden file
+/// beside `path` (`.NAME.ndchunk-….tmp`; a copy of the file, if it exists),
+/// renamed over `path` once complete; so a failure midway (a full disk, a
+/// quota: [`IoError::Storage`](crate::IoError::Storage)) leaves no new
+/// file behind, and an existing file byte for byte as it was. The price:
+/// adding a group to an existing file copies it (cheap on filesystems that
+/// share copied blocks, such as Btrfs and XFS), needs room for the copy,
+/// and gives the file a new inode (other hard links keep the old content).
+/// The libhdf5 backend edits the file in place.
+///
 /// **Order with datasets.** With the pure backend a file has one writer at
 /// a time, and an [`Hdf5Store`](super::Hdf5Store) created for writing
 /// holds the file until it is [`flush`](super::Hdf5Store::flush)ed or

@@ -1,6 +1,7 @@
 //! HDF5 and netCDF-4 files (netCDF-4 is HDF5 with conventions): one dataset
 //! of a file as a [`ChunkStore`], the datasets of a file
-//! ([`list_datasets`]), and its groups with their attributes
+//! ([`list_datasets`]; those of element types ndchunk cannot hold:
+//! [`list_unsupported`]), and its groups with their attributes
 //! ([`list_groups`], [`create_group`]; the root group's are a netCDF file's
 //! global attributes).
 //!
@@ -426,6 +427,19 @@ pub fn list_datasets_with(path: &Path, backend: Backend) -> Result<Vec<(String, 
         Backend::Pure => pure::list(path)?,
         Backend::LibHdf5 => list_lib(path)?,
     };
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The datasets [`list_datasets`] leaves out because no ndchunk dtype holds
+/// their elements (strings, compounds, variable-length sequences, enums,
+/// references, …), each with its element type as a reader would name it
+/// (`variable-length string`, `compound {flag: i32, quality: f32}`),
+/// sorted by path: so that a caller converting a whole file can say what
+/// it cannot carry over instead of dropping it unseen. Read with the pure
+/// backend, which reads every file's datatypes.
+pub fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {
+    let mut out = pure::list_unsupported(path)?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }

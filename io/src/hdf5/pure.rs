@@ -240,6 +240,60 @@ pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     Ok(out)
 }
 
+/// The datasets no ndchunk dtype holds, with their element types (see
+/// [`super::list_unsupported`]); unsorted.
+pub(crate) fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {
+    let file = open_file(path, "")?;
+    let mut out = Vec::new();
+    for name in file.dataset_names() {
+        let name = normalize(&name);
+        let ds = file.dataset(&name).map_err(|e| IoError::Metadata {
+            location: location(path, &name),
+            reason: e.to_string(),
+        })?;
+        let datatype = ds.datatype().map_err(|e| IoError::Metadata {
+            location: location(path, &name),
+            reason: e.to_string(),
+        })?;
+        if dtype_of(&datatype).is_none() {
+            out.push((name, datatype_name(&datatype)));
+        }
+    }
+    Ok(out)
+}
+
+/// An HDF5 datatype as h5py and netCDF users know it.
+fn datatype_name(dt: &DatatypeMessage) -> String {
+    match dt {
+        DatatypeMessage::FixedString { size, .. } => format!("fixed-length string ({size} bytes)"),
+        DatatypeMessage::VarLenString { .. } => "variable-length string".into(),
+        DatatypeMessage::Compound { members, .. } => {
+            let fields: Vec<String> = members
+                .iter()
+                .map(|m| format!("{}: {}", m.name, datatype_name(&m.datatype)))
+                .collect();
+            format!("compound {{{}}}", fields.join(", "))
+        }
+        DatatypeMessage::VarLenSequence { base } => {
+            format!("variable-length sequence of {}", datatype_name(base))
+        }
+        DatatypeMessage::Array { dims, base } => {
+            let dims: Vec<String> = dims.iter().map(u32::to_string).collect();
+            format!("array [{}] of {}", dims.join("x"), datatype_name(base))
+        }
+        DatatypeMessage::Enum { base, members } => {
+            format!(
+                "enum of {} ({} members)",
+                datatype_name(base),
+                members.len()
+            )
+        }
+        DatatypeMessage::Reference { .. } => "reference".into(),
+        DatatypeMessage::Opaque { size, .. } => format!("opaque ({size} bytes)"),
+        other => other.to_string(),
+    }
+}
+
 /// Every group of the file with its attributes (see
 /// [`super::list_groups`]); unsorted.
 pub(crate) fn groups(path: &Path) -> Result<Vec<(String, Map<String, Value>)>> {

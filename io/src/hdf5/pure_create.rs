@@ -2,11 +2,13 @@
 //! everything first (dimension scales, filters), so a refusal leaves the
 //! file untouched, then, on the writer thread, creating groups, the
 //! dataset, its scales (netCDF-4 style) and its attributes. A group: on the
-//! calling thread, the file opened, the group (and its parents) made, its
-//! attributes set, the file closed.
+//! calling thread, in a work file beside the file (a copy of it, if it
+//! exists), the group (and its parents) made, its attributes set, the work
+//! file closed and renamed over the file: a failure midway leaves no new
+//! file and an existing one as it was.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rust_hdf5::format::messages::filter::FilterPipeline;
 use rust_hdf5::{H5Dataset, H5File, H5Group, H5Type, HBool};
@@ -264,17 +266,86 @@ pub(crate) fn create_group(
         location: loc.clone(),
         message: format!("cannot write the group: {message}"),
     };
-    let file = if append {
-        H5File::open_rw(path)
+    // Through a symbolic link, the file it names is replaced, not the link.
+    let target = if append {
+        std::fs::canonicalize(path).map_err(|e| failed(e.to_string()))?
     } else {
-        H5File::create(path)
+        path.to_path_buf()
+    };
+    let work = WorkFile::beside(&target).map_err(|e| failed(e.to_string()))?;
+    if append {
+        std::fs::copy(&target, &work.path).map_err(|e| {
+            failed(format!(
+                "cannot copy the file to {}: {e}",
+                work.path.display()
+            ))
+        })?;
+    }
+    let file = if append {
+        H5File::open_rw(&work.path)
+    } else {
+        H5File::create(&work.path)
     }
     .map_err(|e| failed(e.to_string()))?;
     let made = group_of(&file, group).and_then(|g| write_attributes(&g, attributes, None));
-    // Closed whatever happened: rust-hdf5 writes the file's metadata on
-    // close, so what was made before a failure is still a readable file.
     let closed = file.close().map_err(|e| e.to_string());
-    made.and(closed).map_err(failed)
+    made.and(closed).map_err(failed)?;
+    work.replace(&target).map_err(|e| failed(e.to_string()))
+}
+
+/// A file beside the one a group is made in, where the work happens: it
+/// replaces that file only once complete ([`WorkFile::replace`]), and is
+/// removed if dropped before.
+struct WorkFile {
+    path: PathBuf,
+    done: bool,
+}
+
+impl WorkFile {
+    /// A new, empty file in `target`'s directory, named after it (hidden),
+    /// made with the permissions a new file gets there.
+    fn beside(target: &Path) -> std::io::Result<WorkFile> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map_or_else(|| "hdf5".into(), |n| n.to_string_lossy());
+        loop {
+            let path = dir.join(format!(
+                ".{name}.ndchunk-{}-{}.tmp",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(WorkFile { path, done: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Renames the finished work file over `target`, in one step.
+    fn replace(mut self, target: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, target)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for WorkFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Creates the dataset itself, typed by the dtype.

@@ -296,6 +296,19 @@ pub fn list_variables(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     Ok(out)
 }
 
+/// The variables [`list_variables`] leaves out (`char`, which is text),
+/// each with its type, in file order: so that a caller converting a whole
+/// file can say what it cannot carry over instead of dropping it unseen.
+pub fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {
+    let (_, header) = read_file(path)?;
+    Ok(header
+        .vars
+        .iter()
+        .filter(|var| var.ty.dtype().is_none())
+        .map(|var| (var.name.clone(), "char (text)".to_string()))
+        .collect())
+}
+
 /// The global attributes of the netCDF-3 file at `path` (title,
 /// conventions, history), which belong to no one variable.
 pub fn global_attributes(path: &Path) -> Result<Map<String, Value>> {

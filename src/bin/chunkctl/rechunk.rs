@@ -21,6 +21,12 @@ pub struct RechunkArgs {
     /// or file, every array whose dimensions --chunks names is rechunked
     /// and the others (coordinates) copied; the chunks must then be given
     /// by name.
+    ///
+    /// A group or file with arrays of an element type ndchunk cannot move
+    /// (strings, compounds, variable-length, enums, netCDF-3 `char`, …) is
+    /// refused, naming each such array and its type, so that no variable is
+    /// lost unseen: pass --skip-unsupported to convert the others, or pick
+    /// arrays with --array.
     src: PathBuf,
     /// Destination Zarr array or group directory (must not exist, unless --overwrite,
     /// or it is an interrupted run of this same command, which resumes).
@@ -54,6 +60,12 @@ pub struct RechunkArgs {
     /// coordinate arrays of its dimensions.
     #[arg(long = "array", value_name = "NAME")]
     arrays: Vec<String>,
+    /// For a group or file: convert it without its arrays of an element
+    /// type ndchunk cannot move (strings, compounds, …) instead of
+    /// refusing; a warning on stderr names each one left out, and --dry-run
+    /// and --json list them under `skipped`.
+    #[arg(long)]
+    skip_unsupported: bool,
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -90,9 +102,16 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     }
     job.overwrite = args.overwrite;
     job.arrays = args.arrays.clone();
+    job.skip_unsupported = args.skip_unsupported;
     job.progress = !args.quiet && !args.json;
     if is_group(&args.src) {
         let plan = plan_group(&job)?;
+        for skipped in &plan.skipped {
+            eprintln!(
+                "chunkctl: warning: {}: skipped, its element type ({}) is not one ndchunk can move",
+                skipped.path, skipped.dtype
+            );
+        }
         if args.dry_run {
             let plans = plan.array_plans()?;
             if args.json {
@@ -102,11 +121,16 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
                     .collect();
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&json!({ "arrays": arrays }))?
+                    serde_json::to_string_pretty(
+                        &json!({ "arrays": arrays, "skipped": plan.skipped })
+                    )?
                 );
             } else {
                 for (path, plan) in &plans {
                     println!("{path}:\n{plan}");
+                }
+                for skipped in &plan.skipped {
+                    println!("{}: skipped ({})", skipped.path, skipped.dtype);
                 }
             }
             return Ok(());
@@ -131,6 +155,11 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     }
     if !args.arrays.is_empty() {
         return Err("--array picks arrays of a group or file; SRC is one array".into());
+    }
+    if args.skip_unsupported {
+        return Err(
+            "--skip-unsupported leaves arrays out of a group or file; SRC is one array".into(),
+        );
     }
     let prepared = job.prepare()?;
     if args.dry_run {
