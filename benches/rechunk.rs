@@ -3,7 +3,8 @@
 //! same store: the copy floor (decode and re-encode every chunk with zarrs
 //! on all cores), `chunkctl rechunk`, Dask (`rechunk().to_zarr()`) and
 //! Rechunker (`max_mem="1GB"`), and `zarrs_reencode` where installed, each
-//! timed by GNU time (wall, CPU, peak RSS).
+//! timed by GNU time (wall, CPU, peak RSS); and the same rechunk through the
+//! engine's library API (`Array::from_store(..).store_with(..)`).
 //!
 //! Run: `cargo bench --bench rechunk`. `NDCHUNK_BENCH_PEERS=0` skips the
 //! Python peers; `NDCHUNK_BENCH_TIME=N` sets the number of hours (default 8760).
@@ -28,7 +29,19 @@ struct Row {
     rss: Option<u64>,
 }
 
+/// The first argument that makes this binary run only the engine's row.
+const ENGINE_CHILD: &str = "--engine-rechunk-child";
+
 fn main() {
+    // The engine row runs in a child process (this binary again), so that
+    // GNU time measures its own RSS.
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, src, dst, hours] = args.as_slice() {
+        if flag == ENGINE_CHILD {
+            engine_rechunk(Path::new(src), Path::new(dst), hours.parse().unwrap());
+            return;
+        }
+    }
     let hours: u64 = std::env::var("NDCHUNK_BENCH_TIME")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -98,6 +111,19 @@ fn main() {
         ]),
     ));
     let check = ZarrStore::open_dir(&dst).unwrap();
+    assert_eq!(check.meta().grid.chunk_shape(), vec![hours, 10, 10]);
+
+    let engine_dst = work.path().join("engine.zarr");
+    rows.push(timed(
+        "Array::from_store().store_with(), 1 GiB",
+        Command::new(std::env::current_exe().unwrap()).args([
+            ENGINE_CHILD,
+            path(&data),
+            path(&engine_dst),
+            &hours.to_string(),
+        ]),
+    ));
+    let check = ZarrStore::open_dir(&engine_dst).unwrap();
     assert_eq!(check.meta().grid.chunk_shape(), vec![hours, 10, 10]);
 
     if std::env::var("NDCHUNK_BENCH_PEERS").as_deref() != Ok("0") {
@@ -185,6 +211,25 @@ plan.execute()
             r.wall / floor
         );
     }
+}
+
+/// The same rechunk through the engine's library API: the source as a lazy
+/// array, stored into a Zarr array of the new chunks within 1 GiB.
+fn engine_rechunk(src: &Path, dst: &Path, hours: u64) {
+    let source = ZarrStore::open_dir(src).unwrap();
+    let mut meta = source.meta().clone();
+    meta.grid = ChunkGrid::regular(&meta.shape(), &[hours, 10, 10]).unwrap();
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V2, source.compressor().clone());
+    let target = ZarrStore::create(dst, "/", &spec).unwrap();
+    let options = ndchunk::ComputeOptions {
+        max_mem: Some(1 << 30),
+        progress: false,
+        ..Default::default()
+    };
+    ndchunk::Array::<f32>::from_store(std::sync::Arc::new(source))
+        .unwrap()
+        .store_with(&target, &options)
+        .unwrap();
 }
 
 fn path(p: &Path) -> &str {

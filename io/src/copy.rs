@@ -7,14 +7,14 @@ use ndchunk_chunking::Region;
 
 /// Copies the box `from` (chunk-local coordinates inside `src`, a C-order
 /// buffer of shape `src_shape`) into `dst` (shape `dst_shape`) with its
-/// first element at `to_start`; elements are `itemsize` bytes. Panics if the
-/// box does not fit either buffer (a broken caller invariant, never user
-/// input).
-pub fn copy_box(
-    src: &[u8],
+/// first element at `to_start`; an element is `itemsize` slots of `S`
+/// (its bytes in a byte buffer; 1 in a typed slice). Panics if the box does
+/// not fit either buffer (a broken caller invariant, never user input).
+pub fn copy_box<S: Copy>(
+    src: &[S],
     src_shape: &[u64],
     from: &Region,
-    dst: &mut [u8],
+    dst: &mut [S],
     dst_shape: &[u64],
     to_start: &[u64],
     itemsize: usize,
@@ -88,6 +88,31 @@ pub fn copy_box(
             d -= extent[axis] as usize * dst_strides[axis];
         }
     }
+}
+
+/// The byte range `part` (local to a C-order buffer of `shape`) covers,
+/// when it is one contiguous run: whole along every axis after the first
+/// it does not span, and one element thick along every axis before it.
+pub fn contiguous_run(
+    part: &Region,
+    shape: &[u64],
+    itemsize: usize,
+) -> Option<std::ops::Range<usize>> {
+    let extent = part.shape();
+    let ndim = shape.len();
+    // The first axis (from the end) where the part is not whole.
+    let partial = (0..ndim).rev().find(|&a| extent[a] != shape[a]);
+    if let Some(k) = partial {
+        if (0..k).any(|a| extent[a] > 1) {
+            return None;
+        }
+    }
+    let mut offset = 0u64;
+    for (a, &start) in part.start().iter().enumerate() {
+        offset = offset * shape[a] + start;
+    }
+    let start = offset as usize * itemsize;
+    Some(start..start + part.num_elements() as usize * itemsize)
 }
 
 /// A buffer of `elements` copies of one element's bytes.
@@ -174,6 +199,42 @@ mod tests {
             copy_box(&src, &src_shape, &region, &mut got, &dst_shape, &to, itemsize);
             reference(&src, &src_shape, &region, &mut want, &dst_shape, &to, itemsize);
             prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest! {
+        /// `contiguous_run` is exactly the run of linear indices the part
+        /// covers, whenever those indices are one run.
+        #[test]
+        fn contiguous_runs_are_exactly_the_parts_bytes(
+            dims in prop::collection::vec((1u64..5, 0u64..5, 0u64..5), 1..4),
+        ) {
+            let shape: Vec<u64> = dims.iter().map(|d| d.0).collect();
+            let start: Vec<u64> = dims.iter().map(|d| d.1 % d.0).collect();
+            let stop: Vec<u64> = dims.iter().zip(&start).map(|(d, &s)| s + 1 + d.2 % (d.0 - s)).collect();
+            let part = Region::new(start, stop).unwrap();
+            let mut linear: Vec<u64> = Vec::new();
+            let total: u64 = shape.iter().product();
+            for i in 0..total {
+                let mut rest = i;
+                let mut inside = true;
+                for a in (0..shape.len()).rev() {
+                    let x = rest % shape[a];
+                    rest /= shape[a];
+                    inside &= part.range(a).contains(&x);
+                }
+                if inside {
+                    linear.push(i);
+                }
+            }
+            let one_run = linear.windows(2).all(|w| w[1] == w[0] + 1);
+            match contiguous_run(&part, &shape, 4) {
+                Some(run) => {
+                    prop_assert!(one_run);
+                    prop_assert_eq!(run, linear[0] as usize * 4..(linear[linear.len() - 1] as usize + 1) * 4);
+                }
+                None => prop_assert!(!one_run),
+            }
         }
     }
 }

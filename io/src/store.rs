@@ -3,7 +3,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use ndchunk_chunking::{ChunkGrid, Region};
 
-use crate::copy::{copy_box, filled};
+use crate::copy::{contiguous_run, copy_box, filled};
 use crate::element::Element;
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
@@ -45,36 +45,54 @@ pub trait ChunkStore: Send + Sync {
     /// The decoded bytes of any region, read from the chunks it touches and
     /// only those.
     fn read_region_bytes(&self, region: &Region) -> Result<Vec<u8>> {
+        let itemsize = self.meta().dtype.size();
+        let mut out = vec![0u8; region.num_elements() as usize * itemsize];
+        self.read_region_into(region, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`read_region_bytes`](Self::read_region_bytes) into `out` (C order,
+    /// the region's shape). A chunk that is one contiguous run of `out`
+    /// (a whole chunk spanning the region's trailing axes) is read straight
+    /// into it ([`read_chunk_into`](Self::read_chunk_into)); the others are
+    /// read aside and copied row by row.
+    fn read_region_into(&self, region: &Region, out: &mut [u8]) -> Result<()> {
         let grid = &self.meta().grid;
         let itemsize = self.meta().dtype.size();
+        self.check_length(region, out.len())?;
         let blocks = grid
             .blocks_overlapping(region)
             .map_err(|e| self.grid_error(e))?;
         let shape = region.shape();
-        let mut out = vec![0u8; region.num_elements() as usize * itemsize];
         for chunk in blocks.iter() {
             let chunk_region = grid.block_region(&chunk).map_err(|e| self.grid_error(e))?;
             let Some(common) = chunk_region.intersect(region) else {
                 continue;
             };
+            let to = common
+                .relative_to(region)
+                .expect("intersection lies in the region");
+            if common == chunk_region {
+                if let Some(run) = contiguous_run(&to, &shape, itemsize) {
+                    self.read_chunk_into(&chunk, &mut out[run])?;
+                    continue;
+                }
+            }
             let bytes = self.read_chunk_bytes(&chunk)?;
             let from = common
                 .relative_to(&chunk_region)
                 .expect("intersection lies in the chunk");
-            let to = common
-                .relative_to(region)
-                .expect("intersection lies in the region");
             copy_box(
                 &bytes,
                 &chunk_region.shape(),
                 &from,
-                &mut out,
+                out,
                 &shape,
                 to.start(),
                 itemsize,
             );
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Writes a region made of whole chunks.
@@ -185,7 +203,17 @@ pub trait ChunkStoreExt: ChunkStore {
     /// Any region as an array.
     fn read_region<T: Element>(&self, region: &Region) -> Result<ArrayD<T>> {
         self.check_dtype::<T>()?;
-        to_array(region, &self.read_region_bytes(region)?)
+        let mut values = vec![T::default(); region.num_elements() as usize];
+        // Decoded straight into the array where `T` has a byte view.
+        match T::bytes_mut(&mut values) {
+            Some(out) => self.read_region_into(region, out)?,
+            None => return to_array(region, &self.read_region_bytes(region)?),
+        }
+        let shape: Vec<usize> = region.shape().iter().map(|&n| n as usize).collect();
+        Ok(
+            ArrayD::from_shape_vec(IxDyn(&shape), values)
+                .expect("a region's values fill its shape"),
+        )
     }
 
     /// Writes one chunk.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use ndchunk_chunking::{normalize_chunks, ChunkGrid, ChunkSpec, NormalizeOptions, Region};
-use ndchunk_io::{ChunkStore, Element, IoError};
+use ndchunk_io::{ChunkStore, ChunkStoreExt, Element, IoError};
 use num_traits::{AsPrimitive, Float};
 
 use super::Array;
@@ -130,37 +130,8 @@ impl<T: Element> Array<T> {
             .max_block_elements()
             .saturating_mul(2 * T::DTYPE.size() as u64);
         let name = format!("from_store({})", store.location());
-        let chunks = grid.clone();
         Ok(source(name, grid, scratch, move |region: &Region| {
-            let whole_chunk = chunks
-                .block_of(region.start())
-                .filter(|index| chunks.block_region(index).is_ok_and(|r| r == *region));
-            let bytes = match whole_chunk {
-                Some(index) => {
-                    // A whole chunk decodes straight into the block.
-                    let mut values = vec![T::default(); region.num_elements() as usize];
-                    if let Some(out) = T::bytes_mut(&mut values) {
-                        store.read_chunk_into(&index, out)?;
-                        return ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(
-                            |e| crate::Error::Graph {
-                                operation: format!("from_store({})", store.location()),
-                                message: format!("internal: {e}"),
-                            },
-                        );
-                    }
-                    store.read_chunk_bytes(&index)?
-                }
-                None => store.read_region_bytes(region)?,
-            };
-            let values = T::from_ne_bytes(&bytes);
-            ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(|_| {
-                IoError::WrongLength {
-                    location: store.location(),
-                    expected: region.num_elements() as usize * T::DTYPE.size(),
-                    got: bytes.len(),
-                }
-                .into()
-            })
+            Ok(store.read_region::<T>(region)?)
         }))
     }
 

@@ -15,7 +15,7 @@ use ndchunk_io::{ChunkStore, DType, Element, IoError};
 
 use crate::error::{Error, Result};
 use crate::exec::run::{run, ComputeOptions, ComputeReport};
-use crate::graph::block::{shape_of, take};
+use crate::graph::block::take;
 use crate::graph::{Block, Node};
 use crate::plan::Plan;
 
@@ -185,14 +185,8 @@ impl<T: Element> Array<T> {
             chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes));
         let plan = Plan::new(&array.node, &budget)?;
         let ty = array.node.block_type().clone();
-        let sink = |index: &[u64], region: &Region, values: Block| -> Result<()> {
-            let bytes = ty.to_bytes(values)?;
-            debug_assert_eq!(
-                bytes.len(),
-                shape_of(region).iter().product::<usize>() * ty.dtype().size()
-            );
-            store.write_chunk_bytes(index, &bytes)?;
-            Ok(())
+        let sink = |index: &[u64], _: &Region, values: Block| -> Result<()> {
+            ty.write_chunk(store, index, values)
         };
         run(&plan, &sink, options)
     }

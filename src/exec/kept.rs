@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use ndchunk_chunking::{ChunkGrid, Region};
 use ndchunk_io::scratch::ScratchStore;
-use ndchunk_io::{ArrayMeta, ChunkStore, Scalar};
+use ndchunk_io::{ArrayMeta, Scalar};
 
 use crate::error::{Error, Result};
 use crate::graph::block::shape_of;
@@ -83,10 +83,7 @@ impl Kept {
                 operation: "kept result".into(),
                 message: "internal: a block put into a complete result".into(),
             }),
-            Place::Disk { store, .. } => {
-                store.write_chunk_bytes(index, &self.ty.to_bytes(values)?)?;
-                Ok(())
-            }
+            Place::Disk { store, .. } => self.ty.write_chunk(store.as_ref(), index, values),
         }
     }
 
@@ -98,10 +95,7 @@ impl Kept {
                 self.ty.copy_region(&whole, region)
             }
             Place::Complete(whole) => self.ty.copy_region(whole, region),
-            Place::Disk { store, .. } => {
-                let bytes = store.read_region_bytes(region)?;
-                self.ty.block_from_bytes(&shape_of(region), &bytes)
-            }
+            Place::Disk { store, .. } => self.ty.read_store(store.as_ref(), region),
         }
     }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use ndchunk_chunking::Region;
-use ndchunk_io::{DType, Element};
+use ndchunk_io::copy::copy_box;
+use ndchunk_io::{ChunkStore, ChunkStoreExt, DType, Element};
 
 use crate::error::{Error, Result};
 
@@ -68,14 +69,29 @@ pub trait BlockType: Send + Sync {
     /// A copy of the part `region` (local to `whole`) of a block kept
     /// whole, e.g. a materialised reduction read by a later stage.
     fn copy_region(&self, whole: &Block, region: &Region) -> Result<Block>;
-    /// The block's elements as C-order native-endian bytes (a chunk store's form).
-    fn to_bytes(&self, block: Block) -> Result<Vec<u8>>;
-    /// A block of `shape` from C-order native-endian bytes (the inverse of
-    /// [`to_bytes`](Self::to_bytes)).
-    fn block_from_bytes(&self, shape: &[usize], bytes: &[u8]) -> Result<Block>;
+    /// Writes the block as chunk `index` of `store` (of this dtype), from
+    /// the block's own memory where the type has a byte view.
+    fn write_chunk(&self, store: &dyn ChunkStore, index: &[u64], block: Block) -> Result<()>;
+    /// The values of `store` (of this dtype) over `region`, decoded straight
+    /// into the block where the chunks allow.
+    fn read_store(&self, store: &dyn ChunkStore, region: &Region) -> Result<Block>;
 }
 
 struct TypeOf<T>(PhantomData<fn() -> T>);
+
+/// The values of `array` over `local` (coordinates inside it), as a new
+/// C-order array: rows of memcpy when `array` is C-ordered (ndarray's
+/// `to_owned` of a strided view copies element by element).
+fn copy_out<T: Element>(array: &ArrayD<T>, local: &Region) -> ArrayD<T> {
+    let Some(from) = array.as_slice() else {
+        return array.slice(slice_of(local).as_slice()).to_owned();
+    };
+    let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
+    let mut out = vec![T::default(); local.num_elements() as usize];
+    let origin = vec![0; shape.len()];
+    copy_box(from, &shape, local, &mut out, &local.shape(), &origin, 1);
+    ArrayD::from_shape_vec(IxDyn(&shape_of(local)), out).expect("a box's values fill its shape")
+}
 
 /// The [`BlockType`] of `T`.
 pub fn block_type<T: Element>() -> Arc<dyn BlockType> {
@@ -99,7 +115,21 @@ impl<T: Element> BlockType for TypeOf<T> {
                 operation: "assemble".into(),
                 message: format!("internal: expected a block of {}", T::DTYPE.name()),
             })?;
-        dst.slice_mut(slice_of(at).as_slice()).assign(&src);
+        let dst_shape: Vec<u64> = dst.shape().iter().map(|&n| n as u64).collect();
+        let fits = src.shape().iter().map(|&n| n as u64).eq(at.shape());
+        match (dst.as_slice_mut(), src.as_slice()) {
+            // Rows of memcpy, where ndarray would copy element by element.
+            (Some(to), Some(from)) if fits => copy_box(
+                from,
+                &at.shape(),
+                &Region::from_shape(&at.shape()),
+                to,
+                &dst_shape,
+                at.start(),
+                1,
+            ),
+            _ => dst.slice_mut(slice_of(at).as_slice()).assign(&src),
+        }
         Ok(())
     }
 
@@ -113,7 +143,7 @@ impl<T: Element> BlockType for TypeOf<T> {
         {
             return Ok(block(array));
         }
-        Ok(block(array.slice(slice_of(local).as_slice()).to_owned()))
+        Ok(block(copy_out(&array, local)))
     }
 
     fn copy_region(&self, whole: &Block, region: &Region) -> Result<Block> {
@@ -123,24 +153,21 @@ impl<T: Element> BlockType for TypeOf<T> {
                 operation: "read".into(),
                 message: format!("internal: expected a block of {}", T::DTYPE.name()),
             })?;
-        Ok(block(array.slice(slice_of(region).as_slice()).to_owned()))
+        Ok(block(copy_out(array, region)))
     }
 
-    fn to_bytes(&self, block_in: Block) -> Result<Vec<u8>> {
-        let array = take::<T>(block_in, "write")?;
-        let array = array.as_standard_layout();
-        match array.as_slice() {
-            Some(values) => Ok(T::to_ne_bytes(values)),
-            None => Ok(T::to_ne_bytes(&array.iter().copied().collect::<Vec<_>>())),
+    fn write_chunk(&self, store: &dyn ChunkStore, index: &[u64], block_in: Block) -> Result<()> {
+        let mut array = take::<T>(block_in, "write")?;
+        if let Some(bytes) = array.as_slice_mut().and_then(|v| T::bytes_mut(v)) {
+            store.write_chunk_bytes(index, bytes)?;
+            return Ok(());
         }
+        let values: Vec<T> = array.iter().copied().collect();
+        store.write_chunk_bytes(index, &T::to_ne_bytes(&values))?;
+        Ok(())
     }
 
-    fn block_from_bytes(&self, shape: &[usize], bytes: &[u8]) -> Result<Block> {
-        ArrayD::from_shape_vec(IxDyn(shape), T::from_ne_bytes(bytes))
-            .map(block)
-            .map_err(|e| Error::Graph {
-                operation: "read".into(),
-                message: format!("internal: {} bytes do not fill {shape:?}: {e}", bytes.len()),
-            })
+    fn read_store(&self, store: &dyn ChunkStore, region: &Region) -> Result<Block> {
+        Ok(block(store.read_region::<T>(region)?))
     }
 }

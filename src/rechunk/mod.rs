@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use ndchunk_chunking::rechunk::{ArrayRef, CopyPass, RechunkPlan};
-use ndchunk_chunking::{ChunkingError, Region};
+use ndchunk_chunking::ChunkingError;
 use ndchunk_io::copy::copy_box;
 use ndchunk_io::scratch::ScratchStore;
 use ndchunk_io::{ArrayMeta, ChunkStore};
@@ -214,27 +214,6 @@ fn check_stores(
 
 /// One task: assemble `block` from the input chunks it overlaps, write the
 /// output chunks inside it. Returns the bytes written.
-/// The byte range `part` (local to a C-order buffer of `shape`) covers,
-/// when it is one contiguous run: whole along every axis after the first
-/// it does not span, and one element thick along every axis before it.
-fn contiguous_run(part: &Region, shape: &[u64], itemsize: usize) -> Option<std::ops::Range<usize>> {
-    let extent = part.shape();
-    let ndim = shape.len();
-    // The first axis (from the end) where the part is not whole.
-    let partial = (0..ndim).rev().find(|&a| extent[a] != shape[a]);
-    if let Some(k) = partial {
-        if (0..k).any(|a| extent[a] > 1) {
-            return None;
-        }
-    }
-    let mut offset = 0u64;
-    for (a, &start) in part.start().iter().enumerate() {
-        offset = offset * shape[a] + start;
-    }
-    let start = offset as usize * itemsize;
-    Some(start..start + part.num_elements() as usize * itemsize)
-}
-
 fn copy_block(
     input: &dyn ChunkStore,
     output: &dyn ChunkStore,
@@ -246,53 +225,23 @@ fn copy_block(
     let itemsize = input.meta().dtype.size();
     let region = pass.blocks.block_region(block).map_err(grid_error)?;
     let shape = region.shape();
-    let chunks = pass
+    for chunk in pass
         .input_chunks
         .blocks_overlapping(&region)
-        .map_err(grid_error)?;
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut pooled = false;
-    for chunk in chunks.iter() {
+        .map_err(grid_error)?
+        .iter()
+    {
         let chunk_region = pass.input_chunks.block_region(&chunk).map_err(grid_error)?;
-        let Some(common) = chunk_region.intersect(&region) else {
-            continue;
-        };
         counters.chunks_read.fetch_add(1, Ordering::Relaxed);
         counters.bytes_read.fetch_add(
             chunk_region.num_elements() * itemsize as u64,
             Ordering::Relaxed,
         );
-        if chunk_region == region {
-            // The block is this chunk: no copy, and no pooled buffer.
-            buffer = input.read_chunk_bytes(&chunk)?;
-            pooled = false;
-            continue;
-        }
-        if buffer.is_empty() {
-            buffer = buffers.take(region.num_elements() as usize * itemsize);
-            pooled = true;
-        }
-        let to = common.relative_to(&region).expect("inside the block");
-        if common == chunk_region {
-            if let Some(run) = contiguous_run(&to, &shape, itemsize) {
-                // The chunk is one run of the block's bytes: decode (or read)
-                // it in place.
-                input.read_chunk_into(&chunk, &mut buffer[run])?;
-                continue;
-            }
-        }
-        let bytes = input.read_chunk_bytes(&chunk)?;
-        let from = common.relative_to(&chunk_region).expect("inside the chunk");
-        copy_box(
-            &bytes,
-            &chunk_region.shape(),
-            &from,
-            &mut buffer,
-            &shape,
-            to.start(),
-            itemsize,
-        );
     }
+    // Chunks that are contiguous runs of the block are decoded (or read)
+    // straight into it.
+    let mut buffer = buffers.take(region.num_elements() as usize * itemsize);
+    input.read_region_into(&region, &mut buffer)?;
     let mut written = 0u64;
     // One buffer for every output chunk cut out of the block: it is
     // overwritten whole each time, so it is zeroed only once.
@@ -330,50 +279,6 @@ fn copy_block(
         counters.chunks_written.fetch_add(1, Ordering::Relaxed);
         counters.bytes_written.fetch_add(bytes, Ordering::Relaxed);
     }
-    if pooled {
-        buffers.give(buffer);
-    }
+    buffers.give(buffer);
     Ok(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// `contiguous_run` is exactly the run of linear indices the part
-        /// covers, whenever those indices are one run.
-        #[test]
-        fn contiguous_runs_are_exactly_the_parts_bytes(
-            dims in prop::collection::vec((1u64..5, 0u64..5, 0u64..5), 1..4),
-        ) {
-            let shape: Vec<u64> = dims.iter().map(|d| d.0).collect();
-            let start: Vec<u64> = dims.iter().map(|d| d.1 % d.0).collect();
-            let stop: Vec<u64> = dims.iter().zip(&start).map(|(d, &s)| s + 1 + d.2 % (d.0 - s)).collect();
-            let part = Region::new(start, stop).unwrap();
-            let mut linear: Vec<u64> = Vec::new();
-            let total: u64 = shape.iter().product();
-            for i in 0..total {
-                let mut rest = i;
-                let mut inside = true;
-                for a in (0..shape.len()).rev() {
-                    let x = rest % shape[a];
-                    rest /= shape[a];
-                    inside &= part.range(a).contains(&x);
-                }
-                if inside {
-                    linear.push(i);
-                }
-            }
-            let one_run = linear.windows(2).all(|w| w[1] == w[0] + 1);
-            match contiguous_run(&part, &shape, 4) {
-                Some(run) => {
-                    prop_assert!(one_run);
-                    prop_assert_eq!(run, linear[0] as usize * 4..(linear[linear.len() - 1] as usize + 1) * 4);
-                }
-                None => prop_assert!(!one_run),
-            }
-        }
-    }
 }
