@@ -17,7 +17,7 @@ use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::ZarrStore;
 use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
 use ndchunk::plan::StageKind;
-use ndchunk::{Array, Chunks, ComputeOptions, Error};
+use ndchunk::{Array, Chunks, ComputeOptions, Error, ProgressCallback};
 use proptest::prelude::*;
 
 fn values(shape: &[usize]) -> ArrayD<f64> {
@@ -134,6 +134,39 @@ fn a_small_budget_goes_through_intermediate_stores_on_disk() {
     assert!(report.peak_bytes <= 40_000, "{report:?}");
     let reads = store.reads.lock().unwrap().clone();
     assert!(reads.values().all(|&n| n == 1), "{reads:?}");
+}
+
+/// Intermediates go under `temp_dir` while the run needs them and are
+/// removed by its end.
+#[test]
+fn intermediates_live_in_temp_dir_until_the_run_ends() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let most_seen = Arc::new(Mutex::new(0usize));
+    let (watched, seen) = (dir.path().to_path_buf(), most_seen.clone());
+    let options = ComputeOptions {
+        temp_dir: Some(dir.path().to_path_buf()),
+        on_progress: Some(
+            ProgressCallback::new(move |_| {
+                let n = std::fs::read_dir(&watched).unwrap().count();
+                let mut most = seen.lock().unwrap();
+                *most = (*most).max(n);
+            })
+            .with_interval(std::time::Duration::ZERO),
+        ),
+        ..options(1, 40_000)
+    };
+    assert_eq!(a.rechunk([1, 180]).compute_with(&options).unwrap().0, x);
+    assert!(
+        *most_seen.lock().unwrap() >= 1,
+        "nothing was written under temp_dir"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "left behind"
+    );
 }
 
 #[test]

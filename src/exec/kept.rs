@@ -5,6 +5,7 @@
 //! is written to a scratch store on disk and read back region by region, so
 //! a result larger than the budget never has to exist in memory.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndchunk_chunking::{ChunkGrid, Region};
@@ -37,26 +38,23 @@ enum Place {
 }
 
 impl Kept {
-    /// An empty array over `grid`: in memory when `in_memory`, else a
-    /// scratch store in a new temporary directory. `name` is the
+    /// An empty array over `grid`: in memory, or with `spill_to`, a
+    /// scratch store in a new temporary directory under it. `name` is the
     /// operation, for errors.
     pub(crate) fn new(
         name: &str,
         grid: &ChunkGrid,
         ty: &Arc<dyn BlockType>,
-        in_memory: bool,
+        spill_to: Option<&Path>,
     ) -> Result<Kept> {
-        let place = if in_memory {
-            let shape = shape_of(&Region::from_shape(&grid.shape()));
-            Place::Memory(Mutex::new(ty.filled(&shape)))
-        } else {
+        let place = if let Some(parent) = spill_to {
             let spill = |e: String| Error::Job {
-                path: std::env::temp_dir().display().to_string(),
+                path: parent.display().to_string(),
                 message: format!("cannot spill the result of `{name}`: {e}"),
             };
             let dir = tempfile::Builder::new()
                 .prefix("ndchunk-spill-")
-                .tempdir()
+                .tempdir_in(parent)
                 .map_err(|e| spill(e.to_string()))?;
             let meta = ArrayMeta::new(grid.clone(), ty.dtype(), Scalar::Int(0));
             let store = ScratchStore::open(dir.path(), meta).map_err(|e| spill(e.to_string()))?;
@@ -64,6 +62,9 @@ impl Kept {
                 store: Box::new(store),
                 _dir: dir,
             }
+        } else {
+            let shape = shape_of(&Region::from_shape(&grid.shape()));
+            Place::Memory(Mutex::new(ty.filled(&shape)))
         };
         Ok(Kept {
             grid: grid.clone(),

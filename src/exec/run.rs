@@ -35,6 +35,10 @@ pub struct ComputeOptions {
     /// Called as tasks finish (throttled) and at the end of every stage,
     /// whether or not the bar is shown.
     pub on_progress: Option<ProgressCallback>,
+    /// Where results that do not fit the budget and a rechunk's
+    /// intermediates are written; `None`: the system's temporary directory
+    /// (`TMPDIR`). Choose a disk, not a RAM-backed `/tmp`.
+    pub temp_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ComputeOptions {
@@ -44,6 +48,7 @@ impl Default for ComputeOptions {
             threads: None,
             progress: true,
             on_progress: None,
+            temp_dir: None,
         }
     }
 }
@@ -110,6 +115,7 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             message: e.to_string(),
         })?;
     let tasks_run = AtomicU64::new(0);
+    let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut done = Materialised::new();
     // The budget held by results kept in memory for later stages, by node.
     let mut kept: HashMap<u64, Reservation<'_>> = HashMap::new();
@@ -135,6 +141,7 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             tasks_run: &tasks_run,
             failed: AtomicBool::new(false),
             show: options.progress,
+            temp_dir: &temp_dir,
         };
         if i + 1 == stages.len() {
             pool.install(|| ctx.run(sink))?;
@@ -159,7 +166,8 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
                 spilled_bytes += bytes;
             }
             let node = &stage.node;
-            let result = Kept::new(node.name(), node.grid(), node.block_type(), in_memory)?;
+            let spill_to = (!in_memory).then_some(temp_dir.as_path());
+            let result = Kept::new(node.name(), node.grid(), node.block_type(), spill_to)?;
             let keep =
                 |index: &[u64], region: &Region, values: Block| result.put(index, region, values);
             pool.install(|| ctx.run(&keep))?;
@@ -228,6 +236,8 @@ struct StageRun<'a> {
     tasks_run: &'a AtomicU64,
     failed: AtomicBool,
     show: bool,
+    /// Where spilled results and intermediates go.
+    temp_dir: &'a std::path::Path,
 }
 
 impl StageRun<'_> {
@@ -318,7 +328,12 @@ impl StageRun<'_> {
         let mut previous: Option<Kept> = None;
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
             let next = if k + 1 < plan.passes.len() {
-                Some(Kept::new(name, &pass.output_chunks, ty, false)?)
+                Some(Kept::new(
+                    name,
+                    &pass.output_chunks,
+                    ty,
+                    Some(self.temp_dir),
+                )?)
             } else {
                 None
             };
