@@ -6,6 +6,8 @@
 
 #[path = "support/chunkings.rs"]
 mod chunkings;
+#[allow(dead_code)]
+mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use chunkings::{grid_for, shape_up_to};
 use ndarray::{ArrayD, IxDyn};
 use ndchunk::chunking::{ChunkGrid, Region};
+use ndchunk::io::hdf5::{Compression, Hdf5Store};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::ZarrStore;
 use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
@@ -229,6 +232,41 @@ fn store_writes_a_rechunk_straight_into_the_store_chunks() {
         .compute()
         .unwrap();
     assert_eq!(back, x);
+}
+
+/// The same into an HDF5 file (chunked differently from the source), read
+/// back by h5py.
+#[test]
+fn store_rechunks_into_an_hdf5_dataset_h5py_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.h5");
+    let x = values(&[240, 180]);
+    let a = Array::<f64>::from_ndarray(x.clone(), [240, 1]).unwrap();
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[240, 180], &[7, 180]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let out = Hdf5Store::create(&file, "t", &meta, Compression::default()).unwrap();
+    let report = (&a * 3.0).store_with(&out, &options(2, 100_000)).unwrap();
+    assert!(report.peak_bytes <= 100_000, "{report:?}");
+    drop(out);
+    let back = Array::<f64>::from_store(Arc::new(Hdf5Store::open(&file, "t").unwrap()))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(back, x.mapv(|v| v * 3.0));
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let script = "import sys, h5py, numpy as np\n\
+        d = h5py.File(sys.argv[1])['t']\n\
+        x = np.arange(240 * 180).reshape(240, 180) * 0.25 - 7.0\n\
+        assert d.chunks == (7, 180), d.chunks\n\
+        assert (d[...] == x * 3.0).all()\n\
+        print('ok')";
+    let out = support::run_python(&python, script, &[&file]);
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "ok");
 }
 
 #[test]
