@@ -6,7 +6,6 @@
 
 #[path = "support/chunkings.rs"]
 mod chunkings;
-#[allow(dead_code)]
 mod support;
 
 use std::collections::HashMap;
