@@ -4,12 +4,16 @@
 //! negative steps on a small case. Their values against an oracle:
 //! `array_layout.rs`.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+#[path = "support/counting.rs"]
+mod counting;
+
+use std::sync::Arc;
+
+use counting::Counting;
 
 use ndarray::{ArrayD, IxDyn};
-use ndchunk::chunking::{ChunkGrid, Region};
-use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
+use ndchunk::chunking::ChunkGrid;
+use ndchunk::io::{ArrayMeta, DType, Scalar};
 use ndchunk::{concatenate, stack, Array, Error, Index, PadMode};
 
 fn values(shape: &[usize]) -> ArrayD<f64> {
@@ -19,31 +23,6 @@ fn values(shape: &[usize]) -> ArrayD<f64> {
 
 // ------------------------------------------------------------------ culling
 
-/// A store that records which chunks were read.
-struct Counting {
-    inner: MemoryStore,
-    reads: Mutex<BTreeSet<Vec<u64>>>,
-}
-
-impl ChunkStore for Counting {
-    fn meta(&self) -> &ArrayMeta {
-        self.inner.meta()
-    }
-    fn location(&self) -> String {
-        "counting".into()
-    }
-    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>, IoError> {
-        self.reads.lock().unwrap().insert(chunk.to_vec());
-        self.inner.read_chunk_bytes(chunk)
-    }
-    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<(), IoError> {
-        self.inner.write_chunk_bytes(chunk, bytes)
-    }
-    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool, IoError> {
-        self.inner.chunk_exists(chunk)
-    }
-}
-
 fn counting_store() -> (Arc<Counting>, ArrayD<f64>) {
     let meta = ArrayMeta::new(
         ChunkGrid::regular(&[100, 60], &[10, 20]).unwrap(),
@@ -51,22 +30,12 @@ fn counting_store() -> (Arc<Counting>, ArrayD<f64>) {
         Scalar::Float(0.0),
     );
     let x = values(&[100, 60]);
-    let store = Arc::new(Counting {
-        inner: MemoryStore::new("cull", meta),
-        reads: Mutex::new(BTreeSet::new()),
-    });
-    store
-        .write_region(&Region::from_shape(&[100, 60]), x.view())
-        .unwrap();
-    store.reads.lock().unwrap().clear();
-    (store, x)
+    (Counting::holding(meta, x.view()), x)
 }
 
+/// The chunks read since the last call, in order.
 fn reads(store: &Counting) -> Vec<Vec<u64>> {
-    let mut r = store.reads.lock().unwrap();
-    let out = r.iter().cloned().collect();
-    r.clear();
-    out
+    store.take_reads().into_keys().collect()
 }
 
 #[test]

@@ -6,18 +6,20 @@
 
 #[path = "support/chunkings.rs"]
 mod chunkings;
+#[path = "support/counting.rs"]
+mod counting;
 mod support;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chunkings::{grid_for, shape_up_to};
+use counting::Counting;
 use ndarray::{ArrayD, IxDyn};
-use ndchunk::chunking::{ChunkGrid, Region};
+use ndchunk::chunking::ChunkGrid;
 use ndchunk::io::hdf5::{Compression, Hdf5Store};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::ZarrStore;
-use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, MemoryStore, Scalar};
+use ndchunk::io::{ArrayMeta, DType, Scalar};
 use ndchunk::plan::StageKind;
 use ndchunk::{Array, Chunks, ComputeOptions, Error, ProgressCallback};
 use proptest::prelude::*;
@@ -40,36 +42,6 @@ fn options(threads: usize, max_mem: u64) -> ComputeOptions {
     }
 }
 
-/// A store that counts how often each chunk is read.
-struct Counting {
-    inner: MemoryStore,
-    reads: Mutex<HashMap<Vec<u64>, usize>>,
-}
-
-impl ChunkStore for Counting {
-    fn meta(&self) -> &ArrayMeta {
-        self.inner.meta()
-    }
-    fn location(&self) -> String {
-        "counting".into()
-    }
-    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>, IoError> {
-        *self
-            .reads
-            .lock()
-            .unwrap()
-            .entry(chunk.to_vec())
-            .or_default() += 1;
-        self.inner.read_chunk_bytes(chunk)
-    }
-    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<(), IoError> {
-        self.inner.write_chunk_bytes(chunk, bytes)
-    }
-    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool, IoError> {
-        self.inner.chunk_exists(chunk)
-    }
-}
-
 /// A (240, 180) float64 array in chunks of (240, 1): "daily maps" to be
 /// read as "time series" (1, 180).
 fn counting_store() -> (Arc<Counting>, ArrayD<f64>) {
@@ -79,15 +51,7 @@ fn counting_store() -> (Arc<Counting>, ArrayD<f64>) {
         Scalar::Float(0.0),
     );
     let x = values(&[240, 180]);
-    let store = Arc::new(Counting {
-        inner: MemoryStore::new("counting", meta),
-        reads: Mutex::new(HashMap::new()),
-    });
-    store
-        .write_region(&Region::from_shape(&[240, 180]), x.view())
-        .unwrap();
-    store.reads.lock().unwrap().clear();
-    (store, x)
+    (Counting::holding(meta, x.view()), x)
 }
 
 fn rechunk_passes(a: &Array<f64>, options: &ComputeOptions) -> usize {
@@ -110,7 +74,7 @@ fn every_input_chunk_is_read_once_by_a_rechunk() {
     assert_eq!(rechunk_passes(&b, &roomy), 1);
     let (got, report) = b.compute_with(&roomy).unwrap();
     assert_eq!(got, x.mapv(|v| v * 2.0 + 1.0));
-    let reads = store.reads.lock().unwrap().clone();
+    let reads = store.take_reads();
     assert_eq!(reads.len(), 180, "every chunk read");
     assert!(
         reads.values().all(|&n| n == 1),
@@ -134,7 +98,7 @@ fn a_small_budget_goes_through_intermediate_stores_on_disk() {
     let (got, report) = b.compute_with(&tight).unwrap();
     assert_eq!(got, x);
     assert!(report.peak_bytes <= 40_000, "{report:?}");
-    let reads = store.reads.lock().unwrap().clone();
+    let reads = store.take_reads();
     assert!(reads.values().all(|&n| n == 1), "{reads:?}");
 }
 
