@@ -116,7 +116,7 @@ impl Job<'_> {
             "std" => a.std(&axes, false, 0),
             other => return Err(format!("unknown --op {other}: mean, sum, min, max or std").into()),
         };
-        print!("{}", reduced.explain()?);
+        print!("{}", reduced.plan_with(&self.options)?);
         // Zarr wants a regular grid: the reduced array's largest chunks.
         let grid = ChunkGrid::regular(&reduced.shape(), &reduced.grid().chunk_shape())?;
         let mut meta = ArrayMeta::new(grid, reduced.dtype(), Scalar::Float(f64::NAN));
