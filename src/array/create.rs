@@ -135,21 +135,11 @@ impl<T: Element> Array<T> {
             let whole_chunk = chunks
                 .block_of(region.start())
                 .filter(|index| chunks.block_region(index).is_ok_and(|r| r == *region));
+            // A whole chunk is decoded by the store into bytes of its own
+            // and copied once into the block (decoding into a zeroed block
+            // costs a pass more: codecs decode into their own buffer).
             let bytes = match whole_chunk {
-                Some(index) => {
-                    // A whole chunk decodes straight into the block.
-                    let mut values = vec![T::default(); region.num_elements() as usize];
-                    if let Some(out) = T::bytes_mut(&mut values) {
-                        store.read_chunk_into(&index, out)?;
-                        return ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(
-                            |e| crate::Error::Graph {
-                                operation: format!("from_store({})", store.location()),
-                                message: format!("internal: {e}"),
-                            },
-                        );
-                    }
-                    store.read_chunk_bytes(&index)?
-                }
+                Some(index) => store.read_chunk_bytes(&index)?,
                 None => store.read_region_bytes(region)?,
             };
             let values = T::from_ne_bytes(&bytes);
