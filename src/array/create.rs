@@ -130,8 +130,29 @@ impl<T: Element> Array<T> {
             .max_block_elements()
             .saturating_mul(2 * T::DTYPE.size() as u64);
         let name = format!("from_store({})", store.location());
+        let chunks = grid.clone();
         Ok(source(name, grid, scratch, move |region: &Region| {
-            Ok(store.read_region::<T>(region)?)
+            let whole_chunk = chunks
+                .block_of(region.start())
+                .filter(|index| chunks.block_region(index).is_ok_and(|r| r == *region));
+            let Some(index) = whole_chunk else {
+                // Several chunks (or parts): those that are contiguous runs
+                // of the block are decoded straight into it.
+                return Ok(store.read_region::<T>(region)?);
+            };
+            // A whole chunk is decoded by the store into bytes of its own
+            // and copied once into the block (decoding into a zeroed block
+            // costs a pass more: codecs decode into their own buffer).
+            let bytes = store.read_chunk_bytes(&index)?;
+            let values = T::from_ne_bytes(&bytes);
+            ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(|_| {
+                IoError::WrongLength {
+                    location: store.location(),
+                    expected: region.num_elements() as usize * T::DTYPE.size(),
+                    got: bytes.len(),
+                }
+                .into()
+            })
         }))
     }
 

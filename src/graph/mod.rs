@@ -50,6 +50,13 @@ pub trait Reduction: Send + Sync {
     fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block>;
     /// Accumulator bytes per output element (e.g. mean + M2 for `var`).
     fn acc_bytes_per_element(&self) -> u64;
+    /// Whether the partial of a block may be made from the partials of
+    /// slabs of it along the reduced axes, combined in order (true for a
+    /// fold; false where a partial stands for its whole block, as a scan's
+    /// block totals do). Lets a task fold a large block tile by tile.
+    fn splits_blocks(&self) -> bool {
+        true
+    }
 }
 
 /// A structural operation (slice, transpose, reshape, concatenate, pad,

@@ -12,6 +12,8 @@ use ndchunk_chunking::Region;
 use crate::error::{Error, Result};
 use crate::graph::{Block, BlockInfo, Node, NodeKind};
 
+pub mod tiles;
+
 /// Reductions already computed by earlier stages, by node id, as sources.
 pub type Materialised = HashMap<u64, Arc<Node>>;
 
@@ -35,6 +37,16 @@ impl<'a> EvalContext<'a> {
             shared,
             memo: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Earlier stages' results, by node id.
+    pub(crate) fn materialised(&self) -> &'a Materialised {
+        self.done
+    }
+
+    /// The stage's shared nodes and their numbers of consumers.
+    pub(crate) fn shared(&self) -> &'a HashMap<u64, usize> {
+        self.shared
     }
 }
 

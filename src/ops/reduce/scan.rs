@@ -107,6 +107,11 @@ impl<T: Numeric> Reduction for ScanOp<T> {
     fn acc_bytes_per_element(&self) -> u64 {
         T::DTYPE.size() as u64
     }
+
+    /// One total per block of the grid: a slab's total is not a carry.
+    fn splits_blocks(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Numeric> Scan for ScanOp<T> {

@@ -1,0 +1,209 @@
+//! Large blocks, which a task evaluates tile by tile (`plan/fused_eval/
+//! tiles.rs`): the same values as the ndarray oracle, bit for bit for
+//! elementwise chains (tiling never changes an element's arithmetic), and
+//! bit-identical reductions for any thread count. Blocks here hold well
+//! over two tiles (2^15 elements each), with chains that mix what tiles
+//! (in-memory sources, elementwise maps, rechunks) with what is evaluated
+//! whole (a store, `map_blocks`, a broadcast reduction, a shared node).
+
+#[path = "support/chunkings.rs"]
+#[allow(dead_code)] // only `axis_chunks` is used here
+mod chunkings;
+
+use std::sync::Arc;
+
+use chunkings::axis_chunks;
+use ndarray::{ArrayD, Axis, IxDyn, Zip};
+use ndchunk::chunking::ChunkGrid;
+use ndchunk::io::{ArrayMeta, ChunkStoreExt, DType, MemoryStore, Scalar};
+use ndchunk::{Array, ComputeOptions};
+use proptest::prelude::*;
+
+fn options(threads: usize) -> ComputeOptions {
+    let mut options = ComputeOptions {
+        progress: false,
+        ..ComputeOptions::default()
+    };
+    options.max_mem = Some(1 << 30);
+    options.threads = Some(threads);
+    options
+}
+
+fn values(shape: &[usize], seed: u64) -> ArrayD<f64> {
+    let mut state = seed;
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 10.0 - 2.0
+    })
+}
+
+fn same_bits(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()))
+}
+
+/// A large shape (up to 3-d, 100k to 400k elements) and two random
+/// chunkings of it with few, large chunks.
+fn case() -> impl Strategy<Value = (Vec<usize>, ChunkGrid, ChunkGrid)> {
+    prop_oneof![
+        (100_000usize..400_000).prop_map(|n| vec![n]),
+        (30usize..400, 300usize..1100).prop_map(|(a, b)| vec![a, b]),
+        (2usize..9, 3usize..70, 200usize..800).prop_map(|(a, b, c)| vec![a, b, c]),
+    ]
+    .prop_flat_map(|shape| {
+        let grid = |shape: &[usize]| {
+            shape
+                .iter()
+                .map(|&n| axis_chunks(n).prop_map(move |c| coarse(c, n)))
+                .collect::<Vec<_>>()
+                .prop_map(|sizes| ChunkGrid::from_sizes(&sizes).unwrap())
+        };
+        (grid(&shape), grid(&shape), Just(shape))
+    })
+    .prop_map(|(a, b, shape)| (shape, a, b))
+}
+
+/// Random chunk sizes of an axis merged into at most three chunks, so
+/// that blocks are large enough to tile.
+fn coarse(sizes: Vec<u64>, len: usize) -> Vec<u64> {
+    if len == 0 {
+        return sizes;
+    }
+    let cut = sizes.len().div_ceil(3);
+    let mut out: Vec<u64> = sizes.chunks(cut).map(|c| c.iter().sum()).collect();
+    out.retain(|&n| n > 0);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// `sqrt(|a * 2 + b|) - a` with `b` in another chunking: elementwise,
+    /// so the tiled result equals the oracle bit for bit.
+    #[test]
+    fn elementwise_chains_equal_the_oracle_bit_for_bit((shape, ga, gb) in case()) {
+        let (x, y) = (values(&shape, 1), values(&shape, 2));
+        let a = Array::from_ndarray(x.clone(), ga).unwrap();
+        let b = Array::from_ndarray(y.clone(), gb).unwrap();
+        let lazy = ((&a * 2.0 + &b).abs().sqrt() - &a).rechunk(a.grid().clone());
+        let want = Zip::from(&x).and(&y).map_collect(|&p, &q| (p * 2.0 + q).abs().sqrt() - p);
+        let (got, _) = lazy.compute_with(&options(2)).unwrap();
+        prop_assert!(same_bits(&got, &want));
+    }
+
+    /// Sums and means over every set of axes, tiled: close to the oracle,
+    /// and the same bits on 1 and 3 threads.
+    #[test]
+    fn tiled_reductions_are_bit_identical_whatever_the_threads((shape, ga, gb) in case()) {
+        let (x, y) = (values(&shape, 3), values(&shape, 4));
+        let a = Array::from_ndarray(x.clone(), ga).unwrap();
+        let b = Array::from_ndarray(y.clone(), gb).unwrap();
+        let chain = &a * 3.0 - &b;
+        let oracle = Zip::from(&x).and(&y).map_collect(|&p, &q| p * 3.0 - q);
+        let ndim = shape.len();
+        let subsets: Vec<Vec<usize>> = (1u32..(1 << ndim))
+            .map(|m| (0..ndim).filter(|&i| m & (1 << i) != 0).collect())
+            .collect();
+        for axes in subsets {
+            let mut want_sum = oracle.clone();
+            for &ax in axes.iter().rev() {
+                want_sum = want_sum.sum_axis(Axis(ax));
+            }
+            let count: usize = axes.iter().map(|&ax| shape[ax]).product();
+            for (name, lazy, want) in [
+                ("sum", chain.sum(&axes, false), want_sum.clone()),
+                ("mean", chain.mean(&axes, false), want_sum.mapv(|s| s / count as f64)),
+            ] {
+                let (one, _) = lazy.compute_with(&options(1)).unwrap();
+                let (three, _) = lazy.compute_with(&options(3)).unwrap();
+                prop_assert!(same_bits(&one, &three), "{name} over {axes:?}");
+                prop_assert_eq!(one.shape(), want.shape());
+                for (g, w) in one.iter().zip(want.iter()) {
+                    prop_assert!((g - w).abs() <= 1e-9 * (1.0 + w.abs()), "{name} over {axes:?}: {g} vs {w}");
+                }
+            }
+        }
+    }
+}
+
+/// A chain whose inputs are evaluated whole once per task (a store,
+/// `map_blocks`, a reduction broadcast back) and a node read by two
+/// consumers, over blocks of 2^18 elements.
+#[test]
+fn barriers_and_shared_nodes_in_a_tiled_chain() {
+    let shape = [600usize, 1000];
+    let (x, y) = (values(&shape, 5), values(&shape, 6));
+    let grid = ChunkGrid::regular(&[600, 1000], &[256, 1000]).unwrap();
+    let store = MemoryStore::new(
+        "y",
+        ArrayMeta::new(grid.clone(), DType::Float64, Scalar::Float(f64::NAN)),
+    );
+    for i in 0..grid.axis(0).num_chunks() {
+        let region = grid.block_region(&[i, 0]).unwrap();
+        let (lo, hi) = (region.start()[0] as usize, region.stop()[0] as usize);
+        store
+            .write_chunk(&[i, 0], y.slice(ndarray::s![lo..hi, ..]).into_dyn())
+            .unwrap();
+    }
+    let a = Array::from_ndarray(x.clone(), [256, 1000]).unwrap();
+    let b = Array::<f64>::from_store(Arc::new(store)).unwrap();
+    let doubled = a.map_blocks(|block, _| block.mapv(|v| v * 2.0));
+    let shared = &a + &b;
+    let lazy = (&shared * &doubled) + (&shared - a.mean(&[0], true)).abs() + shared.abs().sqrt();
+    let col_mean = x.mean_axis(Axis(0)).unwrap().insert_axis(Axis(0));
+    let s = &x + &y;
+    let want = &s * &(&x * 2.0) + (&s - &col_mean).mapv(f64::abs) + s.mapv(|v| v.abs().sqrt());
+    for threads in [1, 2] {
+        let (got, _) = lazy.compute_with(&options(threads)).unwrap();
+        assert_eq!(got.shape(), want.shape());
+        for (g, w) in got.iter().zip(want.iter()) {
+            assert!(
+                g.to_bits() == w.to_bits() || (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                "{g} vs {w}"
+            );
+        }
+        // The same chain summed: folded tile by tile, close to the oracle.
+        let (total, _) = lazy
+            .sum(&[0, 1], false)
+            .compute_with(&options(threads))
+            .unwrap();
+        let want_total: f64 = want.sum();
+        assert!((total[[]] - want_total).abs() <= 1e-9 * want_total.abs());
+    }
+}
+
+/// Argmax and cumsum (whose carries keep one total per block, so they are
+/// never folded tile by tile) over large blocks.
+#[test]
+fn argmax_and_cumsum_over_large_blocks() {
+    let shape = [700usize, 900];
+    let x = values(&shape, 7);
+    let a = Array::from_ndarray(x.clone(), [300, 900]).unwrap() + 1.0;
+    let shifted = x.mapv(|v| v + 1.0);
+    for axis in [0usize, 1] {
+        let got = a.argmax(axis).compute().unwrap();
+        let want = shifted.map_axis(Axis(axis), |lane| {
+            let mut best = 0;
+            for (i, &v) in lane.iter().enumerate() {
+                if v > lane[best] {
+                    best = i;
+                }
+            }
+            best as i64
+        });
+        assert_eq!(got, want, "argmax along {axis}");
+        let got = a.cumsum(axis).compute().unwrap();
+        let mut want = shifted.clone();
+        want.accumulate_axis_inplace(Axis(axis), |&prev, cur| *cur += prev);
+        for (g, w) in got.iter().zip(want.iter()) {
+            assert!(
+                (g - w).abs() <= 1e-9 * (1.0 + w.abs()),
+                "cumsum along {axis}"
+            );
+        }
+    }
+}
