@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use chunkings::{grid_for, shape_up_to};
 use counting::Counting;
 use ndarray::{ArrayD, IxDyn};
-use ndchunk::chunking::ChunkGrid;
+use ndchunk::chunking::{ChunkGrid, Region};
 use ndchunk::io::hdf5::{Compression, Hdf5Store};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::ZarrStore;
-use ndchunk::io::{ArrayMeta, DType, Scalar};
+use ndchunk::io::{ArrayMeta, ChunkStoreExt, DType, Scalar};
 use ndchunk::plan::StageKind;
 use ndchunk::{Array, Chunks, ComputeOptions, Error, ProgressCallback};
 use proptest::prelude::*;
@@ -230,6 +230,34 @@ fn store_rechunks_into_an_hdf5_dataset_h5py_reads() {
         print('ok')";
     let out = support::run_python(&python, script, &[&file]);
     assert_eq!(String::from_utf8_lossy(&out).trim(), "ok");
+}
+
+/// A corrupt source chunk stops a rechunk with an error naming the pass,
+/// the pass's block and (in its source) the chunk.
+#[test]
+fn a_corrupt_chunk_stops_a_rechunk_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[40, 30], &[40, 1]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(3));
+    let store = ZarrStore::create(dir.path(), "a", &spec).unwrap();
+    store
+        .write_region(&Region::from_shape(&[40, 30]), values(&[40, 30]).view())
+        .unwrap();
+    std::fs::write(dir.path().join("a/c/0/7"), b"not zstd").unwrap();
+    let a = Array::<f64>::from_store(Arc::new(store)).unwrap();
+    match a.rechunk([1, 30]).compute_with(&options(2, 1 << 30)) {
+        Err(Error::Task {
+            operation, source, ..
+        }) => {
+            assert!(operation.starts_with("rechunk (pass 1/"), "{operation}");
+            assert!(source.to_string().contains("[0, 7]"), "{source}");
+        }
+        other => panic!("expected a task error, got {other:?}"),
+    }
 }
 
 #[test]

@@ -264,11 +264,16 @@ impl StageRun<'_> {
     }
 
     fn fail(&self, block: &[u64], e: Error) -> Error {
+        self.fail_in(self.stage.node.name(), block, e)
+    }
+
+    /// Stops the stage; the error names `operation` and the task's block.
+    fn fail_in(&self, operation: &str, block: &[u64], e: Error) -> Error {
         self.failed.store(true, Ordering::Relaxed);
         match e {
             e @ Error::Task { .. } => e,
             e => Error::Task {
-                operation: self.stage.node.name().to_string(),
+                operation: operation.to_string(),
                 block: block.to_vec(),
                 source: Box::new(e),
             },
@@ -329,6 +334,8 @@ impl StageRun<'_> {
         let name = node.name();
         let mut previous: Option<Kept> = None;
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
+            // Errors name the pass; their block is one of the pass's blocks.
+            let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
             let next = if k + 1 < plan.passes.len() {
                 Some(Kept::new(
                     name,
@@ -376,7 +383,7 @@ impl StageRun<'_> {
                         }
                         Ok(region.num_elements() * node.itemsize())
                     };
-                    let bytes = task().map_err(|e| self.fail(&b, e))?;
+                    let bytes = task().map_err(|e| self.fail_in(&operation, &b, e))?;
                     self.tasks_run.fetch_add(1, Ordering::Relaxed);
                     progress.task_done(bytes);
                     self.observer.task_done(self.index, name, bytes);
