@@ -154,6 +154,28 @@ fn a_merge_stays_fused_and_a_cut_is_its_own_stage() {
 }
 
 #[test]
+fn a_rechunk_of_a_rechunk_is_one_rechunk_of_the_original() {
+    let a = Array::<f64>::from_ndarray(values(&[40, 30]), [4, 3]).unwrap();
+    let twice = (&a + 1.0).rechunk([5, 5]).rechunk([40, 1]);
+    let plan = twice.plan().unwrap();
+    assert_eq!(plan.stages().len(), 1, "{plan}");
+    assert_eq!(
+        plan.stages()[0].fused,
+        vec!["from_ndarray", "add(1.0)", "rechunk (1 pass)"]
+    );
+    assert_eq!(
+        twice.compute().unwrap(),
+        values(&[40, 30]).mapv(|v| v + 1.0)
+    );
+    // Back to the original grid: no rechunk left.
+    let back = (&a + 1.0).rechunk([5, 5]).rechunk([4, 3]);
+    assert_eq!(
+        back.plan().unwrap().stages()[0].fused,
+        vec!["from_ndarray", "add(1.0)"]
+    );
+}
+
+#[test]
 fn a_rechunk_read_by_a_reduction_and_by_another_array() {
     let x = values(&[60, 50]);
     let a = Array::<f64>::from_ndarray(x.clone(), [60, 1]).unwrap();

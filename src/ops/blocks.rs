@@ -53,26 +53,38 @@ impl<T: Element> Array<T> {
         ))
     }
 
-    /// The same values cut along a new grid. A block of the new grid is
-    /// assembled from its intersections with the old blocks; when the
-    /// input is a source or a blockwise chain, the pieces are computed
-    /// straight from the sources (no intermediate array). A rechunk to the
-    /// same grid is no node at all.
+    /// The same values cut along a new grid. A rechunk that only merges
+    /// whole chunks fuses into its consumer (a new block is assembled from
+    /// the old blocks inside it); one that cuts chunks is a stage of its
+    /// own, planned by the rechunk planner within the budget (each old
+    /// block computed once per pass, through intermediates on disk when the
+    /// budget is small). A rechunk to the same grid is no node at all, and
+    /// a rechunk of a rechunk is one rechunk of the original.
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = Array::<f64>::arange(12, [3]).unwrap();
+    /// let b = (&a * 2.0).rechunk([4]).rechunk([6]);
+    /// assert_eq!(b.grid().chunk_shape(), vec![6]);
+    /// assert_eq!(b.compute().unwrap().into_raw_vec_and_offset().0[11], 22.0);
+    /// ```
     pub fn rechunk(&self, chunks: impl Into<Chunks>) -> Array<T> {
         let grid: ChunkGrid = match chunks.into().resolve(&self.shape(), T::DTYPE.size()) {
             Ok(grid) => grid,
             Err(e) => return invalid("rechunk", self.grid().clone(), e.to_string()),
         };
-        if grid == *self.grid() {
-            return self.clone();
+        let input = match self.node().kind() {
+            NodeKind::Rechunk { input } => input.clone(),
+            _ => self.node().clone(),
+        };
+        if grid == *input.grid() {
+            return Array::from_node(input);
         }
         Array::from_node(Node::new(
             "rechunk",
             grid,
             block_type::<T>(),
-            NodeKind::Rechunk {
-                input: self.node().clone(),
-            },
+            NodeKind::Rechunk { input },
         ))
     }
 }
