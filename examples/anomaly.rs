@@ -11,7 +11,6 @@
 //!
 //! SRC is a float32 (time, lat, lon) Zarr array, e.g. `chunkctl demo`'s.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,28 +22,10 @@ use ndchunk::{Array, ComputeOptions};
 type Error = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = ndchunk::sample::ExampleArgs::from_env();
+    let flag = |name: &str| args.flag(name);
     let scratch = tempfile::tempdir()?;
-    let (src, out) = match (args.first(), args.get(1)) {
-        (Some(src), Some(out)) if !src.starts_with("--") => {
-            (PathBuf::from(src), PathBuf::from(out))
-        }
-        _ => {
-            let src = scratch.path().join("climate.zarr");
-            println!(
-                "no SRC given: writing 60 days of sample data to {}",
-                src.display()
-            );
-            ndchunk::sample::write_climate(&src, 24 * 60, ZarrFormat::V3)?;
-            (src, scratch.path().join("anomaly.zarr"))
-        }
-    };
+    let (src, out) = args.paths_or_sample(scratch.path(), "anomaly.zarr")?;
     let source = Arc::new(ZarrStore::open_dir(&src)?);
     let shape = source.meta().shape();
     let chunks: Vec<u64> = match flag("--chunks") {

@@ -11,7 +11,7 @@
 //! xarray-written store, say). float32 and float64 arrays are reduced in
 //! their own type, integer and bool arrays as float64.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,28 +25,10 @@ use ndchunk::{Array, ComputeOptions, ComputeReport, DynArray, Numeric};
 type Error = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = ndchunk::sample::ExampleArgs::from_env();
+    let flag = |name: &str| args.flag(name);
     let scratch = tempfile::tempdir()?;
-    let (src, out) = match (args.first(), args.get(1)) {
-        (Some(src), Some(out)) if !src.starts_with("--") => {
-            (PathBuf::from(src), PathBuf::from(out))
-        }
-        _ => {
-            let src = scratch.path().join("climate.zarr");
-            println!(
-                "no SRC given: writing 60 days of sample data to {}",
-                src.display()
-            );
-            ndchunk::sample::write_climate(&src, 24 * 60, ZarrFormat::V3)?;
-            (src, scratch.path().join("reduced.zarr"))
-        }
-    };
+    let (src, out) = args.paths_or_sample(scratch.path(), "reduced.zarr")?;
     let store: Arc<dyn ChunkStore> = match flag("--var") {
         Some(var) => Arc::new(ZarrStore::open(&src, &var)?),
         None => Arc::new(ZarrStore::open_dir(&src)?),

@@ -2,7 +2,7 @@
 //! written as a real Zarr store, so the first thing a user runs exercises
 //! the real path.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -59,4 +59,46 @@ pub fn temperature(t: u64, y: u64, x: u64) -> f32 {
     288.0 - (y as f32 - 90.0).abs() * 0.4
         + (h * 0.2618 + x as f32 * 0.0175).sin() * 5.0
         + (t * 7919 + y * 104_729 + x * 1_299_709) as f32 % 97.0 * 0.01
+}
+
+/// The command line of an example program: `SRC OUT [--flag value ...]`.
+#[derive(Debug, Clone)]
+pub struct ExampleArgs {
+    args: Vec<String>,
+}
+
+impl ExampleArgs {
+    /// The process's arguments, program name left out.
+    pub fn from_env() -> Self {
+        Self {
+            args: std::env::args().skip(1).collect(),
+        }
+    }
+
+    /// The value after `--name`, if given.
+    pub fn flag(&self, name: &str) -> Option<String> {
+        self.args
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.args.get(i + 1))
+            .cloned()
+    }
+
+    /// SRC and OUT as given; without them, 60 days of sample data
+    /// ([`write_climate`], Zarr v3) written to `dir/climate.zarr` (said on
+    /// stdout) and `dir/<out_name>` as the output.
+    pub fn paths_or_sample(&self, dir: &Path, out_name: &str) -> Result<(PathBuf, PathBuf)> {
+        if let (Some(src), Some(out)) = (self.args.first(), self.args.get(1)) {
+            if !src.starts_with("--") {
+                return Ok((PathBuf::from(src), PathBuf::from(out)));
+            }
+        }
+        let src = dir.join("climate.zarr");
+        println!(
+            "no SRC given: writing 60 days of sample data to {}",
+            src.display()
+        );
+        write_climate(&src, 24 * 60, ZarrFormat::V3)?;
+        Ok((src, dir.join(out_name)))
+    }
 }
