@@ -1,7 +1,9 @@
-//! `mean`, `var`, `std` and their NaN-skipping forms, for floats. Each
-//! output element keeps a count, a mean and the sum of squared deviations
-//! M2, combined pairwise by Chan et al.'s formula, so the variance stays
-//! accurate where the naive sum of squares cancels.
+//! `mean`, `var`, `std` and their NaN-skipping forms, for floats. For
+//! `var`/`std` each output element keeps a count, a mean and the sum of
+//! squared deviations M2, combined pairwise by Chan et al.'s formula, so the
+//! variance stays accurate where the naive sum of squares cancels. `mean`
+//! keeps a count and a sum, divided once at the end as numpy does: partials
+//! combine by two additions instead of Chan's divisions.
 
 use std::sync::Arc;
 
@@ -16,8 +18,8 @@ use crate::graph::block::take;
 use crate::graph::{Block, Reduction};
 use crate::ops::numeric::Numeric;
 
-/// Count, mean and (for `var`/`std`) M2 of the elements reduced into each
-/// output element.
+/// Count, mean (for `mean`: the sum) and (for `var`/`std`) M2 of the
+/// elements reduced into each output element.
 struct Moments<T> {
     count: ArrayD<u64>,
     mean: ArrayD<T>,
@@ -71,10 +73,17 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
             let n = axes.iter().map(|&ax| a.shape()[ax] as u64).product();
             ArrayD::from_elem(sum.raw_dim(), n)
         };
+        if r.kind == Kind::Mean {
+            return Ok(Box::new(Moments {
+                count,
+                mean: sum,
+                m2: None,
+            }));
+        }
         let mean = Zip::from(&sum)
             .and(&count)
             .map_collect(|&s, &c| if c > 0 { s / cast(c) } else { s });
-        let m2 = (r.kind != Kind::Mean).then(|| {
+        let m2 = Some({
             let deviations = Zip::from(&a).and_broadcast(&mean).map_collect(|&x, &m| {
                 if skip && is_nan(x) {
                     T::ZERO
@@ -102,12 +111,14 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
                 .for_each(|na, ma, m2a, &nb, &mb, &m2b| {
                     (*na, *ma, *m2a) = chan(*na, *ma, *m2a, nb, mb, m2b);
                 }),
+            // `mean`: counts and sums add.
             _ => Zip::from(&mut a.count)
                 .and(&mut a.mean)
                 .and(&b.count)
                 .and(&b.mean)
-                .for_each(|na, ma, &nb, &mb| {
-                    (*na, *ma, _) = chan(*na, *ma, T::ZERO, nb, mb, T::ZERO);
+                .for_each(|na, sa, &nb, &sb| {
+                    *na += nb;
+                    *sa = sa.add_elem(sb);
                 }),
         }
         Ok(Box::new(a))
@@ -119,7 +130,7 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
         let values = match (r.kind, m.m2) {
             (Kind::Mean, _) | (_, None) => Zip::from(&m.mean)
                 .and(&m.count)
-                .map_collect(|&mean, &c| if c == 0 { T::nan() } else { mean }),
+                .map_collect(|&sum, &c| if c == 0 { T::nan() } else { sum / cast(c) }),
             (kind, Some(m2)) => Zip::from(&m2).and(&m.count).map_collect(|&m2, &c| {
                 let var = if r.skip_nan {
                     // numpy's nanvar: NaN where no degree of freedom is left.
