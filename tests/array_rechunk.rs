@@ -21,7 +21,7 @@ use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::ZarrStore;
 use ndchunk::io::{ArrayMeta, ChunkStoreExt, DType, Scalar};
 use ndchunk::plan::StageKind;
-use ndchunk::{Array, Chunks, ComputeOptions, Error, ProgressCallback};
+use ndchunk::{Array, Chunks, ComputeOptions, Error, Index, ProgressCallback};
 use proptest::prelude::*;
 
 fn values(shape: &[usize]) -> ArrayD<f64> {
@@ -81,6 +81,34 @@ fn every_input_chunk_is_read_once_by_a_rechunk() {
         "a chunk read more than once: {reads:?}"
     );
     assert!(report.peak_bytes <= 1 << 30);
+}
+
+/// A slice (or `take`) of a rechunk is the rechunk of the slice: only the
+/// chunks under it are read, and the rechunk stage moves only the slice.
+#[test]
+fn a_slice_of_a_rechunk_reads_only_what_it_selects() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let b = (&a * 2.0).rechunk([1, 180]);
+    let part = b.slice(&[Index::from(10..12), Index::from(5..20)]);
+    assert_eq!(part.grid().to_sizes(), vec![vec![1, 1], vec![15]]);
+    let plan = part.plan().unwrap();
+    assert_eq!(plan.stages()[0].node.grid().shape(), vec![2, 15], "{plan}");
+    let expected = x.slice(ndarray::s![10..12, 5..20]).mapv(|v| v * 2.0);
+    assert_eq!(part.compute().unwrap(), expected.into_dyn());
+    let reads = store.take_reads();
+    assert_eq!(
+        reads.keys().cloned().collect::<Vec<_>>(),
+        (5..20).map(|j| vec![0, j]).collect::<Vec<_>>()
+    );
+    assert!(reads.values().all(|&n| n == 1), "{reads:?}");
+    let picked = b.take(&[7, 3], 0);
+    assert_eq!(
+        picked.plan().unwrap().stages()[0].node.grid().shape(),
+        vec![2, 180]
+    );
+    let expected = x.select(ndarray::Axis(0), &[7, 3]).mapv(|v| v * 2.0);
+    assert_eq!(picked.compute().unwrap(), expected);
 }
 
 #[test]

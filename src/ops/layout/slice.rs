@@ -9,6 +9,7 @@ use ndchunk_io::Element;
 use super::gather::{gather_grid, AxisMap, Gather, OutAxis};
 use super::{check_index, layout};
 use crate::array::Array;
+use crate::graph::NodeKind;
 use crate::ops::elementwise::invalid;
 
 /// One entry of a slice, as in numpy's `a[1:5:2, -1, np.newaxis]`.
@@ -195,8 +196,29 @@ impl<T: Element> Array<T> {
         {
             return self.clone();
         }
-        gather(self, name, fixed, out, T::default())
+        select(self, name, fixed, out)
     }
+}
+
+/// A gather that only selects (a slice, a `take`) over `array`. Over a
+/// rechunk it is the rechunk of the selection, to the chunks the
+/// selection of the rechunk would have: the rechunk, a stage of its own,
+/// then moves only what is selected instead of the whole array.
+pub(super) fn select<T: Element>(
+    array: &Array<T>,
+    name: String,
+    fixed: Vec<Option<u64>>,
+    out: Vec<OutAxis>,
+) -> Array<T> {
+    let NodeKind::Rechunk { input } = array.node().kind() else {
+        return gather(array, name, fixed, out, T::default());
+    };
+    let chunks = gather(array, name.clone(), fixed.clone(), out.clone(), T::default());
+    if matches!(chunks.node().kind(), NodeKind::Invalid { .. }) {
+        return chunks;
+    }
+    let selected = gather(&Array::from_node(input.clone()), name, fixed, out, T::default());
+    selected.rechunk(chunks.grid().clone())
 }
 
 /// The gather node over `array`.

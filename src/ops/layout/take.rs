@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ndchunk_io::Element;
 
 use super::gather::{AxisMap, OutAxis};
-use super::slice::gather;
+use super::slice::select;
 use super::{check_axis, check_index};
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
@@ -52,6 +52,6 @@ impl<T: Element> Array<T> {
                 },
             })
             .collect();
-        gather(self, name, vec![None; shape.len()], out, T::default())
+        select(self, name, vec![None; shape.len()], out)
     }
 }
