@@ -213,11 +213,23 @@ pub(super) fn select<T: Element>(
     let NodeKind::Rechunk { input } = array.node().kind() else {
         return gather(array, name, fixed, out, T::default());
     };
-    let chunks = gather(array, name.clone(), fixed.clone(), out.clone(), T::default());
+    let chunks = gather(
+        array,
+        name.clone(),
+        fixed.clone(),
+        out.clone(),
+        T::default(),
+    );
     if matches!(chunks.node().kind(), NodeKind::Invalid { .. }) {
         return chunks;
     }
-    let selected = gather(&Array::from_node(input.clone()), name, fixed, out, T::default());
+    let selected = gather(
+        &Array::from_node(input.clone()),
+        name,
+        fixed,
+        out,
+        T::default(),
+    );
     selected.rechunk(chunks.grid().clone())
 }
 
