@@ -18,6 +18,10 @@ pub trait Element: Copy + Send + Sync + PartialEq + std::fmt::Debug + Default + 
     /// `values` as their bytes, to decode into in place; `None` for `bool`,
     /// whose bytes may only be 0 or 1.
     fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]>;
+
+    /// `bytes` read in place as values, where they are aligned for `Self`
+    /// and a whole number of elements; `None` otherwise, and for `bool`.
+    fn cast_ne_bytes(bytes: &[u8]) -> Option<&[Self]>;
 }
 
 macro_rules! pod_element {
@@ -41,6 +45,9 @@ macro_rules! pod_element {
             fn bytes_mut(values: &mut [Self]) -> Option<&mut [u8]> {
                 Some(bytemuck::cast_slice_mut(values))
             }
+            fn cast_ne_bytes(bytes: &[u8]) -> Option<&[Self]> {
+                bytemuck::try_cast_slice(bytes).ok()
+            }
         }
     )*};
 }
@@ -60,6 +67,9 @@ impl Element for bool {
         values.iter().map(|&b| u8::from(b)).collect()
     }
     fn bytes_mut(_: &mut [Self]) -> Option<&mut [u8]> {
+        None
+    }
+    fn cast_ne_bytes(_: &[u8]) -> Option<&[Self]> {
         None
     }
 }

@@ -12,7 +12,7 @@ use num_traits::{AsPrimitive, Float};
 use super::Array;
 use crate::error::Result;
 use crate::graph::block::{block, shape_of, slice_of};
-use crate::graph::{block_type, Node, NodeKind};
+use crate::graph::{block_type, Held, HoldFn, Node, NodeKind};
 use crate::ops::numeric::Numeric;
 
 /// How to chunk a new array: a chunk shape (`[100, 100]`), a Dask-style
@@ -88,6 +88,17 @@ pub(super) fn source<T: Element>(
     scratch_bytes: u64,
     read: impl Fn(&Region) -> Result<ArrayD<T>> + Send + Sync + 'static,
 ) -> Array<T> {
+    lending_source(name, grid, scratch_bytes, read, None)
+}
+
+/// A source that can also lend its values where they lie ([`HoldFn`]).
+fn lending_source<T: Element>(
+    name: impl Into<String>,
+    grid: ChunkGrid,
+    scratch_bytes: u64,
+    read: impl Fn(&Region) -> Result<ArrayD<T>> + Send + Sync + 'static,
+    hold: Option<Arc<HoldFn>>,
+) -> Array<T> {
     let read = move |region: &Region| read(region).map(block);
     Array::from_node(Node::new(
         name,
@@ -96,6 +107,7 @@ pub(super) fn source<T: Element>(
         NodeKind::Source {
             read: Arc::new(read),
             scratch_bytes,
+            hold,
         },
     ))
 }
@@ -106,9 +118,16 @@ impl<T: Element> Array<T> {
         let shape: Vec<u64> = data.shape().iter().map(|&n| n as u64).collect();
         let grid = chunks.into().resolve(&shape, T::DTYPE.size())?;
         let data = Arc::new(data);
-        Ok(source("from_ndarray", grid, 0, move |region: &Region| {
-            Ok(data.slice(slice_of(region).as_slice()).to_owned())
-        }))
+        let whole = data.clone();
+        let hold = move |_: &Region| Ok(Held::array(whole.clone()));
+        let read = move |region: &Region| Ok(data.slice(slice_of(region).as_slice()).to_owned());
+        Ok(lending_source(
+            "from_ndarray",
+            grid,
+            0,
+            read,
+            Some(Arc::new(hold)),
+        ))
     }
 
     /// An array over a chunk store, with the store's chunks. Reads nothing
@@ -131,11 +150,31 @@ impl<T: Element> Array<T> {
             .saturating_mul(2 * T::DTYPE.size() as u64);
         let name = format!("from_store({})", store.location());
         let chunks = grid.clone();
-        Ok(source(name, grid, scratch, move |region: &Region| {
-            let whole_chunk = chunks
+        let whole_chunk = move |region: &Region| {
+            chunks
                 .block_of(region.start())
-                .filter(|index| chunks.block_region(index).is_ok_and(|r| r == *region));
-            let Some(index) = whole_chunk else {
+                .filter(|index| chunks.block_region(index).is_ok_and(|r| r == *region))
+        };
+        // One whole chunk is lent as the store decoded it, read in place.
+        let (lender, is_chunk) = (store.clone(), whole_chunk.clone());
+        let hold = move |region: &Region| {
+            let Some(index) = is_chunk(region) else {
+                return Ok(None);
+            };
+            let bytes = lender.read_chunk_bytes(&index)?;
+            let expected = region.num_elements() as usize * T::DTYPE.size();
+            if bytes.len() != expected {
+                return Err(IoError::WrongLength {
+                    location: lender.location(),
+                    expected,
+                    got: bytes.len(),
+                }
+                .into());
+            }
+            Ok(Some(Held::bytes::<T>(bytes, region)?))
+        };
+        let read = move |region: &Region| {
+            let Some(index) = whole_chunk(region) else {
                 // Several chunks (or parts): those that are contiguous runs
                 // of the block are decoded straight into it.
                 return Ok(store.read_region::<T>(region)?);
@@ -153,7 +192,14 @@ impl<T: Element> Array<T> {
                 }
                 .into()
             })
-        }))
+        };
+        Ok(lending_source(
+            name,
+            grid,
+            scratch,
+            read,
+            Some(Arc::new(hold)),
+        ))
     }
 
     /// An array of `shape` where every element is `value`; blocks are made

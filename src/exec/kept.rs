@@ -123,6 +123,7 @@ impl Kept {
             NodeKind::Source {
                 read: Arc::new(read),
                 scratch_bytes: 0,
+                hold: None,
             },
         )
     }

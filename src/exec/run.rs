@@ -19,7 +19,7 @@ use crate::exec::progress::{stage_bytes, RunProgress};
 use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
 use crate::graph::block::shape_of;
 use crate::graph::{Block, Node, NodeKind};
-use crate::plan::fused_eval::tiles::{eval_tiled, partial_tiled};
+use crate::plan::fused_eval::lanes::{eval_lanes, partial_lanes};
 use crate::plan::fused_eval::{shared_nodes, EvalContext, Materialised};
 use crate::plan::{is_stage, Plan, PlanBudget, Stage, StageKind};
 
@@ -296,7 +296,7 @@ impl StageRun<'_> {
                 let task = || {
                     let region = grid.block_region(&b)?;
                     let ctx = EvalContext::new(self.done, &self.shared);
-                    let values = eval_tiled(node, &region, &ctx)?;
+                    let values = eval_lanes(node, &region, &ctx)?;
                     sink(&b, &region, values)
                 };
                 task().map_err(|e| self.fail(&b, e))?;
@@ -347,7 +347,7 @@ impl StageRun<'_> {
                 None
             };
             let read = |region: &Region| match &previous {
-                None => eval_tiled(input, region, &EvalContext::new(self.done, &self.shared)),
+                None => eval_lanes(input, region, &EvalContext::new(self.done, &self.shared)),
                 Some(intermediate) => intermediate.read(region),
             };
             let write = |index: &[u64], region: &Region, values: Block| match &next {
@@ -505,7 +505,7 @@ impl<'b> Tree<'_, 'b> {
             let previous = acc.take();
             let step = || -> Result<Block> {
                 let region = input.grid().block_region(&index)?;
-                let part = partial_tiled(input, reduction, axes, &region, ctx)?;
+                let part = partial_lanes(input, reduction, axes, &region, ctx)?;
                 match previous {
                     None => Ok(part),
                     Some(a) => reduction.combine(a, part),

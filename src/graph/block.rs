@@ -12,6 +12,7 @@ use ndchunk_io::copy::copy_box;
 use ndchunk_io::{ChunkStore, ChunkStoreExt, DType, Element};
 
 use crate::error::{Error, Result};
+use crate::graph::lanes::{Held, LaneBuf};
 
 /// One block of some node's output: an `ArrayD<T>` of the node's dtype,
 /// standard (C) layout, owned so kernels may work in place.
@@ -75,6 +76,12 @@ pub trait BlockType: Send + Sync {
     /// The values of `store` (of this dtype) over `region`, decoded straight
     /// into the block where the chunks allow.
     fn read_store(&self, store: &dyn ChunkStore, region: &Region) -> Result<Block>;
+    /// A block over `region`, held for lanes to read.
+    fn hold(&self, block: Block, region: &Region) -> Result<Held>;
+    /// A buffer of `len` values for lanes.
+    fn lane_buffer(&self, len: usize) -> LaneBuf;
+    /// A buffer filled lane by lane, as a block of `shape`.
+    fn buffer_into_block(&self, buffer: LaneBuf, shape: &[usize]) -> Result<Block>;
 }
 
 struct TypeOf<T>(PhantomData<fn() -> T>);
@@ -169,5 +176,17 @@ impl<T: Element> BlockType for TypeOf<T> {
 
     fn read_store(&self, store: &dyn ChunkStore, region: &Region) -> Result<Block> {
         Ok(block(store.read_region::<T>(region)?))
+    }
+
+    fn hold(&self, block_in: Block, region: &Region) -> Result<Held> {
+        Ok(Held::block(take::<T>(block_in, "hold")?, region))
+    }
+
+    fn lane_buffer(&self, len: usize) -> LaneBuf {
+        LaneBuf::new::<T>(len)
+    }
+
+    fn buffer_into_block(&self, buffer: LaneBuf, shape: &[usize]) -> Result<Block> {
+        buffer.into_block::<T>(shape)
     }
 }

@@ -8,6 +8,7 @@
 //! `Arc<Node>`s.
 
 pub mod block;
+pub mod lanes;
 pub mod scan;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,10 +19,15 @@ use ndchunk_chunking::{ChunkGrid, Region};
 use crate::error::Result;
 
 pub use block::{block_type, Block, BlockType};
+pub use lanes::{Held, Lane, LaneFn, LaneFold};
 pub use scan::Scan;
 
 /// Reads any region of a source (a store, an in-memory array, a generator).
 pub type SourceFn = dyn Fn(&Region) -> Result<Block> + Send + Sync;
+
+/// The values of a source over at least a region, held where they lie
+/// (`None` where the source cannot lend them; it is read instead).
+pub type HoldFn = dyn Fn(&Region) -> Result<Option<Held>> + Send + Sync;
 
 /// A blockwise kernel: the inputs over one region (same region for each)
 /// to the output over that region.
@@ -50,12 +56,13 @@ pub trait Reduction: Send + Sync {
     fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block>;
     /// Accumulator bytes per output element (e.g. mean + M2 for `var`).
     fn acc_bytes_per_element(&self) -> u64;
-    /// Whether the partial of a block may be made from the partials of
-    /// slabs of it along the reduced axes, combined in order (true for a
-    /// fold; false where a partial stands for its whole block, as a scan's
-    /// block totals do). Lets a task fold a large block tile by tile.
-    fn splits_blocks(&self) -> bool {
-        true
+    /// How to fold lanes of the input straight into a partial, where the
+    /// reduction can (see [`LaneFold`]). A partial made so may differ in
+    /// its last bits from [`partial`](Self::partial) of the whole block
+    /// (another order of the same sum), but is fixed by the grid. `None`
+    /// where a partial stands for its whole block (a scan's block totals).
+    fn lane_fold(&self) -> Option<&dyn LaneFold> {
+        None
     }
 }
 
@@ -82,6 +89,9 @@ pub enum NodeKind {
         read: Arc<SourceFn>,
         /// Bytes a read needs beyond its result (a decoded chunk).
         scratch_bytes: u64,
+        /// Lends the values over a region without copying them (an
+        /// in-memory array, one decoded chunk), for lane kernels.
+        hold: Option<Arc<HoldFn>>,
     },
     /// A blockwise kernel over inputs of the same shape, each evaluated
     /// over the output's region.
@@ -94,6 +104,9 @@ pub enum NodeKind {
         /// (`map_blocks`); elementwise kernels run on any region, which is
         /// what lets arrays of different chunkings meet without a rechunk.
         per_block: bool,
+        /// The same kernel over lanes (elementwise kernels made from a
+        /// per-element function), for fused chains run lane by lane.
+        lanes: Option<Arc<LaneFn>>,
     },
     /// The same values cut along a new grid; a block is assembled from the
     /// pieces of the input blocks it intersects.

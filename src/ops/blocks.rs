@@ -49,6 +49,7 @@ impl<T: Element> Array<T> {
                 inputs: vec![self.node().clone()],
                 kernel: Arc::new(kernel),
                 per_block: true,
+                lanes: None,
             },
         ))
     }

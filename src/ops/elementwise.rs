@@ -11,7 +11,8 @@ use num_traits::{AsPrimitive, Float};
 
 use crate::array::Array;
 use crate::graph::block::{block, take};
-use crate::graph::{block_type, Block, BlockInfo, Node, NodeKind};
+use crate::graph::lanes::{binary, unary};
+use crate::graph::{block_type, Block, BlockInfo, LaneFn, Node, NodeKind};
 use crate::ops::layout::broadcast_shapes;
 use crate::ops::numeric::Numeric;
 
@@ -43,11 +44,14 @@ impl<T: Element> From<&Array<T>> for Operand<T> {
     }
 }
 
+/// An elementwise node: `kernel` over blocks, and `lanes`, where the
+/// operation has a per-element function, the same over lanes.
 pub(crate) fn map_node<U: Element>(
     name: String,
     inputs: Vec<Arc<Node>>,
     grid: ndchunk_chunking::ChunkGrid,
     kernel: impl Fn(Vec<Block>, &BlockInfo<'_>) -> crate::Result<Block> + Send + Sync + 'static,
+    lanes: Option<Arc<LaneFn>>,
 ) -> Array<U> {
     Array::from_node(Node::new(
         name,
@@ -57,6 +61,7 @@ pub(crate) fn map_node<U: Element>(
             inputs,
             kernel: Arc::new(kernel),
             per_block: false,
+            lanes,
         },
     ))
 }
@@ -90,26 +95,32 @@ impl<T: Element> Array<T> {
         f: impl Fn(T) -> U + Send + Sync + 'static,
     ) -> Array<U> {
         let op = name.to_string();
+        let f = Arc::new(f);
+        let lanes = unary(name, f.clone());
         map_node(
             name.into(),
             vec![self.node().clone()],
             self.grid().clone(),
-            move |ins, _| Ok(block(take::<T>(first(ins), &op)?.mapv(&f))),
+            move |ins, _| Ok(block(take::<T>(first(ins), &op)?.mapv(&*f))),
+            Some(lanes),
         )
     }
 
     /// `f` applied to every element in place (no new buffer per block).
     pub fn map_inplace(&self, name: &str, f: impl Fn(T) -> T + Send + Sync + 'static) -> Array<T> {
         let op = name.to_string();
+        let f = Arc::new(f);
+        let lanes = unary(name, f.clone());
         map_node(
             name.into(),
             vec![self.node().clone()],
             self.grid().clone(),
             move |ins, _| {
                 let mut a = take::<T>(first(ins), &op)?;
-                a.mapv_inplace(&f);
+                a.mapv_inplace(&*f);
                 Ok(block(a))
             },
+            Some(lanes),
         )
     }
 
@@ -134,9 +145,13 @@ impl<T: Element> Array<T> {
     ) -> Array<U> {
         match other.into() {
             Operand::Scalar(s) => self.map(&format!("{name}({s:?})"), move |x| f(x, s)),
-            Operand::Array(other) => self.zip_arrays(&other, name, move |a, b| {
-                block(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)))
-            }),
+            Operand::Array(other) => {
+                let f = Arc::new(f);
+                let lanes = binary(name, f.clone());
+                self.zip_arrays(&other, name, lanes, move |a, b| {
+                    block(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)))
+                })
+            }
         }
     }
 
@@ -148,7 +163,9 @@ impl<T: Element> Array<T> {
         name: &str,
         f: impl Fn(T, T) -> T + Send + Sync + 'static,
     ) -> Array<T> {
-        self.zip_arrays(other, name, move |mut a, b| {
+        let f = Arc::new(f);
+        let lanes = binary(name, f.clone());
+        self.zip_arrays(other, name, lanes, move |mut a, b| {
             a.zip_mut_with(&b, |x, &y| *x = f(*x, y));
             block(a)
         })
@@ -156,11 +173,12 @@ impl<T: Element> Array<T> {
 
     /// The node of a binary operation between two arrays, broadcast to a
     /// common shape and cut at both chunkings; `kernel` gets both blocks
-    /// over the same region.
+    /// over the same region, `lanes` both lanes.
     pub(crate) fn zip_arrays<U: Element>(
         &self,
         other: &Array<T>,
         name: &str,
+        lanes: Arc<LaneFn>,
         kernel: impl Fn(ArrayD<T>, ArrayD<T>) -> Block + Send + Sync + 'static,
     ) -> Array<U> {
         let Some(shape) = broadcast_shapes(&self.shape(), &other.shape()) else {
@@ -181,16 +199,22 @@ impl<T: Element> Array<T> {
         };
         let op = name.to_string();
         let inputs = vec![this.node().clone(), other.node().clone()];
-        map_node(name.into(), inputs, grid, move |ins, _| {
-            let mut ins = ins.into_iter();
-            let (Some(a), Some(b)) = (ins.next(), ins.next()) else {
-                return Err(crate::Error::Graph {
-                    operation: op.clone(),
-                    message: "internal: two inputs expected".into(),
-                });
-            };
-            Ok(kernel(take::<T>(a, &op)?, take::<T>(b, &op)?))
-        })
+        map_node(
+            name.into(),
+            inputs,
+            grid,
+            move |ins, _| {
+                let mut ins = ins.into_iter();
+                let (Some(a), Some(b)) = (ins.next(), ins.next()) else {
+                    return Err(crate::Error::Graph {
+                        operation: op.clone(),
+                        message: "internal: two inputs expected".into(),
+                    });
+                };
+                Ok(kernel(take::<T>(a, &op)?, take::<T>(b, &op)?))
+            },
+            Some(lanes),
+        )
     }
 
     /// The elements converted to `U` with Rust's `as` (numpy's `astype`

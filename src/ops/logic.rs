@@ -12,6 +12,7 @@ use num_traits::Float;
 use crate::array::Array;
 use crate::error::Error;
 use crate::graph::block::{block, take};
+use crate::graph::lanes::ternary;
 use crate::ops::elementwise::{invalid, map_node, Operand};
 use crate::ops::layout::broadcast_shapes;
 
@@ -156,23 +157,32 @@ pub fn where_<T: Element>(
         Err(e) => return invalid("where", condition.grid().clone(), e.to_string()),
     };
     let inputs = vec![c.node().clone(), x.node().clone(), y.node().clone()];
-    map_node("where".into(), inputs, grid, |ins, _| {
-        let [c, x, y]: [_; 3] = ins.try_into().map_err(|_| Error::Graph {
-            operation: "where".into(),
-            message: "internal: three inputs expected".into(),
-        })?;
-        let (c, mut x, y) = (
-            take::<bool>(c, "where")?,
-            take::<T>(x, "where")?,
-            take::<T>(y, "where")?,
-        );
-        Zip::from(&mut x).and(&c).and(&y).for_each(|x, &c, &y| {
-            if !c {
-                *x = y;
-            }
-        });
-        Ok(block(x))
-    })
+    map_node(
+        "where".into(),
+        inputs,
+        grid,
+        |ins, _| {
+            let [c, x, y]: [_; 3] = ins.try_into().map_err(|_| Error::Graph {
+                operation: "where".into(),
+                message: "internal: three inputs expected".into(),
+            })?;
+            let (c, mut x, y) = (
+                take::<bool>(c, "where")?,
+                take::<T>(x, "where")?,
+                take::<T>(y, "where")?,
+            );
+            Zip::from(&mut x).and(&c).and(&y).for_each(|x, &c, &y| {
+                if !c {
+                    *x = y;
+                }
+            });
+            Ok(block(x))
+        },
+        Some(ternary(
+            "where",
+            |c: bool, x: T, y: T| if c { x } else { y },
+        )),
+    )
 }
 
 /// A kernel of the user's over several arrays of one element type: they
@@ -221,23 +231,29 @@ pub fn blockwise<T: Element, U: Element>(
     }
     let op = name.to_string();
     let nodes = arrays.iter().map(|a| a.node().clone()).collect();
-    map_node(name.into(), nodes, grid, move |ins, info| {
-        let blocks = ins
-            .into_iter()
-            .map(|b| take::<T>(b, &op))
-            .collect::<crate::Result<Vec<_>>>()?;
-        let views: Vec<ArrayViewD<'_, T>> = blocks.iter().map(|b| b.view()).collect();
-        let out = f(&views);
-        let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
-        if out.shape() != expected.as_slice() {
-            return Err(Error::Graph {
-                operation: op.clone(),
-                message: format!(
-                    "the function returned shape {:?} for a region of shape {expected:?}",
-                    out.shape()
-                ),
-            });
-        }
-        Ok(block(out.as_standard_layout().into_owned()))
-    })
+    map_node(
+        name.into(),
+        nodes,
+        grid,
+        move |ins, info| {
+            let blocks = ins
+                .into_iter()
+                .map(|b| take::<T>(b, &op))
+                .collect::<crate::Result<Vec<_>>>()?;
+            let views: Vec<ArrayViewD<'_, T>> = blocks.iter().map(|b| b.view()).collect();
+            let out = f(&views);
+            let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
+            if out.shape() != expected.as_slice() {
+                return Err(Error::Graph {
+                    operation: op.clone(),
+                    message: format!(
+                        "the function returned shape {:?} for a region of shape {expected:?}",
+                        out.shape()
+                    ),
+                });
+            }
+            Ok(block(out.as_standard_layout().into_owned()))
+        },
+        None,
+    )
 }

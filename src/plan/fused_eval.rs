@@ -12,7 +12,7 @@ use ndchunk_chunking::Region;
 use crate::error::{Error, Result};
 use crate::graph::{Block, BlockInfo, Node, NodeKind};
 
-pub mod tiles;
+pub mod lanes;
 
 /// Reductions already computed by earlier stages, by node id, as sources.
 pub type Materialised = HashMap<u64, Arc<Node>>;
@@ -42,11 +42,6 @@ impl<'a> EvalContext<'a> {
     /// Earlier stages' results, by node id.
     pub(crate) fn materialised(&self) -> &'a Materialised {
         self.done
-    }
-
-    /// The stage's shared nodes and their numbers of consumers.
-    pub(crate) fn shared(&self) -> &'a HashMap<u64, usize> {
-        self.shared
     }
 }
 
@@ -122,6 +117,7 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
             inputs,
             kernel,
             per_block,
+            ..
         } => {
             if !*per_block {
                 let ins = eval_all(inputs, region, ctx)?;

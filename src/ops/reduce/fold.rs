@@ -9,10 +9,13 @@ use std::sync::Arc;
 use ndchunk_chunking::Region;
 use ndchunk_io::Element;
 
-use super::{fold_axes, is_nan, reshape, ReduceOptions};
+use std::any::Any;
+
+use super::{accumulator, finished, fold_axes, fold_run, is_nan, reshape, shaped, ReduceOptions};
 use crate::array::Array;
 use crate::error::Result;
 use crate::graph::block::{block, take};
+use crate::graph::lanes::{typed, Lane, LaneFold};
 use crate::graph::{Block, Reduction};
 use crate::ops::numeric::Numeric;
 
@@ -74,6 +77,42 @@ where
 
     fn acc_bytes_per_element(&self) -> u64 {
         A::DTYPE.size() as u64
+    }
+
+    fn lane_fold(&self) -> Option<&dyn LaneFold> {
+        Some(self)
+    }
+}
+
+impl<T, A, L, F> LaneFold for Fold<T, A, L, F>
+where
+    T: Element,
+    A: Element,
+    L: Fn(T) -> A + Send + Sync + 'static,
+    F: Fn(A, A) -> A + Send + Sync + 'static,
+{
+    fn start(&self, n: usize) -> Box<dyn Any + Send> {
+        Box::new(vec![self.identity; n])
+    }
+
+    fn fold(&self, acc: &mut dyn Any, at: usize, lane: Lane<'_>, across: bool) -> Result<()> {
+        let acc = accumulator::<Vec<A>>(acc, self.name)?;
+        let values = typed::<T>(&lane, self.name)?;
+        let (lift, op) = (&self.lift, &self.op);
+        if across {
+            for (a, &x) in acc[at..at + values.len()].iter_mut().zip(values) {
+                *a = op(*a, lift(x));
+            }
+        } else {
+            let run = fold_run(values, self.identity, |a, &x| op(a, lift(x)), op);
+            acc[at] = op(acc[at], run);
+        }
+        Ok(())
+    }
+
+    fn finish(&self, acc: Box<dyn Any + Send>, shape: &[usize]) -> Result<Block> {
+        let values = finished::<Vec<A>>(acc, self.name)?;
+        Ok(block(shaped(values, shape, self.name)?))
     }
 }
 

@@ -26,6 +26,7 @@ mod logical;
 mod moments;
 mod scan;
 
+use std::any::Any;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
@@ -103,8 +104,6 @@ fn reshape<T: Element>(a: ArrayD<T>, shape: &[usize], op: &str) -> Result<Block>
         })
 }
 
-/// An accumulator of type `A` out of a block (an internal error when the
-/// tree mixed accumulators up).
 /// Two optional accumulators (`None`: an empty block, nothing reduced)
 /// combined element by element with `pick(acc, other)`, in that order.
 fn combine_optional<E: Copy + Send + Sync + 'static>(
@@ -127,11 +126,36 @@ fn combine_optional<E: Copy + Send + Sync + 'static>(
     Ok(Box::new(merged))
 }
 
+/// An accumulator of type `A` out of a block (an internal error when the
+/// tree mixed accumulators up).
 fn take_acc<A: 'static>(b: Block, op: &str) -> Result<A> {
-    b.downcast::<A>().map(|b| *b).map_err(|_| Error::Graph {
+    b.downcast::<A>()
+        .map(|b| *b)
+        .map_err(|_| wrong_accumulator(op))
+}
+
+/// A lane fold's accumulator as an `A` (see [`crate::graph::LaneFold`]).
+fn accumulator<'a, A: 'static>(acc: &'a mut dyn Any, op: &str) -> Result<&'a mut A> {
+    acc.downcast_mut::<A>().ok_or_else(|| wrong_accumulator(op))
+}
+
+/// A lane fold's finished accumulator as an `A`.
+fn finished<A: 'static>(acc: Box<dyn Any + Send>, op: &str) -> Result<A> {
+    acc.downcast::<A>()
+        .map(|b| *b)
+        .map_err(|_| wrong_accumulator(op))
+}
+
+/// `values` (C order) as an array of `shape`.
+fn shaped<A: Element>(values: Vec<A>, shape: &[usize], op: &str) -> Result<ArrayD<A>> {
+    ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|_| wrong_accumulator(op))
+}
+
+fn wrong_accumulator(op: &str) -> Error {
+    Error::Graph {
         operation: op.into(),
         message: "internal: wrong accumulator".into(),
-    })
+    }
 }
 
 /// `a` folded over `axes` (reduced axes kept as length 1): each element

@@ -11,10 +11,15 @@ use ndarray::{ArrayD, Zip};
 use ndchunk_chunking::Region;
 use num_traits::Float;
 
-use super::{fold_axes, is_nan, reshape, take_acc, ReduceOptions};
+use std::any::Any;
+
+use super::{
+    accumulator, finished, fold_axes, fold_run, is_nan, reshape, shaped, take_acc, ReduceOptions,
+};
 use crate::array::Array;
 use crate::error::Result;
 use crate::graph::block::take;
+use crate::graph::lanes::{typed, Lane, LaneFold};
 use crate::graph::{Block, Reduction};
 use crate::ops::numeric::Numeric;
 
@@ -60,6 +65,51 @@ fn chan<T: Float>(na: u64, ma: T, m2a: T, nb: u64, mb: T, m2b: T) -> (u64, T, T)
     (na + nb, ma + (mb - ma) * fb / n, m2)
 }
 
+/// `mean`'s lane accumulator: sums and counts.
+type Sums<T> = (Vec<T>, Vec<u64>);
+
+impl<T: Numeric + Float> LaneFold for Typed<T> {
+    fn start(&self, n: usize) -> Box<dyn Any + Send> {
+        Box::new((vec![T::ZERO; n], vec![0u64; n]) as Sums<T>)
+    }
+
+    fn fold(&self, acc: &mut dyn Any, at: usize, lane: Lane<'_>, across: bool) -> Result<()> {
+        let r = &self.0;
+        let (sums, counts) = accumulator::<Sums<T>>(acc, r.name)?;
+        let values = typed::<T>(&lane, r.name)?;
+        let skip = r.skip_nan;
+        let keep = move |x: T| if skip && is_nan(x) { T::ZERO } else { x };
+        let n = values.len();
+        if across {
+            for (s, &x) in sums[at..at + n].iter_mut().zip(values) {
+                *s = s.add_elem(keep(x));
+            }
+            for (c, &x) in counts[at..at + n].iter_mut().zip(values) {
+                *c += u64::from(!(skip && is_nan(x)));
+            }
+        } else {
+            let run = fold_run(values, T::ZERO, |s, &x| s.add_elem(keep(x)), T::add_elem);
+            sums[at] = sums[at].add_elem(run);
+            counts[at] += if skip {
+                values.iter().filter(|x| !is_nan(**x)).count() as u64
+            } else {
+                n as u64
+            };
+        }
+        Ok(())
+    }
+
+    fn finish(&self, acc: Box<dyn Any + Send>, shape: &[usize]) -> Result<Block> {
+        let name = self.0.name;
+        let (sums, counts) = finished::<Sums<T>>(acc, name)?;
+        Ok(Box::new(Moments {
+            count: shaped(counts, shape, name)?,
+            mean: shaped(sums, shape, name)?,
+            m2: None,
+        }))
+    }
+}
+
 impl<T: Numeric + Float> Reduction for Typed<T> {
     fn partial(&self, b: Block, axes: &[usize], _region: &Region) -> Result<Block> {
         let r = &self.0;
@@ -95,6 +145,11 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
             fold_axes(&deviations, axes, T::ZERO, |x| x, T::add_elem)
         });
         Ok(Box::new(Moments { count, mean, m2 }))
+    }
+
+    fn lane_fold(&self) -> Option<&dyn LaneFold> {
+        // `var`/`std` fold deviations from a block's mean: whole blocks.
+        (self.0.kind == Kind::Mean).then_some(self as &dyn LaneFold)
     }
 
     fn combine(&self, acc: Block, other: Block) -> Result<Block> {

@@ -107,11 +107,6 @@ impl<T: Numeric> Reduction for ScanOp<T> {
     fn acc_bytes_per_element(&self) -> u64 {
         T::DTYPE.size() as u64
     }
-
-    /// One total per block of the grid: a slab's total is not a carry.
-    fn splits_blocks(&self) -> bool {
-        false
-    }
 }
 
 impl<T: Numeric> Scan for ScanOp<T> {
@@ -179,6 +174,7 @@ impl<T: Numeric> Array<T> {
                 inputs: vec![input],
                 kernel: Arc::new(kernel),
                 per_block: true,
+                lanes: None,
             };
             return Array::from_node(Node::new(name, grid, block_type::<T>(), kind));
         }

@@ -1,10 +1,11 @@
-//! Large blocks, which a task evaluates tile by tile (`plan/fused_eval/
-//! tiles.rs`): the same values as the ndarray oracle, bit for bit for
-//! elementwise chains (tiling never changes an element's arithmetic), and
-//! bit-identical reductions for any thread count. Blocks here hold well
-//! over two tiles (2^15 elements each), with chains that mix what tiles
-//! (in-memory sources, elementwise maps, rechunks) with what is evaluated
-//! whole (a store, `map_blocks`, a broadcast reduction, a shared node).
+//! Large blocks, whose fused chains a task runs lane by lane (`plan/
+//! fused_eval/lanes.rs`): the same values as the ndarray oracle, bit for
+//! bit for elementwise chains (lanes never change an element's
+//! arithmetic), and bit-identical reductions for any thread count. Chains
+//! mix what runs in lanes (elementwise maps over in-memory arrays and
+//! store chunks, read where they lie) with what is evaluated whole as a
+//! leaf (a rechunk, `map_blocks`, a broadcast reduction); a node read by
+//! two consumers is one step.
 
 #[path = "support/chunkings.rs"]
 #[allow(dead_code)] // only `axis_chunks` is used here
@@ -15,8 +16,9 @@ use std::sync::Arc;
 use chunkings::axis_chunks;
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use ndchunk::chunking::ChunkGrid;
-use ndchunk::io::{ArrayMeta, ChunkStoreExt, DType, MemoryStore, Scalar};
-use ndchunk::{Array, ComputeOptions};
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, MemoryStore, Scalar, ZarrStore};
+use ndchunk::{Array, ComputeOptions, Error};
 use proptest::prelude::*;
 
 fn options(threads: usize) -> ComputeOptions {
@@ -68,7 +70,7 @@ fn case() -> impl Strategy<Value = (Vec<usize>, ChunkGrid, ChunkGrid)> {
 }
 
 /// Random chunk sizes of an axis merged into at most three chunks, so
-/// that blocks are large enough to tile.
+/// that blocks hold many lanes.
 fn coarse(sizes: Vec<u64>, len: usize) -> Vec<u64> {
     if len == 0 {
         return sizes;
@@ -83,7 +85,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// `sqrt(|a * 2 + b|) - a` with `b` in another chunking: elementwise,
-    /// so the tiled result equals the oracle bit for bit.
+    /// so the result by lanes equals the oracle bit for bit.
     #[test]
     fn elementwise_chains_equal_the_oracle_bit_for_bit((shape, ga, gb) in case()) {
         let (x, y) = (values(&shape, 1), values(&shape, 2));
@@ -95,10 +97,10 @@ proptest! {
         prop_assert!(same_bits(&got, &want));
     }
 
-    /// Sums and means over every set of axes, tiled: close to the oracle,
+    /// Sums and means over every set of axes, folded lane by lane: close to the oracle,
     /// and the same bits on 1 and 3 threads.
     #[test]
-    fn tiled_reductions_are_bit_identical_whatever_the_threads((shape, ga, gb) in case()) {
+    fn lane_folds_are_bit_identical_whatever_the_threads((shape, ga, gb) in case()) {
         let (x, y) = (values(&shape, 3), values(&shape, 4));
         let a = Array::from_ndarray(x.clone(), ga).unwrap();
         let b = Array::from_ndarray(y.clone(), gb).unwrap();
@@ -134,7 +136,7 @@ proptest! {
 /// `map_blocks`, a reduction broadcast back) and a node read by two
 /// consumers, over blocks of 2^18 elements.
 #[test]
-fn barriers_and_shared_nodes_in_a_tiled_chain() {
+fn leaves_and_shared_nodes_in_a_chain() {
     let shape = [600usize, 1000];
     let (x, y) = (values(&shape, 5), values(&shape, 6));
     let grid = ChunkGrid::regular(&[600, 1000], &[256, 1000]).unwrap();
@@ -166,7 +168,7 @@ fn barriers_and_shared_nodes_in_a_tiled_chain() {
                 "{g} vs {w}"
             );
         }
-        // The same chain summed: folded tile by tile, close to the oracle.
+        // The same chain summed: folded lane by lane, close to the oracle.
         let (total, _) = lazy
             .sum(&[0, 1], false)
             .compute_with(&options(threads))
@@ -177,7 +179,7 @@ fn barriers_and_shared_nodes_in_a_tiled_chain() {
 }
 
 /// Argmax and cumsum (whose carries keep one total per block, so they are
-/// never folded tile by tile) over large blocks.
+/// never folded lane by lane) over large blocks.
 #[test]
 fn argmax_and_cumsum_over_large_blocks() {
     let shape = [700usize, 900];
@@ -205,5 +207,82 @@ fn argmax_and_cumsum_over_large_blocks() {
                 "cumsum along {axis}"
             );
         }
+    }
+}
+
+/// Reductions of a Zarr store fold each chunk from the buffer zarrs
+/// decoded it into (no copy): sums and means, NaN-skipping or not, over
+/// the outer or the inner axes, alone and under a chain; the same bits on
+/// 1 and 2 threads. A corrupt chunk read this way stops the run naming it.
+#[test]
+fn store_chunks_fold_where_they_were_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = [40usize, 30, 50];
+    let mut x = values(&shape, 8).mapv(|v| v as f32);
+    for (i, v) in x.iter_mut().enumerate() {
+        if i % 97 == 0 {
+            *v = f32::NAN;
+        }
+    }
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[40, 30, 50], &[10, 30, 50]).unwrap(),
+        DType::Float32,
+        Scalar::Float(0.0),
+    );
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(1));
+    let store = ZarrStore::create(dir.path(), "x", &spec).unwrap();
+    for i in 0..4u64 {
+        let lo = i as usize * 10;
+        let chunk = x.slice(ndarray::s![lo..lo + 10, .., ..]).into_dyn();
+        store.write_chunk(&[i, 0, 0], chunk).unwrap();
+    }
+    let store: Arc<dyn ChunkStore> = Arc::new(store);
+    let a = Array::<f32>::from_store(store).unwrap();
+    let x64 = x.mapv(f64::from);
+    let nan_free = x64.mapv(|v| if v.is_nan() { 0.0 } else { v });
+    let counts = x64.mapv(|v| if v.is_nan() { 0.0 } else { 1.0 });
+    for axes in [vec![0usize], vec![1, 2]] {
+        let fold = |b: &ArrayD<f64>| {
+            let mut out = b.clone();
+            for &ax in axes.iter().rev() {
+                out = out.sum_axis(Axis(ax));
+            }
+            out
+        };
+        let (sums, n) = (fold(&nan_free), fold(&counts));
+        let cases = [
+            ("nansum", a.nansum(&axes, false), sums.clone()),
+            ("nanmean", a.nanmean(&axes, false), &sums / &n),
+            (
+                "chain",
+                (&a * 2.0 + 1.0).nansum(&axes, false),
+                &sums * 2.0 + &n,
+            ),
+        ];
+        for (name, lazy, want) in cases {
+            let (one, _) = lazy.compute_with(&options(1)).unwrap();
+            let (two, _) = lazy.compute_with(&options(2)).unwrap();
+            assert!(one
+                .iter()
+                .zip(&two)
+                .all(|(p, q)| p.to_bits() == q.to_bits()));
+            for (g, w) in one.iter().zip(&want) {
+                assert!(
+                    (f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{name} over {axes:?}: {g} vs {w}"
+                );
+            }
+        }
+        // `sum` and `mean` see the NaNs.
+        let (sum, _) = a.sum(&axes, false).compute_with(&options(2)).unwrap();
+        assert!(sum.iter().any(|v| v.is_nan()));
+    }
+    std::fs::write(dir.path().join("x/c/2/0/0"), b"not zstd").unwrap();
+    match a.mean(&[0], false).compute_with(&options(2)) {
+        Err(Error::Task { block, source, .. }) => {
+            assert_eq!(block, vec![2, 0, 0]);
+            assert!(source.to_string().contains("[2, 0, 0]"), "{source}");
+        }
+        other => panic!("expected a task error, got {other:?}"),
     }
 }
