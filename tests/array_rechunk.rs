@@ -111,6 +111,42 @@ fn a_slice_of_a_rechunk_reads_only_what_it_selects() {
     assert_eq!(picked.compute().unwrap(), expected);
 }
 
+/// A slice of elementwise operations over a rechunk is those operations
+/// over the rechunk of the slice: the slice reaches the source reads, and
+/// a rechunk read twice by the chain stays one rechunk (one stage, each
+/// chunk under the slice read once). Other arrays built from the same
+/// rechunk are not changed.
+#[test]
+fn a_slice_of_elementwise_operations_on_a_rechunk_reads_only_what_it_selects() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let b = (&a * 2.0).rechunk([1, 180]);
+    let other = Array::from_ndarray(values(&[240, 180]), [60, 60]).unwrap();
+    let chain = (&b + 1.0).abs().sqrt() * &b + &other;
+    let part = chain.slice(&[Index::from(10..12), Index::from(5..20)]);
+    let plan = part.plan().unwrap();
+    assert_eq!(
+        plan.stages().len(),
+        2,
+        "one rechunk stage, then the chain: {plan}"
+    );
+    assert_eq!(plan.stages()[0].node.grid().shape(), vec![2, 15], "{plan}");
+    let y = values(&[240, 180]);
+    let want = x.mapv(|v| v * 2.0).mapv(|v| (v + 1.0).abs().sqrt() * v) + &y;
+    let expected = want.slice(ndarray::s![10..12, 5..20]).to_owned().into_dyn();
+    assert_eq!(part.compute().unwrap(), expected);
+    let reads = store.take_reads();
+    assert_eq!(
+        reads.keys().cloned().collect::<Vec<_>>(),
+        (5..20).map(|j| vec![0, j]).collect::<Vec<_>>()
+    );
+    assert!(reads.values().all(|&n| n == 1), "{reads:?}");
+    // The chain itself is unchanged, and a row picked with `take` too.
+    assert_eq!(chain.compute().unwrap(), want.clone().into_dyn());
+    let row = chain.take(&[7], 0);
+    assert_eq!(row.compute().unwrap(), want.select(ndarray::Axis(0), &[7]));
+}
+
 #[test]
 fn a_small_budget_goes_through_intermediate_stores_on_disk() {
     let (store, x) = counting_store();

@@ -1,16 +1,20 @@
 //! Basic slicing with numpy's semantics: ranges with steps (negative too),
 //! negative indices, integer indices that drop an axis, `newaxis`.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
+use std::sync::Arc;
 
 use ndchunk_io::Element;
 
 use super::gather::{gather_grid, AxisMap, Gather, OutAxis};
 use super::{check_index, layout};
 use crate::array::Array;
-use crate::graph::NodeKind;
+use crate::graph::{Node, NodeKind};
 use crate::ops::elementwise::invalid;
+use crate::plan::is_stage;
+use crate::with_dtype;
 
 /// One entry of a slice, as in numpy's `a[1:5:2, -1, np.newaxis]`.
 /// Missing trailing entries take the whole axis.
@@ -203,8 +207,93 @@ impl<T: Element> Array<T> {
 /// A gather that only selects (a slice, a `take`) over `array`. Over a
 /// rechunk it is the rechunk of the selection, to the chunks the
 /// selection of the rechunk would have: the rechunk, a stage of its own,
-/// then moves only what is selected instead of the whole array.
+/// then moves only what is selected instead of the whole array. Over
+/// elementwise operations on such a rechunk, it is the same operations on
+/// the selections of their inputs, down to the rechunk (any other node is
+/// culled by the region its consumer asks for, stage or not).
 pub(super) fn select<T: Element>(
+    array: &Array<T>,
+    name: String,
+    fixed: Vec<Option<u64>>,
+    out: Vec<OutAxis>,
+) -> Array<T> {
+    if reaches_staged_rechunk(array.node()) {
+        let selection = Selection { name, fixed, out };
+        return Array::from_node(select_node(array.node(), &selection, &mut HashMap::new()));
+    }
+    select_here(array, name, fixed, out)
+}
+
+/// A selection, in the coordinates of the arrays it applies to.
+struct Selection {
+    name: String,
+    fixed: Vec<Option<u64>>,
+    out: Vec<OutAxis>,
+}
+
+/// Whether `node` is, or is an elementwise operation over (at any depth),
+/// a rechunk that is a stage of its own.
+fn reaches_staged_rechunk(node: &Arc<Node>) -> bool {
+    match node.kind() {
+        NodeKind::Rechunk { .. } => is_stage(node),
+        NodeKind::Map {
+            inputs,
+            per_block: false,
+            ..
+        } => inputs.iter().any(reaches_staged_rechunk),
+        _ => false,
+    }
+}
+
+/// `node` selected: elementwise operations rebuilt over their inputs
+/// selected (a node read twice is selected once, so it stays shared),
+/// anything else by [`select_here`].
+fn select_node(
+    node: &Arc<Node>,
+    selection: &Selection,
+    done: &mut HashMap<u64, Arc<Node>>,
+) -> Arc<Node> {
+    if let Some(selected) = done.get(&node.id()) {
+        return selected.clone();
+    }
+    let selected = match node.kind() {
+        NodeKind::Map {
+            inputs,
+            kernel,
+            per_block: false,
+            lanes,
+        } if reaches_staged_rechunk(node) => match gather_grid(node.grid(), &selection.out) {
+            Ok(grid) => Node::new(
+                node.name(),
+                grid,
+                node.block_type().clone(),
+                NodeKind::Map {
+                    inputs: inputs
+                        .iter()
+                        .map(|input| select_node(input, selection, done))
+                        .collect(),
+                    kernel: kernel.clone(),
+                    per_block: false,
+                    lanes: lanes.clone(),
+                },
+            ),
+            Err(e) => with_dtype!(node.block_type().dtype(), T => {
+                invalid::<T>(&selection.name, node.grid().clone(), e.to_string()).node().clone()
+            }),
+        },
+        _ => with_dtype!(node.block_type().dtype(), T => {
+            let array = Array::<T>::from_node(node.clone());
+            let (name, fixed, out) = (selection.name.clone(), selection.fixed.clone(), selection.out.clone());
+            select_here(&array, name, fixed, out).node().clone()
+        }),
+    };
+    done.insert(node.id(), selected.clone());
+    selected
+}
+
+/// The selection of `array` as one node: over a rechunk, the rechunk of
+/// the selection; else a gather.
+fn select_here<T: Element>(
     array: &Array<T>,
     name: String,
     fixed: Vec<Option<u64>>,
