@@ -100,6 +100,68 @@ fn a_slice_of_a_result_reads_only_the_chunks_under_it() {
     assert_eq!(reads(&store), vec![vec![0, 0], vec![0, 1], vec![0, 2]]);
 }
 
+/// A reduction is a stage that computes its whole result, so a slice of
+/// it (or of elementwise operations on it) is the reduction of the slice
+/// of its input: only the chunks under the selected kept positions are
+/// read, every one of them along the reduced axes.
+#[test]
+fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
+    let (store, x) = counting_store();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let close = |got: ArrayD<f64>, want: ArrayD<f64>| {
+        assert_eq!(got.shape(), want.shape());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-9 * (1.0 + w.abs()), "{g} vs {w}");
+        }
+    };
+    let all_rows = |cols: std::ops::Range<u64>| -> Vec<Vec<u64>> {
+        (0..10)
+            .flat_map(|i| cols.clone().map(move |j| vec![i, j]))
+            .collect()
+    };
+
+    // Columns 5..15 of the mean over rows: the first column of chunks.
+    let mean = a.mean(&[0], false);
+    let part = (&mean * 2.0).slice(&[(5..15).into()]);
+    let want = x.mean_axis(ndarray::Axis(0)).unwrap().mapv(|v| v * 2.0);
+    close(
+        part.compute().unwrap(),
+        want.slice(ndarray::s![5..15]).to_owned().into_dyn(),
+    );
+    assert_eq!(reads(&store), all_rows(0..1));
+    assert_eq!(
+        part.plan().unwrap().stages()[0].node.grid().shape(),
+        vec![10]
+    );
+
+    // With keepdims, and `take` of two columns in two chunks.
+    let sums = a.sum(&[0], true);
+    let picked = sums.take(&[45, 3], 1);
+    let want = x
+        .sum_axis(ndarray::Axis(0))
+        .select(ndarray::Axis(0), &[45, 3]);
+    close(
+        picked.compute().unwrap(),
+        want.insert_axis(ndarray::Axis(0)).into_dyn(),
+    );
+    let chunks: Vec<Vec<u64>> = (0..10).flat_map(|i| [vec![i, 0], vec![i, 2]]).collect();
+    assert_eq!(reads(&store), chunks);
+
+    // An integer index drops the axis: the whole reduction runs, then the
+    // element is picked (correct, not culled).
+    let one = mean.slice(&[Index::At(-1)]);
+    assert!(
+        (one.compute().unwrap()[[]] - x.index_axis(ndarray::Axis(1), 59).mean().unwrap()).abs()
+            < 1e-9
+    );
+    assert_eq!(reads(&store), all_rows(0..3));
+    // The unsliced mean is unchanged.
+    close(
+        mean.compute().unwrap(),
+        x.mean_axis(ndarray::Axis(0)).unwrap().into_dyn(),
+    );
+}
+
 #[test]
 fn layout_tasks_count_only_the_piece_they_pull() {
     let a = Array::<f64>::zeros(&[1000, 1000], [1000, 1000]).unwrap();

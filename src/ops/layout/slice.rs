@@ -204,20 +204,22 @@ impl<T: Element> Array<T> {
     }
 }
 
-/// A gather that only selects (a slice, a `take`) over `array`. Over a
+/// A gather that only selects (a slice, a `take`) over `array`. A stage
+/// computes its whole result, so a selection is pushed into it: over a
 /// rechunk it is the rechunk of the selection, to the chunks the
-/// selection of the rechunk would have: the rechunk, a stage of its own,
-/// then moves only what is selected instead of the whole array. Over
-/// elementwise operations on such a rechunk, it is the same operations on
-/// the selections of their inputs, down to the rechunk (any other node is
-/// culled by the region its consumer asks for, stage or not).
+/// selection of the rechunk would have, which then moves only what is
+/// selected; over a reduction (a selection of ranges and `take`s of its
+/// kept axes) it is the reduction of the selection, which then reads only
+/// the input under it. Over elementwise operations on a stage, it is the
+/// same operations on the selections of their inputs, down to the stage
+/// (anything else is culled by the region its consumer asks for).
 pub(super) fn select<T: Element>(
     array: &Array<T>,
     name: String,
     fixed: Vec<Option<u64>>,
     out: Vec<OutAxis>,
 ) -> Array<T> {
-    if reaches_staged_rechunk(array.node()) {
+    if reaches_stage(array.node()) {
         let selection = Selection { name, fixed, out };
         return Array::from_node(select_node(array.node(), &selection, &mut HashMap::new()));
     }
@@ -232,17 +234,68 @@ struct Selection {
 }
 
 /// Whether `node` is, or is an elementwise operation over (at any depth),
-/// a rechunk that is a stage of its own.
-fn reaches_staged_rechunk(node: &Arc<Node>) -> bool {
+/// a stage: a reduction, or a rechunk that is a stage of its own.
+fn reaches_stage(node: &Arc<Node>) -> bool {
     match node.kind() {
-        NodeKind::Rechunk { .. } => is_stage(node),
+        NodeKind::Rechunk { .. } | NodeKind::Reduce { .. } => is_stage(node),
         NodeKind::Map {
             inputs,
             per_block: false,
             ..
-        } => inputs.iter().any(reaches_staged_rechunk),
+        } => inputs.iter().any(reaches_stage),
         _ => false,
     }
+}
+
+/// The selection of a reduction's input that `selection` of its result
+/// reads: the same positions of the kept axes, every position of the
+/// reduced ones. `None` unless `selection` picks positions along each
+/// axis of the result in order (ranges, steps, `take`; no integer index,
+/// no new axis) and keeps each length-1 axis of `keepdims` whole.
+fn through_reduction(
+    selection: &Selection,
+    input_shape: &[u64],
+    axes: &[usize],
+    keepdims: bool,
+) -> Option<Selection> {
+    if selection.fixed.iter().any(Option::is_some) {
+        return None;
+    }
+    let mut kept = selection.out.iter().enumerate();
+    let mut out = Vec::with_capacity(input_shape.len());
+    for (i, &len) in input_shape.iter().enumerate() {
+        let whole = OutAxis::From {
+            axis: i,
+            map: AxisMap::Strided { start: 0, step: 1 },
+            len,
+        };
+        let reduced = axes.contains(&i);
+        if reduced && !keepdims {
+            out.push(whole);
+            continue;
+        }
+        let (k, OutAxis::From { axis, map, len: n }) = kept.next()? else {
+            return None;
+        };
+        if *axis != k {
+            return None;
+        }
+        if reduced {
+            let identity = matches!(map, AxisMap::Strided { start: 0, step: 1 }) && *n == 1;
+            out.push(identity.then_some(whole)?);
+        } else {
+            out.push(OutAxis::From {
+                axis: i,
+                map: map.clone(),
+                len: *n,
+            });
+        }
+    }
+    kept.next().is_none().then(|| Selection {
+        name: selection.name.clone(),
+        fixed: vec![None; input_shape.len()],
+        out,
+    })
 }
 
 /// `node` selected: elementwise operations rebuilt over their inputs
@@ -262,7 +315,7 @@ fn select_node(
             kernel,
             per_block: false,
             lanes,
-        } if reaches_staged_rechunk(node) => match gather_grid(node.grid(), &selection.out) {
+        } if reaches_stage(node) => match gather_grid(node.grid(), &selection.out) {
             Ok(grid) => Node::new(
                 node.name(),
                 grid,
@@ -277,18 +330,58 @@ fn select_node(
                     lanes: lanes.clone(),
                 },
             ),
-            Err(e) => with_dtype!(node.block_type().dtype(), T => {
-                invalid::<T>(&selection.name, node.grid().clone(), e.to_string()).node().clone()
-            }),
+            Err(e) => invalid_node(node, selection, e.to_string()),
         },
-        _ => with_dtype!(node.block_type().dtype(), T => {
-            let array = Array::<T>::from_node(node.clone());
-            let (name, fixed, out) = (selection.name.clone(), selection.fixed.clone(), selection.out.clone());
-            select_here(&array, name, fixed, out).node().clone()
-        }),
+        NodeKind::Reduce {
+            input,
+            reduction,
+            axes,
+            keepdims,
+            split_every,
+        } => match through_reduction(selection, &input.grid().shape(), axes, *keepdims) {
+            Some(inner) => {
+                let selected = select_node(input, &inner, &mut HashMap::new());
+                match selected.grid().reduce_axes(axes, *keepdims) {
+                    Ok(grid) => Node::new(
+                        node.name(),
+                        grid,
+                        node.block_type().clone(),
+                        NodeKind::Reduce {
+                            input: selected,
+                            reduction: reduction.clone(),
+                            axes: axes.clone(),
+                            keepdims: *keepdims,
+                            split_every: *split_every,
+                        },
+                    ),
+                    Err(e) => invalid_node(node, selection, e.to_string()),
+                }
+            }
+            None => select_whole(node, selection),
+        },
+        _ => select_whole(node, selection),
     };
     done.insert(node.id(), selected.clone());
     selected
+}
+
+/// The selection of `node` as an operation that reports `message`.
+fn invalid_node(node: &Node, selection: &Selection, message: String) -> Arc<Node> {
+    with_dtype!(node.block_type().dtype(), T => {
+        invalid::<T>(&selection.name, node.grid().clone(), message).node().clone()
+    })
+}
+
+/// [`select_here`] for a node of any element type.
+fn select_whole(node: &Arc<Node>, selection: &Selection) -> Arc<Node> {
+    let (name, fixed, out) = (
+        selection.name.clone(),
+        selection.fixed.clone(),
+        selection.out.clone(),
+    );
+    with_dtype!(node.block_type().dtype(), T => {
+        select_here(&Array::<T>::from_node(node.clone()), name, fixed, out).node().clone()
+    })
 }
 
 /// The selection of `array` as one node: over a rechunk, the rechunk of
