@@ -147,12 +147,23 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
     let chunks: Vec<Vec<u64>> = (0..10).flat_map(|i| [vec![i, 0], vec![i, 2]]).collect();
     assert_eq!(reads(&store), chunks);
 
-    // An integer index drops the axis: the whole reduction runs, then the
-    // element is picked (correct, not culled).
+    // An integer index of a kept axis drops it from the input too.
+    let col = |j: usize| x.index_axis(ndarray::Axis(1), j).to_owned();
     let one = mean.slice(&[Index::At(-1)]);
-    assert!(
-        (one.compute().unwrap()[[]] - x.index_axis(ndarray::Axis(1), 59).mean().unwrap()).abs()
-            < 1e-9
+    assert!((one.compute().unwrap()[[]] - col(59).mean().unwrap()).abs() < 1e-9);
+    assert_eq!(reads(&store), all_rows(2..3));
+    let kept = sums.slice(&[Index::ALL, Index::At(3)]);
+    close(
+        kept.compute().unwrap(),
+        ndarray::arr1(&[col(3).sum()]).into_dyn(),
+    );
+    assert_eq!(reads(&store), all_rows(0..1));
+    // Indexing the length-1 axis `keepdims` left: the whole reduction runs,
+    // then the row is picked (correct, not culled).
+    let row = sums.slice(&[Index::At(0)]);
+    close(
+        row.compute().unwrap(),
+        x.sum_axis(ndarray::Axis(0)).into_dyn(),
     );
     assert_eq!(reads(&store), all_rows(0..3));
     // The unsliced mean is unchanged.

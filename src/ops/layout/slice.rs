@@ -248,33 +248,47 @@ fn reaches_stage(node: &Arc<Node>) -> bool {
 }
 
 /// The selection of a reduction's input that `selection` of its result
-/// reads: the same positions of the kept axes, every position of the
-/// reduced ones. `None` unless `selection` picks positions along each
-/// axis of the result in order (ranges, steps, `take`; no integer index,
-/// no new axis) and keeps each length-1 axis of `keepdims` whole.
+/// reads (the same positions of the kept axes, every position of the
+/// reduced ones), and the reduced axes of the selected input (an integer
+/// index drops an axis). `None` unless `selection` keeps the result's
+/// axes in order (ranges, steps, `take`, integer indices; no new axis)
+/// and each length-1 axis of `keepdims` whole.
 fn through_reduction(
     selection: &Selection,
     input_shape: &[u64],
     axes: &[usize],
     keepdims: bool,
-) -> Option<Selection> {
-    if selection.fixed.iter().any(Option::is_some) {
-        return None;
-    }
-    let mut kept = selection.out.iter().enumerate();
+) -> Option<(Selection, Vec<usize>)> {
+    let mut picked = selection.out.iter();
+    let mut result_axes = 0..selection.fixed.len();
+    let mut fixed = vec![None; input_shape.len()];
     let mut out = Vec::with_capacity(input_shape.len());
+    let mut new_axes = Vec::with_capacity(axes.len());
     for (i, &len) in input_shape.iter().enumerate() {
         let whole = OutAxis::From {
             axis: i,
             map: AxisMap::Strided { start: 0, step: 1 },
             len,
         };
+        let dropped_before = fixed.iter().filter(|f| f.is_some()).count();
         let reduced = axes.contains(&i);
+        if reduced {
+            new_axes.push(i - dropped_before);
+        }
         if reduced && !keepdims {
             out.push(whole);
             continue;
         }
-        let (k, OutAxis::From { axis, map, len: n }) = kept.next()? else {
+        let k = result_axes.next()?;
+        if let Some(position) = selection.fixed[k] {
+            // An integer index of a kept axis drops it from the input too.
+            if reduced {
+                return None;
+            }
+            fixed[i] = Some(position);
+            continue;
+        }
+        let OutAxis::From { axis, map, len: n } = picked.next()? else {
             return None;
         };
         if *axis != k {
@@ -291,11 +305,12 @@ fn through_reduction(
             });
         }
     }
-    kept.next().is_none().then(|| Selection {
+    let selection = Selection {
         name: selection.name.clone(),
-        fixed: vec![None; input_shape.len()],
+        fixed,
         out,
-    })
+    };
+    picked.next().is_none().then_some((selection, new_axes))
 }
 
 /// `node` selected: elementwise operations rebuilt over their inputs
@@ -339,9 +354,9 @@ fn select_node(
             keepdims,
             split_every,
         } => match through_reduction(selection, &input.grid().shape(), axes, *keepdims) {
-            Some(inner) => {
+            Some((inner, axes)) => {
                 let selected = select_node(input, &inner, &mut HashMap::new());
-                match selected.grid().reduce_axes(axes, *keepdims) {
+                match selected.grid().reduce_axes(&axes, *keepdims) {
                     Ok(grid) => Node::new(
                         node.name(),
                         grid,
@@ -349,7 +364,7 @@ fn select_node(
                         NodeKind::Reduce {
                             input: selected,
                             reduction: reduction.clone(),
-                            axes: axes.clone(),
+                            axes,
                             keepdims: *keepdims,
                             split_every: *split_every,
                         },
