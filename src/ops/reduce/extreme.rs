@@ -2,15 +2,20 @@
 //! (NaN skipped; NaN only where every element is NaN). No identity: a
 //! zero-size reduction is refused when planned.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use ndchunk_chunking::Region;
 
-use super::{combine_optional, is_nan, reshape, take_acc, ReduceOptions};
+use super::{
+    accumulator, combine_optional, finished, fold_run, is_nan, reshape, shaped, take_acc,
+    wrong_accumulator, ReduceOptions,
+};
 use crate::array::Array;
 use crate::error::{Error, Result};
 use crate::graph::block::{block, take};
+use crate::graph::lanes::{typed, Lane, LaneFold};
 use crate::graph::{Block, Reduction};
 use crate::ops::numeric::Numeric;
 
@@ -77,6 +82,44 @@ impl<T: Numeric> Reduction for Typed<T> {
 
     fn acc_bytes_per_element(&self) -> u64 {
         T::DTYPE.size() as u64
+    }
+
+    fn lane_fold(&self) -> Option<&dyn LaneFold> {
+        Some(self)
+    }
+}
+
+/// The lane accumulator: the extreme so far of each output element, `None`
+/// before its first value.
+impl<T: Numeric> LaneFold for Typed<T> {
+    fn start(&self, n: usize) -> Box<dyn Any + Send> {
+        Box::new(vec![None::<T>; n])
+    }
+
+    fn fold(&self, acc: &mut dyn Any, at: usize, lane: Lane<'_>, across: bool) -> Result<()> {
+        let r = &self.0;
+        let acc = accumulator::<Vec<Option<T>>>(acc, r.name)?;
+        let values = typed::<T>(&lane, r.name)?;
+        let pick = |a: Option<T>, x: T| Some(a.map_or(x, |a| r.pick(a, x)));
+        if across {
+            for (a, &x) in acc[at..at + values.len()].iter_mut().zip(values) {
+                *a = pick(*a, x);
+            }
+        } else if let Some(&first) = values.first() {
+            // `pick(x, x) == x`: the first value may seed every partial.
+            let run = fold_run(values, first, |m, &x| r.pick(m, x), |a, b| r.pick(a, b));
+            acc[at] = pick(acc[at], run);
+        }
+        Ok(())
+    }
+
+    fn finish(&self, acc: Box<dyn Any + Send>, shape: &[usize]) -> Result<Block> {
+        let name = self.0.name;
+        let values = finished::<Vec<Option<T>>>(acc, name)?
+            .into_iter()
+            .collect::<Option<Vec<T>>>()
+            .ok_or_else(|| wrong_accumulator(name))?;
+        Ok(Box::new(Some(shaped(values, shape, name)?) as Acc<T>))
     }
 }
 

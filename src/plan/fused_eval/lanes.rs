@@ -404,7 +404,7 @@ mod tests {
         /// Over any sub-box of in-memory arrays (runs cut where the box
         /// stops spanning them) and a block leaf (the square, evaluated
         /// whole), lanes give the same bits as blocks; folds over any axes
-        /// give the same sums and means to rounding.
+        /// give the same sums and means to rounding, the same extremes.
         #[test]
         fn lanes_equal_blocks_over_any_region((shape, region, axes) in case()) {
             let dims: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
@@ -424,7 +424,13 @@ mod tests {
             let got = f64s(eval_lanes(chain.node(), &region, &ctx).unwrap());
             prop_assert_eq!(got.shape(), want.shape());
             prop_assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()));
-            for lazy in [chain.sum(&axes, true), chain.mean(&axes, true)] {
+            let folds = [
+                chain.sum(&axes, true),
+                chain.mean(&axes, true),
+                chain.max(&axes, true),
+                chain.nanmin(&axes, true),
+            ];
+            for lazy in folds {
                 let NodeKind::Reduce { input, reduction, axes, .. } = lazy.node().kind() else {
                     unreachable!()
                 };
