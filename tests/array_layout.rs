@@ -515,6 +515,7 @@ enum Step {
     AddRow,
     Sqrt,
     Sum,
+    Anomaly,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -532,6 +533,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::AddRow),
         Just(Step::Sqrt),
         Just(Step::Sum),
+        Just(Step::Anomaly),
     ]
 }
 
@@ -614,12 +616,22 @@ fn apply(step: Step, a: &Array<f64>, x: &ArrayD<f64>, rng: &mut Rng) -> (Array<f
             }
             (a.sum(&[axis], keepdims), s)
         }
+        // A reduction broadcast back: a later slice goes through the
+        // broadcast into the reduction.
+        Step::Anomaly if ndim > 0 => {
+            let axis = rng.below(ndim as u64) as usize;
+            let sum = x.sum_axis(Axis(axis)).insert_axis(Axis(axis));
+            (
+                a - &a.sum(&[axis], true),
+                x - &sum.broadcast(x.raw_dim()).unwrap(),
+            )
+        }
         _ => (a.clone(), x.clone()),
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 240, ..ProptestConfig::default() })]
 
     #[test]
     fn chains_of_layout_elementwise_and_reductions_match_numpy((x, g, seed) in case(), steps in proptest::collection::vec(step(), 2..=5)) {

@@ -166,6 +166,18 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
         x.sum_axis(ndarray::Axis(0)).into_dyn(),
     );
     assert_eq!(reads(&store), all_rows(0..3));
+    // Anomalies from the mean: the slice goes through the broadcast of the
+    // mean (its stretched axis kept whole) into the reduction.
+    let anomaly = &a - &a.mean(&[0], true);
+    let window = anomaly.slice(&[(3..7).into(), (5..15).into()]);
+    let col_means = x.mean_axis(ndarray::Axis(0)).unwrap();
+    let want = (&x - &col_means).slice(ndarray::s![3..7, 5..15]).to_owned();
+    close(window.compute().unwrap(), want.into_dyn());
+    assert_eq!(reads(&store), all_rows(0..1));
+    let row = anomaly.slice(&[Index::At(4), (45..50).into()]);
+    let want = (&x - &col_means).slice(ndarray::s![4, 45..50]).to_owned();
+    close(row.compute().unwrap(), want.into_dyn());
+    assert_eq!(reads(&store), all_rows(2..3));
     // The unsliced mean is unchanged.
     close(
         mean.compute().unwrap(),

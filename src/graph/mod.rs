@@ -76,6 +76,11 @@ pub trait LayoutOp: Send + Sync {
     /// The most elements one pull from input `input` holds when
     /// evaluating `elements` output elements (for projected bytes).
     fn pull_elements(&self, input: usize, elements: u64) -> u64;
+    /// The operation itself, for rewrites that recognise it (a slice of a
+    /// broadcast is a broadcast of a slice).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// How a [`LayoutOp`] reads its inputs: input index, region.

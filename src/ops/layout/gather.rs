@@ -304,6 +304,10 @@ impl<T: Element> Gather<T> {
 }
 
 impl<T: Element> LayoutOp for Gather<T> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn eval(&self, region: &Region, pull: &mut PullFn<'_>) -> Result<Block> {
         let shape: Vec<usize> = region.shape().iter().map(|&n| n as usize).collect();
         let mut dst = ArrayD::from_elem(IxDyn(&shape), self.fill);

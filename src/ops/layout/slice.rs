@@ -210,8 +210,9 @@ impl<T: Element> Array<T> {
 /// selection of the rechunk would have, which then moves only what is
 /// selected; over a reduction (a selection of ranges and `take`s of its
 /// kept axes) it is the reduction of the selection, which then reads only
-/// the input under it. Over elementwise operations on a stage, it is the
-/// same operations on the selections of their inputs, down to the stage
+/// the input under it. Over elementwise operations or a broadcast on a
+/// stage, it is the same operations on the selections of their inputs, or
+/// the broadcast of the selection of its input, down to the stage
 /// (anything else is culled by the region its consumer asks for).
 pub(super) fn select<T: Element>(
     array: &Array<T>,
@@ -243,8 +244,138 @@ fn reaches_stage(node: &Arc<Node>) -> bool {
             per_block: false,
             ..
         } => inputs.iter().any(reaches_stage),
+        NodeKind::Layout { inputs, .. } if broadcast_axes(node).is_some() => {
+            inputs.iter().any(reaches_stage)
+        }
         _ => false,
     }
+}
+
+/// The output axes of `node` when it is a broadcast (`broadcast_to`: a
+/// gather that only adds leading axes and stretches length-1 axes).
+fn broadcast_axes(node: &Node) -> Option<Vec<OutAxis>> {
+    let NodeKind::Layout { op, .. } = node.kind() else {
+        return None;
+    };
+    let op = op.as_any()?;
+    let (fixed, out) = with_dtype!(node.block_type().dtype(), T => {
+        let gather = op.downcast_ref::<Gather<T>>()?;
+        (&gather.fixed, &gather.out)
+    });
+    let mut next = 0;
+    for axis in out {
+        match axis {
+            OutAxis::New { .. } if next == 0 => {}
+            OutAxis::From {
+                axis,
+                map: AxisMap::Broadcast | AxisMap::Strided { start: 0, step: 1 },
+                ..
+            } if *axis == next => next += 1,
+            _ => return None,
+        }
+    }
+    (fixed.iter().all(Option::is_none) && next == fixed.len()).then(|| out.clone())
+}
+
+/// A selection of a broadcast as the broadcast of a selection of its
+/// input: the selection of the input (positions of its own axes; a
+/// stretched axis kept whole, as its length 1), and the broadcast over it
+/// (its fixed axes: the stretched axes the selection drops; its output
+/// axes). `None` unless the selection keeps the broadcast's axes in order.
+fn through_broadcast(
+    selection: &Selection,
+    broadcast: &[OutAxis],
+    input_ndim: usize,
+) -> Option<(Selection, Vec<Option<u64>>, Vec<OutAxis>)> {
+    let lead = broadcast.len() - input_ndim;
+    // Where each axis of the broadcast's output is picked by the selection.
+    let mut picked_at = vec![None; broadcast.len()];
+    let mut last = None;
+    for (r, o) in selection.out.iter().enumerate() {
+        if let OutAxis::From { axis, .. } = o {
+            if last.is_some_and(|l| l >= *axis) {
+                return None;
+            }
+            last = Some(*axis);
+            picked_at[*axis] = Some(r);
+        }
+    }
+    let stretched = |k: usize| {
+        matches!(
+            broadcast[k],
+            OutAxis::From {
+                map: AxisMap::Broadcast,
+                ..
+            }
+        )
+    };
+    let mut fixed = vec![None; input_ndim];
+    let mut out = Vec::new();
+    // Each input axis's place among the selected input's axes.
+    let mut place = vec![None; input_ndim];
+    let mut dropped = Vec::new();
+    for i in 0..input_ndim {
+        let k = lead + i;
+        if let (Some(position), false) = (selection.fixed[k], stretched(k)) {
+            fixed[i] = Some(position);
+            continue;
+        }
+        place[i] = Some(out.len());
+        if selection.fixed[k].is_some() {
+            // Kept whole here (a reduction's `keepdims` axis may be one),
+            // dropped by the broadcast.
+            dropped.push(out.len());
+            out.push(OutAxis::From {
+                axis: i,
+                map: AxisMap::Strided { start: 0, step: 1 },
+                len: 1,
+            });
+            continue;
+        }
+        let OutAxis::From { map, len, .. } = &selection.out[picked_at[k]?] else {
+            return None;
+        };
+        out.push(if stretched(k) {
+            OutAxis::From {
+                axis: i,
+                map: AxisMap::Strided { start: 0, step: 1 },
+                len: 1,
+            }
+        } else {
+            OutAxis::From {
+                axis: i,
+                map: map.clone(),
+                len: *len,
+            }
+        });
+    }
+    let stretch = selection
+        .out
+        .iter()
+        .map(|o| match o {
+            OutAxis::New { len } => Some(OutAxis::New { len: *len }),
+            OutAxis::From { axis, len, .. } if *axis < lead => Some(OutAxis::New { len: *len }),
+            OutAxis::From { axis, len, .. } => Some(OutAxis::From {
+                axis: place[*axis - lead]?,
+                map: if stretched(*axis) {
+                    AxisMap::Broadcast
+                } else {
+                    AxisMap::Strided { start: 0, step: 1 }
+                },
+                len: *len,
+            }),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let mut stretch_fixed = vec![None; out.len()];
+    for axis in dropped {
+        stretch_fixed[axis] = Some(0);
+    }
+    let inner = Selection {
+        name: selection.name.clone(),
+        fixed,
+        out,
+    };
+    Some((inner, stretch_fixed, stretch))
 }
 
 /// The selection of a reduction's input that `selection` of its result
@@ -374,6 +505,29 @@ fn select_node(
             }
             None => select_whole(node, selection),
         },
+        NodeKind::Layout { inputs, .. } => {
+            let input = &inputs[0];
+            let broadcast = broadcast_axes(node)
+                .filter(|_| reaches_stage(input))
+                .and_then(|b| through_broadcast(selection, &b, input.grid().ndim()));
+            match broadcast {
+                Some((inner, fixed, stretch)) => {
+                    let selected = select_node(input, &inner, &mut HashMap::new());
+                    let shape: Vec<u64> = stretch
+                        .iter()
+                        .map(|o| match o {
+                            OutAxis::New { len } | OutAxis::From { len, .. } => *len,
+                        })
+                        .collect();
+                    let name = format!("broadcast_to({shape:?})");
+                    with_dtype!(node.block_type().dtype(), T => {
+                        let over = Array::<T>::from_node(selected);
+                        gather(&over, name, fixed, stretch, T::default()).node().clone()
+                    })
+                }
+                None => select_whole(node, selection),
+            }
+        }
         _ => select_whole(node, selection),
     };
     done.insert(node.id(), selected.clone());
