@@ -286,3 +286,28 @@ fn store_chunks_fold_where_they_were_decoded() {
         other => panic!("expected a task error, got {other:?}"),
     }
 }
+
+/// An earlier stage's result is lent whole to the lanes of the stages that
+/// read it when it is kept in memory, and read block by block when it is
+/// spilled: a fold over it is the same bits either way (its lanes are cut
+/// from the task's region, never from where its input lies).
+#[test]
+fn a_result_lent_or_spilled_folds_to_the_same_bits() {
+    let shape = [400usize, 600, 4];
+    let x = values(&shape, 10);
+    let a = Array::from_ndarray(x.clone(), [100, 150, 4]).unwrap();
+    let sums = a.sum(&[2], false);
+    let total = (&sums * 2.0 + 1.0).sum(&[0, 1], false);
+    let lent = |max_mem: u64| {
+        let mut o = options(2);
+        o.max_mem = Some(max_mem);
+        total.compute_with(&o).unwrap()
+    };
+    let (roomy, kept) = lent(1 << 30);
+    assert_eq!(kept.spilled_bytes, 0);
+    let (tight, spilled) = lent(1_500_000);
+    assert!(spilled.spilled_bytes > 0, "{spilled:?}");
+    assert_eq!(roomy[[]].to_bits(), tight[[]].to_bits());
+    let want = x.sum() * 2.0 + (400 * 600) as f64;
+    assert!((roomy[[]] - want).abs() <= 1e-9 * want.abs());
+}

@@ -27,8 +27,8 @@ pub(crate) struct Kept {
 enum Place {
     /// In memory, assembled block by block.
     Memory(Mutex<Block>),
-    /// In memory and complete: read without a lock.
-    Complete(Block),
+    /// In memory and complete: read without a lock, and lent to lanes.
+    Complete(Arc<Block>),
     /// On disk, one scratch chunk per block of the grid, under a temporary
     /// directory removed when the last reader is dropped.
     Disk {
@@ -110,11 +110,21 @@ impl Kept {
         let (grid, ty) = (self.grid.clone(), self.ty.clone());
         let kept = match self.place {
             Place::Memory(whole) => Kept {
-                place: Place::Complete(whole.into_inner().unwrap_or_else(|p| p.into_inner())),
+                place: Place::Complete(Arc::new(
+                    whole.into_inner().unwrap_or_else(|p| p.into_inner()),
+                )),
                 ..self
             },
             place => Kept { place, ..self },
         };
+        // A result complete in memory is lent whole to lane kernels.
+        let lent = match &kept.place {
+            Place::Complete(whole) => ty.lend(whole.clone()),
+            _ => None,
+        };
+        let hold = lent.map(|held| {
+            Arc::new(move |_: &Region| Ok(Some(held.clone()))) as Arc<crate::graph::HoldFn>
+        });
         let read = move |region: &Region| kept.read(region);
         Node::new(
             format!("{} ({how})", node.name()),
@@ -123,7 +133,7 @@ impl Kept {
             NodeKind::Source {
                 read: Arc::new(read),
                 scratch_bytes: 0,
-                hold: None,
+                hold,
             },
         )
     }

@@ -78,6 +78,9 @@ pub trait BlockType: Send + Sync {
     fn read_store(&self, store: &dyn ChunkStore, region: &Region) -> Result<Block>;
     /// A block over `region`, held for lanes to read.
     fn hold(&self, block: Block, region: &Region) -> Result<Held>;
+    /// A whole array kept as a shared block, lent to lanes (`None` when
+    /// it is not in standard layout).
+    fn lend(&self, whole: Arc<Block>) -> Option<Held>;
     /// A buffer of `len` values for lanes.
     fn lane_buffer(&self, len: usize) -> LaneBuf;
     /// A buffer filled lane by lane, as a block of `shape`.
@@ -180,6 +183,10 @@ impl<T: Element> BlockType for TypeOf<T> {
 
     fn hold(&self, block_in: Block, region: &Region) -> Result<Held> {
         Ok(Held::block(take::<T>(block_in, "hold")?, region))
+    }
+
+    fn lend(&self, whole: Arc<Block>) -> Option<Held> {
+        Held::shared_block::<T>(whole)
     }
 
     fn lane_buffer(&self, len: usize) -> LaneBuf {

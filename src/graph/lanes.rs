@@ -176,12 +176,14 @@ pub fn ternary<A: Element, B: Element, C: Element, U: Element>(
 }
 
 /// The values of a box of an array (C order), kept alive while lanes of
-/// them are read: an in-memory array whole, one decoded chunk, or a block
-/// a task evaluated. Lanes are cut at element offsets into the box.
+/// them are read: an in-memory array whole, an earlier stage's result, one
+/// decoded chunk, or a block a task evaluated. Lanes are cut at element
+/// offsets into the box. Clones share the values.
+#[derive(Clone)]
 pub struct Held {
     /// Owns the memory `ptr` points into (never moved out of, never
     /// mutated while held).
-    _owner: Box<dyn Any + Send + Sync>,
+    _owner: Arc<dyn Any + Send + Sync>,
     ptr: *const u8,
     len: usize,
     size: usize,
@@ -197,7 +199,7 @@ unsafe impl Sync for Held {}
 
 impl Held {
     fn new<T: Element>(
-        owner: Box<dyn Any + Send + Sync>,
+        owner: Arc<dyn Any + Send + Sync>,
         values: &[T],
         origin: &[u64],
         shape: &[u64],
@@ -226,7 +228,21 @@ impl Held {
         // the owner below) keeps alive and unmoved.
         let values = unsafe { std::slice::from_raw_parts(ptr, len) };
         let origin = vec![0; shape.len()];
-        Some(Self::new(Box::new(data), values, &origin, &shape))
+        Some(Self::new(data, values, &origin, &shape))
+    }
+
+    /// A whole array kept as a block (an earlier stage's result), shared;
+    /// `None` unless it is an `ArrayD<T>` in standard layout.
+    pub fn shared_block<T: Element>(whole: Arc<Block>) -> Option<Self> {
+        let array = whole.downcast_ref::<ArrayD<T>>()?;
+        let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
+        let values: &[T] = array.as_slice()?;
+        let (ptr, len) = (values.as_ptr(), values.len());
+        // SAFETY: as in `array`: the block's buffer is kept by the `Arc`,
+        // which is never mutated through.
+        let values = unsafe { std::slice::from_raw_parts(ptr, len) };
+        let origin = vec![0; shape.len()];
+        Some(Self::new(whole, values, &origin, &shape))
     }
 
     /// A block over `region`, owned.
@@ -240,7 +256,7 @@ impl Held {
         let (ptr, len) = (values.as_ptr(), values.len());
         // SAFETY: as in `array`: the buffer moves with its owner, unmoved.
         let values = unsafe { std::slice::from_raw_parts(ptr, len) };
-        Self::new(Box::new(block), values, region.start(), &region.shape())
+        Self::new(Arc::new(block), values, region.start(), &region.shape())
     }
 
     /// Decoded native-order bytes of the values over `region`, read in
@@ -268,7 +284,7 @@ impl Held {
         // SAFETY: as in `array`: a `Vec`'s heap buffer does not move with it.
         let values = unsafe { std::slice::from_raw_parts(ptr, len) };
         Ok(Self::new(
-            Box::new(bytes),
+            Arc::new(bytes),
             values,
             region.start(),
             &region.shape(),

@@ -46,7 +46,7 @@ pub fn eval_lanes(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> R
     if !worth_lanes(region) || !is_step(node, ctx) {
         return eval(node, region, ctx);
     }
-    let mut program = Program::compile(node, region, ctx)?;
+    let mut program = Program::compile(node, region, ctx, None)?;
     let ty = node.block_type();
     let mut out = ty.lane_buffer(region.num_elements() as usize);
     program.run(region, &[], &mut |lane, at, _| out.write(at, lane))?;
@@ -55,8 +55,7 @@ pub fn eval_lanes(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> R
 
 /// The partial result of `reduction` over `axes` of `input` over `region`
 /// (a block of `input`'s grid): folded lane by lane where the reduction
-/// has a lane fold and `input` is an elementwise chain or a source that
-/// lends its values, else from the whole block.
+/// has a lane fold, else from the whole block.
 pub fn partial_lanes(
     input: &Arc<Node>,
     reduction: &dyn Reduction,
@@ -64,14 +63,14 @@ pub fn partial_lanes(
     region: &Region,
     ctx: &EvalContext<'_>,
 ) -> Result<Block> {
-    let fold = reduction.lane_fold();
-    let lends = !ctx.materialised().contains_key(&input.id())
-        && matches!(input.kind(), NodeKind::Source { hold: Some(_), .. });
-    let Some(fold) = fold.filter(|_| worth_lanes(region) && (lends || is_step(input, ctx))) else {
+    // Whatever the input, so that the order of the sums never depends on
+    // how the input is had (lent, read, or evaluated).
+    let Some(fold) = reduction.lane_fold().filter(|_| worth_lanes(region)) else {
         return reduction.partial(eval(input, region, ctx)?, axes, region);
     };
-    let mut program = Program::compile(input, region, ctx)?;
     let reduced: Vec<bool> = (0..region.ndim()).map(|a| axes.contains(&a)).collect();
+    let first = fold_run_axis(&reduced);
+    let mut program = Program::compile(input, region, ctx, Some(first))?;
     let acc_shape: Vec<usize> = shape_of(region)
         .iter()
         .zip(&reduced)
@@ -82,6 +81,18 @@ pub fn partial_lanes(
         fold.fold(acc.as_mut(), at, lane, across)
     })?;
     fold.finish(acc, &acc_shape)
+}
+
+/// The first axis of a fold's runs: the trailing axes as reduced (or as
+/// kept) as the last one. A fold's lanes, and so the order of its sums,
+/// are cut from the region and these axes only, never from where its
+/// leaves lie, so a result is the same bits whether an input is lent whole
+/// or read as a block (as when an earlier result is spilled).
+fn fold_run_axis(reduced: &[bool]) -> usize {
+    let Some(&last) = reduced.last() else {
+        return 0;
+    };
+    reduced.len() - reduced.iter().rev().take_while(|&&r| r == last).count()
 }
 
 /// Whether a region is large enough for lanes to pay for the program.
@@ -130,7 +141,15 @@ struct Program {
 }
 
 impl Program {
-    fn compile(root: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Program> {
+    /// The program of `root` over `region`. With `runs_from` (a fold's
+    /// first run axis), every leaf is contiguous over the axes from there:
+    /// a lent leaf that is not is read as a block of the region instead.
+    fn compile(
+        root: &Arc<Node>,
+        region: &Region,
+        ctx: &EvalContext<'_>,
+        runs_from: Option<usize>,
+    ) -> Result<Program> {
         let mut program = Program {
             leaves: Vec::new(),
             steps: Vec::new(),
@@ -138,26 +157,30 @@ impl Program {
         };
         let lane = LANE_ELEMENTS.min(region.num_elements() as usize);
         let mut seen = HashMap::new();
-        program.root = program.add(root, region, ctx, lane, &mut seen)?;
+        let at = Where {
+            region,
+            ctx,
+            runs_from,
+        };
+        program.root = program.add(root, &at, lane, &mut seen)?;
         Ok(program)
     }
 
     fn add(
         &mut self,
         node: &Arc<Node>,
-        region: &Region,
-        ctx: &EvalContext<'_>,
+        at: &Where<'_, '_>,
         lane: usize,
         seen: &mut HashMap<u64, Arg>,
     ) -> Result<Arg> {
         if let Some(&arg) = seen.get(&node.id()) {
             return Ok(arg);
         }
-        let arg = match (lane_kernel(node, ctx), node.kind()) {
+        let arg = match (lane_kernel(node, at.ctx), node.kind()) {
             (Some(kernel), NodeKind::Map { inputs, .. }) => {
                 let args = inputs
                     .iter()
-                    .map(|input| self.add(input, region, ctx, lane, seen))
+                    .map(|input| self.add(input, at, lane, seen))
                     .collect::<Result<Vec<_>>>()?;
                 self.steps.push(Step {
                     kernel: kernel.clone(),
@@ -167,7 +190,7 @@ impl Program {
                 Arg::Step(self.steps.len() - 1)
             }
             _ => {
-                self.leaves.push(leaf(node, region, ctx)?);
+                self.leaves.push(leaf(node, at)?);
                 Arg::Leaf(self.leaves.len() - 1)
             }
         };
@@ -211,16 +234,28 @@ impl Program {
         // leaf spans the region along every axis after `first`) and all
         // reduced or all kept.
         let across = reduced.last().is_none_or(|r| !r);
-        let mut first = ndim;
-        while first > 0 {
-            let a = first - 1;
-            if !reduced.is_empty() && reduced[a] == across {
-                break;
+        let first = if reduced.is_empty() {
+            // An elementwise result: its bits never depend on the lanes, so
+            // runs go as far as every leaf is contiguous.
+            let mut first = ndim;
+            while first > 0 {
+                first -= 1;
+                if boxes.iter().any(|(_, s)| s[first] != shape[first]) {
+                    break;
+                }
             }
-            first = a;
-            if boxes.iter().any(|(_, s)| s[a] != shape[a]) {
-                break;
-            }
+            first
+        } else {
+            fold_run_axis(reduced)
+        };
+        let contiguous = boxes
+            .iter()
+            .all(|(_, s)| (first + 1..ndim).all(|a| s[a] == shape[a]));
+        if !contiguous {
+            return Err(Error::Graph {
+                operation: "lanes".into(),
+                message: "internal: a leaf not contiguous over its runs".into(),
+            });
         }
         let run_len: u64 = shape[first..].iter().product();
         let leaf_strides: Vec<Vec<u64>> = boxes.iter().map(|(_, s)| strides(s)).collect();
@@ -314,19 +349,32 @@ impl Program {
     }
 }
 
-/// The values a chain starts from: lent by a source where it can, else
-/// `node` evaluated over the whole region.
-fn leaf(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Held> {
-    let done = ctx.materialised();
-    if let (
-        false,
-        NodeKind::Source {
-            hold: Some(hold), ..
-        },
-    ) = (done.contains_key(&node.id()), node.kind())
+/// Where a program is compiled: the task's region, its context, and for
+/// a fold the first axis of its runs.
+struct Where<'a, 'b> {
+    region: &'a Region,
+    ctx: &'a EvalContext<'b>,
+    runs_from: Option<usize>,
+}
+
+/// The values a chain starts from: lent by a source (or an earlier
+/// stage's result) where it can, else `node` evaluated over the whole
+/// region.
+fn leaf(node: &Arc<Node>, at: &Where<'_, '_>) -> Result<Held> {
+    let (region, done) = (at.region, at.ctx.materialised());
+    let source = done.get(&node.id()).unwrap_or(node);
+    if let NodeKind::Source {
+        hold: Some(hold), ..
+    } = source.kind()
     {
         if let Some(held) = hold(region)? {
-            return Ok(held);
+            let shape = region.shape();
+            let fits = at
+                .runs_from
+                .is_none_or(|first| (first + 1..shape.len()).all(|a| held.shape()[a] == shape[a]));
+            if fits {
+                return Ok(held);
+            }
         }
     }
     // Evaluated apart from the chain's sharing (the program reads a leaf
@@ -415,7 +463,7 @@ mod tests {
             let (done, shared) = (HashMap::new(), HashMap::new());
             let ctx = EvalContext::new(&done, &shared);
             if worth_lanes(&region) {
-                let program = Program::compile(chain.node(), &region, &ctx).unwrap();
+                let program = Program::compile(chain.node(), &region, &ctx, None).unwrap();
                 // a, b and the square lent or held; greater, mul, add,
                 // where and sqrt as steps.
                 prop_assert_eq!((program.leaves.len(), program.steps.len()), (3, 5));
