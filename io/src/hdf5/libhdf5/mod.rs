@@ -348,11 +348,30 @@ fn open_file(path: &Path, dataset: &str) -> Result<File> {
     if let Some(e) = check_hdf5_file(path, dataset) {
         return Err(e);
     }
-    File::open(path).map_err(|e| IoError::Metadata {
-        location: location(path, dataset),
-        reason: format!("cannot read the HDF5 file (damaged or truncated?): {e}"),
-    })
+    // HDF5 locks a file while a writer has it open; a writer that is
+    // closing it (in this process or another) holds the lock a moment
+    // longer, so a read waits for it briefly before giving up.
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match File::open(path) {
+            Ok(file) => return Ok(file),
+            Err(e) if e.to_string().contains("unable to lock file") && waited < LOCK_WAIT => {
+                let pause = std::time::Duration::from_millis(20);
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            Err(e) => {
+                return Err(IoError::Metadata {
+                    location: location(path, dataset),
+                    reason: format!("cannot read the HDF5 file (damaged or truncated?): {e}"),
+                })
+            }
+        }
+    }
 }
+
+/// How long a read waits for a writer's lock on an HDF5 file.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Paths of every dataset below the root, without the leading `/`.
 fn dataset_names(file: &File) -> std::result::Result<Vec<String>, String> {
