@@ -348,9 +348,10 @@ fn open_file(path: &Path, dataset: &str) -> Result<File> {
     if let Some(e) = check_hdf5_file(path, dataset) {
         return Err(e);
     }
-    // HDF5 locks a file while a writer has it open; a writer that is
-    // closing it (in this process or another) holds the lock a moment
-    // longer, so a read waits for it briefly before giving up.
+    // HDF5 locks a file while a writer has it open, and the C library
+    // opens files without close-on-exec: a child process started (by any
+    // thread) while a writer had the file open holds its lock until the
+    // child exits. A read waits for the lock a while before giving up.
     let mut waited = std::time::Duration::ZERO;
     loop {
         match File::open(path) {
@@ -371,7 +372,7 @@ fn open_file(path: &Path, dataset: &str) -> Result<File> {
 }
 
 /// How long a read waits for a writer's lock on an HDF5 file.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Paths of every dataset below the root, without the leading `/`.
 fn dataset_names(file: &File) -> std::result::Result<Vec<String>, String> {
