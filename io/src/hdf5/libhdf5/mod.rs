@@ -348,31 +348,22 @@ fn open_file(path: &Path, dataset: &str) -> Result<File> {
     if let Some(e) = check_hdf5_file(path, dataset) {
         return Err(e);
     }
-    // HDF5 locks a file while a writer has it open, and the C library
-    // opens files without close-on-exec: a child process started (by any
-    // thread) while a writer had the file open holds its lock until the
-    // child exits. A read waits for the lock a while before giving up.
-    let mut waited = std::time::Duration::ZERO;
-    loop {
-        match File::open(path) {
-            Ok(file) => return Ok(file),
-            Err(e) if e.to_string().contains("unable to lock file") && waited < LOCK_WAIT => {
-                let pause = std::time::Duration::from_millis(20);
-                std::thread::sleep(pause);
-                waited += pause;
-            }
-            Err(e) => {
-                return Err(IoError::Metadata {
-                    location: location(path, dataset),
-                    reason: format!("cannot read the HDF5 file (damaged or truncated?): {e}"),
-                })
-            }
+    File::open(path).map_err(|e| {
+        let e = e.to_string();
+        // HDF5 locks a file while a writer has it open (the C library opens
+        // files without close-on-exec, so a child process started meanwhile
+        // holds the lock until it exits).
+        let why = if e.contains("unable to lock file") {
+            "the file is locked: a writer has it open"
+        } else {
+            "cannot read the HDF5 file (damaged or truncated?)"
+        };
+        IoError::Metadata {
+            location: location(path, dataset),
+            reason: format!("{why}: {e}"),
         }
-    }
+    })
 }
-
-/// How long a read waits for a writer's lock on an HDF5 file.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Paths of every dataset below the root, without the leading `/`.
 fn dataset_names(file: &File) -> std::result::Result<Vec<String>, String> {
