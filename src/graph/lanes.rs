@@ -198,16 +198,18 @@ unsafe impl Send for Held {}
 unsafe impl Sync for Held {}
 
 impl Held {
+    /// Values at `ptr` (`len` of them, C order over the box at `origin`
+    /// of `shape`), which `owner` keeps alive and unmoved.
     fn new<T: Element>(
         owner: Arc<dyn Any + Send + Sync>,
-        values: &[T],
+        (ptr, len): (*const T, usize),
         origin: &[u64],
         shape: &[u64],
     ) -> Self {
-        debug_assert_eq!(values.len() as u64, shape.iter().product::<u64>());
+        debug_assert_eq!(len as u64, shape.iter().product::<u64>());
         Self {
-            ptr: values.as_ptr().cast(),
-            len: values.len(),
+            ptr: ptr.cast(),
+            len,
             size: std::mem::size_of::<T>(),
             ty: TypeId::of::<T>(),
             origin: origin.to_vec(),
@@ -216,33 +218,26 @@ impl Held {
         }
     }
 
-    /// A whole in-memory array (origin 0), shared; `None` when it is not
-    /// in standard (C) layout.
-    pub fn array<T: Element>(data: Arc<ArrayD<T>>) -> Option<Self> {
-        let shape: Vec<u64> = data.shape().iter().map(|&n| n as u64).collect();
-        let values: &[T] = data.as_slice()?;
-        // The slice points into the array's heap buffer, which the `Arc`
-        // keeps where it is.
-        let (ptr, len) = (values.as_ptr(), values.len());
-        // SAFETY: re-borrowing the same buffer, which `data` (moved into
-        // the owner below) keeps alive and unmoved.
-        let values = unsafe { std::slice::from_raw_parts(ptr, len) };
+    /// A whole array (origin 0) that `owner` keeps (a heap buffer stays
+    /// where it is when its owner moves); `None` unless it is in standard
+    /// (C) layout.
+    fn whole<T: Element>(owner: Arc<dyn Any + Send + Sync>, array: &ArrayD<T>) -> Option<Self> {
+        let values = array.as_slice()?;
+        let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
         let origin = vec![0; shape.len()];
-        Some(Self::new(data, values, &origin, &shape))
+        let at = (values.as_ptr(), values.len());
+        Some(Self::new(owner, at, &origin, &shape))
+    }
+
+    /// A whole in-memory array, shared.
+    pub fn array<T: Element>(data: Arc<ArrayD<T>>) -> Option<Self> {
+        Self::whole(data.clone(), &data)
     }
 
     /// A whole array kept as a block (an earlier stage's result), shared;
     /// `None` unless it is an `ArrayD<T>` in standard layout.
     pub fn shared_block<T: Element>(whole: Arc<Block>) -> Option<Self> {
-        let array = whole.downcast_ref::<ArrayD<T>>()?;
-        let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
-        let values: &[T] = array.as_slice()?;
-        let (ptr, len) = (values.as_ptr(), values.len());
-        // SAFETY: as in `array`: the block's buffer is kept by the `Arc`,
-        // which is never mutated through.
-        let values = unsafe { std::slice::from_raw_parts(ptr, len) };
-        let origin = vec![0; shape.len()];
-        Some(Self::new(whole, values, &origin, &shape))
+        Self::whole(whole.clone(), whole.downcast_ref::<ArrayD<T>>()?)
     }
 
     /// A block over `region`, owned.
@@ -253,10 +248,8 @@ impl Held {
             block.as_standard_layout().into_owned()
         };
         let values = block.as_slice().expect("standard layout");
-        let (ptr, len) = (values.as_ptr(), values.len());
-        // SAFETY: as in `array`: the buffer moves with its owner, unmoved.
-        let values = unsafe { std::slice::from_raw_parts(ptr, len) };
-        Self::new(Arc::new(block), values, region.start(), &region.shape())
+        let at = (values.as_ptr(), values.len());
+        Self::new(Arc::new(block), at, region.start(), &region.shape())
     }
 
     /// Decoded native-order bytes of the values over `region`, read in
@@ -280,12 +273,10 @@ impl Held {
             .expect("length checked");
             return Ok(Self::block(values, region));
         };
-        let (ptr, len) = (values.as_ptr(), values.len());
-        // SAFETY: as in `array`: a `Vec`'s heap buffer does not move with it.
-        let values = unsafe { std::slice::from_raw_parts(ptr, len) };
+        let at = (values.as_ptr(), values.len());
         Ok(Self::new(
             Arc::new(bytes),
-            values,
+            at,
             region.start(),
             &region.shape(),
         ))
