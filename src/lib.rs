@@ -10,6 +10,7 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod ops;
+mod owned_paths;
 pub mod plan;
 pub mod rechunk;
 pub mod sample;

@@ -231,7 +231,8 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
         "already exists",
     );
     assert!(dst.join("precious.txt").exists());
-    let out = chunkctl(&[
+    // --overwrite replaces only a Zarr store or a folder chunkctl made.
+    let overwrite = [
         "rechunk",
         s(&src),
         s(&dst),
@@ -239,13 +240,20 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
         "30,3",
         "--quiet",
         "--overwrite",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_same_values(&src, &dst);
+    ];
+    err(&overwrite, "is not a Zarr store nor a folder chunkctl made");
+    assert_eq!(std::fs::read(dst.join("precious.txt")).unwrap(), b"keep me");
+    std::fs::remove_file(dst.join("precious.txt")).unwrap();
+    // An empty folder is written into; a Zarr store is replaced.
+    for _ in 0..2 {
+        let out = chunkctl(&overwrite);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_values(&src, &dst);
+    }
     // A corrupt source chunk: the error names it, DST is not a finished array.
     let bad_dst = dir.path().join("bad.zarr");
     std::fs::write(src.join("4.0"), b"garbage").unwrap();
@@ -328,7 +336,8 @@ fn destination_overlapping_the_source_is_refused() {
         ]);
         assert!(!out.status.success(), "{}", dst.display());
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("overlaps the source"),
+            String::from_utf8_lossy(&out.stderr).contains("inside the source")
+                || String::from_utf8_lossy(&out.stderr).contains("holds the source"),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ndchunk::io::zarr::{create_group, ZarrFormat};
-use ndchunk::io::{DType, ZarrStore};
+use ndchunk::io::{ChunkStore, DType, ZarrStore};
 use serde_json::Value;
 
 /// A job slow enough to interrupt: `(times, 64, 64)` float64 in gzip-9
@@ -127,29 +127,54 @@ fn killed_run_resumes_and_ends_exact() {
         "--quiet",
     ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("interrupted run of a different command"),
+        "{err}"
+    );
 }
 
-/// An interrupted run whose source has changed since is another job: it is
-/// refused rather than resumed into a mix of old and new data.
+/// An interrupted run whose source has changed since is not resumed into a
+/// mix of old and new data: the rerun says SRC changed and how many chunk
+/// files; `--restart` starts over from SRC as it is now.
 #[test]
 fn a_changed_source_is_not_resumed() {
     let dir = tempfile::tempdir().unwrap();
     // A real interruption: start, kill once a task is journaled.
-    let (big, dst, args) = slow_job(dir.path(), 300, "out.zarr");
+    let (src, dst, args) = slow_job(dir.path(), 300, "out.zarr");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     kill_once_journaled(&args, &dst, 1);
-    // The source's metadata changes (e.g. it was rewritten).
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let meta = big.join("zarr.json");
-    std::fs::write(&meta, std::fs::read(&meta).unwrap()).unwrap();
+    // One chunk of the source is rewritten with other values, its
+    // metadata untouched.
+    let store = ZarrStore::open_dir(&src).unwrap();
+    let chunk = vec![7u8; 64 * 64 * 8];
+    store.write_chunk_bytes(&[5, 0, 0], &chunk).unwrap();
     let out = chunkctl(&args);
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("interrupted rechunk of a different job"),
+        err.contains("SRC changed since the interrupted run (1 chunk file changed"),
+        "{err}"
+    );
+    assert!(ZarrStore::open_dir(&dst).is_err(), "nothing looks finished");
+    let mut restart = args.clone();
+    restart.push("--restart");
+    let out = chunkctl(&restart);
+    assert!(
+        out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_same_values(&src, &dst);
+    // The same command again: nothing to do, nothing written.
+    let out = chunkctl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nothing written"), "{text}");
 }
 
 /// A resumed job's stored plan is checked before it runs: a damaged one is

@@ -96,6 +96,17 @@ pub enum IoError {
         /// What happened.
         message: String,
     },
+    /// A name read from a container (group member, array, consolidated
+    /// metadata key) that would reach outside its node if used as a path.
+    #[error("{location}: unsafe name {name:?} refused: {reason}")]
+    UnsafeName {
+        /// The container that holds the name.
+        location: String,
+        /// The name, as read.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A write to a store that ndchunk only reads (a netCDF-3 file): a
     /// variant of its own so that a caller can tell "choose another output"
     /// from a failing disk.

@@ -21,13 +21,18 @@ use serde_json::{json, Map, Value};
 use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_io::info::{container_of, inspect, Container};
 use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated, ZarrFormat, ZarrNodeKind};
-use ndchunk_io::{ArrayMeta, IoError};
+use ndchunk_io::{check_member_path, ArrayMeta, IoError};
 
-use super::job::{Outcome, ZarrRechunk};
+use super::job::{
+    is_empty_dir, replace_destination, JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR,
+};
 use crate::error::{Error, Result};
 
 /// The marker of an unfinished group job in its destination.
-const GROUP_MARKER: &str = ".ndchunk-rechunk-group.json";
+pub(crate) const GROUP_MARKER: &str = ".ndchunk-rechunk-group.json";
+
+/// The lock a group job holds on its destination while it runs.
+pub(crate) const GROUP_LOCK: &str = ".ndchunk-rechunk-group.lock";
 
 /// One array of a group job.
 #[derive(Debug, Clone, Serialize)]
@@ -36,8 +41,9 @@ pub struct ArrayOutcome {
     pub path: String,
     /// The chunks asked for this array (its own dims only).
     pub chunks: String,
-    /// What the run did (`None`: finished by an earlier, interrupted run).
-    pub outcome: Option<Outcome>,
+    /// What the run did ([`JobStatus::UpToDate`]: finished by an earlier
+    /// run).
+    pub outcome: Outcome,
 }
 
 /// An array of the source left out of a group job, because no ndchunk
@@ -101,7 +107,17 @@ enum SourceKind {
 
 /// The source's nodes, parents first, and its Zarr format (`None` for an
 /// HDF5/netCDF file, which converts to Zarr v3 unless told otherwise).
+/// Every node's name is checked before it can become a path in DST.
 fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
+    let (nodes, format) = read_source_tree(src)?;
+    let location = src.display().to_string();
+    for node in &nodes {
+        check_member_path(&node.path, &location)?;
+    }
+    Ok((nodes, format))
+}
+
+fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
     let relative = |path: &str| path.trim_start_matches('/').to_string();
     if container_of(src)? == Container::Zarr {
         let nodes = list_nodes(src)?;
@@ -151,6 +167,7 @@ fn select_arrays(nodes: Vec<SourceNode>, names: &[String], src: &Path) -> Result
         .collect();
     let mut wanted: Vec<String> = Vec::new();
     for name in names {
+        check_member_path(name, &src.display().to_string())?;
         let name = name.trim_matches('/');
         match arrays.iter().find(|n| n.path == name) {
             None => {
@@ -274,7 +291,7 @@ pub struct GroupPlan {
 /// to leave them out ([`GroupPlan::skipped`]).
 pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
     let (src, dst) = (&template.src, &template.dst);
-    super::job::refuse_overlap(src, dst)?;
+    template.owned_paths()?;
     let entries = named_entries(&template.chunks, src)?;
     let (nodes, source_format) = source_tree(src)?;
     let known: Vec<String> = nodes
@@ -403,64 +420,98 @@ impl GroupPlan {
     /// Runs every array's job, then writes the root group and its
     /// consolidated metadata: DST looks finished only at the very end. An
     /// interrupted run of the same job resumes: finished arrays are kept.
+    /// The same command run again over an unchanged source writes nothing.
     pub fn run(self) -> Result<GroupOutcome> {
         let start = Instant::now();
         let dst = &self.template.dst;
+        let owned = self.template.owned_paths()?;
         let marker = dst.join(GROUP_MARKER);
-        if dst.exists() {
-            let stored: Option<Value> = std::fs::read(&marker)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            if self.template.overwrite {
-                std::fs::remove_dir_all(dst)
-                    .map_err(|e| job_error(dst, format!("cannot remove: {e}")))?;
-            } else if stored.as_ref() != Some(&self.identity) {
+        let job_of = |file: &str| read_json(&dst.join(file)).map(|doc| doc["job"].clone());
+        if let Ok(meta) = std::fs::symlink_metadata(dst) {
+            let ours = [GROUP_MARKER, FINISHED_RECORD]
+                .iter()
+                .any(|file| job_of(file).as_ref() == Some(&self.identity));
+            let replace = self.template.overwrite || (self.template.restart && marker.exists());
+            if replace {
+                replace_destination(dst, &owned)?;
+            } else if !(ours || meta.is_dir() && is_empty_dir(dst)) {
                 return Err(job_error(
                     dst,
-                    "already exists; pass --overwrite to replace it",
+                    if marker.exists() {
+                        "holds an interrupted rechunk of another command; rerun that command to \
+                         finish it, or pass --restart to discard it"
+                    } else {
+                        "already exists; pass --overwrite to replace it"
+                    },
                 ));
             }
         }
         std::fs::create_dir_all(dst).map_err(|e| job_error(dst, e.to_string()))?;
-        std::fs::write(&marker, self.identity.to_string())
-            .map_err(|e| job_error(&marker, e.to_string()))?;
-        for (relative, attributes) in &self.groups {
-            create_group(dst, relative, self.format, attributes)?;
+        let lock_path = dst.join(GROUP_LOCK);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| job_error(&lock_path, e.to_string()))?;
+        lock.try_lock().map_err(|_| {
+            job_error(
+                dst,
+                "another chunkctl run is writing here; wait for it or stop it first",
+            )
+        })?;
+        let finished = job_of(FINISHED_RECORD).as_ref() == Some(&self.identity);
+        if !finished {
+            let record = json!({"job": self.identity});
+            super::journal::write_whole(&marker, record.to_string().as_bytes())?;
+            for (relative, attributes) in &self.groups {
+                create_group(dst, relative, self.format, attributes)?;
+            }
         }
         let mut arrays = Vec::new();
         for ArrayJob { path, job } in self.arrays {
-            let finished = ["zarr.json", ".zarray"]
-                .iter()
-                .any(|f| job.dst.join(f).is_file())
-                && !job.dst.join(super::job::WORK_DIR).exists();
-            let outcome = if finished {
-                None
-            } else {
-                // Inside our own unfinished destination: an array with a
-                // journal resumes; one without (killed before its journal
-                // was written) starts over.
-                if job.dst.exists() && !job.dst.join(super::job::WORK_DIR).exists() {
-                    std::fs::remove_dir_all(&job.dst)
-                        .map_err(|e| job_error(&job.dst, e.to_string()))?;
-                }
-                Some(job.prepare()?.run()?)
-            };
+            // Inside our own destination: an array folder with neither a
+            // journal nor a finished record was cut short before its
+            // journal existed, and starts over.
+            if job.dst.exists()
+                && !job.dst.join(WORK_DIR).exists()
+                && !job.dst.join(FINISHED_RECORD).exists()
+            {
+                owned.remove(&job.dst)?;
+            }
+            let outcome = job.prepare()?.run()?;
             arrays.push(ArrayOutcome {
                 path,
                 chunks: job.chunks,
                 outcome,
             });
         }
-        // Last: the root group, which makes DST a store, and its index.
-        create_group(dst, "", self.format, &self.root_attributes)?;
-        write_consolidated(dst, self.format)?;
-        std::fs::remove_file(&marker).map_err(|e| job_error(&marker, e.to_string()))?;
+        let wrote = !finished
+            || arrays
+                .iter()
+                .any(|a| a.outcome.status != JobStatus::UpToDate);
+        if wrote {
+            // Last: the root group, which makes DST a store, and its index.
+            create_group(dst, "", self.format, &self.root_attributes)?;
+            write_consolidated(dst, self.format)?;
+            let record = json!({"job": self.identity});
+            super::journal::write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
+            owned.remove(&marker)?;
+        }
+        drop(lock);
+        owned.remove(&lock_path)?;
         Ok(GroupOutcome {
             arrays,
             skipped: self.skipped,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 fn dedup(names: &[String]) -> Vec<String> {

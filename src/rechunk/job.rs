@@ -14,12 +14,21 @@ use ndchunk_io::info::{container_of, open_array, split_array_path, Container};
 use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, FILL_VALUE};
 use ndchunk_io::{ChunkStore, ZarrStore};
 
-use super::{run_plan, Journal, Opened, RunOptions, RunReport};
+use super::journal::{Journal, Opened, LOCK_FILE};
+use super::source_state::{fnv1a, SourceState};
+use super::{run_plan, RunOptions, RunReport};
 use crate::error::{Error, Result};
+use crate::owned_paths::{is_within, lock_held, resolve, OwnedPaths};
 
 /// The work directory inside the destination: journal and (by default)
 /// intermediates. Its presence means "unfinished".
 pub const WORK_DIR: &str = ".ndchunk-rechunk";
+
+/// The record a finished job leaves in its destination: the job and a
+/// digest of the source it read, so that the same command run again
+/// succeeds without writing anything, and `--overwrite` knows the folder
+/// is one this tool made.
+pub const FINISHED_RECORD: &str = ".ndchunk-rechunk.json";
 
 /// What to rechunk, into what, within what.
 #[derive(Debug, Clone)]
@@ -45,8 +54,12 @@ pub struct ZarrRechunk {
     pub shards: Option<String>,
     /// Worker threads.
     pub threads: usize,
-    /// Replace an existing `dst`.
+    /// Replace an existing `dst`: only a Zarr store or a folder this tool
+    /// made, and never while another run writes it.
     pub overwrite: bool,
+    /// Discard an interrupted run into `dst` (whose source changed, or
+    /// whose journal is damaged) and start over.
+    pub restart: bool,
     /// Show progress bars on a terminal.
     pub progress: bool,
     /// For a group or file: only these arrays (paths in it), with the
@@ -77,6 +90,7 @@ impl ZarrRechunk {
             shards: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             overwrite: false,
+            restart: false,
             progress: false,
             arrays: Vec::new(),
             skip_unsupported: false,
@@ -85,7 +99,7 @@ impl ZarrRechunk {
 
     /// Opens the source, resolves the target and plans; reads no chunk.
     pub fn prepare(&self) -> Result<Prepared> {
-        refuse_overlap(&self.src, &self.dst)?;
+        self.owned_paths()?;
         let (source, source_format, source_codec, null_fill) = open_source(&self.src)?;
         let meta = source.meta().clone();
         let dims = meta.dims_or_default();
@@ -141,10 +155,6 @@ impl ZarrRechunk {
         spec.v2_null_fill = null_fill;
         let job = json!({
             "src": source_identity(&self.src)?,
-            // A source rewritten since the interrupted run is another job:
-            // resuming would mix old and new data.
-            "src_meta": meta,
-            "src_modified": source_modified(&self.src),
             "dst": std::path::absolute(&self.dst).unwrap_or_else(|_| self.dst.clone()).display().to_string(),
             "src_chunks": meta.grid,
             "dtype": meta.dtype,
@@ -175,6 +185,20 @@ pub struct Prepared {
     identity: Value,
 }
 
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobStatus {
+    /// Ran from the start.
+    Ran,
+    /// Finished an interrupted run of the same job.
+    Resumed,
+    /// DST was already this job's finished output, from SRC as it is now:
+    /// nothing was written.
+    UpToDate,
+}
+
 /// What a finished job did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -182,8 +206,8 @@ pub struct Outcome {
     pub plan: RechunkPlan,
     /// Counters of the run.
     pub report: RunReport,
-    /// Whether an interrupted run was resumed.
-    pub resumed: bool,
+    /// Whether it ran, resumed, or found nothing to do.
+    pub status: JobStatus,
     /// Wall time of the whole job, seconds.
     pub seconds: f64,
     /// Decoded bytes of the array.
@@ -197,15 +221,32 @@ pub struct Outcome {
 impl Prepared {
     /// Runs the job to the end. The destination gets its metadata only when
     /// every chunk is written, so an interrupted job never leaves a store
-    /// that looks finished; rerunning the same job resumes it.
+    /// that looks finished; rerunning the same job resumes it, over an
+    /// unchanged source only, and rerunning a finished one writes nothing.
     pub fn run(self) -> Result<Outcome> {
         let start = Instant::now();
         let dst = &self.job.dst;
         let work = dst.join(WORK_DIR);
-        prepare_destination(dst, &work, &self.identity, self.job.overwrite)?;
+        let owned = self.job.owned_paths()?;
+        let source_now = SourceState::of(&self.job.src)?;
+        if self.finished_here(&source_now, &owned)? {
+            let target = ZarrStore::open_dir(dst)?;
+            let (chunks_stored, stored_bytes) = target.storage_summary()?;
+            return Ok(Outcome {
+                plan: self.plan,
+                report: RunReport::default(),
+                status: JobStatus::UpToDate,
+                seconds: start.elapsed().as_secs_f64(),
+                logical_bytes: self.source.meta().logical_bytes(),
+                chunks_stored,
+                stored_bytes,
+            });
+        }
+        clear_destination(dst, &self.job, &owned)?;
         let manifest = json!({"job": self.identity, "plan": self.plan});
-        let (journal, plan, resumed) = match Journal::open(&work, &self.identity, &manifest)? {
-            Opened::New(journal) => (journal, self.plan, false),
+        let opened = Journal::open(&work, &self.identity, &manifest, source_now, &owned)?;
+        let (journal, plan, status) = match opened {
+            Opened::New(journal) => (journal, self.plan, JobStatus::Ran),
             Opened::Resumed(journal, stored) => {
                 let plan: RechunkPlan = serde_json::from_value(stored["plan"].clone())
                     .map_err(|e| job_error(&work, format!("unreadable stored plan: {e}")))?;
@@ -213,48 +254,144 @@ impl Prepared {
                     && plan.target == self.plan.target
                     && plan.itemsize == self.plan.itemsize;
                 plan.check_consistent()
-                    .and_then(|()| fits.then_some(()).ok_or_else(|| "it is for other grids".to_string()))
-                    .map_err(|why| job_error(&work, format!("the stored plan is damaged ({why}): remove {} or rerun with --overwrite", dst.display())))?;
+                    .and_then(|()| {
+                        fits.then_some(())
+                            .ok_or_else(|| "it is for other grids".to_string())
+                    })
+                    .map_err(|why| {
+                        job_error(
+                            &work,
+                            format!(
+                                "the stored plan is damaged ({why}): pass --restart to start over"
+                            ),
+                        )
+                    })?;
                 if plan.peak_bytes > self.job.max_mem {
                     return Err(job_error(
                         dst,
                         format!("the interrupted run planned for {} bytes; resume it with at least that max_mem", plan.peak_bytes),
                     ));
                 }
-                (journal, plan, true)
+                (journal, plan, JobStatus::Resumed)
             }
         };
         let target = ZarrStore::create_unpublished(dst, "/", &self.spec)?;
-        // The same job finds the same scratch directory when it resumes.
-        let scratch_dir = match &self.job.temp {
-            Some(temp) => temp.join(format!(
-                "ndchunk-rechunk-{:016x}",
-                fnv1a(self.identity.to_string().as_bytes())
-            )),
-            None => work.join("scratch"),
-        };
+        let scratch_dir = self.job.scratch_dir()?;
         let options = RunOptions {
             threads: self.job.threads,
             scratch_dir: scratch_dir.clone(),
             progress: self.job.progress,
             max_mem: self.job.max_mem,
         };
-        let report = run_plan(&*self.source, &target, &plan, &journal, &options)?;
-        target.publish()?;
-        journal.finish()?;
-        if scratch_dir.exists() {
-            std::fs::remove_dir_all(&scratch_dir)
-                .map_err(|e| job_error(&scratch_dir, e.to_string()))?;
+        let report = run_plan(&*self.source, &target, &plan, &journal, &options, &owned)?;
+        // Published only if SRC did not change under the run.
+        let changed = SourceState::of(&self.job.src)?.changed_since(journal.source());
+        if changed > 0 {
+            return Err(job_error(
+                &self.job.src,
+                format!(
+                    "SRC changed while it was read ({changed} chunk file{} changed, added or removed); \
+                     DST is left unfinished: pass --restart to start over from SRC as it is now",
+                    if changed == 1 { "" } else { "s" }
+                ),
+            ));
         }
+        target.publish()?;
         let (chunks_stored, stored_bytes) = target.storage_summary()?;
+        // The record comes before the journal goes: a kill in between
+        // leaves a state the same command recognises as finished.
+        let record = json!({"job": self.identity, "source": journal.source().digest()});
+        super::journal::write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
+        owned.remove(&scratch_dir)?;
+        journal.finish(&owned)?;
         Ok(Outcome {
             plan,
             report,
-            resumed,
+            status,
             seconds: start.elapsed().as_secs_f64(),
             logical_bytes: self.source.meta().logical_bytes(),
             chunks_stored,
             stored_bytes,
+        })
+    }
+
+    /// Whether DST is already this job's finished output, made from SRC
+    /// as it is now; a leftover journal (a kill while it was removed) is
+    /// then removed. DST made by this job from another state of SRC is an
+    /// error, unless `--overwrite`.
+    fn finished_here(&self, source_now: &SourceState, owned: &OwnedPaths) -> Result<bool> {
+        let dst = &self.job.dst;
+        let Some(record) = read_json(&dst.join(FINISHED_RECORD)) else {
+            return Ok(false);
+        };
+        if record["job"] != self.identity || self.job.overwrite {
+            return Ok(false);
+        }
+        if record["source"] != json!(source_now.digest()) {
+            return Err(job_error(
+                dst,
+                "was made by this same command from SRC as it was before: SRC has changed since; \
+                 pass --overwrite to redo it",
+            ));
+        }
+        if lock_held(&dst.join(WORK_DIR).join(LOCK_FILE)) {
+            return Err(busy(dst));
+        }
+        owned.remove(&self.job.scratch_dir()?)?;
+        owned.remove(&dst.join(WORK_DIR))?;
+        Ok(true)
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+fn busy(dst: &Path) -> Error {
+    job_error(
+        dst,
+        "another chunkctl run is writing here; wait for it or stop it first",
+    )
+}
+
+impl ZarrRechunk {
+    /// The paths this job may write and delete: DST and its scratch
+    /// directory, never SRC (compared by identity, not spelling).
+    pub(crate) fn owned_paths(&self) -> Result<OwnedPaths> {
+        let (file, _) = split_array_path(&self.src.to_string_lossy());
+        let mut owned = OwnedPaths::protecting(&[&file]);
+        owned.claim(&self.dst, "the destination")?;
+        if let Some(temp) = &self.temp {
+            if is_within(temp, &file)? {
+                return Err(job_error(
+                    temp,
+                    format!(
+                        "--temp lies inside the source {}: scratch would be written into SRC; \
+                         choose a directory outside it",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+        owned.claim(&self.scratch_dir()?, "the scratch directory")?;
+        Ok(owned)
+    }
+
+    /// Where the intermediates go: inside DST's work directory, or a
+    /// directory under `--temp` named for DST, so that the same job finds
+    /// it again when it resumes (one job at a time writes a DST).
+    fn scratch_dir(&self) -> Result<PathBuf> {
+        Ok(match &self.temp {
+            Some(temp) => {
+                let dst = resolve(&self.dst)?;
+                temp.join(format!(
+                    "ndchunk-rechunk-{:016x}",
+                    fnv1a(dst.to_string_lossy().as_bytes())
+                ))
+            }
+            None => self.dst.join(WORK_DIR).join("scratch"),
         })
     }
 }
@@ -302,30 +439,6 @@ fn source_identity(src: &Path) -> Result<String> {
     })
 }
 
-/// When the source last changed, as far as cheap to tell: a file's mtime
-/// (HDF5/netCDF files change as a whole), or the newest mtime of a Zarr
-/// array's metadata documents. Rewriting Zarr chunks in place without
-/// touching the metadata is not detected.
-fn source_modified(src: &Path) -> Option<u64> {
-    let text = src.to_string_lossy();
-    let (file, inner) = split_array_path(&text);
-    let mtime = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as u64)
-    };
-    if file.is_file() {
-        return mtime(&file);
-    }
-    let dir = file.join(inner.unwrap_or_default().trim_start_matches('/'));
-    ["zarr.json", ".zarray", ".zattrs"]
-        .iter()
-        .filter_map(|f| mtime(&dir.join(f)))
-        .max()
-}
-
 fn job_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Job {
         path: path.display().to_string(),
@@ -333,61 +446,67 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Refuses an existing destination unless it is an interrupted run of this
-/// job (resumed) or `overwrite` is set.
-fn prepare_destination(dst: &Path, work: &Path, job: &Value, overwrite: bool) -> Result<()> {
-    if !dst.exists() {
+/// Makes DST ready for this job: a DST that does not exist, or holds an
+/// interrupted run (resumed by the journal), is left as it is; with
+/// `--restart` an interrupted run is discarded, with `--overwrite` any Zarr
+/// store or folder this tool made is replaced; anything else is refused.
+/// Nothing is deleted while another run holds DST's lock.
+fn clear_destination(dst: &Path, job: &ZarrRechunk, owned: &OwnedPaths) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(dst) else {
         return Ok(());
-    }
-    if overwrite {
-        let removed = if dst.is_dir() {
-            std::fs::remove_dir_all(dst)
-        } else {
-            std::fs::remove_file(dst)
-        };
-        return removed.map_err(|e| job_error(dst, format!("cannot remove: {e}")));
-    }
-    let manifest: Option<Value> = std::fs::read(work.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    if manifest.is_some_and(|m| &m["job"] == job) {
-        return Ok(());
-    }
-    Err(job_error(
-        dst,
-        format!(
-            "already exists{}; pass --overwrite to replace it",
-            if work.exists() {
-                " (an interrupted rechunk of a different job)"
-            } else {
-                ""
-            }
-        ),
-    ))
-}
-
-/// FNV-1a: a stable name for a job's scratch directory.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Refuses a destination that is the source, holds it, or lies inside it:
-/// replacing it would destroy the data being read.
-pub(crate) fn refuse_overlap(src: &Path, dst: &Path) -> Result<()> {
-    let (file, _) = split_array_path(&src.to_string_lossy());
-    let src = std::path::absolute(std::fs::canonicalize(&file).unwrap_or(file)).unwrap_or_default();
-    let dst_abs = std::path::absolute(dst).unwrap_or_else(|_| dst.to_path_buf());
-    let dst = std::fs::canonicalize(&dst_abs).unwrap_or(dst_abs);
-    if src.starts_with(&dst) || dst.starts_with(&src) {
+    };
+    let work = dst.join(WORK_DIR);
+    // Whose run it was, and whether it can resume, the journal tells.
+    let interrupted = meta.is_dir() && work.is_dir();
+    if !(job.overwrite || job.restart && interrupted) {
+        if interrupted || (meta.is_dir() && is_empty_dir(dst)) {
+            return Ok(());
+        }
         return Err(job_error(
-            &dst,
-            format!(
-                "the destination overlaps the source {}: write somewhere else",
-                src.display()
-            ),
+            dst,
+            "already exists; pass --overwrite to replace it",
         ));
     }
-    Ok(())
+    replace_destination(dst, owned)
+}
+
+/// Deletes DST for `--overwrite` or `--restart`: only a Zarr store or a
+/// folder this tool made, and never while another run holds its lock.
+pub(crate) fn replace_destination(dst: &Path, owned: &OwnedPaths) -> Result<()> {
+    let busy = lock_held(&dst.join(WORK_DIR).join(LOCK_FILE))
+        || lock_held(&dst.join(super::group::GROUP_LOCK));
+    if busy {
+        return Err(job_error(
+            dst,
+            "another chunkctl run is writing here; wait for it or stop it first",
+        ));
+    }
+    if !dst.is_dir() || dst.is_symlink() || !made_by_zarr_or_us(dst) {
+        return Err(job_error(
+            dst,
+            "is not a Zarr store nor a folder chunkctl made: --overwrite replaces only those; \
+             move it away or choose another destination",
+        ));
+    }
+    owned.remove(dst)
+}
+
+pub(crate) fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// Whether `dir` is a Zarr store (array or group metadata at its top), a
+/// folder an unfinished chunkctl job made, or empty.
+pub(crate) fn made_by_zarr_or_us(dir: &Path) -> bool {
+    [
+        "zarr.json",
+        ".zarray",
+        ".zgroup",
+        WORK_DIR,
+        FINISHED_RECORD,
+        super::group::GROUP_MARKER,
+    ]
+    .iter()
+    .any(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
+        || is_empty_dir(dir)
 }

@@ -12,13 +12,20 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use super::source_state::SourceState;
 use crate::error::{Error, Result};
+use crate::owned_paths::OwnedPaths;
+
+/// The journal's lock file, held for the whole run.
+pub(crate) const LOCK_FILE: &str = "lock";
 
 /// An open journal.
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
     open: Mutex<Option<(usize, File)>>,
+    /// The source as the job first read it.
+    source: SourceState,
     /// Held for the whole job: a second run of the same job waits for no
     /// one, it refuses (two runs would delete each other's intermediates).
     _lock: File,
@@ -40,59 +47,131 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Writes `bytes` to `path` whole or not at all (a file beside it, renamed
+/// over it), so a kill or a full disk never leaves a torn file.
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| job_error(&tmp, e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| job_error(path, e.to_string()))
+}
+
 impl Journal {
     /// Opens the journal in `dir` for the job `job` (a JSON description of
-    /// everything that defines its output). A journal of the same job is
-    /// resumed; one of another job is an error; none starts a new one with
-    /// `manifest` (which includes `job`) written first.
-    pub fn open(dir: &Path, job: &Value, manifest: &Value) -> Result<Opened> {
+    /// everything that defines its output), whose source is now in state
+    /// `source`. The directory's lock is taken first (another run holding
+    /// it is an error), then, under it: a journal of the same job over an
+    /// unchanged source is resumed; one of another job, one whose source
+    /// changed since, or a damaged one is an error; none starts a new one,
+    /// the source state and then `manifest` (which includes `job`) written
+    /// first.
+    pub(crate) fn open(
+        dir: &Path,
+        job: &Value,
+        manifest: &Value,
+        source: SourceState,
+        owned: &OwnedPaths,
+    ) -> Result<Opened> {
+        std::fs::create_dir_all(dir).map_err(|e| job_error(dir, format!("cannot create: {e}")))?;
+        let lock = Self::lock(dir)?;
         let path = dir.join("manifest.json");
+        let source_path = dir.join("source.txt");
+        let damaged = |what: &str| {
+            job_error(
+                dir,
+                format!(
+                    "the journal of the interrupted run is damaged ({what}); \
+                     pass --restart to discard that run and start over"
+                ),
+            )
+        };
         match std::fs::read(&path) {
             Ok(bytes) => {
                 let stored: Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| job_error(&path, format!("unreadable journal manifest: {e}")))?;
-                if &stored["job"] != job {
+                    .map_err(|e| damaged(&format!("manifest.json: {e}")))?;
+                let different = || {
+                    job_error(
+                        dir,
+                        "this is the journal of an interrupted run of a different command \
+                         (other source, chunks, format, codec or destination); rerun that \
+                         command to finish it, or pass --restart to discard it",
+                    )
+                };
+                if stored["job"]["src"] != job["src"] {
+                    return Err(different());
+                }
+                let text = std::fs::read_to_string(&source_path)
+                    .map_err(|e| damaged(&format!("source.txt: {e}")))?;
+                let earlier =
+                    SourceState::from_text(&text).ok_or_else(|| damaged("source.txt is torn"))?;
+                // A changed source is said as such, before any other
+                // difference it causes (its shape, hence the chunks).
+                let changed = source.changed_since(&earlier);
+                if changed > 0 {
                     return Err(job_error(
-                        &path,
-                        "this is the journal of an interrupted run of a different job; \
-                         rerun that job to finish it, or pass --overwrite to start over",
+                        dir,
+                        format!(
+                            "SRC changed since the interrupted run ({changed} chunk file{} \
+                             changed, added or removed): resuming would mix old and new data; \
+                             pass --restart to start over from SRC as it is now",
+                            if changed == 1 { "" } else { "s" }
+                        ),
                     ));
                 }
-                Ok(Opened::Resumed(Self::at(dir)?, stored))
+                if &stored["job"] != job {
+                    return Err(different());
+                }
+                Ok(Opened::Resumed(Self::with(dir, lock, earlier), stored))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| job_error(dir, format!("cannot create: {e}")))?;
-                let tmp = dir.join("manifest.json.tmp");
+                // No task runs before the manifest exists: whatever else
+                // is here (pass logs, scratch) is from a run killed before
+                // it started, or while its finished journal was removed;
+                // none of it may count for this run.
+                let entries = std::fs::read_dir(dir).map_err(|e| job_error(dir, e.to_string()))?;
+                for entry in entries.flatten() {
+                    if entry.file_name() != LOCK_FILE {
+                        owned.remove(&entry.path())?;
+                    }
+                }
+                write_whole(&source_path, source.to_text().as_bytes())?;
                 let text = serde_json::to_string_pretty(manifest)
                     .map_err(|e| job_error(&path, e.to_string()))?;
-                std::fs::write(&tmp, text).map_err(|e| job_error(&tmp, e.to_string()))?;
-                std::fs::rename(&tmp, &path).map_err(|e| job_error(&path, e.to_string()))?;
-                Ok(Opened::New(Self::at(dir)?))
+                write_whole(&path, text.as_bytes())?;
+                Ok(Opened::New(Self::with(dir, lock, source)))
             }
             Err(e) => Err(job_error(&path, e.to_string())),
         }
     }
 
-    fn at(dir: &Path) -> Result<Self> {
-        let path = dir.join("lock");
-        let lock = File::create(&path).map_err(|e| job_error(&path, e.to_string()))?;
+    fn lock(dir: &Path) -> Result<File> {
+        let path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| job_error(&path, e.to_string()))?;
         lock.try_lock().map_err(|_| {
             job_error(
                 dir,
                 "another run of this job is in progress; wait for it or stop it first",
             )
         })?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            open: Mutex::new(None),
-            _lock: lock,
-        })
+        Ok(lock)
     }
 
-    /// The work directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    fn with(dir: &Path, lock: File, source: SourceState) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            open: Mutex::new(None),
+            source,
+            _lock: lock,
+        }
+    }
+
+    /// The source as the job first read it.
+    pub(crate) fn source(&self) -> &SourceState {
+        &self.source
     }
 
     fn log(&self, pass: usize) -> PathBuf {
@@ -152,9 +231,8 @@ impl Journal {
     }
 
     /// Deletes the work directory: the job is finished.
-    pub fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self, owned: &OwnedPaths) -> Result<()> {
         drop(self.open.lock().unwrap_or_else(|p| p.into_inner()).take());
-        std::fs::remove_dir_all(&self.dir)
-            .map_err(|e| job_error(&self.dir, format!("cannot remove: {e}")))
+        owned.remove(&self.dir)
     }
 }

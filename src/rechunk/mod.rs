@@ -5,7 +5,8 @@
 
 pub mod group;
 pub mod job;
-pub mod journal;
+mod journal;
+mod source_state;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,16 +23,17 @@ use ndchunk_io::{ArrayMeta, ChunkStore};
 
 use crate::error::{Error, Result};
 use crate::exec::{BufferPool, MemoryBudget, Progress};
+use crate::owned_paths::OwnedPaths;
 pub use group::{
     is_group, plan_group, rechunk_group, ArrayJob, ArrayOutcome, GroupOutcome, GroupPlan,
     SkippedArray,
 };
-pub use job::{Outcome, Prepared, ZarrRechunk};
-pub use journal::{Journal, Opened};
+pub use job::{JobStatus, Outcome, Prepared, ZarrRechunk};
+use journal::Journal;
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Worker threads.
     pub threads: usize,
     /// Where the intermediate arrays go.
@@ -80,13 +82,15 @@ fn grid_error(e: ChunkingError) -> Error {
 
 /// Runs `plan` from `source` into `target`, journaling into `journal`.
 /// The target's chunks are written; publishing its metadata is the caller's
-/// last step.
-pub fn run_plan(
+/// last step. Intermediates live in `options.scratch_dir`, which `owned`
+/// lets the run delete.
+pub(crate) fn run_plan(
     source: &dyn ChunkStore,
     target: &dyn ChunkStore,
     plan: &RechunkPlan,
     journal: &Journal,
     options: &RunOptions,
+    owned: &OwnedPaths,
 ) -> Result<RunReport> {
     let start = Instant::now();
     check_stores(source, target, plan)?;
@@ -168,8 +172,9 @@ pub fn run_plan(
         result?;
         journal.complete_pass(k)?;
         // The intermediate this pass read is no longer needed.
-        if let (Some(s), true) = (input_scratch, k < last) {
-            s.remove()?;
+        if let (ArrayRef::Intermediate(j), true) = (pass.input, k < last) {
+            drop(input_scratch);
+            owned.remove(&scratch_path(&options.scratch_dir, j))?;
         }
     }
     Ok(RunReport {
@@ -185,7 +190,7 @@ pub fn run_plan(
 }
 
 /// The directory of intermediate array `k`.
-pub fn scratch_path(dir: &Path, k: usize) -> PathBuf {
+fn scratch_path(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("intermediate-{k}"))
 }
 

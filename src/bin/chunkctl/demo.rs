@@ -36,9 +36,15 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn Error>> {
         .unwrap_or_else(|| temp.path().to_path_buf());
     let src = dir.join("climate-daily.zarr");
     let dst = dir.join("climate-timeseries.zarr");
+    // The demo never deletes: a folder left by an earlier demo in --dir
+    // is the user's to remove.
     for old in [&src, &dst] {
         if old.exists() {
-            std::fs::remove_dir_all(old)?;
+            return Err(format!(
+                "{} already exists: remove it, or give another --dir",
+                old.display()
+            )
+            .into());
         }
     }
     eprintln!(

@@ -19,12 +19,16 @@ pub struct PlanArgs {
     #[arg(long, default_value = "float32")]
     dtype: String,
     /// Chunks the array is stored with (`24,721,1440` or `time=24`).
-    #[arg(long, default_value = "time=24")]
+    #[arg(long, default_value = "time=24", allow_hyphen_values = true)]
     source_chunks: String,
     /// Chunks wanted: by name (`time=-1,latitude=10,longitude=10`, unnamed
     /// dimensions keep their chunks) or positional; `-1` = whole axis,
     /// `auto` = Dask's automatic sizing.
-    #[arg(long, default_value = "time=-1,latitude=10,longitude=10")]
+    #[arg(
+        long,
+        default_value = "time=-1,latitude=10,longitude=10",
+        allow_hyphen_values = true
+    )]
     chunks: String,
     /// Target bytes of an `auto` chunk.
     #[arg(long, default_value = "128MiB")]

@@ -11,7 +11,7 @@ use serde_json::json;
 use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;
 use ndchunk::io::zarr::ZarrFormat;
-use ndchunk::rechunk::{is_group, plan_group, Outcome, ZarrRechunk};
+use ndchunk::rechunk::{is_group, plan_group, JobStatus, Outcome, ZarrRechunk};
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
@@ -34,7 +34,7 @@ pub struct RechunkArgs {
     /// Target chunks: by dimension name (`time=8760,lat=10,lon=10`; names
     /// not given keep their chunks) or positional (`8760,10,10`); `-1` is
     /// the whole axis, `auto` sizes it like Dask (see --chunk-bytes).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     chunks: String,
     /// Memory budget for the whole process's chunk buffers.
     #[arg(long, default_value = "1GiB")]
@@ -54,7 +54,7 @@ pub struct RechunkArgs {
     codec: Option<String>,
     /// Write a sharded v3 array with shards of this shape (multiples of the
     /// target chunks), e.g. `8760,100,100`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     shards: Option<String>,
     /// For a group or file: rechunk only this array (repeatable), with the
     /// coordinate arrays of its dimensions.
@@ -69,13 +69,20 @@ pub struct RechunkArgs {
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Print the plan and stop.
+    /// Print the plan and stop (the plan is printed before a run too,
+    /// unless --quiet).
     #[arg(long)]
     dry_run: bool,
-    /// Replace an existing DST.
+    /// Replace an existing DST: only a Zarr store or a folder chunkctl
+    /// made is replaced (anything else is refused), and never while
+    /// another run writes it.
     #[arg(long)]
     overwrite: bool,
-    /// No progress bar.
+    /// Discard an interrupted run into DST that cannot resume (SRC changed
+    /// since, or its journal is damaged) and start over.
+    #[arg(long)]
+    restart: bool,
+    /// No plan, no progress bar.
     #[arg(long)]
     quiet: bool,
     /// Print the plan and the report as JSON.
@@ -101,6 +108,7 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
         job.threads = threads;
     }
     job.overwrite = args.overwrite;
+    job.restart = args.restart;
     job.arrays = args.arrays.clone();
     job.skip_unsupported = args.skip_unsupported;
     job.progress = !args.quiet && !args.json;
@@ -135,15 +143,22 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
             }
             return Ok(());
         }
+        if !args.quiet && !args.json {
+            for (path, plan) in plan.array_plans()? {
+                println!("{path}:\n{plan}");
+            }
+        }
         let outcome = plan.run()?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            let mut out = serde_json::to_value(&outcome)?;
+            out["peak_rss_bytes"] = json!(peak_rss_bytes());
+            println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             for array in &outcome.arrays {
-                match &array.outcome {
-                    Some(o) => println!("{}", summary(&array.path, o, None, job.max_mem)),
-                    None => println!("{}: finished by an earlier run", array.path),
-                }
+                println!(
+                    "{}",
+                    summary(&array.path, &array.outcome, None, job.max_mem)
+                );
             }
             println!(
                 "group rechunked in {:.2} s; peak RSS {}",
@@ -162,6 +177,9 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
         );
     }
     let prepared = job.prepare()?;
+    if !args.dry_run && !args.quiet && !args.json {
+        println!("{}\n", prepared.plan);
+    }
     if args.dry_run {
         if args.json {
             println!(
@@ -193,16 +211,42 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The one-paragraph report of a finished job.
+/// The one-paragraph report of a finished job; `peak_rss` where the job
+/// was the whole process (not one array of a group).
 pub fn summary(src: &str, outcome: &Outcome, peak_rss: Option<u64>, max_mem: u64) -> String {
     let r = &outcome.report;
+    if outcome.status == JobStatus::UpToDate {
+        return format!(
+            "{src}: finished by an earlier run of this command, from SRC as it is now; nothing written"
+        );
+    }
+    // An array whose chunks stay as they are (a coordinate) is copied.
+    let verb = if outcome.plan.source == outcome.plan.target {
+        "copied"
+    } else {
+        "rechunked"
+    };
+    let rate = if outcome.seconds >= 0.01 {
+        format!(
+            ", {}/s",
+            format_bytes((outcome.logical_bytes as f64 / outcome.seconds) as u64)
+        )
+    } else {
+        String::new()
+    };
+    let rss = peak_rss.map_or(String::new(), |rss| {
+        format!(
+            "; peak RSS {} (budget {})",
+            format_bytes(rss),
+            format_bytes(max_mem)
+        )
+    });
     format!(
-        "rechunked {src} ({}) in {:.2} s, {:.0} MB/s{}: read {} in {} chunks, wrote {} in {} chunks ({} on disk, {} files); \
-         {} tasks{}; peak RSS {} (budget {}, executor accounting {})",
+        "{verb} {src} ({}) in {:.2} s{rate}{}: read {} in {} chunks, wrote {} in {} chunks ({} on disk, {} files); \
+         {} tasks{}; executor accounting {}{rss}",
         format_bytes(outcome.logical_bytes),
         outcome.seconds,
-        outcome.logical_bytes as f64 / outcome.seconds / 1e6,
-        if outcome.resumed { ", resumed" } else { "" },
+        if outcome.status == JobStatus::Resumed { ", resumed" } else { "" },
         format_bytes(r.bytes_read),
         r.chunks_read,
         format_bytes(r.bytes_written),
@@ -211,8 +255,6 @@ pub fn summary(src: &str, outcome: &Outcome, peak_rss: Option<u64>, max_mem: u64
         outcome.chunks_stored,
         r.tasks_run,
         if r.tasks_resumed > 0 { format!(" ({} resumed as done)", r.tasks_resumed) } else { String::new() },
-        peak_rss.map_or("unknown".into(), format_bytes),
-        format_bytes(max_mem),
         format_bytes(r.budget_peak_bytes),
     )
 }

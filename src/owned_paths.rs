@@ -1,0 +1,270 @@
+//! Which paths a run may write into and delete.
+//!
+//! Paths are compared by what they name, not by how they are spelled: a
+//! path is resolved through its nearest existing ancestor (symlinks and
+//! `..` resolved there, the rest applied as creating it would), and
+//! containment is decided by device and inode, so a bind mount, a
+//! symlinked parent or `nothere/..` cannot make two spellings of one folder
+//! look apart.
+//!
+//! Every deletion in this crate goes through [`OwnedPaths::remove`], which
+//! deletes only inside a root the run claimed ([`OwnedPaths::claim`]), and
+//! never a path that holds a protected one (the source).
+
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file's identity: device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    // No inodes: the canonical spelling stands in for the identity.
+    use std::hash::{Hash, Hasher};
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    canonical.hash(&mut h);
+    Some(FileId {
+        dev: 0,
+        ino: h.finish(),
+    })
+}
+
+fn path_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Job {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// `path` resolved through its nearest existing ancestor: that ancestor
+/// canonical (symlinks resolved), then the components below it that do not
+/// exist yet, with `.` dropped and `..` popping as creating the path would.
+pub(crate) fn resolve(path: &Path) -> Result<PathBuf> {
+    let absolute =
+        std::path::absolute(path).map_err(|e| path_error(path, format!("cannot resolve: {e}")))?;
+    let mut existing = absolute.as_path();
+    let canonical = loop {
+        if let Ok(canonical) = std::fs::canonicalize(existing) {
+            break canonical;
+        }
+        existing = existing
+            .parent()
+            .ok_or_else(|| path_error(path, "no part of this path exists"))?;
+    };
+    let rest = absolute
+        .strip_prefix(existing)
+        .map_err(|_| path_error(path, "cannot resolve"))?;
+    let mut resolved = canonical;
+    for component in rest.components() {
+        match component {
+            Component::Normal(name) => resolved.push(name),
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            _ => {}
+        }
+    }
+    Ok(resolved)
+}
+
+/// Whether the resolved path `inner` is `outer` or lies inside it: some
+/// existing ancestor of `inner` (itself included) is the same file as
+/// `outer`. `false` when `outer` does not exist.
+pub(crate) fn is_within(inner: &Path, outer: &Path) -> Result<bool> {
+    let Some(outer_id) = file_id(outer) else {
+        return Ok(false);
+    };
+    let inner = resolve(inner)?;
+    Ok(inner
+        .ancestors()
+        .filter_map(file_id)
+        .any(|id| id == outer_id))
+}
+
+/// The paths a run owns (its destination, its scratch) and those it must
+/// never touch (its source).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnedPaths {
+    roots: Vec<PathBuf>,
+    protected: Vec<PathBuf>,
+}
+
+impl OwnedPaths {
+    /// A run that must never write into, nor delete, any of `protected`.
+    pub(crate) fn protecting(protected: &[&Path]) -> Self {
+        Self {
+            roots: Vec::new(),
+            protected: protected.iter().map(|p| p.to_path_buf()).collect(),
+        }
+    }
+
+    /// Claims `root` (existing or not) as the run's to write and delete
+    /// in; refused when it overlaps a protected path. `what` names it in
+    /// the error (`the destination`, `--temp`).
+    pub(crate) fn claim(&mut self, root: &Path, what: &str) -> Result<()> {
+        for protected in &self.protected {
+            if is_within(root, protected)? {
+                return Err(path_error(
+                    root,
+                    format!(
+                        "{what} lies inside the source {}: write somewhere else",
+                        protected.display()
+                    ),
+                ));
+            }
+            if is_within(protected, root)? {
+                return Err(path_error(
+                    root,
+                    format!(
+                        "{what} holds the source {}: write somewhere else",
+                        protected.display()
+                    ),
+                ));
+            }
+        }
+        self.roots.push(resolve(root)?);
+        Ok(())
+    }
+
+    /// Deletes `path` (a file, a symlink, or a directory and everything
+    /// in it, symlinks inside removed, not followed) if it is a claimed
+    /// root or lies inside one, on its resolved path, and holds no
+    /// protected path. Anything else is refused and nothing is deleted. A
+    /// path that does not exist is already deleted.
+    pub(crate) fn remove(&self, path: &Path) -> Result<()> {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        // A symlink is judged, and removed, as the link itself.
+        let name = path.file_name();
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let resolved = match (meta.file_type().is_symlink(), name) {
+            (true, Some(name)) => resolve(&parent)?.join(name),
+            _ => resolve(path)?,
+        };
+        let mut owned = false;
+        for root in &self.roots {
+            let root_id = file_id(root);
+            let inside = resolved
+                .ancestors()
+                .any(|a| a == root.as_path() || (root_id.is_some() && file_id(a) == root_id));
+            if inside {
+                owned = true;
+                break;
+            }
+        }
+        if !owned {
+            return Err(path_error(
+                path,
+                "refusing to delete: it is not inside what this run owns",
+            ));
+        }
+        if !meta.file_type().is_symlink() {
+            for protected in &self.protected {
+                if is_within(protected, &resolved)? {
+                    return Err(path_error(
+                        path,
+                        format!(
+                            "refusing to delete: it holds the source {}",
+                            protected.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(&resolved)
+        } else {
+            std::fs::remove_file(&resolved)
+        };
+        removed.map_err(|e| path_error(path, format!("cannot remove: {e}")))
+    }
+}
+
+/// Whether another process holds the lock file at `path` (a run's
+/// journal lock). A missing file is held by no one.
+pub(crate) fn lock_held(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_applies_dotdot_below_the_existing_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(base.join("src")).unwrap();
+        assert_eq!(
+            resolve(&base.join("src/nothere/../x")).unwrap(),
+            base.join("src/x")
+        );
+        assert_eq!(resolve(&base.join("a/./b/..")).unwrap(), base.join("a"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn containment_sees_through_symlinks_and_dotdot() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir(base.join("src")).unwrap();
+        std::os::unix::fs::symlink(base.join("src"), base.join("link")).unwrap();
+        let src = base.join("src");
+        let mut owned = OwnedPaths::protecting(&[&src]);
+        for dst in ["link/out", "src/nothere/../out", "link", "."] {
+            let e = owned.claim(&base.join(dst), "the destination");
+            assert!(e.is_err(), "{dst} was accepted");
+        }
+        owned.claim(&base.join("out"), "the destination").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn remove_deletes_only_inside_claimed_roots_and_never_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        for d in ["src", "out/a", "other"] {
+            std::fs::create_dir_all(base.join(d)).unwrap();
+        }
+        std::fs::write(base.join("src/data"), b"keep").unwrap();
+        std::fs::write(base.join("other/data"), b"keep").unwrap();
+        // A link inside the destination to the source: removing it removes
+        // the link, never what it points to.
+        std::os::unix::fs::symlink(base.join("src"), base.join("out/a/to-src")).unwrap();
+        let src = base.join("src");
+        let mut owned = OwnedPaths::protecting(&[&src]);
+        owned.claim(&base.join("out"), "the destination").unwrap();
+        assert!(owned.remove(&base.join("other")).is_err());
+        assert!(owned.remove(&base.join("out/a/../../other")).is_err());
+        assert!(owned.remove(&base.join("out/..")).is_err());
+        owned.remove(&base.join("out/a/to-src")).unwrap();
+        owned.remove(&base.join("out/a")).unwrap();
+        owned.remove(&base.join("out")).unwrap();
+        assert!(!base.join("out").exists());
+        assert_eq!(std::fs::read(base.join("src/data")).unwrap(), b"keep");
+        assert_eq!(std::fs::read(base.join("other/data")).unwrap(), b"keep");
+    }
+}
