@@ -11,7 +11,6 @@
 //! deletes only inside a root the run claimed ([`OwnedPaths::claim`]), and
 //! never a path that holds a protected one (the source).
 
-use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -200,13 +199,27 @@ impl OwnedPaths {
     }
 }
 
-/// Whether another process holds the lock file at `path` (a run's
-/// journal lock). A missing file is held by no one.
-pub(crate) fn lock_held(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
-        return false;
-    };
-    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+impl OwnedPaths {
+    /// Deletes everything in the directory `dir` but the file `keep` (a
+    /// path relative to `dir`, e.g. a lock file, so a run can clear a
+    /// folder while still holding its lock), each entry through
+    /// [`OwnedPaths::remove`].
+    pub(crate) fn empty_keeping(&self, dir: &Path, keep: &Path) -> Result<()> {
+        let mut components = keep.components();
+        let first = components.next().map(|c| c.as_os_str().to_owned());
+        let rest = components.as_path();
+        let entries = std::fs::read_dir(dir).map_err(|e| path_error(dir, e.to_string()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| path_error(dir, e.to_string()))?;
+            let path = entry.path();
+            if Some(entry.file_name()) != first {
+                self.remove(&path)?;
+            } else if !rest.as_os_str().is_empty() && path.is_dir() && !path.is_symlink() {
+                self.empty_keeping(&path, rest)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

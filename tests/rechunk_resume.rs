@@ -6,88 +6,11 @@
 mod cli;
 mod support;
 
-use cli::{assert_same_values, chunkctl, make_source, s};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use cli::{assert_same_values, chunkctl, kill_once_journaled, make_source, s, slow_job};
 
 use ndchunk::io::zarr::{create_group, ZarrFormat};
 use ndchunk::io::{ChunkStore, DType, ZarrStore};
 use serde_json::Value;
-
-/// A job slow enough to interrupt: `(times, 64, 64)` float64 in gzip-9
-/// chunks of one time step, to time series of 8x8, one thread, 8 MiB.
-/// Returns the source, the destination and the `chunkctl` arguments.
-fn slow_job(dir: &Path, times: u64, dst: &str) -> (PathBuf, PathBuf, Vec<String>) {
-    let src = make_source(
-        dir,
-        DType::Float64,
-        &[times, 64, 64],
-        &[1, 64, 64],
-        ZarrFormat::V3,
-        "gzip:9",
-    );
-    let dst = dir.join(dst);
-    let args = [
-        "rechunk",
-        s(&src),
-        s(&dst),
-        "--chunks",
-        &format!("{times},8,8"),
-        "--max-mem",
-        "8MiB",
-        "--threads",
-        "1",
-        "--quiet",
-    ]
-    .map(String::from)
-    .to_vec();
-    (src, dst, args)
-}
-
-/// Tasks journaled as done anywhere under `dst` (an array's journal, or
-/// those of a group's arrays).
-fn journaled_tasks(dst: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dst) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                journaled_tasks(&path)
-            } else if e.file_name().to_string_lossy().ends_with(".done") {
-                std::fs::read_to_string(&path)
-                    .unwrap_or_default()
-                    .lines()
-                    .count()
-            } else {
-                0
-            }
-        })
-        .sum()
-}
-
-/// Starts `chunkctl ARGS` and `kill -9`s it once `tasks` tasks are
-/// journaled under `dst`: a real interruption, mid-run.
-fn kill_once_journaled(args: &[&str], dst: &Path, tasks: usize) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while journaled_tasks(dst) < tasks {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the job finished ({status}) before it could be killed; make it bigger");
-        }
-        assert!(started.elapsed().as_secs() < 120, "no progress");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
 
 /// `kill -9` in the middle, then the same command again: it resumes (the
 /// tasks done are not redone) and the result is exact.

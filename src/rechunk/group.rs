@@ -24,7 +24,7 @@ use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated, ZarrFormat,
 use ndchunk_io::{check_member_path, ArrayMeta, IoError};
 
 use super::job::{
-    is_empty_dir, replace_destination, JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR,
+    check_replaceable, is_empty_dir, JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR,
 };
 use crate::error::{Error, Result};
 
@@ -427,13 +427,14 @@ impl GroupPlan {
         let owned = self.template.owned_paths()?;
         let marker = dst.join(GROUP_MARKER);
         let job_of = |file: &str| read_json(&dst.join(file)).map(|doc| doc["job"].clone());
+        let mut replace = false;
         if let Ok(meta) = std::fs::symlink_metadata(dst) {
             let ours = [GROUP_MARKER, FINISHED_RECORD]
                 .iter()
                 .any(|file| job_of(file).as_ref() == Some(&self.identity));
-            let replace = self.template.overwrite || (self.template.restart && marker.exists());
+            replace = self.template.overwrite || (self.template.restart && marker.exists());
             if replace {
-                replace_destination(dst, &owned)?;
+                check_replaceable(dst)?;
             } else if !(ours || meta.is_dir() && is_empty_dir(dst)) {
                 return Err(job_error(
                     dst,
@@ -460,6 +461,10 @@ impl GroupPlan {
                 "another chunkctl run is writing here; wait for it or stop it first",
             )
         })?;
+        if replace {
+            // Cleared under the lock, which stays in place meanwhile.
+            owned.empty_keeping(dst, Path::new(GROUP_LOCK))?;
+        }
         let finished = job_of(FINISHED_RECORD).as_ref() == Some(&self.identity);
         if !finished {
             let record = json!({"job": self.identity});

@@ -18,7 +18,7 @@ use super::journal::{Journal, Opened, LOCK_FILE};
 use super::source_state::{fnv1a, SourceState};
 use super::{run_plan, RunOptions, RunReport};
 use crate::error::{Error, Result};
-use crate::owned_paths::{is_within, lock_held, resolve, OwnedPaths};
+use crate::owned_paths::{is_within, resolve, OwnedPaths};
 
 /// The work directory inside the destination: journal and (by default)
 /// intermediates. Its presence means "unfinished".
@@ -229,22 +229,45 @@ impl Prepared {
         let work = dst.join(WORK_DIR);
         let owned = self.job.owned_paths()?;
         let source_now = SourceState::of(&self.job.src)?;
-        if self.finished_here(&source_now, &owned)? {
-            let target = ZarrStore::open_dir(dst)?;
-            let (chunks_stored, stored_bytes) = target.storage_summary()?;
-            return Ok(Outcome {
-                plan: self.plan,
+        let up_to_date = |plan: RechunkPlan| -> Result<Outcome> {
+            let (chunks_stored, stored_bytes) = ZarrStore::open_dir(dst)?.storage_summary()?;
+            Ok(Outcome {
+                plan,
                 report: RunReport::default(),
                 status: JobStatus::UpToDate,
                 seconds: start.elapsed().as_secs_f64(),
                 logical_bytes: self.source.meta().logical_bytes(),
                 chunks_stored,
                 stored_bytes,
-            });
+            })
+        };
+        // Decided before anything is written: a DST that is not ours to
+        // write into is refused untouched.
+        let finished = self.finished_here(&source_now)?;
+        if finished && !work.exists() {
+            return up_to_date(self.plan);
         }
-        clear_destination(dst, &self.job, &owned)?;
+        check_destination(dst, &self.job)?;
+        let interrupted = work.is_dir();
+        // From here on, DST is changed only under its lock, which stays in
+        // place while DST is cleared: a second run waits for no one.
+        std::fs::create_dir_all(&work)
+            .map_err(|e| job_error(&work, format!("cannot create: {e}")))?;
+        let lock = Journal::lock(&work)?;
+        if finished {
+            // Killed while cleaning up after itself: finish the cleanup.
+            owned.remove(&self.job.scratch_dir()?)?;
+            owned.remove(&work)?;
+            drop(lock);
+            return up_to_date(self.plan);
+        }
+        let discard = self.job.overwrite || self.job.restart && interrupted;
+        if discard {
+            owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
+            owned.remove(&self.job.scratch_dir()?)?;
+        }
         let manifest = json!({"job": self.identity, "plan": self.plan});
-        let opened = Journal::open(&work, &self.identity, &manifest, source_now, &owned)?;
+        let opened = Journal::open(&work, lock, &self.identity, &manifest, source_now, &owned)?;
         let (journal, plan, status) = match opened {
             Opened::New(journal) => (journal, self.plan, JobStatus::Ran),
             Opened::Resumed(journal, stored) => {
@@ -297,12 +320,15 @@ impl Prepared {
             ));
         }
         target.publish()?;
+        crash_point("published");
         let (chunks_stored, stored_bytes) = target.storage_summary()?;
         // The record comes before the journal goes: a kill in between
         // leaves a state the same command recognises as finished.
         let record = json!({"job": self.identity, "source": journal.source().digest()});
         super::journal::write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
+        crash_point("recorded");
         owned.remove(&scratch_dir)?;
+        crash_point("scratch-removed");
         journal.finish(&owned)?;
         Ok(Outcome {
             plan,
@@ -316,10 +342,9 @@ impl Prepared {
     }
 
     /// Whether DST is already this job's finished output, made from SRC
-    /// as it is now; a leftover journal (a kill while it was removed) is
-    /// then removed. DST made by this job from another state of SRC is an
+    /// as it is now. DST made by this job from another state of SRC is an
     /// error, unless `--overwrite`.
-    fn finished_here(&self, source_now: &SourceState, owned: &OwnedPaths) -> Result<bool> {
+    fn finished_here(&self, source_now: &SourceState) -> Result<bool> {
         let dst = &self.job.dst;
         let Some(record) = read_json(&dst.join(FINISHED_RECORD)) else {
             return Ok(false);
@@ -334,11 +359,6 @@ impl Prepared {
                  pass --overwrite to redo it",
             ));
         }
-        if lock_held(&dst.join(WORK_DIR).join(LOCK_FILE)) {
-            return Err(busy(dst));
-        }
-        owned.remove(&self.job.scratch_dir()?)?;
-        owned.remove(&dst.join(WORK_DIR))?;
         Ok(true)
     }
 }
@@ -347,13 +367,6 @@ fn read_json(path: &Path) -> Option<Value> {
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-}
-
-fn busy(dst: &Path) -> Error {
-    job_error(
-        dst,
-        "another chunkctl run is writing here; wait for it or stop it first",
-    )
 }
 
 impl ZarrRechunk {
@@ -446,41 +459,30 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Makes DST ready for this job: a DST that does not exist, or holds an
-/// interrupted run (resumed by the journal), is left as it is; with
-/// `--restart` an interrupted run is discarded, with `--overwrite` any Zarr
-/// store or folder this tool made is replaced; anything else is refused.
-/// Nothing is deleted while another run holds DST's lock.
-fn clear_destination(dst: &Path, job: &ZarrRechunk, owned: &OwnedPaths) -> Result<()> {
+/// Whether this job may write into DST, decided before anything is
+/// written: a DST that does not exist, is empty, or holds an interrupted
+/// run (which the journal then resumes or refuses) is; with `--overwrite`
+/// or `--restart`, so is a Zarr store or a folder this tool made, which is
+/// then cleared under the run's lock; anything else is refused untouched.
+fn check_destination(dst: &Path, job: &ZarrRechunk) -> Result<()> {
     let Ok(meta) = std::fs::symlink_metadata(dst) else {
         return Ok(());
     };
-    let work = dst.join(WORK_DIR);
-    // Whose run it was, and whether it can resume, the journal tells.
-    let interrupted = meta.is_dir() && work.is_dir();
-    if !(job.overwrite || job.restart && interrupted) {
-        if interrupted || (meta.is_dir() && is_empty_dir(dst)) {
-            return Ok(());
-        }
+    if meta.is_dir() && (is_empty_dir(dst) || dst.join(WORK_DIR).is_dir()) {
+        return Ok(());
+    }
+    if !job.overwrite {
         return Err(job_error(
             dst,
             "already exists; pass --overwrite to replace it",
         ));
     }
-    replace_destination(dst, owned)
+    check_replaceable(dst)
 }
 
-/// Deletes DST for `--overwrite` or `--restart`: only a Zarr store or a
-/// folder this tool made, and never while another run holds its lock.
-pub(crate) fn replace_destination(dst: &Path, owned: &OwnedPaths) -> Result<()> {
-    let busy = lock_held(&dst.join(WORK_DIR).join(LOCK_FILE))
-        || lock_held(&dst.join(super::group::GROUP_LOCK));
-    if busy {
-        return Err(job_error(
-            dst,
-            "another chunkctl run is writing here; wait for it or stop it first",
-        ));
-    }
+/// What `--overwrite` may replace: a Zarr store or a folder this tool
+/// made (not a file, not a symlink, not any other folder).
+pub(crate) fn check_replaceable(dst: &Path) -> Result<()> {
     if !dst.is_dir() || dst.is_symlink() || !made_by_zarr_or_us(dst) {
         return Err(job_error(
             dst,
@@ -488,7 +490,7 @@ pub(crate) fn replace_destination(dst: &Path, owned: &OwnedPaths) -> Result<()> 
              move it away or choose another destination",
         ));
     }
-    owned.remove(dst)
+    Ok(())
 }
 
 pub(crate) fn is_empty_dir(dir: &Path) -> bool {
@@ -509,4 +511,13 @@ pub(crate) fn made_by_zarr_or_us(dir: &Path) -> bool {
     .iter()
     .any(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
         || is_empty_dir(dir)
+}
+
+/// Ends the process on the spot, as `kill -9` would, when the environment
+/// variable `NDCHUNK_CRASH_AT` names this point: how the tests kill a job
+/// at each step of its cleanup, which no timing can hit reliably.
+fn crash_point(name: &str) {
+    if std::env::var_os("NDCHUNK_CRASH_AT").is_some_and(|at| at == name) {
+        std::process::abort();
+    }
 }

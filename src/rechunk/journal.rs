@@ -56,23 +56,22 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Journal {
-    /// Opens the journal in `dir` for the job `job` (a JSON description of
-    /// everything that defines its output), whose source is now in state
-    /// `source`. The directory's lock is taken first (another run holding
-    /// it is an error), then, under it: a journal of the same job over an
+    /// Opens the journal in `dir`, whose `lock` ([`Journal::lock`]) the
+    /// caller holds, for the job `job` (a JSON description of everything
+    /// that defines its output), whose source is now in state `source`:
+    /// a journal of the same job over an
     /// unchanged source is resumed; one of another job, one whose source
     /// changed since, or a damaged one is an error; none starts a new one,
     /// the source state and then `manifest` (which includes `job`) written
     /// first.
     pub(crate) fn open(
         dir: &Path,
+        lock: File,
         job: &Value,
         manifest: &Value,
         source: SourceState,
         owned: &OwnedPaths,
     ) -> Result<Opened> {
-        std::fs::create_dir_all(dir).map_err(|e| job_error(dir, format!("cannot create: {e}")))?;
-        let lock = Self::lock(dir)?;
         let path = dir.join("manifest.json");
         let source_path = dir.join("source.txt");
         let damaged = |what: &str| {
@@ -143,7 +142,9 @@ impl Journal {
         }
     }
 
-    fn lock(dir: &Path) -> Result<File> {
+    /// Creates and takes the lock of the work directory `dir` (which
+    /// exists); another run holding it is an error.
+    pub(crate) fn lock(dir: &Path) -> Result<File> {
         let path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)
@@ -154,7 +155,7 @@ impl Journal {
         lock.try_lock().map_err(|_| {
             job_error(
                 dir,
-                "another run of this job is in progress; wait for it or stop it first",
+                "another chunkctl run is writing here; wait for it or stop it first",
             )
         })?;
         Ok(lock)
