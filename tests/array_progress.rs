@@ -38,7 +38,7 @@ fn run_with_callback(interval: Duration, threads: usize, a: &Array<f64>) -> Vec<
             })
             .with_interval(interval),
         ),
-        temp_dir: None,
+        ..ComputeOptions::default()
     };
     let (_, report) = a.compute_with(&options).unwrap();
     let seen = seen.lock().unwrap().clone();

@@ -142,7 +142,7 @@ fn tight_budget_goes_through_intermediates() {
         report["plan"]["strategy"]
     );
     assert!(report["plan"]["passes"].as_array().unwrap().len() >= 2);
-    assert!(report["report"]["budget_peak_bytes"].as_u64().unwrap() <= 300 * 1024);
+    assert!(report["report"]["peak_bytes"].as_u64().unwrap() <= 300 * 1024);
     assert_same_values(&src, &dst);
 }
 

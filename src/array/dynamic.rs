@@ -327,6 +327,22 @@ impl DynArray {
         self.store_with(store, &ComputeOptions::default())
     }
 
+    /// The plan [`DynArray::store_with`] runs (see [`Array::store_plan`]).
+    pub fn store_plan(&self, store: &dyn ChunkStore, options: &ComputeOptions) -> Result<Plan> {
+        each!(self, a => a.store_plan(store, options))
+    }
+
+    /// The plan that writes the array into a store of `meta` (see
+    /// [`Array::store_plan`]), before that store exists.
+    pub(crate) fn plan_store_into(
+        &self,
+        meta: &ndchunk_io::ArrayMeta,
+        location: &str,
+        options: &ComputeOptions,
+    ) -> Result<Plan> {
+        each!(self, a => Ok(a.prepare_store(meta, location, options)?.1))
+    }
+
     /// [`DynArray::store`] within `options`.
     pub fn store_with(
         &self,

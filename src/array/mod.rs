@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use ndarray::{ArrayD, IxDyn};
 use ndchunk_chunking::{ChunkGrid, Region};
-use ndchunk_io::{ChunkStore, DType, Element, IoError};
+use ndchunk_io::{ArrayMeta, ChunkStore, DType, Element, IoError};
 
 use crate::error::{Error, Result};
+use crate::exec::journal::Journal;
 use crate::exec::run::{run, ComputeOptions, ComputeReport};
 use crate::graph::block::take;
 use crate::graph::{Block, Node};
@@ -118,6 +119,14 @@ impl<T: Element> Array<T> {
     /// run did. The result itself is outside the budget: it is what was
     /// asked for.
     pub fn compute_with(&self, options: &ComputeOptions) -> Result<(ArrayD<T>, ComputeReport)> {
+        if let Some(dir) = &options.journal_dir {
+            return Err(Error::Job {
+                path: dir.display().to_string(),
+                message: "journal_dir makes store() resumable; compute() keeps its result in \
+                          memory, which a kill loses: store it instead"
+                    .into(),
+            });
+        }
         let plan = self.plan_with(options)?;
         let shape: Vec<usize> = self.shape().iter().map(|&n| n as usize).collect();
         let whole = Mutex::new(ArrayD::<T>::default(IxDyn(&shape)));
@@ -130,7 +139,7 @@ impl<T: Element> Array<T> {
                 .assign(&values);
             Ok(())
         };
-        let report = run(&plan, &sink, options)?;
+        let report = run(&plan, &sink, options, None)?;
         Ok((
             whole.into_inner().unwrap_or_else(|p| p.into_inner()),
             report,
@@ -143,17 +152,61 @@ impl<T: Element> Array<T> {
         self.store_with(store, &ComputeOptions::default())
     }
 
+    /// The plan [`Array::store_with`] runs for `store` and `options`: the
+    /// rechunk to the store's chunks, if any, and what each task holds.
+    pub fn store_plan(&self, store: &dyn ChunkStore, options: &ComputeOptions) -> Result<Plan> {
+        Ok(self
+            .prepare_store(store.meta(), &store.location(), options)?
+            .1)
+    }
+
     /// [`Array::store`] within `options`. Writes are whole chunks, so a
-    /// failed run leaves chunks either written in full or not at all.
+    /// failed run leaves chunks either written in full or not at all; with
+    /// [`ComputeOptions::journal_dir`], running it again resumes.
     pub fn store_with(
         &self,
         store: &dyn ChunkStore,
         options: &ComputeOptions,
     ) -> Result<ComputeReport> {
-        let meta = store.meta();
+        let (array, plan) = self.prepare_store(store.meta(), &store.location(), options)?;
+        // The journal belongs to this plan into this store: another plan
+        // (other operations, budget, threads) or store is another run.
+        let journal = match &options.journal_dir {
+            Some(dir) => {
+                let meta = store.meta();
+                let identity = format!(
+                    "{plan}budget: {:?}\nstore: {}\ngrid: {}\ndtype: {}\n",
+                    plan.budget(),
+                    store.location(),
+                    serde_json::to_string(&meta.grid).unwrap_or_default(),
+                    meta.dtype.name(),
+                );
+                Some(Journal::open(dir, &identity)?)
+            }
+            None => None,
+        };
+        let ty = array.node.block_type().clone();
+        let sink = |index: &[u64], _: &Region, values: Block| -> Result<()> {
+            ty.write_chunk(store, index, values)
+        };
+        let report = run(&plan, &sink, options, journal.as_ref())?;
+        if let Some(journal) = journal {
+            journal.finish()?;
+        }
+        Ok(report)
+    }
+
+    /// The array as it will be written into a store of `meta` (rechunked
+    /// to its grid), and the plan that writes it.
+    pub(crate) fn prepare_store(
+        &self,
+        meta: &ArrayMeta,
+        location: &str,
+        options: &ComputeOptions,
+    ) -> Result<(Array<T>, Plan)> {
         if meta.dtype != T::DTYPE {
             return Err(IoError::WrongDType {
-                location: store.location(),
+                location: location.to_string(),
                 actual: meta.dtype,
                 requested: T::DTYPE,
             }
@@ -161,7 +214,7 @@ impl<T: Element> Array<T> {
         }
         if meta.shape() != self.shape() {
             return Err(Error::Graph {
-                operation: format!("store({})", store.location()),
+                operation: format!("store({location})"),
                 message: format!(
                     "the array has shape {:?}, the store {:?}",
                     self.shape(),
@@ -184,10 +237,6 @@ impl<T: Element> Array<T> {
         budget.sink_bytes =
             chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes));
         let plan = Plan::new(&array.node, &budget)?;
-        let ty = array.node.block_type().clone();
-        let sink = |index: &[u64], _: &Region, values: Block| -> Result<()> {
-            ty.write_chunk(store, index, values)
-        };
-        run(&plan, &sink, options)
+        Ok((array, plan))
     }
 }

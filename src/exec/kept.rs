@@ -30,10 +30,11 @@ enum Place {
     /// In memory and complete: read without a lock, and lent to lanes.
     Complete(Arc<Block>),
     /// On disk, one scratch chunk per block of the grid, under a temporary
-    /// directory removed when the last reader is dropped.
+    /// directory removed when the last reader is dropped, or (`None`) in a
+    /// directory a journal keeps for a resumed run.
     Disk {
         store: Box<ScratchStore>,
-        _dir: tempfile::TempDir,
+        _dir: Option<tempfile::TempDir>,
     },
 }
 
@@ -60,7 +61,7 @@ impl Kept {
             let store = ScratchStore::open(dir.path(), meta).map_err(|e| spill(e.to_string()))?;
             Place::Disk {
                 store: Box::new(store),
-                _dir: dir,
+                _dir: Some(dir),
             }
         } else {
             let shape = shape_of(&Region::from_shape(&grid.shape()));
@@ -70,6 +71,29 @@ impl Kept {
             grid: grid.clone(),
             ty: ty.clone(),
             place,
+        })
+    }
+
+    /// An array over `grid` in the scratch directory `dir`, which is kept
+    /// (chunks already there included: a resumed run finds its work).
+    pub(crate) fn on_disk_at(
+        name: &str,
+        grid: &ChunkGrid,
+        ty: &Arc<dyn BlockType>,
+        dir: &Path,
+    ) -> Result<Kept> {
+        let meta = ArrayMeta::new(grid.clone(), ty.dtype(), Scalar::Int(0));
+        let store = ScratchStore::open(dir, meta).map_err(|e| Error::Job {
+            path: dir.display().to_string(),
+            message: format!("cannot keep the intermediate of `{name}`: {e}"),
+        })?;
+        Ok(Kept {
+            grid: grid.clone(),
+            ty: ty.clone(),
+            place: Place::Disk {
+                store: Box::new(store),
+                _dir: None,
+            },
         })
     }
 

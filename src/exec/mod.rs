@@ -1,13 +1,13 @@
-//! Running tasks: a byte budget that admits tasks, and progress counters.
-//! The rechunk runner uses both today; the array engine's executor will.
+//! The one executor: a byte budget that admits tasks, progress counters,
+//! results kept between stages, the task journal that makes a `store()`
+//! resumable, and the run itself.
 
 pub mod budget;
-pub mod buffers;
+pub(crate) mod journal;
 mod kept;
 pub mod progress;
 pub mod run;
 
 pub use budget::{MemoryBudget, Reservation};
-pub use buffers::BufferPool;
 pub use progress::{Progress, ProgressCallback, ProgressUpdate};
 pub use run::{ComputeOptions, ComputeReport};

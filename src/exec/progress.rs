@@ -54,6 +54,11 @@ impl Progress {
         }
     }
 
+    /// `tasks` tasks found done by an interrupted run: counted, no bytes.
+    pub(crate) fn tasks_resumed(&self, tasks: u64) {
+        self.tasks_done.fetch_add(tasks, Ordering::Relaxed);
+    }
+
     /// Whether a bar is drawn.
     pub fn shown(&self) -> bool {
         self.bar.is_some()

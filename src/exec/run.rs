@@ -3,7 +3,7 @@
 //! [`MemoryBudget`] at their projected bytes, run on one rayon pool. The
 //! first error stops the run and names the operation and the block.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -14,6 +14,7 @@ use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
+use crate::exec::journal::Journal;
 use crate::exec::kept::Kept;
 use crate::exec::progress::{stage_bytes, RunProgress};
 use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
@@ -40,6 +41,12 @@ pub struct ComputeOptions {
     /// intermediates are written; `None`: the system's temporary directory
     /// (`TMPDIR`). Choose a disk, not a RAM-backed `/tmp`.
     pub temp_dir: Option<std::path::PathBuf>,
+    /// For [`Array::store_with`](crate::Array::store_with): a directory
+    /// where the run journals its finished tasks and keeps a rechunk's
+    /// intermediates, so that the same `store` run again with the same
+    /// options after a kill (even `kill -9`) skips what was done. Removed
+    /// when the run completes. `None`: a failed run starts over.
+    pub journal_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ComputeOptions {
@@ -50,12 +57,14 @@ impl Default for ComputeOptions {
             progress: true,
             on_progress: None,
             temp_dir: None,
+            journal_dir: None,
         }
     }
 }
 
 /// What a run did, from the executor's own accounting.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ComputeReport {
     /// The budget the run had.
     pub max_mem: u64,
@@ -63,6 +72,9 @@ pub struct ComputeReport {
     pub peak_bytes: u64,
     /// Tasks run, over all stages.
     pub tasks_run: u64,
+    /// Tasks found done by an interrupted run (see
+    /// [`ComputeOptions::journal_dir`]), not run again.
+    pub tasks_resumed: u64,
     /// Stages run.
     pub stages: usize,
     /// Bytes of intermediate results (reductions read by later stages)
@@ -70,6 +82,24 @@ pub struct ComputeReport {
     pub spilled_bytes: u64,
     /// Wall time.
     pub seconds: f64,
+}
+
+/// The journal log of a blocks stage's tasks.
+const BLOCKS_LOG: &str = "blocks";
+
+impl ComputeReport {
+    /// The report of a run that had nothing to do.
+    pub(crate) fn nothing(max_mem: u64) -> Self {
+        Self {
+            max_mem,
+            peak_bytes: 0,
+            tasks_run: 0,
+            tasks_resumed: 0,
+            stages: 0,
+            spilled_bytes: 0,
+            seconds: 0.0,
+        }
+    }
 }
 
 /// Where finished output blocks go (an in-memory result, a chunk store).
@@ -102,8 +132,15 @@ impl ComputeOptions {
     }
 }
 
-/// Runs `plan` within its budget, handing the last stage's blocks to `sink`.
-pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Result<ComputeReport> {
+/// Runs `plan` within its budget, handing the last stage's blocks to `sink`;
+/// with a `journal`, the last stage's finished tasks are journaled and
+/// those an interrupted run finished are skipped.
+pub(crate) fn run(
+    plan: &Plan,
+    sink: &Sink<'_>,
+    options: &ComputeOptions,
+    journal: Option<&Journal>,
+) -> Result<ComputeReport> {
     let started = Instant::now();
     let max_mem = plan.budget().max_mem;
     plan.check()?;
@@ -116,6 +153,7 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             message: e.to_string(),
         })?;
     let tasks_run = AtomicU64::new(0);
+    let tasks_resumed = AtomicU64::new(0);
     let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut done = Materialised::new();
     // The budget held by results kept in memory for later stages, by node.
@@ -140,9 +178,11 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
             done: &done,
             budget: &budget,
             tasks_run: &tasks_run,
+            tasks_resumed: &tasks_resumed,
             failed: AtomicBool::new(false),
             show: options.progress,
             temp_dir: &temp_dir,
+            journal: journal.filter(|_| i + 1 == stages.len()),
         };
         if i + 1 == stages.len() {
             pool.install(|| ctx.run(sink))?;
@@ -188,6 +228,7 @@ pub(crate) fn run(plan: &Plan, sink: &Sink<'_>, options: &ComputeOptions) -> Res
         max_mem,
         peak_bytes: budget.peak(),
         tasks_run: tasks_run.into_inner(),
+        tasks_resumed: tasks_resumed.into_inner(),
         stages: stages.len(),
         spilled_bytes,
         seconds: started.elapsed().as_secs_f64(),
@@ -235,10 +276,13 @@ struct StageRun<'a> {
     shared: HashMap<u64, usize>,
     budget: &'a MemoryBudget,
     tasks_run: &'a AtomicU64,
+    tasks_resumed: &'a AtomicU64,
     failed: AtomicBool,
     show: bool,
     /// Where spilled results and intermediates go.
     temp_dir: &'a std::path::Path,
+    /// The journal of the run's last stage, when resumable.
+    journal: Option<&'a Journal>,
 }
 
 impl StageRun<'_> {
@@ -263,6 +307,27 @@ impl StageRun<'_> {
         result
     }
 
+    /// The tasks of `log` an interrupted run finished (none without a
+    /// journal).
+    fn journaled(&self, log: &str) -> Result<HashSet<u64>> {
+        self.journal.map_or(Ok(HashSet::new()), |j| j.done(log))
+    }
+
+    /// Whether task `i` was finished by an interrupted run: counted, and
+    /// shown as done, but not run.
+    fn skip(&self, done: &HashSet<u64>, i: u64, progress: &Progress) -> bool {
+        let skip = done.contains(&i);
+        if skip {
+            self.tasks_resumed.fetch_add(1, Ordering::Relaxed);
+            progress.tasks_resumed(1);
+        }
+        skip
+    }
+
+    fn record(&self, log: &str, task: u64) -> Result<()> {
+        self.journal.map_or(Ok(()), |j| j.record(log, task))
+    }
+
     fn fail(&self, block: &[u64], e: Error) -> Error {
         self.fail_in(self.stage.node.name(), block, e)
     }
@@ -284,20 +349,24 @@ impl StageRun<'_> {
         let node = &self.stage.node;
         let grid = node.grid();
         let name = node.name();
+        let done = self.journaled(BLOCKS_LOG)?;
         grid.all_blocks()
             .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.skip(&done, *i as u64, progress))
             .take_while(|_| !self.failed.load(Ordering::Relaxed))
             // Admission happens here, in block order: no task overtakes
             // an earlier one waiting for bytes.
-            .map(|b| (self.budget.acquire(name, self.stage.task_bytes), b))
+            .map(|(i, b)| (self.budget.acquire(name, self.stage.task_bytes), i, b))
             .par_bridge()
-            .try_for_each(|(held, b)| {
+            .try_for_each(|(held, i, b)| {
                 let _held = held?;
                 let task = || {
                     let region = grid.block_region(&b)?;
                     let ctx = EvalContext::new(self.done, &self.shared);
                     let values = eval_lanes(node, &region, &ctx)?;
-                    sink(&b, &region, values)
+                    sink(&b, &region, values)?;
+                    self.record(BLOCKS_LOG, i as u64)
                 };
                 task().map_err(|e| self.fail(&b, e))?;
                 self.tasks_run.fetch_add(1, Ordering::Relaxed);
@@ -332,20 +401,29 @@ impl StageRun<'_> {
         };
         let ty = node.block_type();
         let name = node.name();
+        let last = plan.passes.len() - 1;
+        // Intermediate `k` (pass k's output): journaled runs keep it where
+        // a resumed run finds it; others in a temporary directory.
+        let intermediate = |k: usize| -> Result<Kept> {
+            let grid = &plan.passes[k].output_chunks;
+            match self.journal {
+                Some(journal) => Kept::on_disk_at(name, grid, ty, &journal.scratch(&k.to_string())),
+                None => Kept::new(name, grid, ty, Some(self.temp_dir)),
+            }
+        };
         let mut previous: Option<Kept> = None;
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
             // Errors name the pass; their block is one of the pass's blocks.
             let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
-            let next = if k + 1 < plan.passes.len() {
-                Some(Kept::new(
-                    name,
-                    &pass.output_chunks,
-                    ty,
-                    Some(self.temp_dir),
-                )?)
-            } else {
-                None
-            };
+            let log = format!("pass-{k}");
+            if self.journal.is_some_and(|j| j.is_complete(&log)) {
+                self.tasks_resumed
+                    .fetch_add(pass.tasks(), Ordering::Relaxed);
+                progress.tasks_resumed(pass.tasks());
+                previous = (k < last).then(|| intermediate(k)).transpose()?;
+                continue;
+            }
+            let next = (k < last).then(|| intermediate(k)).transpose()?;
             let read = |region: &Region| match &previous {
                 None => eval_lanes(input, region, &EvalContext::new(self.done, &self.shared)),
                 Some(intermediate) => intermediate.read(region),
@@ -354,13 +432,16 @@ impl StageRun<'_> {
                 Some(intermediate) => intermediate.put(index, region, values),
                 None => sink(index, region, values),
             };
+            let done = self.journaled(&log)?;
             pass.blocks
                 .all_blocks()
                 .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.skip(&done, *i as u64, progress))
                 .take_while(|_| !self.failed.load(Ordering::Relaxed))
-                .map(|b| (self.budget.acquire(name, task_bytes), b))
+                .map(|(i, b)| (self.budget.acquire(name, task_bytes), i, b))
                 .par_bridge()
-                .try_for_each(|(held, b)| {
+                .try_for_each(|(held, i, b)| {
                     let _held = held?;
                     let task = || -> Result<u64> {
                         let region = pass.blocks.block_region(&b)?;
@@ -381,6 +462,7 @@ impl StageRun<'_> {
                             };
                             write(&chunk, &chunk_region, piece)?;
                         }
+                        self.record(&log, i as u64)?;
                         Ok(region.num_elements() * node.itemsize())
                     };
                     let bytes = task().map_err(|e| self.fail_in(&operation, &b, e))?;
@@ -389,7 +471,16 @@ impl StageRun<'_> {
                     self.observer.task_done(self.index, name, bytes);
                     Ok::<(), Error>(())
                 })?;
-            // The intermediate this pass read is removed with its directory.
+            if let Some(journal) = self.journal {
+                journal.complete(&log)?;
+                // The intermediate this pass read is no longer needed.
+                if k > 0 {
+                    drop(previous.take());
+                    journal.remove_scratch(&(k - 1).to_string())?;
+                }
+            }
+            // Without a journal, the intermediate this pass read is
+            // removed with its temporary directory.
             previous = next;
         }
         Ok(())

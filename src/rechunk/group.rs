@@ -468,7 +468,7 @@ impl GroupPlan {
         let finished = job_of(FINISHED_RECORD).as_ref() == Some(&self.identity);
         if !finished {
             let record = json!({"job": self.identity});
-            super::journal::write_whole(&marker, record.to_string().as_bytes())?;
+            super::work_dir::write_whole(&marker, record.to_string().as_bytes())?;
             for (relative, attributes) in &self.groups {
                 create_group(dst, relative, self.format, attributes)?;
             }
@@ -500,7 +500,10 @@ impl GroupPlan {
             create_group(dst, "", self.format, &self.root_attributes)?;
             write_consolidated(dst, self.format)?;
             let record = json!({"job": self.identity});
-            super::journal::write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
+            super::work_dir::write_whole(
+                &dst.join(FINISHED_RECORD),
+                record.to_string().as_bytes(),
+            )?;
             owned.remove(&marker)?;
         }
         drop(lock);

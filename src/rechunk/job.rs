@@ -3,6 +3,7 @@
 //! publish the metadata last, clean up.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -14,11 +15,13 @@ use ndchunk_io::info::{container_of, open_array, split_array_path, Container};
 use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, FILL_VALUE};
 use ndchunk_io::{ChunkStore, ZarrStore};
 
-use super::journal::{Journal, Opened, LOCK_FILE};
 use super::source_state::{fnv1a, SourceState};
-use super::{run_plan, RunOptions, RunReport};
+use super::work_dir::{write_whole, Opened, WorkDir, LOCK_FILE};
+use crate::array::DynArray;
 use crate::error::{Error, Result};
+use crate::exec::run::{ComputeOptions, ComputeReport};
 use crate::owned_paths::{is_within, resolve, OwnedPaths};
+use crate::plan::{Plan, StageKind};
 
 /// The work directory inside the destination: journal and (by default)
 /// intermediates. Its presence means "unfinished".
@@ -146,10 +149,28 @@ impl ZarrRechunk {
                 ),
             ));
         }
-        let options = PlanOptions::new(itemsize, self.max_mem).with_workers(self.threads as u64);
-        let plan = plan_rechunk(&meta.grid, &write_grid, &options)?;
         let mut target_meta = meta.clone();
         target_meta.grid = write_grid.clone();
+        let source: Arc<dyn ChunkStore> = Arc::from(source);
+        let array = DynArray::from_store(source.clone())?;
+        let engine_plan = array.plan_store_into(
+            &target_meta,
+            &self.dst.display().to_string(),
+            &self.options(),
+        )?;
+        // What the planner decided, shown and reported; with no rechunk
+        // stage (the chunks only merge, or stay), the copy it amounts to.
+        let plan = match engine_plan.stages().iter().find_map(|s| match &s.kind {
+            StageKind::Rechunk { plan, .. } => Some(plan.clone()),
+            _ => None,
+        }) {
+            Some(plan) => plan,
+            None => plan_rechunk(
+                &meta.grid,
+                &write_grid,
+                &PlanOptions::new(itemsize, self.max_mem).with_workers(self.threads as u64),
+            )?,
+        };
         let mut spec = ZarrArraySpec::new(target_meta, format, codec.clone());
         spec.inner_chunks = inner_chunks.clone();
         spec.v2_null_fill = null_fill;
@@ -168,7 +189,9 @@ impl ZarrRechunk {
         Ok(Prepared {
             job: self.clone(),
             source,
+            array,
             spec,
+            engine_plan,
             plan,
             identity: job,
         })
@@ -178,11 +201,21 @@ impl ZarrRechunk {
 /// A planned job, ready to run.
 pub struct Prepared {
     job: ZarrRechunk,
-    source: Box<dyn ChunkStore>,
+    source: Arc<dyn ChunkStore>,
+    array: DynArray,
     spec: ZarrArraySpec,
-    /// The plan (replaced by the stored one when an interrupted run resumes).
+    engine_plan: Plan,
+    /// The rechunk planner's plan (for display and reports).
     pub plan: RechunkPlan,
     identity: Value,
+}
+
+impl Prepared {
+    /// The plan as text: the executor's stages, then the rechunk
+    /// planner's passes in detail.
+    pub fn explain(&self) -> String {
+        format!("{}\n{}", self.engine_plan, self.plan)
+    }
 }
 
 /// How a job ended.
@@ -204,8 +237,8 @@ pub enum JobStatus {
 pub struct Outcome {
     /// The plan that ran.
     pub plan: RechunkPlan,
-    /// Counters of the run.
-    pub report: RunReport,
+    /// What the executor did.
+    pub report: ComputeReport,
     /// Whether it ran, resumed, or found nothing to do.
     pub status: JobStatus,
     /// Wall time of the whole job, seconds.
@@ -233,7 +266,7 @@ impl Prepared {
             let (chunks_stored, stored_bytes) = ZarrStore::open_dir(dst)?.storage_summary()?;
             Ok(Outcome {
                 plan,
-                report: RunReport::default(),
+                report: ComputeReport::nothing(self.job.max_mem),
                 status: JobStatus::UpToDate,
                 seconds: start.elapsed().as_secs_f64(),
                 logical_bytes: self.source.meta().logical_bytes(),
@@ -253,7 +286,7 @@ impl Prepared {
         // place while DST is cleared: a second run waits for no one.
         std::fs::create_dir_all(&work)
             .map_err(|e| job_error(&work, format!("cannot create: {e}")))?;
-        let lock = Journal::lock(&work)?;
+        let lock = WorkDir::lock(&work)?;
         if finished {
             // Killed while cleaning up after itself: finish the cleanup.
             owned.remove(&self.job.scratch_dir()?)?;
@@ -266,49 +299,22 @@ impl Prepared {
             owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
             owned.remove(&self.job.scratch_dir()?)?;
         }
-        let manifest = json!({"job": self.identity, "plan": self.plan});
-        let opened = Journal::open(&work, lock, &self.identity, &manifest, source_now, &owned)?;
-        let (journal, plan, status) = match opened {
-            Opened::New(journal) => (journal, self.plan, JobStatus::Ran),
-            Opened::Resumed(journal, stored) => {
-                let plan: RechunkPlan = serde_json::from_value(stored["plan"].clone())
-                    .map_err(|e| job_error(&work, format!("unreadable stored plan: {e}")))?;
-                let fits = plan.source == self.plan.source
-                    && plan.target == self.plan.target
-                    && plan.itemsize == self.plan.itemsize;
-                plan.check_consistent()
-                    .and_then(|()| {
-                        fits.then_some(())
-                            .ok_or_else(|| "it is for other grids".to_string())
-                    })
-                    .map_err(|why| {
-                        job_error(
-                            &work,
-                            format!(
-                                "the stored plan is damaged ({why}): pass --restart to start over"
-                            ),
-                        )
-                    })?;
-                if plan.peak_bytes > self.job.max_mem {
-                    return Err(job_error(
-                        dst,
-                        format!("the interrupted run planned for {} bytes; resume it with at least that max_mem", plan.peak_bytes),
-                    ));
-                }
-                (journal, plan, JobStatus::Resumed)
-            }
+        let manifest = json!({"job": self.identity});
+        let opened = WorkDir::open(&work, lock, &self.identity, &manifest, source_now, &owned)?;
+        let (work_dir, status) = match opened {
+            Opened::New(work_dir) => (work_dir, JobStatus::Ran),
+            Opened::Resumed(work_dir) => (work_dir, JobStatus::Resumed),
         };
         let target = ZarrStore::create_unpublished(dst, "/", &self.spec)?;
+        // The executor's journal and intermediates: in DST's work
+        // directory, or under --temp; found again by a resumed run.
         let scratch_dir = self.job.scratch_dir()?;
-        let options = RunOptions {
-            threads: self.job.threads,
-            scratch_dir: scratch_dir.clone(),
-            progress: self.job.progress,
-            max_mem: self.job.max_mem,
-        };
-        let report = run_plan(&*self.source, &target, &plan, &journal, &options, &owned)?;
+        let mut options = self.job.options();
+        options.journal_dir = Some(scratch_dir.clone());
+        options.temp_dir = Some(scratch_dir.clone());
+        let report = self.array.store_with(&target, &options)?;
         // Published only if SRC did not change under the run.
-        let changed = SourceState::of(&self.job.src)?.changed_since(journal.source());
+        let changed = SourceState::of(&self.job.src)?.changed_since(work_dir.source());
         if changed > 0 {
             return Err(job_error(
                 &self.job.src,
@@ -324,14 +330,14 @@ impl Prepared {
         let (chunks_stored, stored_bytes) = target.storage_summary()?;
         // The record comes before the journal goes: a kill in between
         // leaves a state the same command recognises as finished.
-        let record = json!({"job": self.identity, "source": journal.source().digest()});
-        super::journal::write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
+        let record = json!({"job": self.identity, "source": work_dir.source().digest()});
+        write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
         crash_point("recorded");
         owned.remove(&scratch_dir)?;
         crash_point("scratch-removed");
-        journal.finish(&owned)?;
+        work_dir.finish(&owned)?;
         Ok(Outcome {
-            plan,
+            plan: self.plan,
             report,
             status,
             seconds: start.elapsed().as_secs_f64(),
@@ -370,6 +376,16 @@ fn read_json(path: &Path) -> Option<Value> {
 }
 
 impl ZarrRechunk {
+    /// The executor's options for this job (its journal set by the run).
+    fn options(&self) -> ComputeOptions {
+        ComputeOptions {
+            max_mem: Some(self.max_mem),
+            threads: Some(self.threads.max(1)),
+            progress: self.progress,
+            ..ComputeOptions::default()
+        }
+    }
+
     /// The paths this job may write and delete: DST and its scratch
     /// directory, never SRC (compared by identity, not spelling).
     pub(crate) fn owned_paths(&self) -> Result<OwnedPaths> {

@@ -178,7 +178,7 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     }
     let prepared = job.prepare()?;
     if !args.dry_run && !args.quiet && !args.json {
-        println!("{}\n", prepared.plan);
+        println!("{}\n", prepared.explain());
     }
     if args.dry_run {
         if args.json {
@@ -187,7 +187,7 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
                 serde_json::to_string_pretty(&json!({"plan": prepared.plan}))?
             );
         } else {
-            println!("{}", prepared.plan);
+            println!("{}", prepared.explain());
         }
         return Ok(());
     }
@@ -242,20 +242,29 @@ pub fn summary(src: &str, outcome: &Outcome, peak_rss: Option<u64>, max_mem: u64
         )
     });
     format!(
-        "{verb} {src} ({}) in {:.2} s{rate}{}: read {} in {} chunks, wrote {} in {} chunks ({} on disk, {} files); \
-         {} tasks{}; executor accounting {}{rss}",
+        "{verb} {src} ({}) in {:.2} s{rate}{}: {} on disk in {} files; {} tasks{}{}; \
+         executor accounting peak {}{rss}",
         format_bytes(outcome.logical_bytes),
         outcome.seconds,
-        if outcome.status == JobStatus::Resumed { ", resumed" } else { "" },
-        format_bytes(r.bytes_read),
-        r.chunks_read,
-        format_bytes(r.bytes_written),
-        r.chunks_written,
+        if outcome.status == JobStatus::Resumed {
+            ", resumed"
+        } else {
+            ""
+        },
         format_bytes(outcome.stored_bytes),
         outcome.chunks_stored,
         r.tasks_run,
-        if r.tasks_resumed > 0 { format!(" ({} resumed as done)", r.tasks_resumed) } else { String::new() },
-        format_bytes(r.budget_peak_bytes),
+        if r.tasks_resumed > 0 {
+            format!(" ({} resumed as done)", r.tasks_resumed)
+        } else {
+            String::new()
+        },
+        if r.spilled_bytes > 0 {
+            format!(", {} spilled", format_bytes(r.spilled_bytes))
+        } else {
+            String::new()
+        },
+        format_bytes(r.peak_bytes),
     )
 }
 

@@ -1,14 +1,10 @@
-//! The journal of a rechunk job: what the job is, its plan, and which tasks
-//! of which passes are done, kept in the job's work directory. A finished
-//! task is appended only after all its chunks are written, so a killed run
-//! redoes at most the tasks that were in flight (chunk writes are whole and
-//! idempotent).
+//! The work directory of a `chunkctl rechunk` job inside its destination:
+//! its lock, what the job is (its manifest), the state of the source it
+//! read, and the executor's task journal (`tasks/`). Its presence means
+//! "unfinished"; the job resumes only over an unchanged source.
 
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -16,14 +12,13 @@ use super::source_state::SourceState;
 use crate::error::{Error, Result};
 use crate::owned_paths::OwnedPaths;
 
-/// The journal's lock file, held for the whole run.
+/// The work directory's lock file, held for the whole run.
 pub(crate) const LOCK_FILE: &str = "lock";
 
-/// An open journal.
+/// An open work directory, locked for this run.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct WorkDir {
     dir: PathBuf,
-    open: Mutex<Option<(usize, File)>>,
     /// The source as the job first read it.
     source: SourceState,
     /// Held for the whole job: a second run of the same job waits for no
@@ -31,13 +26,13 @@ pub struct Journal {
     _lock: File,
 }
 
-/// What [`Journal::open`] found.
+/// What [`WorkDir::open`] found.
 #[derive(Debug)]
-pub enum Opened {
+pub(crate) enum Opened {
     /// A new job.
-    New(Journal),
-    /// The same job, interrupted: its manifest as stored.
-    Resumed(Journal, Value),
+    New(WorkDir),
+    /// The same job, interrupted.
+    Resumed(WorkDir),
 }
 
 fn job_error(path: &Path, message: impl Into<String>) -> Error {
@@ -55,8 +50,8 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| job_error(path, e.to_string()))
 }
 
-impl Journal {
-    /// Opens the journal in `dir`, whose `lock` ([`Journal::lock`]) the
+impl WorkDir {
+    /// Opens the work directory `dir`, whose `lock` ([`WorkDir::lock`]) the
     /// caller holds, for the job `job` (a JSON description of everything
     /// that defines its output), whose source is now in state `source`:
     /// a journal of the same job over an
@@ -119,7 +114,7 @@ impl Journal {
                 if &stored["job"] != job {
                     return Err(different());
                 }
-                Ok(Opened::Resumed(Self::with(dir, lock, earlier), stored))
+                Ok(Opened::Resumed(Self::with(dir, lock, earlier)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // No task runs before the manifest exists: whatever else
@@ -164,7 +159,6 @@ impl Journal {
     fn with(dir: &Path, lock: File, source: SourceState) -> Self {
         Self {
             dir: dir.to_path_buf(),
-            open: Mutex::new(None),
             source,
             _lock: lock,
         }
@@ -175,65 +169,8 @@ impl Journal {
         &self.source
     }
 
-    fn log(&self, pass: usize) -> PathBuf {
-        self.dir.join(format!("pass-{pass}.done"))
-    }
-
-    fn complete_marker(&self, pass: usize) -> PathBuf {
-        self.dir.join(format!("pass-{pass}.complete"))
-    }
-
-    /// The tasks of `pass` already done (a torn last line is ignored).
-    pub fn done_tasks(&self, pass: usize) -> Result<HashSet<u64>> {
-        match std::fs::read_to_string(self.log(pass)) {
-            Ok(text) => Ok(text
-                .split_inclusive('\n')
-                .filter(|line| line.ends_with('\n'))
-                .filter_map(|line| line.trim().parse().ok())
-                .collect()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
-            Err(e) => Err(job_error(&self.log(pass), e.to_string())),
-        }
-    }
-
-    /// Records task `task` of `pass` as done.
-    pub fn record(&self, pass: usize, task: u64) -> Result<()> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        if open.as_ref().map(|(p, _)| *p) != Some(pass) {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.log(pass))
-                .map_err(|e| job_error(&self.log(pass), e.to_string()))?;
-            *open = Some((pass, file));
-        }
-        if let Some((_, file)) = open.as_mut() {
-            // One write per line: the OS keeps it whole even if we are killed.
-            file.write_all(format!("{task}\n").as_bytes())
-                .map_err(|e| job_error(&self.log(pass), e.to_string()))?;
-        }
-        Ok(())
-    }
-
-    /// Whether every task of `pass` is done.
-    pub fn pass_complete(&self, pass: usize) -> bool {
-        self.complete_marker(pass).is_file()
-    }
-
-    /// Marks `pass` complete.
-    pub fn complete_pass(&self, pass: usize) -> Result<()> {
-        if let Some((_, file)) = self.open.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            file.flush()
-                .map_err(|e| job_error(&self.log(pass), e.to_string()))?;
-        }
-        File::create(self.complete_marker(pass))
-            .map_err(|e| job_error(&self.complete_marker(pass), e.to_string()))?;
-        Ok(())
-    }
-
     /// Deletes the work directory: the job is finished.
     pub(crate) fn finish(self, owned: &OwnedPaths) -> Result<()> {
-        drop(self.open.lock().unwrap_or_else(|p| p.into_inner()).take());
         owned.remove(&self.dir)
     }
 }

@@ -1,0 +1,178 @@
+//! The task journal of a resumable `store()`: what the run is (its plan
+//! and sink, as text), which tasks of its last stage are done, and the
+//! intermediates of a rechunk, kept in one directory. A task is appended
+//! only after all its chunks are written (writes are whole chunks and
+//! idempotent), so a killed run redoes at most the tasks in flight; the
+//! same run started again with the same directory skips the rest.
+//!
+//! Stages before the last keep their results in memory or in temporary
+//! spill files, which a kill loses: a resumed run computes them again
+//! (bit-identically: reductions combine in a fixed tree), then resumes the
+//! last stage.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::owned_paths::OwnedPaths;
+
+const LOCK_FILE: &str = "lock";
+const IDENTITY_FILE: &str = "plan.txt";
+
+fn journal_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Job {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// An open task journal, locked for this run.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    dir: PathBuf,
+    owned: OwnedPaths,
+    logs: Mutex<HashMap<String, File>>,
+    _lock: File,
+}
+
+impl Journal {
+    /// Opens (creating it if needed) the journal in `dir` for the run
+    /// described by `identity`. Another run holding it is an error; a
+    /// journal of another run (another plan, budget or sink) is an error;
+    /// none starts a new one.
+    pub(crate) fn open(dir: &Path, identity: &str) -> Result<Journal> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| journal_error(dir, format!("cannot create the journal: {e}")))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| journal_error(&lock_path, e.to_string()))?;
+        lock.try_lock().map_err(|_| {
+            journal_error(
+                dir,
+                "another run is using this journal; wait for it or stop it first",
+            )
+        })?;
+        let mut owned = OwnedPaths::protecting(&[]);
+        owned.claim(dir, "the journal")?;
+        let identity_path = dir.join(IDENTITY_FILE);
+        match std::fs::read_to_string(&identity_path) {
+            Ok(stored) if stored == identity => {}
+            Ok(_) => {
+                return Err(journal_error(
+                    dir,
+                    "holds the journal of an interrupted run of another computation \
+                     (other operations, budget, threads or output): run that one again to \
+                     resume it, or delete this journal to start over",
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Nothing runs before the identity is written: whatever is
+                // here is from a run killed before it started.
+                let entries =
+                    std::fs::read_dir(dir).map_err(|e| journal_error(dir, e.to_string()))?;
+                for entry in entries.flatten() {
+                    if entry.file_name() != LOCK_FILE {
+                        owned.remove(&entry.path())?;
+                    }
+                }
+                let tmp = dir.join("plan.txt.tmp");
+                std::fs::write(&tmp, identity).map_err(|e| journal_error(&tmp, e.to_string()))?;
+                std::fs::rename(&tmp, &identity_path)
+                    .map_err(|e| journal_error(&identity_path, e.to_string()))?;
+            }
+            Err(e) => return Err(journal_error(&identity_path, e.to_string())),
+        }
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+            owned,
+            logs: Mutex::new(HashMap::new()),
+            _lock: lock,
+        })
+    }
+
+    fn log_path(&self, log: &str) -> PathBuf {
+        self.dir.join(format!("{log}.done"))
+    }
+
+    fn complete_path(&self, log: &str) -> PathBuf {
+        self.dir.join(format!("{log}.complete"))
+    }
+
+    /// The tasks of `log` already done (a torn last line is ignored).
+    pub(crate) fn done(&self, log: &str) -> Result<HashSet<u64>> {
+        match std::fs::read_to_string(self.log_path(log)) {
+            Ok(text) => Ok(text
+                .split_inclusive('\n')
+                .filter(|line| line.ends_with('\n'))
+                .filter_map(|line| line.trim().parse().ok())
+                .collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
+            Err(e) => Err(journal_error(&self.log_path(log), e.to_string())),
+        }
+    }
+
+    /// Records task `task` of `log` as done.
+    pub(crate) fn record(&self, log: &str, task: u64) -> Result<()> {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        if !logs.contains_key(log) {
+            let path = self.log_path(log);
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| journal_error(&path, e.to_string()))?;
+            logs.insert(log.to_string(), file);
+        }
+        if let Some(file) = logs.get_mut(log) {
+            // One write per line: the OS keeps it whole even if we are killed.
+            file.write_all(format!("{task}\n").as_bytes())
+                .map_err(|e| journal_error(&self.log_path(log), e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Whether every task of `log` is done.
+    pub(crate) fn is_complete(&self, log: &str) -> bool {
+        self.complete_path(log).is_file()
+    }
+
+    /// Marks `log` complete.
+    pub(crate) fn complete(&self, log: &str) -> Result<()> {
+        if let Some(file) = self
+            .logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(log)
+        {
+            file.flush()
+                .map_err(|e| journal_error(&self.log_path(log), e.to_string()))?;
+        }
+        let path = self.complete_path(log);
+        File::create(&path).map_err(|e| journal_error(&path, e.to_string()))?;
+        Ok(())
+    }
+
+    /// The directory of the intermediate array `name`, kept for a resumed
+    /// run to find.
+    pub(crate) fn scratch(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("scratch-{name}"))
+    }
+
+    /// Deletes the intermediate array `name`.
+    pub(crate) fn remove_scratch(&self, name: &str) -> Result<()> {
+        self.owned.remove(&self.scratch(name))
+    }
+
+    /// Deletes the journal: the run is complete.
+    pub(crate) fn finish(self) -> Result<()> {
+        drop(self.logs.lock().unwrap_or_else(|p| p.into_inner()).drain());
+        self.owned.remove(&self.dir)
+    }
+}
