@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use ndchunk_chunking::rechunk::{plan_rechunk, CopyPass, PlanOptions, RechunkPlan};
+use ndchunk_chunking::rechunk::{plan_rechunk, CopyPass, PlanOptions, TaskCost, TaskShape};
 use ndchunk_chunking::ChunkGrid;
 
 use super::{fused_ops, peak_bytes, PlanBudget, Stage, StageKind};
@@ -35,49 +35,26 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
         });
     };
     let itemsize = node.itemsize();
-    let mut mem = budget.max_mem;
-    let mut fitting: Option<(RechunkPlan, Vec<u64>)> = None;
-    let mut refused = None;
-    // The planner's model is a store-to-store copy; a task here also runs
-    // the fused chain under the rechunk and keeps copies of cut chunks.
-    // Shrink the planner's budget until the tasks fit ours.
-    for _ in 0..24 {
-        let options = PlanOptions::new(itemsize, mem).with_workers(budget.workers);
-        let plan = match plan_rechunk(input.grid(), node.grid(), &options) {
-            Ok(plan) => plan,
-            Err(e) => {
-                refused = Some(e);
-                break;
-            }
-        };
-        let bytes = pass_bytes(&plan, input, itemsize, sink_bytes);
-        let peak = bytes.iter().copied().max().unwrap_or(0);
-        let fits_one = peak <= budget.max_mem;
-        let fits_all = peak.saturating_mul(budget.workers) <= budget.max_mem;
-        if fits_one {
-            fitting = Some((plan, bytes));
-        }
-        if fits_all {
-            break;
-        }
-        mem = mem.saturating_mul(3) / 4;
-    }
-    let Some((plan, pass_bytes)) = fitting else {
+    // The planner sizes blocks with the engine's own count of a task, so
+    // its plan fits the budget as it is.
+    let mut options = PlanOptions::new(itemsize, budget.max_mem).with_workers(budget.workers);
+    options.task_cost = Some(engine_task_cost(input.clone(), itemsize, sink_bytes));
+    let plan = plan_rechunk(input.grid(), node.grid(), &options).map_err(|refused| {
         let minimum =
             ndchunk_chunking::rechunk::minimum_budget(input.grid(), node.grid(), itemsize);
-        return Err(Error::TaskTooLarge {
+        Error::TaskTooLarge {
             operation: node.name().to_string(),
             needed: minimum.max(peak_bytes(input, input.grid().max_block_elements())),
             limit: budget.max_mem,
             suggestion: format!(
-                "a rechunk from chunks of {:?} to {:?} needs at least one of each in memory{}; \
-                 raise max_mem or choose smaller chunks",
+                "a rechunk from chunks of {:?} to {:?} needs at least one of each in memory \
+                 ({refused}); raise max_mem or choose smaller chunks",
                 input.grid().chunk_shape(),
                 node.grid().chunk_shape(),
-                refused.map(|e| format!(" ({e})")).unwrap_or_default(),
             ),
-        });
-    };
+        }
+    })?;
+    let pass_bytes: Vec<u64> = plan.passes.iter().map(|p| p.task_peak_bytes).collect();
     let mut fused = fused_ops(input);
     fused.push(format!(
         "{} ({} pass{})",
@@ -94,32 +71,24 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
     })
 }
 
-/// Projected peak bytes of one task of each pass: what it reads (the first
-/// pass evaluates the chain under the rechunk over its block; later passes
-/// read an intermediate's chunks from disk into the block, then convert it)
-/// plus what it writes (a chunk cut out of the block and its raw bytes, or
-/// what the sink holds).
-fn pass_bytes(plan: &RechunkPlan, input: &Arc<Node>, itemsize: u64, sink_bytes: u64) -> Vec<u64> {
-    let last = plan.passes.len().saturating_sub(1);
-    plan.passes
-        .iter()
-        .enumerate()
-        .map(|(k, pass)| {
-            let block = pass.blocks.max_block_elements();
-            let bytes = |elements: u64| elements.saturating_mul(itemsize);
-            let read = if k == 0 {
-                peak_bytes(input, block)
-            } else {
-                bytes(block)
-                    .saturating_mul(2)
-                    .saturating_add(bytes(pass.input_chunks.max_block_elements()))
-            };
-            // The cut chunk and its raw bytes (an intermediate, a spilled
-            // result), or what the sink holds.
-            let chunk = bytes(pass.output_chunks.max_block_elements());
-            let sink = if k == last { sink_bytes } else { 0 };
-            read.saturating_add(chunk.saturating_mul(2))
-                .saturating_add(sink)
-        })
-        .collect()
+/// The engine's projected peak bytes of one task of a pass: what it reads
+/// (the first pass evaluates the chain under the rechunk over its block;
+/// later passes read an intermediate's chunks from disk into the block,
+/// then convert it) plus what it writes (a chunk cut out of the block and
+/// its raw bytes, or, in the last pass, what the sink holds).
+fn engine_task_cost(input: Arc<Node>, itemsize: u64, sink_bytes: u64) -> TaskCost {
+    TaskCost(Arc::new(move |task: &TaskShape| {
+        let bytes = |elements: u64| elements.saturating_mul(itemsize);
+        let read = if task.reads_source {
+            peak_bytes(&input, task.block_elements)
+        } else {
+            bytes(task.block_elements)
+                .saturating_mul(2)
+                .saturating_add(bytes(task.input_chunk_elements))
+        };
+        let chunk = bytes(task.output_chunk_elements);
+        let sink = if task.writes_target { sink_bytes } else { 0 };
+        read.saturating_add(chunk.saturating_mul(2))
+            .saturating_add(sink)
+    }))
 }

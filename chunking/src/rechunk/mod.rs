@@ -49,7 +49,10 @@ mod plan;
 mod planner;
 
 pub use consolidate::consolidate;
-pub use plan::{ArrayRef, CopyPass, CostModel, PlanOptions, RechunkPlan, RechunkStage, Strategy};
+pub use plan::{
+    ArrayRef, CopyPass, CostModel, PlanOptions, RechunkPlan, RechunkStage, Strategy, TaskCost,
+    TaskShape,
+};
 
 use crate::error::{ChunkingError, Result};
 use crate::grid::ChunkGrid;

@@ -59,6 +59,47 @@ pub struct PlanOptions {
     /// Take this kind of plan instead of the cheapest (for benchmarks and
     /// for users who know better); an error when it cannot fit `max_mem`.
     pub strategy: Option<Strategy>,
+    /// What one task holds at its peak, as the executor that runs the plan
+    /// counts it; `None`: a store-to-store copy's peak (its block, plus the
+    /// larger of one input chunk decoded and encoded and one output chunk
+    /// cut out and encoded). Blocks are sized with it, so a plan fits the
+    /// executor's budget the first time.
+    #[serde(skip)]
+    pub task_cost: Option<TaskCost>,
+}
+
+/// The shape of one task of a pass, for a [`TaskCost`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskShape {
+    /// The pass reads the source (not an intermediate).
+    pub reads_source: bool,
+    /// The pass writes the target (not an intermediate).
+    pub writes_target: bool,
+    /// Elements of the pass's largest block.
+    pub block_elements: u64,
+    /// Elements of the largest chunk it reads.
+    pub input_chunk_elements: u64,
+    /// Elements of the largest chunk it writes.
+    pub output_chunk_elements: u64,
+    /// The blocks are the input chunks (each decodes straight into its
+    /// block).
+    pub blocks_are_input_chunks: bool,
+}
+
+/// An executor's projected peak bytes of one task ([`PlanOptions::task_cost`]).
+#[derive(Clone)]
+pub struct TaskCost(pub std::sync::Arc<dyn Fn(&TaskShape) -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for TaskCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskCost(..)")
+    }
+}
+
+impl PartialEq for TaskCost {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl PlanOptions {
@@ -74,6 +115,7 @@ impl PlanOptions {
             parallel_slack: 8,
             cost: CostModel::default(),
             strategy: None,
+            task_cost: None,
         }
     }
 

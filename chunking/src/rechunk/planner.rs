@@ -2,7 +2,9 @@
 
 use super::consolidate::consolidate;
 use super::encoded_bound;
-use super::plan::{ArrayRef, CopyPass, PlanOptions, RechunkPlan, RechunkStage, Strategy};
+use super::plan::{
+    ArrayRef, CopyPass, PlanOptions, RechunkPlan, RechunkStage, Strategy, TaskShape,
+};
 use crate::error::Result;
 use crate::grid::ChunkGrid;
 
@@ -107,7 +109,23 @@ impl<'a> Planner<'a> {
     /// then decode straight into the block) and encoded; while writing, one
     /// output chunk cut out of the block (or padded to its nominal shape)
     /// and encoded. Reading and writing do not overlap.
-    fn task_peak(&self, blocks: &ChunkGrid, input: &ChunkGrid, output: &ChunkGrid) -> u64 {
+    fn task_peak(
+        &self,
+        blocks: &ChunkGrid,
+        input: (ArrayRef, &ChunkGrid),
+        output: (ArrayRef, &ChunkGrid),
+    ) -> u64 {
+        let ((input_ref, input), (output_ref, output)) = (input, output);
+        if let Some(cost) = &self.options.task_cost {
+            return (cost.0)(&TaskShape {
+                reads_source: input_ref == ArrayRef::Source,
+                writes_target: output_ref == ArrayRef::Target,
+                block_elements: blocks.max_block_elements(),
+                input_chunk_elements: input.max_block_elements(),
+                output_chunk_elements: output.max_block_elements(),
+                blocks_are_input_chunks: blocks == input,
+            });
+        }
         let block = self.bytes(blocks.max_block_elements());
         let input_chunk = self.bytes(input.max_block_elements());
         let input_decoded = if blocks == input { 0 } else { input_chunk };
@@ -160,7 +178,11 @@ impl<'a> Planner<'a> {
             writes: output_chunks.num_blocks(),
             read_bytes,
             write_bytes: self.array_bytes,
-            task_peak_bytes: self.task_peak(blocks, input_chunks, output_chunks),
+            task_peak_bytes: self.task_peak(
+                blocks,
+                (input, input_chunks),
+                (output, output_chunks),
+            ),
         }
     }
 
@@ -186,7 +208,11 @@ impl<'a> Planner<'a> {
     /// One pass: write blocks as large as the budget allows.
     pub(super) fn direct(&self) -> Candidate {
         let write = consolidate(self.target, &self.whole_axes(), |w| {
-            self.task_peak(w, self.source, self.target) <= self.task_budget
+            self.task_peak(
+                w,
+                (ArrayRef::Source, self.source),
+                (ArrayRef::Target, self.target),
+            ) <= self.task_budget
                 && self.bytes(w.max_block_elements()) <= self.block_cap
         });
         let pass = self.pass(
