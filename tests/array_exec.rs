@@ -251,6 +251,17 @@ fn intermediate_results_too_big_for_the_budget_are_spilled() {
     );
     // Fits one task of each stage, not the whole intermediate beside them.
     let tight = 400_000;
+    // The plan decides it, and says so.
+    let roomy = result.plan_with(&options(2, 1 << 30)).unwrap().to_string();
+    assert!(
+        roomy.contains("result: kept in memory (625.0 KiB"),
+        "{roomy}"
+    );
+    let plan = result.plan_with(&options(2, tight)).unwrap().to_string();
+    assert!(
+        plan.contains("result: spilled to disk (625.0 KiB") && plan.contains("freed after stage"),
+        "{plan}"
+    );
     let (got, report) = result.compute_with(&options(2, tight)).unwrap();
     assert!(report.spilled_bytes >= 400 * 400 * 4, "{report:?}");
     assert!(report.peak_bytes <= tight, "{report:?}");

@@ -22,7 +22,7 @@ use crate::graph::block::shape_of;
 use crate::graph::{Block, Node, NodeKind};
 use crate::plan::fused_eval::lanes::{eval_lanes, partial_lanes};
 use crate::plan::fused_eval::{shared_nodes, EvalContext, Materialised};
-use crate::plan::{is_stage, Plan, PlanBudget, Stage, StageKind};
+use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
 
 /// How to run a computation.
 #[derive(Debug, Clone)]
@@ -158,10 +158,8 @@ pub(crate) fn run(
     let mut done = Materialised::new();
     // The budget held by results kept in memory for later stages, by node.
     let mut kept: HashMap<u64, Reservation<'_>> = HashMap::new();
-    let mut kept_bytes = 0u64;
     let mut spilled_bytes = 0u64;
     let stages = plan.stages();
-    let last_reader = last_readers(stages);
     let observer = RunProgress::new(
         options.on_progress.clone(),
         started,
@@ -184,45 +182,34 @@ pub(crate) fn run(
             temp_dir: &temp_dir,
             journal: journal.filter(|_| i + 1 == stages.len()),
         };
-        if i + 1 == stages.len() {
-            pool.install(|| ctx.run(sink))?;
-        } else {
-            // A result later stages read: in memory, counted in the budget
-            // until the run ends, if it fits beside the largest task still
-            // to run; else spilled to disk.
-            let bytes = Region::from_shape(&stage.node.grid().shape())
-                .num_elements()
-                .saturating_mul(stage.node.itemsize());
-            let largest_task = stages[i..]
-                .iter()
-                .map(Stage::required_bytes)
-                .max()
-                .unwrap_or(0);
-            let in_memory =
-                bytes.saturating_add(largest_task) <= budget.limit().saturating_sub(kept_bytes);
-            if in_memory {
-                kept.insert(stage.node.id(), budget.acquire(stage.node.name(), bytes)?);
-                kept_bytes += bytes;
-            } else {
-                spilled_bytes += bytes;
+        match stage.residence {
+            Residence::Sink => pool.install(|| ctx.run(sink))?,
+            Residence::Memory { bytes } | Residence::Spilled { bytes } => {
+                // Where the result lives, and for how long, the plan says.
+                let in_memory = matches!(stage.residence, Residence::Memory { .. });
+                if in_memory {
+                    kept.insert(stage.node.id(), budget.acquire(stage.node.name(), bytes)?);
+                } else {
+                    spilled_bytes += bytes;
+                }
+                let node = &stage.node;
+                let spill_to = (!in_memory).then_some(temp_dir.as_path());
+                let result = Kept::new(node.name(), node.grid(), node.block_type(), spill_to)?;
+                let keep = |index: &[u64], region: &Region, values: Block| {
+                    result.put(index, region, values)
+                };
+                pool.install(|| ctx.run(&keep))?;
+                done.insert(stage.node.id(), result.into_source(&stage.node));
             }
-            let node = &stage.node;
-            let spill_to = (!in_memory).then_some(temp_dir.as_path());
-            let result = Kept::new(node.name(), node.grid(), node.block_type(), spill_to)?;
-            let keep =
-                |index: &[u64], region: &Region, values: Block| result.put(index, region, values);
-            pool.install(|| ctx.run(&keep))?;
-            done.insert(stage.node.id(), result.into_source(&stage.node));
         }
         // Results whose last reader was this stage are freed now.
-        done.retain(|id, _| last_reader.get(id).is_some_and(|&last| last > i));
-        kept.retain(|id, held| {
-            let keep = done.contains_key(id);
-            if !keep {
-                kept_bytes -= held.bytes();
-            }
-            keep
-        });
+        let freed: Vec<u64> = stages[..=i]
+            .iter()
+            .filter(|s| s.freed_after == Some(i))
+            .map(|s| s.node.id())
+            .collect();
+        done.retain(|id, _| !freed.contains(id));
+        kept.retain(|id, _| !freed.contains(id));
     }
     Ok(ComputeReport {
         max_mem,
@@ -233,38 +220,6 @@ pub(crate) fn run(
         spilled_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// For each result a stage materialises, the index of the last stage that
-/// reads it (the reference count, at stage granularity).
-fn last_readers(stages: &[Stage]) -> HashMap<u64, usize> {
-    fn visit(node: &Arc<Node>, seen: &mut Vec<u64>, out: &mut Vec<u64>) {
-        if seen.contains(&node.id()) {
-            return;
-        }
-        seen.push(node.id());
-        if is_stage(node) {
-            out.push(node.id());
-            return;
-        }
-        for input in node.inputs() {
-            visit(input, seen, out);
-        }
-    }
-    let mut last = HashMap::new();
-    for (i, stage) in stages.iter().enumerate() {
-        // A stage evaluates its node's inputs down to sources and earlier
-        // stages' results.
-        let mut read = Vec::new();
-        let mut seen = vec![stage.node.id()];
-        for input in stage.node.inputs() {
-            visit(input, &mut seen, &mut read);
-        }
-        for id in read {
-            last.insert(id, i);
-        }
-    }
-    last
 }
 
 struct StageRun<'a> {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Plan, StageKind};
+use super::{Plan, Residence, StageKind};
 use ndchunk_chunking::format_bytes;
 use ndchunk_chunking::rechunk::ArrayRef;
 
@@ -68,18 +68,37 @@ impl fmt::Display for Plan {
                     for (k, (pass, bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
                         writeln!(
                             f,
-                            "      pass {}: {} -> {}: {} tasks over blocks of up to {:?}, {} per task",
+                            "      pass {}: {} -> {}: {} tasks over blocks of up to {:?}, {} per task; {} chunk reads ({}), {} chunk writes",
                             k + 1,
                             pass_name(pass.input),
                             pass_name(pass.output),
                             pass.tasks(),
                             pass.blocks.chunk_shape(),
-                            format_bytes(*bytes)
+                            format_bytes(*bytes),
+                            pass.reads,
+                            format_bytes(pass.read_bytes),
+                            pass.writes,
                         )?;
                     }
                 }
             }
             writeln!(f, "    fused: {}", stage.fused.join(" -> "))?;
+            let freed = stage
+                .freed_after
+                .map_or(String::new(), |j| format!(", freed after stage {}", j + 1));
+            match stage.residence {
+                Residence::Sink => writeln!(f, "    result: to the output")?,
+                Residence::Memory { bytes } => writeln!(
+                    f,
+                    "    result: kept in memory ({}, counted in max_mem){freed}",
+                    format_bytes(bytes)
+                )?,
+                Residence::Spilled { bytes } => writeln!(
+                    f,
+                    "    result: spilled to disk ({}, beyond what max_mem can keep){freed}",
+                    format_bytes(bytes)
+                )?,
+            }
         }
         Ok(())
     }

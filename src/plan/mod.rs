@@ -13,6 +13,7 @@ pub mod fuse_blockwise;
 pub mod fused_eval;
 mod fused_scan;
 mod rechunk_stage;
+mod results;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind};
 
 pub use fuse_blockwise::{fused_ops, peak_bytes};
+pub use results::Residence;
 
 /// How a stage's tasks are made.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +72,11 @@ pub struct Stage {
     pub tasks: u64,
     /// Projected peak bytes of one task.
     pub task_bytes: u64,
+    /// Where its result goes.
+    pub residence: Residence,
+    /// The stage after which its result is freed (`None`: the last
+    /// stage's result, which goes to the sink).
+    pub freed_after: Option<usize>,
 }
 
 impl Stage {
@@ -160,6 +167,7 @@ impl Plan {
                 _ => last.task_bytes = last.task_bytes.saturating_add(budget.sink_bytes),
             }
         }
+        results::place_results(&mut stages, budget.max_mem);
         Ok(Plan {
             stages,
             budget: *budget,
@@ -238,6 +246,8 @@ fn blocks_stage(node: &Arc<Node>) -> Stage {
         fused: fused_ops(node),
         tasks: node.grid().num_blocks(),
         task_bytes: peak_bytes(node, node.grid().max_block_elements()),
+        residence: Residence::Sink,
+        freed_after: None,
     }
 }
 
@@ -283,6 +293,8 @@ fn reduce_stage(node: &Arc<Node>) -> Stage {
         fused,
         tasks: node.grid().num_blocks().saturating_mul(leaves),
         task_bytes: work.saturating_add(acc_bytes.saturating_mul(2)),
+        residence: Residence::Sink,
+        freed_after: None,
     }
 }
 

@@ -68,6 +68,8 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
         task_bytes: pass_bytes.iter().copied().max().unwrap_or(0),
         fused,
         kind: StageKind::Rechunk { plan, pass_bytes },
+        residence: super::Residence::Sink,
+        freed_after: None,
     })
 }
 
