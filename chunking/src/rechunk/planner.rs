@@ -178,11 +178,7 @@ impl<'a> Planner<'a> {
             writes: output_chunks.num_blocks(),
             read_bytes,
             write_bytes: self.array_bytes,
-            task_peak_bytes: self.task_peak(
-                blocks,
-                (input, input_chunks),
-                (output, output_chunks),
-            ),
+            task_peak_bytes: self.task_peak(blocks, (input, input_chunks), (output, output_chunks)),
         }
     }
 
