@@ -9,6 +9,8 @@
 //! Run: `cargo bench --bench rechunk`. `NDCHUNK_BENCH_PEERS=0` skips the
 //! Python peers; `NDCHUNK_BENCH_TIME=N` sets the number of hours (default 8760).
 
+#[path = "../src/bin/chunkctl/sample.rs"]
+mod sample;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -46,19 +48,27 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8760);
+    // Smooth by default, as real temperature is; `NDCHUNK_BENCH_FIELD=noisy`
+    // for the noise-like field (compresses worse, copies slower).
+    let noisy = std::env::var("NDCHUNK_BENCH_FIELD").as_deref() == Ok("noisy");
+    let (field, kind) = if noisy {
+        (sample::Field::Noisy, "noisy")
+    } else {
+        (sample::Field::Smooth, "smooth")
+    };
     let shape = [hours, 180, 360];
-    let data =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-climate-{hours}.zarr"));
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bench-climate-{kind}-{hours}.zarr"));
     let grid = ChunkGrid::regular(&shape, &[24, 180, 360]).unwrap();
     if !data.join(".zarray").exists() {
         // Zarr v2, which every peer (Rechunker needs zarr 2) reads.
-        ndchunk::sample::write_climate(&data, hours, ZarrFormat::V2).unwrap();
+        sample::write_climate(&data, hours, ZarrFormat::V2, field).unwrap();
     }
     let src = ZarrStore::open_dir(&data).unwrap();
     let logical = src.meta().logical_bytes();
     let (_, stored) = src.storage_summary().unwrap();
     println!(
-        "source {shape:?} float32 in (24, 180, 360) chunks, blosc-zstd-3 shuffle, Zarr v2: {:.2} GB logical, {:.2} GB stored",
+        "source {shape:?} float32 ({kind} field) in (24, 180, 360) chunks, blosc-zstd-3 shuffle, Zarr v2: {:.2} GB logical, {:.2} GB stored",
         logical as f64 / 1e9,
         stored as f64 / 1e9
     );

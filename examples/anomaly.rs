@@ -11,6 +11,8 @@
 //!
 //! SRC is a float32 (time, lat, lon) Zarr array, e.g. `chunkctl demo`'s.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +24,7 @@ use ndchunk::{Array, ComputeOptions};
 type Error = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), Error> {
-    let args = ndchunk::sample::ExampleArgs::from_env();
+    let args = support::ExampleArgs::from_env();
     let flag = |name: &str| args.flag(name);
     let scratch = tempfile::tempdir()?;
     let (src, out) = args.paths_or_sample(scratch.path(), "anomaly.zarr")?;

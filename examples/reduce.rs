@@ -11,6 +11,8 @@
 //! xarray-written store, say). float32 and float64 arrays are reduced in
 //! their own type, integer and bool arrays as float64.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,7 +27,7 @@ use ndchunk::{Array, ComputeOptions, ComputeReport, DynArray, Numeric};
 type Error = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), Error> {
-    let args = ndchunk::sample::ExampleArgs::from_env();
+    let args = support::ExampleArgs::from_env();
     let flag = |name: &str| args.flag(name);
     let scratch = tempfile::tempdir()?;
     let (src, out) = args.paths_or_sample(scratch.path(), "reduced.zarr")?;

@@ -13,7 +13,6 @@ pub mod ops;
 mod owned_paths;
 pub mod plan;
 pub mod rechunk;
-pub mod sample;
 
 pub use array::{Array, Chunks, DynArray};
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@ mod demo;
 mod info;
 mod plan;
 mod rechunk;
+mod sample;
 
 use std::process::ExitCode;
 

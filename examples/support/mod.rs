@@ -1,0 +1,57 @@
+//! What the examples share: their command line, and the sample data of
+//! `chunkctl demo` (one file, included here).
+
+use std::path::{Path, PathBuf};
+
+use ndchunk::io::zarr::ZarrFormat;
+
+#[path = "../../src/bin/chunkctl/sample.rs"]
+mod sample;
+
+use sample::{write_climate, Field};
+
+/// The command line of an example program: `SRC OUT [--flag value ...]`.
+#[derive(Debug, Clone)]
+pub struct ExampleArgs {
+    args: Vec<String>,
+}
+
+impl ExampleArgs {
+    /// The process's arguments, program name left out.
+    pub fn from_env() -> Self {
+        Self {
+            args: std::env::args().skip(1).collect(),
+        }
+    }
+
+    /// The value after `--name`, if given.
+    pub fn flag(&self, name: &str) -> Option<String> {
+        self.args
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.args.get(i + 1))
+            .cloned()
+    }
+
+    /// SRC and OUT as given; without them, 60 days of sample data
+    /// ([`write_climate`], Zarr v3) written to `dir/climate.zarr` (said on
+    /// stdout) and `dir/<out_name>` as the output.
+    pub fn paths_or_sample(
+        &self,
+        dir: &Path,
+        out_name: &str,
+    ) -> ndchunk::Result<(PathBuf, PathBuf)> {
+        if let (Some(src), Some(out)) = (self.args.first(), self.args.get(1)) {
+            if !src.starts_with("--") {
+                return Ok((PathBuf::from(src), PathBuf::from(out)));
+            }
+        }
+        let src = dir.join("climate.zarr");
+        println!(
+            "no SRC given: writing 60 days of sample data to {}",
+            src.display()
+        );
+        write_climate(&src, 24 * 60, ZarrFormat::V3, Field::Smooth)?;
+        Ok((src, dir.join(out_name)))
+    }
+}
