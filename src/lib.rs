@@ -2,8 +2,10 @@
 //!
 //! Lazy chunked n-dimensional arrays with labelled axes over Zarr and HDF5
 //! chunk stores: Dask array + Xarray for Rust. Today: the chunk-grid
-//! algebra ([`chunking`]), the stores ([`io`]), and rechunking stores within
-//! a memory budget ([`rechunk`]); the lazy array engine comes next.
+//! algebra ([`chunking`]), the stores ([`io`]), the lazy array engine
+//! ([`Array`], [`DynArray`]) with its one executor (budgeted, resumable
+//! `store`), and `chunkctl rechunk` as a job over it ([`rechunk`]); the
+//! labelled layer comes next.
 
 pub mod array;
 pub mod error;
