@@ -490,3 +490,50 @@ fn negative_chunks_need_no_separator() {
     succeeded(&["rechunk", s(&src), s(&dst), "--chunks", "-1,3", "--quiet"]);
     assert_same_values(&src, &dst);
 }
+
+/// A file holding only scalars: a chunk spec naming a dimension is refused
+/// with what to do instead, and `--chunks ''` converts them as they are.
+#[test]
+fn a_file_of_only_scalars_gets_a_clear_answer() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scalars.h5");
+    support::run_python(
+        &python,
+        "import sys, h5py, numpy as np\n\
+         with h5py.File(sys.argv[1], 'w') as f:\n\
+         \x20   f['a'] = np.float64(1.5)\n\
+         \x20   f['b'] = np.int32(7)\n",
+        &[&file],
+    );
+    let guard = Guard::new(&dir.path().join("beside"), &file);
+    let dst = dir.path().join("beside/out.zarr");
+    refused(
+        &[
+            "rechunk",
+            s(&file),
+            s(&dst),
+            "--chunks",
+            "time=1",
+            "--quiet",
+        ],
+        "every array is a scalar): pass --chunks '' to convert them as they are",
+    );
+    assert!(!dst.exists());
+    let text = succeeded(&["rechunk", s(&file), s(&dst), "--chunks", ""]);
+    assert!(
+        text.contains("copied /a (8 B)") && text.contains("in 1 files"),
+        "{text}"
+    );
+    let values = support::run_python(
+        &python,
+        "import sys, xarray as xr\n\
+         ds = xr.open_zarr(sys.argv[1])\n\
+         print(float(ds.a), int(ds.b))\n",
+        &[&dst],
+    );
+    assert_eq!(String::from_utf8_lossy(&values).trim(), "1.5 7");
+    guard.check();
+}

@@ -239,7 +239,11 @@ fn array_source(src: &Path, relative: &str) -> PathBuf {
 }
 
 /// `name=value` pairs of a by-name chunk spec; a group needs names.
+/// An empty spec names none: every array keeps its chunks (a conversion).
 fn named_entries(spec: &str, at: &Path) -> Result<Vec<(String, String)>> {
+    if spec.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     spec.split(',')
         .map(|entry| match entry.split_once('=') {
             Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
@@ -303,12 +307,15 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
         .flatten()
         .collect();
     if let Some((name, _)) = entries.iter().find(|(name, _)| !known.contains(name)) {
+        let have = if known.is_empty() {
+            "no dimensions (every array is a scalar): pass --chunks '' to convert them as they are"
+                .to_string()
+        } else {
+            dedup(&known).join(", ")
+        };
         return Err(job_error(
             src,
-            format!(
-                "unknown dimension `{name}`; the group's arrays have {}",
-                dedup(&known).join(", ")
-            ),
+            format!("unknown dimension `{name}`; the group's arrays have {have}"),
         ));
     }
     let nodes = select_arrays(nodes, &template.arrays, src)?;

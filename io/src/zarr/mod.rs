@@ -234,14 +234,14 @@ impl ZarrStore {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 let kind = entry.file_type()?;
+                // At the top, dot-names are never chunks: metadata, and
+                // what tools keep beside it (chunkctl's journal and record).
+                if top && name.starts_with('.') || top && name == "zarr.json" {
+                    continue;
+                }
                 if kind.is_dir() {
                     walk(&entry.path(), false, acc)?;
-                } else if !(top
-                    && matches!(
-                        name.as_ref(),
-                        "zarr.json" | ".zarray" | ".zattrs" | ".zmetadata"
-                    ))
-                {
+                } else {
                     acc.0 += 1;
                     acc.1 += entry.metadata()?.len();
                 }
