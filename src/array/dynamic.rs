@@ -327,6 +327,15 @@ impl DynArray {
         self.store_with(store, &ComputeOptions::default())
     }
 
+    /// Computes the array once and returns an array over the result (see
+    /// [`Array::persist_with`]).
+    pub fn persist_with(&self, options: &ComputeOptions) -> Result<(DynArray, ComputeReport)> {
+        each!(self, a => {
+            let (a, report) = a.persist_with(options)?;
+            Ok((a.into(), report))
+        })
+    }
+
     /// The plan [`DynArray::store_with`] runs (see [`Array::store_plan`]).
     pub fn store_plan(&self, store: &dyn ChunkStore, options: &ComputeOptions) -> Result<Plan> {
         each!(self, a => a.store_plan(store, options))

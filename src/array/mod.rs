@@ -15,6 +15,7 @@ use ndchunk_io::{ArrayMeta, ChunkStore, DType, Element, IoError};
 
 use crate::error::{Error, Result};
 use crate::exec::journal::Journal;
+use crate::exec::kept::Kept;
 use crate::exec::run::{run, ComputeOptions, ComputeReport};
 use crate::graph::block::take;
 use crate::graph::{Block, Node};
@@ -129,21 +130,76 @@ impl<T: Element> Array<T> {
         }
         let plan = self.plan_with(options)?;
         let shape: Vec<usize> = self.shape().iter().map(|&n| n as usize).collect();
-        let whole = Mutex::new(ArrayD::<T>::default(IxDyn(&shape)));
+        // Allocated when the first block arrives: a run that fails before
+        // never holds the whole output.
+        let whole: Mutex<Option<ArrayD<T>>> = Mutex::new(None);
         let name = self.node.name().to_string();
         let sink = |_: &[u64], region: &Region, values: Block| -> Result<()> {
             let values = take::<T>(values, &name)?;
             let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
             whole
+                .get_or_insert_with(|| ArrayD::<T>::default(IxDyn(&shape)))
                 .slice_mut(crate::graph::block::slice_of(region).as_slice())
                 .assign(&values);
             Ok(())
         };
         let report = run(&plan, &sink, options, None)?;
+        let whole = whole.into_inner().unwrap_or_else(|p| p.into_inner());
         Ok((
-            whole.into_inner().unwrap_or_else(|p| p.into_inner()),
+            whole.unwrap_or_else(|| ArrayD::<T>::default(IxDyn(&shape))),
             report,
         ))
+    }
+
+    /// Computes the array once, with the default budget, and returns an
+    /// array over the result (see [`Array::persist_with`]).
+    pub fn persist(&self) -> Result<Array<T>> {
+        let options = ComputeOptions {
+            progress: false,
+            ..ComputeOptions::default()
+        };
+        Ok(self.persist_with(&options)?.0)
+    }
+
+    /// Computes the array within `options` and keeps the result, as Dask's
+    /// `persist`: whole in memory when it fits `max_mem` beside the
+    /// largest task of the run, else spilled block by block to a scratch
+    /// store under [`ComputeOptions::temp_dir`], removed when the last
+    /// array reading it is dropped. The array returned reads the result
+    /// instead of computing it again, with the same chunks.
+    ///
+    /// ```
+    /// use ndchunk::Array;
+    /// let a = (Array::<f64>::arange(12, [4]).unwrap() * 2.0).persist().unwrap();
+    /// assert_eq!((&a + &a).compute().unwrap()[[5]], 20.0);
+    /// ```
+    pub fn persist_with(&self, options: &ComputeOptions) -> Result<(Array<T>, ComputeReport)> {
+        let plan = self.plan_with(options)?;
+        let bytes = Region::from_shape(&self.shape())
+            .num_elements()
+            .saturating_mul(self.node.itemsize());
+        let largest_task = plan
+            .stages()
+            .iter()
+            .map(|s| s.required_bytes())
+            .max()
+            .unwrap_or(0);
+        let in_memory = bytes.saturating_add(largest_task) <= plan.budget().max_mem;
+        let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let node = &self.node;
+        let result = Kept::new(
+            node.name(),
+            node.grid(),
+            node.block_type(),
+            (!in_memory).then_some(temp_dir.as_path()),
+        )?;
+        let sink =
+            |index: &[u64], region: &Region, values: Block| result.put(index, region, values);
+        let mut report = run(&plan, &sink, options, None)?;
+        if !in_memory {
+            report.spilled_bytes = report.spilled_bytes.saturating_add(bytes);
+        }
+        Ok((Array::from_node(result.into_source(node)), report))
     }
 
     /// Writes the array into `store`, chunk by chunk (rechunked to the

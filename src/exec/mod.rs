@@ -4,7 +4,7 @@
 
 pub mod budget;
 pub(crate) mod journal;
-mod kept;
+pub(crate) mod kept;
 pub mod progress;
 pub mod run;
 
