@@ -236,7 +236,7 @@ impl ZarrStore {
                 let kind = entry.file_type()?;
                 // At the top, dot-names are never chunks: metadata, and
                 // what tools keep beside it (chunkctl's journal and record).
-                if top && name.starts_with('.') || top && name == "zarr.json" {
+                if top && (name.starts_with('.') || name == "zarr.json") {
                     continue;
                 }
                 if kind.is_dir() {
