@@ -537,3 +537,49 @@ fn a_file_of_only_scalars_gets_a_clear_answer() {
     assert_eq!(String::from_utf8_lossy(&values).trim(), "1.5 7");
     guard.check();
 }
+
+/// An array whose metadata claims 2^62 elements in chunks of one: `info`,
+/// `plan` and `--dry-run` answer (no allocation proportional to the chunk
+/// count, no abort); a plan that cannot fit says why.
+#[test]
+fn a_shape_of_2_pow_62_is_answered_not_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("huge.zarr");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("zarr.json"),
+        r#"{"zarr_format":3,"node_type":"array","shape":[4611686018427387904],
+            "data_type":"float32",
+            "chunk_grid":{"name":"regular","configuration":{"chunk_shape":[1]}},
+            "chunk_key_encoding":{"name":"default","configuration":{"separator":"/"}},
+            "fill_value":0.0,"codecs":[{"name":"bytes","configuration":{"endian":"little"}}],
+            "attributes":{},"dimension_names":["x"]}"#,
+    )
+    .unwrap();
+    let guard = Guard::new(&dir.path().join("beside"), &src);
+    let text = succeeded(&["info", s(&src)]);
+    assert!(text.contains("4611686018427387904 chunks"), "{text}");
+    let dst = dir.path().join("beside/out.zarr");
+    for chunks in ["7", "1000"] {
+        let text = succeeded(&["rechunk", s(&src), s(&dst), "--chunks", chunks, "--dry-run"]);
+        assert!(text.contains("projected peak"), "{text}");
+    }
+    let text = succeeded(&[
+        "plan",
+        "--shape",
+        "4611686018427387904",
+        "--dims",
+        "x",
+        "--source-chunks",
+        "7",
+        "--chunks",
+        "1000",
+    ]);
+    assert!(text.contains("projected peak"), "{text}");
+    refused(
+        &["rechunk", s(&src), s(&dst), "--chunks", "-1", "--dry-run"],
+        "is too small",
+    );
+    assert!(!dst.exists());
+    guard.check();
+}

@@ -78,6 +78,21 @@ pub enum ChunkingError {
         /// Blocks per axis.
         blocks: Vec<u64>,
     },
+    /// An irregular axis that would need more chunk bounds than memory
+    /// should hold (two regular chunkings of a huge axis that do not divide
+    /// each other).
+    #[error(
+        "an axis of length {len} would be cut into {chunks} irregular chunks (more than {limit}): \
+         choose chunks that divide one another, or fewer of them"
+    )]
+    TooManyChunks {
+        /// The axis length.
+        len: u64,
+        /// The chunks it would need.
+        chunks: u64,
+        /// The most allowed.
+        limit: u64,
+    },
     /// A translation that would move a region below zero or past `u64::MAX`.
     #[error("translating region {region} by {offset:?} leaves the coordinate range")]
     TranslateOverflow {

@@ -30,6 +30,10 @@ enum AxisRepr {
     Irregular { bounds: Vec<u64> },
 }
 
+/// The most chunks an irregular axis may be given by combining two others
+/// (2^24: 128 MiB of bounds).
+pub const MAX_IRREGULAR_CHUNKS: u64 = 1 << 24;
+
 impl TryFrom<AxisRepr> for AxisChunks {
     type Error = ChunkingError;
     fn try_from(repr: AxisRepr) -> Result<Self> {
@@ -300,8 +304,18 @@ impl AxisChunks {
                 return AxisChunks::regular(len, a.min(b));
             }
         }
-        let mut bounds: Vec<u64> =
-            Vec::with_capacity((self.num_chunks() + other.num_chunks()) as usize + 1);
+        // The union of two regular cuttings that do not divide each other
+        // is irregular: one bound per cut, held in memory. Refused, rather
+        // than allocated, past what a plan can sensibly hold.
+        let cuts = self.num_chunks().saturating_add(other.num_chunks());
+        if cuts > MAX_IRREGULAR_CHUNKS {
+            return Err(ChunkingError::TooManyChunks {
+                len,
+                chunks: cuts,
+                limit: MAX_IRREGULAR_CHUNKS,
+            });
+        }
+        let mut bounds: Vec<u64> = Vec::with_capacity(cuts as usize + 1);
         bounds.push(0);
         bounds.extend(self.interior_bounds());
         bounds.extend(other.interior_bounds());

@@ -6,7 +6,7 @@ use super::plan::{
     ArrayRef, CopyPass, PlanOptions, RechunkPlan, RechunkStage, Strategy, TaskShape,
 };
 use crate::error::Result;
-use crate::grid::ChunkGrid;
+use crate::grid::{AxisChunks, ChunkGrid};
 
 /// A plan under consideration.
 pub(super) struct Candidate {
@@ -155,13 +155,7 @@ impl<'a> Planner<'a> {
             let mut reads = 1u64;
             let mut elements = 1u64;
             for (a, b) in input_chunks.axes().iter().zip(blocks.axes()) {
-                let (mut n, mut e) = (0u64, 0u64);
-                for i in 0..a.num_chunks() {
-                    let r = a.chunk_range(i);
-                    let times = b.chunks_overlapping(r.clone()).count() as u64;
-                    n += times;
-                    e += times * (r.end - r.start);
-                }
+                let (n, e) = overlap_reads(a, b);
                 reads = reads.saturating_mul(n);
                 elements = elements.saturating_mul(e);
             }
@@ -408,4 +402,36 @@ fn geometric_stages(read: &ChunkGrid, write: &ChunkGrid, stages: usize) -> Vec<C
             ChunkGrid::regular(&shape, &extents).ok()
         })
         .collect()
+}
+
+/// Along one axis, how many (input chunk, block) overlaps there are, and
+/// how many elements reading the whole input chunk once per overlap reads.
+/// O(1) for two regular axes (an axis of 2^62 chunks is planned, not
+/// walked), O(chunks) otherwise.
+fn overlap_reads(input: &AxisChunks, blocks: &AxisChunks) -> (u64, u64) {
+    let times = |r: std::ops::Range<u64>| {
+        let o = blocks.chunks_overlapping(r);
+        o.end - o.start
+    };
+    if let (Some(chunk), true) = (input.regular_chunk(), blocks.is_regular()) {
+        if input.is_empty() {
+            return (0, 0);
+        }
+        let n = input.count_overlaps(blocks);
+        let chunk = chunk.min(input.len());
+        let last = input.chunk_range(input.num_chunks() - 1);
+        let short = chunk - (last.end - last.start);
+        let e = chunk
+            .saturating_mul(n)
+            .saturating_sub(short.saturating_mul(times(last)));
+        return (n, e);
+    }
+    let (mut n, mut e) = (0u64, 0u64);
+    for i in 0..input.num_chunks() {
+        let r = input.chunk_range(i);
+        let t = times(r.clone());
+        n = n.saturating_add(t);
+        e = e.saturating_add(t.saturating_mul(r.end - r.start));
+    }
+    (n, e)
 }
