@@ -583,3 +583,134 @@ fn a_shape_of_2_pow_62_is_answered_not_aborted() {
     assert!(!dst.exists());
     guard.check();
 }
+
+/// A Zarr v2 group `g.zarr` holding arrays `names` (dims time, lat), with
+/// consolidated metadata of them.
+fn group_of(dir: &Path, names: &[&str]) -> PathBuf {
+    use ndchunk::io::zarr::{create_group, write_consolidated};
+    let group = dir.join("g.zarr");
+    create_group(&group, "", ZarrFormat::V2, &serde_json::Map::new()).unwrap();
+    for name in names {
+        let array = make_source(dir, DType::Int32, &[20, 6], &[5, 6], ZarrFormat::V2, "none");
+        std::fs::rename(&array, group.join(name)).unwrap();
+    }
+    write_consolidated(&group, ZarrFormat::V2).unwrap();
+    group
+}
+
+/// Symlink loops inside a group (one, then two): listed in bounded time,
+/// each said in a warning, never copied into nested folders.
+#[cfg(unix)]
+#[test]
+fn symlink_loops_in_a_group_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = group_of(dir.path(), &["a"]);
+    std::fs::create_dir(group.join("sub")).unwrap();
+    std::fs::write(group.join("sub/.zgroup"), r#"{"zarr_format": 2}"#).unwrap();
+    std::os::unix::fs::symlink("..", group.join("sub/up")).unwrap();
+    let guard = Guard::new(&dir.path().join("beside"), &group);
+    for (round, extra) in [(1, None), (2, Some("sub/up2"))] {
+        if let Some(link) = extra {
+            std::os::unix::fs::symlink("../..", group.join(link)).unwrap();
+        }
+        let dst = dir.path().join(format!("beside/out{round}.zarr"));
+        let out = chunkctl(&[
+            "rechunk",
+            s(&group),
+            s(&dst),
+            "--chunks",
+            "time=10",
+            "--quiet",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains(
+                "/sub/up: a symlink back to a directory already listed (a loop); not followed"
+            ),
+            "{err}"
+        );
+        assert!(!dst.join("sub/up").exists(), "a loop was copied");
+        assert_same_values(&group.join("a"), &dst.join("a"));
+    }
+    guard.check();
+}
+
+/// Consolidated metadata written before an array was added: the array is
+/// not dropped (the store wins), and a warning names it.
+#[test]
+fn stale_consolidated_metadata_does_not_drop_an_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = group_of(dir.path(), &["a"]);
+    let late = make_source(
+        dir.path(),
+        DType::Int32,
+        &[20, 6],
+        &[5, 6],
+        ZarrFormat::V2,
+        "none",
+    );
+    std::fs::rename(&late, group.join("late")).unwrap();
+    let guard = Guard::new(&dir.path().join("beside"), &group);
+    let dst = dir.path().join("beside/out.zarr");
+    let out = chunkctl(&[
+        "rechunk",
+        s(&group),
+        s(&dst),
+        "--chunks",
+        "time=10",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("/late: not in the consolidated metadata"),
+        "{err}"
+    );
+    assert_same_values(&group.join("late"), &dst.join("late"));
+    guard.check();
+}
+
+/// A consolidated-metadata key that climbs out of the store is refused as
+/// an unsafe name before anything is read from or written to its path.
+#[test]
+fn a_consolidated_key_that_leaves_the_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = group_of(dir.path(), &["a"]);
+    let doc = r#"{"zarr_consolidated_format": 1, "metadata": {".zgroup": {"zarr_format": 2},
+        "../evil/.zgroup": {"zarr_format": 2}}}"#;
+    std::fs::write(group.join(".zmetadata"), doc).unwrap();
+    let guard = Guard::new(&dir.path().join("beside"), &group);
+    let dst = dir.path().join("beside/out.zarr");
+    refused(
+        &[
+            "rechunk",
+            s(&group),
+            s(&dst),
+            "--chunks",
+            "time=10",
+            "--quiet",
+        ],
+        "unsafe name \"../evil\" refused",
+    );
+    refused(&["info", s(&group)], "unsafe name \"../evil\" refused");
+    assert!(!dst.exists() && !dir.path().join("evil").exists());
+    guard.check();
+}
+
+/// `chunkctl info` prints what it can, then fails naming an array it
+/// cannot open.
+#[test]
+fn info_fails_on_an_array_it_cannot_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = group_of(dir.path(), &["a", "broken"]);
+    std::fs::write(group.join("broken/.zarray"), b"{ not json").unwrap();
+    let out = chunkctl(&["info", s(&group)]);
+    assert!(!out.status.success());
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(text.contains("a ") || text.contains("/a"), "{text}");
+    assert!(err.contains("cannot be opened: /broken"), "{err}");
+}

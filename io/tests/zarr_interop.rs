@@ -348,8 +348,9 @@ fn cut(values: &[u8], shape: &[u64], region: &Region, itemsize: usize) -> Vec<u8
 }
 
 /// Consolidated metadata is read when present (v2 `.zmetadata` as xarray
-/// writes it, v3 `consolidated_metadata` as zarr-python writes it): the
-/// listing follows it instead of walking directories.
+/// writes it, v3 `consolidated_metadata` as zarr-python writes it) and
+/// compared with the store's directories: the store wins, and a stale
+/// listing is said.
 #[test]
 fn consolidated_metadata_lists_the_store() {
     let Some(python) = support::python_peer() else {
@@ -366,7 +367,8 @@ zarr.consolidate_metadata(f"{sys.argv[1]}/v3.zarr")
     run_python(&python, script, &[dir.path()]);
     for fmt in ["v2", "v3"] {
         let root = dir.path().join(format!("{fmt}.zarr"));
-        // An array the consolidated metadata does not list stays unlisted.
+        // An array the consolidated metadata does not list (stale metadata)
+        // is listed, as the store holds it, and said.
         let meta = ArrayMeta::new(
             ChunkGrid::regular(&[2], &[2]).unwrap(),
             DType::UInt8,
@@ -383,11 +385,15 @@ zarr.consolidate_metadata(f"{sys.argv[1]}/v3.zarr")
             &ZarrArraySpec::new(meta, format, ZarrCodec::None),
         )
         .unwrap();
-        let paths: Vec<String> = ndchunk_io::zarr::list_nodes(&root)
-            .unwrap()
-            .into_iter()
-            .map(|n| n.path)
-            .collect();
-        assert_eq!(paths, vec!["/", "/t", "/x"], "{fmt}");
+        let tree = ndchunk_io::zarr::list_tree(&root).unwrap();
+        let paths: Vec<String> = tree.nodes.into_iter().map(|n| n.path).collect();
+        assert_eq!(paths, vec!["/", "/stray", "/t", "/x"], "{fmt}");
+        assert!(
+            tree.warnings
+                .iter()
+                .any(|w| w.starts_with("/stray: not in the consolidated metadata")),
+            "{fmt}: {:?}",
+            tree.warnings
+        );
     }
 }

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_io::info::{container_of, inspect, Container};
-use ndchunk_io::zarr::{create_group, list_nodes, write_consolidated, ZarrFormat, ZarrNodeKind};
+use ndchunk_io::zarr::{create_group, list_tree, write_consolidated, ZarrFormat, ZarrNodeKind};
 use ndchunk_io::{check_member_path, ArrayMeta, IoError};
 
 use super::job::{
@@ -108,19 +108,22 @@ enum SourceKind {
 /// The source's nodes, parents first, and its Zarr format (`None` for an
 /// HDF5/netCDF file, which converts to Zarr v3 unless told otherwise).
 /// Every node's name is checked before it can become a path in DST.
-fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
-    let (nodes, format) = read_source_tree(src)?;
+fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>, Vec<String>)> {
+    let (nodes, format, warnings) = read_source_tree(src)?;
     let location = src.display().to_string();
     for node in &nodes {
         check_member_path(&node.path, &location)?;
     }
-    Ok((nodes, format))
+    Ok((nodes, format, warnings))
 }
 
-fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)> {
+/// The nodes, the Zarr format, and the listing's warnings.
+fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>, Vec<String>)> {
     let relative = |path: &str| path.trim_start_matches('/').to_string();
     if container_of(src)? == Container::Zarr {
-        let nodes = list_nodes(src)?;
+        let tree = list_tree(src)?;
+        let warnings = tree.warnings;
+        let nodes = tree.nodes;
         let format = nodes.first().map(|n| n.format);
         let nodes = nodes
             .into_iter()
@@ -135,7 +138,7 @@ fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)>
                 },
             })
             .collect();
-        return Ok((nodes, format));
+        return Ok((nodes, format, warnings));
     }
     let nodes = inspect(src)?
         .into_iter()
@@ -149,7 +152,7 @@ fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>)>
             },
         })
         .collect();
-    Ok((nodes, None))
+    Ok((nodes, None, Vec::new()))
 }
 
 /// The nodes a `--array` selection keeps: every group, the arrays named,
@@ -286,6 +289,9 @@ pub struct GroupPlan {
     /// ndchunk cannot move, with [`ZarrRechunk::skip_unsupported`] (without
     /// it, [`plan_group`] refuses the job instead).
     pub skipped: Vec<SkippedArray>,
+    /// What listing the source left out or found disagreeing (a symlink
+    /// loop not followed, stale consolidated metadata), to show the user.
+    pub warnings: Vec<String>,
 }
 
 /// Resolves a group job: checks the chunk spec against the arrays'
@@ -297,7 +303,7 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
     let (src, dst) = (&template.src, &template.dst);
     template.owned_paths()?;
     let entries = named_entries(&template.chunks, src)?;
-    let (nodes, source_format) = source_tree(src)?;
+    let (nodes, source_format, warnings) = source_tree(src)?;
     let known: Vec<String> = nodes
         .iter()
         .filter_map(|n| match &n.kind {
@@ -340,6 +346,7 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
         root_attributes: Map::new(),
         arrays: Vec::new(),
         skipped: Vec::new(),
+        warnings,
     };
     for node in nodes {
         let relative = node.path;

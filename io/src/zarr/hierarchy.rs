@@ -35,82 +35,154 @@ fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+/// What [`list_tree`] found: the nodes, and what the caller should warn
+/// about (loops not followed, names that are not UTF-8, consolidated
+/// metadata that disagrees with the store).
+#[derive(Debug)]
+pub struct ZarrTree {
+    /// Every group and array, parents before children, siblings by name.
+    pub nodes: Vec<ZarrNode>,
+    /// One line per thing left out or disagreeing, to show the user.
+    pub warnings: Vec<String>,
+}
+
 /// Every group and array under `root`, parents before children, siblings
 /// by name. Each array is opened for real (so a node that zarrs cannot read
-/// shows the reason).
+/// shows the reason). See [`list_tree`] for the warnings.
 pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
+    Ok(list_tree(root)?.nodes)
+}
+
+/// [`list_nodes`] with its warnings. The store's directories are walked
+/// (consolidated metadata can be stale: what is on disk wins, and each
+/// disagreement is a warning); a directory reached again through a symlink
+/// (a loop) is not entered again, and said. A name in consolidated metadata
+/// that would leave the store (`..`, an absolute path) is an error.
+pub fn list_tree(root: &Path) -> Result<ZarrTree> {
     if !root.is_dir() {
         return Err(IoError::NotAStore {
             path: root.display().to_string(),
             reason: "no such directory".into(),
         });
     }
-    let mut nodes = Vec::new();
-    match consolidated_paths(root) {
-        // One read instead of a walk, as zarr-python and xarray do.
-        Some(paths) => {
-            for path in paths {
-                nodes.extend(node_at(root, &path));
-            }
+    let mut tree = ZarrTree {
+        nodes: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut seen = Vec::new();
+    walk(root, "", &mut tree, &mut seen)?;
+    if let Some(listed) = consolidated_paths(root)? {
+        let found: Vec<&str> = tree
+            .nodes
+            .iter()
+            .map(|n| n.path.trim_start_matches('/'))
+            .collect();
+        for path in listed.iter().filter(|p| !found.contains(&p.as_str())) {
+            tree.warnings.push(format!(
+                "/{path}: listed in the consolidated metadata but not in the store; left out"
+            ));
         }
-        None => walk(root, "", &mut nodes)?,
+        for path in found.iter().filter(|p| !listed.iter().any(|l| l == *p)) {
+            tree.warnings.push(format!(
+                "/{path}: not in the consolidated metadata (stale: added after it was \
+                 written?); included, as the store holds it"
+            ));
+        }
     }
-    if nodes.is_empty() {
+    if tree.nodes.is_empty() {
         return Err(IoError::NotAStore {
             path: root.display().to_string(),
             reason: "no zarr.json, .zarray or .zgroup found".into(),
         });
     }
-    Ok(nodes)
+    Ok(tree)
 }
 
 /// The node paths that consolidated metadata at `root` lists (v2
 /// `.zmetadata`, or `consolidated_metadata` in a v3 root `zarr.json`),
-/// parents before children, siblings by name; `None` without any.
-fn consolidated_paths(root: &Path) -> Option<Vec<String>> {
-    let mut paths: Vec<String> = if let Some(doc) = read_json(&root.join(".zmetadata")) {
-        doc["metadata"]
-            .as_object()?
-            .keys()
-            .filter_map(|key| {
-                let (dir, file) = key.rsplit_once('/').unwrap_or(("", key));
-                matches!(file, ".zarray" | ".zgroup").then(|| dir.to_string())
-            })
-            .collect()
+/// parents before children, siblings by name; `None` without any. Each is
+/// checked to be a plain path inside the store.
+fn consolidated_paths(root: &Path) -> Result<Option<Vec<String>>> {
+    let listed: Option<Vec<String>> = if let Some(doc) = read_json(&root.join(".zmetadata")) {
+        doc["metadata"].as_object().map(|m| {
+            m.keys()
+                .filter_map(|key| {
+                    let (dir, file) = key.rsplit_once('/').unwrap_or(("", key));
+                    matches!(file, ".zarray" | ".zgroup").then(|| dir.to_string())
+                })
+                .collect()
+        })
     } else {
-        let doc = read_json(&root.join("zarr.json"))?;
-        let listed = doc["consolidated_metadata"]["metadata"].as_object()?;
-        std::iter::once(String::new())
-            .chain(listed.keys().map(|k| k.trim_matches('/').to_string()))
-            .collect()
+        read_json(&root.join("zarr.json")).and_then(|doc| {
+            doc["consolidated_metadata"]["metadata"]
+                .as_object()
+                .map(|listed| {
+                    std::iter::once(String::new())
+                        .chain(listed.keys().map(|k| k.trim_matches('/').to_string()))
+                        .collect()
+                })
+        })
     };
+    let Some(mut paths) = listed else {
+        return Ok(None);
+    };
+    let location = root.display().to_string();
+    for path in &paths {
+        crate::check_member_path(path, &location)?;
+    }
     paths.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     paths.dedup();
-    Some(paths)
+    Ok(Some(paths))
 }
 
-/// The node at `path`, read from its own metadata (consolidated metadata
-/// only says where to look).
-fn node_at(root: &Path, path: &str) -> Option<ZarrNode> {
-    let mut nodes = Vec::new();
-    describe(root, path, &mut nodes);
-    nodes.pop()
-}
-
-fn walk(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> Result<()> {
-    if describe(root, path, nodes) {
+fn walk(root: &Path, path: &str, tree: &mut ZarrTree, seen: &mut Vec<DirId>) -> Result<()> {
+    // A directory already walked (reached again through a symlink) is a
+    // loop, or a second name for one node: entered once.
+    if let Some(id) = dir_id(&root.join(path)) {
+        if seen.contains(&id) {
+            tree.warnings.push(format!(
+                "/{path}: a symlink back to a directory already listed (a loop); not followed"
+            ));
+            return Ok(());
+        }
+        seen.push(id);
+    }
+    if describe(root, path, &mut tree.nodes) {
         return Ok(());
     }
-    let children = child_dirs(root, path)?;
+    let (children, unreadable) = child_dirs(root, path)?;
+    for name in unreadable {
+        tree.warnings.push(format!(
+            "/{path}/{name}: a name that is not UTF-8; left out"
+        ));
+    }
     for child in children {
         let child_path = if path.is_empty() {
             child
         } else {
             format!("{path}/{child}")
         };
-        walk(root, &child_path, nodes)?;
+        walk(root, &child_path, tree, seen)?;
     }
     Ok(())
+}
+
+/// A directory's identity (device, inode), through symlinks.
+type DirId = (u64, u64);
+
+#[cfg(unix)]
+fn dir_id(dir: &Path) -> Option<DirId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_id(dir: &Path) -> Option<DirId> {
+    use std::hash::{Hash, Hasher};
+    let canonical = std::fs::canonicalize(dir).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    canonical.hash(&mut h);
+    Some((0, h.finish()))
 }
 
 /// Pushes the node at `path`, if there is one; true when it is an array
@@ -235,7 +307,7 @@ pub fn write_consolidated(root: &Path, format: ZarrFormat) -> Result<()> {
 /// group's own entry carries an empty consolidated listing, as zarr-python
 /// writes it.
 fn collect_v3(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<()> {
-    for child in child_dirs(root, path)? {
+    for child in child_dirs(root, path)?.0 {
         let child = if path.is_empty() {
             child
         } else {
@@ -272,7 +344,7 @@ fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<(
     if dir.join(".zarray").is_file() {
         return Ok(());
     }
-    let children = child_dirs(root, path)?;
+    let (children, _) = child_dirs(root, path)?;
     for child in children {
         collect_v2(
             root,
@@ -288,17 +360,25 @@ fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<(
 }
 
 /// The subdirectories of `path` that may be nodes (not hidden), by name.
-fn child_dirs(root: &Path, path: &str) -> Result<Vec<String>> {
-    let mut children: Vec<String> = std::fs::read_dir(root.join(path))
-        .map_err(|e| IoError::Storage {
-            location: location_of(root, path),
-            message: e.to_string(),
-        })?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().is_dir())
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
+/// The child directories of a node (names, sorted), and those whose names
+/// are not UTF-8 (lossily, to name them in a warning).
+fn child_dirs(root: &Path, path: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let mut children = Vec::new();
+    let mut unreadable = Vec::new();
+    let entries = std::fs::read_dir(root.join(path)).map_err(|e| IoError::Storage {
+        location: location_of(root, path),
+        message: e.to_string(),
+    })?;
+    for entry in entries.filter_map(|entry| entry.ok()) {
+        if !entry.path().is_dir() {
+            continue;
+        }
+        match entry.file_name().into_string() {
+            Ok(name) if !name.starts_with('.') => children.push(name),
+            Ok(_) => {}
+            Err(name) => unreadable.push(name.to_string_lossy().into_owned()),
+        }
+    }
     children.sort();
-    Ok(children)
+    Ok((children, unreadable))
 }

@@ -14,7 +14,9 @@ mod metadata;
 
 pub use cf_fill::FILL_VALUE;
 pub use create::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-pub use hierarchy::{create_group, list_nodes, write_consolidated, ZarrNode, ZarrNodeKind};
+pub use hierarchy::{
+    create_group, list_nodes, list_tree, write_consolidated, ZarrNode, ZarrNodeKind, ZarrTree,
+};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

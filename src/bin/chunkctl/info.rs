@@ -21,11 +21,37 @@ pub struct InfoArgs {
 
 pub fn run(args: &InfoArgs) -> Result<(), Box<dyn Error>> {
     let nodes = inspect(&args.path)?;
+    // What a Zarr store's listing left out or found stale, said on stderr.
+    if args.path.is_dir() {
+        for warning in ndchunk::io::zarr::list_tree(&args.path)?.warnings {
+            eprintln!("chunkctl: warning: {warning}");
+        }
+    }
     if args.json {
         let out: Vec<Value> = nodes.iter().map(node_json).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", tree(&args.path.display().to_string(), &nodes));
+    }
+    // Everything that could be shown was; an array that cannot be opened
+    // still fails the command (one of an element type ndchunk does not
+    // move, a string array say, is shown, not broken).
+    let broken: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.error.is_some() && n.unsupported_dtype.is_none())
+        .map(|n| n.path.as_str())
+        .collect();
+    if !broken.is_empty() {
+        return Err(format!(
+            "{} cannot be opened: {}",
+            if broken.len() == 1 {
+                "1 array"
+            } else {
+                "some arrays"
+            },
+            broken.join(", ")
+        )
+        .into());
     }
     Ok(())
 }

@@ -114,6 +114,9 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     job.progress = !args.quiet && !args.json;
     if is_group(&args.src) {
         let plan = plan_group(&job)?;
+        for warning in &plan.warnings {
+            eprintln!("chunkctl: warning: {warning}");
+        }
         for skipped in &plan.skipped {
             eprintln!(
                 "chunkctl: warning: {}: skipped, its element type ({}) is not one ndchunk can move",
