@@ -251,8 +251,10 @@ fn grid_of(array: &Array<FilesystemStore>, shape: &[u64], location: &str) -> Res
         reason: e.to_string(),
     })?;
     let nominal: Vec<u64> = first.iter().map(|n| n.get()).collect();
-    let regular =
-        (0..ndim).all(|i| counts[i] == shape[i].div_ceil(nominal[i]).max(u64::from(shape[i] == 0)));
+    // A zero-length axis has no chunks for zarrs and one empty chunk for us
+    // (Dask's rule): regular either way.
+    let regular = (0..ndim)
+        .all(|i| counts[i] == shape[i].div_ceil(nominal[i]) || (shape[i] == 0 && counts[i] <= 1));
     let grid = if regular {
         ChunkGrid::regular(shape, &nominal)
     } else {
