@@ -714,3 +714,61 @@ fn info_fails_on_an_array_it_cannot_open() {
     assert!(text.contains("a ") || text.contains("/a"), "{text}");
     assert!(err.contains("cannot be opened: /broken"), "{err}");
 }
+
+/// An HDF5 file with soft, dangling and external links: each is listed by
+/// `info`, and left out of a whole-file rechunk with a warning and a line
+/// in the summary, never silently.
+#[test]
+fn hdf5_links_are_listed_and_skipped_aloud() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (file, other) = (dir.path().join("links.h5"), dir.path().join("other.h5"));
+    support::run_python(
+        &python,
+        "import sys, h5py, numpy as np\n\
+         with h5py.File(sys.argv[2], 'w') as f:\n\
+         \x20   f['b'] = np.arange(6.0)\n\
+         with h5py.File(sys.argv[1], 'w') as f:\n\
+         \x20   f['a'] = np.arange(6.0)\n\
+         \x20   f['s'] = h5py.SoftLink('/a')\n\
+         \x20   f['gone'] = h5py.SoftLink('/nothere')\n\
+         \x20   f['e'] = h5py.ExternalLink(sys.argv[2], '/b')\n",
+        &[&file, &other],
+    );
+    let text = succeeded(&["info", s(&file)]);
+    assert!(
+        text.contains("s  [hdf5] soft link to /a (not followed)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gone  [hdf5] soft link to /nothere"),
+        "{text}"
+    );
+    assert!(text.contains("e  [hdf5] external link to"), "{text}");
+    let guard = Guard::new(&dir.path().join("beside"), &file);
+    let dst = dir.path().join("beside/out.zarr");
+    let out = chunkctl(&[
+        "rechunk",
+        s(&file),
+        s(&dst),
+        "--chunks",
+        "dim_0=2",
+        "--quiet",
+    ]);
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{err}");
+    for name in ["/s", "/gone", "/e"] {
+        assert!(err.contains(&format!("warning: {name}: ")), "{name}: {err}");
+        assert!(
+            text.contains(&format!("{name}: skipped (")),
+            "{name}: {text}"
+        );
+    }
+    assert!(dst.join("a/zarr.json").is_file() && !dst.join("s").exists());
+    guard.check();
+}

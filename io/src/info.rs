@@ -20,7 +20,8 @@ use crate::zarr::{list_nodes, ZarrFormat, ZarrNodeKind};
 pub struct NodeInfo {
     /// Path inside the store or file (`/`, `/group/array`).
     pub path: String,
-    /// `group` or `array`.
+    /// `group`, `array`, or `link` (a soft, external or user-defined HDF5
+    /// link, which listings do not follow: see `link`).
     pub kind: &'static str,
     /// The format (`zarr v2`, `zarr v3`, `hdf5`, `netcdf3`).
     pub format: String,
@@ -39,6 +40,9 @@ pub struct NodeInfo {
     pub chunks_written: Option<u64>,
     /// Bytes the stored chunks take, where the format can tell.
     pub stored_bytes: Option<u64>,
+    /// For links: what the link points to (`soft link to /a`,
+    /// `external link to other.h5:/b`).
+    pub link: Option<String>,
 }
 
 /// What kind of container a path is.
@@ -151,6 +155,7 @@ fn unsupported_node(path: String, format: &str, dtype: String) -> NodeInfo {
         attributes: Map::new(),
         chunks_written: None,
         stored_bytes: None,
+        link: None,
     }
 }
 
@@ -165,6 +170,7 @@ fn array_node(path: String, format: &str, meta: ArrayMeta) -> NodeInfo {
         attributes: Map::new(),
         chunks_written: None,
         stored_bytes: None,
+        link: None,
     }
 }
 
@@ -196,6 +202,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
                 attributes: global_attributes(&file)?,
                 chunks_written: None,
                 stored_bytes: None,
+                link: None,
             }];
             for (name, meta) in list_variables(&file)? {
                 out.push(array_node(format!("/{name}"), "netcdf3", meta));
@@ -228,6 +235,7 @@ fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
             attributes,
             chunks_written: None,
             stored_bytes: None,
+            link: None,
         })
         .collect();
     for (name, meta) in list_datasets(file)? {
@@ -235,6 +243,20 @@ fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
     }
     for (name, dtype) in hdf5::list_unsupported(file)? {
         out.push(unsupported_node(format!("/{name}"), "hdf5", dtype));
+    }
+    for (name, target) in hdf5::list_links(file)? {
+        out.push(NodeInfo {
+            path: format!("/{name}"),
+            kind: "link",
+            format: "hdf5".into(),
+            array: None,
+            error: None,
+            unsupported_dtype: None,
+            attributes: Map::new(),
+            chunks_written: None,
+            stored_bytes: None,
+            link: Some(target),
+        });
     }
     out.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
     let Some(inner) = inner.map(|i| i.trim_matches('/')) else {
@@ -277,6 +299,7 @@ fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
                 attributes,
                 chunks_written: None,
                 stored_bytes: None,
+                link: None,
             },
             ZarrNodeKind::Array(meta) => {
                 let summary = meta
@@ -297,6 +320,7 @@ fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
                     attributes: Map::new(),
                     chunks_written: summary.map(|s| s.0),
                     stored_bytes: summary.map(|s| s.1),
+                    link: None,
                 }
             }
         });

@@ -56,6 +56,16 @@ pub struct SkippedArray {
     pub dtype: String,
 }
 
+/// A soft or external HDF5 link of the source, left out of a group job (a
+/// listing follows hard links only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedLink {
+    /// Path in the file (`/t_alias`).
+    pub path: String,
+    /// What it points to (`soft link to /t`, `external link to b.h5:/x`).
+    pub target: String,
+}
+
 /// What a group job did.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupOutcome {
@@ -63,6 +73,8 @@ pub struct GroupOutcome {
     pub arrays: Vec<ArrayOutcome>,
     /// The arrays left out, in store order (see [`SkippedArray`]).
     pub skipped: Vec<SkippedArray>,
+    /// The links left out, not followed (see [`SkippedLink`]).
+    pub links: Vec<SkippedLink>,
     /// Wall time, seconds.
     pub seconds: f64,
 }
@@ -103,6 +115,8 @@ enum SourceKind {
     Array(std::result::Result<ArrayMeta, String>),
     /// An array of this element type, which no ndchunk dtype holds.
     Unsupported(String),
+    /// A soft or external link, not followed: what it points to.
+    Link(String),
 }
 
 /// The source's nodes, parents first, and its Zarr format (`None` for an
@@ -146,6 +160,7 @@ fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>, 
             path: relative(&n.path),
             kind: match (n.kind, n.array, n.error, n.unsupported_dtype) {
                 ("group", ..) => SourceKind::Group(n.attributes),
+                ("link", ..) => SourceKind::Link(n.link.unwrap_or_default()),
                 (_, Some(meta), ..) => SourceKind::Array(Ok(meta)),
                 (_, None, _, Some(dtype)) => SourceKind::Unsupported(dtype),
                 (_, None, error, None) => SourceKind::Array(Err(error.unwrap_or_default())),
@@ -224,7 +239,7 @@ fn select_arrays(nodes: Vec<SourceNode>, names: &[String], src: &Path) -> Result
         .into_iter()
         .filter(|n| match &n.kind {
             SourceKind::Group(_) => true,
-            SourceKind::Array(_) | SourceKind::Unsupported(_) => {
+            SourceKind::Array(_) | SourceKind::Unsupported(_) | SourceKind::Link(_) => {
                 wanted.contains(&n.path) || coordinates.contains(&n.path)
             }
         })
@@ -289,8 +304,11 @@ pub struct GroupPlan {
     /// ndchunk cannot move, with [`ZarrRechunk::skip_unsupported`] (without
     /// it, [`plan_group`] refuses the job instead).
     pub skipped: Vec<SkippedArray>,
+    /// The links left out, not followed (see [`SkippedLink`]).
+    pub links: Vec<SkippedLink>,
     /// What listing the source left out or found disagreeing (a symlink
-    /// loop not followed, stale consolidated metadata), to show the user.
+    /// loop not followed, stale consolidated metadata, a link), to show
+    /// the user.
     pub warnings: Vec<String>,
 }
 
@@ -346,6 +364,7 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
         root_attributes: Map::new(),
         arrays: Vec::new(),
         skipped: Vec::new(),
+        links: Vec::new(),
         warnings,
     };
     for node in nodes {
@@ -359,6 +378,15 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
                 path: format!("/{relative}"),
                 dtype,
             }),
+            SourceKind::Link(target) => {
+                plan.warnings.push(format!(
+                    "/{relative}: {target}; not followed, left out (convert its target on its own)"
+                ));
+                plan.links.push(SkippedLink {
+                    path: format!("/{relative}"),
+                    target,
+                });
+            }
             SourceKind::Array(Err(e)) => {
                 return Err(job_error(
                     &array_source(src, &relative),
@@ -525,6 +553,7 @@ impl GroupPlan {
         Ok(GroupOutcome {
             arrays,
             skipped: self.skipped,
+            links: self.links,
             seconds: start.elapsed().as_secs_f64(),
         })
     }

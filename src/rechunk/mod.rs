@@ -14,6 +14,6 @@ mod work_dir;
 
 pub use group::{
     is_group, plan_group, rechunk_group, ArrayJob, ArrayOutcome, GroupOutcome, GroupPlan,
-    SkippedArray,
+    SkippedArray, SkippedLink,
 };
 pub use job::{JobStatus, Outcome, Prepared, ZarrRechunk};

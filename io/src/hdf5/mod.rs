@@ -444,6 +444,22 @@ pub fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// The soft, external and user-defined links of the file's groups (paths
+/// without the leading `/`), each with what it points to, sorted by path:
+/// listings of datasets and groups follow hard links only, so a caller
+/// converting a whole file says which links it leaves out instead of
+/// dropping them unseen.
+pub fn list_links(path: &Path) -> Result<Vec<(String, String)>> {
+    let file = rawfile::RawFile::open(path).map_err(|reason| IoError::Metadata {
+        location: path.display().to_string(),
+        reason,
+    })?;
+    file.other_links().map_err(|reason| IoError::Metadata {
+        location: path.display().to_string(),
+        reason,
+    })
+}
+
 #[cfg(feature = "libhdf5")]
 fn open_lib(path: &Path, dataset: &str) -> Result<(ArrayMeta, Access)> {
     let (meta, store) = libhdf5::LibStore::open(path, dataset)?;

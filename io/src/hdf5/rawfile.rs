@@ -378,6 +378,77 @@ impl RawFile {
         Ok(messages)
     }
 
+    /// Every soft, external and user-defined link of the file's groups
+    /// (link messages, compact or dense), with what it points to: the
+    /// links a listing of objects does not follow, so that a caller can say
+    /// so. Sorted by path.
+    pub(crate) fn other_links(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for (group, _) in self.groups()? {
+            let Some(addr) = self.resolve_group(&group)? else {
+                continue;
+            };
+            let messages = self.header_messages(addr)?;
+            let mut links = Vec::new();
+            for msg in &messages {
+                match msg.msg_type {
+                    MSG_LINK => {
+                        let (link, _) =
+                            LinkMessage::decode(&msg.data, &self.ctx).map_err(format_error)?;
+                        links.push(link);
+                    }
+                    MSG_LINK_INFO => {
+                        let (info, _) =
+                            LinkInfoMessage::decode(&msg.data, &self.ctx).map_err(format_error)?;
+                        let mut blocks = Blocks {
+                            file: &self.file,
+                            base: self.base,
+                        };
+                        links.extend(
+                            read_dense_links(&info, &self.ctx, &mut blocks)
+                                .map_err(format_error)?,
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            for link in links {
+                let what = match link.target {
+                    LinkTarget::Hard { .. } => continue,
+                    LinkTarget::Soft { target } => format!("soft link to {target}"),
+                    LinkTarget::External { file, path } => {
+                        format!("external link to {file}:{path}")
+                    }
+                    LinkTarget::UserDefined { link_type, .. } => {
+                        format!("user-defined link (class {link_type})")
+                    }
+                };
+                let path = if group.is_empty() {
+                    link.name
+                } else {
+                    format!("{group}/{}", link.name)
+                };
+                out.push((path, what));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The object header address of the group at `path` (`""`: the root),
+    /// following hard links.
+    fn resolve_group(&self, path: &str) -> Result<Option<u64>, String> {
+        let mut addr = self.root;
+        for name in path.split('/').filter(|n| !n.is_empty()) {
+            let messages = self.header_messages(addr)?;
+            match self.links(&messages)?.into_iter().find(|(n, _)| n == name) {
+                Some((_, child)) => addr = child,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(addr))
+    }
+
     /// The hard links of a group (nothing for a dataset), however the group
     /// stores them.
     fn links(&self, messages: &[ObjectHeaderMessage]) -> Result<Vec<(String, u64)>, String> {

@@ -106,6 +106,14 @@ fn tree(root: &str, nodes: &[NodeInfo]) -> String {
         } else {
             node.path.rsplit('/').next().unwrap_or("").to_string()
         };
+        if let Some(target) = &node.link {
+            let _ = writeln!(
+                out,
+                "{indent}{name}  [{}] {target} (not followed)",
+                node.format
+            );
+            continue;
+        }
         match (&node.array, &node.error) {
             (_, Some(error)) => {
                 let _ = writeln!(

@@ -133,7 +133,7 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
-                        &json!({ "arrays": arrays, "skipped": plan.skipped })
+                        &json!({ "arrays": arrays, "skipped": plan.skipped, "links": plan.links })
                     )?
                 );
             } else {
@@ -142,6 +142,9 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
                 }
                 for skipped in &plan.skipped {
                     println!("{}: skipped ({})", skipped.path, skipped.dtype);
+                }
+                for link in &plan.links {
+                    println!("{}: skipped ({}, not followed)", link.path, link.target);
                 }
             }
             return Ok(());
@@ -162,6 +165,9 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
                     "{}",
                     summary(&array.path, &array.outcome, None, job.max_mem)
                 );
+            }
+            for link in &outcome.links {
+                println!("{}: skipped ({}, not followed)", link.path, link.target);
             }
             println!(
                 "group rechunked in {:.2} s; peak RSS {}",
