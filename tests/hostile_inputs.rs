@@ -772,3 +772,28 @@ fn hdf5_links_are_listed_and_skipped_aloud() {
     assert!(dst.join("a/zarr.json").is_file() && !dst.join("s").exists());
     guard.check();
 }
+
+/// A bad chunk value for a group is refused before anything is created,
+/// so the corrected command then runs (no DST left holding a journal).
+#[test]
+fn a_bad_chunk_value_for_a_group_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = group_of(dir.path(), &["a"]);
+    let guard = Guard::new(&dir.path().join("beside"), &group);
+    let dst = dir.path().join("beside/out.zarr");
+    for bad in ["time=0", "time=abc", "lat=0"] {
+        let out = chunkctl(&["rechunk", s(&group), s(&dst), "--chunks", bad, "--quiet"]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(!dst.exists(), "{bad} left {}", dst.display());
+    }
+    succeeded(&[
+        "rechunk",
+        s(&group),
+        s(&dst),
+        "--chunks",
+        "time=10",
+        "--quiet",
+    ]);
+    assert_same_values(&group.join("a"), &dst.join("a"));
+    guard.check();
+}

@@ -467,6 +467,13 @@ impl GroupPlan {
         let start = Instant::now();
         let dst = &self.template.dst;
         let owned = self.template.owned_paths()?;
+        // Every array is opened and planned before anything is created: a
+        // bad chunk spec for one array leaves no DST behind.
+        let prepared = self
+            .arrays
+            .iter()
+            .map(|a| a.job.prepare())
+            .collect::<Result<Vec<_>>>()?;
         let marker = dst.join(GROUP_MARKER);
         let job_of = |file: &str| read_json(&dst.join(file)).map(|doc| doc["job"].clone());
         let mut replace = false;
@@ -516,7 +523,7 @@ impl GroupPlan {
             }
         }
         let mut arrays = Vec::new();
-        for ArrayJob { path, job } in self.arrays {
+        for (ArrayJob { path, job }, prepared) in self.arrays.into_iter().zip(prepared) {
             // Inside our own destination: an array folder with neither a
             // journal nor a finished record was cut short before its
             // journal existed, and starts over.
@@ -526,7 +533,7 @@ impl GroupPlan {
             {
                 owned.remove(&job.dst)?;
             }
-            let outcome = job.prepare()?.run()?;
+            let outcome = prepared.run()?;
             arrays.push(ArrayOutcome {
                 path,
                 chunks: job.chunks,
