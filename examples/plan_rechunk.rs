@@ -11,7 +11,18 @@
 use ndchunk::chunking::rechunk::{plan_rechunk, PlanOptions};
 use ndchunk::chunking::{normalize_chunks, parse_bytes, ChunkGrid, ChunkSpec, NormalizeOptions};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Errors are printed as a person reads them (Display), not in Debug form.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let climate_shape = [8760, 721, 1440];
     let daily = ChunkGrid::regular(&climate_shape, &[24, 721, 1440])?;
     let dims = ["time", "latitude", "longitude"];

@@ -26,7 +26,18 @@ use ndchunk::{Array, ComputeOptions, ComputeReport, DynArray, Numeric};
 
 type Error = Box<dyn std::error::Error>;
 
-fn main() -> Result<(), Error> {
+/// Errors are printed as a person reads them (Display), not in Debug form.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let args = support::ExampleArgs::from_env();
     let flag = |name: &str| args.flag(name);
     let scratch = tempfile::tempdir()?;

@@ -5,8 +5,13 @@ use thiserror::Error;
 use ndchunk_chunking::ChunkingError;
 use ndchunk_io::IoError;
 
-/// What can go wrong planning or running work.
+/// What can go wrong planning or running work. A caller tells the kinds
+/// apart: [`Error::Invalid`] and [`Error::TaskTooLarge`] are the caller's
+/// to fix (an operation written wrong, chunks too large for the budget),
+/// [`Error::Io`] and [`Error::Job`] are about the stores and files,
+/// [`Error::Internal`] is a bug in ndchunk to report.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A store could not be read or written.
     #[error(transparent)]
@@ -34,13 +39,24 @@ pub enum Error {
         /// What failed.
         source: Box<Error>,
     },
-    /// An operation cannot be built or run as written (shapes that do not
-    /// match, an axis out of range, a kernel that broke its contract).
+    /// An operation cannot be built or run as written: shapes that do not
+    /// match, an axis out of range, a dtype that is not the array's, a user
+    /// function that broke its contract, a reduction of nothing that has no
+    /// identity. The caller's to fix.
     #[error("{operation}: {message}")]
-    Graph {
+    Invalid {
         /// The operation, as the user wrote it.
         operation: String,
         /// What is wrong.
+        message: String,
+    },
+    /// An invariant of ndchunk itself does not hold: a bug, to report with
+    /// the operation and the message.
+    #[error("{operation}: internal error, please report it: {message}")]
+    Internal {
+        /// The operation being run.
+        operation: String,
+        /// What did not hold.
         message: String,
     },
     /// A plan whose single task cannot fit `max_mem`, refused before

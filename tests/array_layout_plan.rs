@@ -209,7 +209,7 @@ fn layout_tasks_count_only_the_piece_they_pull() {
 
 fn graph_error<T: ndchunk::io::Element>(a: &Array<T>, operation: &str, says: &str) {
     match a.plan() {
-        Err(Error::Graph {
+        Err(Error::Invalid {
             operation: op,
             message,
         }) => {

@@ -262,7 +262,7 @@ impl DynArray {
     /// assert!(a.typed::<f64>().is_err());
     /// ```
     pub fn typed<T: DynElement>(&self) -> Result<Array<T>> {
-        T::typed(self).cloned().ok_or_else(|| Error::Graph {
+        T::typed(self).cloned().ok_or_else(|| Error::Invalid {
             operation: format!("typed::<{}>", T::DTYPE.name()),
             message: format!("the array holds {}, not {}", self.dtype(), T::DTYPE),
         })

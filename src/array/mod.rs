@@ -269,7 +269,7 @@ impl<T: Element> Array<T> {
             .into());
         }
         if meta.shape() != self.shape() {
-            return Err(Error::Graph {
+            return Err(Error::Invalid {
                 operation: format!("store({location})"),
                 message: format!(
                     "the array has shape {:?}, the store {:?}",

@@ -96,9 +96,9 @@ fn from_flat_index<T>(shape: &[u64], region: &Region, f: impl Fn(u64) -> T) -> R
             }
         }
     }
-    ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(|e| Error::Graph {
+    ArrayD::from_shape_vec(IxDyn(&shape_of(region)), values).map_err(|e| Error::Internal {
         operation: "random".into(),
-        message: format!("internal: {e}"),
+        message: format!("{e}"),
     })
 }
 

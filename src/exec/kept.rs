@@ -104,9 +104,9 @@ impl Kept {
                 let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
                 self.ty.assign(&mut whole, region, values)
             }
-            Place::Complete(_) => Err(Error::Graph {
+            Place::Complete(_) => Err(Error::Internal {
                 operation: "kept result".into(),
-                message: "internal: a block put into a complete result".into(),
+                message: "a block put into a complete result".into(),
             }),
             Place::Disk { store, .. } => self.ty.write_chunk(store.as_ref(), index, values),
         }

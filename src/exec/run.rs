@@ -349,9 +349,9 @@ impl StageRun<'_> {
     ) -> Result<()> {
         let node = &self.stage.node;
         let NodeKind::Rechunk { input } = node.kind() else {
-            return Err(Error::Graph {
+            return Err(Error::Internal {
                 operation: node.name().to_string(),
-                message: "internal: a rechunk stage over another operation".into(),
+                message: "a rechunk stage over another operation".into(),
             });
         };
         let ty = node.block_type();
@@ -678,8 +678,8 @@ const LOST_PARTIAL: &str = "a reduction tree lost a partial";
 const OUTSIDE_BLOCK: &str = "a rechunk's chunk outside its block";
 
 fn internal(node: &Node, what: &str) -> Error {
-    Error::Graph {
+    Error::Internal {
         operation: node.name().to_string(),
-        message: format!("internal: {what}"),
+        message: what.to_string(),
     }
 }

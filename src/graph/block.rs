@@ -25,9 +25,9 @@ pub fn take<T: Element>(block: Block, operation: &str) -> Result<ArrayD<T>> {
     block
         .downcast::<ArrayD<T>>()
         .map(|b| *b)
-        .map_err(|_| Error::Graph {
+        .map_err(|_| Error::Internal {
             operation: operation.to_string(),
-            message: format!("internal: expected a block of {}", T::DTYPE.name()),
+            message: format!("expected a block of {}", T::DTYPE.name()),
         })
 }
 
@@ -121,9 +121,9 @@ impl<T: Element> BlockType for TypeOf<T> {
         let src = take::<T>(src, "assemble")?;
         let dst = dst
             .downcast_mut::<ArrayD<T>>()
-            .ok_or_else(|| Error::Graph {
+            .ok_or_else(|| Error::Internal {
                 operation: "assemble".into(),
-                message: format!("internal: expected a block of {}", T::DTYPE.name()),
+                message: format!("expected a block of {}", T::DTYPE.name()),
             })?;
         let dst_shape: Vec<u64> = dst.shape().iter().map(|&n| n as u64).collect();
         let fits = src.shape().iter().map(|&n| n as u64).eq(at.shape());
@@ -159,9 +159,9 @@ impl<T: Element> BlockType for TypeOf<T> {
     fn copy_region(&self, whole: &Block, region: &Region) -> Result<Block> {
         let array = whole
             .downcast_ref::<ArrayD<T>>()
-            .ok_or_else(|| Error::Graph {
+            .ok_or_else(|| Error::Internal {
                 operation: "read".into(),
-                message: format!("internal: expected a block of {}", T::DTYPE.name()),
+                message: format!("expected a block of {}", T::DTYPE.name()),
             })?;
         Ok(block(copy_out(array, region)))
     }

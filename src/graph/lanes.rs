@@ -103,9 +103,9 @@ pub trait LaneFold: Send + Sync {
 }
 
 fn mismatch(operation: &str) -> Error {
-    Error::Graph {
+    Error::Internal {
         operation: operation.to_string(),
-        message: "internal: a lane of another element type".into(),
+        message: "a lane of another element type".into(),
     }
 }
 
@@ -257,7 +257,7 @@ impl Held {
     pub fn bytes<T: Element>(bytes: Vec<u8>, region: &Region) -> Result<Self> {
         let expected = region.num_elements() as usize * std::mem::size_of::<T>();
         if bytes.len() != expected {
-            return Err(Error::Graph {
+            return Err(Error::Invalid {
                 operation: "read".into(),
                 message: format!(
                     "a chunk decoded to {} bytes where {expected} were expected",
@@ -401,9 +401,9 @@ impl LaneBuf {
             .values
             .downcast::<Vec<T>>()
             .map_err(|_| mismatch("assemble"))?;
-        let array = ArrayD::from_shape_vec(IxDyn(shape), *values).map_err(|_| Error::Graph {
+        let array = ArrayD::from_shape_vec(IxDyn(shape), *values).map_err(|_| Error::Internal {
             operation: "assemble".into(),
-            message: "internal: a buffer of another length".into(),
+            message: "a buffer of another length".into(),
         })?;
         Ok(Box::new(array))
     }

@@ -23,14 +23,14 @@ impl<T: Element> Array<T> {
         f: impl Fn(ArrayD<T>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
     ) -> Array<U> {
         let kernel = move |ins: Vec<crate::graph::Block>, info: &BlockInfo<'_>| {
-            let input = ins.into_iter().next().ok_or_else(|| Error::Graph {
+            let input = ins.into_iter().next().ok_or_else(|| Error::Internal {
                 operation: "map_blocks".into(),
-                message: "internal: no input block".into(),
+                message: "no input block".into(),
             })?;
             let out = f(take::<T>(input, "map_blocks")?, info);
             let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
             if out.shape() != expected.as_slice() {
-                return Err(Error::Graph {
+                return Err(Error::Invalid {
                     operation: "map_blocks".into(),
                     message: format!(
                         "the function returned shape {:?} for block {:?} of shape {expected:?}",

@@ -206,9 +206,9 @@ impl<T: Element> Array<T> {
             move |ins, _| {
                 let mut ins = ins.into_iter();
                 let (Some(a), Some(b)) = (ins.next(), ins.next()) else {
-                    return Err(crate::Error::Graph {
+                    return Err(crate::Error::Internal {
                         operation: op.clone(),
-                        message: "internal: two inputs expected".into(),
+                        message: "two inputs expected".into(),
                     });
                 };
                 Ok(kernel(take::<T>(a, &op)?, take::<T>(b, &op)?))

@@ -162,9 +162,9 @@ pub fn where_<T: Element>(
         inputs,
         grid,
         |ins, _| {
-            let [c, x, y]: [_; 3] = ins.try_into().map_err(|_| Error::Graph {
+            let [c, x, y]: [_; 3] = ins.try_into().map_err(|_| Error::Internal {
                 operation: "where".into(),
-                message: "internal: three inputs expected".into(),
+                message: "three inputs expected".into(),
             })?;
             let (c, mut x, y) = (
                 take::<bool>(c, "where")?,
@@ -244,7 +244,7 @@ pub fn blockwise<T: Element, U: Element>(
             let out = f(&views);
             let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
             if out.shape() != expected.as_slice() {
-                return Err(Error::Graph {
+                return Err(Error::Invalid {
                     operation: op.clone(),
                     message: format!(
                         "the function returned shape {:?} for a region of shape {expected:?}",

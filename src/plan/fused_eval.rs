@@ -162,11 +162,11 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
             };
             op.eval(region, &mut pull)
         }
-        NodeKind::Reduce { .. } => Err(Error::Graph {
+        NodeKind::Reduce { .. } => Err(Error::Internal {
             operation: node.name().to_string(),
-            message: "internal: a reduction read before its stage ran".into(),
+            message: "a reduction read before its stage ran".into(),
         }),
-        NodeKind::Invalid { message } => Err(Error::Graph {
+        NodeKind::Invalid { message } => Err(Error::Invalid {
             operation: node.name().to_string(),
             message: message.clone(),
         }),
@@ -224,8 +224,8 @@ fn assemble(
 }
 
 fn internal(node: &Node) -> Error {
-    Error::Graph {
+    Error::Internal {
         operation: node.name().to_string(),
-        message: "internal: a piece outside its block".into(),
+        message: "a piece outside its block".into(),
     }
 }

@@ -67,8 +67,8 @@ pub(super) fn eval_scan(
         )?;
         ty.assign(out, &at, values)?;
     }
-    out.ok_or_else(|| Error::Graph {
+    out.ok_or_else(|| Error::Internal {
         operation: "scan".into(),
-        message: "internal: a scan over no block".into(),
+        message: "a scan over no block".into(),
     })
 }

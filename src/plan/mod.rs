@@ -215,7 +215,7 @@ fn collect(
         return Ok(());
     }
     if let NodeKind::Invalid { message } = node.kind() {
-        return Err(Error::Graph {
+        return Err(Error::Invalid {
             operation: node.name().to_string(),
             message: message.clone(),
         });

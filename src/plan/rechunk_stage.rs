@@ -29,9 +29,9 @@ pub(super) fn only_merges(from: &ChunkGrid, to: &ChunkGrid) -> bool {
 /// pass (zero unless this stage is the plan's last).
 pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> Result<Stage> {
     let NodeKind::Rechunk { input } = node.kind() else {
-        return Err(Error::Graph {
+        return Err(Error::Internal {
             operation: node.name().to_string(),
-            message: "internal: a rechunk stage over another operation".into(),
+            message: "a rechunk stage over another operation".into(),
         });
     };
     let itemsize = node.itemsize();

@@ -296,9 +296,9 @@ impl<T: Element> Gather<T> {
     }
 
     fn internal(&self, what: &str) -> Error {
-        Error::Graph {
+        Error::Internal {
             operation: self.name.clone(),
-            message: format!("internal: {what}"),
+            message: what.to_string(),
         }
     }
 }

@@ -228,9 +228,9 @@ impl<T: Element> Reshape<T> {
         }
         let name = "reshape";
         let piece = take::<T>(pull(0, &Region::new(start, stop)?)?, name)?;
-        let internal = |e: ndarray::ShapeError| Error::Graph {
+        let internal = |e: ndarray::ShapeError| Error::Internal {
             operation: name.into(),
-            message: format!("internal: {e}"),
+            message: format!("{e}"),
         };
         let mut values: ArrayD<T> = piece
             .as_standard_layout()
@@ -271,9 +271,9 @@ impl<T: Element> LayoutOp for Reshape<T> {
                 continue;
             }
             let values = self.piece(&piece, pull)?;
-            let at = piece.relative_to(region).ok_or_else(|| Error::Graph {
+            let at = piece.relative_to(region).ok_or_else(|| Error::Internal {
                 operation: "reshape".into(),
-                message: "internal: a piece outside its region".into(),
+                message: "a piece outside its region".into(),
             })?;
             self.ty.assign(&mut dst, &at, values)?;
         }
@@ -325,7 +325,7 @@ impl<T: Element> Array<T> {
                 }
                 None => (
                     Vec::new(),
-                    Err("internal: shapes of different sizes".to_string()),
+                    Err("the shapes hold different numbers of elements".to_string()),
                 ),
             }
         };

@@ -50,9 +50,9 @@ impl<T: Numeric> Reduction for Typed<T> {
         let r = &self.0;
         let a = take::<T>(b, r.name)?;
         let &[ax] = axes else {
-            return Err(Error::Graph {
+            return Err(Error::Internal {
                 operation: r.name.into(),
-                message: format!("internal: one axis expected, got {axes:?}"),
+                message: format!("one axis expected, got {axes:?}"),
             });
         };
         if a.is_empty() {
@@ -84,13 +84,13 @@ impl<T: Numeric> Reduction for Typed<T> {
     fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block> {
         let r = &self.0;
         match take_acc::<Acc<T>>(acc, r.name)? {
-            Some(a) if a.iter().any(|&(_, i)| i < 0) => Err(Error::Graph {
+            Some(a) if a.iter().any(|&(_, i)| i < 0) => Err(Error::Invalid {
                 operation: r.name.into(),
                 message: "All-NaN slice encountered".into(),
             }),
             Some(a) => reshape(a.mapv(|(_, i)| i), out_shape, r.name),
             None if out_shape.contains(&0) => Ok(block(ArrayD::<i64>::default(IxDyn(out_shape)))),
-            None => Err(Error::Graph {
+            None => Err(Error::Invalid {
                 operation: r.name.into(),
                 message: "attempt to get the index of an empty sequence".into(),
             }),

@@ -73,7 +73,7 @@ impl<T: Numeric> Reduction for Typed<T> {
         match take_acc::<Acc<T>>(acc, r.name)? {
             Some(a) => reshape(a, out_shape, r.name),
             None if out_shape.contains(&0) => Ok(block(ArrayD::<T>::default(IxDyn(out_shape)))),
-            None => Err(Error::Graph {
+            None => Err(Error::Invalid {
                 operation: r.name.into(),
                 message: "zero-size reduction has no identity".into(),
             }),

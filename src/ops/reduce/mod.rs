@@ -98,9 +98,9 @@ pub(crate) fn is_nan<T: PartialOrd>(x: T) -> bool {
 fn reshape<T: Element>(a: ArrayD<T>, shape: &[usize], op: &str) -> Result<Block> {
     a.into_shape_with_order(IxDyn(shape))
         .map(block)
-        .map_err(|e| Error::Graph {
+        .map_err(|e| Error::Internal {
             operation: op.into(),
-            message: format!("internal: accumulator does not fit the output block: {e}"),
+            message: format!("accumulator does not fit the output block: {e}"),
         })
 }
 
@@ -152,9 +152,9 @@ fn shaped<A: Element>(values: Vec<A>, shape: &[usize], op: &str) -> Result<Array
 }
 
 fn wrong_accumulator(op: &str) -> Error {
-    Error::Graph {
+    Error::Internal {
         operation: op.into(),
-        message: "internal: wrong accumulator".into(),
+        message: "wrong accumulator".into(),
     }
 }
 

@@ -50,9 +50,9 @@ impl<T: Numeric> ScanOp<T> {
     }
 
     fn internal(&self, message: String) -> Error {
-        Error::Graph {
+        Error::Internal {
             operation: self.name.into(),
-            message: format!("internal: {message}"),
+            message,
         }
     }
 }

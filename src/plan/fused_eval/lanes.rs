@@ -224,9 +224,9 @@ impl Program {
                     origin[a] <= region.start()[a] && region.stop()[a] <= origin[a] + box_shape[a]
                 });
             if !inside {
-                return Err(Error::Graph {
+                return Err(Error::Internal {
                     operation: "lanes".into(),
-                    message: "internal: a leaf that does not cover its task".into(),
+                    message: "a leaf that does not cover its task".into(),
                 });
             }
         }
@@ -252,9 +252,9 @@ impl Program {
             .iter()
             .all(|(_, s)| (first + 1..ndim).all(|a| s[a] == shape[a]));
         if !contiguous {
-            return Err(Error::Graph {
+            return Err(Error::Internal {
                 operation: "lanes".into(),
-                message: "internal: a leaf not contiguous over its runs".into(),
+                message: "a leaf not contiguous over its runs".into(),
             });
         }
         let run_len: u64 = shape[first..].iter().product();
