@@ -13,7 +13,7 @@ use crate::netcdf3::{self, global_attributes, list_variables, Netcdf3Store};
 use crate::store::ChunkStore;
 use crate::zarr::ZarrStore;
 
-use crate::zarr::{list_nodes, ZarrFormat, ZarrNodeKind};
+use crate::zarr::{list_tree, ZarrFormat, ZarrNodeKind};
 
 /// One group or array of a store.
 #[derive(Debug, Clone, Serialize)]
@@ -174,12 +174,55 @@ fn array_node(path: String, format: &str, meta: ArrayMeta) -> NodeInfo {
     }
 }
 
+/// What [`inspect_tree`] found: the tree, and what a caller should warn
+/// about.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// Every group, array and link, parents first.
+    pub nodes: Vec<NodeInfo>,
+    /// One line per thing the listing did not follow or found disagreeing
+    /// (a Zarr store's symlink loops, stale consolidated metadata: see
+    /// [`list_tree`]), to show the user. Links of an HDF5 file are nodes
+    /// of kind `link`, not warnings.
+    pub warnings: Vec<String>,
+}
+
+/// [`inspect`] with the listing's warnings, so a caller that prints the
+/// tree also says what it left out, from the same walk.
+pub fn inspect_tree(path: &Path) -> Result<Inspection> {
+    let (file, _) = split_array_path(&path.to_string_lossy());
+    if !file.exists() {
+        return Err(IoError::NotAStore {
+            path: path.display().to_string(),
+            reason: "no such file or directory".into(),
+        });
+    }
+    if container_of(&file)? == Container::Zarr {
+        return inspect_zarr(&file);
+    }
+    Ok(Inspection {
+        nodes: inspect(path)?,
+        warnings: Vec::new(),
+    })
+}
+
 /// Describes a store or file as a tree of groups and arrays, parents first:
 /// a Zarr directory, an HDF5/netCDF-4 file (its groups with their
 /// attributes, the root `/` holding the global attributes, and its
 /// datasets), a netCDF-3 file, one array of a file (`file.h5:/dataset`), or
 /// one group of an HDF5 file with everything below it (`file.h5:/group`).
 /// A name inside an HDF5 file that is neither is an error.
+///
+/// Nothing is left out silently: arrays that cannot be opened carry
+/// `error`, arrays of element types ndchunk does not hold
+/// `unsupported_dtype`, and an HDF5 file's soft, external and user-defined
+/// links are nodes of kind `link` (with `link` saying where they point;
+/// they are listed, not followed, even a soft link to a dataset of the same
+/// file). A name read from the container that is not a plain member path
+/// (a netCDF-3 variable `../evil`, an HDF5 dataset `..`, a consolidated
+/// metadata key `../evil/.zarray`) is an [`IoError::UnsafeName`]. A Zarr
+/// store's warnings (symlink loops, stale consolidated metadata) are
+/// dropped here: see [`inspect_tree`].
 pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
     let (file, inner) = split_array_path(&path.to_string_lossy());
     if !file.exists() {
@@ -189,7 +232,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
         });
     }
     match container_of(&file)? {
-        Container::Zarr => inspect_zarr(&file),
+        Container::Zarr => Ok(inspect_zarr(&file)?.nodes),
         Container::Hdf5 => inspect_hdf5(&file, inner.as_deref()),
         Container::Netcdf3 => {
             let mut out = vec![NodeInfo {
@@ -280,9 +323,10 @@ fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
     Ok(out)
 }
 
-fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
+fn inspect_zarr(path: &Path) -> Result<Inspection> {
+    let tree = list_tree(path)?;
     let mut out = Vec::new();
-    for node in list_nodes(path)? {
+    for node in tree.nodes {
         let format = match node.format {
             ZarrFormat::V2 => "zarr v2",
             ZarrFormat::V3 => "zarr v3",
@@ -325,7 +369,10 @@ fn inspect_zarr(path: &Path) -> Result<Vec<NodeInfo>> {
             }
         });
     }
-    Ok(out)
+    Ok(Inspection {
+        nodes: out,
+        warnings: tree.warnings,
+    })
 }
 
 impl NodeInfo {

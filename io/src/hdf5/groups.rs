@@ -54,7 +54,7 @@ pub fn list_groups_with(
         Backend::LibHdf5 => lib_groups(path)?,
     };
     out.sort_by(|a, b| a.0.split('/').cmp(b.0.split('/')));
-    Ok(out)
+    super::checked_names(path, out)
 }
 
 /// Creates group `group` (a path inside the file, `/` optional; `""` or

@@ -416,7 +416,10 @@ impl ChunkStore for Hdf5Store {
 /// backend: what `chunkctl info` lists. Datasets ndchunk cannot hold
 /// (strings, compounds, …) and netCDF dimension-only scales (the empty
 /// placeholders behind dimensions without a coordinate variable, which
-/// xarray does not show either) are left out.
+/// xarray does not show either) are left out. A path that is not a plain
+/// member path (h5py can name a dataset `..`) is an
+/// [`IoError::UnsafeName`], as in every listing of this module
+/// ([`list_unsupported`], [`list_links`], [`list_groups`]).
 pub fn list_datasets(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     list_datasets_with(path, Backend::Pure)
 }
@@ -428,7 +431,7 @@ pub fn list_datasets_with(path: &Path, backend: Backend) -> Result<Vec<(String, 
         Backend::LibHdf5 => list_lib(path)?,
     };
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    checked_names(path, out)
 }
 
 /// The datasets [`list_datasets`] leaves out because no ndchunk dtype holds
@@ -441,23 +444,39 @@ pub fn list_datasets_with(path: &Path, backend: Backend) -> Result<Vec<(String, 
 pub fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {
     let mut out = pure::list_unsupported(path)?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    checked_names(path, out)
 }
 
 /// The soft, external and user-defined links of the file's groups (paths
-/// without the leading `/`), each with what it points to, sorted by path:
-/// listings of datasets and groups follow hard links only, so a caller
-/// converting a whole file says which links it leaves out instead of
-/// dropping them unseen.
+/// without the leading `/`), each with what it points to (`soft link to
+/// /a`, `external link to other.h5:/b`, `user-defined link (class 70)`),
+/// sorted by path: listings of datasets and groups follow hard links only,
+/// so a caller converting a whole file says which links it leaves out
+/// instead of dropping them unseen. Both kinds of group are read: link
+/// messages (new-style) and symbol tables (old-style, h5py's default),
+/// whose soft links are entries of their own.
 pub fn list_links(path: &Path) -> Result<Vec<(String, String)>> {
     let file = rawfile::RawFile::open(path).map_err(|reason| IoError::Metadata {
         location: path.display().to_string(),
         reason,
     })?;
-    file.other_links().map_err(|reason| IoError::Metadata {
+    let links = file.other_links().map_err(|reason| IoError::Metadata {
         location: path.display().to_string(),
         reason,
-    })
+    })?;
+    checked_names(path, links)
+}
+
+/// `listed` if every name in it is a plain member path
+/// ([`check_member_path`](crate::check_member_path)): the names are the
+/// file's to choose (h5py writes a dataset named `..`), and a caller joins
+/// them onto directories.
+pub(crate) fn checked_names<T>(path: &Path, listed: Vec<(String, T)>) -> Result<Vec<(String, T)>> {
+    let location = path.display().to_string();
+    for (name, _) in &listed {
+        crate::check_member_path(name, &location)?;
+    }
+    Ok(listed)
 }
 
 #[cfg(feature = "libhdf5")]

@@ -379,9 +379,10 @@ impl RawFile {
     }
 
     /// Every soft, external and user-defined link of the file's groups
-    /// (link messages, compact or dense), with what it points to: the
-    /// links a listing of objects does not follow, so that a caller can say
-    /// so. Sorted by path.
+    /// (link messages, compact or dense, and the soft links of old-style
+    /// symbol-table groups, which h5py writes by default), with what it
+    /// points to: the links a listing of objects does not follow, so that
+    /// a caller can say so. Sorted by path.
     pub(crate) fn other_links(&self) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
         for (group, _) in self.groups()? {
@@ -389,44 +390,14 @@ impl RawFile {
                 continue;
             };
             let messages = self.header_messages(addr)?;
-            let mut links = Vec::new();
-            for msg in &messages {
-                match msg.msg_type {
-                    MSG_LINK => {
-                        let (link, _) =
-                            LinkMessage::decode(&msg.data, &self.ctx).map_err(format_error)?;
-                        links.push(link);
-                    }
-                    MSG_LINK_INFO => {
-                        let (info, _) =
-                            LinkInfoMessage::decode(&msg.data, &self.ctx).map_err(format_error)?;
-                        let mut blocks = Blocks {
-                            file: &self.file,
-                            base: self.base,
-                        };
-                        links.extend(
-                            read_dense_links(&info, &self.ctx, &mut blocks)
-                                .map_err(format_error)?,
-                        );
-                    }
-                    _ => {}
-                }
-            }
-            for link in links {
-                let what = match link.target {
-                    LinkTarget::Hard { .. } => continue,
-                    LinkTarget::Soft { target } => format!("soft link to {target}"),
-                    LinkTarget::External { file, path } => {
-                        format!("external link to {file}:{path}")
-                    }
-                    LinkTarget::UserDefined { link_type, .. } => {
-                        format!("user-defined link (class {link_type})")
-                    }
+            for (name, member) in self.members(&messages)? {
+                let Member::Other(what) = member else {
+                    continue;
                 };
                 let path = if group.is_empty() {
-                    link.name
+                    name
                 } else {
-                    format!("{group}/{}", link.name)
+                    format!("{group}/{name}")
                 };
                 out.push((path, what));
             }
@@ -452,6 +423,20 @@ impl RawFile {
     /// The hard links of a group (nothing for a dataset), however the group
     /// stores them.
     fn links(&self, messages: &[ObjectHeaderMessage]) -> Result<Vec<(String, u64)>, String> {
+        Ok(self
+            .members(messages)?
+            .into_iter()
+            .filter_map(|(name, member)| match member {
+                Member::Hard(address) => Some((name, address)),
+                Member::Other(_) => None,
+            })
+            .collect())
+    }
+
+    /// Every link of a group (nothing for a dataset), however the group
+    /// stores them: link messages, dense link storage, or an old-style
+    /// symbol table.
+    fn members(&self, messages: &[ObjectHeaderMessage]) -> Result<Vec<(String, Member)>, String> {
         let mut out = Vec::new();
         let sa = usize::from(self.ctx.sizeof_addr);
         for msg in messages {
@@ -459,7 +444,7 @@ impl RawFile {
                 MSG_LINK => {
                     let (link, _) =
                         LinkMessage::decode(&msg.data, &self.ctx).map_err(format_error)?;
-                    push_hard(&mut out, link);
+                    out.push(member(link));
                 }
                 MSG_LINK_INFO => {
                     let (info, _) =
@@ -468,11 +453,12 @@ impl RawFile {
                         file: &self.file,
                         base: self.base,
                     };
-                    for link in
-                        read_dense_links(&info, &self.ctx, &mut blocks).map_err(format_error)?
-                    {
-                        push_hard(&mut out, link);
-                    }
+                    out.extend(
+                        read_dense_links(&info, &self.ctx, &mut blocks)
+                            .map_err(format_error)?
+                            .into_iter()
+                            .map(member),
+                    );
                 }
                 MSG_SYMBOL_TABLE if msg.data.len() >= 2 * sa => {
                     let btree = address(&msg.data, sa);
@@ -485,9 +471,9 @@ impl RawFile {
         Ok(out)
     }
 
-    /// The hard links of an old-style group: a B-tree of symbol table nodes
-    /// whose names live in a local heap.
-    fn symbol_table(&self, btree: u64, heap: u64) -> Result<Vec<(String, u64)>, String> {
+    /// The links of an old-style group: a B-tree of symbol table nodes
+    /// whose names (and soft links' targets) live in a local heap.
+    fn symbol_table(&self, btree: u64, heap: u64) -> Result<Vec<(String, Member)>, String> {
         let (sa, ss) = (
             usize::from(self.ctx.sizeof_addr),
             usize::from(self.ctx.sizeof_size),
@@ -523,29 +509,48 @@ impl RawFile {
             let node = SymbolTableNode::decode(&buf, sa, ss, self.btree.sym_leaf_max_entries())
                 .map_err(format_error)?;
             for entry in node.entries {
-                if matches!(entry.cache, SymbolTableCache::SoftLink { .. }) {
-                    continue;
-                }
                 let name =
                     local_heap_get_string(&names, entry.name_offset).map_err(format_error)?;
-                if !name.is_empty() {
-                    out.push((name, entry.obj_header_addr));
+                if name.is_empty() {
+                    continue;
                 }
+                let member = match entry.cache {
+                    SymbolTableCache::SoftLink { value_offset } => Member::Other(
+                        match local_heap_get_string(&names, u64::from(value_offset)) {
+                            Ok(target) => format!("soft link to {target}"),
+                            Err(_) => "soft link (target unreadable)".to_string(),
+                        },
+                    ),
+                    _ => Member::Hard(entry.obj_header_addr),
+                };
+                out.push((name, member));
             }
         }
         Ok(out)
     }
 }
 
-fn push_hard(out: &mut Vec<(String, u64)>, link: LinkMessage) {
-    if let LinkTarget::Hard { address } = link.target {
-        out.push((link.name, address));
-    }
+/// One link of a group.
+enum Member {
+    /// A hard link: the object header's address.
+    Hard(u64),
+    /// A soft, external or user-defined link, which listings do not
+    /// follow: what it points to, in words.
+    Other(String),
 }
 
-/// The messages of one continuation block: bare 8-byte-aligned messages in
-/// a version-1 header, an `OCHK` chunk (its checksum left to rust-hdf5's
-/// own reader, which has read this header already) in version 2.
+fn member(link: LinkMessage) -> (String, Member) {
+    let what = match link.target {
+        LinkTarget::Hard { address } => return (link.name, Member::Hard(address)),
+        LinkTarget::Soft { target } => format!("soft link to {target}"),
+        LinkTarget::External { file, path } => format!("external link to {file}:{path}"),
+        LinkTarget::UserDefined { link_type, .. } => {
+            format!("user-defined link (class {link_type})")
+        }
+    };
+    (link.name, Member::Other(what))
+}
+
 fn continuation_messages(
     block: &[u8],
     is_v2: bool,

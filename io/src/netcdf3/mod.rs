@@ -284,11 +284,15 @@ impl ChunkStore for Netcdf3Store {
 
 /// Every numeric variable of the netCDF-3 file at `path` with its metadata
 /// on the default grid, in file order, for `chunkctl info`. `char`
-/// variables (text) are left out: no ndchunk dtype holds them.
+/// variables (text) are left out: no ndchunk dtype holds them. A name (of
+/// any variable) that is not a plain member path (`../evil`: the file's writer chooses it,
+/// and callers join names onto directories) is an
+/// [`IoError::UnsafeName`].
 pub fn list_variables(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     let (_, header) = read_file(path)?;
     let mut out = Vec::with_capacity(header.vars.len());
     for (index, var) in header.vars.iter().enumerate() {
+        crate::check_member_path(&var.name, &path.display().to_string())?;
         if var.ty.dtype().is_some() {
             out.push((var.name.clone(), header.array_meta(index)?));
         }
@@ -299,14 +303,18 @@ pub fn list_variables(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
 /// The variables [`list_variables`] leaves out (`char`, which is text),
 /// each with its type, in file order: so that a caller converting a whole
 /// file can say what it cannot carry over instead of dropping it unseen.
+/// Every name is checked as [`list_variables`] checks them, so either
+/// listing refuses a file holding an unsafe one.
 pub fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {
     let (_, header) = read_file(path)?;
-    Ok(header
-        .vars
-        .iter()
-        .filter(|var| var.ty.dtype().is_none())
-        .map(|var| (var.name.clone(), "char (text)".to_string()))
-        .collect())
+    let mut out = Vec::new();
+    for var in &header.vars {
+        crate::check_member_path(&var.name, &path.display().to_string())?;
+        if var.ty.dtype().is_none() {
+            out.push((var.name.clone(), "char (text)".to_string()));
+        }
+    }
+    Ok(out)
 }
 
 /// The global attributes of the netCDF-3 file at `path` (title,

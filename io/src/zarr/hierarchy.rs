@@ -1,6 +1,7 @@
 //! Groups: the tree of a Zarr store, creating groups, and consolidated
 //! metadata.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -55,9 +56,30 @@ pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
 
 /// [`list_nodes`] with its warnings. The store's directories are walked
 /// (consolidated metadata can be stale: what is on disk wins, and each
-/// disagreement is a warning); a directory reached again through a symlink
-/// (a loop) is not entered again, and said. A name in consolidated metadata
-/// that would leave the store (`..`, an absolute path) is an error.
+/// disagreement is a warning). Directories are told apart by device and
+/// inode, so a directory reached again through a symlink (a loop, or a
+/// second name for one node) is entered once, and one that holds the store
+/// itself (a symlink to an ancestor of `root`) not at all; each is said in
+/// a warning. A name that would leave the store if joined onto it (a
+/// consolidated-metadata key such as `../evil/.zarray`, a directory named
+/// with a `\`) is an [`IoError::UnsafeName`].
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use ndchunk_io::zarr::{create_group, list_tree, ZarrFormat};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let root = dir.path().join("g.zarr");
+/// create_group(&root, "", ZarrFormat::V3, &Default::default()).unwrap();
+/// create_group(&root, "sub", ZarrFormat::V3, &Default::default()).unwrap();
+/// std::os::unix::fs::symlink("..", root.join("sub/up")).unwrap();
+///
+/// let tree = list_tree(&root).unwrap();
+/// let paths: Vec<&str> = tree.nodes.iter().map(|n| n.path.as_str()).collect();
+/// assert_eq!(paths, ["/", "/sub"]);
+/// assert!(tree.warnings[0].starts_with("/sub/up: a symlink back to a directory already listed"));
+/// # }
+/// ```
 pub fn list_tree(root: &Path) -> Result<ZarrTree> {
     if !root.is_dir() {
         return Err(IoError::NotAStore {
@@ -69,20 +91,40 @@ pub fn list_tree(root: &Path) -> Result<ZarrTree> {
         nodes: Vec::new(),
         warnings: Vec::new(),
     };
-    let mut seen = Vec::new();
-    walk(root, "", &mut tree, &mut seen)?;
+    let mut walk_state = Walk {
+        seen: HashMap::new(),
+        holding_root: holding(root),
+        not_followed: Vec::new(),
+    };
+    walk(root, "", &mut tree, &mut walk_state)?;
     if let Some(listed) = consolidated_paths(root)? {
-        let found: Vec<&str> = tree
+        let found: HashSet<&str> = tree
             .nodes
             .iter()
             .map(|n| n.path.trim_start_matches('/'))
             .collect();
-        for path in listed.iter().filter(|p| !found.contains(&p.as_str())) {
+        let listed_set: HashSet<&str> = listed.iter().map(String::as_str).collect();
+        // A node under a link not followed was said already.
+        let said = |p: &str| {
+            walk_state
+                .not_followed
+                .iter()
+                .any(|skipped| p == skipped || p.starts_with(&format!("{skipped}/")))
+        };
+        for path in listed
+            .iter()
+            .filter(|p| !found.contains(p.as_str()) && !said(p))
+        {
             tree.warnings.push(format!(
                 "/{path}: listed in the consolidated metadata but not in the store; left out"
             ));
         }
-        for path in found.iter().filter(|p| !listed.iter().any(|l| l == *p)) {
+        for path in tree
+            .nodes
+            .iter()
+            .map(|n| n.path.trim_start_matches('/'))
+            .filter(|p| !listed_set.contains(p))
+        {
             tree.warnings.push(format!(
                 "/{path}: not in the consolidated metadata (stale: added after it was \
                  written?); included, as the store holds it"
@@ -103,15 +145,26 @@ pub fn list_tree(root: &Path) -> Result<ZarrTree> {
 /// parents before children, siblings by name; `None` without any. Each is
 /// checked to be a plain path inside the store.
 fn consolidated_paths(root: &Path) -> Result<Option<Vec<String>>> {
+    let location = root.display().to_string();
     let listed: Option<Vec<String>> = if let Some(doc) = read_json(&root.join(".zmetadata")) {
-        doc["metadata"].as_object().map(|m| {
-            m.keys()
-                .filter_map(|key| {
+        match doc["metadata"].as_object() {
+            Some(m) => {
+                let mut nodes = Vec::new();
+                for key in m.keys() {
+                    // The node's path first, so that the error names what
+                    // would be joined onto the store (`../evil`), then the
+                    // whole key (`..`, `a/../.zattrs`).
                     let (dir, file) = key.rsplit_once('/').unwrap_or(("", key));
-                    matches!(file, ".zarray" | ".zgroup").then(|| dir.to_string())
-                })
-                .collect()
-        })
+                    crate::check_member_path(dir, &location)?;
+                    crate::check_member_path(key, &location)?;
+                    if matches!(file, ".zarray" | ".zgroup") {
+                        nodes.push(dir.to_string());
+                    }
+                }
+                Some(nodes)
+            }
+            None => None,
+        }
     } else {
         read_json(&root.join("zarr.json")).and_then(|doc| {
             doc["consolidated_metadata"]["metadata"]
@@ -126,7 +179,6 @@ fn consolidated_paths(root: &Path) -> Result<Option<Vec<String>>> {
     let Some(mut paths) = listed else {
         return Ok(None);
     };
-    let location = root.display().to_string();
     for path in &paths {
         crate::check_member_path(path, &location)?;
     }
@@ -135,25 +187,59 @@ fn consolidated_paths(root: &Path) -> Result<Option<Vec<String>>> {
     Ok(Some(paths))
 }
 
-fn walk(root: &Path, path: &str, tree: &mut ZarrTree, seen: &mut Vec<DirId>) -> Result<()> {
+/// What the walk has met so far.
+struct Walk {
+    /// Every directory entered, by identity, with the path it was entered
+    /// by.
+    seen: HashMap<DirId, String>,
+    /// The directories that hold the store (the root's ancestors).
+    holding_root: HashSet<DirId>,
+    /// Paths not entered (loops, second names), said in a warning each.
+    not_followed: Vec<String>,
+}
+
+fn walk(root: &Path, path: &str, tree: &mut ZarrTree, state: &mut Walk) -> Result<()> {
     // A directory already walked (reached again through a symlink) is a
-    // loop, or a second name for one node: entered once.
+    // loop, or a second name for one node: entered once. One holding the
+    // store would list the store again from outside it: never entered.
     if let Some(id) = dir_id(&root.join(path)) {
-        if seen.contains(&id) {
-            tree.warnings.push(format!(
-                "/{path}: a symlink back to a directory already listed (a loop); not followed"
-            ));
+        let warning = if state.holding_root.contains(&id) {
+            Some(format!(
+                "/{path}: a symlink to a directory that holds the store (a loop); not followed"
+            ))
+        } else if let Some(first) = state.seen.get(&id) {
+            let first = first.as_str();
+            Some(
+                if first.is_empty() || path.starts_with(&format!("{first}/")) {
+                    format!(
+                        "/{path}: a symlink back to a directory already listed (a loop); \
+                         not followed (it leads to /{first})"
+                    )
+                } else {
+                    format!(
+                        "/{path}: a second name (a symlink) for /{first}, listed there; \
+                         not followed"
+                    )
+                },
+            )
+        } else {
+            state.seen.insert(id, path.to_string());
+            None
+        };
+        if let Some(warning) = warning {
+            tree.warnings.push(warning);
+            state.not_followed.push(path.to_string());
             return Ok(());
         }
-        seen.push(id);
     }
     if describe(root, path, &mut tree.nodes) {
         return Ok(());
     }
     let (children, unreadable) = child_dirs(root, path)?;
     for name in unreadable {
+        let parent = if path.is_empty() { "" } else { "/" };
         tree.warnings.push(format!(
-            "/{path}/{name}: a name that is not UTF-8; left out"
+            "{parent}{path}/{name}: a name that is not UTF-8; left out"
         ));
     }
     for child in children {
@@ -162,9 +248,21 @@ fn walk(root: &Path, path: &str, tree: &mut ZarrTree, seen: &mut Vec<DirId>) -> 
         } else {
             format!("{path}/{child}")
         };
-        walk(root, &child_path, tree, seen)?;
+        // A directory's name is the store's to choose; before it becomes a
+        // node path (joined onto DST by a copy) it must be a plain one.
+        crate::check_member_path(&child_path, &root.display().to_string())?;
+        walk(root, &child_path, tree, state)?;
     }
     Ok(())
+}
+
+/// The identities of the directories that hold `root` (its ancestors,
+/// through symlinks: `root` is canonicalised first).
+fn holding(root: &Path) -> HashSet<DirId> {
+    let Ok(canonical) = std::fs::canonicalize(root) else {
+        return HashSet::new();
+    };
+    canonical.ancestors().skip(1).filter_map(dir_id).collect()
 }
 
 /// A directory's identity (device, inode), through symlinks.
@@ -274,7 +372,7 @@ pub fn write_consolidated(root: &Path, format: ZarrFormat) -> Result<()> {
     let (file, doc) = match format {
         ZarrFormat::V2 => {
             let mut metadata = Map::new();
-            collect_v2(root, "", &mut metadata)?;
+            collect_v2(root, "", &mut metadata, &mut holding(root))?;
             (
                 ".zmetadata",
                 json!({"metadata": metadata, "zarr_consolidated_format": 1}),
@@ -288,7 +386,7 @@ pub fn write_consolidated(root: &Path, format: ZarrFormat) -> Result<()> {
                 });
             };
             let mut metadata = Map::new();
-            collect_v3(root, "", &mut metadata)?;
+            collect_v3(root, "", &mut metadata, &mut holding(root))?;
             doc["consolidated_metadata"] =
                 json!({"kind": "inline", "must_understand": false, "metadata": metadata});
             ("zarr.json", doc)
@@ -306,7 +404,15 @@ pub fn write_consolidated(root: &Path, format: ZarrFormat) -> Result<()> {
 /// Every node's `zarr.json` below `path`, keyed by path from the root; a
 /// group's own entry carries an empty consolidated listing, as zarr-python
 /// writes it.
-fn collect_v3(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<()> {
+fn collect_v3(
+    root: &Path,
+    path: &str,
+    out: &mut Map<String, Value>,
+    seen: &mut HashSet<DirId>,
+) -> Result<()> {
+    if !first_visit(root, path, seen) {
+        return Ok(());
+    }
     for child in child_dirs(root, path)?.0 {
         let child = if path.is_empty() {
             child
@@ -323,13 +429,21 @@ fn collect_v3(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<(
         }
         out.insert(child.clone(), doc);
         if is_group {
-            collect_v3(root, &child, out)?;
+            collect_v3(root, &child, out, seen)?;
         }
     }
     Ok(())
 }
 
-fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<()> {
+fn collect_v2(
+    root: &Path,
+    path: &str,
+    out: &mut Map<String, Value>,
+    seen: &mut HashSet<DirId>,
+) -> Result<()> {
+    if !first_visit(root, path, seen) {
+        return Ok(());
+    }
     let dir = root.join(path);
     for file in [".zgroup", ".zarray", ".zattrs"] {
         if let Some(doc) = read_json(&dir.join(file)) {
@@ -354,12 +468,20 @@ fn collect_v2(root: &Path, path: &str, out: &mut Map<String, Value>) -> Result<(
                 format!("{path}/{child}")
             },
             out,
+            seen,
         )?;
     }
     Ok(())
 }
 
-/// The subdirectories of `path` that may be nodes (not hidden), by name.
+/// Whether the directory at `path` is met for the first time (then it is
+/// recorded in `seen`): consolidating, as listing, enters a directory
+/// reached through symlinks once, and never one holding the store (which
+/// `seen` starts with), so a loop cannot make it run forever.
+fn first_visit(root: &Path, path: &str, seen: &mut HashSet<DirId>) -> bool {
+    dir_id(&root.join(path)).is_none_or(|id| seen.insert(id))
+}
+
 /// The child directories of a node (names, sorted), and those whose names
 /// are not UTF-8 (lossily, to name them in a warning).
 fn child_dirs(root: &Path, path: &str) -> Result<(Vec<String>, Vec<String>)> {

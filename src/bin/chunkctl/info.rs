@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ndchunk::chunking::format_bytes;
-use ndchunk::io::info::{inspect, NodeInfo};
+use ndchunk::io::info::{inspect_tree, NodeInfo};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Args)]
@@ -20,36 +20,47 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: &InfoArgs) -> Result<(), Box<dyn Error>> {
-    let nodes = inspect(&args.path)?;
-    // What a Zarr store's listing left out or found stale, said on stderr.
-    if args.path.is_dir() {
-        for warning in ndchunk::io::zarr::list_tree(&args.path)?.warnings {
-            eprintln!("chunkctl: warning: {warning}");
-        }
+    let listing = inspect_tree(&args.path)?;
+    // What the listing did not follow or found stale (a Zarr store's
+    // symlink loops, consolidated metadata), said on stderr.
+    for warning in &listing.warnings {
+        eprintln!("chunkctl: warning: {warning}");
     }
+    let nodes = listing.nodes;
     if args.json {
         let out: Vec<Value> = nodes.iter().map(node_json).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", tree(&args.path.display().to_string(), &nodes));
+        let arrays: Vec<&NodeInfo> = nodes.iter().filter(|n| n.array.is_some()).collect();
+        if !arrays.is_empty()
+            && arrays
+                .iter()
+                .all(|n| n.array.as_ref().is_some_and(|m| m.shape().is_empty()))
+        {
+            println!(
+                "every array is 0-d (a scalar): nothing to chunk; \
+                 `chunkctl rechunk --chunks ''` copies them as they are"
+            );
+        }
     }
     // Everything that could be shown was; an array that cannot be opened
     // still fails the command (one of an element type ndchunk does not
     // move, a string array say, is shown, not broken).
-    let broken: Vec<&str> = nodes
+    let broken: Vec<String> = nodes
         .iter()
-        .filter(|n| n.error.is_some() && n.unsupported_dtype.is_none())
-        .map(|n| n.path.as_str())
+        .filter(|n| n.unsupported_dtype.is_none())
+        .filter_map(|n| Some(format!("{} ({})", n.path, n.error.as_ref()?)))
         .collect();
     if !broken.is_empty() {
         return Err(format!(
             "{} cannot be opened: {}",
             if broken.len() == 1 {
-                "1 array"
+                "1 array".to_string()
             } else {
-                "some arrays"
+                format!("{} arrays", broken.len())
             },
-            broken.join(", ")
+            broken.join("; ")
         )
         .into());
     }
@@ -121,6 +132,28 @@ fn tree(root: &str, nodes: &[NodeInfo]) -> String {
                     "{indent}{name}  [{}] array that ndchunk cannot open: {error}",
                     node.format
                 );
+            }
+            (Some(meta), None) if meta.shape().is_empty() => {
+                // No axes: nothing to chunk, one value.
+                let _ = writeln!(
+                    out,
+                    "{indent}{name}  [{}] {} 0-d array (a scalar)",
+                    node.format, meta.dtype
+                );
+                let codecs = if meta.codecs.is_empty() {
+                    "none".to_string()
+                } else {
+                    meta.codecs.join(" | ")
+                };
+                let _ = writeln!(
+                    out,
+                    "{indent}    no axes to chunk, codecs {codecs}, fill {}, {}",
+                    meta.fill_value,
+                    format_bytes(meta.logical_bytes())
+                );
+                if !meta.attributes.is_empty() {
+                    let _ = writeln!(out, "{indent}    attrs: {}", short_attrs(&meta.attributes));
+                }
             }
             (Some(meta), None) => {
                 let dims: Vec<String> = meta
