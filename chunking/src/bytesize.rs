@@ -106,6 +106,11 @@ fn parse_python_float(text: &str) -> Option<f64> {
 /// Bytes as a short human string in binary units (`1.5 GiB`): how plans,
 /// errors and reports show sizes.
 pub fn format_bytes(bytes: u64) -> String {
+    // Byte counts saturate at `u64::MAX` rather than overflow: that value
+    // means "at least this much".
+    if bytes == u64::MAX {
+        return "16384.0 PiB or more".into();
+    }
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -93,6 +93,29 @@ pub enum ChunkingError {
         /// The most allowed.
         limit: u64,
     },
+    /// An array (or one chunk of it) with more elements than a `u64` counts.
+    #[error(
+        "{what} of shape {shape:?} has 2^64 elements or more, more than a 64-bit count can hold"
+    )]
+    TooManyElements {
+        /// What was counted ("the array", "one chunk").
+        what: &'static str,
+        /// Its shape.
+        shape: Vec<u64>,
+    },
+    /// An array (or one chunk of it) whose size in bytes a `u64` cannot hold.
+    #[error(
+        "{what} of shape {shape:?} in {itemsize}-byte elements holds 2^63 bytes (8 EiB) or more, \
+         more than 64-bit sizes can count or address"
+    )]
+    TooManyBytes {
+        /// What was counted ("the array", "one chunk").
+        what: &'static str,
+        /// Its shape.
+        shape: Vec<u64>,
+        /// Bytes per element.
+        itemsize: u64,
+    },
     /// A translation that would move a region below zero or past `u64::MAX`.
     #[error("translating region {region} by {offset:?} leaves the coordinate range")]
     TranslateOverflow {

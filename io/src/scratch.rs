@@ -68,7 +68,7 @@ impl ChunkStore for ScratchStore {
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
         let region = self.chunk_region(chunk)?;
-        let mut bytes = vec![0u8; region.num_elements() as usize * self.meta.dtype.size()];
+        let mut bytes = vec![0u8; self.byte_len(&region)?];
         self.read_chunk_into(chunk, &mut bytes)?;
         Ok(bytes)
     }

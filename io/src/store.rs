@@ -45,8 +45,7 @@ pub trait ChunkStore: Send + Sync {
     /// The decoded bytes of any region, read from the chunks it touches and
     /// only those.
     fn read_region_bytes(&self, region: &Region) -> Result<Vec<u8>> {
-        let itemsize = self.meta().dtype.size();
-        let mut out = vec![0u8; region.num_elements() as usize * itemsize];
+        let mut out = vec![0u8; self.byte_len(region)?];
         self.read_region_into(region, &mut out)?;
         Ok(out)
     }
@@ -113,7 +112,7 @@ pub trait ChunkStore: Send + Sync {
                 });
             }
             let from = chunk_region.relative_to(region).expect("checked above");
-            let mut chunk_bytes = vec![0u8; chunk_region.num_elements() as usize * itemsize];
+            let mut chunk_bytes = vec![0u8; self.byte_len(&chunk_region)?];
             copy_box(
                 bytes,
                 &shape,
@@ -163,9 +162,23 @@ pub trait ChunkStore: Send + Sync {
         }
     }
 
+    /// Bytes of `region`'s decoded elements, or an error naming the
+    /// region when they cannot be counted or addressed (past `isize::MAX`,
+    /// what any allocation may hold).
+    fn byte_len(&self, region: &Region) -> Result<usize> {
+        let itemsize = self.meta().dtype.size();
+        region_byte_len(region, itemsize).ok_or_else(|| {
+            self.grid_error(ndchunk_chunking::ChunkingError::TooManyBytes {
+                what: "the region",
+                shape: region.shape(),
+                itemsize: itemsize as u64,
+            })
+        })
+    }
+
     /// Errors unless `len` bytes is exactly `region`'s size.
     fn check_length(&self, region: &Region, len: usize) -> Result<()> {
-        let expected = region.num_elements() as usize * self.meta().dtype.size();
+        let expected = self.byte_len(region)?;
         if len != expected {
             return Err(IoError::WrongLength {
                 location: self.location(),
@@ -175,6 +188,19 @@ pub trait ChunkStore: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// Bytes of `region` at `itemsize` bytes per element, `None` past what one
+/// allocation may hold (`isize::MAX`).
+pub(crate) fn region_byte_len(region: &Region, itemsize: usize) -> Option<usize> {
+    let shape = region.shape();
+    let elements = if shape.contains(&0) {
+        0
+    } else {
+        shape.iter().try_fold(1u64, |n, &l| n.checked_mul(l))?
+    };
+    let bytes = elements.checked_mul(itemsize as u64)?;
+    isize::try_from(bytes).ok().map(|b| b as usize)
 }
 
 /// A chunk that was never written: the fill value over the chunk's region.
@@ -203,7 +229,7 @@ pub trait ChunkStoreExt: ChunkStore {
     /// Any region as an array.
     fn read_region<T: Element>(&self, region: &Region) -> Result<ArrayD<T>> {
         self.check_dtype::<T>()?;
-        let mut values = vec![T::default(); region.num_elements() as usize];
+        let mut values = vec![T::default(); self.byte_len(region)? / T::DTYPE.size().max(1)];
         // Decoded straight into the array where `T` has a byte view.
         match T::bytes_mut(&mut values) {
             Some(out) => self.read_region_into(region, out)?,

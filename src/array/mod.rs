@@ -47,12 +47,17 @@ impl<T: Element> Clone for Array<T> {
 
 impl<T: Element> std::fmt::Debug for Array<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Array")
-            .field("operation", &self.node.name())
-            .field("shape", &self.shape())
-            .field("chunks", &self.grid().to_sizes())
-            .field("dtype", &T::DTYPE)
-            .finish()
+        let mut s = f.debug_struct("Array");
+        s.field("operation", &self.node.name())
+            .field("shape", &self.shape());
+        // Every chunk size where they are few; an axis of 2^62 chunks
+        // would not fit in memory as a list.
+        if self.grid().blocks_per_axis().iter().all(|&n| n <= 1024) {
+            s.field("chunks", &self.grid().to_sizes());
+        } else {
+            s.field("chunk_shape", &self.grid().chunk_shape());
+        }
+        s.field("dtype", &T::DTYPE).finish()
     }
 }
 
@@ -129,7 +134,7 @@ impl<T: Element> Array<T> {
             });
         }
         let plan = self.plan_with(options)?;
-        let shape: Vec<usize> = self.shape().iter().map(|&n| n as usize).collect();
+        let shape = in_memory_shape(&self.node)?;
         // Allocated when the first block arrives: a run that fails before
         // never holds the whole output.
         let whole: Mutex<Option<ArrayD<T>>> = Mutex::new(None);
@@ -137,18 +142,23 @@ impl<T: Element> Array<T> {
         let sink = |_: &[u64], region: &Region, values: Block| -> Result<()> {
             let values = take::<T>(values, &name)?;
             let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
-            whole
-                .get_or_insert_with(|| ArrayD::<T>::default(IxDyn(&shape)))
-                .slice_mut(crate::graph::block::slice_of(region).as_slice())
-                .assign(&values);
+            if whole.is_none() {
+                *whole = Some(allocate_whole::<T>(&self.node, &shape)?);
+            }
+            if let Some(whole) = whole.as_mut() {
+                whole
+                    .slice_mut(crate::graph::block::slice_of(region).as_slice())
+                    .assign(&values);
+            }
             Ok(())
         };
         let report = run(&plan, &sink, options, None)?;
         let whole = whole.into_inner().unwrap_or_else(|p| p.into_inner());
-        Ok((
-            whole.unwrap_or_else(|| ArrayD::<T>::default(IxDyn(&shape))),
-            report,
-        ))
+        let whole = match whole {
+            Some(whole) => whole,
+            None => allocate_whole::<T>(&self.node, &shape)?,
+        };
+        Ok((whole, report))
     }
 
     /// Computes the array once, with the default budget, and returns an
@@ -295,4 +305,49 @@ impl<T: Element> Array<T> {
         let plan = Plan::new(&array.node, &budget)?;
         Ok((array, plan))
     }
+}
+
+/// The shape of `node`'s whole result as ndarray wants it, or an error when
+/// it cannot be addressed in memory at all (more bytes than `isize::MAX`,
+/// ndarray's and the allocator's limit).
+fn in_memory_shape(node: &Node) -> Result<Vec<usize>> {
+    let bytes = node.grid().num_bytes(node.itemsize())?;
+    let fits = isize::try_from(bytes).is_ok()
+        && node
+            .grid()
+            .shape()
+            .iter()
+            .all(|&n| usize::try_from(n).is_ok());
+    if !fits {
+        return Err(Error::Invalid {
+            operation: node.name().to_string(),
+            message: format!(
+                "compute() would hold the whole result of shape {:?} ({}) in memory, more \
+                 than this machine can address; store() it instead, or compute a part of it",
+                node.grid().shape(),
+                ndchunk_chunking::format_bytes(bytes),
+            ),
+        });
+    }
+    Ok(node.grid().shape().iter().map(|&n| n as usize).collect())
+}
+
+/// The whole result's array, its memory reserved without aborting: an
+/// allocation the system refuses is an error naming the size.
+fn allocate_whole<T: Element>(node: &Node, shape: &[usize]) -> Result<ArrayD<T>> {
+    let len: usize = shape.iter().product();
+    let mut values: Vec<T> = Vec::new();
+    values.try_reserve_exact(len).map_err(|_| Error::Invalid {
+        operation: node.name().to_string(),
+        message: format!(
+            "compute() needs {} in memory for the whole result of shape {shape:?}, and the \
+             system refused it; store() it instead, or compute a part of it",
+            ndchunk_chunking::format_bytes((len as u64).saturating_mul(node.itemsize())),
+        ),
+    })?;
+    values.resize(len, T::default());
+    ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|e| Error::Internal {
+        operation: node.name().to_string(),
+        message: e.to_string(),
+    })
 }

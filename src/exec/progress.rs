@@ -294,10 +294,12 @@ pub(crate) fn stage_bytes(stage: &Stage) -> u64 {
         NodeKind::Reduce { input, .. } => input,
         _ => &stage.node,
     };
-    let once = node.grid().shape().iter().product::<u64>() * node.itemsize();
+    // Saturating: `Plan::check` refuses arrays whose bytes overflow, but a
+    // plan may be shown (and this counted) before it is checked.
+    let once = node.grid().num_bytes(node.itemsize()).unwrap_or(u64::MAX);
     match &stage.kind {
         // Every pass moves the whole array.
-        StageKind::Rechunk { plan, .. } => once * plan.passes.len() as u64,
+        StageKind::Rechunk { plan, .. } => once.saturating_mul(plan.passes.len() as u64),
         _ => once,
     }
 }

@@ -164,8 +164,10 @@ pub(crate) fn run(
         options.on_progress.clone(),
         started,
         stages.len(),
-        stages.iter().map(|s| s.tasks).sum(),
-        stages.iter().map(stage_bytes).sum(),
+        stages.iter().fold(0u64, |n, s| n.saturating_add(s.tasks)),
+        stages
+            .iter()
+            .fold(0u64, |n, s| n.saturating_add(stage_bytes(s))),
     );
     for (i, stage) in stages.iter().enumerate() {
         let ctx = StageRun {

@@ -186,9 +186,14 @@ impl Plan {
 
     /// Refuses the plan when one stage cannot make progress within its
     /// budget's `max_mem`, naming the operation and suggesting a chunking.
+    /// Refuses, too, an array of 2^64 bytes or more, whose progress
+    /// and report could not be counted.
     pub fn check(&self) -> Result<()> {
         let max_mem = self.budget.max_mem;
         for stage in &self.stages {
+            for node in [&stage.node, stage_input(stage)] {
+                node.grid().num_bytes(node.itemsize())?;
+            }
             let needed = stage.required_bytes();
             if needed > max_mem {
                 return Err(Error::TaskTooLarge {
@@ -200,6 +205,15 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+/// The node a stage reads its blocks from (a reduction's or rechunk's
+/// input), or the stage's own node.
+fn stage_input(stage: &Stage) -> &Arc<Node> {
+    match stage.node.kind() {
+        NodeKind::Reduce { input, .. } | NodeKind::Rechunk { input } => input,
+        _ => &stage.node,
     }
 }
 
@@ -220,6 +234,9 @@ fn collect(
             message: message.clone(),
         });
     }
+    // Every count the plan and the executor make over this node's grid
+    // (blocks, elements) fits a u64; nothing later overflows or wraps.
+    node.grid().check_counts()?;
     for input in node.inputs() {
         collect(input, root, budget, seen, stages)?;
     }

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use ndchunk_chunking::rechunk::{plan_rechunk, CopyPass, PlanOptions, TaskCost, TaskShape};
-use ndchunk_chunking::ChunkGrid;
+use ndchunk_chunking::rechunk::{plan_rechunk, PlanOptions, TaskCost, TaskShape};
+use ndchunk_chunking::{ChunkGrid, ChunkingError};
 
 use super::{fused_ops, peak_bytes, PlanBudget, Stage, StageKind};
 use crate::error::{Error, Result};
@@ -40,6 +40,10 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
     let mut options = PlanOptions::new(itemsize, budget.max_mem).with_workers(budget.workers);
     options.task_cost = Some(engine_task_cost(input.clone(), itemsize, sink_bytes));
     let plan = plan_rechunk(input.grid(), node.grid(), &options).map_err(|refused| {
+        if !matches!(refused, ChunkingError::BudgetTooSmall { .. }) {
+            // Sizes no budget can help with: said as they are.
+            return Error::Chunking(refused);
+        }
         let minimum =
             ndchunk_chunking::rechunk::minimum_budget(input.grid(), node.grid(), itemsize);
         Error::TaskTooLarge {
@@ -64,7 +68,10 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
     ));
     Ok(Stage {
         node: node.clone(),
-        tasks: plan.passes.iter().map(CopyPass::tasks).sum(),
+        tasks: plan
+            .passes
+            .iter()
+            .fold(0u64, |n, p| n.saturating_add(p.tasks())),
         task_bytes: pass_bytes.iter().copied().max().unwrap_or(0),
         fused,
         kind: StageKind::Rechunk { plan, pass_bytes },

@@ -3,7 +3,7 @@
 mod axis;
 mod blocks;
 
-pub use axis::{is_regular_sizes, AxisChunks};
+pub use axis::{is_regular_sizes, AxisChunks, MAX_IRREGULAR_CHUNKS};
 pub use blocks::{BlockIter, BlockRange};
 
 use serde::{Deserialize, Serialize};
@@ -126,6 +126,66 @@ impl ChunkGrid {
         self.axes
             .iter()
             .fold(1u64, |n, a| n.saturating_mul(a.num_chunks()))
+    }
+
+    /// Total number of blocks, or [`ChunkingError::TooManyBlocks`] when a
+    /// `u64` cannot count them (an empty axis does not help: it still has
+    /// one chunk).
+    pub fn checked_num_blocks(&self) -> Result<u64> {
+        self.axes
+            .iter()
+            .try_fold(1u64, |n, a| n.checked_mul(a.num_chunks()))
+            .ok_or_else(|| ChunkingError::TooManyBlocks {
+                blocks: self.blocks_per_axis(),
+            })
+    }
+
+    /// Total number of elements, or [`ChunkingError::TooManyElements`]
+    /// when a `u64` cannot count them.
+    pub fn num_elements(&self) -> Result<u64> {
+        checked_elements(&self.shape()).ok_or_else(|| ChunkingError::TooManyElements {
+            what: "the array",
+            shape: self.shape(),
+        })
+    }
+
+    /// Bytes of the whole array at `itemsize` bytes per element, or an
+    /// error naming what does not fit a `u64`.
+    pub fn num_bytes(&self, itemsize: u64) -> Result<u64> {
+        self.num_elements()?
+            .checked_mul(itemsize)
+            .ok_or_else(|| ChunkingError::TooManyBytes {
+                what: "the array",
+                shape: self.shape(),
+                itemsize,
+            })
+    }
+
+    /// Bytes of the largest block at `itemsize` bytes per element, or an
+    /// error naming the chunk shape when a `u64` cannot count them.
+    pub fn max_block_bytes(&self, itemsize: u64) -> Result<u64> {
+        let shape = self.chunk_shape();
+        checked_elements(&shape)
+            .ok_or_else(|| ChunkingError::TooManyElements {
+                what: "one chunk",
+                shape: shape.clone(),
+            })?
+            .checked_mul(itemsize)
+            .ok_or(ChunkingError::TooManyBytes {
+                what: "one chunk",
+                shape,
+                itemsize,
+            })
+    }
+
+    /// Errors unless the grid's elements and blocks can both be counted in
+    /// a `u64`: what every size computed over the grid relies on. A grid
+    /// that passes may still have astronomically many blocks; nothing here
+    /// allocates per block.
+    pub fn check_counts(&self) -> Result<()> {
+        self.num_elements()?;
+        self.checked_num_blocks()?;
+        Ok(())
     }
 
     /// Elements in the largest block.
@@ -306,4 +366,13 @@ impl ChunkGrid {
                 .collect::<Result<_>>()?,
         ))
     }
+}
+
+/// The product of `shape`, or `None` past `u64::MAX` (an empty axis makes
+/// it 0 whatever the others).
+fn checked_elements(shape: &[u64]) -> Option<u64> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().try_fold(1u64, |n, &l| n.checked_mul(l))
 }

@@ -6,7 +6,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::regular_axis;
-use crate::grid::{AxisChunks, ChunkGrid};
+use crate::error::{ChunkingError, Result};
+use crate::grid::{AxisChunks, ChunkGrid, MAX_IRREGULAR_CHUNKS};
 
 /// Dask's `auto` loop with previous chunks has no bound on its passes; on
 /// random cases it stops within a few dozen. This cap only guards against a
@@ -275,7 +276,7 @@ impl AutoProblem<'_> {
         autos: Vec<usize>,
         largest_block: u128,
         previous: &ChunkGrid,
-    ) -> Vec<(usize, AxisChunks)> {
+    ) -> Result<Vec<(usize, AxisChunks)>> {
         let shape = self.shape;
         let ideal: HashMap<usize, u64> = autos
             .iter()
@@ -338,7 +339,7 @@ impl AutoProblem<'_> {
                         autos.retain(|&x| x != a);
                     }
                 } else {
-                    let merged = Val::Chunks(merge_previous(previous.axis(a), proposed));
+                    let merged = Val::Chunks(merge_previous(previous.axis(a), proposed)?);
                     result_dict(&mut separate_result, &mut medians).set(a, merged);
                 }
             }
@@ -351,7 +352,7 @@ impl AutoProblem<'_> {
             }
         }
         let result = separate_result.unwrap_or(medians);
-        result
+        Ok(result
             .0
             .into_iter()
             .map(|(a, v)| {
@@ -363,7 +364,7 @@ impl AutoProblem<'_> {
                 };
                 (a, chunks)
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -381,13 +382,13 @@ fn result_dict<'d>(
 /// Dask's greedy merge of consecutive previous chunks into chunks of at most
 /// `proposed` elements (a chunk already larger stays alone). O(1) on a
 /// regular axis, unless the result has a larger last chunk.
-fn merge_previous(axis: &AxisChunks, proposed: f64) -> AxisChunks {
+fn merge_previous(axis: &AxisChunks, proposed: f64) -> Result<AxisChunks> {
     let len = axis.len();
     let n = axis.num_chunks();
     if axis.is_regular() && len > 0 && n > 1 {
         let (chunk, last) = (axis.chunk_size(0), axis.chunk_size(n - 1));
         if !int_le_float(chunk, proposed) {
-            return axis.clone();
+            return Ok(axis.clone());
         }
         // Groups of k full chunks, k the most that fit (at least 1).
         let full = n - 1;
@@ -404,12 +405,20 @@ fn merge_previous(axis: &AxisChunks, proposed: f64) -> AxisChunks {
         let tail_joins = in_last_group < k || int_le_float(group + last, proposed);
         let tail = in_last_group * chunk + last;
         if tail_joins && tail > group {
-            // The last group took the last chunk and outgrew the others.
+            // The last group took the last chunk and outgrew the others:
+            // an irregular axis, one size per group held in memory.
+            if groups > MAX_IRREGULAR_CHUNKS {
+                return Err(ChunkingError::TooManyChunks {
+                    len,
+                    chunks: groups,
+                    limit: MAX_IRREGULAR_CHUNKS,
+                });
+            }
             let mut sizes = vec![group; (groups - 1) as usize];
             sizes.push(tail);
-            return AxisChunks::from_sizes(&sizes).expect("non-empty sizes");
+            return AxisChunks::from_sizes(&sizes);
         }
-        return regular_axis(len, group);
+        return Ok(regular_axis(len, group));
     }
     let mut merged = Vec::new();
     let mut current = 0u64;
@@ -428,9 +437,9 @@ fn merge_previous(axis: &AxisChunks, proposed: f64) -> AxisChunks {
     }
     if merged.is_empty() {
         // Only zero-size chunks: Dask's `()` becomes one chunk of 0.
-        return regular_axis(len, 0);
+        return Ok(regular_axis(len, 0));
     }
-    AxisChunks::from_sizes(&merged).expect("non-empty sizes")
+    AxisChunks::from_sizes(&merged)
 }
 
 #[cfg(test)]
@@ -473,7 +482,7 @@ mod tests {
                 let sizes: Vec<u64> = regular.sizes().collect();
                 for tenths in 0..300 {
                     let proposed = tenths as f64 / 10.0 + 0.05;
-                    let fast = merge_previous(&regular, proposed);
+                    let fast = merge_previous(&regular, proposed).unwrap();
                     let mut merged = Vec::new();
                     let mut current = 0;
                     for &s in &sizes {

@@ -185,7 +185,7 @@ pub fn normalize_chunks(
         } else {
             match options.previous {
                 None => problem.square(autos, largest_block),
-                Some(previous) => problem.aligned(autos, largest_block, previous),
+                Some(previous) => problem.aligned(autos, largest_block, previous)?,
             }
         };
         for (axis, chunks) in chosen {

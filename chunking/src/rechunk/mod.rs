@@ -90,6 +90,12 @@ pub fn plan_rechunk(
             reason: "elements must have a size of at least one byte".into(),
         });
     }
+    // Counts the plan is made of (blocks, elements, one chunk's bytes) must
+    // fit a u64; the array's total bytes may saturate (shown as such).
+    for grid in [source, target] {
+        grid.check_counts()?;
+        grid.max_block_bytes(options.itemsize)?;
+    }
     let minimum = minimum_budget(source, target, options.itemsize);
     if options.max_mem < minimum {
         return Err(ChunkingError::BudgetTooSmall {

@@ -241,12 +241,16 @@ pub struct RechunkPlan {
 impl RechunkPlan {
     /// Total chunk reads of all passes.
     pub fn total_reads(&self) -> u64 {
-        self.passes.iter().map(|p| p.reads).sum()
+        self.passes
+            .iter()
+            .fold(0u64, |n, p| n.saturating_add(p.reads))
     }
 
     /// Total chunk writes of all passes.
     pub fn total_writes(&self) -> u64 {
-        self.passes.iter().map(|p| p.writes).sum()
+        self.passes
+            .iter()
+            .fold(0u64, |n, p| n.saturating_add(p.writes))
     }
 
     /// Checks that the passes make a complete copy from `source` to

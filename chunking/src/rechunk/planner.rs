@@ -22,7 +22,9 @@ pub(super) struct Candidate {
 
 impl Candidate {
     fn ops(&self) -> u64 {
-        self.passes.iter().map(|p| p.reads + p.writes).sum()
+        self.passes.iter().fold(0u64, |n, p| {
+            n.saturating_add(p.reads).saturating_add(p.writes)
+        })
     }
 }
 
@@ -188,7 +190,7 @@ impl<'a> Planner<'a> {
         };
         pass.read_bytes as f64 * read
             + pass.write_bytes as f64 * write
-            + (pass.reads + pass.writes) as f64 * c.per_operation
+            + (pass.reads as f64 + pass.writes as f64) * c.per_operation
     }
 
     fn whole_axes(&self) -> Vec<Option<u64>> {
@@ -347,8 +349,8 @@ impl<'a> Planner<'a> {
                         read: best.blocks[k].clone(),
                         intermediate: Some(best.intermediates[k].clone()),
                         write: best.blocks[k + 1].clone(),
-                        reads: own.iter().map(|p| p.reads).sum(),
-                        writes: own.iter().map(|p| p.writes).sum(),
+                        reads: own.iter().fold(0u64, |n, p| n.saturating_add(p.reads)),
+                        writes: own.iter().fold(0u64, |n, p| n.saturating_add(p.writes)),
                         task_peak_bytes: own.iter().map(|p| p.task_peak_bytes).max().unwrap_or(0),
                     }
                 })

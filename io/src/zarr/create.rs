@@ -239,8 +239,16 @@ pub(super) fn metadata_documents(
             let bytes = json!({"name": "bytes", "configuration": {"endian": "little"}});
             let mut codecs = vec![bytes.clone()];
             codecs.extend(v3_compressor(&spec.codec, meta.dtype.size())?);
-            if let Some(inner) = &spec.inner_chunks {
-                if inner.len() != chunk_shape.len()
+            if let Some(given) = &spec.inner_chunks {
+                // Zarr has no chunk of size 0: on an empty axis (where any
+                // chunk holds nothing) the inner chunk is 1, which divides
+                // any shard.
+                let inner: Vec<u64> = given
+                    .iter()
+                    .zip(grid.axes())
+                    .map(|(&i, a)| if a.is_empty() { 1 } else { i })
+                    .collect();
+                if given.len() != chunk_shape.len()
                     || inner
                         .iter()
                         .zip(&chunk_shape)

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use zarrs::array::Array;
 use zarrs::filesystem::FilesystemStore;
 
-use ndchunk_chunking::{AxisChunks, ChunkGrid};
+use ndchunk_chunking::grid::MAX_IRREGULAR_CHUNKS;
+use ndchunk_chunking::{AxisChunks, ChunkGrid, ChunkingError};
 
 use crate::dtype::DType;
 use crate::error::{IoError, Result};
@@ -193,6 +194,13 @@ pub(super) fn array_meta(
     };
     let shape = array.shape().to_vec();
     let grid = grid_of(array, &shape, location)?;
+    // Every size ndchunk computes over the array (elements, chunks) is a
+    // u64: an array past that is refused here, where it is opened, rather
+    // than overflowing later.
+    grid.check_counts().map_err(|source| IoError::Grid {
+        location: location.to_string(),
+        source,
+    })?;
     let fill_value =
         Scalar::from_ne_bytes(array.fill_value().as_ne_bytes(), dtype).ok_or_else(|| {
             IoError::Metadata {
@@ -260,6 +268,17 @@ fn grid_of(array: &Array<FilesystemStore>, shape: &[u64], location: &str) -> Res
     } else {
         let mut axes = Vec::with_capacity(ndim);
         for axis in 0..ndim {
+            // One size per chunk is held: refused past what memory holds.
+            if counts[axis] > MAX_IRREGULAR_CHUNKS {
+                return Err(IoError::Grid {
+                    location: location.to_string(),
+                    source: ChunkingError::TooManyChunks {
+                        len: shape[axis],
+                        chunks: counts[axis],
+                        limit: MAX_IRREGULAR_CHUNKS,
+                    },
+                });
+            }
             let mut sizes = Vec::with_capacity(counts[axis] as usize);
             for j in 0..counts[axis] {
                 let mut index = zero.clone();
