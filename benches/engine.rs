@@ -145,7 +145,10 @@ fn mean_source(planes: u64) -> PathBuf {
     if done.exists() {
         return dir;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // An unfinished store of an earlier run, in the bench's own folder.
+    let mut owned = ndchunk_io::owned_paths::OwnedPaths::default();
+    owned.claim(&dir, "the bench store").unwrap();
+    owned.remove(&dir).unwrap();
     let shape = [planes, 512, 512];
     let grid = ChunkGrid::regular(&shape, &[32, 256, 256]).unwrap();
     let meta = ArrayMeta::new(grid.clone(), DType::Float32, Scalar::Float(f64::NAN));

@@ -12,7 +12,6 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod ops;
-mod owned_paths;
 pub mod plan;
 pub mod rechunk;
 

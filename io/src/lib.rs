@@ -31,6 +31,7 @@ mod member_name;
 pub mod memory;
 pub mod meta;
 pub mod netcdf3;
+pub mod owned_paths;
 pub mod scratch;
 pub mod store;
 pub mod zarr;

@@ -32,14 +32,6 @@ impl ScratchStore {
         })
     }
 
-    /// Deletes the array's files.
-    pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).map_err(|e| IoError::Storage {
-            location: self.location(),
-            message: format!("cannot remove the scratch directory: {e}"),
-        })
-    }
-
     fn file(&self, chunk: &[u64]) -> PathBuf {
         let name: Vec<String> = chunk.iter().map(u64::to_string).collect();
         self.dir.join(if name.is_empty() {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::owned_paths::OwnedPaths;
+use ndchunk_io::owned_paths::OwnedPaths;
 
 const LOCK_FILE: &str = "lock";
 const IDENTITY_FILE: &str = "plan.txt";
@@ -167,12 +167,12 @@ impl Journal {
 
     /// Deletes the intermediate array `name`.
     pub(crate) fn remove_scratch(&self, name: &str) -> Result<()> {
-        self.owned.remove(&self.scratch(name))
+        Ok(self.owned.remove(&self.scratch(name))?)
     }
 
     /// Deletes the journal: the run is complete.
     pub(crate) fn finish(self) -> Result<()> {
         drop(self.logs.lock().unwrap_or_else(|p| p.into_inner()).drain());
-        self.owned.remove(&self.dir)
+        Ok(self.owned.remove(&self.dir)?)
     }
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndchunk_chunking::{ChunkGrid, Region};
+use ndchunk_io::owned_paths::OwnedTempDir;
 use ndchunk_io::scratch::ScratchStore;
 use ndchunk_io::{ArrayMeta, Scalar};
 
@@ -34,7 +35,7 @@ enum Place {
     /// directory a journal keeps for a resumed run.
     Disk {
         store: Box<ScratchStore>,
-        _dir: Option<tempfile::TempDir>,
+        _dir: Option<OwnedTempDir>,
     },
 }
 
@@ -53,10 +54,8 @@ impl Kept {
                 path: parent.display().to_string(),
                 message: format!("cannot spill the result of `{name}`: {e}"),
             };
-            let dir = tempfile::Builder::new()
-                .prefix("ndchunk-spill-")
-                .tempdir_in(parent)
-                .map_err(|e| spill(e.to_string()))?;
+            let dir =
+                OwnedTempDir::new_in(parent, "ndchunk-spill-").map_err(|e| spill(e.to_string()))?;
             let meta = ArrayMeta::new(grid.clone(), ty.dtype(), Scalar::Int(0));
             let store = ScratchStore::open(dir.path(), meta).map_err(|e| spill(e.to_string()))?;
             Place::Disk {

@@ -20,8 +20,8 @@ use super::work_dir::{write_whole, Opened, WorkDir, LOCK_FILE};
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::exec::run::{ComputeOptions, ComputeReport};
-use crate::owned_paths::{is_within, resolve, OwnedPaths};
 use crate::plan::{Plan, StageKind};
+use ndchunk_io::owned_paths::{is_within, resolve, OwnedPaths};
 
 /// The work directory inside the destination: journal and (by default)
 /// intermediates. Its presence means "unfinished".

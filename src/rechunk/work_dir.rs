@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::source_state::SourceState;
 use crate::error::{Error, Result};
-use crate::owned_paths::OwnedPaths;
+use ndchunk_io::owned_paths::OwnedPaths;
 
 /// The work directory's lock file, held for the whole run.
 pub(crate) const LOCK_FILE: &str = "lock";
@@ -171,6 +171,6 @@ impl WorkDir {
 
     /// Deletes the work directory: the job is finished.
     pub(crate) fn finish(self, owned: &OwnedPaths) -> Result<()> {
-        owned.remove(&self.dir)
+        Ok(owned.remove(&self.dir)?)
     }
 }

@@ -343,7 +343,11 @@ impl WorkFile {
 impl Drop for WorkFile {
     fn drop(&mut self) {
         if !self.done {
-            let _ = std::fs::remove_file(&self.path);
+            // This file only: it was made here, with `create_new`.
+            let mut owned = crate::owned_paths::OwnedPaths::default();
+            if owned.claim(&self.path, "a work file").is_ok() {
+                let _ = owned.remove(&self.path);
+            }
         }
     }
 }

@@ -30,7 +30,7 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: &DemoArgs) -> Result<(), Box<dyn Error>> {
-    let temp = tempfile::tempdir()?;
+    let temp = ndchunk_io::owned_paths::OwnedTempDir::new("chunkctl-demo-")?;
     let dir = args
         .dir
         .clone()

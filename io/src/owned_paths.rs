@@ -7,13 +7,15 @@
 //! symlinked parent or `nothere/..` cannot make two spellings of one folder
 //! look apart.
 //!
-//! Every deletion in this crate goes through [`OwnedPaths::remove`], which
-//! deletes only inside a root the run claimed ([`OwnedPaths::claim`]), and
-//! never a path that holds a protected one (the source).
+//! Every deletion ndchunk makes (its crates and `chunkctl`) goes through
+//! [`OwnedPaths::remove`], which deletes only inside a root the run claimed
+//! ([`OwnedPaths::claim`]), and never a path that holds a protected one
+//! (the source). [`OwnedTempDir`] is a fresh directory removed that way when
+//! dropped.
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{IoError, Result};
 
 /// A file's identity: device and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +46,9 @@ fn file_id(path: &Path) -> Option<FileId> {
     })
 }
 
-fn path_error(path: &Path, message: impl Into<String>) -> Error {
-    Error::Job {
-        path: path.display().to_string(),
+fn path_error(path: &Path, message: impl Into<String>) -> IoError {
+    IoError::Storage {
+        location: path.display().to_string(),
         message: message.into(),
     }
 }
@@ -54,7 +56,7 @@ fn path_error(path: &Path, message: impl Into<String>) -> Error {
 /// `path` resolved through its nearest existing ancestor: that ancestor
 /// canonical (symlinks resolved), then the components below it that do not
 /// exist yet, with `.` dropped and `..` popping as creating the path would.
-pub(crate) fn resolve(path: &Path) -> Result<PathBuf> {
+pub fn resolve(path: &Path) -> Result<PathBuf> {
     let absolute =
         std::path::absolute(path).map_err(|e| path_error(path, format!("cannot resolve: {e}")))?;
     let mut existing = absolute.as_path();
@@ -85,7 +87,7 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf> {
 /// Whether the resolved path `inner` is `outer` or lies inside it: some
 /// existing ancestor of `inner` (itself included) is the same file as
 /// `outer`. `false` when `outer` does not exist.
-pub(crate) fn is_within(inner: &Path, outer: &Path) -> Result<bool> {
+pub fn is_within(inner: &Path, outer: &Path) -> Result<bool> {
     let Some(outer_id) = file_id(outer) else {
         return Ok(false);
     };
@@ -99,14 +101,14 @@ pub(crate) fn is_within(inner: &Path, outer: &Path) -> Result<bool> {
 /// The paths a run owns (its destination, its scratch) and those it must
 /// never touch (its source).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct OwnedPaths {
+pub struct OwnedPaths {
     roots: Vec<PathBuf>,
     protected: Vec<PathBuf>,
 }
 
 impl OwnedPaths {
     /// A run that must never write into, nor delete, any of `protected`.
-    pub(crate) fn protecting(protected: &[&Path]) -> Self {
+    pub fn protecting(protected: &[&Path]) -> Self {
         Self {
             roots: Vec::new(),
             protected: protected.iter().map(|p| p.to_path_buf()).collect(),
@@ -116,7 +118,7 @@ impl OwnedPaths {
     /// Claims `root` (existing or not) as the run's to write and delete
     /// in; refused when it overlaps a protected path. `what` names it in
     /// the error (`the destination`, `--temp`).
-    pub(crate) fn claim(&mut self, root: &Path, what: &str) -> Result<()> {
+    pub fn claim(&mut self, root: &Path, what: &str) -> Result<()> {
         for protected in &self.protected {
             if is_within(root, protected)? {
                 return Err(path_error(
@@ -146,7 +148,7 @@ impl OwnedPaths {
     /// root or lies inside one, on its resolved path, and holds no
     /// protected path. Anything else is refused and nothing is deleted. A
     /// path that does not exist is already deleted.
-    pub(crate) fn remove(&self, path: &Path) -> Result<()> {
+    pub fn remove(&self, path: &Path) -> Result<()> {
         let Ok(meta) = std::fs::symlink_metadata(path) else {
             return Ok(());
         };
@@ -204,7 +206,7 @@ impl OwnedPaths {
     /// path relative to `dir`, e.g. a lock file, so a run can clear a
     /// folder while still holding its lock), each entry through
     /// [`OwnedPaths::remove`].
-    pub(crate) fn empty_keeping(&self, dir: &Path, keep: &Path) -> Result<()> {
+    pub fn empty_keeping(&self, dir: &Path, keep: &Path) -> Result<()> {
         let mut components = keep.components();
         let first = components.next().map(|c| c.as_os_str().to_owned());
         let rest = components.as_path();
@@ -219,6 +221,67 @@ impl OwnedPaths {
             }
         }
         Ok(())
+    }
+}
+
+/// A new directory of the run's own, deleted with everything in it (through
+/// [`OwnedPaths::remove`]) when dropped: where intermediates spill.
+#[derive(Debug)]
+pub struct OwnedTempDir {
+    path: PathBuf,
+    owned: OwnedPaths,
+}
+
+impl OwnedTempDir {
+    /// Creates a directory named `prefix` and a unique suffix inside
+    /// `parent` (which must exist). Never an existing one: the name is
+    /// taken with `create_dir`, which fails on anything already there.
+    pub fn new_in(parent: &Path, prefix: &str) -> Result<OwnedTempDir> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        for _ in 0..1000 {
+            let path = parent.join(format!(
+                "{prefix}{}-{}-{nanos:08x}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    let mut owned = OwnedPaths::default();
+                    owned.claim(&path, "a temporary directory")?;
+                    return Ok(OwnedTempDir { path, owned });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(path_error(
+                        &path,
+                        format!("cannot create a temporary directory: {e}"),
+                    ))
+                }
+            }
+        }
+        Err(path_error(parent, "no free name for a temporary directory"))
+    }
+
+    /// Creates one in the system's temporary directory (`TMPDIR`).
+    pub fn new(prefix: &str) -> Result<OwnedTempDir> {
+        Self::new_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for OwnedTempDir {
+    fn drop(&mut self) {
+        // Nothing to report to: a directory left behind is the worst case.
+        let _ = self.owned.remove(&self.path);
     }
 }
 
@@ -279,5 +342,19 @@ mod tests {
         assert!(!base.join("out").exists());
         assert_eq!(std::fs::read(base.join("src/data")).unwrap(), b"keep");
         assert_eq!(std::fs::read(base.join("other/data")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_temporary_directory_is_new_and_removed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = OwnedTempDir::new_in(dir.path(), "x-").unwrap();
+        let b = OwnedTempDir::new_in(dir.path(), "x-").unwrap();
+        assert_ne!(a.path(), b.path());
+        std::fs::create_dir_all(a.path().join("sub")).unwrap();
+        std::fs::write(a.path().join("sub/f"), b"1").unwrap();
+        let kept = a.path().to_path_buf();
+        drop(a);
+        assert!(!kept.exists());
+        assert!(b.path().exists());
     }
 }
