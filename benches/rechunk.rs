@@ -8,6 +8,11 @@
 //!
 //! Run: `cargo bench --bench rechunk`. `NDCHUNK_BENCH_PEERS=0` skips the
 //! Python peers; `NDCHUNK_BENCH_TIME=N` sets the number of hours (default 8760).
+//!
+//! `NDCHUNK_BENCH_BUDGETS=1` measures the memory promise instead: the same
+//! `chunkctl rechunk` at budgets from the smallest it accepts to 1 GiB,
+//! each row's peak RSS against its `--max-mem` (the README promises at most
+//! `--max-mem` + 16 MiB).
 
 #[path = "../src/bin/chunkctl/sample.rs"]
 mod sample;
@@ -72,8 +77,12 @@ fn main() {
         logical as f64 / 1e9,
         stored as f64 / 1e9
     );
-    println!("target chunks ({hours}, 10, 10), max_mem 1 GiB, 2 cores\n");
     let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    if std::env::var("NDCHUNK_BENCH_BUDGETS").as_deref() == Ok("1") {
+        budgets(&data, hours, work.path());
+        return;
+    }
+    println!("target chunks ({hours}, 10, 10), max_mem 1 GiB, 2 cores\n");
     let mut rows = Vec::new();
 
     // The floor: same chunks out, every chunk decoded and encoded once.
@@ -219,6 +228,67 @@ plan.execute()
             r.rss
                 .map_or("-".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
             r.wall / floor
+        );
+    }
+}
+
+/// The fixed overhead over `--max-mem` the README promises.
+const PROMISED_OVERHEAD: u64 = 16 << 20;
+
+/// `chunkctl rechunk` at budgets from the smallest it accepts (asked of
+/// the tool itself: a too-small budget is refused with the smallest that
+/// works) to 1 GiB; peak RSS against each budget.
+fn budgets(data: &Path, hours: u64, work: &Path) {
+    let chunks_arg = format!("{hours},10,10");
+    let rechunk = |dst: &Path, max_mem: &str, dry_run: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chunkctl"));
+        command.args([
+            "rechunk",
+            path(data),
+            path(dst),
+            "--chunks",
+            &chunks_arg,
+            "--max-mem",
+            max_mem,
+            "--quiet",
+        ]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        command
+    };
+    let refused = rechunk(&work.join("none.zarr"), "1MiB", true)
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr).to_string();
+    let smallest = message
+        .split("raise max_mem to ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .map(|size| size.replace(' ', ""))
+        .unwrap_or_else(|| panic!("no smallest budget in: {message}"));
+    println!("target chunks ({hours}, 10, 10); the smallest budget chunkctl accepts: {smallest}\n");
+    println!(
+        "{:>10} {:>8} {:>10} {:>12}",
+        "--max-mem", "wall s", "peak RSS", "RSS - budget"
+    );
+    for max_mem in [smallest.as_str(), "32MiB", "64MiB", "256MiB", "1GiB"] {
+        let budget = ndchunk::chunking::parse_bytes(max_mem).unwrap();
+        let dst = work.join(format!("budget-{max_mem}.zarr"));
+        let row = timed(max_mem, &mut rechunk(&dst, max_mem, false));
+        let rss = row.rss.unwrap_or(0);
+        let over = rss as i64 - budget as i64;
+        println!(
+            "{:>10} {:>8.2} {:>7.1} MiB {:>8.1} MiB{}",
+            max_mem,
+            row.wall,
+            rss as f64 / 1048576.0,
+            over as f64 / 1048576.0,
+            if over > PROMISED_OVERHEAD as i64 {
+                "  OVER THE PROMISE"
+            } else {
+                ""
+            }
         );
     }
 }

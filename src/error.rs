@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use ndchunk_chunking::ChunkingError;
+use ndchunk_chunking::{format_bytes, ChunkingError};
 use ndchunk_io::IoError;
 
 /// What can go wrong planning or running work. A caller tells the kinds
@@ -19,16 +19,6 @@ pub enum Error {
     /// A grid or plan question failed (bad chunk spec, budget too small, …).
     #[error(transparent)]
     Chunking(#[from] ChunkingError),
-    /// One task needs more memory than the whole budget.
-    #[error("{operation}: one task needs {needed} bytes but max_mem is {limit} bytes")]
-    OverBudget {
-        /// The operation, as the user wrote it.
-        operation: String,
-        /// The task's projected bytes.
-        needed: u64,
-        /// The budget.
-        limit: u64,
-    },
     /// A task failed; says which.
     #[error("{operation}, block {block:?}: {source}")]
     Task {
@@ -62,7 +52,9 @@ pub enum Error {
     /// A plan whose single task cannot fit `max_mem`, refused before
     /// anything runs, with a chunking that would fit.
     #[error(
-        "{operation}: one task needs {needed} bytes but max_mem is {limit} bytes; {suggestion}"
+        "{operation}: max_mem {} is too small: one task needs {}; {suggestion}",
+        format_bytes(*limit),
+        format_bytes(*needed)
     )]
     TaskTooLarge {
         /// The operation (the stage's user-facing name).

@@ -357,10 +357,24 @@ fn a_rechunk_that_cannot_fit_the_budget_is_refused_before_running() {
         Error::TaskTooLarge {
             operation,
             suggestion,
+            needed,
             ..
         } => {
             assert_eq!(operation, "rechunk");
             assert!(suggestion.contains("[100, 1]"), "{suggestion}");
+            // The budget named is one that works, and within 1% (or 4 KiB)
+            // of the smallest that does.
+            let (got, report) = a
+                .rechunk([1, 100])
+                .compute_with(&options(2, needed))
+                .unwrap();
+            assert_eq!(got, values(&[100, 100]));
+            assert!(report.peak_bytes <= needed);
+            let less = needed - (needed / 100).max(4 << 10);
+            assert!(matches!(
+                a.rechunk([1, 100]).compute_with(&options(2, less)),
+                Err(Error::TaskTooLarge { .. })
+            ));
         }
         other => panic!("expected TaskTooLarge, got {other}"),
     }

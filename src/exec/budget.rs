@@ -45,10 +45,11 @@ impl MemoryBudget {
     /// A task larger than the whole budget is an error, never a deadlock.
     pub fn acquire(&self, operation: &str, bytes: u64) -> Result<Reservation<'_>> {
         if bytes > self.limit {
-            return Err(Error::OverBudget {
+            return Err(Error::TaskTooLarge {
                 operation: operation.to_string(),
                 needed: bytes,
                 limit: self.limit,
+                suggestion: "raise max_mem, or choose smaller chunks".into(),
             });
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -105,7 +106,7 @@ mod tests {
         assert!(budget.peak() >= 40);
         assert!(matches!(
             budget.acquire("big", 101),
-            Err(Error::OverBudget { needed: 101, .. })
+            Err(Error::TaskTooLarge { needed: 101, .. })
         ));
     }
 }

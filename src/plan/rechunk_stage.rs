@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use ndchunk_chunking::rechunk::{plan_rechunk, PlanOptions, TaskCost, TaskShape};
-use ndchunk_chunking::{ChunkGrid, ChunkingError};
+use ndchunk_chunking::rechunk::{plan_rechunk, PlanOptions, RechunkPlan, TaskCost, TaskShape};
+use ndchunk_chunking::{format_bytes, ChunkGrid, ChunkingError};
 
 use super::{fused_ops, peak_bytes, PlanBudget, Stage, StageKind};
 use crate::error::{Error, Result};
@@ -39,25 +39,33 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
     // its plan fits the budget as it is.
     let mut options = PlanOptions::new(itemsize, budget.max_mem).with_workers(budget.workers);
     options.task_cost = Some(engine_task_cost(input.clone(), itemsize, sink_bytes));
-    let plan = plan_rechunk(input.grid(), node.grid(), &options).map_err(|refused| {
-        if !matches!(refused, ChunkingError::BudgetTooSmall { .. }) {
-            // Sizes no budget can help with: said as they are.
-            return Error::Chunking(refused);
+    let fits = |max_mem: u64| -> std::result::Result<Option<RechunkPlan>, ChunkingError> {
+        let mut options = options.clone();
+        options.max_mem = max_mem;
+        match plan_rechunk(input.grid(), node.grid(), &options) {
+            Ok(plan) if plan.task_peak_bytes <= max_mem => Ok(Some(plan)),
+            Ok(_) | Err(ChunkingError::BudgetTooSmall { .. }) => Ok(None),
+            Err(refused) => Err(refused),
         }
-        let minimum =
-            ndchunk_chunking::rechunk::minimum_budget(input.grid(), node.grid(), itemsize);
-        Error::TaskTooLarge {
-            operation: node.name().to_string(),
-            needed: minimum.max(peak_bytes(input, input.grid().max_block_elements())),
-            limit: budget.max_mem,
-            suggestion: format!(
-                "a rechunk from chunks of {:?} to {:?} needs at least one of each in memory \
-                 ({refused}); raise max_mem or choose smaller chunks",
-                input.grid().chunk_shape(),
-                node.grid().chunk_shape(),
-            ),
+    };
+    let plan = match fits(budget.max_mem)? {
+        Some(plan) => plan,
+        None => {
+            let smallest = smallest_budget(budget.max_mem, &fits)?;
+            return Err(Error::TaskTooLarge {
+                operation: node.name().to_string(),
+                needed: smallest,
+                limit: budget.max_mem,
+                suggestion: format!(
+                    "no plan of a rechunk from chunks of {:?} to {:?} needs less; raise \
+                     max_mem to {}, or choose smaller chunks",
+                    input.grid().chunk_shape(),
+                    node.grid().chunk_shape(),
+                    format_bytes(smallest),
+                ),
+            });
         }
-    })?;
+    };
     let pass_bytes: Vec<u64> = plan.passes.iter().map(|p| p.task_peak_bytes).collect();
     let mut fused = fused_ops(input);
     fused.push(format!(
@@ -78,6 +86,35 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
         residence: super::Residence::Sink,
         freed_after: None,
     })
+}
+
+/// The smallest budget (to 1%, or to 4 KiB for small ones) above `refused`
+/// at which `fits` finds a plan: doubled until one fits, then bisected.
+/// Planning takes micro- to milliseconds, so the few dozen plans are cheap.
+fn smallest_budget(
+    refused: u64,
+    fits: &dyn Fn(u64) -> std::result::Result<Option<RechunkPlan>, ChunkingError>,
+) -> Result<u64> {
+    let (mut low, mut high) = (refused, refused.max(1 << 10));
+    loop {
+        high = high.saturating_mul(2);
+        if fits(high)?.is_some() {
+            break;
+        }
+        if high == u64::MAX {
+            return Ok(u64::MAX);
+        }
+        low = high;
+    }
+    while high - low > (high / 100).max(4 << 10) {
+        let middle = low + (high - low) / 2;
+        if fits(middle)?.is_some() {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    Ok(high)
 }
 
 /// The engine's projected peak bytes of one task of a pass: what it reads

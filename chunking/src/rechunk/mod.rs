@@ -103,7 +103,31 @@ pub fn plan_rechunk(
             minimum,
         });
     }
-    let planner = Planner::new(source, target, options, minimum);
+    let planner = Planner::new(source, target, options, minimum, options.workers);
+    if options.strategy.is_none() && options.workers > 1 {
+        // Blocks sized for every worker at once may be too small for any
+        // staged plan (its last pass holds a whole target chunk), leaving
+        // a direct plan that re-reads each source chunk many times. Tasks
+        // sized for the whole budget, one at a time, can be far cheaper
+        // even without the parallelism: both are priced, by the cost per
+        // task that runs at once.
+        let shared = planner.finish(planner.search());
+        let alone = Planner::new(source, target, options, minimum, 1);
+        let single = alone.finish(alone.search());
+        // A plan over the budget (only a `task_cost` can make one) never
+        // wins over one within it.
+        let time = |plan: &RechunkPlan| {
+            let over = u8::from(plan.task_peak_bytes > options.max_mem);
+            (over, plan.cost / plan.concurrency.max(1) as f64)
+        };
+        let (single_time, shared_time) = (time(&single), time(&shared));
+        let single_wins = single_time
+            .0
+            .cmp(&shared_time.0)
+            .then(single_time.1.total_cmp(&shared_time.1))
+            == std::cmp::Ordering::Less;
+        return Ok(if single_wins { single } else { shared });
+    }
 
     let candidates = match options.strategy {
         Some(Strategy::Direct) => vec![planner.direct()],

@@ -70,8 +70,9 @@ impl<'a> Planner<'a> {
         target: &'a ChunkGrid,
         options: &'a PlanOptions,
         minimum: u64,
+        tasks_at_once: u64,
     ) -> Self {
-        let task_budget = (options.max_mem / options.workers.max(1)).max(minimum);
+        let task_budget = (options.max_mem / tasks_at_once.max(1)).max(minimum);
         let min_mem = options.min_mem.unwrap_or((1u64 << 20).min(task_budget / 8));
         let array_bytes = source
             .shape()
