@@ -223,6 +223,38 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
         "too small",
     );
     assert!(!dst.exists(), "nothing written by a refused job");
+    // The refusal names the smallest budget that works, and it does.
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "30,3",
+        "--max-mem",
+        "100",
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    let smallest = text
+        .split("raise max_mem to ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no smallest budget in {text}"))
+        .replace(' ', "");
+    let out = chunkctl(&[
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "30,3",
+        "--max-mem",
+        &smallest,
+        "--dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "{smallest}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // DST exists: refused, then replaced with --overwrite.
     std::fs::create_dir_all(&dst).unwrap();
     std::fs::write(dst.join("precious.txt"), "keep me").unwrap();
