@@ -9,7 +9,7 @@
 //! O(operations); the executor enumerates blocks lazily.
 
 pub mod explain;
-pub mod fuse_blockwise;
+pub mod fused_task;
 pub mod fused_eval;
 mod fused_scan;
 mod rechunk_stage;
@@ -23,7 +23,7 @@ use ndchunk_chunking::rechunk::RechunkPlan;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind};
 
-pub use fuse_blockwise::{fused_ops, peak_bytes};
+pub use fused_task::{fused_ops, peak_bytes};
 pub use results::Residence;
 
 /// How a stage's tasks are made.

@@ -1,6 +1,6 @@
-//! Fusion of blockwise chains: everything between a stage's output and its
-//! sources (or earlier reductions) runs as one kernel per output block.
-//! This pass names what was fused and projects one task's peak bytes.
+//! One fused task: everything between a stage's output and its sources
+//! (or earlier stages' results) runs as one kernel per output block. This
+//! module names what fused into it and projects its peak bytes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
