@@ -9,9 +9,9 @@
 //! O(operations); the executor enumerates blocks lazily.
 
 pub mod explain;
-pub mod fused_task;
 pub mod fused_eval;
 mod fused_scan;
+pub mod fused_task;
 mod rechunk_stage;
 mod results;
 
