@@ -53,7 +53,7 @@ fn graph_of_a_million_chunks(c: &mut Criterion) {
             };
             b.iter(|| {
                 let a = Array::<f64>::ones(&[10_000, 10_000, 100], [10, 10, 100]).unwrap();
-                let plan = (a + 1.0).sum(&[0], false).plan_with(&options).unwrap();
+                let plan = (a + 1.0).sum([0], false).plan_with(&options).unwrap();
                 plan.check().unwrap();
                 std::hint::black_box(plan.stages().len())
             })
@@ -72,7 +72,7 @@ fn per_task_overhead(c: &mut Criterion) {
     group.bench_function("10^4 one-element chunks, (ones + 1).compute", |b| {
         b.iter(|| std::hint::black_box(a.compute_with(&options).unwrap()))
     });
-    let s = Array::<f64>::ones(&[10_000], [1]).unwrap().sum(&[0], false);
+    let s = Array::<f64>::ones(&[10_000], [1]).unwrap().sum([0], false);
     group.bench_function("10^4 one-element chunks, ones.sum()", |b| {
         b.iter(|| std::hint::black_box(s.compute_with(&options).unwrap()))
     });
@@ -281,7 +281,7 @@ fn child(job: &str) {
         "mean" => {
             let store = Arc::new(ZarrStore::open_dir(src).unwrap());
             let a = Array::<f32>::from_store(store).unwrap();
-            let (mean, report) = a.mean(&[0], false).compute_with(&quiet()).unwrap();
+            let (mean, report) = a.mean([0], false).compute_with(&quiet()).unwrap();
             let bytes: Vec<u8> = mean.iter().flat_map(|v| v.to_le_bytes()).collect();
             std::fs::write(&args[1], bytes).unwrap();
             eprintln!(
@@ -417,7 +417,7 @@ fn fused_chain(scale: f64) {
     ];
     let totals: Vec<Array<f64>> = chains
         .iter()
-        .map(|(_, chain, ndim)| chain.sum(&(0..*ndim).collect::<Vec<_>>(), false))
+        .map(|(_, chain, ndim)| chain.sum((0..*ndim).collect::<Vec<_>>(), false))
         .collect();
     let run = |total: &Array<f64>| total.compute_with(&quiet()).unwrap().0[[]];
     for ((name, _, ndim), total) in chains.iter().zip(&totals) {

@@ -51,7 +51,7 @@ fn run() -> Result<(), Error> {
     };
 
     let t = Array::<f32>::from_store(source.clone())?;
-    let anomaly = &t - t.mean(&[0], true);
+    let anomaly = &t - t.mean([0], true);
 
     let mut meta = source.meta().clone();
     meta.grid = ChunkGrid::regular(&shape, &chunks)?;

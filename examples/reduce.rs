@@ -104,11 +104,11 @@ impl Job<'_> {
     fn run<T: Numeric + Float>(&self, a: Array<T>) -> Result<ComputeReport, Error> {
         let axes = [self.axis];
         let reduced = match self.op {
-            "sum" => a.sum(&axes, false),
-            "mean" => a.mean(&axes, false),
-            "min" => a.min(&axes, false),
-            "max" => a.max(&axes, false),
-            "std" => a.std(&axes, false, 0),
+            "sum" => a.sum(axes, false),
+            "mean" => a.mean(axes, false),
+            "min" => a.min(axes, false),
+            "max" => a.max(axes, false),
+            "std" => a.std(axes, false, 0),
             other => return Err(format!("unknown --op {other}: mean, sum, min, max or std").into()),
         };
         print!("{}", reduced.plan_with(&self.options)?);

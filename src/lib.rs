@@ -21,6 +21,6 @@ pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
-pub use ops::ReduceOptions;
 pub use ops::{blockwise, concatenate, stack, where_, Index, Numeric, Operand, PadMode};
+pub use ops::{Axes, ReduceOptions};
 pub use plan::Plan;

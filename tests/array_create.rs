@@ -353,7 +353,7 @@ fn normal_statistics() {
 fn random_arrays_compose_lazily() {
     let a = Array::<f64>::random_uniform(1, &[1000, 100], [100, 100]).unwrap();
     let b = Array::<f64>::random_normal(2, 0.0, 1.0, &[1000, 100], [300, 50]).unwrap();
-    let lazy = (&a * 2.0 + &b).sum(&[0], false).compute().unwrap();
+    let lazy = (&a * 2.0 + &b).sum([0], false).compute().unwrap();
     let (x, y) = (a.compute().unwrap(), b.compute().unwrap());
     let eager: ArrayD<f64> = (x * 2.0 + y).sum_axis(ndarray::Axis(0));
     for (p, q) in lazy.iter().zip(eager.iter()) {

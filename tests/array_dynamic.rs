@@ -92,7 +92,7 @@ fn round_trip<T: ndchunk::array::DynElement>(dir: &std::path::Path) {
     let want_f64 =
         ArrayD::from_shape_fn(IxDyn(&[9, 14]), |i| as_f64::<T>((i[0] * 14 + i[1]) as u64));
     assert_eq!(floats, want_f64, "{dtype}");
-    let total = a.as_f64().sum(&[0, 1], false).compute().unwrap();
+    let total = a.as_f64().sum([0, 1], false).compute().unwrap();
     assert_eq!(total[[]], want_f64.sum(), "{dtype}");
     // Writing back: a store of the same dtype, another chunking.
     let out = dir.join(format!("{dtype}-out.zarr"));

@@ -53,14 +53,10 @@ fn a_chain_of_five_ops_is_one_stage_and_a_reduction_adds_one() {
         text.contains("STAGE 1/1") && text.contains("add(1.0) -> mul(2.0)"),
         "{text}"
     );
-    let reduced = (chain.sum(&[0], false) + 1.0).compute().unwrap();
+    let reduced = (chain.sum([0], false) + 1.0).compute().unwrap();
     assert!(reduced.iter().all(|&v| v == 101.0));
     assert_eq!(
-        (chain.sum(&[0], false) + 1.0)
-            .plan()
-            .unwrap()
-            .stages()
-            .len(),
+        (chain.sum([0], false) + 1.0).plan().unwrap().stages().len(),
         2
     );
 }
@@ -68,7 +64,7 @@ fn a_chain_of_five_ops_is_one_stage_and_a_reduction_adds_one() {
 #[test]
 fn a_million_chunk_graph_is_a_handful_of_nodes() {
     let a = Array::<f64>::ones(&[10_000, 10_000, 100], [10, 10, 100]).unwrap();
-    let plan = (a + 1.0).sum(&[0], false).plan().unwrap();
+    let plan = (a + 1.0).sum([0], false).plan().unwrap();
     assert_eq!(plan.stages().len(), 1);
     assert_eq!(plan.stages()[0].tasks, 1000 * 125);
 }
@@ -124,7 +120,7 @@ fn data_ten_times_the_budget_completes_within_it() {
     assert!(meta.logical_bytes() >= 10 * max_mem);
     let a = Array::<f32>::from_store(source.clone()).unwrap();
     let (mean, report) = a
-        .mean(&[0], false)
+        .mean([0], false)
         .compute_with(&options(4, max_mem))
         .unwrap();
     assert!(
@@ -188,7 +184,10 @@ fn a_corrupt_zarr_chunk_stops_the_run_naming_it() {
     }
     let store: Arc<dyn ChunkStore> = Arc::new(store);
     let a = Array::<f32>::from_store(store.clone()).unwrap();
-    assert_eq!(a.sum(&a.all_axes(), false).compute().unwrap()[[]], 24.0);
+    assert_eq!(
+        a.sum(ndchunk::Axes::All, false).compute().unwrap()[[]],
+        24.0
+    );
     std::fs::write(dir.path().join("a/c/1/0"), b"not zstd").unwrap();
     match (&a * 2.0).compute() {
         Err(Error::Task { block, source, .. }) => {
@@ -197,7 +196,7 @@ fn a_corrupt_zarr_chunk_stops_the_run_naming_it() {
         }
         other => panic!("expected a task error, got {other:?}"),
     }
-    match a.sum(&[0], false).compute() {
+    match a.sum([0], false).compute() {
         Err(Error::Task {
             operation, block, ..
         }) => {
@@ -242,8 +241,8 @@ fn intermediate_results_too_big_for_the_budget_are_spilled() {
     let data = ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap();
     let a = Array::<f32>::from_ndarray(data, [50, 50, 8]).unwrap();
     // Stage 1: a (400, 400) float32 result (640 kB) read by stage 2.
-    let means = a.mean(&[2], false);
-    let result = (&means - means.mean(&[0, 1], true)).sum(&[1], false);
+    let means = a.mean([2], false);
+    let result = (&means - means.mean([0, 1], true)).sum([1], false);
     let expected = result.compute_with(&options(2, 1 << 30)).unwrap();
     assert_eq!(
         expected.1.spilled_bytes, 0,
@@ -278,8 +277,8 @@ fn kept_results_are_freed_after_their_last_reader() {
     let a = Array::<f32>::from_ndarray(data, [50, 50, 8]).unwrap();
     // Two (400, 400) float32 intermediates (640 kB each), read one after
     // the other.
-    let first = a.mean(&[2], false).sum(&[1], false).sum(&[0], false);
-    let second = a.max(&[2], false).sum(&[1], false).sum(&[0], false);
+    let first = a.mean([2], false).sum([1], false).sum([0], false);
+    let second = a.max([2], false).sum([1], false).sum([0], false);
     let both = &first + &second;
     let plan = both.plan().unwrap();
     let largest = plan
@@ -324,7 +323,7 @@ fn a_shared_input_is_computed_once_per_region() {
     assert_eq!(got, want);
     // Through a reduction stage too.
     calls.store(0, Ordering::Relaxed);
-    let total = (&b * &b + &b).sum(&[0], false).compute().unwrap();
+    let total = (&b * &b + &b).sum([0], false).compute().unwrap();
     assert_eq!(calls.load(Ordering::Relaxed), 1000);
     let want: f64 = (0..1000).map(|i| i as f64 * 0.01).map(|x| x * x + x).sum();
     assert!((total[[]] - want).abs() < 1e-9 * want);

@@ -155,7 +155,7 @@ fn leaves_and_shared_nodes_in_a_chain() {
     let b = Array::<f64>::from_store(Arc::new(store)).unwrap();
     let doubled = a.map_blocks(|block, _| block.mapv(|v| v * 2.0));
     let shared = &a + &b;
-    let lazy = (&shared * &doubled) + (&shared - a.mean(&[0], true)).abs() + shared.abs().sqrt();
+    let lazy = (&shared * &doubled) + (&shared - a.mean([0], true)).abs() + shared.abs().sqrt();
     let col_mean = x.mean_axis(Axis(0)).unwrap().insert_axis(Axis(0));
     let s = &x + &y;
     let want = &s * &(&x * 2.0) + (&s - &col_mean).mapv(f64::abs) + s.mapv(|v| v.abs().sqrt());
@@ -170,7 +170,7 @@ fn leaves_and_shared_nodes_in_a_chain() {
         }
         // The same chain summed: folded lane by lane, close to the oracle.
         let (total, _) = lazy
-            .sum(&[0, 1], false)
+            .sum([0, 1], false)
             .compute_with(&options(threads))
             .unwrap();
         let want_total: f64 = want.sum();
@@ -278,7 +278,7 @@ fn store_chunks_fold_where_they_were_decoded() {
         assert!(sum.iter().any(|v| v.is_nan()));
     }
     std::fs::write(dir.path().join("x/c/2/0/0"), b"not zstd").unwrap();
-    match a.mean(&[0], false).compute_with(&options(2)) {
+    match a.mean([0], false).compute_with(&options(2)) {
         Err(Error::Task { block, source, .. }) => {
             assert_eq!(block, vec![2, 0, 0]);
             assert!(source.to_string().contains("[2, 0, 0]"), "{source}");
@@ -296,8 +296,8 @@ fn a_result_lent_or_spilled_folds_to_the_same_bits() {
     let shape = [400usize, 600, 4];
     let x = values(&shape, 10);
     let a = Array::from_ndarray(x.clone(), [100, 150, 4]).unwrap();
-    let sums = a.sum(&[2], false);
-    let total = (&sums * 2.0 + 1.0).sum(&[0, 1], false);
+    let sums = a.sum([2], false);
+    let total = (&sums * 2.0 + 1.0).sum([0, 1], false);
     let lent = |max_mem: u64| {
         let mut o = options(2);
         o.max_mem = Some(max_mem);

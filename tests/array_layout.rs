@@ -614,7 +614,7 @@ fn apply(step: Step, a: &Array<f64>, x: &ArrayD<f64>, rng: &mut Rng) -> (Array<f
             if keepdims {
                 s = s.insert_axis(Axis(axis));
             }
-            (a.sum(&[axis], keepdims), s)
+            (a.sum([axis], keepdims), s)
         }
         // A reduction broadcast back: a later slice goes through the
         // broadcast into the reduction.
@@ -622,7 +622,7 @@ fn apply(step: Step, a: &Array<f64>, x: &ArrayD<f64>, rng: &mut Rng) -> (Array<f
             let axis = rng.below(ndim as u64) as usize;
             let sum = x.sum_axis(Axis(axis)).insert_axis(Axis(axis));
             (
-                a - &a.sum(&[axis], true),
+                a - &a.sum([axis], true),
                 x - &sum.broadcast(x.raw_dim()).unwrap(),
             )
         }

@@ -65,7 +65,7 @@ fn a_slice_of_a_result_reads_only_the_chunks_under_it() {
         .contains("mul(2.0) -> slice[15:25, -3]"));
 
     // Through a transpose, a take and a reduction.
-    let t = b.t().take(&[3, 95], 1).sum(&[0], false);
+    let t = b.t().take(&[3, 95], 1).sum([0], false);
     t.compute().unwrap();
     assert_eq!(
         reads(&store),
@@ -121,7 +121,7 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
     };
 
     // Columns 5..15 of the mean over rows: the first column of chunks.
-    let mean = a.mean(&[0], false);
+    let mean = a.mean([0], false);
     let part = (&mean * 2.0).slice(&[(5..15).into()]);
     let want = x.mean_axis(ndarray::Axis(0)).unwrap().mapv(|v| v * 2.0);
     close(
@@ -135,7 +135,7 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
     );
 
     // With keepdims, and `take` of two columns in two chunks.
-    let sums = a.sum(&[0], true);
+    let sums = a.sum([0], true);
     let picked = sums.take(&[45, 3], 1);
     let want = x
         .sum_axis(ndarray::Axis(0))
@@ -168,7 +168,7 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
     assert_eq!(reads(&store), all_rows(0..3));
     // Anomalies from the mean: the slice goes through the broadcast of the
     // mean (its stretched axis kept whole) into the reduction.
-    let anomaly = &a - &a.mean(&[0], true);
+    let anomaly = &a - &a.mean([0], true);
     let window = anomaly.slice(&[(3..7).into(), (5..15).into()]);
     let col_means = x.mean_axis(ndarray::Axis(0)).unwrap();
     let want = (&x - &col_means).slice(ndarray::s![3..7, 5..15]).to_owned();
@@ -326,7 +326,7 @@ fn every_bad_layout_operation_is_an_error_at_plan_time() {
     );
     // An error deep in a chain names its own operation.
     graph_error(
-        &((&m + 1.0).take(&[9], 0) * 2.0).sum(&[0], false),
+        &((&m + 1.0).take(&[9], 0) * 2.0).sum([0], false),
         "take",
         "index 9",
     );

@@ -87,7 +87,7 @@ fn every_task_reported_in_order_ending_at_the_total() {
 fn a_reduction_counts_its_input_bytes_and_every_stage() {
     // A mean over axis 0 whose result feeds a second reduction: two stages.
     let a = Array::<f64>::ones(&[900, 300], [100, 70]).unwrap();
-    let total = a.mean(&[0], false).sum(&[0], false);
+    let total = a.mean([0], false).sum([0], false);
     let stages = total.plan().unwrap().stages().len();
     assert_eq!(stages, 2);
     let seen = run_with_callback(Duration::ZERO, 3, &total);
@@ -112,7 +112,7 @@ fn a_throttled_callback_still_ends_at_the_total() {
 
 #[test]
 fn no_callback_no_bar_same_result() {
-    let a = Array::<f64>::arange(1000, [7]).unwrap().sum(&[0], false);
+    let a = Array::<f64>::arange(1000, [7]).unwrap().sum([0], false);
     let quiet = ComputeOptions {
         progress: false,
         ..ComputeOptions::default()

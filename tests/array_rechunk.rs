@@ -246,7 +246,7 @@ fn a_rechunk_read_by_a_reduction_and_by_another_array() {
     let b = a.rechunk([7, 50]);
     // Read twice: by the sum, and by the difference with another chunking.
     let other = Array::<f64>::from_ndarray(x.clone(), [13, 17]).unwrap();
-    let result = (&b - &other).sum(&[1], false) + b.sum(&[1], false);
+    let result = (&b - &other).sum([1], false) + b.sum([1], false);
     let expected = x.sum_axis(ndarray::Axis(1));
     for max_mem in [1 << 30, 60_000] {
         let (got, report) = result.compute_with(&options(2, max_mem)).unwrap();

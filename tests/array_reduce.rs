@@ -336,7 +336,7 @@ proptest! {
     fn a_scan_then_a_nan_reduction_chains((x, grid) in case(), keepdims in any::<bool>()) {
         prop_assume!(x.ndim() >= 2);
         let a = Array::from_ndarray(x.clone(), Chunks::Grid(grid)).unwrap();
-        let lazy = (&a * 2.0).cumsum(0).nanmean_with(&[1], &ReduceOptions::default().keepdims(keepdims));
+        let lazy = (&a * 2.0).cumsum(0).nanmean_with([1], &ReduceOptions::default().keepdims(keepdims));
         let mut scanned = x.mapv(|v| v * 2.0);
         scanned.accumulate_axis_inplace(Axis(0), |&p, c| *c += p);
         let want = oracle(&scanned, &[1], keepdims, |v| mean_of(&valid(v)));
@@ -420,29 +420,29 @@ fn float_reductions_are_bit_identical_whatever_the_threads() {
 fn edge_semantics_follow_numpy() {
     let empty = Array::<f64>::zeros(&[0, 3], [1, 2]).unwrap();
     assert_eq!(
-        empty.sum(&[0], false).compute().unwrap(),
+        empty.sum([0], false).compute().unwrap(),
         ArrayD::<f64>::zeros(IxDyn(&[3]))
     );
     assert_eq!(
-        empty.prod(&[0], false).compute().unwrap(),
+        empty.prod([0], false).compute().unwrap(),
         ArrayD::<f64>::ones(IxDyn(&[3]))
     );
     assert!(empty
-        .mean(&[0], false)
+        .mean([0], false)
         .compute()
         .unwrap()
         .iter()
         .all(|v| v.is_nan()));
     assert_eq!(
-        empty.count_nonzero(&[0], false).compute().unwrap(),
+        empty.count_nonzero([0], false).compute().unwrap(),
         ArrayD::<i64>::zeros(IxDyn(&[3]))
     );
-    assert!(empty.all(&[0], false).compute().unwrap().iter().all(|&v| v));
-    assert!(!empty.any(&[0], false).compute().unwrap().iter().any(|&v| v));
+    assert!(empty.all([0], false).compute().unwrap().iter().all(|&v| v));
+    assert!(!empty.any([0], false).compute().unwrap().iter().any(|&v| v));
     // Reducing the non-empty axis of an empty array: an empty result.
-    assert_eq!(empty.min(&[1], false).compute().unwrap().shape(), &[0]);
+    assert_eq!(empty.min([1], false).compute().unwrap().shape(), &[0]);
     assert_eq!(empty.argmax(1).compute().unwrap().shape(), &[0]);
-    for lazy in [empty.min(&[0], false), empty.nanmax(&[0, 1], true)] {
+    for lazy in [empty.min([0], false), empty.nanmax([0, 1], true)] {
         let err = lazy.plan().unwrap_err().to_string();
         assert!(err.contains("zero-size reduction"), "{err}");
     }
@@ -455,18 +455,18 @@ fn edge_semantics_follow_numpy() {
     let nan = f64::NAN;
     let x = ndarray::arr2(&[[nan, nan, nan], [1.0, nan, 3.0]]).into_dyn();
     let a = Array::from_ndarray(x, [1, 2]).unwrap();
-    let m = a.nanmean(&[1], false).compute().unwrap();
+    let m = a.nanmean([1], false).compute().unwrap();
     assert!(m[[0]].is_nan() && m[[1]] == 2.0, "{m:?}");
-    let v = a.nanvar(&[1], false, 1).compute().unwrap();
+    let v = a.nanvar([1], false, 1).compute().unwrap();
     assert!(v[[0]].is_nan() && v[[1]] == 2.0, "{v:?}");
-    assert!(a.nanmin(&[1], false).compute().unwrap()[[0]].is_nan());
-    assert_eq!(a.nanmax(&[1], false).compute().unwrap()[[1]], 3.0);
+    assert!(a.nanmin([1], false).compute().unwrap()[[0]].is_nan());
+    assert_eq!(a.nanmax([1], false).compute().unwrap()[[1]], 3.0);
     assert_eq!(
         a.argmax(1).compute().unwrap().into_raw_vec_and_offset().0,
         vec![0, 1]
     );
     assert_eq!(
-        a.nansum(&[1], false)
+        a.nansum([1], false)
             .compute()
             .unwrap()
             .into_raw_vec_and_offset()
@@ -474,14 +474,14 @@ fn edge_semantics_follow_numpy() {
         vec![0.0, 4.0]
     );
     assert_eq!(
-        a.nanprod(&[1], false)
+        a.nanprod([1], false)
             .compute()
             .unwrap()
             .into_raw_vec_and_offset()
             .0,
         vec![1.0, 3.0]
     );
-    assert_eq!(a.count_nonzero(&[0, 1], false).compute().unwrap()[[]], 6);
+    assert_eq!(a.count_nonzero([0, 1], false).compute().unwrap()[[]], 6);
     let err = a.nanargmax(1).compute().unwrap_err().to_string();
     assert!(
         err.contains("nanargmax") && err.contains("All-NaN"),
@@ -509,7 +509,7 @@ fn edge_semantics_follow_numpy() {
 fn bad_arguments_are_reported_when_planned() {
     let a = Array::<f64>::ones(&[4, 6], [2, 3]).unwrap();
     let err = a
-        .sum_with(&[0], &ReduceOptions::default().split_every(1))
+        .sum_with([0], &ReduceOptions::default().split_every(1))
         .plan()
         .unwrap_err()
         .to_string();
@@ -521,7 +521,7 @@ fn bad_arguments_are_reported_when_planned() {
     );
     let err = a.argmax(2).plan().unwrap_err().to_string();
     assert!(
-        err.starts_with("argmax:") && err.contains("axes [2]"),
+        err.starts_with("argmax:") && err.contains("axis 2"),
         "{err}"
     );
     let err = a.cumsum(2).plan().unwrap_err().to_string();
@@ -529,14 +529,14 @@ fn bad_arguments_are_reported_when_planned() {
         err.starts_with("cumsum:") && err.contains("axis 2"),
         "{err}"
     );
-    let err = a.mean(&[1, 1], false).plan().unwrap_err().to_string();
+    let err = a.mean([1, 1], false).plan().unwrap_err().to_string();
     assert!(err.contains("not distinct"), "{err}");
 }
 
 #[test]
 fn explain_shows_the_scan_carries_and_their_bytes() {
     let a = Array::<f64>::ones(&[100, 40], [10, 20]).unwrap();
-    let lazy = (&a * 2.0).cumsum(0).nanmean(&[1], false);
+    let lazy = (&a * 2.0).cumsum(0).nanmean([1], false);
     let plan = lazy.plan().unwrap();
     assert_eq!(plan.stages().len(), 2, "{plan}");
     let carries = &plan.stages()[0];
@@ -582,7 +582,7 @@ fn a_scan_of_data_ten_times_the_budget_completes_within_it() {
     let max_mem = 4_000_000;
     assert!(1000 * 100 * 100 * 4 >= 10 * max_mem);
     let opts = options(2, max_mem);
-    let (got, report) = a.cumsum(0).max(&[1, 2], false).compute_with(&opts).unwrap();
+    let (got, report) = a.cumsum(0).max([1, 2], false).compute_with(&opts).unwrap();
     assert!(report.peak_bytes <= max_mem, "{report:?}");
     let mut running = 0.0f32;
     for (i, &v) in got.iter().enumerate() {
@@ -635,9 +635,9 @@ print(json.dumps({
         ints("nanargmax1")
     );
     for (lazy, key) in [
-        (a.nanvar(&[1], false, 1), "nanvar1"),
-        (a.nanvar(&[0], false, 1), "nanvar0"),
-        (a.nanstd(&[0], false, 1), "nanstd0"),
+        (a.nanvar([1], false, 1), "nanvar1"),
+        (a.nanvar([0], false, 1), "nanvar0"),
+        (a.nanstd([0], false, 1), "nanstd0"),
     ] {
         let got = lazy.compute().unwrap();
         for (g, w) in got.iter().zip(floats(key)) {
@@ -648,6 +648,46 @@ print(json.dumps({
                     "{key}: {g} vs {w}"
                 ),
             }
+        }
+    }
+}
+
+/// numpy's axis conventions: a negative axis counts from the end, and
+/// `Axes::All` (numpy's `axis=None`) reduces every axis; bad axes are
+/// errors naming the axis, never panics.
+#[test]
+fn negative_axes_and_all_axes_follow_numpy() {
+    use ndchunk::{Axes, Error};
+    let x = ArrayD::from_shape_fn(IxDyn(&[4, 5, 6]), |i| {
+        (i[0] as f64 * 0.5).sin() + (i[1] * i[2]) as f64 * 0.25
+    });
+    let a = Array::from_ndarray(x.clone(), [3, 2, 4]).unwrap();
+    for (negative, positive) in [
+        (vec![-1], vec![2]),
+        (vec![-3, -1], vec![0, 2]),
+        (vec![-2], vec![1]),
+    ] {
+        let neg = a.sum(&negative[..], false).compute().unwrap();
+        let pos = a.sum(&positive[..], false).compute().unwrap();
+        assert_eq!(neg, pos, "{negative:?}");
+        let neg = a.max(&negative[..], true).compute().unwrap();
+        let pos = a.max(&positive[..], true).compute().unwrap();
+        assert_eq!(neg, pos, "{negative:?}");
+    }
+    let all = a.mean(Axes::All, false).compute().unwrap();
+    let listed = a.mean([0, 1, 2], false).compute().unwrap();
+    assert_eq!(all, listed);
+    assert!((all[[]] - x.mean().unwrap()).abs() < 1e-12);
+    assert_eq!(a.std(Axes::All, true, 1).shape(), vec![1, 1, 1]);
+    for bad in [vec![3], vec![-4], vec![0, -3]] {
+        match a.sum(&bad[..], false).compute() {
+            Err(Error::Invalid { message, .. }) => {
+                assert!(
+                    message.contains("axis") || message.contains("axes"),
+                    "{message}"
+                )
+            }
+            other => panic!("{bad:?}: expected an Invalid error, got {other:?}"),
         }
     }
 }

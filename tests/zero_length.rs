@@ -60,15 +60,15 @@ fn a_zero_length_array_is_rechunked_and_read_back_by_zarr_python() {
 #[test]
 fn reductions_over_an_empty_axis_give_numpys_answers() {
     let a = Array::<f64>::zeros(&[0, 4], [1, 2]).unwrap();
-    let sum = a.sum(&[0], false).compute().unwrap();
+    let sum = a.sum([0], false).compute().unwrap();
     assert_eq!(sum.shape(), &[4]);
     assert!(sum.iter().all(|&v| v == 0.0));
-    let prod = a.prod(&[0], false).compute().unwrap();
+    let prod = a.prod([0], false).compute().unwrap();
     assert!(prod.iter().all(|&v| v == 1.0));
-    let mean = a.mean(&[0], false).compute().unwrap();
+    let mean = a.mean([0], false).compute().unwrap();
     assert!(mean.iter().all(|v| v.is_nan()));
-    let err = a.max(&[0], false).compute().unwrap_err().to_string();
+    let err = a.max([0], false).compute().unwrap_err().to_string();
     assert!(err.contains("zero-size"), "{err}");
     // Along the other axis the result is itself empty.
-    assert_eq!(a.sum(&[1], false).compute().unwrap().shape(), &[0]);
+    assert_eq!(a.sum([1], false).compute().unwrap().shape(), &[0]);
 }

@@ -117,7 +117,7 @@ impl<T: Numeric> Array<T> {
             skip_nan,
         };
         let r = Arc::new(Typed::<T>(r, Default::default()));
-        self.reduce_nonempty(name, r, &[axis], options)
+        self.reduce_nonempty(name, r, [axis], options)
     }
 
     /// Index along `axis` of the smallest element (the first one; the

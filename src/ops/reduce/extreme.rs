@@ -10,7 +10,7 @@ use ndchunk_chunking::Region;
 
 use super::{
     accumulator, combine_optional, finished, fold_run, is_nan, reshape, shaped, take_acc,
-    wrong_accumulator, ReduceOptions,
+    wrong_accumulator, Axes, ReduceOptions,
 };
 use crate::array::Array;
 use crate::error::{Error, Result};
@@ -129,7 +129,7 @@ impl<T: Numeric> Array<T> {
         name: &'static str,
         want_less: bool,
         skip_nan: bool,
-        axes: &[usize],
+        axes: impl Into<Axes>,
         options: &ReduceOptions,
     ) -> Array<T> {
         let r = Extreme {
@@ -154,12 +154,12 @@ impl<T: Numeric> Array<T> {
     /// assert_eq!(a.min(&[0], false).compute().unwrap()[[]], 0);
     /// assert!(Array::<f64>::zeros(&[0], [1]).unwrap().min(&[0], false).compute().is_err());
     /// ```
-    pub fn min(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.min_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::min`] with `keepdims` and `split_every` chosen.
-    pub fn min_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn min_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         self.extreme("min", true, false, axes, options)
     }
 
@@ -170,12 +170,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::<i32>::arange(6, [4]).unwrap();
     /// assert_eq!(a.max(&[0], false).compute().unwrap()[[]], 5);
     /// ```
-    pub fn max(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.max_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::max`] with `keepdims` and `split_every` chosen.
-    pub fn max_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn max_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         self.extreme("max", false, false, axes, options)
     }
 
@@ -187,12 +187,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[f64::NAN, 2.0, 1.0]).into_dyn(), [2]).unwrap();
     /// assert_eq!(a.nanmin(&[0], false).compute().unwrap()[[]], 1.0);
     /// ```
-    pub fn nanmin(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn nanmin(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.nanmin_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanmin`] with `keepdims` and `split_every` chosen.
-    pub fn nanmin_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn nanmin_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         self.extreme("nanmin", true, true, axes, options)
     }
 
@@ -203,12 +203,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[f64::NAN, 2.0, 1.0]).into_dyn(), [2]).unwrap();
     /// assert_eq!(a.nanmax(&[0], false).compute().unwrap()[[]], 2.0);
     /// ```
-    pub fn nanmax(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn nanmax(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.nanmax_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanmax`] with `keepdims` and `split_every` chosen.
-    pub fn nanmax_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn nanmax_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         self.extreme("nanmax", false, true, axes, options)
     }
 }

@@ -11,7 +11,9 @@ use ndchunk_io::Element;
 
 use std::any::Any;
 
-use super::{accumulator, finished, fold_axes, fold_run, is_nan, reshape, shaped, ReduceOptions};
+use super::{
+    accumulator, finished, fold_axes, fold_run, is_nan, reshape, shaped, Axes, ReduceOptions,
+};
 use crate::array::Array;
 use crate::error::Result;
 use crate::graph::block::{block, take};
@@ -125,12 +127,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::<i32>::arange(6, [4]).unwrap();
     /// assert_eq!(a.sum(&[0], false).compute().unwrap()[[]], 15);
     /// ```
-    pub fn sum(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.sum_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::sum`] with `keepdims` and `split_every` chosen.
-    pub fn sum_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn sum_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         let r = Fold::reduction("sum", T::ZERO, |x: T| x, T::add_elem);
         self.reduce("sum", r, axes, options)
     }
@@ -142,12 +144,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::<i64>::arange(6, [4]).unwrap() + 1;
     /// assert_eq!(a.prod(&[0], false).compute().unwrap()[[]], 720);
     /// ```
-    pub fn prod(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.prod_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::prod`] with `keepdims` and `split_every` chosen.
-    pub fn prod_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn prod_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         let r = Fold::reduction("prod", T::ONE, |x: T| x, T::mul_elem);
         self.reduce("prod", r, axes, options)
     }
@@ -160,12 +162,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 2.0]).into_dyn(), [2]).unwrap();
     /// assert_eq!(a.nansum(&[0], false).compute().unwrap()[[]], 3.0);
     /// ```
-    pub fn nansum(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn nansum(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.nansum_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nansum`] with `keepdims` and `split_every` chosen.
-    pub fn nansum_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn nansum_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         let skip = |x: T| if is_nan(x) { T::ZERO } else { x };
         self.reduce(
             "nansum",
@@ -182,12 +184,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[3.0, f64::NAN, 2.0]).into_dyn(), [2]).unwrap();
     /// assert_eq!(a.nanprod(&[0], false).compute().unwrap()[[]], 6.0);
     /// ```
-    pub fn nanprod(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn nanprod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.nanprod_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanprod`] with `keepdims` and `split_every` chosen.
-    pub fn nanprod_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn nanprod_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         let skip = |x: T| if is_nan(x) { T::ONE } else { x };
         self.reduce(
             "nanprod",

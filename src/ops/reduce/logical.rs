@@ -6,7 +6,7 @@
 use ndchunk_io::Element;
 
 use super::fold::Fold;
-use super::ReduceOptions;
+use super::{Axes, ReduceOptions};
 use crate::array::Array;
 
 impl<T: Element> Array<T> {
@@ -19,12 +19,12 @@ impl<T: Element> Array<T> {
     /// assert!(a.greater(3.5).any(&[0], false).compute().unwrap()[[]]);
     /// assert!(!a.greater(9.0).any(&[0], false).compute().unwrap()[[]]);
     /// ```
-    pub fn any(&self, axes: &[usize], keepdims: bool) -> Array<bool> {
+    pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<bool> {
         self.any_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::any`] with `keepdims` and `split_every` chosen.
-    pub fn any_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<bool> {
+    pub fn any_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<bool> {
         let r = Fold::reduction("any", false, |x: T| x != T::default(), |a, b| a || b);
         self.reduce("any", r, axes, options)
     }
@@ -38,12 +38,12 @@ impl<T: Element> Array<T> {
     /// assert!(!a.all(&[0], false).compute().unwrap()[[]]); // 0 is there
     /// assert!((a + 1).all(&[0], false).compute().unwrap()[[]]);
     /// ```
-    pub fn all(&self, axes: &[usize], keepdims: bool) -> Array<bool> {
+    pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<bool> {
         self.all_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::all`] with `keepdims` and `split_every` chosen.
-    pub fn all_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<bool> {
+    pub fn all_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<bool> {
         let r = Fold::reduction("all", true, |x: T| x != T::default(), |a, b| a && b);
         self.reduce("all", r, axes, options)
     }
@@ -56,12 +56,12 @@ impl<T: Element> Array<T> {
     /// let a = Array::<i32>::arange(5, [2]).unwrap();
     /// assert_eq!(a.count_nonzero(&[0], false).compute().unwrap()[[]], 4i64);
     /// ```
-    pub fn count_nonzero(&self, axes: &[usize], keepdims: bool) -> Array<i64> {
+    pub fn count_nonzero(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<i64> {
         self.count_nonzero_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::count_nonzero`] with `keepdims` and `split_every` chosen.
-    pub fn count_nonzero_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<i64> {
+    pub fn count_nonzero_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
         let nonzero = |x: T| i64::from(x != T::default());
         let r = Fold::reduction("count_nonzero", 0i64, nonzero, |a: i64, b| {
             a.wrapping_add(b)

@@ -20,6 +20,7 @@
 //! for floats; indices and counts are `i64` (numpy's `intp`).
 
 mod arg;
+mod axes;
 mod extreme;
 mod fold;
 mod logical;
@@ -37,6 +38,8 @@ use crate::error::{Error, Result};
 use crate::graph::block::block;
 use crate::graph::{block_type, Block, Node, NodeKind, Reduction};
 use crate::ops::elementwise::invalid;
+
+pub use axes::Axes;
 
 /// Partial results combined at once in a reduction tree (Dask's default
 /// `split_every` for most reductions is 4 to 32; 8 keeps trees shallow).
@@ -232,17 +235,18 @@ fn fold_run<T, A: Copy>(run: &[T], init: A, f: impl Fn(A, &T) -> A, op: impl Fn(
 }
 
 impl<T: Element> Array<T> {
-    /// A reduction node over `axes` (each at most once, in range) running
-    /// `reduction`, whose finished blocks must be `ArrayD<U>`. Bad axes or
-    /// a `split_every` below 2 become an error when the graph is planned.
+    /// A reduction node over `axes` (each at most once, in range; negative
+    /// ones count from the end) running `reduction`, whose finished blocks
+    /// must be `ArrayD<U>`. Bad axes or a `split_every` below 2 become an
+    /// error when the graph is planned.
     pub fn reduce<U: Element>(
         &self,
         name: &str,
         reduction: Arc<dyn Reduction>,
-        axes: &[usize],
+        axes: impl Into<Axes>,
         options: &ReduceOptions,
     ) -> Array<U> {
-        match self.reduced_grid(axes, options) {
+        match self.reduced_grid(&axes.into(), options) {
             Ok((sorted, grid)) => Array::from_node(Node::new(
                 name,
                 grid,
@@ -266,13 +270,15 @@ impl<T: Element> Array<T> {
         &self,
         name: &str,
         reduction: Arc<dyn Reduction>,
-        axes: &[usize],
+        axes: impl Into<Axes>,
         options: &ReduceOptions,
     ) -> Array<U> {
+        let axes = axes.into();
         let shape = self.shape();
-        let extent: u64 = axes.iter().filter_map(|&a| shape.get(a).copied()).product();
+        let resolved = axes.resolve(shape.len()).unwrap_or_default();
+        let extent: u64 = resolved.iter().map(|&a| shape[a]).product();
         let outputs: u64 = (0..shape.len())
-            .filter(|a| !axes.contains(a))
+            .filter(|a| !resolved.contains(a))
             .map(|a| shape[a])
             .product();
         if extent == 0 && outputs > 0 {
@@ -280,7 +286,7 @@ impl<T: Element> Array<T> {
                 name,
                 self.grid().clone(),
                 format!(
-                    "zero-size reduction over axes {axes:?} of shape {shape:?} has no identity"
+                    "zero-size reduction over axes {resolved:?} of shape {shape:?} has no identity"
                 ),
             );
         }
@@ -290,7 +296,7 @@ impl<T: Element> Array<T> {
     /// The sorted axes and the output grid, or what is wrong.
     fn reduced_grid(
         &self,
-        axes: &[usize],
+        axes: &Axes,
         options: &ReduceOptions,
     ) -> std::result::Result<(Vec<usize>, ndchunk_chunking::ChunkGrid), String> {
         if options.split_every < 2 {
@@ -299,25 +305,18 @@ impl<T: Element> Array<T> {
                 options.split_every
             ));
         }
-        let mut sorted = axes.to_vec();
+        let axes = axes.resolve(self.ndim())?;
+        let mut sorted = axes.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        if sorted.len() != axes.len() || sorted.last().is_some_and(|&a| a >= self.ndim()) {
-            return Err(format!(
-                "axes {axes:?} are not distinct axes of a {}-d array",
-                self.ndim()
-            ));
+        if sorted.len() != axes.len() {
+            return Err(format!("axes {axes:?} are not distinct"));
         }
         let grid = self
             .grid()
             .reduce_axes(&sorted, options.keepdims)
             .map_err(|e| e.to_string())?;
         Ok((sorted, grid))
-    }
-
-    /// Every axis, for reducing to a scalar: `a.sum(&a.all_axes(), false)`.
-    pub fn all_axes(&self) -> Vec<usize> {
-        (0..self.ndim()).collect()
     }
 }
 

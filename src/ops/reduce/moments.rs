@@ -14,7 +14,8 @@ use num_traits::Float;
 use std::any::Any;
 
 use super::{
-    accumulator, finished, fold_axes, fold_run, is_nan, reshape, shaped, take_acc, ReduceOptions,
+    accumulator, finished, fold_axes, fold_run, is_nan, reshape, shaped, take_acc, Axes,
+    ReduceOptions,
 };
 use crate::array::Array;
 use crate::error::Result;
@@ -222,7 +223,7 @@ impl<T: Numeric + Float> Array<T> {
         kind: Kind,
         skip_nan: bool,
         ddof: u64,
-        axes: &[usize],
+        axes: impl Into<Axes>,
         options: &ReduceOptions,
     ) -> Array<T> {
         let r = MeanVar {
@@ -246,12 +247,12 @@ impl<T: Numeric + Float> Array<T> {
     /// let a = Array::<f64>::arange(5, [2]).unwrap();
     /// assert_eq!(a.mean(&[0], false).compute().unwrap()[[]], 2.0);
     /// ```
-    pub fn mean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.mean_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::mean`] with `keepdims` and `split_every` chosen.
-    pub fn mean_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn mean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         self.moments("mean", Kind::Mean, false, 0, axes, options)
     }
 
@@ -263,22 +264,22 @@ impl<T: Numeric + Float> Array<T> {
     /// assert_eq!(a.var(&[0], false, 0).compute().unwrap()[[]], 2.0);
     /// assert_eq!(a.var(&[0], false, 1).compute().unwrap()[[]], 2.5);
     /// ```
-    pub fn var(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn var(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
         self.var_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::var`] with `keepdims` and `split_every` chosen.
-    pub fn var_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+    pub fn var_with(&self, axes: impl Into<Axes>, ddof: u64, options: &ReduceOptions) -> Array<T> {
         self.moments("var", Kind::Var, false, ddof, axes, options)
     }
 
     /// Standard deviation over `axes`, dividing by `max(n - ddof, 0)`.
-    pub fn std(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn std(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
         self.std_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::std`] with `keepdims` and `split_every` chosen.
-    pub fn std_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+    pub fn std_with(&self, axes: impl Into<Axes>, ddof: u64, options: &ReduceOptions) -> Array<T> {
         self.moments("std", Kind::Std, false, ddof, axes, options)
     }
 
@@ -290,12 +291,12 @@ impl<T: Numeric + Float> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 2.0]).into_dyn(), [2]).unwrap();
     /// assert_eq!(a.nanmean(&[0], false).compute().unwrap()[[]], 1.5);
     /// ```
-    pub fn nanmean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+    pub fn nanmean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
         self.nanmean_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanmean`] with `keepdims` and `split_every` chosen.
-    pub fn nanmean_with(&self, axes: &[usize], options: &ReduceOptions) -> Array<T> {
+    pub fn nanmean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
         self.moments("nanmean", Kind::Mean, true, 0, axes, options)
     }
 
@@ -308,22 +309,32 @@ impl<T: Numeric + Float> Array<T> {
     /// assert_eq!(a.nanvar(&[0], false, 1).compute().unwrap()[[]], 2.0);
     /// assert!(a.nanvar(&[0], false, 2).compute().unwrap()[[]].is_nan());
     /// ```
-    pub fn nanvar(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn nanvar(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
         self.nanvar_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanvar`] with `keepdims` and `split_every` chosen.
-    pub fn nanvar_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+    pub fn nanvar_with(
+        &self,
+        axes: impl Into<Axes>,
+        ddof: u64,
+        options: &ReduceOptions,
+    ) -> Array<T> {
         self.moments("nanvar", Kind::Var, true, ddof, axes, options)
     }
 
     /// Standard deviation over `axes` of the elements that are not NaN.
-    pub fn nanstd(&self, axes: &[usize], keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn nanstd(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
         self.nanstd_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanstd`] with `keepdims` and `split_every` chosen.
-    pub fn nanstd_with(&self, axes: &[usize], ddof: u64, options: &ReduceOptions) -> Array<T> {
+    pub fn nanstd_with(
+        &self,
+        axes: impl Into<Axes>,
+        ddof: u64,
+        options: &ReduceOptions,
+    ) -> Array<T> {
         self.moments("nanstd", Kind::Std, true, ddof, axes, options)
     }
 }
