@@ -17,12 +17,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use num_traits::Float;
-
 use ndchunk::chunking::{parse_bytes, ChunkGrid};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ArrayMeta, ChunkStore, Scalar, ZarrStore};
-use ndchunk::{Array, ComputeOptions, ComputeReport, DynArray, Numeric};
+use ndchunk::{Array, ComputeOptions, ComputeReport, DynArray, MeanElement};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -101,7 +99,7 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Reduces `a` and writes the result beside its dimension names.
-    fn run<T: Numeric + Float>(&self, a: Array<T>) -> Result<ComputeReport, Error> {
+    fn run<T: MeanElement<Mean = T>>(&self, a: Array<T>) -> Result<ComputeReport, Error> {
         let axes = [self.axis];
         let reduced = match self.op {
             "sum" => a.sum(axes, false),

@@ -22,5 +22,5 @@ pub use exec::run::{ComputeOptions, ComputeReport};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::{blockwise, concatenate, stack, where_, Index, Numeric, Operand, PadMode};
-pub use ops::{Axes, ReduceOptions};
+pub use ops::{Axes, MeanElement, ReduceOptions};
 pub use plan::Plan;

@@ -691,3 +691,34 @@ fn negative_axes_and_all_axes_follow_numpy() {
         }
     }
 }
+
+/// Integer `mean`/`var`/`std` give `f64` as numpy does: each element is
+/// converted first, so large values neither wrap nor truncate.
+#[test]
+fn integer_moments_are_float64() {
+    let x = ArrayD::from_shape_fn(IxDyn(&[6, 7]), |i| (i[0] * 7 + i[1]) as i32 * 37 % 101 - 50);
+    let a = Array::from_ndarray(x.clone(), [4, 3]).unwrap();
+    let xf = x.mapv(f64::from);
+    let mean: ArrayD<f64> = a.mean(-1, false).compute().unwrap();
+    let want = xf.mean_axis(Axis(1)).unwrap();
+    for (g, w) in mean.iter().zip(want.iter()) {
+        assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{g} vs {w}");
+    }
+    for ddof in [0u64, 1] {
+        let var: ArrayD<f64> = a.var(0, false, ddof).compute().unwrap();
+        let std: ArrayD<f64> = a.std(0, false, ddof).compute().unwrap();
+        let want = xf.var_axis(Axis(0), ddof as f64);
+        for ((v, s), w) in var.iter().zip(std.iter()).zip(want.iter()) {
+            assert!((v - w).abs() <= 1e-12 * w.abs().max(1.0), "{v} vs {w}");
+            assert!((s - w.sqrt()).abs() <= 1e-12 * w.sqrt().max(1.0));
+        }
+    }
+    // Values whose integer sum would wrap: the mean is still right.
+    let big = Array::from_ndarray(ArrayD::from_elem(IxDyn(&[8]), i64::MAX - 1), [3]).unwrap();
+    let m: ArrayD<f64> = big.mean(ndchunk::Axes::All, false).compute().unwrap();
+    assert_eq!(m[[]], (i64::MAX - 1) as f64);
+    // Over an empty axis: NaN, as numpy.
+    let empty = Array::<u8>::from_ndarray(ArrayD::zeros(IxDyn(&[0, 3])), [1, 3]).unwrap();
+    let m = empty.mean(0, false).compute().unwrap();
+    assert!(m.iter().all(|v| v.is_nan()) && m.len() == 3);
+}

@@ -12,4 +12,4 @@ pub use elementwise::Operand;
 pub use layout::{concatenate, stack, Index, PadMode};
 pub use logic::{blockwise, where_};
 pub use numeric::Numeric;
-pub use reduce::{Axes, ReduceOptions, DEFAULT_SPLIT_EVERY};
+pub use reduce::{Axes, MeanElement, ReduceOptions, DEFAULT_SPLIT_EVERY};

@@ -16,8 +16,10 @@
 //!
 //! Element types follow numpy where the typed API allows: `sum`/`prod`
 //! (and the scans) of integers stay in the input type and wrap on overflow
-//! (numpy widens small integers to `int64` first); `mean`/`var`/`std` are
-//! for floats; indices and counts are `i64` (numpy's `intp`).
+//! (numpy widens small integers to `int64` first); `mean`/`var`/`std` of
+//! integers give `f64`, of floats the same float ([`MeanElement`]); indices
+//! and counts are `i64` (numpy's `intp`). Axes are numpy's ([`Axes`]):
+//! negative ones count from the end, [`Axes::All`] is `axis=None`.
 
 mod arg;
 mod axes;
@@ -40,6 +42,7 @@ use crate::graph::{block_type, Block, Node, NodeKind, Reduction};
 use crate::ops::elementwise::invalid;
 
 pub use axes::Axes;
+pub use moments::MeanElement;
 
 /// Partial results combined at once in a reduction tree (Dask's default
 /// `split_every` for most reductions is 4 to 32; 8 keeps trees shallow).

@@ -216,6 +216,49 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
     }
 }
 
+/// An element type `mean`, `var` and `std` are defined on, and the type
+/// they give, as numpy: a float stays itself, an integer gives `f64` (each
+/// element converted to `f64` first, so sums of large integers neither
+/// wrap nor lose more than `f64` rounding).
+///
+/// ```
+/// use ndchunk::Array;
+/// let a = Array::<i32>::arange(4, [3]).unwrap(); // [0, 1, 2, 3]
+/// let mean: ndarray::ArrayD<f64> = a.mean(0, false).compute().unwrap();
+/// assert_eq!(mean[[]], 1.5);
+/// ```
+pub trait MeanElement: Numeric {
+    /// The element type of the result.
+    type Mean: Numeric + Float;
+    /// The array in the type its moments are computed in.
+    fn to_mean_type(array: &Array<Self>) -> Array<Self::Mean>;
+}
+
+macro_rules! mean_of_float {
+    ($($t:ty),*) => {$(
+        impl MeanElement for $t {
+            type Mean = $t;
+            fn to_mean_type(array: &Array<$t>) -> Array<$t> {
+                array.clone()
+            }
+        }
+    )*};
+}
+
+macro_rules! mean_of_integer {
+    ($($t:ty),*) => {$(
+        impl MeanElement for $t {
+            type Mean = f64;
+            fn to_mean_type(array: &Array<$t>) -> Array<f64> {
+                array.astype::<f64>()
+            }
+        }
+    )*};
+}
+
+mean_of_float!(f32, f64);
+mean_of_integer!(i8, i16, i32, i64, u8, u16, u32, u64);
+
 impl<T: Numeric + Float> Array<T> {
     fn moments(
         &self,
@@ -239,7 +282,9 @@ impl<T: Numeric + Float> Array<T> {
             options,
         )
     }
+}
 
+impl<T: MeanElement> Array<T> {
     /// Mean over `axes` (NaN over an empty extent, as numpy).
     ///
     /// ```
@@ -247,13 +292,13 @@ impl<T: Numeric + Float> Array<T> {
     /// let a = Array::<f64>::arange(5, [2]).unwrap();
     /// assert_eq!(a.mean(&[0], false).compute().unwrap()[[]], 2.0);
     /// ```
-    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
+    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T::Mean> {
         self.mean_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::mean`] with `keepdims` and `split_every` chosen.
-    pub fn mean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        self.moments("mean", Kind::Mean, false, 0, axes, options)
+    pub fn mean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T::Mean> {
+        T::to_mean_type(self).moments("mean", Kind::Mean, false, 0, axes, options)
     }
 
     /// Variance over `axes`, dividing by `max(n - ddof, 0)` as numpy.
@@ -264,23 +309,33 @@ impl<T: Numeric + Float> Array<T> {
     /// assert_eq!(a.var(&[0], false, 0).compute().unwrap()[[]], 2.0);
     /// assert_eq!(a.var(&[0], false, 1).compute().unwrap()[[]], 2.5);
     /// ```
-    pub fn var(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn var(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T::Mean> {
         self.var_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::var`] with `keepdims` and `split_every` chosen.
-    pub fn var_with(&self, axes: impl Into<Axes>, ddof: u64, options: &ReduceOptions) -> Array<T> {
-        self.moments("var", Kind::Var, false, ddof, axes, options)
+    pub fn var_with(
+        &self,
+        axes: impl Into<Axes>,
+        ddof: u64,
+        options: &ReduceOptions,
+    ) -> Array<T::Mean> {
+        T::to_mean_type(self).moments("var", Kind::Var, false, ddof, axes, options)
     }
 
     /// Standard deviation over `axes`, dividing by `max(n - ddof, 0)`.
-    pub fn std(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn std(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T::Mean> {
         self.std_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::std`] with `keepdims` and `split_every` chosen.
-    pub fn std_with(&self, axes: impl Into<Axes>, ddof: u64, options: &ReduceOptions) -> Array<T> {
-        self.moments("std", Kind::Std, false, ddof, axes, options)
+    pub fn std_with(
+        &self,
+        axes: impl Into<Axes>,
+        ddof: u64,
+        options: &ReduceOptions,
+    ) -> Array<T::Mean> {
+        T::to_mean_type(self).moments("std", Kind::Std, false, ddof, axes, options)
     }
 
     /// Mean over `axes` of the elements that are not NaN (NaN where all
@@ -291,13 +346,13 @@ impl<T: Numeric + Float> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 2.0]).into_dyn(), [2]).unwrap();
     /// assert_eq!(a.nanmean(&[0], false).compute().unwrap()[[]], 1.5);
     /// ```
-    pub fn nanmean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T> {
+    pub fn nanmean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array<T::Mean> {
         self.nanmean_with(axes, &ReduceOptions::with_keepdims(keepdims))
     }
 
     /// [`Array::nanmean`] with `keepdims` and `split_every` chosen.
-    pub fn nanmean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        self.moments("nanmean", Kind::Mean, true, 0, axes, options)
+    pub fn nanmean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T::Mean> {
+        T::to_mean_type(self).moments("nanmean", Kind::Mean, true, 0, axes, options)
     }
 
     /// Variance over `axes` of the elements that are not NaN, dividing by
@@ -309,7 +364,7 @@ impl<T: Numeric + Float> Array<T> {
     /// assert_eq!(a.nanvar(&[0], false, 1).compute().unwrap()[[]], 2.0);
     /// assert!(a.nanvar(&[0], false, 2).compute().unwrap()[[]].is_nan());
     /// ```
-    pub fn nanvar(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn nanvar(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T::Mean> {
         self.nanvar_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
@@ -319,12 +374,12 @@ impl<T: Numeric + Float> Array<T> {
         axes: impl Into<Axes>,
         ddof: u64,
         options: &ReduceOptions,
-    ) -> Array<T> {
-        self.moments("nanvar", Kind::Var, true, ddof, axes, options)
+    ) -> Array<T::Mean> {
+        T::to_mean_type(self).moments("nanvar", Kind::Var, true, ddof, axes, options)
     }
 
     /// Standard deviation over `axes` of the elements that are not NaN.
-    pub fn nanstd(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T> {
+    pub fn nanstd(&self, axes: impl Into<Axes>, keepdims: bool, ddof: u64) -> Array<T::Mean> {
         self.nanstd_with(axes, ddof, &ReduceOptions::with_keepdims(keepdims))
     }
 
@@ -334,7 +389,7 @@ impl<T: Numeric + Float> Array<T> {
         axes: impl Into<Axes>,
         ddof: u64,
         options: &ReduceOptions,
-    ) -> Array<T> {
-        self.moments("nanstd", Kind::Std, true, ddof, axes, options)
+    ) -> Array<T::Mean> {
+        T::to_mean_type(self).moments("nanstd", Kind::Std, true, ddof, axes, options)
     }
 }
