@@ -679,6 +679,24 @@ fn negative_axes_and_all_axes_follow_numpy() {
     assert_eq!(all, listed);
     assert!((all[[]] - x.mean().unwrap()).abs() < 1e-12);
     assert_eq!(a.std(Axes::All, true, 1).shape(), vec![1, 1, 1]);
+    // Operations along one axis take a negative one too, and only one.
+    assert_eq!(
+        a.argmax(-1).compute().unwrap(),
+        a.argmax(2).compute().unwrap()
+    );
+    assert_eq!(
+        a.cumsum(-3).compute().unwrap(),
+        a.cumsum(0).compute().unwrap()
+    );
+    for err in [
+        a.argmin(Axes::All).compute().map(|_| ()),
+        a.cumsum([0, 1]).compute().map(|_| ()),
+    ] {
+        assert!(
+            matches!(&err, Err(Error::Invalid { message, .. }) if message.contains("one axis expected")),
+            "{err:?}"
+        );
+    }
     for bad in [vec![3], vec![-4], vec![0, -3]] {
         match a.sum(&bad[..], false).compute() {
             Err(Error::Invalid { message, .. }) => {

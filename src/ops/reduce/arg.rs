@@ -11,11 +11,12 @@ use std::sync::Arc;
 use ndarray::{ArrayD, Axis, IxDyn};
 use ndchunk_chunking::Region;
 
-use super::{combine_optional, is_nan, reshape, take_acc, ReduceOptions};
+use super::{combine_optional, is_nan, reshape, take_acc, Axes, ReduceOptions};
 use crate::array::Array;
 use crate::error::{Error, Result};
 use crate::graph::block::{block, take};
 use crate::graph::{Block, Reduction};
+use crate::ops::elementwise::invalid;
 use crate::ops::numeric::Numeric;
 
 /// Value and global index of the extreme so far; index -1: no candidate
@@ -108,9 +109,13 @@ impl<T: Numeric> Array<T> {
         name: &'static str,
         want_less: bool,
         skip_nan: bool,
-        axis: usize,
+        axis: impl Into<Axes>,
         options: &ReduceOptions,
     ) -> Array<i64> {
+        let axis = match axis.into().resolve_one(self.ndim()) {
+            Ok(axis) => axis,
+            Err(message) => return invalid(name, self.grid().clone(), message),
+        };
         let r = ArgExtreme {
             name,
             want_less,
@@ -130,12 +135,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::from_ndarray(x, [2, 2]).unwrap();
     /// assert_eq!(a.argmin(1).compute().unwrap().into_raw_vec_and_offset().0, vec![1, 1]);
     /// ```
-    pub fn argmin(&self, axis: usize) -> Array<i64> {
+    pub fn argmin(&self, axis: impl Into<Axes>) -> Array<i64> {
         self.argmin_with(axis, &ReduceOptions::default())
     }
 
     /// [`Array::argmin`] with `keepdims` and `split_every` chosen.
-    pub fn argmin_with(&self, axis: usize, options: &ReduceOptions) -> Array<i64> {
+    pub fn argmin_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
         self.arg_extreme("argmin", true, false, axis, options)
     }
 
@@ -147,12 +152,12 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::<i32>::arange(7, [3]).unwrap();
     /// assert_eq!(a.argmax(0).compute().unwrap()[[]], 6);
     /// ```
-    pub fn argmax(&self, axis: usize) -> Array<i64> {
+    pub fn argmax(&self, axis: impl Into<Axes>) -> Array<i64> {
         self.argmax_with(axis, &ReduceOptions::default())
     }
 
     /// [`Array::argmax`] with `keepdims` and `split_every` chosen.
-    pub fn argmax_with(&self, axis: usize, options: &ReduceOptions) -> Array<i64> {
+    pub fn argmax_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
         self.arg_extreme("argmax", false, false, axis, options)
     }
 
@@ -166,22 +171,22 @@ impl<T: Numeric> Array<T> {
     /// assert_eq!(a.nanargmin(0).compute().unwrap()[[]], 2);
     /// assert_eq!(a.argmin(0).compute().unwrap()[[]], 0);
     /// ```
-    pub fn nanargmin(&self, axis: usize) -> Array<i64> {
+    pub fn nanargmin(&self, axis: impl Into<Axes>) -> Array<i64> {
         self.nanargmin_with(axis, &ReduceOptions::default())
     }
 
     /// [`Array::nanargmin`] with `keepdims` and `split_every` chosen.
-    pub fn nanargmin_with(&self, axis: usize, options: &ReduceOptions) -> Array<i64> {
+    pub fn nanargmin_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
         self.arg_extreme("nanargmin", true, true, axis, options)
     }
 
     /// Index along `axis` of the largest element that is not NaN.
-    pub fn nanargmax(&self, axis: usize) -> Array<i64> {
+    pub fn nanargmax(&self, axis: impl Into<Axes>) -> Array<i64> {
         self.nanargmax_with(axis, &ReduceOptions::default())
     }
 
     /// [`Array::nanargmax`] with `keepdims` and `split_every` chosen.
-    pub fn nanargmax_with(&self, axis: usize, options: &ReduceOptions) -> Array<i64> {
+    pub fn nanargmax_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
         self.arg_extreme("nanargmax", false, true, axis, options)
     }
 }

@@ -48,6 +48,17 @@ impl Axes {
     }
 }
 
+impl Axes {
+    /// The one axis of an operation along a single axis (`argmax`,
+    /// `cumsum`), or what is wrong.
+    pub(crate) fn resolve_one(&self, ndim: usize) -> std::result::Result<usize, String> {
+        match self {
+            Axes::List(list) if list.len() == 1 => Ok(self.resolve(ndim)?[0]),
+            other => Err(format!("one axis expected, got {other:?}")),
+        }
+    }
+}
+
 macro_rules! axes_from {
     ($($t:ty),*) => {$(
         impl From<$t> for Axes {

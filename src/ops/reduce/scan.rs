@@ -22,7 +22,7 @@ use std::sync::Arc;
 use ndarray::{ArrayD, Axis, IxDyn, Slice, Zip};
 use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
 
-use super::{fold_axes, is_nan, take_acc, DEFAULT_SPLIT_EVERY};
+use super::{fold_axes, is_nan, take_acc, Axes, DEFAULT_SPLIT_EVERY};
 use crate::array::Array;
 use crate::error::{Error, Result};
 use crate::graph::block::{block, take};
@@ -143,15 +143,12 @@ impl<T: Numeric> Array<T> {
         identity: T,
         op: fn(T, T) -> T,
         skip_nan: bool,
-        axis: usize,
+        axis: impl Into<Axes>,
     ) -> Array<T> {
-        if axis >= self.ndim() {
-            return invalid(
-                name,
-                self.grid().clone(),
-                format!("axis {axis} is not an axis of a {}-d array", self.ndim()),
-            );
-        }
+        let axis = match axis.into().resolve_one(self.ndim()) {
+            Ok(axis) => axis,
+            Err(message) => return invalid(name, self.grid().clone(), message),
+        };
         let scan = Arc::new(ScanOp {
             name,
             axis,
@@ -214,7 +211,7 @@ impl<T: Numeric> Array<T> {
     /// assert_eq!(a.cumsum(0).compute().unwrap().into_raw_vec_and_offset().0, vec![0, 1, 3, 6, 10]);
     /// println!("{}", a.cumsum(0).explain().unwrap()); // carries, then the scan
     /// ```
-    pub fn cumsum(&self, axis: usize) -> Array<T> {
+    pub fn cumsum(&self, axis: impl Into<Axes>) -> Array<T> {
         self.scan("cumsum", T::ZERO, T::add_elem, false, axis)
     }
 
@@ -225,7 +222,7 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::<i64>::arange(5, [2]).unwrap() + 1;
     /// assert_eq!(a.cumprod(0).compute().unwrap().into_raw_vec_and_offset().0, vec![1, 2, 6, 24, 120]);
     /// ```
-    pub fn cumprod(&self, axis: usize) -> Array<T> {
+    pub fn cumprod(&self, axis: impl Into<Axes>) -> Array<T> {
         self.scan("cumprod", T::ONE, T::mul_elem, false, axis)
     }
 
@@ -237,13 +234,13 @@ impl<T: Numeric> Array<T> {
     /// let a = Array::from_ndarray(ndarray::arr1(&[f64::NAN, 1.0, f64::NAN, 2.0]).into_dyn(), [3]).unwrap();
     /// assert_eq!(a.nancumsum(0).compute().unwrap().into_raw_vec_and_offset().0, vec![0.0, 1.0, 1.0, 3.0]);
     /// ```
-    pub fn nancumsum(&self, axis: usize) -> Array<T> {
+    pub fn nancumsum(&self, axis: impl Into<Axes>) -> Array<T> {
         self.scan("nancumsum", T::ZERO, T::add_elem, true, axis)
     }
 
     /// Cumulative product along `axis` with NaN counted as 1 (numpy's
     /// `nancumprod`).
-    pub fn nancumprod(&self, axis: usize) -> Array<T> {
+    pub fn nancumprod(&self, axis: impl Into<Axes>) -> Array<T> {
         self.scan("nancumprod", T::ONE, T::mul_elem, true, axis)
     }
 }
