@@ -36,21 +36,14 @@ use zarrs::filesystem::FilesystemStore;
 const CHILD: &str = "NDCHUNK_BENCH_CHILD";
 
 fn quiet() -> ComputeOptions {
-    ComputeOptions {
-        progress: false,
-        ..ComputeOptions::default()
-    }
+    ComputeOptions::default().progress(false)
 }
 
 fn graph_of_a_million_chunks(c: &mut Criterion) {
     c.bench_function(
         "build+plan (ones((10000,10000,100), chunks=(10,10,100)) + 1).sum(axis=0)",
         |b| {
-            let options = ComputeOptions {
-                max_mem: Some(1 << 30),
-                threads: Some(2),
-                ..quiet()
-            };
+            let options = quiet().max_mem(1 << 30).threads(2);
             b.iter(|| {
                 let a = Array::<f64>::ones(&[10_000, 10_000, 100], [10, 10, 100]).unwrap();
                 let plan = (a + 1.0).sum([0], false).plan_with(&options).unwrap();
@@ -62,10 +55,7 @@ fn graph_of_a_million_chunks(c: &mut Criterion) {
 }
 
 fn per_task_overhead(c: &mut Criterion) {
-    let options = ComputeOptions {
-        max_mem: Some(1 << 30),
-        ..quiet()
-    };
+    let options = quiet().max_mem(1 << 30);
     let a = Array::<f64>::ones(&[10_000], [1]).unwrap() + 1.0;
     let mut group = c.benchmark_group("per-task overhead");
     group.sample_size(20);

@@ -301,11 +301,9 @@ fn engine_rechunk(src: &Path, dst: &Path, hours: u64) {
     meta.grid = ChunkGrid::regular(&meta.shape(), &[hours, 10, 10]).unwrap();
     let spec = ZarrArraySpec::new(meta, ZarrFormat::V2, source.compressor().clone());
     let target = ZarrStore::create(dst, "/", &spec).unwrap();
-    let options = ndchunk::ComputeOptions {
-        max_mem: Some(1 << 30),
-        progress: false,
-        ..Default::default()
-    };
+    let options = ndchunk::ComputeOptions::default()
+        .max_mem(1 << 30)
+        .progress(false);
     ndchunk::Array::<f32>::from_store(std::sync::Arc::new(source))
         .unwrap()
         .store_with(&target, &options)

@@ -45,10 +45,10 @@ fn run() -> Result<(), Error> {
         Some(spec) => spec.split(',').map(str::parse).collect::<Result<_, _>>()?,
         None => vec![shape[0], 10, 10],
     };
-    let options = ComputeOptions {
-        max_mem: flag("--max-mem").map(|m| parse_bytes(&m)).transpose()?,
-        ..ComputeOptions::default()
-    };
+    let mut options = ComputeOptions::new();
+    if let Some(max_mem) = flag("--max-mem") {
+        options = options.max_mem(parse_bytes(&max_mem)?);
+    }
 
     let t = Array::<f32>::from_store(source.clone())?;
     let anomaly = &t - t.mean([0], true);

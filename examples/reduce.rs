@@ -58,10 +58,10 @@ fn run() -> Result<(), Error> {
         return Err(format!("--axis {axis}: the array has {} axes", dims.len()).into());
     }
     let op = flag("--op").unwrap_or_else(|| "mean".into());
-    let options = ComputeOptions {
-        max_mem: flag("--max-mem").map(|m| parse_bytes(&m)).transpose()?,
-        ..ComputeOptions::default()
-    };
+    let mut options = ComputeOptions::new();
+    if let Some(max_mem) = flag("--max-mem") {
+        options = options.max_mem(parse_bytes(&max_mem)?);
+    }
     let job = Job {
         op: &op,
         axis,

@@ -1,26 +1,31 @@
 //! # ndchunk
 //!
-//! Lazy chunked n-dimensional arrays with labelled axes over Zarr and HDF5
-//! chunk stores: Dask array + Xarray for Rust. Today: the chunk-grid
-//! algebra ([`chunking`]), the stores ([`io`]), the lazy array engine
-//! ([`Array`], [`DynArray`]) with its one executor (budgeted, resumable
-//! `store`), and `chunkctl rechunk` as a job over it ([`rechunk`]); the
-//! labelled layer comes next.
+//! Lazy chunked n-dimensional arrays over Zarr and HDF5 chunk stores: the
+//! Dask-array half of "Dask array + Xarray for Rust" (the labelled layer is
+//! still to come). An [`Array`] is an expression over chunk stores,
+//! in-memory arrays and generators; nothing is read until it is computed
+//! or stored. Its operations build a graph of one node per operation,
+//! never one per chunk; [`Array::plan`] cuts that graph into stages that
+//! run within a memory budget ([`ComputeOptions`]) on one parallel
+//! executor, and [`Array::store_with`] resumes after a kill.
+//!
+//! The chunk-grid algebra is [`chunking`], the stores are [`io`].
 
-pub mod array;
-pub mod error;
-pub mod exec;
-pub mod graph;
-pub mod ops;
-pub mod plan;
-pub mod rechunk;
+mod array;
+mod error;
+mod exec;
+mod graph;
+mod ops;
+mod plan;
+mod runtime;
 
-pub use array::{Array, Chunks, DynArray};
+pub use array::{splitmix64, Array, Chunks, DynArray, DynElement, RandomFloat};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};
+pub use graph::BlockInfo;
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::{blockwise, concatenate, stack, where_, Index, Numeric, Operand, PadMode};
-pub use ops::{Axes, MeanElement, ReduceOptions};
-pub use plan::Plan;
+pub use ops::{Axes, MeanElement, ReduceOptions, DEFAULT_SPLIT_EVERY};
+pub use plan::{Plan, Residence, Stage, StageKind};

@@ -5,8 +5,8 @@
 mod support;
 
 use ndarray::{ArrayD, IxDyn};
-use ndchunk::array::splitmix64;
 use ndchunk::chunking::ChunkGrid;
+use ndchunk::splitmix64;
 use ndchunk::{Array, Chunks};
 
 /// (start, stop, num, endpoint): ordinary, reversed, long, one and zero

@@ -22,12 +22,10 @@ fn random_f32(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn options(threads: usize, max_mem: u64) -> ComputeOptions {
-    ComputeOptions {
-        max_mem: Some(max_mem),
-        threads: Some(threads),
-        progress: false,
-        ..ComputeOptions::default()
-    }
+    ComputeOptions::default()
+        .max_mem(max_mem)
+        .threads(threads)
+        .progress(false)
 }
 
 #[test]
@@ -37,7 +35,7 @@ fn a_chain_of_five_ops_is_one_stage_and_a_reduction_adds_one() {
     let plan = chain.plan().unwrap();
     assert_eq!(plan.stages().len(), 1);
     assert_eq!(
-        plan.stages()[0].fused,
+        plan.stages()[0].fused(),
         vec![
             "full(1.0)",
             "add(1.0)",
@@ -47,7 +45,7 @@ fn a_chain_of_five_ops_is_one_stage_and_a_reduction_adds_one() {
             "abs"
         ]
     );
-    assert_eq!(plan.stages()[0].tasks, 100);
+    assert_eq!(plan.stages()[0].tasks(), 100);
     let text = chain.explain().unwrap();
     assert!(
         text.contains("STAGE 1/1") && text.contains("add(1.0) -> mul(2.0)"),
@@ -66,7 +64,7 @@ fn a_million_chunk_graph_is_a_handful_of_nodes() {
     let a = Array::<f64>::ones(&[10_000, 10_000, 100], [10, 10, 100]).unwrap();
     let plan = (a + 1.0).sum([0], false).plan().unwrap();
     assert_eq!(plan.stages().len(), 1);
-    assert_eq!(plan.stages()[0].tasks, 1000 * 125);
+    assert_eq!(plan.stages()[0].tasks(), 1000 * 125);
 }
 
 #[test]

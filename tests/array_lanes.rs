@@ -22,12 +22,9 @@ use ndchunk::{Array, ComputeOptions, Error};
 use proptest::prelude::*;
 
 fn options(threads: usize) -> ComputeOptions {
-    let mut options = ComputeOptions {
-        progress: false,
-        ..ComputeOptions::default()
-    };
-    options.max_mem = Some(1 << 30);
-    options.threads = Some(threads);
+    let mut options = ComputeOptions::default().progress(false);
+    options = options.max_mem(1 << 30);
+    options = options.threads(threads);
     options
 }
 
@@ -300,7 +297,7 @@ fn a_result_lent_or_spilled_folds_to_the_same_bits() {
     let total = (&sums * 2.0 + 1.0).sum([0, 1], false);
     let lent = |max_mem: u64| {
         let mut o = options(2);
-        o.max_mem = Some(max_mem);
+        o = o.max_mem(max_mem);
         total.compute_with(&o).unwrap()
     };
     let (roomy, kept) = lent(1 << 30);

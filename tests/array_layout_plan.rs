@@ -51,7 +51,7 @@ fn a_slice_of_a_result_reads_only_the_chunks_under_it() {
     let plan = s.plan().unwrap();
     assert_eq!(plan.stages().len(), 1);
     assert_eq!(
-        plan.stages()[0].fused,
+        plan.stages()[0].fused(),
         vec![
             "from_store(counting)",
             "add(1.0)",
@@ -129,10 +129,7 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
         want.slice(ndarray::s![5..15]).to_owned().into_dyn(),
     );
     assert_eq!(reads(&store), all_rows(0..1));
-    assert_eq!(
-        part.plan().unwrap().stages()[0].node.grid().shape(),
-        vec![10]
-    );
+    assert_eq!(part.plan().unwrap().stages()[0].grid().shape(), vec![10]);
 
     // With keepdims, and `take` of two columns in two chunks.
     let sums = a.sum([0], true);
@@ -188,21 +185,19 @@ fn a_slice_of_a_reduction_reads_only_the_input_under_it() {
 #[test]
 fn layout_tasks_count_only_the_piece_they_pull() {
     let a = Array::<f64>::zeros(&[1000, 1000], [1000, 1000]).unwrap();
-    let whole = (&a + 1.0).plan().unwrap().stages()[0].task_bytes;
+    let whole = (&a + 1.0).plan().unwrap().stages()[0].task_bytes();
     let head = (&a + 1.0).slice(&[(0..10).into()]);
-    let bytes = head.plan().unwrap().stages()[0].task_bytes;
+    let bytes = head.plan().unwrap().stages()[0].task_bytes();
     assert!(bytes * 20 < whole, "{bytes} vs {whole}");
-    let options = ndchunk::ComputeOptions {
-        max_mem: Some(whole / 10),
-        progress: false,
-        ..ndchunk::ComputeOptions::default()
-    };
+    let options = ndchunk::ComputeOptions::default()
+        .max_mem(whole / 10)
+        .progress(false);
     let (values, report) = head.compute_with(&options).unwrap();
     assert!(values.iter().all(|&v| v == 1.0));
     assert!(report.peak_bytes <= whole / 10);
     // A strided slice may pull a whole input chunk per task: counted.
     let strided = a.slice(&[Index::range(None, None, 100)]);
-    assert!(strided.plan().unwrap().stages()[0].task_bytes >= 8_000_000);
+    assert!(strided.plan().unwrap().stages()[0].task_bytes() >= 8_000_000);
 }
 
 // ------------------------------------------------------------------- errors

@@ -14,13 +14,11 @@ use ndchunk::{Array, ComputeOptions};
 use counting::Counting;
 
 fn options(max_mem: u64, temp: &std::path::Path) -> ComputeOptions {
-    ComputeOptions {
-        max_mem: Some(max_mem),
-        threads: Some(2),
-        progress: false,
-        temp_dir: Some(temp.to_path_buf()),
-        ..ComputeOptions::default()
-    }
+    ComputeOptions::default()
+        .max_mem(max_mem)
+        .threads(2)
+        .progress(false)
+        .temp_dir(temp.to_path_buf())
 }
 
 /// A (200, 300) float64 source in (20, 300) chunks that counts its reads.
@@ -71,11 +69,7 @@ fn a_persisted_array_is_computed_once_in_memory_or_spilled() {
 fn a_failing_compute_does_not_allocate_its_output_first() {
     let huge = Array::<f64>::zeros(&[1_000_000, 1_000_000], [100, 100]).unwrap();
     let failing = huge.map_blocks(|_, _| ArrayD::<f64>::zeros(IxDyn(&[1])));
-    let options = ComputeOptions {
-        threads: Some(1),
-        progress: false,
-        ..ComputeOptions::default()
-    };
+    let options = ComputeOptions::default().threads(1).progress(false);
     let err = failing.compute_with(&options).unwrap_err().to_string();
     assert!(err.contains("the function returned shape"), "{err}");
 }

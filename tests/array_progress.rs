@@ -20,11 +20,11 @@ struct Seen {
 fn run_with_callback(interval: Duration, threads: usize, a: &Array<f64>) -> Vec<Seen> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let options = ComputeOptions {
-        max_mem: Some(1 << 30),
-        threads: Some(threads),
-        progress: false,
-        on_progress: Some(
+    let options = ComputeOptions::default()
+        .max_mem(1 << 30)
+        .threads(threads)
+        .progress(false)
+        .on_progress(
             ProgressCallback::new(move |p| {
                 log.lock().unwrap().push(Seen {
                     stage: p.stage,
@@ -37,9 +37,7 @@ fn run_with_callback(interval: Duration, threads: usize, a: &Array<f64>) -> Vec<
                 })
             })
             .with_interval(interval),
-        ),
-        ..ComputeOptions::default()
-    };
+        );
     let (_, report) = a.compute_with(&options).unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.last().unwrap().tasks_done, report.tasks_run);
@@ -113,9 +111,6 @@ fn a_throttled_callback_still_ends_at_the_total() {
 #[test]
 fn no_callback_no_bar_same_result() {
     let a = Array::<f64>::arange(1000, [7]).unwrap().sum([0], false);
-    let quiet = ComputeOptions {
-        progress: false,
-        ..ComputeOptions::default()
-    };
+    let quiet = ComputeOptions::default().progress(false);
     assert_eq!(a.compute_with(&quiet).unwrap().0, a.compute().unwrap());
 }

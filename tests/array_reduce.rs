@@ -175,12 +175,9 @@ fn check_nonempty<U: PartialEq + std::fmt::Debug + Clone>(
 
 fn options(threads: usize, max_mem: u64) -> ComputeOptions {
     // Built on the defaults so that options added later need no change here.
-    let mut options = ComputeOptions {
-        progress: false,
-        ..ComputeOptions::default()
-    };
-    options.max_mem = Some(max_mem);
-    options.threads = Some(threads);
+    let mut options = ComputeOptions::default().progress(false);
+    options = options.max_mem(max_mem);
+    options = options.threads(threads);
     options
 }
 
@@ -540,18 +537,18 @@ fn explain_shows_the_scan_carries_and_their_bytes() {
     let plan = lazy.plan().unwrap();
     assert_eq!(plan.stages().len(), 2, "{plan}");
     let carries = &plan.stages()[0];
-    assert_eq!(carries.node.name(), "cumsum carries");
-    assert_eq!(carries.node.grid().shape(), vec![10, 40]);
+    assert_eq!(carries.operation(), "cumsum carries");
+    assert_eq!(carries.grid().shape(), vec![10, 40]);
     assert_eq!(
-        carries.fused,
+        carries.fused(),
         vec!["full(1.0)", "mul(2.0)", "cumsum carries"]
     );
     // 10 leaves folding the blocks along the axis, per output block of 10 x 20.
-    assert_eq!(carries.tasks, 2 * 2);
-    assert!(carries.task_bytes >= 10 * 20 * 8 * 2, "{plan}");
+    assert_eq!(carries.tasks(), 2 * 2);
+    assert!(carries.task_bytes() >= 10 * 20 * 8 * 2, "{plan}");
     let scan = &plan.stages()[1];
     assert_eq!(
-        scan.fused,
+        scan.fused(),
         vec![
             "full(1.0)",
             "mul(2.0)",

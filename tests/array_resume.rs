@@ -45,13 +45,11 @@ fn job(dir: &Path, create: bool) -> (Array<f64>, ZarrStore, ComputeOptions) {
     } else {
         ZarrStore::open_dir(&dst).unwrap()
     };
-    let options = ComputeOptions {
-        max_mem: Some(4 << 20),
-        threads: Some(1),
-        progress: false,
-        journal_dir: Some(journal_dir(dir)),
-        ..ComputeOptions::default()
-    };
+    let options = ComputeOptions::default()
+        .max_mem(4 << 20)
+        .threads(1)
+        .progress(false)
+        .journal_dir(journal_dir(dir));
     (array, target, options)
 }
 
@@ -74,7 +72,10 @@ fn child_stores() {
 fn store_resumes_after_kill() {
     let dir = tempfile::tempdir().unwrap();
     let (array, target, options) = job(dir.path(), true);
-    let plan = array.store_plan(&target, &options).unwrap().to_string();
+    let plan = array
+        .store_plan(target.meta(), &options)
+        .unwrap()
+        .to_string();
     assert!(plan.contains("intermediate"), "{plan}");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["child_stores", "--exact", "--ignored", "--nocapture"])
@@ -98,10 +99,7 @@ fn store_resumes_after_kill() {
     assert!(report.tasks_resumed >= 3, "{report:?}");
     assert!(!journal_dir(dir.path()).exists(), "the journal is removed");
     let expected = array
-        .compute_with(&ComputeOptions {
-            progress: false,
-            ..ComputeOptions::default()
-        })
+        .compute_with(&ComputeOptions::default().progress(false))
         .unwrap()
         .0;
     let stored: Arc<dyn ChunkStore> =
@@ -115,10 +113,7 @@ fn store_resumes_after_kill() {
 #[test]
 fn compute_with_a_journal_is_refused() {
     let a = Array::<f64>::ones(&[4, 4], [2, 2]).unwrap();
-    let options = ComputeOptions {
-        journal_dir: Some(PathBuf::from("journal")),
-        ..ComputeOptions::default()
-    };
+    let options = ComputeOptions::default().journal_dir(PathBuf::from("journal"));
     let err = a.compute_with(&options).unwrap_err().to_string();
     assert!(err.contains("store it instead"), "{err}");
 }

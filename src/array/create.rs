@@ -11,9 +11,11 @@ use num_traits::{AsPrimitive, Float};
 
 use super::Array;
 use crate::error::Result;
-use crate::graph::block::{block, shape_of, slice_of};
-use crate::graph::{block_type, Held, HoldFn, Node, NodeKind};
+use crate::graph::{HoldFn, Node, NodeKind};
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::{block, shape_of, slice_of};
+use crate::runtime::block_type::block_type;
+use crate::runtime::lanes::Held;
 
 /// How to chunk a new array: a chunk shape (`[100, 100]`), a Dask-style
 /// [`ChunkSpec`] (`auto`, `-1`, explicit sizes), or a ready [`ChunkGrid`].

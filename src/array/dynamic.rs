@@ -233,7 +233,7 @@ impl DynArray {
     }
 
     /// The graph node behind the array.
-    pub fn node(&self) -> &Arc<Node> {
+    pub(crate) fn node(&self) -> &Arc<Node> {
         each!(self, a => a.node())
     }
 
@@ -313,7 +313,7 @@ impl DynArray {
 
     /// The optimised plan, for the default budget.
     pub fn plan(&self) -> Result<Plan> {
-        Plan::new(self.node(), &crate::plan::PlanBudget::default())
+        each!(self, a => a.plan())
     }
 
     /// The optimised plan as text.
@@ -336,20 +336,14 @@ impl DynArray {
         })
     }
 
-    /// The plan [`DynArray::store_with`] runs (see [`Array::store_plan`]).
-    pub fn store_plan(&self, store: &dyn ChunkStore, options: &ComputeOptions) -> Result<Plan> {
-        each!(self, a => a.store_plan(store, options))
-    }
-
-    /// The plan that writes the array into a store of `meta` (see
-    /// [`Array::store_plan`]), before that store exists.
-    pub(crate) fn plan_store_into(
+    /// The plan [`DynArray::store_with`] runs for a store of `meta` (see
+    /// [`Array::store_plan`]).
+    pub fn store_plan(
         &self,
         meta: &ndchunk_io::ArrayMeta,
-        location: &str,
         options: &ComputeOptions,
     ) -> Result<Plan> {
-        each!(self, a => Ok(a.prepare_store(meta, location, options)?.1))
+        each!(self, a => a.store_plan(meta, options))
     }
 
     /// [`DynArray::store`] within `options`.

@@ -17,9 +17,10 @@ use crate::error::{Error, Result};
 use crate::exec::journal::Journal;
 use crate::exec::kept::Kept;
 use crate::exec::run::{run, ComputeOptions, ComputeReport};
-use crate::graph::block::take;
-use crate::graph::{Block, Node};
+use crate::graph::Node;
 use crate::plan::Plan;
+use crate::runtime::block::take;
+use crate::runtime::block::Block;
 
 pub use create::Chunks;
 pub use dynamic::{DynArray, DynElement};
@@ -71,7 +72,7 @@ impl<T: Element> Array<T> {
     }
 
     /// The graph node behind this array (for planners and tools).
-    pub fn node(&self) -> &Arc<Node> {
+    pub(crate) fn node(&self) -> &Arc<Node> {
         &self.node
     }
 
@@ -147,7 +148,7 @@ impl<T: Element> Array<T> {
             }
             if let Some(whole) = whole.as_mut() {
                 whole
-                    .slice_mut(crate::graph::block::slice_of(region).as_slice())
+                    .slice_mut(crate::runtime::block::slice_of(region).as_slice())
                     .assign(&values);
             }
             Ok(())
@@ -218,12 +219,12 @@ impl<T: Element> Array<T> {
         self.store_with(store, &ComputeOptions::default())
     }
 
-    /// The plan [`Array::store_with`] runs for `store` and `options`: the
-    /// rechunk to the store's chunks, if any, and what each task holds.
-    pub fn store_plan(&self, store: &dyn ChunkStore, options: &ComputeOptions) -> Result<Plan> {
-        Ok(self
-            .prepare_store(store.meta(), &store.location(), options)?
-            .1)
+    /// The plan [`Array::store_with`] runs for a store of `meta` (a
+    /// store's [`ChunkStore::meta`], or the metadata of one not yet
+    /// created) and `options`: the rechunk to the store's chunks, if any,
+    /// and what each task holds.
+    pub fn store_plan(&self, meta: &ArrayMeta, options: &ComputeOptions) -> Result<Plan> {
+        Ok(self.prepare_store(meta, "the store", options)?.1)
     }
 
     /// [`Array::store`] within `options`. Writes are whole chunks, so a

@@ -14,8 +14,8 @@ use num_traits::{AsPrimitive, Float};
 use super::create::source;
 use super::{Array, Chunks};
 use crate::error::{Error, Result};
-use crate::graph::block::shape_of;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::shape_of;
 
 /// SplitMix64's increment, 2^64 / φ.
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -24,8 +24,8 @@ const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 ///
 /// ```
 /// // The reference outputs for seed 1234567 (Rosetta Code, splitmix64.c).
-/// assert_eq!(ndchunk::array::splitmix64(1234567, 0), 6457827717110365317);
-/// assert_eq!(ndchunk::array::splitmix64(1234567, 4), 16408922859458223821);
+/// assert_eq!(ndchunk::splitmix64(1234567, 0), 6457827717110365317);
+/// assert_eq!(ndchunk::splitmix64(1234567, 4), 16408922859458223821);
 /// ```
 pub fn splitmix64(seed: u64, counter: u64) -> u64 {
     let mut z = seed.wrapping_add(counter.wrapping_add(1).wrapping_mul(GAMMA));

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 /// A byte budget shared by the tasks of a run.
 #[derive(Debug)]
-pub struct MemoryBudget {
+pub(crate) struct MemoryBudget {
     limit: u64,
     state: Mutex<State>,
     freed: Condvar,
@@ -21,14 +21,14 @@ struct State {
 
 /// Bytes held by one running task; given back when dropped.
 #[derive(Debug)]
-pub struct Reservation<'a> {
+pub(crate) struct Reservation<'a> {
     budget: &'a MemoryBudget,
     bytes: u64,
 }
 
 impl MemoryBudget {
     /// A budget of `limit` bytes.
-    pub fn new(limit: u64) -> Self {
+    pub(crate) fn new(limit: u64) -> Self {
         Self {
             limit,
             state: Mutex::new(State::default()),
@@ -36,14 +36,9 @@ impl MemoryBudget {
         }
     }
 
-    /// The limit.
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// Waits until `bytes` fit beside what is in flight, then holds them.
     /// A task larger than the whole budget is an error, never a deadlock.
-    pub fn acquire(&self, operation: &str, bytes: u64) -> Result<Reservation<'_>> {
+    pub(crate) fn acquire(&self, operation: &str, bytes: u64) -> Result<Reservation<'_>> {
         if bytes > self.limit {
             return Err(Error::TaskTooLarge {
                 operation: operation.to_string(),
@@ -65,15 +60,8 @@ impl MemoryBudget {
     }
 
     /// The most bytes ever in flight at once (the executor's own accounting).
-    pub fn peak(&self) -> u64 {
+    pub(crate) fn peak(&self) -> u64 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).peak
-    }
-}
-
-impl Reservation<'_> {
-    /// The bytes held.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
     }
 }
 

@@ -14,8 +14,10 @@ use ndchunk_io::scratch::ScratchStore;
 use ndchunk_io::{ArrayMeta, Scalar};
 
 use crate::error::{Error, Result};
-use crate::graph::block::shape_of;
-use crate::graph::{Block, BlockType, Node, NodeKind};
+use crate::graph::{Node, NodeKind};
+use crate::runtime::block::shape_of;
+use crate::runtime::block::Block;
+use crate::runtime::block_type::BlockType;
 
 /// Where one stage's whole result (or a rechunk's intermediate) goes while
 /// the stage runs.

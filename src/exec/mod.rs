@@ -2,12 +2,11 @@
 //! results kept between stages, the task journal that makes a `store()`
 //! resumable, and the run itself.
 
-pub mod budget;
+pub(crate) mod budget;
 pub(crate) mod journal;
 pub(crate) mod kept;
-pub mod progress;
-pub mod run;
+pub(crate) mod progress;
+pub(crate) mod run;
 
-pub use budget::{MemoryBudget, Reservation};
-pub use progress::{Progress, ProgressCallback, ProgressUpdate};
-pub use run::{ComputeOptions, ComputeReport};
+pub(crate) use budget::{MemoryBudget, Reservation};
+pub(crate) use progress::ProgressCallback;

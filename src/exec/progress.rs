@@ -12,19 +12,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::graph::NodeKind;
 use crate::plan::{Stage, StageKind};
 
-/// Tasks and bytes done out of a total, shared by the tasks of a run.
+/// A stage's `indicatif` bar on stderr (only where stderr is a terminal);
+/// the counters callers read are [`RunProgress`]'s.
 #[derive(Debug)]
-pub struct Progress {
-    tasks_total: u64,
-    tasks_done: AtomicU64,
-    bytes_done: AtomicU64,
+pub(crate) struct StageBar {
     bar: Option<ProgressBar>,
 }
 
-impl Progress {
-    /// Counters for `tasks_total` tasks moving `bytes_total` bytes; a bar on
-    /// stderr when `show` and stderr is a terminal.
-    pub fn new(label: &str, tasks_total: u64, bytes_total: u64, show: bool) -> Self {
+impl StageBar {
+    /// A bar over `bytes_total` bytes, labelled `label`, when `show` and
+    /// stderr is a terminal; otherwise nothing is drawn.
+    pub(crate) fn new(label: &str, bytes_total: u64, show: bool) -> Self {
         let bar = (show && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(bytes_total);
             bar.set_style(
@@ -37,50 +35,23 @@ impl Progress {
             bar.set_message(label.to_string());
             bar
         });
-        Self {
-            tasks_total,
-            tasks_done: AtomicU64::new(0),
-            bytes_done: AtomicU64::new(0),
-            bar,
-        }
+        Self { bar }
     }
 
     /// One task done, having moved `bytes`.
-    pub fn task_done(&self, bytes: u64) {
-        self.tasks_done.fetch_add(1, Ordering::Relaxed);
-        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    pub(crate) fn task_done(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
         }
     }
 
-    /// `tasks` tasks found done by an interrupted run: counted, no bytes.
-    pub(crate) fn tasks_resumed(&self, tasks: u64) {
-        self.tasks_done.fetch_add(tasks, Ordering::Relaxed);
-    }
-
     /// Whether a bar is drawn.
-    pub fn shown(&self) -> bool {
+    pub(crate) fn shown(&self) -> bool {
         self.bar.is_some()
     }
 
-    /// Tasks done so far.
-    pub fn tasks_done(&self) -> u64 {
-        self.tasks_done.load(Ordering::Relaxed)
-    }
-
-    /// Tasks in all.
-    pub fn tasks_total(&self) -> u64 {
-        self.tasks_total
-    }
-
-    /// Bytes moved so far.
-    pub fn bytes_done(&self) -> u64 {
-        self.bytes_done.load(Ordering::Relaxed)
-    }
-
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -152,13 +123,11 @@ type CallbackFn = dyn Fn(&ProgressUpdate<'_>) + Send + Sync;
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let log = seen.clone();
-/// let options = ComputeOptions {
-///     progress: false,
-///     on_progress: Some(ProgressCallback::new(move |p| {
+/// let options = ComputeOptions::new()
+///     .progress(false)
+///     .on_progress(ProgressCallback::new(move |p| {
 ///         log.lock().unwrap().push((p.tasks_done, p.tasks_total));
-///     })),
-///     ..ComputeOptions::default()
-/// };
+///     }));
 /// let a = Array::<f64>::ones(&[1000], [100]).unwrap(); // 10 blocks
 /// (&a + 1.0).compute_with(&options).unwrap();
 /// assert_eq!(seen.lock().unwrap().last(), Some(&(10, 10)));
@@ -258,6 +227,13 @@ impl RunProgress {
             self.last_call.store(now, Ordering::Relaxed);
             (callback.f)(&self.snapshot(stage, operation));
         }
+    }
+
+    /// `tasks` tasks moving `bytes` found done by an interrupted run:
+    /// counted as done, without a call.
+    pub(crate) fn tasks_resumed(&self, tasks: u64, bytes: u64) {
+        self.tasks_done.fetch_add(tasks, Ordering::Relaxed);
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Stage `stage` finished: the callback is called whatever the interval.

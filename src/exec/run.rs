@@ -16,37 +16,33 @@ use ndchunk_chunking::Region;
 use crate::error::{Error, Result};
 use crate::exec::journal::Journal;
 use crate::exec::kept::Kept;
-use crate::exec::progress::{stage_bytes, RunProgress};
-use crate::exec::{MemoryBudget, Progress, ProgressCallback, Reservation};
-use crate::graph::block::shape_of;
-use crate::graph::{Block, Node, NodeKind};
-use crate::plan::fused_eval::lanes::{eval_lanes, partial_lanes};
-use crate::plan::fused_eval::{shared_nodes, EvalContext, Materialised};
+use crate::exec::progress::{stage_bytes, RunProgress, StageBar};
+use crate::exec::{MemoryBudget, ProgressCallback, Reservation};
+use crate::graph::{Node, NodeKind};
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
+use crate::runtime::block::shape_of;
+use crate::runtime::block::Block;
+use crate::runtime::eval::{shared_nodes, EvalContext, Materialised};
+use crate::runtime::eval_lanes::{eval_lanes, partial_lanes};
 
-/// How to run a computation.
+/// How to run a computation: a builder over the defaults.
+///
+/// ```
+/// use ndchunk::{Array, ComputeOptions};
+/// let options = ComputeOptions::new().max_mem(64 << 20).threads(2).progress(false);
+/// let a = Array::<f64>::arange(1000, [100]).unwrap();
+/// let (sum, report) = a.sum(ndchunk::Axes::All, false).compute_with(&options).unwrap();
+/// assert_eq!(sum[[]], 499_500.0);
+/// assert!(report.peak_bytes <= 64 << 20);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ComputeOptions {
-    /// Most projected bytes in flight at once; `None`: half the memory
-    /// available when the run starts (1 GiB where that is unknown).
-    pub max_mem: Option<u64>,
-    /// Worker threads; `None`: one per core.
-    pub threads: Option<usize>,
-    /// A progress bar on stderr when it is a terminal.
-    pub progress: bool,
-    /// Called as tasks finish (throttled) and at the end of every stage,
-    /// whether or not the bar is shown.
-    pub on_progress: Option<ProgressCallback>,
-    /// Where results that do not fit the budget and a rechunk's
-    /// intermediates are written; `None`: the system's temporary directory
-    /// (`TMPDIR`). Choose a disk, not a RAM-backed `/tmp`.
-    pub temp_dir: Option<std::path::PathBuf>,
-    /// For [`Array::store_with`](crate::Array::store_with): a directory
-    /// where the run journals its finished tasks and keeps a rechunk's
-    /// intermediates, so that the same `store` run again with the same
-    /// options after a kill (even `kill -9`) skips what was done. Removed
-    /// when the run completes. `None`: a failed run starts over.
-    pub journal_dir: Option<std::path::PathBuf>,
+    pub(crate) max_mem: Option<u64>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) progress: bool,
+    pub(crate) on_progress: Option<ProgressCallback>,
+    pub(crate) temp_dir: Option<std::path::PathBuf>,
+    pub(crate) journal_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ComputeOptions {
@@ -59,6 +55,59 @@ impl Default for ComputeOptions {
             temp_dir: None,
             journal_dir: None,
         }
+    }
+}
+
+impl ComputeOptions {
+    /// The defaults: half the memory available when the run starts (1 GiB
+    /// where that is unknown), one thread per core, a progress bar on a
+    /// terminal, temporary files in `TMPDIR`, no journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Most projected bytes in flight at once. A plan whose smallest task
+    /// does not fit is refused, naming a budget that would do.
+    pub fn max_mem(mut self, bytes: u64) -> Self {
+        self.max_mem = Some(bytes);
+        self
+    }
+
+    /// Worker threads (at least one).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// A progress bar on stderr when it is a terminal (on by default).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// Called as tasks finish (throttled) and at the end of every stage,
+    /// whether or not the bar is shown.
+    pub fn on_progress(mut self, callback: ProgressCallback) -> Self {
+        self.on_progress = Some(callback);
+        self
+    }
+
+    /// Where results that do not fit the budget and a rechunk's
+    /// intermediates are written (default: `TMPDIR`). Choose a disk, not a
+    /// RAM-backed `/tmp`.
+    pub fn temp_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.temp_dir = Some(dir.into());
+        self
+    }
+
+    /// For [`Array::store_with`](crate::Array::store_with): a directory
+    /// where the run journals its finished tasks and keeps a rechunk's
+    /// intermediates, so that the same `store` run again with the same
+    /// options after a kill (even `kill -9`) skips what was done. Removed
+    /// when the run completes. Without one, a failed run starts over.
+    pub fn journal_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.journal_dir = Some(dir.into());
+        self
     }
 }
 
@@ -87,27 +136,12 @@ pub struct ComputeReport {
 /// The journal log of a blocks stage's tasks.
 const BLOCKS_LOG: &str = "blocks";
 
-impl ComputeReport {
-    /// The report of a run that had nothing to do.
-    pub(crate) fn nothing(max_mem: u64) -> Self {
-        Self {
-            max_mem,
-            peak_bytes: 0,
-            tasks_run: 0,
-            tasks_resumed: 0,
-            stages: 0,
-            spilled_bytes: 0,
-            seconds: 0.0,
-        }
-    }
-}
-
 /// Where finished output blocks go (an in-memory result, a chunk store).
 pub(crate) type Sink<'a> = dyn Fn(&[u64], &Region, Block) -> Result<()> + Sync + 'a;
 
 /// Half of `MemAvailable`, so that a default run leaves room for the rest
 /// of the machine; 1 GiB where the kernel does not say.
-pub fn default_max_mem() -> u64 {
+pub(crate) fn default_max_mem() -> u64 {
     let available = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {
@@ -122,7 +156,7 @@ pub fn default_max_mem() -> u64 {
 impl ComputeOptions {
     /// The budget a plan for these options is made for: `max_mem` (or the
     /// default), one task per thread.
-    pub fn plan_budget(&self) -> PlanBudget {
+    pub(crate) fn plan_budget(&self) -> PlanBudget {
         PlanBudget::new(
             self.max_mem.unwrap_or_else(default_max_mem),
             self.threads
@@ -244,9 +278,8 @@ struct StageRun<'a> {
 
 impl StageRun<'_> {
     fn run(&self, sink: &Sink<'_>) -> Result<()> {
-        let progress = Progress::new(
+        let progress = StageBar::new(
             self.stage.node.name(),
-            self.stage.tasks,
             stage_bytes(self.stage),
             self.show && self.stage.tasks > 1,
         );
@@ -272,13 +305,19 @@ impl StageRun<'_> {
 
     /// Whether task `i` was finished by an interrupted run: counted, and
     /// shown as done, but not run.
-    fn skip(&self, done: &HashSet<u64>, i: u64, progress: &Progress) -> bool {
+    /// `bytes` are the task's, for the progress counters.
+    fn skip(&self, done: &HashSet<u64>, i: u64, bytes: impl FnOnce() -> u64) -> bool {
         let skip = done.contains(&i);
         if skip {
-            self.tasks_resumed.fetch_add(1, Ordering::Relaxed);
-            progress.tasks_resumed(1);
+            self.resumed(1, if self.observer.watched() { bytes() } else { 0 });
         }
         skip
+    }
+
+    /// `tasks` tasks moving `bytes` found done by an interrupted run.
+    fn resumed(&self, tasks: u64, bytes: u64) {
+        self.tasks_resumed.fetch_add(tasks, Ordering::Relaxed);
+        self.observer.tasks_resumed(tasks, bytes);
     }
 
     fn record(&self, log: &str, task: u64) -> Result<()> {
@@ -302,7 +341,7 @@ impl StageRun<'_> {
         }
     }
 
-    fn run_blocks(&self, sink: &Sink<'_>, progress: &Progress) -> Result<()> {
+    fn run_blocks(&self, sink: &Sink<'_>, progress: &StageBar) -> Result<()> {
         let node = &self.stage.node;
         let grid = node.grid();
         let name = node.name();
@@ -310,7 +349,11 @@ impl StageRun<'_> {
         grid.all_blocks()
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.skip(&done, *i as u64, progress))
+            .filter(|(i, b)| {
+                !self.skip(&done, *i as u64, || {
+                    grid.block_region(b).map_or(0, |r| r.num_elements()) * node.itemsize()
+                })
+            })
             .take_while(|_| !self.failed.load(Ordering::Relaxed))
             // Admission happens here, in block order: no task overtakes
             // an earlier one waiting for bytes.
@@ -347,7 +390,7 @@ impl StageRun<'_> {
         plan: &RechunkPlan,
         pass_bytes: &[u64],
         sink: &Sink<'_>,
-        progress: &Progress,
+        progress: &StageBar,
     ) -> Result<()> {
         let node = &self.stage.node;
         let NodeKind::Rechunk { input } = node.kind() else {
@@ -374,9 +417,10 @@ impl StageRun<'_> {
             let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
             let log = format!("pass-{k}");
             if self.journal.is_some_and(|j| j.is_complete(&log)) {
-                self.tasks_resumed
-                    .fetch_add(pass.tasks(), Ordering::Relaxed);
-                progress.tasks_resumed(pass.tasks());
+                self.resumed(
+                    pass.tasks(),
+                    node.grid().num_bytes(node.itemsize()).unwrap_or(0),
+                );
                 previous = (k < last).then(|| intermediate(k)).transpose()?;
                 continue;
             }
@@ -394,7 +438,12 @@ impl StageRun<'_> {
                 .all_blocks()
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| !self.skip(&done, *i as u64, progress))
+                .filter(|(i, b)| {
+                    !self.skip(&done, *i as u64, || {
+                        pass.blocks.block_region(b).map_or(0, |r| r.num_elements())
+                            * node.itemsize()
+                    })
+                })
                 .take_while(|_| !self.failed.load(Ordering::Relaxed))
                 .map(|(i, b)| (self.budget.acquire(name, task_bytes), i, b))
                 .par_bridge()
@@ -443,7 +492,7 @@ impl StageRun<'_> {
         Ok(())
     }
 
-    fn run_reduce(&self, sink: &Sink<'_>, progress: &Progress) -> Result<()> {
+    fn run_reduce(&self, sink: &Sink<'_>, progress: &StageBar) -> Result<()> {
         let node = &self.stage.node;
         let StageKind::Reduce {
             leaves_per_block,

@@ -7,9 +7,7 @@
 //! executor asks for a block, so a graph over 10^6 chunks is a handful of
 //! `Arc<Node>`s.
 
-pub mod block;
-pub mod lanes;
-pub mod scan;
+pub(crate) mod scan;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,21 +15,22 @@ use std::sync::Arc;
 use ndchunk_chunking::{ChunkGrid, Region};
 
 use crate::error::Result;
+use crate::runtime::block::Block;
+use crate::runtime::block_type::BlockType;
+use crate::runtime::lanes::{Held, LaneFn, LaneFold};
 
-pub use block::{block_type, Block, BlockType};
-pub use lanes::{Held, Lane, LaneFn, LaneFold};
-pub use scan::Scan;
+pub(crate) use scan::Scan;
 
 /// Reads any region of a source (a store, an in-memory array, a generator).
-pub type SourceFn = dyn Fn(&Region) -> Result<Block> + Send + Sync;
+pub(crate) type SourceFn = dyn Fn(&Region) -> Result<Block> + Send + Sync;
 
 /// The values of a source over at least a region, held where they lie
 /// (`None` where the source cannot lend them; it is read instead).
-pub type HoldFn = dyn Fn(&Region) -> Result<Option<Held>> + Send + Sync;
+pub(crate) type HoldFn = dyn Fn(&Region) -> Result<Option<Held>> + Send + Sync;
 
 /// A blockwise kernel: the inputs over one region (same region for each)
 /// to the output over that region.
-pub type MapFn = dyn Fn(Vec<Block>, &BlockInfo<'_>) -> Result<Block> + Send + Sync;
+pub(crate) type MapFn = dyn Fn(Vec<Block>, &BlockInfo<'_>) -> Result<Block> + Send + Sync;
 
 /// Where a kernel's block lies, for `map_blocks` closures that need it.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +44,7 @@ pub struct BlockInfo<'a> {
 
 /// A reduction's arithmetic, type-erased. Accumulators are kept with the
 /// reduced axes as length-1 axes (keepdims) until [`Reduction::finish`].
-pub trait Reduction: Send + Sync {
+pub(crate) trait Reduction: Send + Sync {
     /// The accumulator of one input block, reduced over `axes`; `region`
     /// is where the block lies in the input (`argmax` needs its offset).
     fn partial(&self, block: Block, axes: &[usize], region: &Region) -> Result<Block>;
@@ -69,7 +68,7 @@ pub trait Reduction: Send + Sync {
 /// A structural operation (slice, transpose, reshape, concatenate, pad,
 /// broadcast, …): the output over any region from the input regions it
 /// needs, so a slice of a result pulls only what the slice touches.
-pub trait LayoutOp: Send + Sync {
+pub(crate) trait LayoutOp: Send + Sync {
     /// The values over `region` (global coordinates); `pull(i, r)` gives
     /// input `i` over `r`. Implementations pull one piece at a time.
     fn eval(&self, region: &Region, pull: &mut PullFn<'_>) -> Result<Block>;
@@ -84,10 +83,10 @@ pub trait LayoutOp: Send + Sync {
 }
 
 /// How a [`LayoutOp`] reads its inputs: input index, region.
-pub type PullFn<'a> = dyn FnMut(usize, &Region) -> Result<Block> + 'a;
+pub(crate) type PullFn<'a> = dyn FnMut(usize, &Region) -> Result<Block> + 'a;
 
 /// What a node does with its inputs.
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     /// Data from outside the graph.
     Source {
         /// Reads a region.
@@ -163,7 +162,7 @@ pub enum NodeKind {
 }
 
 /// One operation of the graph.
-pub struct Node {
+pub(crate) struct Node {
     id: u64,
     name: String,
     grid: ChunkGrid,
@@ -176,7 +175,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 impl Node {
     /// A node; `name` is the operation as the user wrote it (`add`,
     /// `from_store(memory:t)`), which errors and `explain` show.
-    pub fn new(
+    pub(crate) fn new(
         name: impl Into<String>,
         grid: ChunkGrid,
         ty: Arc<dyn BlockType>,
@@ -192,32 +191,32 @@ impl Node {
     }
 
     /// A process-unique id: the identity shared sub-expressions are found by.
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.id
     }
 
     /// The operation's user-facing name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The output's chunk grid (and so its shape).
-    pub fn grid(&self) -> &ChunkGrid {
+    pub(crate) fn grid(&self) -> &ChunkGrid {
         &self.grid
     }
 
     /// The output's element type.
-    pub fn block_type(&self) -> &Arc<dyn BlockType> {
+    pub(crate) fn block_type(&self) -> &Arc<dyn BlockType> {
         &self.ty
     }
 
     /// What the node does.
-    pub fn kind(&self) -> &NodeKind {
+    pub(crate) fn kind(&self) -> &NodeKind {
         &self.kind
     }
 
     /// The nodes this one reads.
-    pub fn inputs(&self) -> Vec<&Arc<Node>> {
+    pub(crate) fn inputs(&self) -> Vec<&Arc<Node>> {
         match &self.kind {
             NodeKind::Source { .. } | NodeKind::Invalid { .. } => Vec::new(),
             NodeKind::Map { inputs, .. } | NodeKind::Layout { inputs, .. } => {
@@ -229,7 +228,7 @@ impl Node {
     }
 
     /// Bytes of one element of the output.
-    pub fn itemsize(&self) -> u64 {
+    pub(crate) fn itemsize(&self) -> u64 {
         self.ty.dtype().size() as u64
     }
 }

@@ -5,10 +5,10 @@
 
 use crate::error::Result;
 
-use super::Block;
+use crate::runtime::block::Block;
 
 /// A scan's kernel, type-erased.
-pub trait Scan: Send + Sync {
+pub(crate) trait Scan: Send + Sync {
     /// `block` scanned along `axis`, every lane started from `carry` (the
     /// block's shape with `axis` of length 1); `None` for the first block
     /// along the axis, whose lanes start from their first element.

@@ -9,9 +9,10 @@ use ndchunk_io::Element;
 
 use crate::array::{Array, Chunks};
 use crate::error::Error;
-use crate::graph::block::{block, take};
-use crate::graph::{block_type, BlockInfo, Node, NodeKind};
+use crate::graph::{BlockInfo, Node, NodeKind};
 use crate::ops::elementwise::invalid;
+use crate::runtime::block::{block, take};
+use crate::runtime::block_type::block_type;
 
 impl<T: Element> Array<T> {
     /// `f` run on each block, told the block's index and region; it must
@@ -22,7 +23,7 @@ impl<T: Element> Array<T> {
         &self,
         f: impl Fn(ArrayD<T>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
     ) -> Array<U> {
-        let kernel = move |ins: Vec<crate::graph::Block>, info: &BlockInfo<'_>| {
+        let kernel = move |ins: Vec<crate::runtime::block::Block>, info: &BlockInfo<'_>| {
             let input = ins.into_iter().next().ok_or_else(|| Error::Internal {
                 operation: "map_blocks".into(),
                 message: "no input block".into(),

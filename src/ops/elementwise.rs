@@ -10,11 +10,14 @@ use ndchunk_io::Element;
 use num_traits::{AsPrimitive, Float};
 
 use crate::array::Array;
-use crate::graph::block::{block, take};
-use crate::graph::lanes::{binary, unary};
-use crate::graph::{block_type, Block, BlockInfo, LaneFn, Node, NodeKind};
+use crate::graph::{BlockInfo, Node, NodeKind};
 use crate::ops::layout::broadcast_shapes;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
+use crate::runtime::block_type::block_type;
+use crate::runtime::lanes::LaneFn;
+use crate::runtime::lanes::{binary, unary};
 
 /// The other side of a binary operation: an array (broadcast with numpy's
 /// rules), or a scalar broadcast to every element.

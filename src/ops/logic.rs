@@ -11,10 +11,10 @@ use num_traits::Float;
 
 use crate::array::Array;
 use crate::error::Error;
-use crate::graph::block::{block, take};
-use crate::graph::lanes::ternary;
 use crate::ops::elementwise::{invalid, map_node, Operand};
 use crate::ops::layout::broadcast_shapes;
+use crate::runtime::block::{block, take};
+use crate::runtime::lanes::ternary;
 
 impl<T: Element + Float> Array<T> {
     /// Whether each element is NaN.

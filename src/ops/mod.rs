@@ -1,12 +1,12 @@
 //! The operations of [`Array`](crate::Array), one file per family. Each
 //! adds one node to the graph and returns at once.
 
-pub mod blocks;
-pub mod elementwise;
-pub mod layout;
-pub mod logic;
-pub mod numeric;
-pub mod reduce;
+pub(crate) mod blocks;
+pub(crate) mod elementwise;
+pub(crate) mod layout;
+pub(crate) mod logic;
+pub(crate) mod numeric;
+pub(crate) mod reduce;
 
 pub use elementwise::Operand;
 pub use layout::{concatenate, stack, Index, PadMode};

@@ -10,7 +10,7 @@ use crate::graph::{Node, NodeKind};
 /// The operations fused under `node`, inputs before consumers, each once;
 /// the walk stops at other stages' results (reductions, rechunks that cut
 /// chunks), which appear as `read <name>`.
-pub fn fused_ops(node: &Arc<Node>) -> Vec<String> {
+pub(crate) fn fused_ops(node: &Arc<Node>) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     walk(node, &mut seen, &mut out);
@@ -35,7 +35,7 @@ fn walk(node: &Arc<Node>, seen: &mut HashSet<u64>, out: &mut Vec<String>) {
 /// elements: its output, plus every input evaluated for it, plus a
 /// source's decode scratch. Conservative: it counts every intermediate of
 /// the chain as alive at once (in-place kernels reuse some of them).
-pub fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
+pub(crate) fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
     let own = elements.saturating_mul(node.itemsize());
     // Materialised by its own stage: a slice copy.
     if super::is_stage(node) {

@@ -8,10 +8,8 @@
 //! that consumes it. Stages and tasks are counts and formulas,
 //! O(operations); the executor enumerates blocks lazily.
 
-pub mod explain;
-pub mod fused_eval;
-mod fused_scan;
-pub mod fused_task;
+pub(crate) mod explain;
+pub(crate) mod fused_task;
 mod rechunk_stage;
 mod results;
 
@@ -23,11 +21,12 @@ use ndchunk_chunking::rechunk::RechunkPlan;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeKind};
 
-pub use fused_task::{fused_ops, peak_bytes};
+pub(crate) use fused_task::{fused_ops, peak_bytes};
 pub use results::Residence;
 
 /// How a stage's tasks are made.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum StageKind {
     /// One task per block of the stage node's grid, through the fused chain.
     Blocks,
@@ -63,23 +62,66 @@ pub enum StageKind {
 #[derive(Debug, Clone)]
 pub struct Stage {
     /// The node whose output this stage produces.
-    pub node: Arc<Node>,
+    pub(crate) node: Arc<Node>,
     /// How its tasks are made.
-    pub kind: StageKind,
+    pub(crate) kind: StageKind,
     /// The operations fused into one task, inputs first.
-    pub fused: Vec<String>,
+    pub(crate) fused: Vec<String>,
     /// Number of tasks.
-    pub tasks: u64,
+    pub(crate) tasks: u64,
     /// Projected peak bytes of one task.
-    pub task_bytes: u64,
+    pub(crate) task_bytes: u64,
     /// Where its result goes.
-    pub residence: Residence,
+    pub(crate) residence: Residence,
     /// The stage after which its result is freed (`None`: the last
     /// stage's result, which goes to the sink).
-    pub freed_after: Option<usize>,
+    pub(crate) freed_after: Option<usize>,
 }
 
+/// A stage as [`Array::explain`](crate::Array::explain) shows it, read-only.
 impl Stage {
+    /// The operation whose result the stage produces.
+    pub fn operation(&self) -> &str {
+        self.node.name()
+    }
+
+    /// The grid of the stage's result: one block per task for a blocks
+    /// stage, one per output block for a reduction.
+    pub fn grid(&self) -> &ndchunk_chunking::ChunkGrid {
+        self.node.grid()
+    }
+
+    /// How its tasks are made.
+    pub fn kind(&self) -> &StageKind {
+        &self.kind
+    }
+
+    /// The operations fused into one task, inputs first.
+    pub fn fused(&self) -> &[String] {
+        &self.fused
+    }
+
+    /// Number of tasks.
+    pub fn tasks(&self) -> u64 {
+        self.tasks
+    }
+
+    /// Projected peak bytes of one task.
+    pub fn task_bytes(&self) -> u64 {
+        self.task_bytes
+    }
+
+    /// Where its result lives until it is freed.
+    pub fn residence(&self) -> Residence {
+        self.residence
+    }
+
+    /// The stage after which its result is freed (`None`: the last stage,
+    /// whose result goes to the caller).
+    pub fn freed_after(&self) -> Option<usize> {
+        self.freed_after
+    }
+
     /// The bytes that must fit `max_mem` for the stage to make progress.
     pub fn required_bytes(&self) -> u64 {
         match &self.kind {
@@ -90,7 +132,7 @@ impl Stage {
 
     /// The grid whose chunks decide a task's size (the one to rechunk when
     /// a task is too large).
-    pub fn input_grid(&self) -> &ndchunk_chunking::ChunkGrid {
+    pub(crate) fn input_grid(&self) -> &ndchunk_chunking::ChunkGrid {
         match self.node.kind() {
             NodeKind::Reduce { input, .. } | NodeKind::Rechunk { input } => input.grid(),
             _ => self.node.grid(),
@@ -102,19 +144,19 @@ impl Stage {
 /// how a rechunk is staged; the sink's own bytes are charged to every task
 /// of the last stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlanBudget {
+pub(crate) struct PlanBudget {
     /// Most projected bytes in flight at once.
-    pub max_mem: u64,
+    pub(crate) max_mem: u64,
     /// Tasks that should be able to run at once (the thread count).
-    pub workers: u64,
+    pub(crate) workers: u64,
     /// Bytes the sink holds per task of the last stage beyond the block it
     /// is handed (a store's copy of the chunk and its encoded form).
-    pub sink_bytes: u64,
+    pub(crate) sink_bytes: u64,
 }
 
 impl PlanBudget {
     /// `max_mem` bytes for `workers` tasks; a sink that holds nothing.
-    pub fn new(max_mem: u64, workers: u64) -> Self {
+    pub(crate) fn new(max_mem: u64, workers: u64) -> Self {
         Self {
             max_mem,
             workers: workers.max(1),
@@ -123,18 +165,11 @@ impl PlanBudget {
     }
 }
 
-impl Default for PlanBudget {
-    /// The executor's defaults: half the available memory, one task per core.
-    fn default() -> Self {
-        crate::exec::run::ComputeOptions::default().plan_budget()
-    }
-}
-
 /// Whether `node`'s result is materialised by a stage of its own:
 /// reductions, and rechunks that cut input chunks (fused, such a rechunk
 /// would read an input chunk once for every new block it meets; a stage
 /// reads it once).
-pub fn is_stage(node: &Node) -> bool {
+pub(crate) fn is_stage(node: &Node) -> bool {
     match node.kind() {
         NodeKind::Reduce { .. } => true,
         NodeKind::Rechunk { input } => !rechunk_stage::only_merges(input.grid(), node.grid()),
@@ -153,7 +188,7 @@ impl Plan {
     /// Plans the computation of `root` within `budget`. Fails on the first
     /// invalid operation, naming it, and on a rechunk that cannot be
     /// planned within the budget.
-    pub fn new(root: &Arc<Node>, budget: &PlanBudget) -> Result<Plan> {
+    pub(crate) fn new(root: &Arc<Node>, budget: &PlanBudget) -> Result<Plan> {
         let mut seen = HashSet::new();
         let mut stages = Vec::new();
         collect(root, root.id(), budget, &mut seen, &mut stages)?;
@@ -175,8 +210,18 @@ impl Plan {
     }
 
     /// The budget the plan was made for (and is run within).
-    pub fn budget(&self) -> &PlanBudget {
+    pub(crate) fn budget(&self) -> &PlanBudget {
         &self.budget
+    }
+
+    /// The memory budget the plan was made for (and is run within).
+    pub fn max_mem(&self) -> u64 {
+        self.budget.max_mem
+    }
+
+    /// Tasks the plan lets run at once (the thread count).
+    pub fn workers(&self) -> u64 {
+        self.budget.workers
     }
 
     /// The stages, in the order they run.

@@ -18,6 +18,7 @@ use crate::graph::Node;
 
 /// Where a stage's result goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Residence {
     /// To the caller (an in-memory result, a store's chunks).
     Sink,

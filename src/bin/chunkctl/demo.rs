@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::job::ZarrRechunk;
 use ndchunk::chunking::parse_bytes;
 use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::io::{ChunkStore, ZarrStore};
-use ndchunk::rechunk::ZarrRechunk;
 use rayon::prelude::*;
 
 use crate::rechunk::{peak_rss_bytes, summary};

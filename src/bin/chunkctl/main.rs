@@ -2,6 +2,7 @@
 
 mod demo;
 mod info;
+mod job;
 mod plan;
 mod rechunk;
 mod sample;

@@ -1,5 +1,5 @@
 //! `chunkctl rechunk`: rechunk a Zarr array within a memory budget,
-//! resumably. The work is [`ndchunk::rechunk::ZarrRechunk`]; this is its
+//! resumably. The work is [`crate::job::ZarrRechunk`]; this is its
 //! command line.
 
 use std::error::Error;
@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
+use crate::job::{is_group, plan_group, JobStatus, Outcome, ZarrRechunk};
 use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;
 use ndchunk::io::zarr::ZarrFormat;
-use ndchunk::rechunk::{is_group, plan_group, JobStatus, Outcome, ZarrRechunk};
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
@@ -223,12 +223,15 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
 /// The one-paragraph report of a finished job; `peak_rss` where the job
 /// was the whole process (not one array of a group).
 pub fn summary(src: &str, outcome: &Outcome, peak_rss: Option<u64>, max_mem: u64) -> String {
-    let r = &outcome.report;
-    if outcome.status == JobStatus::UpToDate {
+    let Some(r) = outcome
+        .report
+        .as_ref()
+        .filter(|_| outcome.status != JobStatus::UpToDate)
+    else {
         return format!(
             "{src}: finished by an earlier run of this command, from SRC as it is now; nothing written"
         );
-    }
+    };
     // An array whose chunks stay as they are (a coordinate) is copied.
     let verb = if outcome.plan.source == outcome.plan.target {
         "copied"

@@ -11,9 +11,10 @@ use ndchunk_io::Element;
 use super::{check_axis, layout};
 use crate::array::Array;
 use crate::error::Result;
-use crate::graph::block::{block, slice_of, take};
-use crate::graph::{Block, LayoutOp, PullFn};
+use crate::graph::{LayoutOp, PullFn};
 use crate::ops::elementwise::invalid;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, slice_of, take};
 
 struct Concat<T> {
     axis: usize,

@@ -18,8 +18,9 @@ use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
 use ndchunk_io::Element;
 
 use crate::error::{Error, Result};
-use crate::graph::block::{block, take};
-use crate::graph::{Block, LayoutOp, PullFn};
+use crate::graph::{LayoutOp, PullFn};
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
 
 /// How an output axis reads its input axis.
 #[derive(Debug, Clone)]

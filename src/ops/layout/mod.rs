@@ -24,7 +24,8 @@ use ndchunk_chunking::ChunkGrid;
 use ndchunk_io::Element;
 
 use crate::array::Array;
-use crate::graph::{block_type, LayoutOp, Node, NodeKind};
+use crate::graph::{LayoutOp, Node, NodeKind};
+use crate::runtime::block_type::block_type;
 
 pub(crate) use broadcast::broadcast_shapes;
 pub use concat::{concatenate, stack};

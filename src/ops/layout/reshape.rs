@@ -14,9 +14,11 @@ use ndchunk_io::Element;
 use super::layout;
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::graph::block::{block, take};
-use crate::graph::{Block, BlockType, LayoutOp, PullFn};
+use crate::graph::{LayoutOp, PullFn};
 use crate::ops::elementwise::invalid;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
+use crate::runtime::block_type::BlockType;
 
 /// Input axes `ins` hold the same elements as output axes `outs`.
 #[derive(Debug, Clone)]
@@ -338,7 +340,7 @@ impl<T: Element> Array<T> {
             shape,
             groups,
             grid: grid.clone(),
-            ty: crate::graph::block_type::<T>(),
+            ty: crate::runtime::block_type::block_type::<T>(),
             _t: std::marker::PhantomData,
         };
         layout(name, grid, vec![self.node().clone()], op)
@@ -371,7 +373,7 @@ mod tests {
             shape: shape.to_vec(),
             groups,
             grid,
-            ty: crate::graph::block_type::<i32>(),
+            ty: crate::runtime::block_type::block_type::<i32>(),
             _t: std::marker::PhantomData,
         };
         let want = x.clone().into_shape_with_order(IxDyn(&[2, 12])).unwrap();
@@ -379,14 +381,14 @@ mod tests {
         let mut pull = |_: usize, r: &Region| -> Result<Block> {
             pulls.push(r.clone());
             Ok(block(
-                x.slice(crate::graph::block::slice_of(r).as_slice())
+                x.slice(crate::runtime::block::slice_of(r).as_slice())
                     .to_owned(),
             ))
         };
         for (start, stop) in [([0, 0], [2, 12]), ([0, 5], [2, 7]), ([1, 3], [2, 4])] {
             let region = Region::new(start.to_vec(), stop.to_vec()).unwrap();
             let got = take::<i32>(op.eval(&region, &mut pull).unwrap(), "test").unwrap();
-            let cut = want.slice(crate::graph::block::slice_of(&region).as_slice());
+            let cut = want.slice(crate::runtime::block::slice_of(&region).as_slice());
             assert_eq!(got, cut);
         }
         assert!(pulls.iter().all(|r| r.num_elements() <= 12), "{pulls:?}");

@@ -14,10 +14,11 @@ use ndchunk_chunking::Region;
 use super::{combine_optional, is_nan, reshape, take_acc, Axes, ReduceOptions};
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::graph::block::{block, take};
-use crate::graph::{Block, Reduction};
+use crate::graph::Reduction;
 use crate::ops::elementwise::invalid;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
 
 /// Value and global index of the extreme so far; index -1: no candidate
 /// yet (an all-NaN lane of a `nan` form).

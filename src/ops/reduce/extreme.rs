@@ -14,10 +14,11 @@ use super::{
 };
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::graph::block::{block, take};
-use crate::graph::lanes::{typed, Lane, LaneFold};
-use crate::graph::{Block, Reduction};
+use crate::graph::Reduction;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
+use crate::runtime::lanes::{typed, Lane, LaneFold};
 
 /// The smallest or largest element; the accumulator is `None` for a block
 /// with no element.

@@ -16,10 +16,11 @@ use super::{
 };
 use crate::array::Array;
 use crate::error::Result;
-use crate::graph::block::{block, take};
-use crate::graph::lanes::{typed, Lane, LaneFold};
-use crate::graph::{Block, Reduction};
+use crate::graph::Reduction;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
+use crate::runtime::lanes::{typed, Lane, LaneFold};
 
 /// Elements of `T` lifted into `A` and combined by `op` from `identity`.
 pub(super) struct Fold<T, A, L, F> {

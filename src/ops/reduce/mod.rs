@@ -37,9 +37,11 @@ use ndchunk_io::Element;
 
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::graph::block::block;
-use crate::graph::{block_type, Block, Node, NodeKind, Reduction};
+use crate::graph::{Node, NodeKind, Reduction};
 use crate::ops::elementwise::invalid;
+use crate::runtime::block::block;
+use crate::runtime::block::Block;
+use crate::runtime::block_type::block_type;
 
 pub use axes::Axes;
 pub use moments::MeanElement;
@@ -242,7 +244,7 @@ impl<T: Element> Array<T> {
     /// ones count from the end) running `reduction`, whose finished blocks
     /// must be `ArrayD<U>`. Bad axes or a `split_every` below 2 become an
     /// error when the graph is planned.
-    pub fn reduce<U: Element>(
+    pub(crate) fn reduce<U: Element>(
         &self,
         name: &str,
         reduction: Arc<dyn Reduction>,

@@ -19,10 +19,11 @@ use super::{
 };
 use crate::array::Array;
 use crate::error::Result;
-use crate::graph::block::take;
-use crate::graph::lanes::{typed, Lane, LaneFold};
-use crate::graph::{Block, Reduction};
+use crate::graph::Reduction;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::take;
+use crate::runtime::block::Block;
+use crate::runtime::lanes::{typed, Lane, LaneFold};
 
 /// Count, mean (for `mean`: the sum) and (for `var`/`std`) M2 of the
 /// elements reduced into each output element.

@@ -25,10 +25,12 @@ use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
 use super::{fold_axes, is_nan, take_acc, Axes, DEFAULT_SPLIT_EVERY};
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::graph::block::{block, take};
-use crate::graph::{block_type, Block, BlockInfo, Node, NodeKind, Reduction, Scan};
+use crate::graph::{BlockInfo, Node, NodeKind, Reduction, Scan};
 use crate::ops::elementwise::invalid;
 use crate::ops::numeric::Numeric;
+use crate::runtime::block::Block;
+use crate::runtime::block::{block, take};
+use crate::runtime::block_type::block_type;
 
 /// A scan's operation: `op` from `identity`, NaN as the identity when
 /// `skip_nan`. It is both the carries' reduction and the scan's kernel.

@@ -23,18 +23,20 @@ use std::sync::Arc;
 
 use ndchunk_chunking::Region;
 
-use super::{eval, shared_nodes, EvalContext};
 use crate::error::{Error, Result};
-use crate::graph::block::shape_of;
-use crate::graph::lanes::{Lane, LaneBuf};
-use crate::graph::{Block, Held, LaneFn, Node, NodeKind, Reduction};
+use crate::graph::{Node, NodeKind, Reduction};
+use crate::runtime::block::shape_of;
+use crate::runtime::block::Block;
+use crate::runtime::eval::{eval, shared_nodes, EvalContext};
+use crate::runtime::lanes::{Held, LaneFn};
+use crate::runtime::lanes::{Lane, LaneBuf};
 
 /// Elements of one lane: 2 KiB of float64, so that a chain's lanes stay
 /// in L1, and short enough that the loads of the next lane (prefetched
 /// while this one computes) overlap the arithmetic as in a hand loop.
 /// Measured on bench 4: 256 with prefetch ~1.1–1.2x a hand loop; 1024 or
 /// more, or no prefetch, ~1.4–1.5x.
-pub const LANE_ELEMENTS: usize = 256;
+pub(crate) const LANE_ELEMENTS: usize = 256;
 
 /// Inputs a step may read (elementwise kernels take one to three).
 const MAX_ARGS: usize = 4;
@@ -42,7 +44,11 @@ const MAX_ARGS: usize = 4;
 /// `node` over `region`: the same values as [`eval`], lane by lane where
 /// `node` is an elementwise node with a lane kernel and the region is
 /// more than a lane.
-pub fn eval_lanes(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Block> {
+pub(crate) fn eval_lanes(
+    node: &Arc<Node>,
+    region: &Region,
+    ctx: &EvalContext<'_>,
+) -> Result<Block> {
     if !worth_lanes(region) || !is_step(node, ctx) {
         return eval(node, region, ctx);
     }
@@ -56,7 +62,7 @@ pub fn eval_lanes(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> R
 /// The partial result of `reduction` over `axes` of `input` over `region`
 /// (a block of `input`'s grid): folded lane by lane where the reduction
 /// has a lane fold, else from the whole block.
-pub fn partial_lanes(
+pub(crate) fn partial_lanes(
     input: &Arc<Node>,
     reduction: &dyn Reduction,
     axes: &[usize],
@@ -402,8 +408,8 @@ mod tests {
 
     use super::*;
     use crate::array::Array;
-    use crate::graph::block::take;
     use crate::ops::where_;
+    use crate::runtime::block::take;
 
     /// Values of both signs (so that `sqrt` makes NaNs too), by position.
     fn values(shape: &[usize], seed: u64) -> ArrayD<f64> {

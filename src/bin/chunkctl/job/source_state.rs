@@ -14,7 +14,7 @@ use std::path::Path;
 
 use ndchunk_io::info::split_array_path;
 
-use crate::error::{Error, Result};
+use ndchunk::{Error, Result};
 
 /// The files of a source, by path relative to it: `(size, mtime in ns)`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::source_state::SourceState;
-use crate::error::{Error, Result};
+use ndchunk::{Error, Result};
 use ndchunk_io::owned_paths::OwnedPaths;
 
 /// The work directory's lock file, held for the whole run.

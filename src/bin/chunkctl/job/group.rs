@@ -23,10 +23,10 @@ use ndchunk_io::info::{container_of, inspect, Container};
 use ndchunk_io::zarr::{create_group, list_tree, write_consolidated, ZarrFormat, ZarrNodeKind};
 use ndchunk_io::{check_member_path, ArrayMeta, IoError};
 
-use super::job::{
+use super::array::{
     check_replaceable, is_empty_dir, JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR,
 };
-use crate::error::{Error, Result};
+use ndchunk::{Error, Result};
 
 /// The marker of an unfinished group job in its destination.
 pub(crate) const GROUP_MARKER: &str = ".ndchunk-rechunk-group.json";
@@ -271,13 +271,6 @@ fn named_entries(spec: &str, at: &Path) -> Result<Vec<(String, String)>> {
             )),
         })
         .collect()
-}
-
-/// Rechunks the group or file `template.src` into `template.dst`; the
-/// template's other settings (budget, format, codec, threads) apply to
-/// every array.
-pub fn rechunk_group(template: &ZarrRechunk) -> Result<GroupOutcome> {
-    plan_group(template)?.run()
 }
 
 /// One array of a group job.

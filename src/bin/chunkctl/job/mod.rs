@@ -7,13 +7,10 @@
 //! unchanged source, publishes the metadata last, and leaves a record so
 //! that the same command run again writes nothing.
 
-pub mod group;
-pub mod job;
+pub(crate) mod array;
+pub(crate) mod group;
 mod source_state;
 mod work_dir;
 
-pub use group::{
-    is_group, plan_group, rechunk_group, ArrayJob, ArrayOutcome, GroupOutcome, GroupPlan,
-    SkippedArray, SkippedLink,
-};
-pub use job::{JobStatus, Outcome, Prepared, ZarrRechunk};
+pub use array::{JobStatus, Outcome, ZarrRechunk};
+pub use group::{is_group, plan_group};

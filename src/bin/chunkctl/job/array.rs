@@ -17,10 +17,10 @@ use ndchunk_io::{ChunkStore, ZarrStore};
 
 use super::source_state::{fnv1a, SourceState};
 use super::work_dir::{write_whole, Opened, WorkDir, LOCK_FILE};
-use crate::array::DynArray;
-use crate::error::{Error, Result};
-use crate::exec::run::{ComputeOptions, ComputeReport};
-use crate::plan::{Plan, StageKind};
+use ndchunk::DynArray;
+use ndchunk::{ComputeOptions, ComputeReport};
+use ndchunk::{Error, Result};
+use ndchunk::{Plan, StageKind};
 use ndchunk_io::owned_paths::{is_within, resolve, OwnedPaths};
 
 /// The work directory inside the destination: journal and (by default)
@@ -153,14 +153,10 @@ impl ZarrRechunk {
         target_meta.grid = write_grid.clone();
         let source: Arc<dyn ChunkStore> = Arc::from(source);
         let array = DynArray::from_store(source.clone())?;
-        let engine_plan = array.plan_store_into(
-            &target_meta,
-            &self.dst.display().to_string(),
-            &self.options(),
-        )?;
+        let engine_plan = array.store_plan(&target_meta, &self.options())?;
         // What the planner decided, shown and reported; with no rechunk
         // stage (the chunks only merge, or stay), the copy it amounts to.
-        let plan = match engine_plan.stages().iter().find_map(|s| match &s.kind {
+        let plan = match engine_plan.stages().iter().find_map(|s| match s.kind() {
             StageKind::Rechunk { plan, .. } => Some(plan.clone()),
             _ => None,
         }) {
@@ -237,8 +233,9 @@ pub enum JobStatus {
 pub struct Outcome {
     /// The plan that ran.
     pub plan: RechunkPlan,
-    /// What the executor did.
-    pub report: ComputeReport,
+    /// What the executor did; `None` when the job was up to date and
+    /// nothing ran.
+    pub report: Option<ComputeReport>,
     /// Whether it ran, resumed, or found nothing to do.
     pub status: JobStatus,
     /// Wall time of the whole job, seconds.
@@ -266,7 +263,7 @@ impl Prepared {
             let (chunks_stored, stored_bytes) = ZarrStore::open_dir(dst)?.storage_summary()?;
             Ok(Outcome {
                 plan,
-                report: ComputeReport::nothing(self.job.max_mem),
+                report: None,
                 status: JobStatus::UpToDate,
                 seconds: start.elapsed().as_secs_f64(),
                 logical_bytes: self.source.meta().logical_bytes(),
@@ -310,8 +307,8 @@ impl Prepared {
         // directory, or under --temp; found again by a resumed run.
         let scratch_dir = self.job.scratch_dir()?;
         let mut options = self.job.options();
-        options.journal_dir = Some(scratch_dir.clone());
-        options.temp_dir = Some(scratch_dir.clone());
+        options = options.journal_dir(scratch_dir.clone());
+        options = options.temp_dir(scratch_dir.clone());
         let report = self.array.store_with(&target, &options)?;
         // Published only if SRC did not change under the run.
         let changed = SourceState::of(&self.job.src)?.changed_since(work_dir.source());
@@ -338,7 +335,7 @@ impl Prepared {
         work_dir.finish(&owned)?;
         Ok(Outcome {
             plan: self.plan,
-            report,
+            report: Some(report),
             status,
             seconds: start.elapsed().as_secs_f64(),
             logical_bytes: self.source.meta().logical_bytes(),
@@ -378,12 +375,10 @@ fn read_json(path: &Path) -> Option<Value> {
 impl ZarrRechunk {
     /// The executor's options for this job (its journal set by the run).
     fn options(&self) -> ComputeOptions {
-        ComputeOptions {
-            max_mem: Some(self.max_mem),
-            threads: Some(self.threads.max(1)),
-            progress: self.progress,
-            ..ComputeOptions::default()
-        }
+        ComputeOptions::default()
+            .max_mem(self.max_mem)
+            .threads(self.threads.max(1))
+            .progress(self.progress)
     }
 
     /// The paths this job may write and delete: DST and its scratch

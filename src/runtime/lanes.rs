@@ -17,11 +17,11 @@ use ndchunk_chunking::Region;
 use ndchunk_io::Element;
 
 use crate::error::{Error, Result};
-use crate::graph::Block;
+use crate::runtime::block::Block;
 
 /// A run of values of one element type, borrowed.
 #[derive(Clone, Copy)]
-pub struct Lane<'a> {
+pub(crate) struct Lane<'a> {
     ptr: *const u8,
     len: usize,
     ty: TypeId,
@@ -30,7 +30,7 @@ pub struct Lane<'a> {
 
 impl<'a> Lane<'a> {
     /// The lane over `values`.
-    pub fn new<T: 'static>(values: &'a [T]) -> Self {
+    pub(crate) fn new<T: 'static>(values: &'a [T]) -> Self {
         Self {
             ptr: values.as_ptr().cast(),
             len: values.len(),
@@ -40,26 +40,16 @@ impl<'a> Lane<'a> {
     }
 
     /// The values, if they are `T`s.
-    pub fn get<T: 'static>(&self) -> Option<&'a [T]> {
+    pub(crate) fn get<T: 'static>(&self) -> Option<&'a [T]> {
         // SAFETY: `ptr` and `len` come from a `&'a [T]` of the type whose
         // id is `ty` (see `new`), and that borrow lives for `'a`.
         (self.ty == TypeId::of::<T>())
             .then(|| unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len) })
     }
-
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the lane is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 /// A run of values of one element type, borrowed mutably.
-pub struct LaneMut<'a> {
+pub(crate) struct LaneMut<'a> {
     ptr: *mut u8,
     len: usize,
     ty: TypeId,
@@ -67,18 +57,8 @@ pub struct LaneMut<'a> {
 }
 
 impl<'a> LaneMut<'a> {
-    /// The lane over `values`.
-    pub fn new<T: 'static>(values: &'a mut [T]) -> Self {
-        Self {
-            ptr: values.as_mut_ptr().cast(),
-            len: values.len(),
-            ty: TypeId::of::<T>(),
-            _borrow: PhantomData,
-        }
-    }
-
     /// The values, if they are `T`s.
-    pub fn get<T: 'static>(&mut self) -> Option<&mut [T]> {
+    pub(crate) fn get<T: 'static>(&mut self) -> Option<&mut [T]> {
         // SAFETY: as `Lane::get`; `&mut self` keeps the borrow unique.
         (self.ty == TypeId::of::<T>())
             .then(|| unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<T>(), self.len) })
@@ -87,11 +67,11 @@ impl<'a> LaneMut<'a> {
 
 /// An elementwise kernel over lanes: `out[i] = f(ins[0][i], ins[1][i], …)`,
 /// every lane of the same length.
-pub type LaneFn = dyn Fn(&[Lane<'_>], &mut LaneMut<'_>) -> Result<()> + Send + Sync;
+pub(crate) type LaneFn = dyn Fn(&[Lane<'_>], &mut LaneMut<'_>) -> Result<()> + Send + Sync;
 
 /// How a reduction folds lanes of its input into a task's accumulator
 /// (one value per element of the partial result, keepdims shape).
-pub trait LaneFold: Send + Sync {
+pub(crate) trait LaneFold: Send + Sync {
     /// A fresh accumulator for `n` output elements.
     fn start(&self, n: usize) -> Box<dyn Any + Send>;
     /// Folds `lane` into the accumulator: all of it into element `at`
@@ -110,12 +90,12 @@ fn mismatch(operation: &str) -> Error {
 }
 
 /// The values of a lane as `T`s, or an internal error naming `operation`.
-pub fn typed<'a, T: 'static>(lane: &Lane<'a>, operation: &str) -> Result<&'a [T]> {
+pub(crate) fn typed<'a, T: 'static>(lane: &Lane<'a>, operation: &str) -> Result<&'a [T]> {
     lane.get::<T>().ok_or_else(|| mismatch(operation))
 }
 
 /// The lane kernel of `f` applied to every element.
-pub fn unary<T: Element, U: Element>(
+pub(crate) fn unary<T: Element, U: Element>(
     name: &str,
     f: Arc<impl Fn(T) -> U + Send + Sync + 'static>,
 ) -> Arc<LaneFn> {
@@ -134,7 +114,7 @@ pub fn unary<T: Element, U: Element>(
 }
 
 /// The lane kernel of `f` applied to pairs of elements.
-pub fn binary<T: Element, S: Element, U: Element>(
+pub(crate) fn binary<T: Element, S: Element, U: Element>(
     name: &str,
     f: Arc<impl Fn(T, S) -> U + Send + Sync + 'static>,
 ) -> Arc<LaneFn> {
@@ -153,7 +133,7 @@ pub fn binary<T: Element, S: Element, U: Element>(
 }
 
 /// The lane kernel of `f` applied to triples of elements.
-pub fn ternary<A: Element, B: Element, C: Element, U: Element>(
+pub(crate) fn ternary<A: Element, B: Element, C: Element, U: Element>(
     name: &str,
     f: impl Fn(A, B, C) -> U + Send + Sync + 'static,
 ) -> Arc<LaneFn> {
@@ -180,7 +160,7 @@ pub fn ternary<A: Element, B: Element, C: Element, U: Element>(
 /// decoded chunk, or a block a task evaluated. Lanes are cut at element
 /// offsets into the box. Clones share the values.
 #[derive(Clone)]
-pub struct Held {
+pub(crate) struct Held {
     /// Owns the memory `ptr` points into (never moved out of, never
     /// mutated while held).
     _owner: Arc<dyn Any + Send + Sync>,
@@ -230,18 +210,18 @@ impl Held {
     }
 
     /// A whole in-memory array, shared.
-    pub fn array<T: Element>(data: Arc<ArrayD<T>>) -> Option<Self> {
+    pub(crate) fn array<T: Element>(data: Arc<ArrayD<T>>) -> Option<Self> {
         Self::whole(data.clone(), &data)
     }
 
     /// A whole array kept as a block (an earlier stage's result), shared;
     /// `None` unless it is an `ArrayD<T>` in standard layout.
-    pub fn shared_block<T: Element>(whole: Arc<Block>) -> Option<Self> {
+    pub(crate) fn shared_block<T: Element>(whole: Arc<Block>) -> Option<Self> {
         Self::whole(whole.clone(), whole.downcast_ref::<ArrayD<T>>()?)
     }
 
     /// A block over `region`, owned.
-    pub fn block<T: Element>(block: ArrayD<T>, region: &Region) -> Self {
+    pub(crate) fn block<T: Element>(block: ArrayD<T>, region: &Region) -> Self {
         let block = if block.is_standard_layout() {
             block
         } else {
@@ -254,7 +234,7 @@ impl Held {
 
     /// Decoded native-order bytes of the values over `region`, read in
     /// place where they are aligned (else copied once).
-    pub fn bytes<T: Element>(bytes: Vec<u8>, region: &Region) -> Result<Self> {
+    pub(crate) fn bytes<T: Element>(bytes: Vec<u8>, region: &Region) -> Result<Self> {
         let expected = region.num_elements() as usize * std::mem::size_of::<T>();
         if bytes.len() != expected {
             return Err(Error::Invalid {
@@ -267,7 +247,7 @@ impl Held {
         }
         let Some(values) = T::cast_ne_bytes(&bytes) else {
             let values = ArrayD::from_shape_vec(
-                IxDyn(&crate::graph::block::shape_of(region)),
+                IxDyn(&crate::runtime::block::shape_of(region)),
                 T::from_ne_bytes(&bytes),
             )
             .expect("length checked");
@@ -283,19 +263,19 @@ impl Held {
     }
 
     /// Where the box starts, in the array.
-    pub fn origin(&self) -> &[u64] {
+    pub(crate) fn origin(&self) -> &[u64] {
         &self.origin
     }
 
     /// The box's shape.
-    pub fn shape(&self) -> &[u64] {
+    pub(crate) fn shape(&self) -> &[u64] {
         &self.shape
     }
 
     /// Asks the CPU to start loading the `len` values from `offset` into
     /// cache (where it can; clamped to the box), so that reading memory
     /// overlaps the arithmetic on the lane before.
-    pub fn prefetch(&self, offset: usize, len: usize) {
+    pub(crate) fn prefetch(&self, offset: usize, len: usize) {
         #[cfg(target_arch = "x86_64")]
         {
             let end = (offset + len).min(self.len) * self.size;
@@ -315,7 +295,7 @@ impl Held {
     }
 
     /// The `len` values from element `offset` of the box (C order).
-    pub fn lane(&self, offset: usize, len: usize) -> Lane<'_> {
+    pub(crate) fn lane(&self, offset: usize, len: usize) -> Lane<'_> {
         assert!(offset + len <= self.len, "a lane outside its values");
         Lane {
             // SAFETY: in bounds (checked above) of the owner's buffer.
@@ -329,7 +309,7 @@ impl Held {
 
 /// A typed buffer for one step's values (a lane's worth, reused from lane
 /// to lane), or a task's output filled lane by lane.
-pub struct LaneBuf {
+pub(crate) struct LaneBuf {
     values: Box<dyn Any + Send>,
     ptr: *mut u8,
     len: usize,
@@ -343,7 +323,7 @@ unsafe impl Send for LaneBuf {}
 
 impl LaneBuf {
     /// `len` default values of `T`.
-    pub fn new<T: Element>(len: usize) -> Self {
+    pub(crate) fn new<T: Element>(len: usize) -> Self {
         let mut values = vec![T::default(); len];
         let ptr = values.as_mut_ptr().cast();
         Self {
@@ -356,7 +336,7 @@ impl LaneBuf {
     }
 
     /// The first `len` values.
-    pub fn lane(&self, len: usize) -> Lane<'_> {
+    pub(crate) fn lane(&self, len: usize) -> Lane<'_> {
         assert!(len <= self.len, "a lane longer than its buffer");
         Lane {
             ptr: self.ptr,
@@ -367,7 +347,7 @@ impl LaneBuf {
     }
 
     /// The `len` values from `offset`, to write.
-    pub fn lane_mut(&mut self, offset: usize, len: usize) -> LaneMut<'_> {
+    pub(crate) fn lane_mut(&mut self, offset: usize, len: usize) -> LaneMut<'_> {
         assert!(offset + len <= self.len, "a lane outside its buffer");
         LaneMut {
             // SAFETY: in bounds (checked above) of the buffer.
@@ -379,7 +359,7 @@ impl LaneBuf {
     }
 
     /// Copies `src` (of the buffer's type) to `offset`.
-    pub fn write(&mut self, offset: usize, src: Lane<'_>) -> Result<()> {
+    pub(crate) fn write(&mut self, offset: usize, src: Lane<'_>) -> Result<()> {
         if src.ty != self.ty || offset + src.len > self.len {
             return Err(mismatch("write"));
         }
@@ -396,7 +376,7 @@ impl LaneBuf {
     }
 
     /// The values as an array of `shape`.
-    pub fn into_block<T: Element>(self, shape: &[usize]) -> Result<Block> {
+    pub(crate) fn into_block<T: Element>(self, shape: &[usize]) -> Result<Block> {
         let values = self
             .values
             .downcast::<Vec<T>>()
@@ -432,7 +412,7 @@ mod tests {
         let wrong = vec![1u8; 3];
         assert!(f(&[Lane::new(&a), Lane::new(&wrong)], &mut out.lane_mut(0, 3)).is_err());
         let block = out.into_block::<f64>(&[4]).unwrap();
-        let array = crate::graph::block::take::<f64>(block, "t").unwrap();
+        let array = crate::runtime::block::take::<f64>(block, "t").unwrap();
         assert_eq!(array.as_slice().unwrap(), &[0.0, 11.0, 22.0, 33.0]);
     }
 

@@ -1,64 +1,24 @@
-//! The data a task moves between fused kernels: one block as a type-erased
-//! `ArrayD<T>`. Kernels are typed; the graph is not, so the dtype is
-//! recovered once per block (a downcast), never per element.
+//! A node's element type, for the untyped planner and executor: what they
+//! do with its blocks (assemble, cut, read and write chunks) and its lanes
+//! (hold a block, lend a shared one, buffer lanes), made once per element
+//! type by [`block_type`].
 
-use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+use ndarray::{ArrayD, IxDyn};
 use ndchunk_chunking::Region;
 use ndchunk_io::copy::copy_box;
 use ndchunk_io::{ChunkStore, ChunkStoreExt, DType, Element};
 
 use crate::error::{Error, Result};
-use crate::graph::lanes::{Held, LaneBuf};
-
-/// One block of some node's output: an `ArrayD<T>` of the node's dtype,
-/// standard (C) layout, owned so kernels may work in place.
-pub type Block = Box<dyn Any + Send + Sync>;
-
-/// The typed array inside a block. A mismatch is a bug in an operation's
-/// construction (the typed front guarantees the dtypes), reported rather
-/// than panicking so that a run stops cleanly.
-pub fn take<T: Element>(block: Block, operation: &str) -> Result<ArrayD<T>> {
-    block
-        .downcast::<ArrayD<T>>()
-        .map(|b| *b)
-        .map_err(|_| Error::Internal {
-            operation: operation.to_string(),
-            message: format!("expected a block of {}", T::DTYPE.name()),
-        })
-}
-
-/// Wraps a typed array as a block.
-pub fn block<T: Element>(array: ArrayD<T>) -> Block {
-    Box::new(array)
-}
-
-/// The ndarray slice of a region, in the coordinates of the array sliced.
-pub fn slice_of(region: &Region) -> Vec<SliceInfoElem> {
-    region
-        .start()
-        .iter()
-        .zip(region.stop())
-        .map(|(&a, &b)| SliceInfoElem::Slice {
-            start: a as isize,
-            end: Some(b as isize),
-            step: 1,
-        })
-        .collect()
-}
-
-/// A region's shape as ndarray wants it.
-pub fn shape_of(region: &Region) -> Vec<usize> {
-    region.shape().iter().map(|&n| n as usize).collect()
-}
+use crate::runtime::block::{block, copy_out, slice_of, take, Block};
+use crate::runtime::lanes::{Held, LaneBuf};
 
 /// What the untyped planner and executor need to do with a node's blocks:
 /// assemble them, cut them, turn them into bytes. One implementation per
 /// element type, made generically by [`block_type`].
-pub trait BlockType: Send + Sync {
+pub(crate) trait BlockType: Send + Sync {
     /// The element type.
     fn dtype(&self) -> DType;
     /// A block of `shape` filled with the type's default value.
@@ -89,22 +49,8 @@ pub trait BlockType: Send + Sync {
 
 struct TypeOf<T>(PhantomData<fn() -> T>);
 
-/// The values of `array` over `local` (coordinates inside it), as a new
-/// C-order array: rows of memcpy when `array` is C-ordered (ndarray's
-/// `to_owned` of a strided view copies element by element).
-fn copy_out<T: Element>(array: &ArrayD<T>, local: &Region) -> ArrayD<T> {
-    let Some(from) = array.as_slice() else {
-        return array.slice(slice_of(local).as_slice()).to_owned();
-    };
-    let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
-    let mut out = vec![T::default(); local.num_elements() as usize];
-    let origin = vec![0; shape.len()];
-    copy_box(from, &shape, local, &mut out, &local.shape(), &origin, 1);
-    ArrayD::from_shape_vec(IxDyn(&shape_of(local)), out).expect("a box's values fill its shape")
-}
-
 /// The [`BlockType`] of `T`.
-pub fn block_type<T: Element>() -> Arc<dyn BlockType> {
+pub(crate) fn block_type<T: Element>() -> Arc<dyn BlockType> {
     Arc::new(TypeOf::<T>(PhantomData))
 }
 

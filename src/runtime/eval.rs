@@ -10,18 +10,17 @@ use std::sync::Arc;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
-use crate::graph::{Block, BlockInfo, Node, NodeKind};
-
-pub mod lanes;
+use crate::graph::{BlockInfo, Node, NodeKind, Scan};
+use crate::runtime::block::{shape_of, Block};
 
 /// Reductions already computed by earlier stages, by node id, as sources.
-pub type Materialised = HashMap<u64, Arc<Node>>;
+pub(crate) type Materialised = HashMap<u64, Arc<Node>>;
 
 /// What one task's evaluation reads besides the graph: earlier stages'
 /// results, and the values of shared nodes (read by several elementwise
 /// consumers in the stage) kept until their last consumer has read them,
 /// so a diamond `f(b) + g(b)` computes `b` once per region.
-pub struct EvalContext<'a> {
+pub(crate) struct EvalContext<'a> {
     done: &'a Materialised,
     /// Consumers in the stage of each shared node.
     shared: &'a HashMap<u64, usize>,
@@ -31,7 +30,7 @@ pub struct EvalContext<'a> {
 
 impl<'a> EvalContext<'a> {
     /// A context for one task; `shared` from [`shared_nodes`].
-    pub fn new(done: &'a Materialised, shared: &'a HashMap<u64, usize>) -> Self {
+    pub(crate) fn new(done: &'a Materialised, shared: &'a HashMap<u64, usize>) -> Self {
         Self {
             done,
             shared,
@@ -49,7 +48,7 @@ impl<'a> EvalContext<'a> {
 /// read by more than one consumer, all of them elementwise (which read the
 /// region they are asked for, so a kept value is always used), with their
 /// number of consumers.
-pub fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64, usize> {
+pub(crate) fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64, usize> {
     fn visit(
         node: &Arc<Node>,
         done: &Materialised,
@@ -83,7 +82,7 @@ pub fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64, usize
 }
 
 /// The values of `node` over `region` (global coordinates).
-pub fn eval(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Block> {
+pub(crate) fn eval(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<Block> {
     let Some(&consumers) = ctx.shared.get(&node.id()) else {
         return compute(node, region, ctx);
     };
@@ -154,7 +153,7 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
             carries,
             axis,
             scan,
-        } => super::fused_scan::eval_scan(input, carries, *axis, scan.as_ref(), region, ctx),
+        } => eval_scan(input, carries, *axis, scan.as_ref(), region, ctx),
         NodeKind::Layout { inputs, op } => {
             let mut pull = |i: usize, r: &Region| match inputs.get(i) {
                 Some(input) => eval(input, r, ctx),
@@ -228,4 +227,69 @@ fn internal(node: &Node) -> Error {
         operation: node.name().to_string(),
         message: "a piece outside its block".into(),
     }
+}
+
+// Scans ([`NodeKind::Scan`]): each block of the input along the scanned
+// axis is scanned from its start, seeded with its carry (read from the
+// materialised carries), so a value's bits do not depend on which region
+// asked for it.
+
+/// `region` with `axis` replaced by `range`.
+fn with_axis(region: &Region, axis: usize, range: std::ops::Range<u64>) -> Result<Region> {
+    let mut start = region.start().to_vec();
+    let mut stop = region.stop().to_vec();
+    start[axis] = range.start;
+    stop[axis] = range.end;
+    Ok(Region::new(start, stop)?)
+}
+
+/// The scan of `input` along `axis` over `region` (global coordinates).
+fn eval_scan(
+    input: &Arc<Node>,
+    carries: &Arc<Node>,
+    axis: usize,
+    scan: &dyn Scan,
+    region: &Region,
+    ctx: &EvalContext<'_>,
+) -> Result<Block> {
+    let chunks = input.grid().axis(axis);
+    let range = region.range(axis);
+    let blocks = chunks.chunks_overlapping(range.clone());
+    if blocks.is_empty() {
+        // Nothing along the axis: an empty block of the right type.
+        return eval(input, region, ctx);
+    }
+    let ty = input.block_type();
+    let single = blocks.end - blocks.start == 1;
+    let mut out = (!single).then(|| ty.filled(&shape_of(region)));
+    for k in blocks {
+        let block = chunks.chunk_range(k);
+        let piece = range.start.max(block.start)..range.end.min(block.end);
+        // From the block's start: the carry is where the block begins.
+        let from_start = with_axis(region, axis, block.start..piece.end)?;
+        let carry = match k {
+            0 => None,
+            _ => Some(eval(carries, &with_axis(region, axis, k..k + 1)?, ctx)?),
+        };
+        let scanned = scan.scan(eval(input, &from_start, ctx)?, carry, axis)?;
+        let local = with_axis(
+            &Region::from_shape(&from_start.shape()),
+            axis,
+            piece.start - block.start..piece.end - block.start,
+        )?;
+        let values = ty.cut(scanned, &local)?;
+        let Some(out) = out.as_mut() else {
+            return Ok(values);
+        };
+        let at = with_axis(
+            &Region::from_shape(&region.shape()),
+            axis,
+            piece.start - range.start..piece.end - range.start,
+        )?;
+        ty.assign(out, &at, values)?;
+    }
+    out.ok_or_else(|| Error::Internal {
+        operation: "scan".into(),
+        message: "a scan over no block".into(),
+    })
 }
