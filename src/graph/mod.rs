@@ -231,6 +231,77 @@ impl Node {
     pub(crate) fn itemsize(&self) -> u64 {
         self.ty.dtype().size() as u64
     }
+
+    /// The same values on `grid`: no node when the grid is the same, and
+    /// a rechunk of a rechunk is one rechunk of the original.
+    pub(crate) fn rechunked(self: &Arc<Node>, grid: ChunkGrid) -> Arc<Node> {
+        let input = match self.kind() {
+            NodeKind::Rechunk { input } => input.clone(),
+            _ => self.clone(),
+        };
+        if grid == *input.grid() {
+            return input;
+        }
+        let ty = self.ty.clone();
+        Node::new("rechunk", grid, ty, NodeKind::Rechunk { input })
+    }
+
+    /// This operation over other inputs (in the order of
+    /// [`inputs`](Self::inputs)), each with the grid of the one it replaces.
+    pub(crate) fn with_inputs(&self, mut inputs: Vec<Arc<Node>>) -> Arc<Node> {
+        debug_assert_eq!(inputs.len(), self.inputs().len());
+        let mut next = || inputs.remove(0);
+        let kind = match &self.kind {
+            NodeKind::Source {
+                read,
+                scratch_bytes,
+                hold,
+            } => NodeKind::Source {
+                read: read.clone(),
+                scratch_bytes: *scratch_bytes,
+                hold: hold.clone(),
+            },
+            NodeKind::Invalid { message } => NodeKind::Invalid {
+                message: message.clone(),
+            },
+            NodeKind::Map {
+                inputs: old,
+                kernel,
+                per_block,
+                lanes,
+            } => NodeKind::Map {
+                inputs: old.iter().map(|_| next()).collect(),
+                kernel: kernel.clone(),
+                per_block: *per_block,
+                lanes: lanes.clone(),
+            },
+            NodeKind::Layout { inputs: old, op } => NodeKind::Layout {
+                inputs: old.iter().map(|_| next()).collect(),
+                op: op.clone(),
+            },
+            NodeKind::Rechunk { .. } => NodeKind::Rechunk { input: next() },
+            NodeKind::Reduce {
+                reduction,
+                axes,
+                keepdims,
+                split_every,
+                ..
+            } => NodeKind::Reduce {
+                input: next(),
+                reduction: reduction.clone(),
+                axes: axes.clone(),
+                keepdims: *keepdims,
+                split_every: *split_every,
+            },
+            NodeKind::Scan { axis, scan, .. } => NodeKind::Scan {
+                input: next(),
+                carries: next(),
+                axis: *axis,
+                scan: scan.clone(),
+            },
+        };
+        Node::new(self.name.clone(), self.grid.clone(), self.ty.clone(), kind)
+    }
 }
 
 impl std::fmt::Debug for Node {

@@ -75,18 +75,6 @@ impl<T: Element> Array<T> {
             Ok(grid) => grid,
             Err(e) => return invalid("rechunk", self.grid().clone(), e.to_string()),
         };
-        let input = match self.node().kind() {
-            NodeKind::Rechunk { input } => input.clone(),
-            _ => self.node().clone(),
-        };
-        if grid == *input.grid() {
-            return Array::from_node(input);
-        }
-        Array::from_node(Node::new(
-            "rechunk",
-            grid,
-            block_type::<T>(),
-            NodeKind::Rechunk { input },
-        ))
+        Array::from_node(self.node().rechunked(grid))
     }
 }

@@ -10,6 +10,7 @@
 
 pub(crate) mod explain;
 pub(crate) mod fused_task;
+mod push_slices;
 mod rechunk_stage;
 mod results;
 
@@ -189,6 +190,7 @@ impl Plan {
     /// invalid operation, naming it, and on a rechunk that cannot be
     /// planned within the budget.
     pub(crate) fn new(root: &Arc<Node>, budget: &PlanBudget) -> Result<Plan> {
+        let root = &push_slices::push_slices(root);
         let mut seen = HashSet::new();
         let mut stages = Vec::new();
         collect(root, root.id(), budget, &mut seen, &mut stages)?;

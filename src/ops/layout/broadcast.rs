@@ -4,8 +4,8 @@
 
 use ndchunk_io::Element;
 
+use super::gather;
 use super::gather::{AxisMap, OutAxis};
-use super::slice::gather;
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
 

@@ -18,13 +18,14 @@ use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
 use ndchunk_io::Element;
 
 use crate::error::{Error, Result};
-use crate::graph::{LayoutOp, PullFn};
-use crate::runtime::block::Block;
-use crate::runtime::block::{block, take};
+use crate::graph::{LayoutOp, Node, NodeKind, PullFn};
+use crate::runtime::block::{block, take, Block};
+use crate::runtime::block_type::block_type;
+use crate::with_dtype;
 
 /// How an output axis reads its input axis.
 #[derive(Debug, Clone)]
-pub(super) enum AxisMap {
+pub(crate) enum AxisMap {
     /// Input `start + step * i` (numpy's basic slicing).
     Strided { start: u64, step: i64 },
     /// Input `table[i]` (`take`).
@@ -41,7 +42,7 @@ pub(super) enum AxisMap {
 
 /// What a padded axis reads outside the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PadRule {
+pub(crate) enum PadRule {
     /// Nothing: the fill value.
     Constant,
     /// The nearest edge element.
@@ -96,7 +97,7 @@ impl AxisMap {
 
 /// One output axis.
 #[derive(Debug, Clone)]
-pub(super) enum OutAxis {
+pub(crate) enum OutAxis {
     /// An axis that no input axis feeds (`newaxis`, `expand_dims`, the
     /// leading axes of `broadcast_to`): every position reads the same input.
     New { len: u64 },
@@ -106,7 +107,7 @@ pub(super) enum OutAxis {
 
 /// The output grid, Dask's way: a mapped axis's chunks are the runs of
 /// output positions that read one input chunk; a new axis is one chunk.
-pub(super) fn gather_grid(input: &ChunkGrid, out: &[OutAxis]) -> Result<ChunkGrid> {
+pub(crate) fn gather_grid(input: &ChunkGrid, out: &[OutAxis]) -> Result<ChunkGrid> {
     let axes = out
         .iter()
         .map(|o| match o {
@@ -192,6 +193,66 @@ fn strided_chunks(chunks: &AxisChunks, start: u64, step: i64, count: u64) -> Vec
     } else {
         range.rev().map(per_chunk).collect()
     }
+}
+
+/// The gather node over `input`: positions that read nothing (constant
+/// padding) hold `fill`; a bad output grid is an invalid node.
+pub(crate) fn gather_node<T: Element>(
+    input: &Arc<Node>,
+    name: String,
+    fixed: Vec<Option<u64>>,
+    out: Vec<OutAxis>,
+    fill: T,
+) -> Arc<Node> {
+    let kind = match gather_grid(input.grid(), &out) {
+        Ok(grid) => {
+            let op = Gather {
+                fixed,
+                out,
+                fill,
+                input: input.grid().clone(),
+                name: name.clone(),
+                _t: PhantomData,
+            };
+            return Node::new(
+                name,
+                grid,
+                block_type::<T>(),
+                NodeKind::Layout {
+                    inputs: vec![input.clone()],
+                    op: Arc::new(op),
+                },
+            );
+        }
+        Err(e) => NodeKind::Invalid {
+            message: e.to_string(),
+        },
+    };
+    Node::new(name, input.grid().clone(), block_type::<T>(), kind)
+}
+
+/// [`gather_node`] for an input of any element type, filling with the
+/// type's default.
+pub(crate) fn gather_any(
+    input: &Arc<Node>,
+    name: String,
+    fixed: Vec<Option<u64>>,
+    out: Vec<OutAxis>,
+) -> Arc<Node> {
+    with_dtype!(input.block_type().dtype(), T => gather_node(input, name, fixed, out, T::default()))
+}
+
+/// The fixed input axes and the output axes of a gather node (`None` for
+/// any other node).
+pub(crate) fn gather_axes(node: &Node) -> Option<(&[Option<u64>], &[OutAxis])> {
+    let NodeKind::Layout { op, .. } = node.kind() else {
+        return None;
+    };
+    let op = op.as_any()?;
+    with_dtype!(node.block_type().dtype(), T => {
+        let gather = op.downcast_ref::<Gather<T>>()?;
+        Some((gather.fixed.as_slice(), gather.out.as_slice()))
+    })
 }
 
 /// The gather itself, typed so that pieces are transformed as views.

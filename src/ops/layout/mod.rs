@@ -11,7 +11,7 @@
 
 mod broadcast;
 mod concat;
-mod gather;
+pub(crate) mod gather;
 mod pad;
 mod permute;
 mod reshape;
@@ -48,6 +48,19 @@ fn layout<T: Element>(
             op: Arc::new(op),
         },
     ))
+}
+
+/// The gather node over `array` (see [`gather::gather_node`]): selections
+/// stay gathers when built; the plan pushes them into stages
+/// (`plan/push_slices.rs`).
+fn gather<T: Element>(
+    array: &Array<T>,
+    name: String,
+    fixed: Vec<Option<u64>>,
+    out: Vec<gather::OutAxis>,
+    fill: T,
+) -> Array<T> {
+    Array::from_node(gather::gather_node(array.node(), name, fixed, out, fill))
 }
 
 /// `axis` checked against `ndim`, numpy's message otherwise.

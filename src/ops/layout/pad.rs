@@ -3,8 +3,8 @@
 
 use ndchunk_io::Element;
 
+use super::gather;
 use super::gather::{AxisMap, OutAxis, PadRule};
-use super::slice::gather;
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
 

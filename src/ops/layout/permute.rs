@@ -5,8 +5,8 @@
 use ndchunk_io::Element;
 
 use super::check_axis;
+use super::gather;
 use super::gather::{AxisMap, OutAxis};
-use super::slice::gather;
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use ndchunk_io::Element;
 
+use super::gather;
 use super::gather::{AxisMap, OutAxis};
-use super::slice::select;
 use super::{check_axis, check_index};
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
@@ -52,6 +52,6 @@ impl<T: Element> Array<T> {
                 },
             })
             .collect();
-        select(self, name, vec![None; shape.len()], out)
+        gather(self, name, vec![None; shape.len()], out, T::default())
     }
 }
