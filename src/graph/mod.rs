@@ -85,6 +85,59 @@ pub(crate) trait LayoutOp: Send + Sync {
 /// How a [`LayoutOp`] reads its inputs: input index, region.
 pub(crate) type PullFn<'a> = dyn FnMut(usize, &Region) -> Result<Block> + 'a;
 
+/// Which regions a [`NodeKind::Map`] kernel sees.
+#[derive(Clone)]
+pub(crate) enum MapRegions {
+    /// Any region; its inputs are read over the same region.
+    Any,
+    /// Whole blocks of the node's grid; its inputs are read over the
+    /// region [`BlockInputs`] says.
+    Blocks(Arc<BlockInputs>),
+}
+
+/// The region of a whole-block kernel's inputs for its output block at an
+/// index.
+pub(crate) type InputRegionFn = dyn Fn(&[u64]) -> Result<Region> + Send + Sync;
+
+/// Where a whole-block kernel reads its inputs (all of them over one
+/// region: they have one shape).
+pub(crate) struct BlockInputs {
+    /// The region of the inputs for the output block at an index.
+    region: Box<InputRegionFn>,
+    /// The most elements that region holds (for projected bytes).
+    max_elements: u64,
+}
+
+impl BlockInputs {
+    /// Inputs read over `region(index)`, of at most `max_elements`.
+    pub(crate) fn new(
+        region: impl Fn(&[u64]) -> Result<Region> + Send + Sync + 'static,
+        max_elements: u64,
+    ) -> Self {
+        Self {
+            region: Box::new(region),
+            max_elements,
+        }
+    }
+
+    /// Inputs read over the output block itself (of `grid`).
+    pub(crate) fn same_blocks(grid: &ChunkGrid) -> Self {
+        let max_elements = grid.max_block_elements();
+        let grid = grid.clone();
+        Self::new(move |index| Ok(grid.block_region(index)?), max_elements)
+    }
+
+    /// The inputs' region for the output block at `index`.
+    pub(crate) fn region(&self, index: &[u64]) -> Result<Region> {
+        (self.region)(index)
+    }
+
+    /// The most elements an input's region holds.
+    pub(crate) fn max_elements(&self) -> u64 {
+        self.max_elements
+    }
+}
+
 /// What a node does with its inputs.
 pub(crate) enum NodeKind {
     /// Data from outside the graph.
@@ -104,10 +157,11 @@ pub(crate) enum NodeKind {
         inputs: Vec<Arc<Node>>,
         /// The kernel.
         kernel: Arc<MapFn>,
-        /// True when the kernel must see whole blocks of this node's grid
-        /// (`map_blocks`); elementwise kernels run on any region, which is
-        /// what lets arrays of different chunkings meet without a rechunk.
-        per_block: bool,
+        /// Which regions the kernel sees: any region, its inputs over the
+        /// same one (elementwise kernels: what lets arrays of different
+        /// chunkings meet without a rechunk), or whole blocks of this
+        /// node's grid (`map_blocks`).
+        regions: MapRegions,
         /// The same kernel over lanes (elementwise kernels made from a
         /// per-element function), for fused chains run lane by lane.
         lanes: Option<Arc<LaneFn>>,
@@ -267,12 +321,12 @@ impl Node {
             NodeKind::Map {
                 inputs: old,
                 kernel,
-                per_block,
+                regions,
                 lanes,
             } => NodeKind::Map {
                 inputs: old.iter().map(|_| next()).collect(),
                 kernel: kernel.clone(),
-                per_block: *per_block,
+                regions: regions.clone(),
                 lanes: lanes.clone(),
             },
             NodeKind::Layout { inputs: old, op } => NodeKind::Layout {

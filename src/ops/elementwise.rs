@@ -10,7 +10,7 @@ use ndchunk_io::Element;
 use num_traits::{AsPrimitive, Float};
 
 use crate::array::Array;
-use crate::graph::{BlockInfo, Node, NodeKind};
+use crate::graph::{BlockInfo, MapRegions, Node, NodeKind};
 use crate::ops::layout::broadcast_shapes;
 use crate::ops::numeric::Numeric;
 use crate::runtime::block::Block;
@@ -63,7 +63,7 @@ pub(crate) fn map_node<U: Element>(
         NodeKind::Map {
             inputs,
             kernel: Arc::new(kernel),
-            per_block: false,
+            regions: MapRegions::Any,
             lanes,
         },
     ))

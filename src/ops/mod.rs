@@ -8,6 +8,7 @@ pub(crate) mod logic;
 pub(crate) mod numeric;
 pub(crate) mod reduce;
 
+pub use blocks::{map_blocks, BlockSpec};
 pub use elementwise::Operand;
 pub use layout::{concatenate, stack, Index, PadMode};
 pub use logic::{blockwise, where_};

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::graph::{Node, NodeKind};
+use crate::graph::{MapRegions, Node, NodeKind};
 
 /// The operations fused under `node`, inputs before consumers, each once;
 /// the walk stops at other stages' results (reductions, rechunks that cut
@@ -44,24 +44,26 @@ pub(crate) fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
     match node.kind() {
         NodeKind::Source { scratch_bytes, .. } => own.saturating_add(*scratch_bytes),
         NodeKind::Map {
-            inputs, per_block, ..
-        } => {
+            inputs, regions, ..
+        } => match regions {
+            MapRegions::Any => inputs
+                .iter()
+                .fold(own, |acc, i| acc.saturating_add(peak_bytes(i, elements))),
             // A whole-block kernel asked for part of a block computes the
-            // whole block, then cuts it.
-            let e = if *per_block {
-                elements.max(node.grid().max_block_elements())
-            } else {
-                elements
-            };
-            let extra = if *per_block && e > elements {
-                e.saturating_mul(node.itemsize())
-            } else {
-                0
-            };
-            inputs.iter().fold(own.saturating_add(extra), |acc, i| {
-                acc.saturating_add(peak_bytes(i, e))
-            })
-        }
+            // whole block, then cuts it; it reads its inputs over the
+            // region the block needs.
+            MapRegions::Blocks(block_inputs) => {
+                let block = node.grid().max_block_elements();
+                let extra = if block > elements {
+                    block.saturating_mul(node.itemsize())
+                } else {
+                    0
+                };
+                inputs.iter().fold(own.saturating_add(extra), |acc, i| {
+                    acc.saturating_add(peak_bytes(i, block_inputs.max_elements()))
+                })
+            }
+        },
         NodeKind::Rechunk { input } => {
             let piece = elements.min(input.grid().max_block_elements());
             own.saturating_add(peak_bytes(input, piece))

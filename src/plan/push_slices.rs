@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::is_stage;
-use crate::graph::{Node, NodeKind};
+use crate::graph::{MapRegions, Node, NodeKind};
 use crate::ops::layout::gather::{gather_any, gather_axes, gather_grid, AxisMap, OutAxis};
 
 /// The graph under `root` with every selection over a stage pushed into
@@ -99,7 +99,7 @@ fn reaches_stage(node: &Arc<Node>) -> bool {
         NodeKind::Rechunk { .. } | NodeKind::Reduce { .. } => is_stage(node),
         NodeKind::Map {
             inputs,
-            per_block: false,
+            regions: MapRegions::Any,
             ..
         } => inputs.iter().any(reaches_stage),
         NodeKind::Layout { inputs, .. } if broadcast_axes(node).is_some() => {
@@ -310,7 +310,7 @@ fn select_node(
         NodeKind::Map {
             inputs,
             kernel,
-            per_block: false,
+            regions: MapRegions::Any,
             lanes,
         } if reaches_stage(node) => match gather_grid(node.grid(), &selection.out) {
             Ok(grid) => Node::new(
@@ -323,7 +323,7 @@ fn select_node(
                         .map(|input| select_node(input, selection, done))
                         .collect(),
                     kernel: kernel.clone(),
-                    per_block: false,
+                    regions: MapRegions::Any,
                     lanes: lanes.clone(),
                 },
             ),

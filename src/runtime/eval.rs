@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
-use crate::graph::{BlockInfo, Node, NodeKind, Scan};
+use crate::graph::{BlockInfo, MapRegions, Node, NodeKind, Scan};
 use crate::runtime::block::{shape_of, Block};
 
 /// Reductions already computed by earlier stages, by node id, as sources.
@@ -61,7 +61,7 @@ pub(crate) fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64
         let elementwise = matches!(
             node.kind(),
             NodeKind::Map {
-                per_block: false,
+                regions: MapRegions::Any,
                 ..
             }
         );
@@ -115,16 +115,16 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
         NodeKind::Map {
             inputs,
             kernel,
-            per_block,
+            regions,
             ..
         } => {
-            if !*per_block {
+            let MapRegions::Blocks(block_inputs) = regions else {
                 let ins = eval_all(inputs, region, ctx)?;
                 return kernel(ins, &BlockInfo { index: &[], region });
-            }
+            };
             match whole_block(node, region) {
                 Some(index) => {
-                    let ins = eval_all(inputs, region, ctx)?;
+                    let ins = eval_all(inputs, &block_inputs.region(&index)?, ctx)?;
                     kernel(
                         ins,
                         &BlockInfo {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use ndchunk_chunking::Region;
 
 use crate::error::{Error, Result};
-use crate::graph::{Node, NodeKind, Reduction};
+use crate::graph::{MapRegions, Node, NodeKind, Reduction};
 use crate::runtime::block::shape_of;
 use crate::runtime::block::Block;
 use crate::runtime::eval::{eval, shared_nodes, EvalContext};
@@ -112,7 +112,7 @@ fn lane_kernel<'a>(node: &'a Node, ctx: &EvalContext<'_>) -> Option<&'a Arc<Lane
     match node.kind() {
         NodeKind::Map {
             inputs,
-            per_block: false,
+            regions: MapRegions::Any,
             lanes: Some(f),
             ..
         } if inputs.len() <= MAX_ARGS && !ctx.materialised().contains_key(&node.id()) => Some(f),

@@ -25,7 +25,7 @@ use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
 use super::{fold_axes, is_nan, take_acc, Axes, DEFAULT_SPLIT_EVERY};
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::graph::{BlockInfo, Node, NodeKind, Reduction, Scan};
+use crate::graph::{BlockInfo, BlockInputs, MapRegions, Node, NodeKind, Reduction, Scan};
 use crate::ops::elementwise::invalid;
 use crate::ops::numeric::Numeric;
 use crate::runtime::block::Block;
@@ -172,7 +172,7 @@ impl<T: Numeric> Array<T> {
             let kind = NodeKind::Map {
                 inputs: vec![input],
                 kernel: Arc::new(kernel),
-                per_block: true,
+                regions: MapRegions::Blocks(Arc::new(BlockInputs::same_blocks(&grid))),
                 lanes: None,
             };
             return Array::from_node(Node::new(name, grid, block_type::<T>(), kind));
