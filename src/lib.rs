@@ -19,7 +19,8 @@ mod ops;
 mod plan;
 mod runtime;
 
-pub use array::{splitmix64, Array, Chunks, DynArray, DynElement, RandomFloat};
+pub use array::RandomFloat;
+pub use array::{compute_many, splitmix64, store_many, Array, Chunks, DynArray, DynElement};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};

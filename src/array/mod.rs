@@ -4,26 +4,26 @@
 
 mod create;
 mod dynamic;
+mod many;
 mod random;
 
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use ndchunk_chunking::{ChunkGrid, Region};
-use ndchunk_io::{ArrayMeta, ChunkStore, DType, Element, IoError};
+use ndchunk_io::{ChunkStore, DType, Element};
 
 use crate::error::{Error, Result};
-use crate::exec::journal::Journal;
 use crate::exec::kept::Kept;
 use crate::exec::run::{run, ComputeOptions, ComputeReport};
 use crate::graph::Node;
 use crate::plan::Plan;
-use crate::runtime::block::take;
 use crate::runtime::block::Block;
 
 pub use create::Chunks;
 pub use dynamic::{DynArray, DynElement};
+pub use many::{compute_many, store_many};
 pub use random::{splitmix64, RandomFloat};
 
 /// A lazy n-dimensional array of `T`, cut into chunks by a [`ChunkGrid`].
@@ -115,60 +115,14 @@ impl<T: Element> Array<T> {
 
     /// Computes the whole array in memory, with the default budget.
     pub fn compute(&self) -> Result<ArrayD<T>> {
-        let options = ComputeOptions {
-            progress: false,
-            ..ComputeOptions::default()
-        };
+        let options = ComputeOptions::new().progress(false);
         Ok(self.compute_with(&options)?.0)
-    }
-
-    /// Computes the whole array in memory within `options`, with what the
-    /// run did. The result itself is outside the budget: it is what was
-    /// asked for.
-    pub fn compute_with(&self, options: &ComputeOptions) -> Result<(ArrayD<T>, ComputeReport)> {
-        if let Some(dir) = &options.journal_dir {
-            return Err(Error::Job {
-                path: dir.display().to_string(),
-                message: "journal_dir makes store() resumable; compute() keeps its result in \
-                          memory, which a kill loses: store it instead"
-                    .into(),
-            });
-        }
-        let plan = self.plan_with(options)?;
-        let shape = in_memory_shape(&self.node)?;
-        // Allocated when the first block arrives: a run that fails before
-        // never holds the whole output.
-        let whole: Mutex<Option<ArrayD<T>>> = Mutex::new(None);
-        let name = self.node.name().to_string();
-        let sink = |_: &[u64], region: &Region, values: Block| -> Result<()> {
-            let values = take::<T>(values, &name)?;
-            let mut whole = whole.lock().unwrap_or_else(|p| p.into_inner());
-            if whole.is_none() {
-                *whole = Some(allocate_whole::<T>(&self.node, &shape)?);
-            }
-            if let Some(whole) = whole.as_mut() {
-                whole
-                    .slice_mut(crate::runtime::block::slice_of(region).as_slice())
-                    .assign(&values);
-            }
-            Ok(())
-        };
-        let report = run(&plan, &sink, options, None)?;
-        let whole = whole.into_inner().unwrap_or_else(|p| p.into_inner());
-        let whole = match whole {
-            Some(whole) => whole,
-            None => allocate_whole::<T>(&self.node, &shape)?,
-        };
-        Ok((whole, report))
     }
 
     /// Computes the array once, with the default budget, and returns an
     /// array over the result (see [`Array::persist_with`]).
     pub fn persist(&self) -> Result<Array<T>> {
-        let options = ComputeOptions {
-            progress: false,
-            ..ComputeOptions::default()
-        };
+        let options = ComputeOptions::new().progress(false);
         Ok(self.persist_with(&options)?.0)
     }
 
@@ -204,8 +158,9 @@ impl<T: Element> Array<T> {
             node.block_type(),
             (!in_memory).then_some(temp_dir.as_path()),
         )?;
-        let sink =
-            |index: &[u64], region: &Region, values: Block| result.put(index, region, values);
+        let sink = |_: usize, index: &[u64], region: &Region, values: Block| {
+            result.put(index, region, values)
+        };
         let mut report = run(&plan, &sink, options, None)?;
         if !in_memory {
             report.spilled_bytes = report.spilled_bytes.saturating_add(bytes);
@@ -217,94 +172,6 @@ impl<T: Element> Array<T> {
     /// store's grid first when they differ), with the default budget.
     pub fn store(&self, store: &dyn ChunkStore) -> Result<ComputeReport> {
         self.store_with(store, &ComputeOptions::default())
-    }
-
-    /// The plan [`Array::store_with`] runs for a store of `meta` (a
-    /// store's [`ChunkStore::meta`], or the metadata of one not yet
-    /// created) and `options`: the rechunk to the store's chunks, if any,
-    /// and what each task holds.
-    pub fn store_plan(&self, meta: &ArrayMeta, options: &ComputeOptions) -> Result<Plan> {
-        Ok(self.prepare_store(meta, "the store", options)?.1)
-    }
-
-    /// [`Array::store`] within `options`. Writes are whole chunks, so a
-    /// failed run leaves chunks either written in full or not at all; with
-    /// [`ComputeOptions::journal_dir`], running it again resumes.
-    pub fn store_with(
-        &self,
-        store: &dyn ChunkStore,
-        options: &ComputeOptions,
-    ) -> Result<ComputeReport> {
-        let (array, plan) = self.prepare_store(store.meta(), &store.location(), options)?;
-        // The journal belongs to this plan into this store: another plan
-        // (other operations, budget, threads) or store is another run.
-        let journal = match &options.journal_dir {
-            Some(dir) => {
-                let meta = store.meta();
-                let identity = format!(
-                    "{plan}budget: {:?}\nstore: {}\ngrid: {}\ndtype: {}\n",
-                    plan.budget(),
-                    store.location(),
-                    serde_json::to_string(&meta.grid).unwrap_or_default(),
-                    meta.dtype.name(),
-                );
-                Some(Journal::open(dir, &identity)?)
-            }
-            None => None,
-        };
-        let ty = array.node.block_type().clone();
-        let sink = |index: &[u64], _: &Region, values: Block| -> Result<()> {
-            ty.write_chunk(store, index, values)
-        };
-        let report = run(&plan, &sink, options, journal.as_ref())?;
-        if let Some(journal) = journal {
-            journal.finish()?;
-        }
-        Ok(report)
-    }
-
-    /// The array as it will be written into a store of `meta` (rechunked
-    /// to its grid), and the plan that writes it.
-    pub(crate) fn prepare_store(
-        &self,
-        meta: &ArrayMeta,
-        location: &str,
-        options: &ComputeOptions,
-    ) -> Result<(Array<T>, Plan)> {
-        if meta.dtype != T::DTYPE {
-            return Err(IoError::WrongDType {
-                location: location.to_string(),
-                actual: meta.dtype,
-                requested: T::DTYPE,
-            }
-            .into());
-        }
-        if meta.shape() != self.shape() {
-            return Err(Error::Invalid {
-                operation: format!("store({location})"),
-                message: format!(
-                    "the array has shape {:?}, the store {:?}",
-                    self.shape(),
-                    meta.shape()
-                ),
-            });
-        }
-        let array = if meta.grid == *self.grid() {
-            self.clone()
-        } else {
-            self.rechunk(meta.grid.clone())
-        };
-        // Each task also holds its block as bytes and the store's encoded
-        // chunk while writing.
-        let chunk_bytes = meta
-            .grid
-            .max_block_elements()
-            .saturating_mul(array.node.itemsize());
-        let mut budget = options.plan_budget();
-        budget.sink_bytes =
-            chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes));
-        let plan = Plan::new(&array.node, &budget)?;
-        Ok((array, plan))
     }
 }
 

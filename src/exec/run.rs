@@ -22,7 +22,7 @@ use crate::graph::{Node, NodeKind};
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
 use crate::runtime::block::shape_of;
 use crate::runtime::block::Block;
-use crate::runtime::eval::{shared_nodes, EvalContext, Materialised};
+use crate::runtime::eval::{eval, shared_nodes, EvalContext, Materialised};
 use crate::runtime::eval_lanes::{eval_lanes, partial_lanes};
 
 /// How to run a computation: a builder over the defaults.
@@ -133,11 +133,13 @@ pub struct ComputeReport {
     pub seconds: f64,
 }
 
-/// The journal log of a blocks stage's tasks.
-const BLOCKS_LOG: &str = "blocks";
-
-/// Where finished output blocks go (an in-memory result, a chunk store).
+/// Where a stage's finished blocks go (a result kept for later stages, or
+/// the run's outputs).
 pub(crate) type Sink<'a> = dyn Fn(&[u64], &Region, Block) -> Result<()> + Sync + 'a;
+
+/// Where a run's outputs go, block by block: output index (the order the
+/// plan's outputs were given), block index, region, values.
+pub(crate) type Outputs<'a> = dyn Fn(usize, &[u64], &Region, Block) -> Result<()> + Sync + 'a;
 
 /// Half of `MemAvailable`, so that a default run leaves room for the rest
 /// of the machine; 1 GiB where the kernel does not say.
@@ -166,12 +168,12 @@ impl ComputeOptions {
     }
 }
 
-/// Runs `plan` within its budget, handing the last stage's blocks to `sink`;
-/// with a `journal`, the last stage's finished tasks are journaled and
-/// those an interrupted run finished are skipped.
+/// Runs `plan` within its budget, handing its outputs' blocks to
+/// `outputs`; with a `journal`, the tasks of the stages that make outputs
+/// are journaled and those an interrupted run finished are skipped.
 pub(crate) fn run(
     plan: &Plan,
-    sink: &Sink<'_>,
+    outputs: &Outputs<'_>,
     options: &ComputeOptions,
     journal: Option<&Journal>,
 ) -> Result<ComputeReport> {
@@ -208,7 +210,13 @@ pub(crate) fn run(
             index: i,
             observer: &observer,
             stage,
-            shared: shared_nodes(&stage.node, &done),
+            shared: shared_nodes(
+                &std::iter::once(&stage.node)
+                    .chain(stage.outputs.iter().map(|o| &o.node))
+                    .collect::<Vec<_>>(),
+                &done,
+            ),
+            outputs,
             done: &done,
             budget: &budget,
             tasks_run: &tasks_run,
@@ -216,10 +224,25 @@ pub(crate) fn run(
             failed: AtomicBool::new(false),
             show: options.progress,
             temp_dir: &temp_dir,
-            journal: journal.filter(|_| i + 1 == stages.len()),
+            journal: journal.filter(|_| stage.residence == Residence::Sink),
         };
         match stage.residence {
-            Residence::Sink => pool.install(|| ctx.run(sink))?,
+            Residence::Sink => {
+                // Every output the stage makes of its node (one, unless
+                // the caller gave it twice) gets the block.
+                let ty = stage.node.block_type();
+                let deliver = |index: &[u64], region: &Region, values: Block| -> Result<()> {
+                    let whole = Region::from_shape(&region.shape());
+                    let (last, others) = stage.outputs.split_last().ok_or_else(|| {
+                        internal(&stage.node, "a stage for the output has no output")
+                    })?;
+                    for other in others {
+                        outputs(other.index, index, region, ty.copy_region(&values, &whole)?)?;
+                    }
+                    outputs(last.index, index, region, values)
+                };
+                pool.install(|| ctx.run(&deliver))?
+            }
             Residence::Memory { bytes } | Residence::Spilled { bytes } => {
                 // Where the result lives, and for how long, the plan says.
                 let in_memory = matches!(stage.residence, Residence::Memory { .. });
@@ -272,7 +295,9 @@ struct StageRun<'a> {
     show: bool,
     /// Where spilled results and intermediates go.
     temp_dir: &'a std::path::Path,
-    /// The journal of the run's last stage, when resumable.
+    /// The run's outputs, for a blocks stage that makes several.
+    outputs: &'a Outputs<'a>,
+    /// The journal of a stage that makes outputs, when resumable.
     journal: Option<&'a Journal>,
 }
 
@@ -345,7 +370,11 @@ impl StageRun<'_> {
         let node = &self.stage.node;
         let grid = node.grid();
         let name = node.name();
-        let done = self.journaled(BLOCKS_LOG)?;
+        let log = format!("stage-{}-blocks", self.index);
+        let done = self.journaled(&log)?;
+        // Several outputs on this grid: each task makes all of them, from
+        // one evaluation context, so what they share is read once.
+        let several = (self.stage.outputs.len() > 1).then_some(&self.stage.outputs);
         grid.all_blocks()
             .iter()
             .enumerate()
@@ -364,9 +393,16 @@ impl StageRun<'_> {
                 let task = || {
                     let region = grid.block_region(&b)?;
                     let ctx = EvalContext::new(self.done, &self.shared);
-                    let values = eval_lanes(node, &region, &ctx)?;
-                    sink(&b, &region, values)?;
-                    self.record(BLOCKS_LOG, i as u64)
+                    match several {
+                        Some(outputs) => {
+                            for output in outputs {
+                                let values = eval(&output.node, &region, &ctx)?;
+                                (self.outputs)(output.index, &b, &region, values)?;
+                            }
+                        }
+                        None => sink(&b, &region, eval_lanes(node, &region, &ctx)?)?,
+                    }
+                    self.record(&log, i as u64)
                 };
                 task().map_err(|e| self.fail(&b, e))?;
                 self.tasks_run.fetch_add(1, Ordering::Relaxed);
@@ -415,7 +451,7 @@ impl StageRun<'_> {
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
             // Errors name the pass; their block is one of the pass's blocks.
             let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
-            let log = format!("pass-{k}");
+            let log = format!("stage-{}-pass-{k}", self.index);
             if self.journal.is_some_and(|j| j.is_complete(&log)) {
                 self.resumed(
                     pass.tasks(),

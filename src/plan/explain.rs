@@ -20,6 +20,8 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.stages.len();
         writeln!(f, "PLAN: {n} stage{}", if n == 1 { "" } else { "s" })?;
+        // A run of several outputs says which stage makes which.
+        let several = self.stages.iter().map(|s| s.outputs.len()).sum::<usize>() > 1;
         for (i, stage) in self.stages.iter().enumerate() {
             let node = &stage.node;
             let grid = node.grid();
@@ -87,6 +89,11 @@ impl fmt::Display for Plan {
                 .freed_after
                 .map_or(String::new(), |j| format!(", freed after stage {}", j + 1));
             match stage.residence {
+                Residence::Sink if several => {
+                    let outputs: Vec<String> =
+                        stage.outputs.iter().map(|o| o.index.to_string()).collect();
+                    writeln!(f, "    result: to output {}", outputs.join(", "))?
+                }
                 Residence::Sink => writeln!(f, "    result: to the output")?,
                 Residence::Memory { bytes } => writeln!(
                     f,

@@ -74,9 +74,24 @@ pub struct Stage {
     pub(crate) task_bytes: u64,
     /// Where its result goes.
     pub(crate) residence: Residence,
-    /// The stage after which its result is freed (`None`: the last
-    /// stage's result, which goes to the sink).
+    /// The stage after which its result is freed (`None`: a result that
+    /// goes to the caller).
     pub(crate) freed_after: Option<usize>,
+    /// For a stage whose result goes to the caller: which outputs of the
+    /// run it makes. A blocks stage may make several on one grid (its
+    /// tasks evaluate every output's node over the same block, sharing
+    /// what they read); others make `node` alone.
+    pub(crate) outputs: Vec<Output>,
+}
+
+/// One output of a run: the node a stage hands to the caller, as output
+/// `index` of the run.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    /// Which output of the run (the order the caller gave).
+    pub(crate) index: usize,
+    /// Its values.
+    pub(crate) node: Arc<Node>,
 }
 
 /// A stage as [`Array::explain`](crate::Array::explain) shows it, read-only.
@@ -121,6 +136,12 @@ impl Stage {
     /// whose result goes to the caller).
     pub fn freed_after(&self) -> Option<usize> {
         self.freed_after
+    }
+
+    /// The outputs of the run the stage makes (their indices in the order
+    /// they were given; empty for a stage whose result later stages read).
+    pub fn outputs(&self) -> Vec<usize> {
+        self.outputs.iter().map(|o| o.index).collect()
     }
 
     /// The bytes that must fit `max_mem` for the stage to make progress.
@@ -190,18 +211,67 @@ impl Plan {
     /// invalid operation, naming it, and on a rechunk that cannot be
     /// planned within the budget.
     pub(crate) fn new(root: &Arc<Node>, budget: &PlanBudget) -> Result<Plan> {
-        let root = &push_slices::push_slices(root);
+        Plan::for_outputs(std::slice::from_ref(root), budget)
+    }
+
+    /// Plans the computation of several outputs in one run: a stage two of
+    /// them need runs once, and outputs on one grid are made by the same
+    /// tasks, each block of what they share read once. An output that is
+    /// a stage of its own (a reduction, a rechunk that cuts chunks) and
+    /// read by no other output goes to the caller from that stage; the
+    /// others are made by blocks stages at the end, one per grid.
+    pub(crate) fn for_outputs(roots: &[Arc<Node>], budget: &PlanBudget) -> Result<Plan> {
+        let roots = push_slices::push_slices_many(roots);
+        // Stage outputs read by other outputs are kept for them, and
+        // copied out by a blocks stage.
+        let read_by_others: HashSet<u64> = roots
+            .iter()
+            .enumerate()
+            .flat_map(|(k, r)| {
+                let others: Vec<&Arc<Node>> = roots
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, o)| j != k && o.id() != r.id())
+                    .map(|(_, o)| o)
+                    .collect();
+                reads(&others, r).then_some(r.id())
+            })
+            .collect();
         let mut seen = HashSet::new();
         let mut stages = Vec::new();
-        collect(root, root.id(), budget, &mut seen, &mut stages)?;
-        if !is_stage(root) {
-            stages.push(blocks_stage(root));
+        let mut groups: Vec<Vec<Output>> = Vec::new();
+        for (index, root) in roots.iter().enumerate() {
+            let own = is_stage(root) && !read_by_others.contains(&root.id());
+            let sink_bytes = if own { budget.sink_bytes } else { 0 };
+            collect(root, root.id(), sink_bytes, budget, &mut seen, &mut stages)?;
+            let output = Output {
+                index,
+                node: root.clone(),
+            };
+            if own {
+                // (An output given twice: the same stage makes both.)
+                if let Some(stage) = stages.iter_mut().find(|s| s.node.id() == root.id()) {
+                    stage.outputs.push(output);
+                    continue;
+                }
+            }
+            match groups.iter_mut().find(|g| g[0].node.grid() == root.grid()) {
+                Some(group) => group.push(output),
+                None => groups.push(vec![output]),
+            }
         }
-        if let Some(last) = stages.last_mut() {
-            match &mut last.kind {
+        for outputs in groups {
+            let node = outputs[0].node.clone();
+            stages.push(blocks_stage(&node, outputs));
+        }
+        for stage in stages.iter_mut().filter(|s| !s.outputs.is_empty()) {
+            match &mut stage.kind {
                 // Planned with the sink's bytes already.
                 StageKind::Rechunk { .. } => {}
-                _ => last.task_bytes = last.task_bytes.saturating_add(budget.sink_bytes),
+                _ => {
+                    let per_output = budget.sink_bytes.saturating_mul(stage.outputs.len() as u64);
+                    stage.task_bytes = stage.task_bytes.saturating_add(per_output);
+                }
             }
         }
         results::place_results(&mut stages, budget.max_mem);
@@ -268,6 +338,7 @@ fn stage_input(stage: &Stage) -> &Arc<Node> {
 fn collect(
     node: &Arc<Node>,
     root: u64,
+    sink_bytes: u64,
     budget: &PlanBudget,
     seen: &mut HashSet<u64>,
     stages: &mut Vec<Stage>,
@@ -285,17 +356,13 @@ fn collect(
     // (blocks, elements) fits a u64; nothing later overflows or wraps.
     node.grid().check_counts()?;
     for input in node.inputs() {
-        collect(input, root, budget, seen, stages)?;
+        collect(input, root, sink_bytes, budget, seen, stages)?;
     }
     match node.kind() {
         NodeKind::Reduce { .. } => stages.push(reduce_stage(node)),
         NodeKind::Rechunk { .. } if is_stage(node) => {
-            // Only the last stage hands its blocks to the sink.
-            let sink_bytes = if node.id() == root {
-                budget.sink_bytes
-            } else {
-                0
-            };
+            // Only an output's own stage hands its blocks to the sink.
+            let sink_bytes = if node.id() == root { sink_bytes } else { 0 };
             stages.push(rechunk_stage::stage(node, budget, sink_bytes)?);
         }
         _ => {}
@@ -303,16 +370,40 @@ fn collect(
     Ok(())
 }
 
-fn blocks_stage(node: &Arc<Node>) -> Stage {
+/// The blocks stage making `outputs` (all on `node`'s grid): a task
+/// evaluates each over one block.
+fn blocks_stage(node: &Arc<Node>, outputs: Vec<Output>) -> Stage {
+    let elements = node.grid().max_block_elements();
+    let mut fused = Vec::new();
+    let mut task_bytes = 0u64;
+    for output in &outputs {
+        fused.extend(fused_ops(&output.node));
+        task_bytes = task_bytes.saturating_add(peak_bytes(&output.node, elements));
+    }
     Stage {
         node: node.clone(),
         kind: StageKind::Blocks,
-        fused: fused_ops(node),
+        fused,
         tasks: node.grid().num_blocks(),
-        task_bytes: peak_bytes(node, node.grid().max_block_elements()),
+        task_bytes,
         residence: Residence::Sink,
         freed_after: None,
+        outputs,
     }
+}
+
+/// Whether any of `roots` reads `node` (at any depth).
+fn reads(roots: &[&Arc<Node>], node: &Arc<Node>) -> bool {
+    fn visit(at: &Arc<Node>, id: u64, seen: &mut HashSet<u64>) -> bool {
+        if !seen.insert(at.id()) {
+            return false;
+        }
+        at.inputs()
+            .into_iter()
+            .any(|input| input.id() == id || visit(input, id, seen))
+    }
+    let mut seen = HashSet::new();
+    roots.iter().any(|r| visit(r, node.id(), &mut seen))
 }
 
 fn reduce_stage(node: &Arc<Node>) -> Stage {
@@ -324,7 +415,7 @@ fn reduce_stage(node: &Arc<Node>) -> Stage {
         ..
     } = node.kind()
     else {
-        return blocks_stage(node);
+        return blocks_stage(node, Vec::new());
     };
     let s = (*split_every).max(2);
     let along: u64 = axes
@@ -359,6 +450,7 @@ fn reduce_stage(node: &Arc<Node>) -> Stage {
         task_bytes: work.saturating_add(acc_bytes.saturating_mul(2)),
         residence: Residence::Sink,
         freed_after: None,
+        outputs: Vec::new(),
     }
 }
 

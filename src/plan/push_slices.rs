@@ -24,10 +24,11 @@ use super::is_stage;
 use crate::graph::{MapRegions, Node, NodeKind};
 use crate::ops::layout::gather::{gather_any, gather_axes, gather_grid, AxisMap, OutAxis};
 
-/// The graph under `root` with every selection over a stage pushed into
-/// it; the root keeps its grid.
-pub(crate) fn push_slices(root: &Arc<Node>) -> Arc<Node> {
-    rewrite(root, &mut HashMap::new())
+/// The graphs under `roots` with every selection over a stage pushed into
+/// it (a node they share stays shared); each root keeps its grid.
+pub(crate) fn push_slices_many(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
+    let mut done = HashMap::new();
+    roots.iter().map(|root| rewrite(root, &mut done)).collect()
 }
 
 /// `node` over its inputs rewritten, then pushed into its input when it

@@ -85,6 +85,7 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
         kind: StageKind::Rechunk { plan, pass_bytes },
         residence: super::Residence::Sink,
         freed_after: None,
+        outputs: Vec::new(),
     })
 }
 

@@ -47,7 +47,7 @@ pub(super) fn place_results(stages: &mut [Stage], max_mem: u64) {
         kept.retain(|&(_, freed)| freed >= i);
         let kept_bytes: u64 = kept.iter().map(|&(b, _)| b).sum();
         let id = stages[i].node.id();
-        if i + 1 == n {
+        if !stages[i].outputs.is_empty() {
             stages[i].residence = Residence::Sink;
             stages[i].freed_after = None;
             continue;

@@ -44,11 +44,13 @@ impl<'a> EvalContext<'a> {
     }
 }
 
-/// The nodes under `root` (down to sources and earlier stages' results)
+/// The nodes under `roots` (down to sources and earlier stages' results)
 /// read by more than one consumer, all of them elementwise (which read the
 /// region they are asked for, so a kept value is always used), with their
-/// number of consumers.
-pub(crate) fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64, usize> {
+/// number of consumers. Each root evaluated over a task's region counts as
+/// a consumer of itself, so that outputs made by one task share what they
+/// read.
+pub(crate) fn shared_nodes(roots: &[&Arc<Node>], done: &Materialised) -> HashMap<u64, usize> {
     fn visit(
         node: &Arc<Node>,
         done: &Materialised,
@@ -73,7 +75,14 @@ pub(crate) fn shared_nodes(root: &Arc<Node>, done: &Materialised) -> HashMap<u64
         }
     }
     let (mut seen, mut edges) = (HashMap::new(), HashMap::new());
-    visit(root, done, &mut seen, &mut edges);
+    let mut roots = roots.to_vec();
+    roots.dedup_by_key(|r| r.id());
+    for root in &roots {
+        if roots.len() > 1 {
+            edges.entry(root.id()).or_insert((0, true)).0 += 1;
+        }
+        visit(root, done, &mut seen, &mut edges);
+    }
     edges
         .into_iter()
         .filter(|(_, (n, elementwise))| *n > 1 && *elementwise)

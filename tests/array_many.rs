@@ -1,0 +1,150 @@
+//! Several outputs in one run (`compute_many`, `store_many`): the same
+//! values as one run each, with each source chunk they share read once.
+
+#[path = "support/counting.rs"]
+mod counting;
+
+use std::sync::Arc;
+
+use counting::Counting;
+use ndarray::{ArrayD, Axis, IxDyn};
+use ndchunk::chunking::{ChunkGrid, Region};
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, Scalar, ZarrStore};
+use ndchunk::{compute_many, store_many, Array, ComputeOptions, DynArray};
+
+/// A smooth (100, 60) field in (10, 20) chunks, in a store counting reads.
+fn field() -> (Arc<Counting>, ArrayD<f64>) {
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[100, 60], &[10, 20]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let x = ArrayD::from_shape_fn(IxDyn(&[100, 60]), |i| {
+        (i[0] as f64 * 0.1).sin() * 20.0 + (i[1] as f64 * 0.05).cos() * 5.0
+    });
+    (Counting::holding(meta, x.view()), x)
+}
+
+/// Equal to rounding (the engine's sums run in another order).
+fn close(got: &ArrayD<f64>, want: &ArrayD<f64>) {
+    assert_eq!(got.shape(), want.shape());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{g} {w}");
+    }
+}
+
+fn options(threads: usize) -> ComputeOptions {
+    ComputeOptions::new()
+        .threads(threads)
+        .max_mem(256 << 20)
+        .progress(false)
+}
+
+/// Every chunk read exactly `times` times since the last call.
+fn every_chunk_read(store: &Counting, times: usize) {
+    let reads = store.take_reads();
+    assert_eq!(reads.len(), 10 * 3, "{reads:?}");
+    assert!(reads.values().all(|&n| n == times), "{reads:?}");
+}
+
+#[test]
+fn outputs_on_one_grid_read_each_chunk_once() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let scaled = &a * 2.0;
+    let shifted = (&a + 1.0).abs().sqrt();
+    let (values, report) = compute_many(&[&scaled, &shifted, &a], &options(2)).unwrap();
+    every_chunk_read(&store, 1);
+    assert_eq!(values[0], &x * 2.0);
+    assert_eq!(values[1], (&x + 1.0).mapv(|v| v.abs().sqrt()));
+    assert_eq!(values[2], x);
+    assert_eq!(report.tasks_run, 30, "one task per block makes all three");
+    // One at a time, the source is read once per output.
+    for output in [&scaled, &shifted, &a] {
+        output.compute_with(&options(2)).unwrap();
+    }
+    every_chunk_read(&store, 3);
+}
+
+#[test]
+fn a_shared_stage_runs_once_and_an_output_read_by_another_is_kept() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let mean = a.mean([0], true);
+    let anomaly = &a - &mean;
+    let spread = anomaly.std([0], false, 0);
+    let (values, _) = compute_many(&[&mean, &anomaly, &spread], &options(2)).unwrap();
+    // The mean's stage reads the source, the anomaly (and the spread's
+    // partials, made by the same stage when it can) once more.
+    let reads = store.take_reads();
+    assert!(reads.values().all(|&n| n <= 3), "{reads:?}");
+    let want_mean = x.mean_axis(Axis(0)).unwrap().insert_axis(Axis(0));
+    let want_anomaly = &x - &want_mean;
+    close(&values[0], &want_mean);
+    close(&values[1], &want_anomaly);
+    close(&values[2], &want_anomaly.std_axis(Axis(0), 0.0));
+    // The same bits on one thread, and run one at a time.
+    let (one, _) = compute_many(&[&mean, &anomaly, &spread], &options(1)).unwrap();
+    assert_eq!(one, values);
+    assert_eq!(spread.compute_with(&options(2)).unwrap().0, values[2]);
+}
+
+#[test]
+fn outputs_given_twice_or_on_other_grids() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store).unwrap();
+    let total = a.sum([1], false);
+    let coarse = (&a * 3.0).rechunk([50, 60]);
+    let fine = &a * 3.0;
+    let (values, _) =
+        compute_many(&[&total, &coarse, &total, &fine, &coarse], &options(2)).unwrap();
+    close(&values[0], &x.sum_axis(Axis(1)));
+    assert_eq!(values[2], values[0]);
+    assert_eq!(values[1], &x * 3.0);
+    assert_eq!(values[3], &x * 3.0);
+    assert_eq!(values[4], &x * 3.0);
+}
+
+#[test]
+fn store_many_writes_zarr_stores_read_back_and_each_chunk_read_once() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let create = |name: &str, chunks: [u64; 2], dtype: DType| {
+        let meta = ArrayMeta::new(
+            ChunkGrid::regular(&[100, 60], &chunks).unwrap(),
+            dtype,
+            Scalar::Float(0.0),
+        );
+        let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(1));
+        ZarrStore::create(&dir.path().join(name), "/", &spec).unwrap()
+    };
+    let doubled = create("doubled.zarr", [10, 20], DType::Float64);
+    let as_f32 = create("f32.zarr", [10, 20], DType::Float32);
+    let outputs = [
+        (DynArray::from(&a * 2.0), &doubled as &dyn ChunkStore),
+        (
+            DynArray::from(a.astype::<f32>()),
+            &as_f32 as &dyn ChunkStore,
+        ),
+    ];
+    let pairs: Vec<(&DynArray, &dyn ChunkStore)> = outputs.iter().map(|(a, s)| (a, *s)).collect();
+    let report = store_many(&pairs, &options(2)).unwrap();
+    assert_eq!(report.tasks_run, 30);
+    every_chunk_read(&store, 1);
+    let whole = Region::from_shape(&[100, 60]);
+    let reopened = ZarrStore::open_dir(&dir.path().join("doubled.zarr")).unwrap();
+    assert_eq!(reopened.read_region::<f64>(&whole).unwrap(), &x * 2.0);
+    let reopened = ZarrStore::open_dir(&dir.path().join("f32.zarr")).unwrap();
+    assert_eq!(
+        reopened.read_region::<f32>(&whole).unwrap(),
+        x.mapv(|v| v as f32)
+    );
+    // A store of the wrong dtype is refused before anything is written.
+    let wrong = [(&outputs[0].0, &as_f32 as &dyn ChunkStore)];
+    assert!(store_many(&wrong, &options(2))
+        .unwrap_err()
+        .to_string()
+        .contains("f32.zarr"));
+}
