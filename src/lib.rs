@@ -20,7 +20,8 @@ mod plan;
 mod runtime;
 
 pub use array::RandomFloat;
-pub use array::{compute_many, splitmix64, store_many, Array, Chunks, DynArray, DynElement};
+pub use array::{compute_many, splitmix64, store_many, store_many_plan};
+pub use array::{Array, Chunks, DynArray, DynElement};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};

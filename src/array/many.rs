@@ -112,6 +112,21 @@ pub fn store_many(
     store_nodes(&nodes, &stores, options)
 }
 
+/// The plan [`store_many`] runs for stores of `metas` (a store's
+/// [`ChunkStore::meta`], or the metadata of one not yet created), to read
+/// (`explain`) before running it.
+pub fn store_many_plan(
+    pairs: &[(&DynArray, &ArrayMeta)],
+    options: &ComputeOptions,
+) -> Result<Plan> {
+    let nodes = pairs
+        .iter()
+        .map(|(array, meta)| for_store(array.node(), meta, "the store"))
+        .collect::<Result<Vec<_>>>()?;
+    let metas: Vec<&ArrayMeta> = pairs.iter().map(|&(_, m)| m).collect();
+    plan_stores(&nodes, &metas, options)
+}
+
 /// Writes `nodes` (each on its store's grid) into `stores`, in one run.
 fn store_nodes(
     nodes: &[Arc<Node>],

@@ -23,7 +23,7 @@ use crate::runtime::block::Block;
 
 pub use create::Chunks;
 pub use dynamic::{DynArray, DynElement};
-pub use many::{compute_many, store_many};
+pub use many::{compute_many, store_many, store_many_plan};
 pub use random::{splitmix64, RandomFloat};
 
 /// A lazy n-dimensional array of `T`, cut into chunks by a [`ChunkGrid`].
