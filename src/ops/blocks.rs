@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::graph::{BlockInfo, BlockInputs, MapRegions, Node, NodeKind};
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::broadcast_shapes;
-use crate::runtime::block::{block, take};
+use crate::runtime::block::{block, take, Block};
 use crate::runtime::block_type::block_type;
 
 /// How [`map_blocks`] shapes its output when the function does not keep
@@ -121,24 +121,10 @@ pub fn map_blocks<T: Element, U: Element>(
         }
     };
     let op = name.to_string();
-    let kernel = move |ins: Vec<crate::runtime::block::Block>, info: &BlockInfo<'_>| {
-        let blocks = ins
-            .into_iter()
-            .map(|b| take::<T>(b, &op))
-            .collect::<Result<Vec<_>>>()?;
-        let out = f(blocks, info);
-        let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
-        if out.shape() != expected.as_slice() {
-            return Err(Error::Invalid {
-                operation: op.clone(),
-                message: format!(
-                    "the function returned shape {:?} for block {:?} of shape {expected:?}",
-                    out.shape(),
-                    info.index
-                ),
-            });
-        }
-        Ok(block(out.as_standard_layout().into_owned()))
+    let kernel = move |ins: Vec<Block>, info: &BlockInfo<'_>| {
+        let out = f(take_all::<T>(ins, &op)?, info);
+        let what = format!("block {:?}", info.index);
+        user_block(&op, out, info.region, &what)
     };
     let (grid, nodes, block_inputs) = (layout.output, layout.inputs, layout.block_inputs);
     Array::from_node(Node::new(
@@ -152,6 +138,36 @@ pub fn map_blocks<T: Element, U: Element>(
             lanes: None,
         },
     ))
+}
+
+/// The typed arrays of a kernel's input blocks.
+pub(crate) fn take_all<T: Element>(blocks: Vec<Block>, operation: &str) -> Result<Vec<ArrayD<T>>> {
+    blocks
+        .into_iter()
+        .map(|b| take::<T>(b, operation))
+        .collect()
+}
+
+/// What a user's function returned for `region` (`what`: "block [0, 1]"),
+/// as a block, or an error naming the operation when its shape is not the
+/// region's.
+pub(crate) fn user_block<U: Element>(
+    operation: &str,
+    out: ArrayD<U>,
+    region: &Region,
+    what: &str,
+) -> Result<Block> {
+    let expected: Vec<usize> = region.shape().iter().map(|&n| n as usize).collect();
+    if out.shape() != expected.as_slice() {
+        return Err(Error::Invalid {
+            operation: operation.to_string(),
+            message: format!(
+                "the function returned shape {:?} for {what} of shape {expected:?}",
+                out.shape()
+            ),
+        });
+    }
+    Ok(block(out.as_standard_layout().into_owned()))
 }
 
 /// `map_blocks`'s geometry: the inputs broadcast, the output grid, and

@@ -11,6 +11,7 @@ use num_traits::Float;
 
 use crate::array::Array;
 use crate::error::Error;
+use crate::ops::blocks::{take_all, user_block};
 use crate::ops::elementwise::{invalid, map_node, Operand};
 use crate::ops::layout::broadcast_shapes;
 use crate::runtime::block::{block, take};
@@ -236,23 +237,9 @@ pub fn blockwise<T: Element, U: Element>(
         nodes,
         grid,
         move |ins, info| {
-            let blocks = ins
-                .into_iter()
-                .map(|b| take::<T>(b, &op))
-                .collect::<crate::Result<Vec<_>>>()?;
+            let blocks = take_all::<T>(ins, &op)?;
             let views: Vec<ArrayViewD<'_, T>> = blocks.iter().map(|b| b.view()).collect();
-            let out = f(&views);
-            let expected: Vec<usize> = info.region.shape().iter().map(|&n| n as usize).collect();
-            if out.shape() != expected.as_slice() {
-                return Err(Error::Invalid {
-                    operation: op.clone(),
-                    message: format!(
-                        "the function returned shape {:?} for a region of shape {expected:?}",
-                        out.shape()
-                    ),
-                });
-            }
-            Ok(block(out.as_standard_layout().into_owned()))
+            user_block(&op, f(&views), info.region, "a region")
         },
         None,
     )

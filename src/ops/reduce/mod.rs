@@ -142,7 +142,7 @@ fn take_acc<A: 'static>(b: Block, op: &str) -> Result<A> {
         .map_err(|_| wrong_accumulator(op))
 }
 
-/// A lane fold's accumulator as an `A` (see [`crate::graph::LaneFold`]).
+/// A lane fold's accumulator as an `A` (see [`crate::runtime::lanes::LaneFold`]).
 fn accumulator<'a, A: 'static>(acc: &'a mut dyn Any, op: &str) -> Result<&'a mut A> {
     acc.downcast_mut::<A>().ok_or_else(|| wrong_accumulator(op))
 }
