@@ -1,0 +1,205 @@
+//! CF time against Python's cftime: random values decoded and random dates
+//! encoded, in every calendar, with references from year -2000 to 3000
+//! (year 1 and the standard calendar's 1582 switch included).
+
+mod support;
+
+use ndchunk::{Calendar, CfDatetime, TimeUnits};
+use serde_json::{json, Value};
+
+const CALENDARS: [&str; 8] = [
+    "standard",
+    "gregorian",
+    "proleptic_gregorian",
+    "noleap",
+    "all_leap",
+    "360_day",
+    "julian",
+    "365_day",
+];
+
+const UNITS: [&str; 5] = ["days", "hours", "minutes", "seconds", "milliseconds"];
+
+/// A deterministic generator (SplitMix64), so a failure can be replayed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A date that `calendar` has, in years -2000 to 3000; one in eight
+    /// near the standard calendar's switch or year 1.
+    fn date(&mut self, calendar: Calendar) -> CfDatetime {
+        loop {
+            let year = match self.below(8) {
+                0 => 1582,
+                1 => 1 + self.below(3) as i64 - 1,
+                _ => self.below(5001) as i64 - 2000,
+            };
+            let month = 1 + self.below(12) as u32;
+            let day = 1 + self.below(31) as u32;
+            let (h, m, s) = (
+                self.below(24) as u32,
+                self.below(60) as u32,
+                self.below(60) as u32,
+            );
+            if let Ok(date) = CfDatetime::new(year, month, day, h, m, s, 0, calendar) {
+                return date;
+            }
+        }
+    }
+}
+
+fn fields(d: &CfDatetime) -> Vec<i64> {
+    vec![
+        d.year,
+        d.month.into(),
+        d.day.into(),
+        d.hour.into(),
+        d.minute.into(),
+        d.second.into(),
+        d.microsecond.into(),
+    ]
+}
+
+const ORACLE: &str = r#"
+import json, sys, cftime
+cases = json.load(open(sys.argv[1]))
+out = []
+for c in cases:
+    try:
+        if c["op"] == "decode":
+            d = cftime.num2date(c["value"], c["units"], c["calendar"])
+            out.append([d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond])
+        else:
+            y, mo, da, h, mi, s, us = c["date"]
+            d = cftime.datetime(y, mo, da, h, mi, s, us, calendar=c["calendar"])
+            out.append(float(cftime.date2num(d, c["units"], c["calendar"])))
+    except Exception as e:
+        out.append("error: " + str(e))
+print(json.dumps(out))
+"#;
+
+#[test]
+fn decode_and_encode_agree_with_cftime_in_every_calendar() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let mut random = Random(20261204);
+    let mut cases = Vec::new();
+    let mut ours = Vec::new();
+    for i in 0..4000 {
+        let name = CALENDARS[i % CALENDARS.len()];
+        let calendar: Calendar = name.parse().unwrap();
+        let reference = random.date(calendar);
+        let unit = UNITS[random.below(UNITS.len() as u64) as usize];
+        let units_text = format!(
+            "{unit} since {:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            reference.year,
+            reference.month,
+            reference.day,
+            reference.hour,
+            reference.minute,
+            reference.second
+        );
+        let units: TimeUnits = units_text.parse().unwrap();
+        if i % 2 == 0 {
+            // Whole and quarter units, up to about 3000 years of days.
+            let span: i64 = match unit {
+                "days" => 1_100_000,
+                "hours" => 26_000_000,
+                "minutes" => 1_500_000_000,
+                _ => 90_000_000_000,
+            };
+            let value =
+                (random.below(2 * span as u64) as i64 - span) as f64 + random.below(4) as f64 / 4.0;
+            cases.push(
+                json!({"op": "decode", "value": value, "units": units_text, "calendar": name}),
+            );
+            ours.push(units.decode(value, calendar).map(|d| json!(fields(&d))));
+        } else {
+            let date = random.date(calendar);
+            cases.push(json!({"op": "encode", "date": fields(&date), "units": units_text, "calendar": name}));
+            ours.push(units.encode(&date).map(|v| json!(v)));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.json");
+    std::fs::write(&path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let out = support::run_python(&python, ORACLE, &[&path]);
+    let theirs: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(theirs.len(), ours.len());
+    let mut compared = 0;
+    for ((case, ours), theirs) in cases.iter().zip(&ours).zip(&theirs) {
+        match (ours, theirs) {
+            (Ok(Value::Array(a)), Value::Array(b)) => {
+                assert_eq!(a, b, "{case}");
+                compared += 1;
+            }
+            (Ok(Value::Number(a)), Value::Number(b)) => {
+                let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                    "{case}: {a} vs {b}"
+                );
+                compared += 1;
+            }
+            (ours, theirs) => panic!("{case}: ours {ours:?}, cftime {theirs}"),
+        }
+    }
+    assert_eq!(compared, cases.len());
+}
+
+#[test]
+fn what_cftime_refuses_is_a_clear_error() {
+    let year_zero: TimeUnits = "days since 0000-01-01".parse().unwrap();
+    let e = year_zero
+        .decode(1.0, Calendar::Standard)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no year zero in the standard calendar"), "{e}");
+    // Proleptic Gregorian has a year zero.
+    assert_eq!(
+        year_zero
+            .decode(1.5, Calendar::ProlepticGregorian)
+            .unwrap()
+            .to_string(),
+        "0000-01-02 12:00:00"
+    );
+    let gap: TimeUnits = "days since 1582-10-10".parse().unwrap();
+    let e = gap.decode(0.0, Calendar::Standard).unwrap_err().to_string();
+    assert!(e.contains("do not exist in the standard calendar"), "{e}");
+    let e = "days since 2000-02-31"
+        .parse::<TimeUnits>()
+        .unwrap()
+        .decode(0.0, Calendar::NoLeap)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("month 2 has 28 days in the noleap calendar"),
+        "{e}"
+    );
+    let e = "months since 2000-01-01"
+        .parse::<TimeUnits>()
+        .unwrap()
+        .decode(1.0, Calendar::Standard)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("360_day calendar only"), "{e}");
+    let e = "tropical".parse::<Calendar>().unwrap_err().to_string();
+    assert!(e.contains("unknown calendar \"tropical\""), "{e}");
+    let e = "days from 2000-01-01"
+        .parse::<TimeUnits>()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("<unit> since <date>"), "{e}");
+}
