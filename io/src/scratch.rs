@@ -1,6 +1,7 @@
 //! `ScratchStore`: ndchunk's private store for intermediates (rechunk
 //! stages, spilled chunks). One file per chunk of raw decoded bytes, so no
-//! codec cost and the page cache does the caching; any grid, irregular
+//! codec cost and the page cache does the caching (a chunk deleted once
+//! read for the last time may never reach the disk at all); any grid, irregular
 //! ones included (which Zarr cannot hold). Each chunk is written to a
 //! temporary name and renamed, so a killed writer leaves whole chunks or
 //! none.
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
+use crate::owned_paths::OwnedPaths;
 use crate::store::ChunkStore;
 
 /// An array of raw chunk files in one directory.
@@ -16,6 +18,8 @@ use crate::store::ChunkStore;
 pub struct ScratchStore {
     dir: PathBuf,
     meta: ArrayMeta,
+    /// The directory, claimed: chunks are deleted only inside it.
+    owned: OwnedPaths,
 }
 
 impl ScratchStore {
@@ -26,10 +30,21 @@ impl ScratchStore {
             location: dir.display().to_string(),
             message: format!("cannot create the scratch directory: {e}"),
         })?;
+        let mut owned = OwnedPaths::default();
+        owned.claim(dir, "the scratch directory")?;
         Ok(Self {
             dir: dir.to_path_buf(),
             meta,
+            owned,
         })
+    }
+
+    /// Deletes chunk `chunk`, read for the last time. An intermediate is
+    /// written once and read once: deleted as soon as it is read, the
+    /// scratch space a pass needs shrinks as it goes, and what the kernel
+    /// has not yet written back never reaches the disk.
+    pub fn discard_chunk(&self, chunk: &[u64]) -> Result<()> {
+        self.owned.remove(&self.file(chunk))
     }
 
     fn file(&self, chunk: &[u64]) -> PathBuf {

@@ -125,6 +125,21 @@ impl Kept {
         }
     }
 
+    /// Drops the blocks that lie inside `region`, read for the last time
+    /// (on disk: their files, before the kernel writes them back; in
+    /// memory, nothing is freed until the whole result is).
+    pub(crate) fn discard(&self, region: &Region) -> Result<()> {
+        let Place::Disk { store, .. } = &self.place else {
+            return Ok(());
+        };
+        for index in self.grid.blocks_overlapping(region)?.iter() {
+            if region.contains(&self.grid.block_region(&index)?) {
+                store.discard_chunk(&index)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The complete result as a source node over its grid, for the stages
     /// that read `node`.
     pub(crate) fn into_source(self, node: &Node) -> Arc<Node> {
@@ -161,5 +176,33 @@ impl Kept {
                 hold,
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::block::block;
+    use crate::runtime::block_type::block_type;
+
+    #[test]
+    fn discarded_blocks_are_gone_from_disk_and_the_others_stay() {
+        let temp = tempfile::tempdir().unwrap();
+        let grid = ChunkGrid::regular(&[4, 6], &[2, 3]).unwrap();
+        let ty = block_type::<f64>();
+        let kept = Kept::new("t", &grid, &ty, Some(temp.path())).unwrap();
+        for index in grid.all_blocks().iter() {
+            let region = grid.block_region(&index).unwrap();
+            let values = ndarray::ArrayD::from_elem(shape_of(&region), index[0] as f64);
+            kept.put(&index, &region, block(values)).unwrap();
+        }
+        // Rows 0..2 hold blocks [0, 0] and [0, 1]; [1, 0] only overlaps.
+        let first_row = Region::new(vec![0, 0], vec![2, 6]).unwrap();
+        kept.discard(&Region::new(vec![0, 0], vec![3, 6]).unwrap())
+            .unwrap();
+        let error = kept.read(&first_row).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("missing"), "{error}");
+        let second_row = Region::new(vec![2, 0], vec![4, 6]).unwrap();
+        assert!(kept.read(&second_row).is_ok());
     }
 }

@@ -505,6 +505,15 @@ impl StageRun<'_> {
                             write(&chunk, &chunk_region, piece)?;
                         }
                         self.record(&log, i as u64)?;
+                        // Each intermediate chunk lies in one block of the
+                        // next pass: read for the last time, and done (so
+                        // a resumed run never needs it), it goes now. The
+                        // scratch space shrinks as the pass goes, and what
+                        // the kernel has not yet written back to disk never
+                        // is.
+                        if let Some(intermediate) = &previous {
+                            intermediate.discard(&region)?;
+                        }
                         Ok(region.num_elements() * node.itemsize())
                     };
                     let bytes = task().map_err(|e| self.fail_in(&operation, &b, e))?;
