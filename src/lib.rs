@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};
 pub use graph::BlockInfo;
-pub use labelled::{Calendar, CfDatetime, TimeUnit, TimeUnits};
+pub use labelled::{time_encoding, Calendar, CfDatetime, TimeUnit, TimeUnits};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::{blockwise, concatenate, map_blocks, stack, where_, BlockSpec, Index, Numeric};

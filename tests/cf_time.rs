@@ -4,7 +4,7 @@
 
 mod support;
 
-use ndchunk::{Calendar, CfDatetime, TimeUnits};
+use ndchunk::{time_encoding, Calendar, CfDatetime, TimeUnits};
 use serde_json::{json, Value};
 
 const CALENDARS: [&str; 8] = [
@@ -202,4 +202,101 @@ fn what_cftime_refuses_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("<unit> since <date>"), "{e}");
+}
+
+/// Every variable of the netCDF fixtures whose units are a time, decoded
+/// as xarray (with cftime) decodes it.
+#[test]
+fn the_time_axes_of_real_files_decode_as_xarray_decodes_them() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let files = [
+        "netcdf/A1B_north_america.nc",
+        "netcdf/air_temperature_small.nc",
+        "netcdf/uwnd_mean.nc",
+        "netcdf/hgt_djf.nc",
+        "netcdf/coads_climatology.cdf",
+        "netcdf/nemo/nemo_1m_20150101-20150201_grid-T.nc",
+    ];
+    let mut checked = 0;
+    for relative in files {
+        let Some(path) = support::fixture(relative) else {
+            return;
+        };
+        for node in ndchunk::io::info::inspect(&path).unwrap() {
+            if node.kind != "array" {
+                continue;
+            }
+            let spec = format!("{}:{}", path.display(), node.path);
+            let store = ndchunk::io::info::open_array(&spec).unwrap();
+            let Some((units, calendar)) = time_encoding(&store.meta().attributes).unwrap() else {
+                continue;
+            };
+            let values = ndchunk::DynArray::from_store(std::sync::Arc::from(store))
+                .unwrap()
+                .as_f64()
+                .compute()
+                .unwrap();
+            // COADS's "hour since 0000-01-01" (Ferret's climatological
+            // year) has no date in the standard calendar: xarray refuses
+            // it, and so do we, saying why; in the proleptic Gregorian
+            // calendar, which has a year zero, it decodes as cftime does.
+            let first = values.iter().next().copied().unwrap_or(0.0);
+            let calendar = match units.decode(first, calendar) {
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(
+                        e.contains("no year zero in the standard calendar"),
+                        "{spec}: {e}"
+                    );
+                    let refused = support::run_python(
+                        &python,
+                        "import sys, xarray as xr\ntry:\n    xr.open_dataset(sys.argv[1], decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))\n    print('decoded')\nexcept ValueError:\n    print('refused')",
+                        &[path.to_str().unwrap()],
+                    );
+                    assert_eq!(
+                        String::from_utf8_lossy(&refused).trim(),
+                        "refused",
+                        "{spec}"
+                    );
+                    Calendar::ProlepticGregorian
+                }
+                Ok(_) => calendar,
+            };
+            let ours: Vec<String> = values
+                .iter()
+                .map(|&v| units.decode(v, calendar).unwrap().to_string())
+                .collect();
+            let script = r#"
+import sys, json, cftime, xarray as xr
+name, calendar = sys.argv[2], sys.argv[3]
+if calendar == "proleptic_gregorian":
+    raw = xr.open_dataset(sys.argv[1], decode_times=False)[name]
+    times = cftime.num2date(raw.values.ravel(), raw.attrs["units"], calendar)
+else:
+    ds = xr.open_dataset(sys.argv[1], decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    times = ds[name].values.ravel()
+print(json.dumps([t.strftime("%Y-%m-%d %H:%M:%S") + (".%06d" % t.microsecond if t.microsecond else "") for t in times]))
+"#;
+            let name = node.path.trim_start_matches('/');
+            let out = support::run_python(
+                &python,
+                script,
+                &[path.to_str().unwrap(), name, calendar.name()],
+            );
+            let theirs: Vec<String> = serde_json::from_slice(&out).unwrap();
+            // cftime's strftime writes years below 1000 without padding.
+            let theirs: Vec<String> = theirs
+                .iter()
+                .map(|t| {
+                    let (year, rest) = t.split_once('-').unwrap();
+                    format!("{:04}-{rest}", year.parse::<i64>().unwrap())
+                })
+                .collect();
+            assert_eq!(ours, theirs, "{spec} ({units}, {calendar})");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} time axes found");
 }

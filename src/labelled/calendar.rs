@@ -107,7 +107,9 @@ impl Calendar {
         };
         if year == 0 && !self.has_year_zero() {
             return Err(bad(format!(
-                "there is no year zero in the {} calendar (1 BC is year -1)",
+                "there is no year zero in the {} calendar (1 BC is year -1); a \
+                 climatology's year 0 (as Ferret writes it) decodes in \
+                 proleptic_gregorian, which has one",
                 self.name()
             )));
         }

@@ -124,6 +124,34 @@ impl fmt::Display for CfDatetime {
     }
 }
 
+/// The time encoding a variable's CF attributes give: its `units` when
+/// they are `"<unit> since <date>"`, and its `calendar` (CF's default,
+/// `standard`, when there is none). `None` for a variable that is not a
+/// time; an error for a time whose calendar is unknown.
+///
+/// ```
+/// use ndchunk::{time_encoding, Calendar};
+/// let attrs = serde_json::json!({"units": "days since 1850-01-01", "calendar": "noleap"});
+/// let (units, calendar) = time_encoding(attrs.as_object().unwrap()).unwrap().unwrap();
+/// assert_eq!(calendar, Calendar::NoLeap);
+/// assert_eq!(units.decode(365.0, calendar).unwrap().to_string(), "1851-01-01 00:00:00");
+/// ```
+pub fn time_encoding(
+    attributes: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<(TimeUnits, Calendar)>> {
+    let Some(units) = attributes.get("units").and_then(|u| u.as_str()) else {
+        return Ok(None);
+    };
+    if !units.to_ascii_lowercase().contains(" since ") {
+        return Ok(None);
+    }
+    let calendar = match attributes.get("calendar").and_then(|c| c.as_str()) {
+        Some(name) => name.parse()?,
+        None => Calendar::Standard,
+    };
+    Ok(Some((units.parse()?, calendar)))
+}
+
 /// The unit of a CF time axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeUnit {

@@ -7,4 +7,4 @@ mod calendar;
 mod cf_time;
 
 pub use calendar::Calendar;
-pub use cf_time::{CfDatetime, TimeUnit, TimeUnits};
+pub use cf_time::{time_encoding, CfDatetime, TimeUnit, TimeUnits};
