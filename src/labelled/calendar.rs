@@ -80,6 +80,15 @@ impl Calendar {
         }
     }
 
+    /// Days in every year of an idealised calendar (365 otherwise unused).
+    fn fixed_year_days(self) -> i64 {
+        match self {
+            Calendar::AllLeap => 366,
+            Calendar::Day360 => 360,
+            _ => 365,
+        }
+    }
+
     /// `year` in astronomical numbering (1 BC is 0).
     fn astronomical(self, year: i64) -> i64 {
         if !self.has_year_zero() && year < 0 {
@@ -141,11 +150,7 @@ impl Calendar {
                 }
             }
             Calendar::NoLeap | Calendar::AllLeap | Calendar::Day360 => {
-                let year_days = match self {
-                    Calendar::NoLeap => 365,
-                    Calendar::AllLeap => 366,
-                    _ => 360,
-                };
+                let year_days = self.fixed_year_days();
                 let before: u32 = (1..month).map(|m| self.days_in_month(year, m)).sum();
                 y * year_days + i64::from(before) + i64::from(day) - 1
             }
@@ -161,11 +166,7 @@ impl Calendar {
             Calendar::Standard if day_number >= GREGORIAN_START => gregorian_date(day_number),
             Calendar::Standard => julian_date(day_number),
             Calendar::NoLeap | Calendar::AllLeap | Calendar::Day360 => {
-                let year_days = match self {
-                    Calendar::NoLeap => 365,
-                    Calendar::AllLeap => 366,
-                    _ => 360,
-                };
+                let year_days = self.fixed_year_days();
                 let year = day_number.div_euclid(year_days);
                 let mut rest = day_number.rem_euclid(year_days) as u32;
                 let mut month = 1;
