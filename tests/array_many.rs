@@ -141,6 +141,15 @@ fn store_many_writes_zarr_stores_read_back_and_each_chunk_read_once() {
         reopened.read_region::<f32>(&whole).unwrap(),
         x.mapv(|v| v as f32)
     );
+    // Two arrays into one store are refused.
+    let twice = [
+        (&outputs[0].0, &doubled as &dyn ChunkStore),
+        (&outputs[0].0, &doubled as &dyn ChunkStore),
+    ];
+    assert!(store_many(&twice, &options(2))
+        .unwrap_err()
+        .to_string()
+        .contains("two arrays are to be stored into"));
     // A store of the wrong dtype is refused before anything is written.
     let wrong = [(&outputs[0].0, &as_f32 as &dyn ChunkStore)];
     assert!(store_many(&wrong, &options(2))

@@ -105,6 +105,18 @@ pub fn store_many(
     options: &ComputeOptions,
 ) -> Result<ComputeReport> {
     let stores: Vec<&dyn ChunkStore> = pairs.iter().map(|&(_, s)| s).collect();
+    // Two arrays into one store would overwrite each other's chunks.
+    for (k, store) in stores.iter().enumerate() {
+        let location = store.location();
+        if stores[..k].iter().any(|other| other.location() == location) {
+            return Err(Error::Invalid {
+                operation: "store_many".into(),
+                message: format!(
+                    "two arrays are to be stored into {location}: give each its own store"
+                ),
+            });
+        }
+    }
     let nodes = pairs
         .iter()
         .map(|(array, store)| for_store(array.node(), store.meta(), &store.location()))
