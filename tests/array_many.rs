@@ -150,10 +150,46 @@ fn store_many_writes_zarr_stores_read_back_and_each_chunk_read_once() {
         .unwrap_err()
         .to_string()
         .contains("two arrays are to be stored into"));
+    // Also when the second is the same directory spelled otherwise.
+    let again = ZarrStore::open_dir(&dir.path().join(".").join("doubled.zarr")).unwrap();
+    let respelled = [
+        (&outputs[0].0, &doubled as &dyn ChunkStore),
+        (&outputs[1].0, &again as &dyn ChunkStore),
+    ];
+    assert!(store_many(&respelled, &options(2))
+        .unwrap_err()
+        .to_string()
+        .contains("two arrays are to be stored into"));
     // A store of the wrong dtype is refused before anything is written.
     let wrong = [(&outputs[0].0, &as_f32 as &dyn ChunkStore)];
     assert!(store_many(&wrong, &options(2))
         .unwrap_err()
         .to_string()
         .contains("f32.zarr"));
+}
+
+#[test]
+fn outputs_in_any_order_keep_what_later_stages_read() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store).unwrap();
+    let total = a.sum([0], false);
+    let mean = a.mean([0], true);
+    let anomaly = &a - &mean;
+    let spread = &a - &a.max([0], true);
+    let doubled = &total * 2.0;
+    let cases: [Vec<&Array<f64>>; 3] = [
+        vec![&total, &doubled],
+        vec![&anomaly, &mean],
+        vec![&anomaly, &spread, &mean],
+    ];
+    for outputs in cases {
+        let (values, _) = compute_many(&outputs, &options(2)).unwrap();
+        for (got, array) in values.iter().zip(&outputs) {
+            close(got, &array.compute_with(&options(1)).unwrap().0);
+        }
+    }
+    close(
+        &compute_many(&[&total], &options(2)).unwrap().0[0],
+        &x.sum_axis(Axis(0)),
+    );
 }

@@ -44,7 +44,19 @@ impl ScratchStore {
     /// scratch space a pass needs shrinks as it goes, and what the kernel
     /// has not yet written back never reaches the disk.
     pub fn discard_chunk(&self, chunk: &[u64]) -> Result<()> {
-        self.owned.remove(&self.file(chunk))
+        self.meta
+            .grid
+            .block_region(chunk)
+            .map_err(|e| self.grid_error(e))?;
+        let file = self.file(chunk);
+        // Only a chunk's file: never a directory that happens to have its name.
+        if std::fs::symlink_metadata(&file).is_ok_and(|m| !m.is_file()) {
+            return Err(IoError::Storage {
+                location: self.location(),
+                message: format!("chunk {chunk:?} is not a file: not deleted"),
+            });
+        }
+        self.owned.remove(&file)
     }
 
     fn file(&self, chunk: &[u64]) -> PathBuf {

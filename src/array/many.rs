@@ -105,10 +105,20 @@ pub fn store_many(
     options: &ComputeOptions,
 ) -> Result<ComputeReport> {
     let stores: Vec<&dyn ChunkStore> = pairs.iter().map(|&(_, s)| s).collect();
-    // Two arrays into one store would overwrite each other's chunks.
+    // Two arrays into one store would overwrite each other's chunks: the
+    // same store object, or stores at one place on disk however spelled.
+    let place = |store: &dyn ChunkStore| {
+        ndchunk_io::owned_paths::resolve(std::path::Path::new(&store.location())).ok()
+    };
     for (k, store) in stores.iter().enumerate() {
         let location = store.location();
-        if stores[..k].iter().any(|other| other.location() == location) {
+        let same = |other: &&dyn ChunkStore| {
+            std::ptr::addr_eq(*other, *store)
+                || (std::path::Path::new(&location).exists()
+                    && place(*other).is_some()
+                    && place(*other) == place(*store))
+        };
+        if stores[..k].iter().any(same) {
             return Err(Error::Invalid {
                 operation: "store_many".into(),
                 message: format!(

@@ -289,6 +289,9 @@ impl Node {
     /// The same values on `grid`: no node when the grid is the same, and
     /// a rechunk of a rechunk is one rechunk of the original.
     pub(crate) fn rechunked(self: &Arc<Node>, grid: ChunkGrid) -> Arc<Node> {
+        if grid == self.grid {
+            return self.clone();
+        }
         let input = match self.kind() {
             NodeKind::Rechunk { input } => input.clone(),
             _ => self.clone(),

@@ -114,6 +114,11 @@ impl Calendar {
             operation: format!("{} calendar", self.name()),
             message: format!("{year:04}-{month:02}-{day:02}: {why}"),
         };
+        if year.abs() > MAX_YEAR {
+            return Err(bad(format!(
+                "years beyond ±{MAX_YEAR} are outside what ndchunk's calendars compute"
+            )));
+        }
         if year == 0 && !self.has_year_zero() {
             return Err(bad(format!(
                 "there is no year zero in the {} calendar (1 BC is year -1); a \
@@ -260,6 +265,10 @@ fn civil(march_year: i64, doy: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (march_year + i64::from(month <= 2), month, day)
 }
+
+/// The largest year (either way) a date may have: far beyond any model's,
+/// and small enough that no day count overflows.
+const MAX_YEAR: i64 = 100_000_000_000;
 
 /// The first day of the Gregorian calendar, 1582-10-15, on the common axis.
 const GREGORIAN_START: i64 = -141_427;

@@ -191,8 +191,8 @@ impl TimeUnit {
 pub struct TimeUnits {
     /// The unit.
     pub unit: TimeUnit,
-    /// The reference: year, month, day, hour, minute, second, microsecond,
-    /// already shifted to UTC when the units give a time zone.
+    /// The reference as written: year, month, day, hour, minute, second,
+    /// microsecond (in the zone of `offset_minutes`).
     reference: (i64, u32, u32, u32, u32, u32, u32),
     /// Minutes east of UTC the reference was given in.
     offset_minutes: i64,
@@ -200,7 +200,8 @@ pub struct TimeUnits {
 }
 
 impl TimeUnits {
-    /// The reference date in `calendar`.
+    /// The reference date in `calendar`, as written (in the units' own
+    /// time zone; [`decode`](Self::decode) works in UTC).
     pub fn reference(&self, calendar: Calendar) -> Result<CfDatetime> {
         let (y, mo, d, h, mi, s, us) = self.reference;
         CfDatetime::new(y, mo, d, h, mi, s, us, calendar).map_err(|e| self.error(&e.to_string()))
@@ -215,10 +216,12 @@ impl TimeUnits {
         }
         let reference = self.reference_microseconds(calendar)?;
         let offset = value * self.unit.microseconds() as f64;
-        if offset.abs() > 1e30 {
+        // Some 30 billion years: beyond it, no calendar arithmetic is asked.
+        if offset.abs() > 1e24 {
             return Err(self.error(&format!("{value} is beyond any calendar's years")));
         }
-        CfDatetime::from_microseconds(reference + offset.round() as i128, calendar)
+        // Halves to even, as numpy's `around` (which cftime uses).
+        CfDatetime::from_microseconds(reference + offset.round_ties_even() as i128, calendar)
     }
 
     /// The value of `date` in these units (in `date`'s calendar).
@@ -278,8 +281,12 @@ impl FromStr for TimeUnits {
             fail("expected \"<unit> since <date>\", e.g. \"days since 2000-01-01\"")
         })?;
         let unit = match unit.trim() {
-            "microseconds" | "microsecond" | "us" => TimeUnit::Microseconds,
-            "milliseconds" | "millisecond" | "msec" | "msecs" | "ms" => TimeUnit::Milliseconds,
+            "microseconds" | "microsecond" | "microsecs" | "microsec" | "us" => {
+                TimeUnit::Microseconds
+            }
+            "milliseconds" | "millisecond" | "millisecs" | "millisec" | "msecs" | "msec" | "ms" => {
+                TimeUnit::Milliseconds
+            }
             "seconds" | "second" | "secs" | "sec" | "s" => TimeUnit::Seconds,
             "minutes" | "minute" | "mins" | "min" => TimeUnit::Minutes,
             "hours" | "hour" | "hrs" | "hr" | "h" => TimeUnit::Hours,
@@ -350,7 +357,9 @@ fn parse_date(text: &str) -> Option<(DateParts, i64)> {
             let zone = zone.trim_start_matches(['+', '-']);
             let (h, m) = match zone.split_once(':') {
                 Some((h, m)) => (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?),
-                None if zone.len() == 4 => (zone[..2].parse().ok()?, zone[2..].parse().ok()?),
+                None if zone.len() == 4 => {
+                    (zone.get(..2)?.parse().ok()?, zone.get(2..)?.parse().ok()?)
+                }
                 None => (zone.parse().ok()?, 0),
             };
             sign * (h * 60 + m)
@@ -386,6 +395,15 @@ mod tests {
         ] {
             assert!(bad.parse::<TimeUnits>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn huge_years_are_errors_not_overflows() {
+        let units: TimeUnits = "days since 9223372036854775807-01-01".parse().unwrap();
+        assert!(units.decode(0.0, Calendar::Standard).is_err());
+        let units: TimeUnits = "days since 2000-01-01".parse().unwrap();
+        assert!(units.decode(9.2e18, Calendar::ProlepticGregorian).is_err());
+        assert!(CfDatetime::new(i64::MAX, 1, 1, 0, 0, 0, 0, Calendar::NoLeap).is_err());
     }
 
     #[test]

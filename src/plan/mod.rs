@@ -132,8 +132,8 @@ impl Stage {
         self.residence
     }
 
-    /// The stage after which its result is freed (`None`: the last stage,
-    /// whose result goes to the caller).
+    /// The stage after which its result is freed (`None`: a stage whose
+    /// result goes to the caller).
     pub fn freed_after(&self) -> Option<usize> {
         self.freed_after
     }

@@ -5,15 +5,15 @@
 //! budget until it is freed, when it fits beside the largest task still to
 //! run and the results already kept; otherwise it is spilled block by block
 //! to a scratch store on disk. It is freed once the last stage that reads
-//! it has run (reference counts at stage granularity). The last stage's
-//! result goes to the sink.
+//! it has run (reference counts at stage granularity). The result of a
+//! stage that makes an output of the run goes to the caller.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ndchunk_chunking::Region;
 
-use super::{is_stage, Stage};
+use super::{is_stage, Stage, StageKind};
 use crate::graph::Node;
 
 /// Where a stage's result goes.
@@ -36,7 +36,7 @@ pub enum Residence {
 }
 
 /// Decides every stage's residence and the stage after which its result
-/// is freed (`None` for the last stage, whose result is the sink's).
+/// is freed (`None` for a stage whose result goes to the caller).
 pub(super) fn place_results(stages: &mut [Stage], max_mem: u64) {
     let last_reader = last_readers(stages);
     let n = stages.len();
@@ -91,12 +91,25 @@ fn last_readers(stages: &[Stage]) -> HashMap<u64, usize> {
     }
     let mut last = HashMap::new();
     for (i, stage) in stages.iter().enumerate() {
-        // A stage evaluates its node's inputs down to sources and earlier
-        // stages' results.
+        // A stage evaluates what it makes from its inputs down to sources
+        // and earlier stages' results: a reduction or rechunk stage its
+        // node; a blocks stage every output it makes, where an output that
+        // is an earlier stage's result is copied out of it.
         let mut read = Vec::new();
-        let mut seen = vec![stage.node.id()];
-        for input in stage.node.inputs() {
-            visit(input, &mut seen, &mut read);
+        let mut seen = Vec::new();
+        let made: Vec<&Arc<Node>> = match (&stage.kind, stage.outputs.is_empty()) {
+            (StageKind::Blocks, false) => stage.outputs.iter().map(|o| &o.node).collect(),
+            _ => vec![&stage.node],
+        };
+        for node in made {
+            if matches!(stage.kind, StageKind::Blocks) && is_stage(node) {
+                read.push(node.id());
+                continue;
+            }
+            seen.push(node.id());
+            for input in node.inputs() {
+                visit(input, &mut seen, &mut read);
+            }
         }
         for id in read {
             last.insert(id, i);
