@@ -193,3 +193,27 @@ fn outputs_in_any_order_keep_what_later_stages_read() {
         &x.sum_axis(Axis(0)),
     );
 }
+
+#[test]
+fn a_slice_of_an_output_reads_the_output_not_the_source_again() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let mean = a.mean([0], false);
+    let part = mean.slice(&[(5..25).into()]);
+    let (values, report) = compute_many(&[&mean, &part], &options(2)).unwrap();
+    every_chunk_read(&store, 1);
+    close(&values[0], &x.mean_axis(Axis(0)).unwrap());
+    assert_eq!(
+        values[1],
+        values[0].slice(ndarray::s![5..25]).to_owned().into_dyn()
+    );
+    // The mean once (kept), then the blocks stages copying it and its slice.
+    assert_eq!(report.stages, 3);
+    // Alone, the slice is still pushed into the mean: only its columns.
+    part.compute_with(&options(2)).unwrap();
+    assert_eq!(
+        store.take_reads().len(),
+        10 * 2,
+        "columns 5..25 lie in 2 of 3 column chunks"
+    );
+}

@@ -17,7 +17,7 @@
 //! pushed selection to the root, each with the grid it had, so the root's
 //! grid (which a store's chunks or a result follow) is unchanged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::is_stage;
@@ -27,18 +27,69 @@ use crate::ops::layout::gather::{gather_any, gather_axes, gather_grid, AxisMap, 
 /// The graphs under `roots` with every selection over a stage pushed into
 /// it (a node they share stays shared); each root keeps its grid.
 pub(crate) fn push_slices_many(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
+    let consumers = consumers(roots);
     let mut done = HashMap::new();
-    roots.iter().map(|root| rewrite(root, &mut done)).collect()
+    roots
+        .iter()
+        .map(|root| rewrite(root, &consumers, &mut done))
+        .collect()
+}
+
+/// How many consumers each node under `roots` has (each root counts as
+/// one, as the run's output).
+fn consumers(roots: &[Arc<Node>]) -> HashMap<u64, usize> {
+    fn visit(node: &Arc<Node>, seen: &mut HashSet<u64>, counts: &mut HashMap<u64, usize>) {
+        if !seen.insert(node.id()) {
+            return;
+        }
+        for input in node.inputs() {
+            *counts.entry(input.id()).or_default() += 1;
+            visit(input, seen, counts);
+        }
+    }
+    let (mut seen, mut counts) = (HashSet::new(), HashMap::new());
+    for root in roots {
+        *counts.entry(root.id()).or_default() += 1;
+        visit(root, &mut seen, &mut counts);
+    }
+    counts
+}
+
+/// Whether pushing a selection into `node` would build a second copy of
+/// a stage that is still needed whole: some node on the way down to the
+/// stages it reaches (the stages included) has another consumer.
+fn would_duplicate(node: &Arc<Node>, consumers: &HashMap<u64, usize>) -> bool {
+    if !reaches_stage(node) {
+        return false;
+    }
+    if consumers.get(&node.id()).copied().unwrap_or(0) > 1 {
+        return true;
+    }
+    node.inputs()
+        .into_iter()
+        .any(|input| would_duplicate(input, consumers))
 }
 
 /// `node` over its inputs rewritten, then pushed into its input when it
-/// is a selection; memoised by node so that a shared node stays shared.
-fn rewrite(node: &Arc<Node>, done: &mut HashMap<u64, Arc<Node>>) -> Arc<Node> {
+/// is a selection (unless a stage it would push into is needed whole
+/// elsewhere: then the stage runs once and the selection reads its
+/// result); memoised by node so that a shared node stays shared.
+fn rewrite(
+    node: &Arc<Node>,
+    consumers: &HashMap<u64, usize>,
+    done: &mut HashMap<u64, Arc<Node>>,
+) -> Arc<Node> {
     if let Some(rewritten) = done.get(&node.id()) {
         return rewritten.clone();
     }
     let old: Vec<&Arc<Node>> = node.inputs();
-    let inputs: Vec<Arc<Node>> = old.iter().map(|input| rewrite(input, done)).collect();
+    let inputs: Vec<Arc<Node>> = old
+        .iter()
+        .map(|input| rewrite(input, consumers, done))
+        .collect();
+    let shared = old
+        .first()
+        .is_some_and(|input| would_duplicate(input, consumers));
     let rebuilt = if inputs
         .iter()
         .zip(&old)
@@ -48,7 +99,7 @@ fn rewrite(node: &Arc<Node>, done: &mut HashMap<u64, Arc<Node>>) -> Arc<Node> {
     } else {
         node.clone()
     };
-    let pushed = match selection_of(&rebuilt) {
+    let pushed = match selection_of(&rebuilt).filter(|_| !shared) {
         Some((input, selection)) if reaches_stage(&input) => {
             select_node(&input, &selection, &mut HashMap::new())
         }
