@@ -55,19 +55,42 @@ fn consumers(roots: &[Arc<Node>]) -> HashMap<u64, usize> {
     counts
 }
 
-/// Whether pushing a selection into `node` would build a second copy of
+/// Whether pushing a selection into `input` would build a second copy of
 /// a stage that is still needed whole: some node on the way down to the
-/// stages it reaches (the stages included) has another consumer.
-fn would_duplicate(node: &Arc<Node>, consumers: &HashMap<u64, usize>) -> bool {
-    if !reaches_stage(node) {
+/// stages it reaches (the stages included) has a consumer outside what
+/// the selection reads (a node read twice inside it is selected once, and
+/// stays one).
+fn would_duplicate(input: &Arc<Node>, consumers: &HashMap<u64, usize>) -> bool {
+    if !reaches_stage(input) {
         return false;
     }
-    if consumers.get(&node.id()).copied().unwrap_or(0) > 1 {
-        return true;
+    // Consumers inside the selection's graph; the selection reads `input`.
+    let mut inside = HashMap::from([(input.id(), 1usize)]);
+    let mut seen = HashSet::new();
+    let mut stack = vec![input.clone()];
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node.id()) {
+            continue;
+        }
+        for child in node.inputs() {
+            *inside.entry(child.id()).or_default() += 1;
+            stack.push(child.clone());
+        }
     }
-    node.inputs()
-        .into_iter()
-        .any(|input| would_duplicate(input, consumers))
+    // Each node once: a chain of diamonds is linear, not exponential.
+    let mut checked = HashSet::new();
+    let mut stack = vec![input.clone()];
+    while let Some(node) = stack.pop() {
+        if !checked.insert(node.id()) || !reaches_stage(&node) {
+            continue;
+        }
+        let id = node.id();
+        if consumers.get(&id).copied().unwrap_or(0) > inside.get(&id).copied().unwrap_or(0) {
+            return true;
+        }
+        stack.extend(node.inputs().into_iter().cloned());
+    }
+    false
 }
 
 /// `node` over its inputs rewritten, then pushed into its input when it
