@@ -210,29 +210,13 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
         ],
         "lzma",
     );
-    err(
-        &[
-            "rechunk",
-            s(&src),
-            s(&dst),
-            "--chunks",
-            "30,3",
-            "--max-mem",
-            "100",
-        ],
-        "too small",
-    );
+    // `rechunk SRC DST --chunks 30,3` and more arguments.
+    let base = ["rechunk", s(&src), s(&dst), "--chunks", "30,3"];
+    let with = |more: &[&'static str]| [&base[..], more].concat();
+    err(&with(&["--max-mem", "100"]), "too small");
     assert!(!dst.exists(), "nothing written by a refused job");
     // The refusal names the smallest budget that works, and it does.
-    let out = chunkctl(&[
-        "rechunk",
-        s(&src),
-        s(&dst),
-        "--chunks",
-        "30,3",
-        "--max-mem",
-        "100",
-    ]);
+    let out = chunkctl(&with(&["--max-mem", "100"]));
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     let smallest = text
         .split("raise max_mem to ")
@@ -240,16 +224,9 @@ fn refusals_are_clear_and_leave_nothing_that_looks_finished() {
         .and_then(|rest| rest.split(',').next())
         .unwrap_or_else(|| panic!("no smallest budget in {text}"))
         .replace(' ', "");
-    let out = chunkctl(&[
-        "rechunk",
-        s(&src),
-        s(&dst),
-        "--chunks",
-        "30,3",
-        "--max-mem",
-        &smallest,
-        "--dry-run",
-    ]);
+    let mut dry_run = base.to_vec();
+    dry_run.extend(["--max-mem", &smallest, "--dry-run"]);
+    let out = chunkctl(&dry_run);
     assert!(
         out.status.success(),
         "{smallest}: {}",

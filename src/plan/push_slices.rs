@@ -170,18 +170,27 @@ struct Selection {
 /// Whether `node` is, or is an elementwise operation over (at any depth),
 /// a stage: a reduction, or a rechunk that is a stage of its own.
 fn reaches_stage(node: &Arc<Node>) -> bool {
-    match node.kind() {
-        NodeKind::Rechunk { .. } | NodeKind::Reduce { .. } => is_stage(node),
-        NodeKind::Map {
-            inputs,
-            regions: MapRegions::Any,
-            ..
-        } => inputs.iter().any(reaches_stage),
-        NodeKind::Layout { inputs, .. } if broadcast_axes(node).is_some() => {
-            inputs.iter().any(reaches_stage)
+    // Each node once: a chain of diamonds is linear, not exponential.
+    let mut seen = HashSet::new();
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node.id()) {
+            continue;
         }
-        _ => false,
+        match node.kind() {
+            NodeKind::Rechunk { .. } | NodeKind::Reduce { .. } if is_stage(node) => return true,
+            NodeKind::Map {
+                inputs,
+                regions: MapRegions::Any,
+                ..
+            } => stack.extend(inputs),
+            NodeKind::Layout { inputs, .. } if broadcast_axes(node).is_some() => {
+                stack.extend(inputs)
+            }
+            _ => {}
+        }
     }
+    false
 }
 
 /// The output axes of `node` when it is a broadcast (`broadcast_to`: a
