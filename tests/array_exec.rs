@@ -326,3 +326,23 @@ fn a_shared_input_is_computed_once_per_region() {
     let want: f64 = (0..1000).map(|i| i as f64 * 0.01).map(|x| x * x + x).sum();
     assert!((total[[]] - want).abs() < 1e-9 * want);
 }
+
+#[test]
+fn a_chain_of_diamonds_is_planned_by_its_nodes_not_its_paths() {
+    // x = x + x * 0.5, 64 times: 2^64 paths from the root to the source,
+    // 129 distinct nodes. The plan prices each node once.
+    let mut x = Array::<f64>::ones(&[40, 40], [10, 10]).unwrap();
+    for _ in 0..64 {
+        x = &x + &(&x * 0.5);
+    }
+    let plan = x.plan().unwrap();
+    assert_eq!(plan.stages().len(), 1);
+    let block = 10 * 10 * 8;
+    // Each of the chain's 129 nodes held once, plus its kept copy at most.
+    assert!(plan.stages()[0].task_bytes() <= 2 * 130 * block);
+    let (value, _) = x.compute_with(&options(2, 64 << 20)).unwrap();
+    let expected = 1.5f64.powi(64);
+    assert!(value
+        .iter()
+        .all(|&v| (v - expected).abs() <= expected * 1e-12));
+}

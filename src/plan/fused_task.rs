@@ -35,8 +35,22 @@ fn walk(node: &Arc<Node>, seen: &mut HashSet<u64>, out: &mut Vec<String>) {
 /// elements: its output, plus every input evaluated for it, plus a
 /// source's decode scratch. Conservative: it counts every intermediate of
 /// the chain as alive at once (in-place kernels reuse some of them).
+///
+/// A node read by several consumers over the same region is evaluated
+/// once and kept (the evaluator's memo): its subtree is counted at its
+/// first read, and each later read counts only the kept copy. So the
+/// estimate, and its cost, grow with the distinct nodes of the chain, not
+/// with its paths (a chain of 64 diamonds has 2^64 paths).
 pub(crate) fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
+    peak(node, elements, &mut HashSet::new())
+}
+
+fn peak(node: &Arc<Node>, elements: u64, counted: &mut HashSet<(u64, u64)>) -> u64 {
     let own = elements.saturating_mul(node.itemsize());
+    if !counted.insert((node.id(), elements)) {
+        return own;
+    }
+    let mut peak_bytes = |n: &Arc<Node>, e: u64| peak(n, e, counted);
     // Materialised by its own stage: a slice copy.
     if super::is_stage(node) {
         return own;
