@@ -1,5 +1,7 @@
 //! `ArrayMeta`: what a store says about one array, whatever its format.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -129,10 +131,21 @@ pub struct ArrayMeta {
     pub codecs: Vec<String>,
     /// Chunks inside one shard (Zarr v3 sharding), when sharded.
     pub inner_chunk_shape: Option<Vec<u64>>,
+    /// The element type of each numeric attribute, where the format stores
+    /// one (HDF5, netCDF-3): xarray's CF decoding picks float32 or float64
+    /// by the type of `scale_factor`/`add_offset`. Empty for Zarr (JSON
+    /// attributes have no type).
+    #[serde(default)]
+    pub attribute_dtypes: BTreeMap<String, DType>,
+    /// Zarr v2's `"fill_value": null`: unwritten chunks read as
+    /// `fill_value`, and xarray masks nothing by it.
+    #[serde(default)]
+    pub fill_value_null: bool,
 }
 
 impl ArrayMeta {
-    /// A plain description: no names, no attributes, no codecs.
+    /// A plain description: no names, no attributes (nor their types), no
+    /// codecs, a fill value that is not Zarr's `null`.
     pub fn new(grid: ChunkGrid, dtype: DType, fill_value: Scalar) -> Self {
         Self {
             grid,
@@ -142,6 +155,8 @@ impl ArrayMeta {
             attributes: Map::new(),
             codecs: Vec::new(),
             inner_chunk_shape: None,
+            attribute_dtypes: BTreeMap::new(),
+            fill_value_null: false,
         }
     }
 
@@ -167,5 +182,30 @@ impl ArrayMeta {
                     .unwrap_or_else(|| format!("dim_{i}"))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_without_the_newer_fields_still_reads() {
+        let mut meta = ArrayMeta::new(
+            ChunkGrid::regular(&[4], &[2]).unwrap(),
+            DType::Int16,
+            Scalar::Int(-1),
+        );
+        let mut old = serde_json::to_value(&meta).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        assert!(fields.remove("attribute_dtypes").is_some());
+        assert!(fields.remove("fill_value_null").is_some());
+        assert_eq!(serde_json::from_value::<ArrayMeta>(old).unwrap(), meta);
+
+        meta.attribute_dtypes
+            .insert("scale_factor".into(), DType::Float32);
+        meta.fill_value_null = true;
+        let text = serde_json::to_string(&meta).unwrap();
+        assert_eq!(serde_json::from_str::<ArrayMeta>(&text).unwrap(), meta);
     }
 }

@@ -13,8 +13,11 @@
 //! kind as 1-D arrays, and anything else (null, objects, mixed or nested
 //! arrays) as its JSON text.
 
-use serde_json::{Number, Value};
+use std::collections::BTreeMap;
 
+use serde_json::{Map, Number, Value};
+
+use super::conventions::HIDDEN_ATTRIBUTES;
 use crate::dtype::DType;
 use crate::meta::Scalar;
 
@@ -213,6 +216,33 @@ impl AttrValue {
             .collect::<Option<Vec<_>>>()?;
         Some(AttrValue::Floats { values, scalar })
     }
+}
+
+/// The element type each numeric attribute of `attributes` is written in
+/// (see the module docs), as a reader of the written file finds it: the
+/// bookkeeping attributes the writers skip and text are not listed, and a
+/// dataset's `_FillValue` is in `fill_dtype`.
+pub(crate) fn written_dtypes(
+    attributes: &Map<String, Value>,
+    fill_dtype: Option<DType>,
+) -> BTreeMap<String, DType> {
+    attributes
+        .iter()
+        .filter(|(key, _)| {
+            !HIDDEN_ATTRIBUTES.contains(&key.as_str()) && key.as_str() != "_ARRAY_DIMENSIONS"
+        })
+        .filter_map(|(key, value)| {
+            let dtype = match (fill_dtype, AttrValue::from_json(value)) {
+                (Some(dtype), _) if key == "_FillValue" => dtype,
+                (_, AttrValue::Ints { .. }) => DType::Int64,
+                (_, AttrValue::UInts { .. }) => DType::UInt64,
+                (_, AttrValue::Floats { .. }) => DType::Float64,
+                (_, AttrValue::Flags { .. }) => DType::Int8,
+                (_, AttrValue::Text(_) | AttrValue::Texts(_)) => return None,
+            };
+            Some((key.clone(), dtype))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! dimension names h5netcdf and xarray give a dataset. A backend reads what
 //! the file says into a [`Described`]; these rules make the [`ArrayMeta`].
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use ndchunk_chunking::ChunkGrid;
@@ -74,6 +76,8 @@ pub(crate) struct Described {
     pub fill: Option<Vec<u8>>,
     /// Every attribute, bookkeeping ones included, already as JSON.
     pub attributes: Map<String, Value>,
+    /// The element type of each numeric attribute in `attributes`.
+    pub attribute_dtypes: BTreeMap<String, DType>,
     pub codecs: Vec<String>,
     /// Per axis, the paths of the dimension scales attached (`DIMENSION_LIST`).
     pub scales: Option<Vec<Vec<String>>>,
@@ -116,6 +120,8 @@ impl Described {
             .unwrap_or_else(|| zero(self.dtype));
         let mut attributes = self.attributes;
         hide_bookkeeping(&mut attributes);
+        let mut attribute_dtypes = self.attribute_dtypes;
+        attribute_dtypes.retain(|k, _| attributes.contains_key(k));
         Ok(ArrayMeta {
             grid,
             dtype: self.dtype,
@@ -124,6 +130,8 @@ impl Described {
             attributes,
             codecs: self.codecs,
             inner_chunk_shape: None,
+            attribute_dtypes,
+            fill_value_null: false,
         })
     }
 

@@ -29,6 +29,8 @@
 //!   h5netcdf hides) and one-element arrays unwrapped to scalars, as
 //!   netCDF4-python and xarray show them; non-finite floats are the strings
 //!   `"NaN"`, `"Infinity"` and `"-Infinity"` (JSON has no numbers for them);
+//! - [`ArrayMeta::attribute_dtypes`] holds each numeric attribute's type as
+//!   stored (a created store: as written, e.g. float64 for any float);
 //! - dimension names are what h5netcdf and xarray show: a dimension scale's
 //!   own name, else the last scale attached to each axis (`DIMENSION_LIST`).
 //!
@@ -60,6 +62,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::dtype::DType;
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
 use crate::store::ChunkStore;
@@ -288,6 +291,14 @@ impl Hdf5Store {
             compression.codecs()
         };
         meta.inner_chunk_shape = None;
+        // The attributes' types as written, not as the source had them (the
+        // pure backend writes a boolean `_FillValue` as uint8).
+        let fill_dtype = match (backend, meta.dtype) {
+            (Backend::Pure, DType::Bool) => DType::UInt8,
+            (_, dtype) => dtype,
+        };
+        meta.attribute_dtypes = attrs::written_dtypes(&meta.attributes, Some(fill_dtype));
+        meta.fill_value_null = false;
         let access = match backend {
             Backend::Pure => {
                 let writer = pure_write::Writer::create(path, &dataset, &meta, compression)?;

@@ -10,6 +10,7 @@
 //! never blocks this process from writing the file again.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -392,6 +393,7 @@ fn describe(
     };
     let filters = ds.filters().map_err(|e| bad(e.to_string()))?;
     let mut attributes = Map::new();
+    let mut attribute_dtypes = BTreeMap::new();
     let mut scales = None;
     for name in ds.attr_names().map_err(|e| bad(e.to_string()))? {
         let attr = ds
@@ -409,6 +411,9 @@ fn describe(
             continue;
         }
         if let Some(value) = attribute_value(path, &dt, &data, raw).map_err(&bad)? {
+            if let Some((dtype, _)) = dtype_of(&dt) {
+                attribute_dtypes.insert(name.clone(), dtype);
+            }
             attributes.insert(name, value);
         }
     }
@@ -420,6 +425,7 @@ fn describe(
         dtype,
         fill,
         attributes,
+        attribute_dtypes,
         codecs: filters
             .iter()
             .map(|f| filter_name(f.id, &f.cd_values))

@@ -245,6 +245,11 @@ impl Header {
                 .collect(),
         );
         meta.attributes = attributes_json(&var.attrs);
+        meta.attribute_dtypes = var
+            .attrs
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), a.ty.dtype()?)))
+            .collect();
         Ok(meta)
     }
 }

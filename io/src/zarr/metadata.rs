@@ -245,6 +245,8 @@ pub(super) fn array_meta(
         attributes,
         codecs: codec_descriptions(raw),
         inner_chunk_shape,
+        attribute_dtypes: Default::default(),
+        fill_value_null: raw.v2 && raw.json.get("fill_value") == Some(&Value::Null),
     })
 }
 

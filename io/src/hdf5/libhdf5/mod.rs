@@ -10,7 +10,7 @@
 //! (SIGSEGV) on some files with corrupted metadata, which no Rust code can
 //! turn into an error; the pure backend returns errors for them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
@@ -406,6 +406,7 @@ fn describe(file: &File, ds: &Dataset, loc: &str) -> Result<Described> {
     };
     let codecs = ds.filters().iter().map(filter_name).collect();
     let mut attributes = Map::new();
+    let mut attribute_dtypes = BTreeMap::new();
     let mut scales = None;
     for name in ds.attr_names().map_err(|e| bad(text(e)))? {
         let attr = ds
@@ -415,6 +416,14 @@ fn describe(file: &File, ds: &Dataset, loc: &str) -> Result<Described> {
             scales =
                 Some(dimension_list(file, &attr).map_err(|e| bad(format!("DIMENSION_LIST: {e}")))?);
         } else if let Some(value) = attribute_value(&attr) {
+            if let Some(dtype) = attr
+                .dtype()
+                .and_then(|t| t.to_descriptor())
+                .ok()
+                .and_then(|d| dtype_of(&d))
+            {
+                attribute_dtypes.insert(name.clone(), dtype);
+            }
             attributes.insert(name, value);
         }
     }
@@ -424,6 +433,7 @@ fn describe(file: &File, ds: &Dataset, loc: &str) -> Result<Described> {
         dtype,
         fill,
         attributes,
+        attribute_dtypes,
         codecs,
         scales,
     })
