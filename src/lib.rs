@@ -22,12 +22,15 @@ mod runtime;
 
 pub use array::RandomFloat;
 pub use array::{compute_many, splitmix64, store_many, store_many_plan};
-pub use array::{Array, Chunks, DynArray, DynElement};
+pub use array::{Array, Chunks, DynArray, DynElement, Reduction};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport};
 pub use graph::BlockInfo;
+pub use labelled::ZarrWriteOptions;
+pub use labelled::{open_dataset, open_dataset_with, open_zarr, open_zarr_with};
 pub use labelled::{time_encoding, Calendar, CfDatetime, TimeUnit, TimeUnits};
+pub use labelled::{Attrs, Coord, DataArray, Dataset, Dims, Label, OpenOptions, Sel, Values};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::{blockwise, concatenate, map_blocks, stack, where_, BlockSpec, Index, Numeric};

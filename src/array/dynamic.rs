@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::exec::run::{ComputeOptions, ComputeReport};
 use crate::graph::Node;
 use crate::ops::numeric::Numeric;
+use crate::ops::Index;
 use crate::plan::Plan;
 
 /// Runs `$body` with the type alias `$T` bound to the Rust element type of
@@ -311,6 +312,62 @@ impl DynArray {
         each!(self, a => a.rechunk(chunks).into())
     }
 
+    /// numpy's basic indexing (see [`Array::slice`]).
+    ///
+    /// ```
+    /// use ndchunk::{Array, DynArray, Index};
+    /// let a = DynArray::from(Array::<i16>::arange(10, [4]).unwrap());
+    /// assert_eq!(a.slice(&[Index::range(2, 5, 1)]).shape(), vec![3]);
+    /// ```
+    pub fn slice(&self, indices: &[Index]) -> DynArray {
+        each!(self, a => a.slice(indices).into())
+    }
+
+    /// The elements at `indices` along `axis` (see [`Array::take`]).
+    pub fn take(&self, indices: &[i64], axis: usize) -> DynArray {
+        each!(self, a => a.take(indices, axis).into())
+    }
+
+    /// The axes in the order `axes` gives (see [`Array::transpose`]).
+    pub fn transpose(&self, axes: &[usize]) -> DynArray {
+        each!(self, a => a.transpose(axes).into())
+    }
+
+    /// A new axis of length 1 at `axis` (see [`Array::expand_dims`]).
+    pub fn expand_dims(&self, axis: usize) -> DynArray {
+        each!(self, a => a.expand_dims(axis).into())
+    }
+
+    /// `reduction` over `axes`, NaNs skipped when `skipna` (a float
+    /// array's only; integers have none). Means, variances and standard
+    /// deviations of integers are `float64`, of floats their own type; sums,
+    /// minima and maxima keep the dtype (`bool` counts as `int64` 0/1 for
+    /// sums and means).
+    ///
+    /// ```
+    /// use ndchunk::{Array, DynArray, Reduction};
+    /// let a = DynArray::from(Array::<f32>::from_ndarray(
+    ///     ndarray::arr2(&[[1.0, f32::NAN], [3.0, 4.0]]).into_dyn(), [1, 2]).unwrap());
+    /// let mean = a.reduce(Reduction::Mean, &[0, 1], true);
+    /// assert_eq!(mean.typed::<f32>().unwrap().compute().unwrap()[[]], 8.0 / 3.0);
+    /// ```
+    pub fn reduce(&self, reduction: Reduction, axes: &[usize], skipna: bool) -> DynArray {
+        let axes = axes.to_vec();
+        match self {
+            DynArray::Bool(b) => b.astype::<i64>().reduce_dyn(reduction, axes, skipna),
+            DynArray::Int8(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::Int16(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::Int32(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::Int64(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::UInt8(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::UInt16(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::UInt32(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::UInt64(a) => a.reduce_dyn(reduction, axes, false),
+            DynArray::Float32(a) => a.reduce_dyn(reduction, axes, skipna),
+            DynArray::Float64(a) => a.reduce_dyn(reduction, axes, skipna),
+        }
+    }
+
     /// The optimised plan, for the default budget.
     pub fn plan(&self) -> Result<Plan> {
         each!(self, a => a.plan())
@@ -353,5 +410,68 @@ impl DynArray {
         options: &ComputeOptions,
     ) -> Result<ComputeReport> {
         each!(self, a => a.store_with(store, options))
+    }
+}
+
+/// A reduction [`DynArray::reduce`] applies (and the labelled layer's
+/// reductions by dimension name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reduction {
+    /// The sum.
+    Sum,
+    /// The arithmetic mean.
+    Mean,
+    /// The variance with `ddof` delta degrees of freedom.
+    Var {
+        /// Delta degrees of freedom (0: population variance).
+        ddof: u64,
+    },
+    /// The standard deviation with `ddof` delta degrees of freedom.
+    Std {
+        /// Delta degrees of freedom.
+        ddof: u64,
+    },
+    /// The minimum.
+    Min,
+    /// The maximum.
+    Max,
+}
+
+impl Reduction {
+    /// The name, as numpy's function (`mean`, `std`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::Var { .. } => "var",
+            Reduction::Std { .. } => "std",
+            Reduction::Min => "min",
+            Reduction::Max => "max",
+        }
+    }
+}
+
+impl<T: crate::ops::MeanElement + DynElement> Array<T>
+where
+    T::Mean: DynElement,
+{
+    fn reduce_dyn(&self, reduction: Reduction, axes: Vec<usize>, skipna: bool) -> DynArray {
+        let axes: Vec<i64> = axes.into_iter().map(|a| a as i64).collect();
+        let axes = axes.as_slice();
+        match (reduction, skipna) {
+            (Reduction::Sum, false) => self.sum(axes, false).into(),
+            (Reduction::Sum, true) => self.nansum(axes, false).into(),
+            (Reduction::Mean, false) => self.mean(axes, false).into(),
+            (Reduction::Mean, true) => self.nanmean(axes, false).into(),
+            (Reduction::Var { ddof }, false) => self.var(axes, false, ddof).into(),
+            (Reduction::Var { ddof }, true) => self.nanvar(axes, false, ddof).into(),
+            (Reduction::Std { ddof }, false) => self.std(axes, false, ddof).into(),
+            (Reduction::Std { ddof }, true) => self.nanstd(axes, false, ddof).into(),
+            (Reduction::Min, false) => self.min(axes, false).into(),
+            (Reduction::Min, true) => self.nanmin(axes, false).into(),
+            (Reduction::Max, false) => self.max(axes, false).into(),
+            (Reduction::Max, true) => self.nanmax(axes, false).into(),
+        }
     }
 }

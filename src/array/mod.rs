@@ -22,7 +22,7 @@ use crate::plan::Plan;
 use crate::runtime::block::Block;
 
 pub use create::Chunks;
-pub use dynamic::{DynArray, DynElement};
+pub use dynamic::{DynArray, DynElement, Reduction};
 pub use many::{compute_many, store_many, store_many_plan};
 pub use random::{splitmix64, RandomFloat};
 

@@ -77,6 +77,21 @@ impl CfDatetime {
         })
     }
 
+    /// Seconds from `other` to this date (both of one calendar; `None`
+    /// across calendars).
+    pub(crate) fn seconds_between(&self, other: &CfDatetime) -> Option<f64> {
+        if self.calendar != other.calendar {
+            return None;
+        }
+        let us = self.microseconds().ok()? - other.microseconds().ok()?;
+        Some(us as f64 / 1e6)
+    }
+
+    /// The date `us` microseconds after this one.
+    pub(crate) fn plus_microseconds(&self, us: i128) -> Result<CfDatetime> {
+        CfDatetime::from_microseconds(self.microseconds()? + us, self.calendar)
+    }
+
     /// Microseconds from the start of day 0 of its calendar.
     fn microseconds(&self) -> Result<i128> {
         let day = self.calendar.day_number(self.year, self.month, self.day)?;

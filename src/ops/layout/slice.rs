@@ -109,6 +109,26 @@ fn resolve(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) -> (u64, 
     (first.max(0) as u64, count as u64)
 }
 
+impl Index {
+    /// The positions this index picks on axis `axis` of length `len`, and
+    /// whether it drops the axis (an [`Index::At`]); an error for an
+    /// out-of-bounds position, a zero step or a new axis.
+    pub(crate) fn positions(self, axis: usize, len: u64) -> Result<(Vec<u64>, bool), String> {
+        match self {
+            Index::At(i) => Ok((vec![check_index(i, axis, len)?], true)),
+            Index::Range { step: 0, .. } => Err("slice step cannot be zero".into()),
+            Index::Range { start, stop, step } => {
+                let (first, count) = resolve(start, stop, step, len);
+                let positions = (0..count)
+                    .map(|k| (i128::from(first) + i128::from(k) * i128::from(step)) as u64)
+                    .collect();
+                Ok((positions, false))
+            }
+            Index::NewAxis => Err("a new axis picks no positions of an existing one".into()),
+        }
+    }
+}
+
 fn describe(indices: &[Index]) -> String {
     let part = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let items: Vec<String> = indices

@@ -1,0 +1,300 @@
+//! CF decoding as xarray's `decode_cf` does it, on open: `_Unsigned`,
+//! `_FillValue`/`missing_value` to NaN and `scale_factor`/`add_offset`
+//! (lazily, in the task that reads each chunk), and times from
+//! `"<unit> since <date>"` (for coordinates, which are in memory). What
+//! decoding used moves from the attributes to the encoding, so writing
+//! encodes it back.
+
+use serde_json::Value;
+
+use super::cf_time::time_encoding;
+use super::values::Values;
+use super::Attrs;
+use crate::array::DynArray;
+use crate::error::{Error, Result};
+use crate::io::DType;
+
+/// The attributes CF masking and scaling reads.
+const MASK_AND_SCALE: [&str; 5] = [
+    "_FillValue",
+    "missing_value",
+    "scale_factor",
+    "add_offset",
+    "_Unsigned",
+];
+
+/// What a stored variable says about itself beyond its data.
+pub(crate) struct Stored<'a> {
+    pub name: &'a str,
+    pub dtype: DType,
+    pub attrs: Attrs,
+    /// The element type of each numeric attribute, where the format keeps
+    /// one (netCDF, HDF5); Zarr's JSON attributes have none.
+    pub attribute_dtypes: &'a std::collections::BTreeMap<String, DType>,
+}
+
+/// `data` decoded by its attributes when `mask_and_scale`; returns the
+/// data, the attributes left, and the encoding (what decoding used).
+pub(crate) fn mask_and_scale(
+    data: DynArray,
+    stored: Stored<'_>,
+    enabled: bool,
+) -> Result<(DynArray, Attrs, Attrs)> {
+    let mut attrs = stored.attrs;
+    let mut encoding = Attrs::new();
+    encoding.insert("dtype".into(), Value::String(stored.dtype.name().into()));
+    if !enabled || stored.dtype == DType::Bool {
+        return Ok((data, attrs, encoding));
+    }
+    let fails = |message: String| Error::Invalid {
+        operation: format!("CF decoding of {:?}", stored.name),
+        message,
+    };
+    let number = |key: &str| -> Result<Option<f64>> {
+        match attrs.get(key) {
+            None => Ok(None),
+            Some(v) => first_number(v)
+                .map(Some)
+                .ok_or_else(|| fails(format!("{key} is {v}, not a number"))),
+        }
+    };
+    let scale = number("scale_factor")?;
+    let offset = number("add_offset")?;
+    let unsigned = match attrs.get("_Unsigned") {
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    };
+    let mut fills = Vec::new();
+    for key in ["_FillValue", "missing_value"] {
+        match attrs.get(key) {
+            None => {}
+            Some(Value::Array(items)) => fills.extend(items.iter().filter_map(number_of)),
+            Some(v) => fills
+                .push(number_of(v).ok_or_else(|| fails(format!("{key} is {v}, not a number")))?),
+        }
+    }
+    for key in MASK_AND_SCALE {
+        if let Some(v) = attrs.remove(key) {
+            encoding.insert(key.into(), v);
+        }
+    }
+    let bits = 8 * stored.dtype.size() as u32;
+    // Reinterpretation as the other signedness, as xarray's `_Unsigned`.
+    let unsigned = match (unsigned, stored.dtype.is_float()) {
+        (Some(u), false) if u == is_signed(stored.dtype) => Some(u),
+        _ => None,
+    };
+    fills = fills
+        .into_iter()
+        .map(|f| reinterpret(f, unsigned, bits))
+        .collect();
+    if scale.is_none() && offset.is_none() && fills.is_empty() && unsigned.is_none() {
+        return Ok((data, attrs, encoding));
+    }
+    let packed = scale.is_some() || offset.is_some();
+    let out = if packed {
+        packed_float_type(
+            stored.dtype,
+            stored.attribute_dtypes,
+            scale.is_some(),
+            offset.is_some(),
+        )
+    } else if fills.is_empty() {
+        // Only a change of signedness: stay integers, as xarray.
+        return Ok((
+            reinterpret_array(&data, stored.dtype, unsigned),
+            attrs,
+            encoding,
+        ));
+    } else {
+        promoted_float(stored.dtype)
+    };
+    let decode = MaskScale {
+        unsigned,
+        bits,
+        fills,
+        scale,
+        offset,
+        single: out == DType::Float32,
+    };
+    let name = "cf_decode";
+    let wide = data.as_f64();
+    let decoded: DynArray = if decode.single {
+        wide.map(name, move |x| decode.apply(x) as f32).into()
+    } else {
+        wide.map(name, move |x| decode.apply(x)).into()
+    };
+    Ok((decoded, attrs, encoding))
+}
+
+fn is_signed(dtype: DType) -> bool {
+    matches!(
+        dtype,
+        DType::Int8 | DType::Int16 | DType::Int32 | DType::Int64
+    )
+}
+
+/// Integers of `dtype` reinterpreted as the other signedness.
+fn reinterpret_array(data: &DynArray, dtype: DType, unsigned: Option<bool>) -> DynArray {
+    let target = match (dtype, unsigned) {
+        (DType::Int8, Some(true)) => DType::UInt8,
+        (DType::Int16, Some(true)) => DType::UInt16,
+        (DType::Int32, Some(true)) => DType::UInt32,
+        (DType::Int64, Some(true)) => DType::UInt64,
+        (DType::UInt8, Some(false)) => DType::Int8,
+        (DType::UInt16, Some(false)) => DType::Int16,
+        (DType::UInt32, Some(false)) => DType::Int32,
+        (DType::UInt64, Some(false)) => DType::Int64,
+        _ => return data.clone(),
+    };
+    // Rust's `as` between integers of one width is the reinterpretation.
+    crate::with_dtype!(target, T => DynArray::from(data.astype::<T>()))
+}
+
+/// xarray's `_choose_float_dtype` for packed data: the type of
+/// `scale_factor`/`add_offset` when both are one float type (`float64` for
+/// 32-bit integers), `float64` when only an offset is given, else the
+/// scale's type. A Zarr attribute is a Python float: `float64`.
+fn packed_float_type(
+    dtype: DType,
+    attribute_dtypes: &std::collections::BTreeMap<String, DType>,
+    scale: bool,
+    offset: bool,
+) -> DType {
+    let type_of = |key: &str| attribute_dtypes.get(key).copied().unwrap_or(DType::Float64);
+    let scale_type = scale.then(|| type_of("scale_factor"));
+    let offset_type = offset.then(|| type_of("add_offset"));
+    match (scale_type, offset_type) {
+        (Some(s), Some(o)) if s == o && s.is_float() => {
+            if dtype.size() == 4 && !dtype.is_float() {
+                DType::Float64
+            } else {
+                s
+            }
+        }
+        (_, Some(_)) => DType::Float64,
+        (Some(s), None) if s.is_float() => s,
+        _ => DType::Float64,
+    }
+}
+
+/// xarray's `maybe_promote` for masked data: floats of up to 4 bytes and
+/// integers of up to 2 become `float32`, the rest `float64`.
+fn promoted_float(dtype: DType) -> DType {
+    if (dtype.is_float() && dtype.size() <= 4) || (!dtype.is_float() && dtype.size() <= 2) {
+        DType::Float32
+    } else {
+        DType::Float64
+    }
+}
+
+fn reinterpret(v: f64, unsigned: Option<bool>, bits: u32) -> f64 {
+    let span = 2f64.powi(bits as i32);
+    match unsigned {
+        Some(true) if v < 0.0 => v + span,
+        Some(false) if v >= span / 2.0 => v - span,
+        _ => v,
+    }
+}
+
+#[derive(Clone)]
+struct MaskScale {
+    unsigned: Option<bool>,
+    bits: u32,
+    fills: Vec<f64>,
+    scale: Option<f64>,
+    offset: Option<f64>,
+    /// Decoding to `float32`: each step rounds to it, as numpy's in-place
+    /// arithmetic on a `float32` array does.
+    single: bool,
+}
+
+impl MaskScale {
+    fn apply(&self, x: f64) -> f64 {
+        let v = reinterpret(x, self.unsigned, self.bits);
+        if self
+            .fills
+            .iter()
+            .any(|&f| f == v || (f.is_nan() && v.is_nan()))
+        {
+            return f64::NAN;
+        }
+        let round = |v: f64| if self.single { v as f32 as f64 } else { v };
+        let mut v = round(v);
+        if let Some(s) = self.scale {
+            v = round(v * round(s));
+        }
+        if let Some(o) = self.offset {
+            v = round(v + round(o));
+        }
+        v
+    }
+}
+
+/// A number, or the first of an array of numbers (netCDF attributes are
+/// arrays; xarray reads a packing attribute's first element).
+fn first_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Array(items) => items.first().and_then(number_of),
+        v => number_of(v),
+    }
+}
+
+/// A JSON number, with Zarr's spellings of the non-finite ones.
+fn number_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+/// A coordinate's values with times decoded when `decode_times` and its
+/// attributes say `"<unit> since <date>"`; `units` and `calendar` then
+/// move to the encoding.
+pub(crate) fn decode_times(
+    name: &str,
+    values: Values,
+    attrs: &mut Attrs,
+    encoding: &mut Attrs,
+    enabled: bool,
+) -> Result<Values> {
+    if !enabled {
+        return Ok(values);
+    }
+    let Some((units, calendar)) = time_encoding(attrs).map_err(|e| Error::Invalid {
+        operation: format!("decoding the times of {name:?}"),
+        message: e.to_string(),
+    })?
+    else {
+        return Ok(values);
+    };
+    let Some(numbers) = values.to_f64() else {
+        return Ok(values);
+    };
+    let mut dates = Vec::with_capacity(numbers.len());
+    for &v in numbers.iter() {
+        dates.push(units.decode(v, calendar).map_err(|e| Error::Invalid {
+            operation: format!("decoding the times of {name:?}"),
+            message: e.to_string(),
+        })?);
+    }
+    let dates =
+        ndarray::ArrayD::from_shape_vec(numbers.raw_dim(), dates).map_err(|e| Error::Internal {
+            operation: "decode_times".into(),
+            message: e.to_string(),
+        })?;
+    for key in ["units", "calendar"] {
+        if let Some(v) = attrs.remove(key) {
+            encoding.insert(key.into(), v);
+        }
+    }
+    Ok(Values::Time(dates))
+}

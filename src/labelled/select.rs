@@ -1,0 +1,468 @@
+//! Selection by label (`sel`) resolved against an in-memory index into
+//! positions, with xarray's (pandas') semantics: exact labels, inclusive
+//! label slices in the index's order, lists of labels, `nearest` with a
+//! tolerance, and date strings, partial ones (`"2000-07"`) selecting every
+//! time they cover. Sorted indexes are searched by bisection.
+
+use std::cmp::Ordering;
+
+use super::cf_time::CfDatetime;
+use super::values::Values;
+use crate::error::{Error, Result};
+
+/// One label of an index: a number, a date, or a date string (`"2000"`,
+/// `"2000-07"`, `"2000-07-16 12:00"`, `T` or a space before the time).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Label {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A date of a CF calendar.
+    Time(CfDatetime),
+    /// A date string, read in the index's calendar.
+    Text(String),
+}
+
+impl Label {
+    pub(crate) fn number(&self) -> Option<f64> {
+        match self {
+            Label::Int(v) => Some(*v as f64),
+            Label::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Int(v) => write!(f, "{v}"),
+            Label::Float(v) => write!(f, "{v}"),
+            Label::Time(t) => write!(f, "{t}"),
+            Label::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+macro_rules! label_from {
+    ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {$(
+        impl From<$t> for Label {
+            fn from(v: $t) -> Label {
+                Label::$variant(<$as>::from(v))
+            }
+        }
+    )*};
+}
+
+label_from!(
+    i64 => Int as i64, i32 => Int as i64, u32 => Int as i64, u8 => Int as i64,
+    f64 => Float as f64, f32 => Float as f64,
+    CfDatetime => Time as CfDatetime, String => Text as String, &str => Text as String,
+);
+
+/// What `sel` picks along one dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sel {
+    /// One label: the dimension is dropped (a partial date string keeps
+    /// it and picks every time it covers).
+    At(Label),
+    /// A label slice, both ends included, in the index's order (on a
+    /// descending index the start is the larger label); `None` is open.
+    Range {
+        /// The first label (or the start of a date string's period).
+        start: Option<Label>,
+        /// The last label (or the end of a date string's period).
+        stop: Option<Label>,
+    },
+    /// Several labels, each exactly: the dimension is kept.
+    Labels(Vec<Label>),
+    /// The label nearest to the one given (ties go to the larger), within
+    /// `tolerance` when set (in the index's units; seconds for times).
+    Nearest {
+        /// The label looked for.
+        label: Label,
+        /// The largest distance allowed.
+        tolerance: Option<f64>,
+    },
+}
+
+impl Sel {
+    /// The labels from `start` to `stop`, both included.
+    pub fn range(start: impl Into<Label>, stop: impl Into<Label>) -> Sel {
+        Sel::Range {
+            start: Some(start.into()),
+            stop: Some(stop.into()),
+        }
+    }
+
+    /// The label nearest to `label`.
+    pub fn nearest(label: impl Into<Label>) -> Sel {
+        Sel::Nearest {
+            label: label.into(),
+            tolerance: None,
+        }
+    }
+
+    /// This `nearest` selection, failing beyond `tolerance`.
+    pub fn tolerance(self, tolerance: f64) -> Sel {
+        match self {
+            Sel::Nearest { label, .. } => Sel::Nearest {
+                label,
+                tolerance: Some(tolerance),
+            },
+            other => other,
+        }
+    }
+}
+
+impl<L: Into<Label>> From<L> for Sel {
+    fn from(label: L) -> Sel {
+        Sel::At(label.into())
+    }
+}
+
+impl<L: Into<Label>> From<Vec<L>> for Sel {
+    fn from(labels: Vec<L>) -> Sel {
+        Sel::Labels(labels.into_iter().map(Into::into).collect())
+    }
+}
+
+/// Positions along a dimension, and whether the dimension goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pick {
+    pub positions: Vec<u64>,
+    pub drop: bool,
+}
+
+/// The positions `sel` picks on the 1-D index `index` of `dim`.
+pub(crate) fn resolve(index: &Values, dim: &str, sel: &Sel) -> Result<Pick> {
+    let searcher = Searcher::new(index, dim);
+    match sel {
+        Sel::At(Label::Text(text)) if matches!(index, Values::Time(_)) => {
+            let period = searcher.period(text)?;
+            if period.exact {
+                let i = searcher.exact(&Label::Time(period.start))?;
+                return Ok(Pick {
+                    positions: vec![i],
+                    drop: true,
+                });
+            }
+            let positions: Vec<u64> = (0..index.len())
+                .filter(|&i| searcher.within(i, &period.start, &period.end))
+                .map(|i| i as u64)
+                .collect();
+            if positions.is_empty() {
+                return Err(searcher.not_found(&Label::Text(text.clone())));
+            }
+            Ok(Pick {
+                positions,
+                drop: false,
+            })
+        }
+        Sel::At(label) => Ok(Pick {
+            positions: vec![searcher.exact(label)?],
+            drop: true,
+        }),
+        Sel::Labels(labels) => Ok(Pick {
+            positions: labels
+                .iter()
+                .map(|l| searcher.exact(l))
+                .collect::<Result<_>>()?,
+            drop: false,
+        }),
+        Sel::Range { start, stop } => searcher.range(start.as_ref(), stop.as_ref()),
+        Sel::Nearest { label, tolerance } => Ok(Pick {
+            positions: vec![searcher.nearest(label, *tolerance)?],
+            drop: true,
+        }),
+    }
+}
+
+struct Searcher<'a> {
+    index: &'a Values,
+    dim: &'a str,
+    /// `Less` ascending, `Greater` descending, `None` unsorted.
+    order: Option<Ordering>,
+}
+
+/// The period a date string names: `[start, end)`, and whether it names
+/// one instant (a string down to the second).
+struct Period {
+    start: CfDatetime,
+    end: CfDatetime,
+    exact: bool,
+}
+
+impl<'a> Searcher<'a> {
+    fn new(index: &'a Values, dim: &'a str) -> Self {
+        Searcher {
+            index,
+            dim,
+            order: index.monotonic(),
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Invalid {
+            operation: format!("sel on {:?}", self.dim),
+            message,
+        }
+    }
+
+    fn not_found(&self, label: &Label) -> Error {
+        self.error(format!(
+            "label {label} not found in the index of {:?}",
+            self.dim
+        ))
+    }
+
+    /// The label a date string starts at, in the index's calendar.
+    fn resolve_label(&self, label: &Label) -> Result<Label> {
+        match (label, self.index) {
+            (Label::Text(text), Values::Time(_)) => Ok(Label::Time(self.period(text)?.start)),
+            (Label::Text(text), _) => Err(self.error(format!(
+                "the date string {text:?} labels a time index, and {:?}'s is not one",
+                self.dim
+            ))),
+            (Label::Time(_), Values::Time(_)) | (Label::Int(_) | Label::Float(_), _) => {
+                Ok(label.clone())
+            }
+            (Label::Time(t), _) => Err(self.error(format!(
+                "the date {t} labels a time index, and {:?}'s is not one",
+                self.dim
+            ))),
+        }
+    }
+
+    /// `index[i]` compared with `label`, an error when they cannot be.
+    fn cmp(&self, i: usize, label: &Label) -> Result<Ordering> {
+        self.index.compare(i, label).ok_or_else(|| {
+            self.error(format!(
+                "label {label} cannot be compared with the index ({})",
+                self.index.type_name()
+            ))
+        })
+    }
+
+    /// Whether `index[i]` comes before `label` in the index's order.
+    fn before(&self, i: usize, label: &Label, descending: bool) -> Result<bool> {
+        let c = self.cmp(i, label)?;
+        Ok(if descending {
+            c == Ordering::Greater
+        } else {
+            c == Ordering::Less
+        })
+    }
+
+    /// The first position not before `label` (`strict`: not at it either),
+    /// by bisection over a sorted index.
+    fn bound(&self, label: &Label, strict: bool) -> Result<usize> {
+        let descending = self.order == Some(Ordering::Greater);
+        let (mut lo, mut hi) = (0, self.index.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let go_right = if strict {
+                self.before(mid, label, descending)? || self.cmp(mid, label)? == Ordering::Equal
+            } else {
+                self.before(mid, label, descending)?
+            };
+            if go_right {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    fn exact(&self, label: &Label) -> Result<u64> {
+        let label = self.resolve_label(label)?;
+        let found = if self.order.is_some() {
+            let i = self.bound(&label, false)?;
+            (i < self.index.len() && self.cmp(i, &label)? == Ordering::Equal).then_some(i)
+        } else {
+            let mut found = None;
+            for i in 0..self.index.len() {
+                if self.cmp(i, &label)? == Ordering::Equal {
+                    found = Some(i);
+                    break;
+                }
+            }
+            found
+        };
+        found
+            .map(|i| i as u64)
+            .ok_or_else(|| self.not_found(&label))
+    }
+
+    fn sorted(&self, what: &str) -> Result<()> {
+        if self.order.is_none() {
+            return Err(self.error(format!(
+                "{what} needs a sorted index, and the index of {:?} is not monotonic",
+                self.dim
+            )));
+        }
+        Ok(())
+    }
+
+    fn range(&self, start: Option<&Label>, stop: Option<&Label>) -> Result<Pick> {
+        self.sorted("a label slice")?;
+        let descending = self.order == Some(Ordering::Greater);
+        let first = match start {
+            None => 0,
+            Some(Label::Text(text)) if matches!(self.index, Values::Time(_)) => {
+                if descending {
+                    return Err(self.descending_text());
+                }
+                self.bound(&Label::Time(self.period(text)?.start), false)?
+            }
+            Some(label) => self.bound(&self.resolve_label(label)?, false)?,
+        };
+        let end = match stop {
+            None => self.index.len(),
+            Some(Label::Text(text)) if matches!(self.index, Values::Time(_)) => {
+                if descending {
+                    return Err(self.descending_text());
+                }
+                self.bound(&Label::Time(self.period(text)?.end), false)?
+            }
+            Some(label) => self.bound(&self.resolve_label(label)?, true)?,
+        };
+        Ok(Pick {
+            positions: (first..end.max(first)).map(|i| i as u64).collect(),
+            drop: false,
+        })
+    }
+
+    fn descending_text(&self) -> Error {
+        self.error(format!(
+            "date strings slice an ascending time index; {:?}'s is descending",
+            self.dim
+        ))
+    }
+
+    fn nearest(&self, label: &Label, tolerance: Option<f64>) -> Result<u64> {
+        self.sorted("method=\"nearest\"")?;
+        let label = self.resolve_label(label)?;
+        let n = self.index.len();
+        if n == 0 {
+            return Err(self.not_found(&label));
+        }
+        let i = self.bound(&label, false)?;
+        let distance = |j: usize| {
+            self.index
+                .distance(j, &label)
+                .ok_or_else(|| self.not_found(&label))
+        };
+        // The candidates either side; ties go to the larger label.
+        let best = if i == 0 {
+            0
+        } else if i == n {
+            n - 1
+        } else {
+            let (left, right) = (distance(i - 1)?, distance(i)?);
+            let larger_is_right = self.order == Some(Ordering::Less);
+            match left.partial_cmp(&right) {
+                Some(Ordering::Less) => i - 1,
+                Some(Ordering::Greater) => i,
+                _ if larger_is_right => i,
+                _ => i - 1,
+            }
+        };
+        if let Some(tolerance) = tolerance {
+            let d = distance(best)?;
+            if d > tolerance {
+                return Err(self.error(format!(
+                    "no label within {tolerance} of {label}: the nearest is {d} away"
+                )));
+            }
+        }
+        Ok(best as u64)
+    }
+
+    fn within(&self, i: usize, start: &CfDatetime, end: &CfDatetime) -> bool {
+        matches!(self.index, Values::Time(a) if a[[i]] >= *start && a[[i]] < *end)
+    }
+
+    /// The period a date string names, in the index's calendar.
+    fn period(&self, text: &str) -> Result<Period> {
+        let calendar = match self.index {
+            Values::Time(a) => match a.iter().next() {
+                Some(t) => t.calendar,
+                None => return Err(self.not_found(&Label::Text(text.into()))),
+            },
+            _ => {
+                return Err(self.error(format!(
+                    "the date string {text:?} labels a time index, and {:?}'s is not one",
+                    self.dim
+                )))
+            }
+        };
+        let bad = || {
+            self.error(format!(
+                "{text:?} is not a date string (YYYY, YYYY-MM, YYYY-MM-DD, then hh, hh:mm or hh:mm:ss)"
+            ))
+        };
+        let trimmed = text.trim();
+        let (date, time) = match trimmed.split_once(['T', ' ']) {
+            Some((d, t)) => (d, Some(t.trim())),
+            None => (trimmed, None),
+        };
+        let mut fields: Vec<i64> = Vec::new();
+        let (sign, digits) = match date.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, date),
+        };
+        for (k, part) in digits.split('-').enumerate() {
+            let v: i64 = part.parse().map_err(|_| bad())?;
+            fields.push(if k == 0 { sign * v } else { v });
+        }
+        if let Some(time) = time {
+            if fields.len() != 3 {
+                return Err(bad());
+            }
+            for part in time.split(':') {
+                fields.push(part.parse().map_err(|_| bad())?);
+            }
+        }
+        if fields.is_empty() || fields.len() > 6 {
+            return Err(bad());
+        }
+        let field = |k: usize, default: i64| fields.get(k).copied().unwrap_or(default);
+        let small = |v: i64| u32::try_from(v).map_err(|_| bad());
+        let start = CfDatetime::new(
+            field(0, 0),
+            small(field(1, 1))?,
+            small(field(2, 1))?,
+            small(field(3, 0))?,
+            small(field(4, 0))?,
+            small(field(5, 0))?,
+            0,
+            calendar,
+        )?;
+        let next_month = |year: i64, month: u32| {
+            if month == 12 {
+                (year + 1, 1)
+            } else {
+                (year, month + 1)
+            }
+        };
+        let end = match fields.len() {
+            1 => CfDatetime::new(start.year + 1, 1, 1, 0, 0, 0, 0, calendar)?,
+            2 => {
+                let (y, m) = next_month(start.year, start.month);
+                CfDatetime::new(y, m, 1, 0, 0, 0, 0, calendar)?
+            }
+            n => {
+                const SECONDS: [i128; 4] = [86_400, 3_600, 60, 1];
+                start.plus_microseconds(SECONDS[n - 3] * 1_000_000)?
+            }
+        };
+        Ok(Period {
+            start,
+            end,
+            exact: fields.len() == 6,
+        })
+    }
+}

@@ -1,0 +1,338 @@
+//! The labelled layer against xarray: every netCDF fixture opens to the
+//! same dimensions, coordinates (times included), attributes, dtypes and
+//! decoded values (NaN where masked) as `xr.open_dataset`; what ndchunk
+//! writes, `xr.open_zarr` reads back the same; what xarray writes in each
+//! calendar, ndchunk reads back the same.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ndchunk::{open_dataset, open_dataset_with, open_zarr, Dataset, OpenOptions, Values};
+use serde_json::Value;
+
+/// Dumps what xarray opens at argv[1] into the directory argv[2]:
+/// `meta.json` (sizes, coords, data variables with dims, dtype, attrs)
+/// and each variable's values as little-endian f64 in `<name>.bin`
+/// (times as strings in the JSON). argv[3]: "decode" or "raw"
+/// (decode_times=False); argv[4]: "netcdf" or "zarr".
+const DUMP: &str = r#"
+import json, sys, os
+import numpy as np, xarray as xr
+path, out, mode, engine = sys.argv[1:5]
+times = xr.coders.CFDatetimeCoder(use_cftime=True) if mode == "decode" else False
+if engine == "zarr":
+    ds = xr.open_zarr(path, decode_times=times)
+else:
+    ds = xr.open_dataset(path, decode_times=times)
+def tstr(t):
+    s = f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+    return s + (f".{t.microsecond:06d}" if t.microsecond else "")
+def jattr(v):
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+        return v[0] if len(v) == 1 else v
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return "NaN"
+    return v
+def var(name, v):
+    d = {"dims": list(v.dims), "dtype": str(v.dtype),
+         "attrs": {k: jattr(a) for k, a in v.attrs.items()}}
+    vals = v.values
+    if vals.dtype == object or np.issubdtype(vals.dtype, np.datetime64):
+        if np.issubdtype(vals.dtype, np.datetime64):
+            import pandas as pd
+            vals = np.vectorize(lambda x: pd.Timestamp(x), otypes=[object])(vals)
+        d["times"] = [tstr(t) for t in vals.ravel()]
+    else:
+        np.asarray(vals, dtype="<f8").tofile(os.path.join(out, name + ".bin"))
+    return d
+meta = {"sizes": {k: int(n) for k, n in ds.sizes.items()},
+        "coords": {k: var(k, ds[k].variable) for k in ds.coords},
+        "data_vars": {k: var(k, ds[k].variable) for k in ds.data_vars},
+        "attrs": {k: jattr(a) for k, a in ds.attrs.items()}}
+json.dump(meta, open(os.path.join(out, "meta.json"), "w"))
+"#;
+
+fn read_f64(path: &Path) -> Vec<f64> {
+    let bytes = std::fs::read(path).unwrap();
+    bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+/// A JSON attribute value equal to xarray's (numbers by value).
+fn same_attr(ours: &Value, theirs: &Value) -> bool {
+    match (ours, theirs) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_attr(x, y))
+        }
+        _ => ours == theirs,
+    }
+}
+
+fn check_attrs(what: &str, ours: &serde_json::Map<String, Value>, theirs: &Value) {
+    let theirs = theirs.as_object().unwrap();
+    let ours_keys: Vec<&String> = ours.keys().collect();
+    let their_keys: Vec<&String> = theirs.keys().collect();
+    let mut a = ours_keys.clone();
+    let mut b = their_keys.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "{what}: attribute names");
+    for (k, v) in theirs {
+        assert!(
+            same_attr(&ours[k], v),
+            "{what}: attribute {k}: {} vs {v}",
+            ours[k]
+        );
+    }
+}
+
+/// ndchunk's dataset against xarray's dump in `dir`; `times_as_numbers`
+/// lists data variables xarray decodes to dates and ndchunk keeps as
+/// numbers (compared with xarray's raw dump in `raw`).
+fn compare(ds: &Dataset, dir: &Path, raw: Option<&Path>) {
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    let sizes: BTreeMap<String, u64> = ds.sizes().into_iter().collect();
+    let their_sizes: BTreeMap<String, u64> = serde_json::from_value(meta["sizes"].clone()).unwrap();
+    assert_eq!(sizes, their_sizes, "sizes");
+    let mut coord_names: Vec<&String> = ds.coords().keys().collect();
+    coord_names.sort();
+    let mut their_coords: Vec<&String> = meta["coords"].as_object().unwrap().keys().collect();
+    their_coords.sort();
+    // A data variable of dates is a coordinate... no: compare names as sets.
+    assert_eq!(coord_names, their_coords, "coordinate names");
+    for (name, theirs) in meta["coords"].as_object().unwrap() {
+        let coord = &ds.coords()[name];
+        assert_eq!(coord.dims(), json_strings(&theirs["dims"]), "{name}: dims");
+        check_attrs(name, coord.attrs(), &theirs["attrs"]);
+        match (coord.values(), theirs.get("times")) {
+            (Values::Time(dates), Some(times)) => {
+                let ours: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
+                assert_eq!(ours, json_strings(times), "{name}: times");
+            }
+            (values, None) => {
+                assert_eq!(
+                    values.type_name(),
+                    theirs["dtype"].as_str().unwrap(),
+                    "{name}: dtype"
+                );
+                let expected = read_f64(&dir.join(format!("{name}.bin")));
+                let data = coord_numbers(values);
+                assert_eq!(data.len(), expected.len(), "{name}: length");
+                assert!(
+                    data.iter().zip(&expected).all(|(a, b)| same(*a, *b)),
+                    "{name}: values differ"
+                );
+            }
+            (values, Some(_)) => panic!("{name}: xarray has dates, ndchunk {}", values.type_name()),
+        }
+    }
+    let mut names: Vec<&str> = ds.data_vars().collect();
+    names.sort();
+    let mut theirs_names: Vec<&String> = meta["data_vars"].as_object().unwrap().keys().collect();
+    theirs_names.sort();
+    assert_eq!(names, theirs_names, "data variable names");
+    for (name, theirs) in meta["data_vars"].as_object().unwrap() {
+        let var = ds.get(name).unwrap();
+        assert_eq!(var.dims(), json_strings(&theirs["dims"]), "{name}: dims");
+        let values = var.values::<f64>().unwrap();
+        let values: Vec<f64> = values.iter().copied().collect();
+        let (expected, theirs) = if theirs.get("times").is_some() {
+            // Dates in xarray; ndchunk keeps a data variable's times as
+            // numbers with their units: compare with xarray's raw numbers.
+            let raw = raw.expect("a raw dump for time-valued data variables");
+            let raw_meta: Value =
+                serde_json::from_slice(&std::fs::read(raw.join("meta.json")).unwrap()).unwrap();
+            (
+                read_f64(&raw.join(format!("{name}.bin"))),
+                raw_meta["data_vars"][name].clone(),
+            )
+        } else {
+            (read_f64(&dir.join(format!("{name}.bin"))), theirs.clone())
+        };
+        assert_eq!(
+            var.dtype().name(),
+            theirs["dtype"].as_str().unwrap(),
+            "{name}: dtype"
+        );
+        check_attrs(name, var.attrs(), &theirs["attrs"]);
+        assert_eq!(values.len(), expected.len(), "{name}: length");
+        let differ = values
+            .iter()
+            .zip(&expected)
+            .filter(|(a, b)| !same(**a, **b))
+            .count();
+        assert_eq!(differ, 0, "{name}: {differ} values differ from xarray's");
+    }
+    check_attrs("global", ds.attrs(), &meta["attrs"]);
+}
+
+fn coord_numbers(values: &Values) -> Vec<f64> {
+    match values {
+        Values::Float { data, .. } => data.iter().copied().collect(),
+        Values::Int { data, .. } => data.iter().map(|&v| v as f64).collect(),
+        Values::UInt { data, .. } => data.iter().map(|&v| v as f64).collect(),
+        Values::Bool(data) => data.iter().map(|&v| f64::from(u8::from(v))).collect(),
+        other => panic!("not numbers: {}", other.type_name()),
+    }
+}
+
+fn json_strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn dump(python: &Path, path: &Path, mode: &str, engine: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(
+        python,
+        DUMP,
+        &[
+            path.as_os_str(),
+            dir.path().as_os_str(),
+            mode.as_ref(),
+            engine.as_ref(),
+        ],
+    );
+    dir
+}
+
+const NETCDF: [&str; 5] = [
+    "netcdf/A1B_north_america.nc",
+    "netcdf/air_temperature_small.nc",
+    "netcdf/hgt_djf.nc",
+    "netcdf/uwnd_mean.nc",
+    "netcdf/nemo/nemo_1m_20150101-20150201_grid-T.nc",
+];
+
+#[test]
+fn every_netcdf_fixture_opens_as_xarray_opens_it() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    for file in NETCDF {
+        let Some(path) = support::fixture(file) else {
+            return;
+        };
+        let decoded = dump(&python, &path, "decode", "netcdf");
+        let raw = dump(&python, &path, "raw", "netcdf");
+        let ds = open_dataset(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        compare(&ds, decoded.path(), Some(raw.path()));
+        let ds = open_dataset_with(&path, &OpenOptions::new().decode_times(false)).unwrap();
+        compare(&ds, raw.path(), None);
+    }
+}
+
+#[test]
+fn a_year_zero_reference_in_the_standard_calendar_is_refused_as_xarray_refuses_it() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let Some(path) = support::fixture("netcdf/coads_climatology.cdf") else {
+        return;
+    };
+    // "hour since 0000-01-01": the standard calendar has no year 0.
+    let e = open_dataset(&path).unwrap_err().to_string();
+    assert!(e.contains("TIME"), "{e}");
+    assert!(e.contains("year 0") || e.contains("year zero"), "{e}");
+    // Without time decoding it opens, as xarray's decode_times=False.
+    let raw = dump(&python, &path, "raw", "netcdf");
+    let ds = open_dataset_with(&path, &OpenOptions::new().decode_times(false)).unwrap();
+    compare(&ds, raw.path(), None);
+}
+
+/// Writes a dataset with xarray in `calendar` to a Zarr store (v2 or v3).
+const WRITE: &str = r#"
+import sys
+import numpy as np, xarray as xr, cftime
+out, calendar, fmt = sys.argv[1], sys.argv[2], int(sys.argv[3])
+times = xr.date_range("1999-12-01", periods=14, freq="MS", calendar=calendar, use_cftime=True)
+lat = np.linspace(-60, 60, 5, dtype="float32")
+rng = np.random.default_rng(0)
+t = 15 + 10 * np.cos(np.deg2rad(lat))[None, :, None] + rng.normal(size=(14, 5, 8))
+t[3, 2, 1] = np.nan
+q = (np.arange(14 * 5 * 8, dtype="int16").reshape(14, 5, 8))
+ds = xr.Dataset(
+    {"t": (("time", "lat", "lon"), t.astype("float32"), {"units": "K", "long_name": "temperature"}),
+     "count": (("time", "lat", "lon"), q)},
+    coords={"time": times, "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": np.arange(8) * 45.0},
+    attrs={"title": "calendars", "version": 3})
+ds = ds.chunk({"time": 5, "lat": 5, "lon": 4})
+ds.to_zarr(out, zarr_format=fmt, mode="w-")
+"#;
+
+#[test]
+fn what_xarray_writes_in_each_calendar_reads_back_the_same() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    for (calendar, format) in [
+        ("standard", 2),
+        ("noleap", 3),
+        ("360_day", 2),
+        ("all_leap", 3),
+        ("julian", 3),
+        ("proleptic_gregorian", 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("x.zarr");
+        support::run_python(
+            &python,
+            WRITE,
+            &[
+                store.as_os_str(),
+                calendar.as_ref(),
+                format.to_string().as_ref(),
+            ],
+        );
+        let ds = open_zarr(&store).unwrap_or_else(|e| panic!("{calendar}: {e}"));
+        let theirs = dump(&python, &store, "decode", "zarr");
+        compare(&ds, theirs.path(), None);
+        assert_eq!(
+            ds.get("t").unwrap().data().grid().chunk_shape(),
+            vec![5, 5, 4]
+        );
+    }
+}
+
+#[test]
+fn what_ndchunk_writes_xarray_reads_back_the_same() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let Some(path) = support::fixture("netcdf/air_temperature_small.nc") else {
+        return;
+    };
+    let ds = open_dataset(&path).unwrap();
+    for format in [
+        ndchunk::io::zarr::ZarrFormat::V2,
+        ndchunk::io::zarr::ZarrFormat::V3,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.zarr");
+        ds.to_zarr_with(&out, &ndchunk::ZarrWriteOptions::new().format(format))
+            .unwrap();
+        // xarray reads back what ndchunk opened...
+        let theirs = dump(&python, &out, "decode", "zarr");
+        compare(&ds, theirs.path(), None);
+        // ...and ndchunk reads back what it wrote.
+        let again = open_zarr(&out).unwrap();
+        compare(&again, theirs.path(), None);
+    }
+}
