@@ -30,7 +30,9 @@ pub use graph::BlockInfo;
 pub use labelled::ZarrWriteOptions;
 pub use labelled::{open_dataset, open_dataset_with, open_zarr, open_zarr_with};
 pub use labelled::{time_encoding, Calendar, CfDatetime, TimeUnit, TimeUnits};
-pub use labelled::{Attrs, Coord, DataArray, Dataset, Dims, Label, OpenOptions, Sel, Values};
+pub use labelled::{
+    Arith, Attrs, Coord, DataArray, Dataset, Dims, Join, Label, OpenOptions, Sel, Values,
+};
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::{blockwise, concatenate, map_blocks, stack, where_, BlockSpec, Index, Numeric};

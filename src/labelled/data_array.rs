@@ -246,7 +246,7 @@ impl DataArray {
         Ok(Pick { positions, drop })
     }
 
-    fn apply(&self, dim: &str, pick: &Pick) -> DataArray {
+    pub(crate) fn apply(&self, dim: &str, pick: &Pick) -> DataArray {
         DataArray {
             name: self.name.clone(),
             variable: self.variable.isel(dim, pick),

@@ -7,6 +7,8 @@
 //! output and the `"<unit> since <date>"` encoding, as cftime reads and
 //! writes them.
 
+mod align;
+mod arith;
 mod calendar;
 mod cf_time;
 mod data_array;
@@ -21,6 +23,8 @@ mod write;
 
 use indexmap::IndexMap;
 
+pub use align::Join;
+pub use arith::Arith;
 pub use calendar::Calendar;
 pub use cf_time::{time_encoding, CfDatetime, TimeUnit, TimeUnits};
 pub use data_array::DataArray;

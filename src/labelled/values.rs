@@ -161,6 +161,57 @@ impl Values {
         map_values!(self, a => a.select(Axis(axis), indices))
     }
 
+    /// These values then `other`'s along the first axis, when both are of
+    /// one kind (numbers of one dtype, or dates).
+    pub(crate) fn concat(&self, other: &Values) -> Option<Values> {
+        let join = |a: ndarray::ArrayViewD<'_, f64>, b: ndarray::ArrayViewD<'_, f64>| {
+            ndarray::concatenate(Axis(0), &[a, b]).ok()
+        };
+        Some(match (self, other) {
+            (Values::Time(a), Values::Time(b)) => {
+                Values::Time(ndarray::concatenate(Axis(0), &[a.view(), b.view()]).ok()?)
+            }
+            (Values::Int { data: a, dtype }, Values::Int { data: b, dtype: d }) if dtype == d => {
+                Values::Int {
+                    data: ndarray::concatenate(Axis(0), &[a.view(), b.view()]).ok()?,
+                    dtype: *dtype,
+                }
+            }
+            (Values::Time(_), _) | (_, Values::Time(_)) => return None,
+            (a, b) => {
+                let (x, y) = (a.to_f64()?, b.to_f64()?);
+                let dtype = match (a.dtype()?, b.dtype()?) {
+                    (DType::Float32, DType::Float32) => DType::Float32,
+                    _ => DType::Float64,
+                };
+                Values::Float {
+                    data: join(x.view(), y.view())?,
+                    dtype,
+                }
+            }
+        })
+    }
+
+    /// These values with NaN at the places along `axis` that `missing`
+    /// marks (numbers become floats); `None` for values with no NaN (dates,
+    /// booleans).
+    pub(crate) fn with_nan(&self, axis: usize, missing: &[bool]) -> Option<Values> {
+        if matches!(self, Values::Time(_) | Values::Bool(_)) {
+            return None;
+        }
+        let mut out = self.to_f64()?;
+        for (k, &m) in missing.iter().enumerate() {
+            if m {
+                out.index_axis_mut(Axis(axis), k).fill(f64::NAN);
+            }
+        }
+        let dtype = match self.dtype()? {
+            DType::Float32 => DType::Float32,
+            _ => DType::Float64,
+        };
+        Some(Values::Float { data: out, dtype })
+    }
+
     /// The values without `axis` (of length 1).
     pub(crate) fn remove_axis(&self, axis: usize) -> Values {
         map_values!(self, a => a.index_axis(Axis(axis), 0).to_owned())

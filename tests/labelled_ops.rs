@@ -1,0 +1,296 @@
+//! Arithmetic between labelled arrays: alignment by index (every `join`)
+//! and broadcasting by dimension name, against a hand-written join and
+//! against xarray; `where`, transpose and the errors of bad input.
+
+mod support;
+
+use ndchunk::{Arith, Array, Coord, DataArray, Join, Values};
+use serde_json::{json, Value};
+
+/// A deterministic generator (SplitMix64).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A sorted subset of 0..n as float labels.
+    fn labels(&mut self, n: u64) -> Vec<f64> {
+        (0..n)
+            .filter(|_| self.below(3) != 0)
+            .map(|v| v as f64 * 0.5)
+            .collect()
+    }
+}
+
+fn array_1d(labels: &[f64], values: &[f64], chunk: u64) -> DataArray {
+    let data = Array::from_ndarray(ndarray::arr1(values).into_dyn(), [chunk.max(1)]).unwrap();
+    let x = Coord::new(&["x"], Values::float(ndarray::arr1(labels).into_dyn())).unwrap();
+    DataArray::new(data, &["x"])
+        .unwrap()
+        .with_coord("x", x)
+        .unwrap()
+}
+
+/// The join written out plainly: the labels, and each side's value at each.
+fn reference(a: (&[f64], &[f64]), b: (&[f64], &[f64]), join: Join) -> Vec<(f64, f64)> {
+    let find = |labels: &[f64], values: &[f64], l: f64| {
+        labels
+            .iter()
+            .position(|&x| x == l)
+            .map_or(f64::NAN, |i| values[i])
+    };
+    let labels: Vec<f64> = match join {
+        Join::Inner => a.0.iter().copied().filter(|l| b.0.contains(l)).collect(),
+        Join::Left => a.0.to_vec(),
+        Join::Right => b.0.to_vec(),
+        Join::Outer => {
+            let mut all: Vec<f64> = a.0.iter().chain(b.0).copied().collect();
+            all.sort_by(f64::total_cmp);
+            all.dedup();
+            all
+        }
+        _ => unreachable!(),
+    };
+    labels
+        .into_iter()
+        .map(|l| (l, find(a.0, a.1, l) - find(b.0, b.1, l)))
+        .collect()
+}
+
+#[test]
+fn alignment_matches_a_hand_written_join_on_random_indexes() {
+    let mut rng = Random(7);
+    for case in 0..200 {
+        let (la, lb) = (rng.labels(12), rng.labels(12));
+        let va: Vec<f64> = la.iter().map(|_| rng.below(100) as f64).collect();
+        let vb: Vec<f64> = lb.iter().map(|_| rng.below(100) as f64).collect();
+        let a = array_1d(&la, &va, 1 + rng.below(4));
+        let b = array_1d(&lb, &vb, 1 + rng.below(4));
+        for join in [Join::Inner, Join::Outer, Join::Left, Join::Right] {
+            let expected = reference((&la, &va), (&lb, &vb), join);
+            let out = a.arith(Arith::Sub, &b, join).unwrap();
+            let Values::Float { data: labels, .. } = out.coord("x").unwrap().values() else {
+                panic!("float labels expected")
+            };
+            let labels: Vec<f64> = labels.iter().copied().collect();
+            let values: Vec<f64> = out.values::<f64>().unwrap().iter().copied().collect();
+            let want_labels: Vec<f64> = expected.iter().map(|p| p.0).collect();
+            assert_eq!(labels, want_labels, "case {case} {join:?}: labels");
+            for (k, (v, (_, w))) in values.iter().zip(&expected).enumerate() {
+                assert!(
+                    v == w || (v.is_nan() && w.is_nan()),
+                    "case {case} {join:?} at {k}: {v} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+/// Builds the arrays of argv[1] in xarray, runs the operations and prints
+/// each result: dims, coords, dtype, values (NaN as null).
+const XARRAY_OPS: &str = r#"
+import json, sys
+import numpy as np, xarray as xr
+spec = json.loads(sys.argv[1])
+def build(a):
+    data = np.array(a["values"], dtype=a["dtype"]).reshape(a["shape"])
+    coords = {d: np.array(v, dtype="float64") for d, v in a["coords"].items()}
+    return xr.DataArray(data, dims=a["dims"], coords=coords, name=a.get("name"))
+arrays = {k: build(v) for k, v in spec["arrays"].items()}
+out = []
+for left, op, right, join in spec["ops"]:
+    a, b = arrays[left], arrays[right]
+    with xr.set_options(arithmetic_join=join):
+        r = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b}[op]
+    out.append({"dims": list(r.dims), "dtype": str(r.dtype), "name": r.name,
+                "coords": {k: r[k].values.tolist() for k in r.coords},
+                "values": [None if v != v else v for v in r.values.ravel().tolist()]})
+print(json.dumps(out))
+"#;
+
+fn spec_array(name: &str, dims: &[&str], coords: &[(&str, Vec<f64>)], dtype: &str) -> Value {
+    let shape: Vec<usize> = dims
+        .iter()
+        .map(|d| {
+            coords
+                .iter()
+                .find(|(c, _)| c == d)
+                .map_or(2, |(_, v)| v.len())
+        })
+        .collect();
+    let n: usize = shape.iter().product();
+    let values: Vec<f64> = (0..n).map(|i| ((i * 7) % 11) as f64 + 1.0).collect();
+    json!({"name": name, "dims": dims, "shape": shape, "dtype": dtype,
+           "coords": coords.iter().map(|(d, v)| (d.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+           "values": values})
+}
+
+fn from_spec(spec: &Value) -> DataArray {
+    let dims: Vec<&str> = spec["dims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    let shape: Vec<usize> = serde_json::from_value(spec["shape"].clone()).unwrap();
+    let values: Vec<f64> = serde_json::from_value(spec["values"].clone()).unwrap();
+    let values = ndarray::ArrayD::from_shape_vec(shape.clone(), values).unwrap();
+    let chunks: Vec<u64> = shape
+        .iter()
+        .map(|&s| (s as u64).div_ceil(2).max(1))
+        .collect();
+    let data: ndchunk::DynArray = match spec["dtype"].as_str().unwrap() {
+        "float32" => Array::from_ndarray(values.mapv(|v| v as f32), chunks)
+            .unwrap()
+            .into(),
+        "int32" => Array::from_ndarray(values.mapv(|v| v as i32), chunks)
+            .unwrap()
+            .into(),
+        _ => Array::from_ndarray(values, chunks).unwrap().into(),
+    };
+    let mut out = DataArray::new(data, &dims)
+        .unwrap()
+        .with_name(spec["name"].as_str().unwrap());
+    for (dim, labels) in spec["coords"].as_object().unwrap() {
+        let labels: Vec<f64> = serde_json::from_value(labels.clone()).unwrap();
+        let coord = Coord::new(&[dim], Values::float(ndarray::arr1(&labels).into_dyn())).unwrap();
+        out = out.with_coord(dim, coord).unwrap();
+    }
+    out
+}
+
+#[test]
+fn arithmetic_aligns_and_broadcasts_as_xarray() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let arrays = json!({
+        "tl": spec_array("t", &["time", "lat"], &[("time", vec![0.0, 1.0, 2.0, 3.0]), ("lat", vec![10.0, 20.0, 30.0])], "float32"),
+        "ll": spec_array("t", &["lat", "lon"], &[("lat", vec![20.0, 30.0, 40.0]), ("lon", vec![0.0, 90.0])], "float32"),
+        "lat_desc": spec_array("w", &["lat"], &[("lat", vec![30.0, 20.0, 10.0])], "float64"),
+        "ints": spec_array("n", &["time", "lat"], &[("time", vec![1.0, 2.0, 3.0, 4.0]), ("lat", vec![10.0, 20.0, 30.0])], "int32"),
+        "nolabel": spec_array("z", &["lon", "extra"], &[], "float64"),
+    });
+    let ops = json!([
+        ["tl", "add", "ll", "inner"],
+        ["tl", "sub", "ll", "outer"],
+        ["tl", "mul", "ll", "left"],
+        ["ll", "div", "tl", "right"],
+        ["tl", "sub", "lat_desc", "inner"],
+        ["lat_desc", "mul", "tl", "outer"],
+        ["tl", "add", "ints", "inner"],
+        ["ints", "div", "ints", "inner"],
+        ["ints", "sub", "ints", "inner"],
+        ["ll", "add", "nolabel", "inner"],
+    ]);
+    let spec = json!({"arrays": arrays, "ops": ops});
+    let out = support::run_python(&python, XARRAY_OPS, &[spec.to_string()]);
+    let expected: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    for (op, want) in ops.as_array().unwrap().iter().zip(&expected) {
+        let [left, name, right, join] = [0, 1, 2, 3].map(|i| op[i].as_str().unwrap());
+        let (a, b) = (from_spec(&arrays[left]), from_spec(&arrays[right]));
+        let arith = match name {
+            "add" => Arith::Add,
+            "sub" => Arith::Sub,
+            "mul" => Arith::Mul,
+            _ => Arith::Div,
+        };
+        let join = match join {
+            "inner" => Join::Inner,
+            "outer" => Join::Outer,
+            "left" => Join::Left,
+            _ => Join::Right,
+        };
+        let got = a.arith(arith, &b, join).unwrap();
+        let what = format!("{op}");
+        let dims: Vec<String> = serde_json::from_value(want["dims"].clone()).unwrap();
+        assert_eq!(got.dims(), dims, "{what}: dims");
+        assert_eq!(
+            got.dtype().name(),
+            want["dtype"].as_str().unwrap(),
+            "{what}: dtype"
+        );
+        assert_eq!(got.name(), want["name"].as_str(), "{what}: name");
+        for (coord, labels) in want["coords"].as_object().unwrap() {
+            let Some(values) = got.coord(coord).unwrap().values().clone().float_values() else {
+                panic!("{what}: {coord} not numeric")
+            };
+            let labels: Vec<f64> = serde_json::from_value(labels.clone()).unwrap();
+            assert_eq!(values, labels, "{what}: coordinate {coord}");
+        }
+        let values: Vec<f64> = got.values::<f64>().unwrap().iter().copied().collect();
+        let want_values: Vec<Option<f64>> = serde_json::from_value(want["values"].clone()).unwrap();
+        assert_eq!(values.len(), want_values.len(), "{what}: size");
+        for (v, w) in values.iter().zip(&want_values) {
+            match w {
+                None => assert!(v.is_nan(), "{what}: {v} where xarray has NaN"),
+                Some(w) => assert_eq!(v, w, "{what}"),
+            }
+        }
+    }
+}
+
+trait FloatValues {
+    fn float_values(self) -> Option<Vec<f64>>;
+}
+
+impl FloatValues for Values {
+    fn float_values(self) -> Option<Vec<f64>> {
+        match self {
+            Values::Float { data, .. } => Some(data.iter().copied().collect()),
+            Values::Int { data, .. } => Some(data.iter().map(|&v| v as f64).collect()),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn where_masks_and_scalars_keep_float32() {
+    let a = array_1d(&[0.0, 1.0, 2.0, 3.0], &[5.0, -1.0, 7.0, -2.0], 2);
+    let kept = a.where_(&a.greater(0.0)).unwrap();
+    let v = kept.values::<f64>().unwrap();
+    assert_eq!(v[[0]], 5.0);
+    assert!(v[[1]].is_nan());
+    assert_eq!(kept.name(), a.name());
+    let single = DataArray::new(Array::<f32>::ones(&[2], [2]).unwrap(), &["x"]).unwrap();
+    let scaled = &(&single * 2.5) + 1.0;
+    assert_eq!(scaled.dtype(), ndchunk::io::DType::Float32);
+    assert_eq!(scaled.values::<f32>().unwrap()[[1]], 3.5);
+}
+
+#[test]
+fn indexes_that_cannot_align_are_clear_errors() {
+    let a = array_1d(&[0.0, 1.0, 2.0], &[1.0, 2.0, 3.0], 3);
+    let b = array_1d(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 3);
+    let e = a
+        .arith(Arith::Add, &b, Join::Exact)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"x\"") && e.contains("exact"), "{e}");
+    let short = array_1d(&[0.0, 1.0], &[1.0, 2.0], 2);
+    let e = a
+        .arith(Arith::Add, &short, Join::Override)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("override") && e.contains("3 and 2"), "{e}");
+    // Without indexes, sizes must agree.
+    let plain = |n: u64| DataArray::new(Array::<f64>::zeros(&[n], [n]).unwrap(), &["y"]).unwrap();
+    let e = plain(3).add(&plain(4)).unwrap_err().to_string();
+    assert!(e.contains("\"y\"") && e.contains("3 and 4"), "{e}");
+    let e = a.transpose(&["x", "y"]).unwrap_err().to_string();
+    assert!(e.contains("\"y\""), "{e}");
+    let e = a.mean("time").unwrap_err().to_string();
+    assert!(e.contains("\"time\"") && e.contains("\"x\""), "{e}");
+    let e = a.coord("lat").unwrap_err().to_string();
+    assert!(e.contains("\"lat\""), "{e}");
+}
