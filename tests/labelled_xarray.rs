@@ -9,6 +9,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::{open_dataset, open_dataset_with, open_zarr, Dataset, OpenOptions, Values};
 use serde_json::Value;
 
@@ -316,23 +317,48 @@ fn what_ndchunk_writes_xarray_reads_back_the_same() {
     let Some(python) = support::python_peer() else {
         return;
     };
-    let Some(path) = support::fixture("netcdf/air_temperature_small.nc") else {
-        return;
-    };
-    let ds = open_dataset(&path).unwrap();
-    for format in [
-        ndchunk::io::zarr::ZarrFormat::V2,
-        ndchunk::io::zarr::ZarrFormat::V3,
+    let raw_times = OpenOptions::new().decode_times(false);
+    for (file, options) in [
+        ("netcdf/air_temperature_small.nc", OpenOptions::new()),
+        (
+            "netcdf/nemo/nemo_1m_20150101-20150201_grid-T.nc",
+            OpenOptions::new(),
+        ),
+        ("netcdf/coads_climatology.cdf", raw_times),
     ] {
+        let Some(path) = support::fixture(file) else {
+            return;
+        };
+        let ds = open_dataset_with(&path, &options).unwrap();
+        for format in [ZarrFormat::V2, ZarrFormat::V3] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out.zarr");
+            ds.to_zarr_with(&out, &ndchunk::ZarrWriteOptions::new().format(format))
+                .unwrap();
+            // xarray reads back what ndchunk opened...
+            // (COADS's year-0 times stay numbers on both sides.)
+            let decode_times = !file.contains("coads");
+            let raw = dump(&python, &out, "raw", "zarr");
+            let theirs = match decode_times {
+                true => dump(&python, &out, "decode", "zarr"),
+                false => dump(&python, &out, "raw", "zarr"),
+            };
+            compare(&ds, theirs.path(), Some(raw.path()));
+            // ...and ndchunk reads back what it wrote.
+            let again = ndchunk::open_zarr_with(&out, &options).unwrap();
+            compare(&again, theirs.path(), Some(raw.path()));
+            // Packed data is written packed, as xarray writes it.
+            if file.contains("air_temperature") {
+                let stored =
+                    ndchunk::open_zarr_with(&out, &OpenOptions::new().decode_cf(false)).unwrap();
+                let air = stored.get("air").unwrap();
+                assert_eq!(air.dtype(), ndchunk::io::DType::Int16);
+                assert_eq!(air.attrs()["scale_factor"], 0.01);
+            }
+        }
+        // A store is never overwritten.
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out.zarr");
-        ds.to_zarr_with(&out, &ndchunk::ZarrWriteOptions::new().format(format))
-            .unwrap();
-        // xarray reads back what ndchunk opened...
-        let theirs = dump(&python, &out, "decode", "zarr");
-        compare(&ds, theirs.path(), None);
-        // ...and ndchunk reads back what it wrote.
-        let again = open_zarr(&out).unwrap();
-        compare(&again, theirs.path(), None);
+        let e = ds.to_zarr(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("already exists"), "{e}");
     }
 }

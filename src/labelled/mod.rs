@@ -17,6 +17,7 @@ mod decode;
 mod display;
 mod open;
 mod select;
+mod shape;
 mod values;
 mod variable;
 mod write;

@@ -122,8 +122,9 @@ impl Dataset {
             if !non_index.is_empty() {
                 attrs.insert("coordinates".into(), Value::String(non_index.join(" ")));
             }
-            let store = create(root, name, &var.data, &var.dims, attrs, options)?;
-            arrays.push((var.data.clone(), store));
+            let data = pack(&var.data, &var.encoding, &mut attrs)?;
+            let store = create(root, name, &data, &var.dims, attrs, options)?;
+            arrays.push((data, store));
         }
         let pairs: Vec<(&DynArray, &dyn ChunkStore)> = arrays
             .iter()
@@ -146,24 +147,68 @@ fn create(
 ) -> Result<ZarrStore> {
     let dtype = data.dtype();
     let grid = regular(data)?;
-    // Floats are filled (and masked) with NaN, as xarray writes them.
-    let fill = if dtype.is_float() {
-        attrs.insert("_FillValue".into(), Value::String("NaN".into()));
-        Scalar::Float(f64::NAN)
-    } else {
-        attrs.remove("_FillValue");
-        match dtype {
+    // Floats are filled (and masked) with NaN, as xarray writes them;
+    // packed integers with their `_FillValue`.
+    let packed_fill = attrs.get("_FillValue").and_then(Value::as_f64);
+    let fill = match packed_fill {
+        _ if dtype.is_float() => {
+            attrs.insert("_FillValue".into(), Value::String("NaN".into()));
+            Scalar::Float(f64::NAN)
+        }
+        Some(fill) => Scalar::Int(fill as i64),
+        None => match dtype {
             DType::Bool => Scalar::Bool(false),
             _ => Scalar::Int(0),
-        }
+        },
     };
     let mut meta = ArrayMeta::new(grid, dtype, fill);
     meta.dimension_names = Some(dims.iter().cloned().map(Some).collect());
     meta.attributes = attrs;
     let mut spec = ZarrArraySpec::new(meta, options.format, options.codec.clone());
     // An integer array without a fill value masks nothing when read back.
-    spec.v2_null_fill = !dtype.is_float();
+    spec.v2_null_fill = !dtype.is_float() && packed_fill.is_none();
     Ok(ZarrStore::create(root, name, &spec)?)
+}
+
+/// The data packed as its encoding says, as xarray's CF encoding: a
+/// float variable whose encoding has an integer `dtype` with
+/// `scale_factor`/`add_offset`/`_FillValue` is stored as
+/// `round((x - add_offset) / scale_factor)`, NaN as the fill value, and
+/// those attributes written back. Anything else is stored as it is.
+fn pack(data: &DynArray, encoding: &Attrs, attrs: &mut Attrs) -> Result<DynArray> {
+    let target = encoding
+        .get("dtype")
+        .and_then(Value::as_str)
+        .and_then(|d| d.parse::<DType>().ok());
+    let number = |key: &str| encoding.get(key).and_then(Value::as_f64);
+    let (scale, offset) = (number("scale_factor"), number("add_offset"));
+    let fill = number("_FillValue").or_else(|| number("missing_value"));
+    let Some(target) = target else {
+        return Ok(data.clone());
+    };
+    let packable = data.dtype().is_float()
+        && !target.is_float()
+        && target != DType::Bool
+        && !encoding.contains_key("_Unsigned")
+        && (scale.is_some() || offset.is_some() || fill.is_some());
+    if !packable {
+        return Ok(data.clone());
+    }
+    for key in ["scale_factor", "add_offset", "_FillValue", "missing_value"] {
+        if let Some(v) = encoding.get(key) {
+            attrs.insert(key.into(), v.clone());
+        }
+    }
+    let (scale, offset) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
+    let missing = fill.unwrap_or(0.0);
+    let packed = data.as_f64().map("cf_encode", move |x| {
+        if x.is_nan() {
+            missing
+        } else {
+            ((x - offset) / scale).round_ties_even()
+        }
+    });
+    Ok(crate::with_dtype!(target, T => DynArray::from(DynArray::from(packed).astype::<T>())))
 }
 
 /// The data's chunking if regular, else the regular one of its first
