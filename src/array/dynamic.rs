@@ -340,9 +340,10 @@ impl DynArray {
 
     /// `reduction` over `axes`, NaNs skipped when `skipna` (a float
     /// array's only; integers have none). Means, variances and standard
-    /// deviations of integers are `float64`, of floats their own type; sums,
-    /// minima and maxima keep the dtype (`bool` counts as `int64` 0/1 for
-    /// sums and means).
+    /// deviations of integers are `float64`, of floats their own type; sums
+    /// of integers are 64-bit (`int64`, or `uint64` for unsigned ones), as
+    /// numpy's; minima and maxima keep the dtype (`bool` counts as `int64`
+    /// 0/1).
     ///
     /// ```
     /// use ndchunk::{Array, DynArray, Reduction};
@@ -353,6 +354,18 @@ impl DynArray {
     /// ```
     pub fn reduce(&self, reduction: Reduction, axes: &[usize], skipna: bool) -> DynArray {
         let axes = axes.to_vec();
+        // numpy sums small integers in 64 bits, keeping the signedness.
+        if reduction == Reduction::Sum {
+            match self {
+                DynArray::Int8(_) | DynArray::Int16(_) | DynArray::Int32(_) => {
+                    return self.astype::<i64>().reduce_dyn(reduction, axes, false)
+                }
+                DynArray::UInt8(_) | DynArray::UInt16(_) | DynArray::UInt32(_) => {
+                    return self.astype::<u64>().reduce_dyn(reduction, axes, false)
+                }
+                _ => {}
+            }
+        }
         match self {
             DynArray::Bool(b) => b.astype::<i64>().reduce_dyn(reduction, axes, skipna),
             DynArray::Int8(a) => a.reduce_dyn(reduction, axes, false),

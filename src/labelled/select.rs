@@ -64,8 +64,10 @@ label_from!(
 /// What `sel` picks along one dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sel {
-    /// One label: the dimension is dropped (a partial date string keeps
-    /// it and picks every time it covers).
+    /// One label: the dimension is dropped. A date string (`"2000"`,
+    /// `"2000-07"`, down to `"2000-07-16T12:00:00"`) names a period: it
+    /// keeps the dimension and picks every time in the period, as
+    /// xarray's CFTimeIndex.
     At(Label),
     /// A label slice, both ends included, in the index's order (on a
     /// descending index the start is the larger label); `None` is open.
@@ -139,20 +141,16 @@ pub(crate) struct Pick {
 pub(crate) fn resolve(index: &Values, dim: &str, sel: &Sel) -> Result<Pick> {
     let searcher = Searcher::new(index, dim);
     match sel {
+        // A date string names a period, and picks every time in it (the
+        // dimension stays, as xarray's CFTimeIndex): none when the period
+        // falls between two times, an error when it is outside them all.
         Sel::At(Label::Text(text)) if matches!(index, Values::Time(_)) => {
             let period = searcher.period(text)?;
-            if period.exact {
-                let i = searcher.exact(&Label::Time(period.start))?;
-                return Ok(Pick {
-                    positions: vec![i],
-                    drop: true,
-                });
-            }
             let positions: Vec<u64> = (0..index.len())
                 .filter(|&i| searcher.within(i, &period.start, &period.end))
                 .map(|i| i as u64)
                 .collect();
-            if positions.is_empty() {
+            if positions.is_empty() && !searcher.overlaps(&period) {
                 return Err(searcher.not_found(&Label::Text(text.clone())));
             }
             Ok(Pick {
@@ -186,12 +184,10 @@ struct Searcher<'a> {
     order: Option<Ordering>,
 }
 
-/// The period a date string names: `[start, end)`, and whether it names
-/// one instant (a string down to the second).
+/// The period a date string names: `[start, end)`.
 struct Period {
     start: CfDatetime,
     end: CfDatetime,
-    exact: bool,
 }
 
 impl<'a> Searcher<'a> {
@@ -311,21 +307,25 @@ impl<'a> Searcher<'a> {
         let descending = self.order == Some(Ordering::Greater);
         let first = match start {
             None => 0,
+            // A date string's whole period is in: from its start
+            // ascending, from its end (exclusive) descending.
             Some(Label::Text(text)) if matches!(self.index, Values::Time(_)) => {
-                if descending {
-                    return Err(self.descending_text());
+                let period = self.period(text)?;
+                match descending {
+                    false => self.bound(&Label::Time(period.start), false)?,
+                    true => self.bound(&Label::Time(period.end), true)?,
                 }
-                self.bound(&Label::Time(self.period(text)?.start), false)?
             }
             Some(label) => self.bound(&self.resolve_label(label)?, false)?,
         };
         let end = match stop {
             None => self.index.len(),
             Some(Label::Text(text)) if matches!(self.index, Values::Time(_)) => {
-                if descending {
-                    return Err(self.descending_text());
+                let period = self.period(text)?;
+                match descending {
+                    false => self.bound(&Label::Time(period.end), false)?,
+                    true => self.bound(&Label::Time(period.start), true)?,
                 }
-                self.bound(&Label::Time(self.period(text)?.end), false)?
             }
             Some(label) => self.bound(&self.resolve_label(label)?, true)?,
         };
@@ -333,13 +333,6 @@ impl<'a> Searcher<'a> {
             positions: (first..end.max(first)).map(|i| i as u64).collect(),
             drop: false,
         })
-    }
-
-    fn descending_text(&self) -> Error {
-        self.error(format!(
-            "date strings slice an ascending time index; {:?}'s is descending",
-            self.dim
-        ))
     }
 
     fn nearest(&self, label: &Label, tolerance: Option<f64>) -> Result<u64> {
@@ -381,6 +374,17 @@ impl<'a> Searcher<'a> {
         Ok(best as u64)
     }
 
+    /// Whether `period` overlaps the span from the first to the last time.
+    fn overlaps(&self, period: &Period) -> bool {
+        let Values::Time(a) = self.index else {
+            return false;
+        };
+        let (Some(lo), Some(hi)) = (a.iter().min(), a.iter().max()) else {
+            return false;
+        };
+        period.start <= *hi && period.end > *lo
+    }
+
     fn within(&self, i: usize, start: &CfDatetime, end: &CfDatetime) -> bool {
         matches!(self.index, Values::Time(a) if a[[i]] >= *start && a[[i]] < *end)
     }
@@ -404,33 +408,58 @@ impl<'a> Searcher<'a> {
                 "{text:?} is not a date string (YYYY, YYYY-MM, YYYY-MM-DD, then hh, hh:mm or hh:mm:ss)"
             ))
         };
-        let trimmed = text.trim();
-        let (date, time) = match trimmed.split_once(['T', ' ']) {
-            Some((d, t)) => (d, Some(t.trim())),
-            None => (trimmed, None),
+        // ISO 8601, extended (2000-07-16T12:30:00) or basic (20000716T1230),
+        // each field zero-padded: what cftime and xarray read.
+        let (date, time) = match text.split_once(['T', ' ']) {
+            Some((d, t)) => (d, Some(t)),
+            None => (text, None),
         };
-        let mut fields: Vec<i64> = Vec::new();
-        let (sign, digits) = match date.strip_prefix('-') {
-            Some(rest) => (-1, rest),
-            None => (1, date),
+        let digits = |part: &str, len: usize| {
+            (part.len() == len && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<i64>().ok())
+                .flatten()
         };
-        for (k, part) in digits.split('-').enumerate() {
-            let v: i64 = part.parse().map_err(|_| bad())?;
-            fields.push(if k == 0 { sign * v } else { v });
+        let split = |part: &str, sep: char, first: usize| -> Option<Vec<i64>> {
+            if part.contains(sep) {
+                part.split(sep)
+                    .enumerate()
+                    .map(|(k, p)| digits(p, if k == 0 { first } else { 2 }))
+                    .collect()
+            } else {
+                // Basic format: a first field, then pairs of digits.
+                if part.len() < first || (part.len() - first) % 2 != 0 {
+                    return None;
+                }
+                let mut out = vec![digits(&part[..first], first)?];
+                let mut at = first;
+                while at < part.len() {
+                    out.push(digits(&part[at..at + 2], 2)?);
+                    at += 2;
+                }
+                Some(out)
+            }
+        };
+        let mut fields = split(date, '-', 4).ok_or_else(bad)?;
+        if fields.len() > 3 {
+            return Err(bad());
         }
         if let Some(time) = time {
             if fields.len() != 3 {
                 return Err(bad());
             }
-            for part in time.split(':') {
-                fields.push(part.parse().map_err(|_| bad())?);
+            let clock = split(time, ':', 2).ok_or_else(bad)?;
+            if clock.len() > 3 {
+                return Err(bad());
             }
-        }
-        if fields.is_empty() || fields.len() > 6 {
-            return Err(bad());
+            fields.extend(clock);
         }
         let field = |k: usize, default: i64| fields.get(k).copied().unwrap_or(default);
         let small = |v: i64| u32::try_from(v).map_err(|_| bad());
+        let not_a_date = |e: Error| {
+            self.error(format!(
+                "{text:?} is not a date of the {calendar} calendar: {e}"
+            ))
+        };
         let start = CfDatetime::new(
             field(0, 0),
             small(field(1, 1))?,
@@ -440,7 +469,8 @@ impl<'a> Searcher<'a> {
             small(field(5, 0))?,
             0,
             calendar,
-        )?;
+        )
+        .map_err(not_a_date)?;
         let next_month = |year: i64, month: u32| {
             if month == 12 {
                 (year + 1, 1)
@@ -459,10 +489,6 @@ impl<'a> Searcher<'a> {
                 start.plus_microseconds(SECONDS[n - 3] * 1_000_000)?
             }
         };
-        Ok(Period {
-            start,
-            end,
-            exact: fields.len() == 6,
-        })
+        Ok(Period { start, end })
     }
 }
