@@ -427,7 +427,7 @@ impl<'a> Searcher<'a> {
                     .collect()
             } else {
                 // Basic format: a first field, then pairs of digits.
-                if part.len() < first || (part.len() - first) % 2 != 0 {
+                if part.len() < first || !(part.len() - first).is_multiple_of(2) {
                     return None;
                 }
                 let mut out = vec![digits(&part[..first], first)?];
