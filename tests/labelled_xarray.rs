@@ -362,3 +362,132 @@ fn what_ndchunk_writes_xarray_reads_back_the_same() {
         assert!(e.contains("already exists"), "{e}");
     }
 }
+
+/// `n` noleap days from day `t0` of a field `t(time, x)` = 10 * day + x,
+/// chunked by 5 days.
+fn days(t0: u64, n: u64) -> Dataset {
+    use ndchunk::{Array, Calendar, Coord, DataArray, TimeUnits};
+    let units: TimeUnits = "days since 2000-01-01".parse().unwrap();
+    let times: Vec<_> = (t0..t0 + n)
+        .map(|d| units.decode(d as f64, Calendar::NoLeap).unwrap())
+        .collect();
+    let values = ndarray::Array::from_shape_fn((n as usize, 4), |(t, x)| {
+        (10 * (t0 as usize + t) + x) as f32
+    });
+    let mut attrs = ndchunk::Attrs::new();
+    attrs.insert("units".into(), "K".into());
+    let t = DataArray::new(
+        Array::from_ndarray(values.into_dyn(), [5, 4]).unwrap(),
+        &["time", "x"],
+    )
+    .unwrap()
+    .with_attrs(attrs)
+    .with_coord(
+        "time",
+        Coord::new(&["time"], Values::Time(ndarray::arr1(&times).into_dyn())).unwrap(),
+    )
+    .unwrap()
+    .with_coord(
+        "x",
+        Coord::new(
+            &["x"],
+            Values::float(ndarray::arr1(&[0.0, 1.0, 2.0, 3.0]).into_dyn()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    Dataset::new().with_var("t", t).unwrap()
+}
+
+#[test]
+fn appending_along_time_and_writing_a_region_read_back_as_xarray_reads_them() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    for format in [ZarrFormat::V2, ZarrFormat::V3] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("days.zarr");
+        let write = ndchunk::ZarrWriteOptions::new().format(format);
+        days(0, 10).to_zarr_with(&store, &write).unwrap();
+        days(10, 7)
+            .to_zarr_with(&store, &ndchunk::ZarrWriteOptions::new().append("time"))
+            .unwrap();
+        // xarray and ndchunk read the 17 days as if written at once.
+        let theirs = dump(&python, &store, "decode", "zarr");
+        compare(&days(0, 17), theirs.path(), None);
+        compare(&open_zarr(&store).unwrap(), theirs.path(), None);
+        // The last chunk is now partial: a further append would rewrite it.
+        let e = days(17, 3)
+            .to_zarr_with(&store, &ndchunk::ZarrWriteOptions::new().append("time"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("inside a chunk of 5"), "{e}");
+
+        // A region replaces days 5..10 and nothing else; its coordinates
+        // must be the store's there.
+        let e = days(100, 5)
+            .to_zarr_with(
+                &store,
+                &ndchunk::ZarrWriteOptions::new().region("time", 5..10),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("coordinate \"time\" differs"), "{e}");
+        let replaced = days(5, 5).arith_scalar_all(1000.0);
+        let region = ndchunk::ZarrWriteOptions::new().region("time", 5..10);
+        let e = days(3, 5)
+            .to_zarr_with(
+                &store,
+                &ndchunk::ZarrWriteOptions::new().region("time", 3..8),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not fall on its chunks of 5"), "{e}");
+        replaced.to_zarr_with(&store, &region).unwrap();
+        let back = open_zarr(&store).unwrap().get("t").unwrap();
+        let values = back.values::<f32>().unwrap();
+        assert_eq!(values[[4, 0]], 40.0);
+        assert_eq!(values[[5, 1]], 1051.0);
+        assert_eq!(values[[10, 3]], 103.0);
+        let Values::Time(times) = back.coord("time").unwrap().values().clone() else {
+            panic!("times expected")
+        };
+        assert_eq!(times[[5]].to_string(), "2000-01-06 00:00:00");
+    }
+    // Appending to a store xarray wrote: in its units, dtype and calendar.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("x.zarr");
+    support::run_python(
+        &python,
+        WRITE,
+        &[store.as_os_str(), "noleap".as_ref(), "3".as_ref()],
+    );
+    let ds = open_zarr(&store).unwrap();
+    let more = ds.isel("time", ndchunk::Index::range(0, 5, 1)).unwrap();
+    let e = more
+        .to_zarr_with(&store, &ndchunk::ZarrWriteOptions::new().append("time"))
+        .unwrap_err()
+        .to_string();
+    // 14 months in chunks of 5: the store ends inside a chunk.
+    assert!(e.contains("inside a chunk"), "{e}");
+    let missing = dir.path().join("nothing.zarr");
+    let e = more
+        .to_zarr_with(&missing, &ndchunk::ZarrWriteOptions::new().append("time"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no store here"), "{e}");
+}
+
+trait PlusAll {
+    fn arith_scalar_all(&self, v: f64) -> Dataset;
+}
+
+impl PlusAll for Dataset {
+    /// The dataset with `v` added to `t`.
+    fn arith_scalar_all(&self, v: f64) -> Dataset {
+        let t = self.get("t").unwrap();
+        let mut plus = &t + v;
+        plus = plus.with_attrs(t.attrs().clone());
+        Dataset::new().with_var("t", plus).unwrap()
+    }
+}

@@ -133,7 +133,7 @@ pub(crate) fn align(a: &DataArray, b: &DataArray, join: Join) -> Result<(DataArr
         let joined = joined_labels(&ka, &kb, join);
         let (pa, pb) = (positions(&ka, &joined), positions(&kb, &joined));
         // The joined index: the labels, from whichever side has each.
-        let both = ia.concat(&ib).ok_or_else(|| {
+        let both = ia.concat(&ib, 0).ok_or_else(|| {
             fails(format!(
                 "indexes of {} and {} cannot be joined",
                 ia.type_name(),

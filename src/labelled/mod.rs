@@ -16,6 +16,7 @@ mod dataset;
 mod decode;
 mod display;
 mod open;
+mod region;
 mod select;
 mod shape;
 mod values;

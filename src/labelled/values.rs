@@ -161,19 +161,25 @@ impl Values {
         map_values!(self, a => a.select(Axis(axis), indices))
     }
 
-    /// These values then `other`'s along the first axis, when both are of
-    /// one kind (numbers of one dtype, or dates).
-    pub(crate) fn concat(&self, other: &Values) -> Option<Values> {
+    /// These values then `other`'s along `axis`, when both are of one kind
+    /// (integers of one dtype, other numbers, or dates).
+    pub(crate) fn concat(&self, other: &Values, axis: usize) -> Option<Values> {
         let join = |a: ndarray::ArrayViewD<'_, f64>, b: ndarray::ArrayViewD<'_, f64>| {
-            ndarray::concatenate(Axis(0), &[a, b]).ok()
+            ndarray::concatenate(Axis(axis), &[a, b]).ok()
         };
         Some(match (self, other) {
             (Values::Time(a), Values::Time(b)) => {
-                Values::Time(ndarray::concatenate(Axis(0), &[a.view(), b.view()]).ok()?)
+                Values::Time(ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?)
             }
             (Values::Int { data: a, dtype }, Values::Int { data: b, dtype: d }) if dtype == d => {
                 Values::Int {
-                    data: ndarray::concatenate(Axis(0), &[a.view(), b.view()]).ok()?,
+                    data: ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?,
+                    dtype: *dtype,
+                }
+            }
+            (Values::UInt { data: a, dtype }, Values::UInt { data: b, dtype: d }) if dtype == d => {
+                Values::UInt {
+                    data: ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?,
                     dtype: *dtype,
                 }
             }

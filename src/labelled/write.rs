@@ -6,12 +6,15 @@
 //! `calendar`, and consolidated metadata. Data variables are written in
 //! one run of the engine.
 
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::cf_time::{CfDatetime, TimeUnits};
 use super::dataset::Dataset;
+use super::region::{check_region, RegionStore};
 use super::values::Values;
 use super::Attrs;
 use crate::array::{store_many, Array, DynArray};
@@ -28,6 +31,16 @@ pub struct ZarrWriteOptions {
     pub(crate) format: ZarrFormat,
     pub(crate) codec: ZarrCodec,
     pub(crate) compute: ComputeOptions,
+    pub(crate) mode: Mode,
+}
+
+/// Where the data goes: a new store, the end of an existing one along a
+/// dimension, or a region of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Create,
+    Append(String),
+    Region(Vec<(String, Range<u64>)>),
 }
 
 impl Default for ZarrWriteOptions {
@@ -36,6 +49,7 @@ impl Default for ZarrWriteOptions {
             format: ZarrFormat::V3,
             codec: ZarrCodec::Zstd(3),
             compute: ComputeOptions::new().progress(false),
+            mode: Mode::Create,
         }
     }
 }
@@ -63,6 +77,33 @@ impl ZarrWriteOptions {
         self.compute = options;
         self
     }
+
+    /// Append to an existing store along `dim` (xarray's `mode="a",
+    /// append_dim=dim`): each variable with that dimension grows by the
+    /// dataset's length along it, written in the store's dtype and
+    /// encoding (times in its units and calendar, packing by its
+    /// `scale_factor`/`add_offset`); variables without it are left as
+    /// stored. A data variable's length along `dim` in the store must end
+    /// on a chunk boundary, so that no written chunk is rewritten;
+    /// coordinates (small, in memory) are rewritten whole.
+    pub fn append(mut self, dim: &str) -> Self {
+        self.mode = Mode::Append(dim.to_string());
+        self
+    }
+
+    /// Write into `range` of `dim` of an existing store (xarray's
+    /// `region=`; call again for more dimensions): each data variable with
+    /// one of the region's dimensions is written there, in the store's
+    /// dtype and encoding; the others are left as stored, and coordinates
+    /// must equal the store's there. The region must fall on chunk
+    /// boundaries (or end at the array's end).
+    pub fn region(mut self, dim: &str, range: Range<u64>) -> Self {
+        match &mut self.mode {
+            Mode::Region(dims) => dims.push((dim.to_string(), range)),
+            mode => *mode = Mode::Region(vec![(dim.to_string(), range)]),
+        }
+        self
+    }
 }
 
 impl Dataset {
@@ -82,6 +123,9 @@ impl Dataset {
         options: &ZarrWriteOptions,
     ) -> Result<ComputeReport> {
         let root = path.as_ref();
+        if options.mode != Mode::Create {
+            return self.write_into(root, options);
+        }
         if root.exists() {
             return Err(Error::Invalid {
                 operation: "to_zarr".into(),
@@ -134,6 +178,240 @@ impl Dataset {
         write_consolidated(root, format)?;
         Ok(report)
     }
+}
+
+impl Dataset {
+    /// Writes into the existing store at `root`, as `options.mode` says.
+    fn write_into(&self, root: &Path, options: &ZarrWriteOptions) -> Result<ComputeReport> {
+        let fails = |message: String| Error::Invalid {
+            operation: format!("to_zarr into {}", root.display()),
+            message,
+        };
+        if !root.is_dir() {
+            return Err(fails(
+                "there is no store here: appending and region writes go into an existing one"
+                    .into(),
+            ));
+        }
+        let touches = |dims: &[String]| match &options.mode {
+            Mode::Append(dim) => dims.contains(dim),
+            Mode::Region(region) => region.iter().any(|(d, _)| dims.contains(d)),
+            Mode::Create => false,
+        };
+        // Everything is checked before anything is changed: a refused
+        // write leaves the store as it was.
+        let mut planned: Vec<Planned> = Vec::new();
+        let mut write = |name: &str, dims: &[String], data: Item<'_>| -> Result<()> {
+            if !touches(dims) {
+                return Ok(());
+            }
+            let store = ZarrStore::open(root, name)
+                .map_err(|e| fails(format!("variable {name:?} is not in the store ({e})")))?;
+            let stored_dims = store.meta().dims_or_default();
+            if stored_dims != dims {
+                return Err(fails(format!(
+                    "variable {name:?} has dimensions ({}) there and ({}) here",
+                    stored_dims.join(", "),
+                    dims.join(", ")
+                )));
+            }
+            let is_coord = matches!(data, Item::Coord(_));
+            let data = in_stored_form(name, data, store.meta())?;
+            let start = match &options.mode {
+                // A coordinate (in memory, small) is rewritten whole, the
+                // stored values then the new: its last chunk may be partial.
+                Mode::Append(dim) if is_coord => {
+                    let axis = dims.iter().position(|d| d == dim).unwrap_or(0);
+                    let old = Values::load(&DynArray::from_store(Arc::new(store))?)?;
+                    let both = old
+                        .concat(&Values::load(&data)?, axis)
+                        .ok_or_else(|| fails(format!("{name:?} cannot be appended to")))?;
+                    let data = both.to_dyn_array(name)?;
+                    let shape = data.shape();
+                    planned.push(Planned {
+                        name: name.to_string(),
+                        start: vec![0; shape.len()],
+                        grow_to: Some(shape),
+                        data,
+                    });
+                    return Ok(());
+                }
+                // A region leaves coordinates as stored: they must agree.
+                Mode::Region(region) if is_coord => {
+                    let mut old = Values::load(&DynArray::from_store(Arc::new(store))?)?;
+                    for (dim, range) in region {
+                        if let Some(axis) = dims.iter().position(|d| d == dim) {
+                            let at: Vec<usize> = (range.start..range.end.max(range.start))
+                                .map(|i| i as usize)
+                                .filter(|&i| i < old.shape()[axis])
+                                .collect();
+                            old = old.select(axis, &at);
+                        }
+                    }
+                    if old != Values::load(&data)? {
+                        return Err(fails(format!(
+                            "coordinate {name:?} differs from the store's in the region: a \
+                             region write does not change coordinates"
+                        )));
+                    }
+                    return Ok(());
+                }
+                mode => place(name, &store, dims, &data.shape(), mode)?,
+            };
+            let whole = start.1.clone().unwrap_or_else(|| store.meta().shape());
+            check_region(
+                &store.location(),
+                &whole,
+                &store.meta().grid.chunk_shape(),
+                &start.0,
+                &data.shape(),
+            )?;
+            planned.push(Planned {
+                name: name.to_string(),
+                start: start.0,
+                grow_to: start.1,
+                data,
+            });
+            Ok(())
+        };
+        for (name, coord) in &self.coords {
+            write(name, &coord.dims, Item::Coord(&coord.values))?;
+        }
+        for (name, var) in &self.data_vars {
+            write(name, &var.dims, Item::Data(&var.data))?;
+        }
+        let mut parts: Vec<(DynArray, RegionStore)> = Vec::new();
+        for p in planned {
+            let store = match &p.grow_to {
+                Some(shape) => ZarrStore::resize(root, &p.name, shape)?,
+                None => ZarrStore::open(root, &p.name)?,
+            };
+            let shape = p.data.shape();
+            parts.push((p.data, RegionStore::new(store, &p.start, &shape)?));
+        }
+        let pairs: Vec<(&DynArray, &dyn ChunkStore)> = parts
+            .iter()
+            .map(|(data, store)| (data, store as &dyn ChunkStore))
+            .collect();
+        let report = store_many(&pairs, &options.compute)?;
+        let format = if root.join("zarr.json").exists() {
+            ZarrFormat::V3
+        } else {
+            ZarrFormat::V2
+        };
+        write_consolidated(root, format)?;
+        Ok(report)
+    }
+}
+
+/// What is written for one variable.
+enum Item<'a> {
+    Coord(&'a Values),
+    Data(&'a DynArray),
+}
+
+/// The data in the stored array's form: its dtype, packing and time
+/// encoding.
+fn in_stored_form(name: &str, item: Item<'_>, meta: &ArrayMeta) -> Result<DynArray> {
+    let mut encoding = meta.attributes.clone();
+    encoding.insert("dtype".into(), Value::String(meta.dtype.name().into()));
+    let data = match item {
+        Item::Coord(Values::Time(dates)) => {
+            let stored = meta.attributes.get("calendar").and_then(Value::as_str);
+            let calendar = dates.iter().next().map(|d| d.calendar);
+            if let (Some(stored), Some(calendar)) = (stored, calendar) {
+                if stored.parse::<crate::labelled::Calendar>().ok() != Some(calendar) {
+                    return Err(Error::Invalid {
+                        operation: format!("to_zarr of {name:?}"),
+                        message: format!(
+                            "the store's times are in the {stored} calendar, these in {calendar}"
+                        ),
+                    });
+                }
+            }
+            encode_times(name, dates, &encoding)?.0
+        }
+        Item::Coord(values) => values.to_dyn_array(name)?,
+        Item::Data(data) => pack(data, &encoding, &mut Attrs::new())?,
+    };
+    Ok(if data.dtype() == meta.dtype {
+        data
+    } else {
+        crate::with_dtype!(meta.dtype, T => DynArray::from(data.astype::<T>()))
+    })
+}
+
+/// One variable's write, checked: its data, where it starts in the
+/// stored array, and the array's new shape when it grows.
+struct Planned {
+    name: String,
+    data: DynArray,
+    start: Vec<u64>,
+    grow_to: Option<Vec<u64>>,
+}
+
+/// Where in `store` data of `shape` goes: at the end along the append
+/// dimension (with the shape the array grows to), or at the region's
+/// start.
+fn place(
+    name: &str,
+    store: &ZarrStore,
+    dims: &[String],
+    shape: &[u64],
+    mode: &Mode,
+) -> Result<(Vec<u64>, Option<Vec<u64>>)> {
+    let whole = store.meta().shape();
+    let mut start = vec![0u64; dims.len()];
+    let fails = |message: String| Error::Invalid {
+        operation: format!("to_zarr of {name:?}"),
+        message,
+    };
+    for (axis, dim) in dims.iter().enumerate() {
+        if matches!(mode, Mode::Append(d) if d == dim) {
+            continue;
+        }
+        let target = match mode {
+            Mode::Region(region) => region.iter().find(|(d, _)| d == dim).map(|(_, r)| r),
+            _ => None,
+        };
+        match target {
+            Some(range) => {
+                if range.end.saturating_sub(range.start) != shape[axis] {
+                    return Err(fails(format!(
+                        "the region {}..{} of {dim:?} holds {} values, and the data has {}",
+                        range.start,
+                        range.end,
+                        range.end.saturating_sub(range.start),
+                        shape[axis]
+                    )));
+                }
+                start[axis] = range.start;
+            }
+            None if shape[axis] != whole[axis] => {
+                return Err(fails(format!(
+                    "{dim:?} has {} values in the store and {} here",
+                    whole[axis], shape[axis]
+                )))
+            }
+            None => {}
+        }
+    }
+    if let Mode::Append(dim) = mode {
+        let axis = dims.iter().position(|d| d == dim).unwrap_or(0);
+        let chunk = store.meta().grid.chunk_shape()[axis].max(1);
+        if whole[axis] % chunk != 0 {
+            return Err(fails(format!(
+                "the store's {} values along {dim:?} end inside a chunk of {chunk}: appending \
+                 would rewrite that chunk",
+                whole[axis]
+            )));
+        }
+        start[axis] = whole[axis];
+        let mut grown = whole.clone();
+        grown[axis] += shape[axis];
+        return Ok((start, Some(grown)));
+    }
+    Ok((start, None))
 }
 
 /// Creates the array `name` for `data` along `dims`.

@@ -112,6 +112,42 @@ impl ZarrStore {
         )
     }
 
+    /// Sets the shape of the array at `path` (its metadata only: chunks
+    /// already written keep their places, and chunks of the new part read
+    /// as the fill value until written) and returns it open: how a dataset
+    /// is appended to along a dimension. The metadata file is replaced
+    /// atomically (written aside, then renamed).
+    pub fn resize(root: &Path, path: &str, shape: &[u64]) -> Result<Self> {
+        let location = location_of(root, path);
+        let raw = metadata::read_raw(root, path, &location)?;
+        let dims = raw.json["shape"].as_array().map_or(0, Vec::len);
+        if dims != shape.len() {
+            return Err(IoError::Metadata {
+                location,
+                reason: format!("a {dims}-dimensional array cannot take the shape {shape:?}"),
+            });
+        }
+        let mut json = raw.json;
+        json["shape"] = serde_json::json!(shape);
+        let file = if raw.v2 {
+            if let Some(map) = json.as_object_mut() {
+                map.remove("attributes");
+            }
+            ".zarray"
+        } else {
+            "zarr.json"
+        };
+        let dir = root.join(path.trim_matches('/'));
+        let aside = dir.join(format!(".{file}.resizing"));
+        let fail = |e: std::io::Error| IoError::Storage {
+            location: location.clone(),
+            message: format!("cannot rewrite the metadata: {e}"),
+        };
+        std::fs::write(&aside, json.to_string()).map_err(fail)?;
+        std::fs::rename(&aside, dir.join(file)).map_err(fail)?;
+        Self::open(root, path)
+    }
+
     /// Opens the array whose metadata lives in directory `dir`.
     pub fn open_dir(dir: &Path) -> Result<Self> {
         Self::open(dir, "/")
