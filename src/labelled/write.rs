@@ -399,7 +399,7 @@ fn place(
     if let Mode::Append(dim) = mode {
         let axis = dims.iter().position(|d| d == dim).unwrap_or(0);
         let chunk = store.meta().grid.chunk_shape()[axis].max(1);
-        if whole[axis] % chunk != 0 {
+        if !whole[axis].is_multiple_of(chunk) {
             return Err(fails(format!(
                 "the store's {} values along {dim:?} end inside a chunk of {chunk}: appending \
                  would rewrite that chunk",
