@@ -294,3 +294,77 @@ fn indexes_that_cannot_align_are_clear_errors() {
     let e = a.coord("lat").unwrap_err().to_string();
     assert!(e.contains("\"lat\""), "{e}");
 }
+
+/// A store whose `time` coordinate says `units` and `calendar`.
+fn store_with_time_attrs(dir: &std::path::Path, units: &str, calendar: &str) -> std::path::PathBuf {
+    let mut attrs = ndchunk::Attrs::new();
+    attrs.insert("units".into(), units.into());
+    attrs.insert("calendar".into(), calendar.into());
+    let time = Coord::new(
+        &["time"],
+        Values::float(ndarray::arr1(&[0.0, 1.0]).into_dyn()),
+    )
+    .unwrap()
+    .with_attrs(attrs);
+    let t = DataArray::new(Array::<f32>::zeros(&[2], [2]).unwrap(), &["time"])
+        .unwrap()
+        .with_coord("time", time)
+        .unwrap();
+    let path = dir.join(format!("{calendar}.zarr"));
+    ndchunk::Dataset::new()
+        .with_var("t", t)
+        .unwrap()
+        .to_zarr(&path)
+        .unwrap();
+    path
+}
+
+#[test]
+fn an_unknown_calendar_or_malformed_units_is_an_error_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_with_time_attrs(dir.path(), "days since 2000-01-01", "klingon");
+    let e = ndchunk::open_zarr(&path).unwrap_err().to_string();
+    assert!(e.contains("\"time\"") && e.contains("klingon"), "{e}");
+    let path = store_with_time_attrs(dir.path(), "fortnights since 2000-01-01", "noleap");
+    let e = ndchunk::open_zarr(&path).unwrap_err().to_string();
+    assert!(e.contains("\"time\"") && e.contains("fortnights"), "{e}");
+    // Without time decoding both open, the numbers as stored.
+    let raw = ndchunk::OpenOptions::new().decode_times(false);
+    let ds = ndchunk::open_zarr_with(&path, &raw).unwrap();
+    assert_eq!(
+        ds.coords()["time"].attrs()["units"],
+        "fortnights since 2000-01-01"
+    );
+}
+
+#[test]
+fn display_shows_dims_coords_variables_and_attributes_as_xarray() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_with_time_attrs(dir.path(), "days since 2000-12-30", "360_day");
+    let ds = ndchunk::open_zarr(&path).unwrap();
+    assert_eq!(
+        ds.to_string(),
+        "<ndchunk.Dataset>\n\
+         Dimensions:  (time: 2)\n\
+         Coordinates:\n  \
+         * time (time) datetime (360_day) 2000-12-30 00:00:00 2001-01-01 00:00:00\n\
+         Data variables:\n    \
+         t    (time) float32 chunks=(2)\n"
+    );
+    let t = ds.get("t").unwrap().with_attrs(
+        serde_json::json!({"units": "K", "valid_range": [0, 400]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(
+        t.to_string(),
+        "<ndchunk.DataArray \"t\" (time: 2)>\n\
+         float32 chunks=(2)\n\
+         Coordinates:\n  \
+         * time (time) datetime (360_day) 2000-12-30 00:00:00 2001-01-01 00:00:00\n\
+         Attributes:\n    \
+         units:       K\n    \
+         valid_range: [0,400]\n"
+    );
+}

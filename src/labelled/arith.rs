@@ -9,6 +9,7 @@ use std::ops::{Add, Div, Mul, Sub};
 
 use super::align::{align, Join};
 use super::data_array::DataArray;
+use super::dataset::Dataset;
 use super::variable::Variable;
 use super::Attrs;
 use crate::array::{Array, DynArray};
@@ -124,6 +125,41 @@ impl DataArray {
         out.variable.attrs = Attrs::new();
         out.variable.encoding = Attrs::new();
         out
+    }
+}
+
+impl Dataset {
+    /// `self <op> other` on every data variable (xarray's `ds - da`),
+    /// each aligned by `join` and broadcast by name; the result's
+    /// attributes are dropped, as xarray's.
+    ///
+    /// ```
+    /// use ndchunk::{Arith, Array, DataArray, Dataset, Join};
+    /// let t = DataArray::new(Array::<f64>::ones(&[4, 3], [2, 3]).unwrap(), &["time", "x"]).unwrap();
+    /// let ds = Dataset::new().with_var("t", t.clone()).unwrap();
+    /// let anomaly = ds.arith(Arith::Sub, &t.mean("time").unwrap(), Join::Inner).unwrap();
+    /// assert_eq!(anomaly.get("t").unwrap().values::<f64>().unwrap().sum(), 0.0);
+    /// ```
+    pub fn arith(&self, op: Arith, other: &DataArray, join: Join) -> Result<Dataset> {
+        let mut out = Dataset::new();
+        for name in self.data_vars() {
+            let result = self.get(name)?.arith(op, other, join)?.with_name(name);
+            out = out.with_var(name, result)?;
+        }
+        Ok(out)
+    }
+
+    /// `self <op> other` between the data variables both datasets have
+    /// (by name, as xarray's `ds1 - ds2`).
+    pub fn arith_dataset(&self, op: Arith, other: &Dataset, join: Join) -> Result<Dataset> {
+        let mut out = Dataset::new();
+        for name in self.data_vars() {
+            if other.data_vars.contains_key(name) {
+                let result = self.get(name)?.arith(op, &other.get(name)?, join)?;
+                out = out.with_var(name, result.with_name(name))?;
+            }
+        }
+        Ok(out)
     }
 }
 
