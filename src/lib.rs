@@ -79,7 +79,7 @@ pub use labelled::ZarrWriteOptions;
 pub use labelled::{open_dataset, open_dataset_with, open_zarr, open_zarr_with};
 pub use labelled::{time_encoding, Calendar, CfDatetime, TimeUnit, TimeUnits};
 pub use labelled::{
-    Arith, Attrs, Coord, DataArray, Dataset, Dims, Join, Label, OpenOptions, Sel, Values,
+    Arith, Attrs, Coord, DataArray, Dataset, Dims, GroupBy, Join, Label, OpenOptions, Sel, Values,
 };
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;

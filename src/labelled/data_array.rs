@@ -219,6 +219,14 @@ impl DataArray {
         self.reduce(Reduction::Var { ddof }, dims, None)
     }
 
+    /// The same values on a new chunking (xarray's `chunk`; see
+    /// [`Array::rechunk`](crate::Array::rechunk)).
+    pub fn chunk(&self, chunks: impl Into<crate::array::Chunks>) -> DataArray {
+        let mut out = self.clone();
+        out.variable.data = self.variable.data.rechunk(chunks);
+        out
+    }
+
     /// The dimensions in the order `dims` names them (all of them).
     pub fn transpose(&self, dims: &[&str]) -> Result<DataArray> {
         let axes = super::permutation(self.dims(), dims)?;

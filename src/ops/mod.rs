@@ -13,4 +13,5 @@ pub use elementwise::Operand;
 pub use layout::{concatenate, stack, Index, PadMode};
 pub use logic::{blockwise, where_};
 pub use numeric::Numeric;
+pub(crate) use reduce::GroupStat;
 pub use reduce::{Axes, MeanElement, ReduceOptions, DEFAULT_SPLIT_EVERY};

@@ -419,27 +419,36 @@ fn select_node(
             axes,
             keepdims,
             split_every,
-        } => match through_reduction(selection, &input.grid().shape(), axes, *keepdims) {
-            Some((inner, axes)) => {
-                let selected = select_node(input, &inner, &mut HashMap::new());
-                match selected.grid().reduce_axes(&axes, *keepdims) {
-                    Ok(grid) => Node::new(
-                        node.name(),
-                        grid,
-                        node.block_type().clone(),
-                        NodeKind::Reduce {
-                            input: selected,
-                            reduction: reduction.clone(),
-                            axes,
-                            keepdims: *keepdims,
-                            split_every: *split_every,
-                        },
-                    ),
-                    Err(e) => invalid_node(node, selection, e.to_string()),
+        } => {
+            // A grouped reduction keeps its axis with one place per group:
+            // a selection there picks groups, not input positions.
+            let shape = node.grid().shape();
+            let grouped = *keepdims && axes.iter().any(|&a| shape[a] != 1);
+            let through = (!grouped)
+                .then(|| through_reduction(selection, &input.grid().shape(), axes, *keepdims))
+                .flatten();
+            match through {
+                Some((inner, axes)) => {
+                    let selected = select_node(input, &inner, &mut HashMap::new());
+                    match selected.grid().reduce_axes(&axes, *keepdims) {
+                        Ok(grid) => Node::new(
+                            node.name(),
+                            grid,
+                            node.block_type().clone(),
+                            NodeKind::Reduce {
+                                input: selected,
+                                reduction: reduction.clone(),
+                                axes,
+                                keepdims: *keepdims,
+                                split_every: *split_every,
+                            },
+                        ),
+                        Err(e) => invalid_node(node, selection, e.to_string()),
+                    }
                 }
+                None => select_here(node, selection),
             }
-            None => select_here(node, selection),
-        },
+        }
         NodeKind::Layout { inputs, .. } => {
             let input = &inputs[0];
             let broadcast = broadcast_axes(node)

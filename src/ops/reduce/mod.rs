@@ -25,6 +25,7 @@ mod arg;
 mod axes;
 mod extreme;
 mod fold;
+mod grouped;
 mod logical;
 mod moments;
 mod scan;
@@ -44,6 +45,7 @@ use crate::runtime::block::Block;
 use crate::runtime::block_type::block_type;
 
 pub use axes::Axes;
+pub(crate) use grouped::GroupStat;
 pub use moments::MeanElement;
 
 /// Partial results combined at once in a reduction tree (Dask's default

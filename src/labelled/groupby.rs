@@ -1,0 +1,342 @@
+//! `groupby`: a DataArray grouped along one dimension by a coordinate's
+//! values, or by a component of its dates (`"time.month"`, `"time.year"`,
+//! `"time.day"`, `"time.hour"`, `"time.dayofyear"`), in any calendar.
+//! Reductions run in one pass over the data whatever the number of groups
+//! (each chunk folds into per-group partials, combined in the reduction
+//! tree); groupby arithmetic gathers the small right-hand side by label
+//! inside the blockwise task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::align::Join;
+use super::arith::Arith;
+use super::data_array::DataArray;
+use super::select::Pick;
+use super::values::Values;
+use super::variable::{Coord, Variable};
+use super::Attrs;
+use crate::array::DynArray;
+use crate::error::{Error, Result};
+use crate::io::DType;
+use crate::ops::GroupStat;
+
+/// A [`DataArray`] grouped along a dimension (see [`DataArray::groupby`]).
+#[derive(Debug, Clone)]
+pub struct GroupBy {
+    array: DataArray,
+    /// The dimension grouped along.
+    dim: String,
+    /// The groups' dimension and coordinate name (`month`).
+    name: String,
+    /// Each group's label, sorted.
+    labels: Values,
+    /// The group of each position along `dim` (`u32::MAX`: none).
+    group_of: Arc<[u32]>,
+}
+
+/// A label that sorts and compares exactly: integers (date components,
+/// integer coordinates) or float bits (NaN excluded before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Int(i64),
+    Float(OrderedF64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrderedF64(f64);
+
+impl Eq for OrderedF64 {}
+
+impl PartialOrd for OrderedF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl DataArray {
+    /// Groups along the dimension of `key`: a 1-D coordinate (grouped by
+    /// its values), or `"<time coordinate>.<component>"` with component
+    /// `year`, `month`, `day`, `hour`, `dayofyear` (grouped by that part
+    /// of each date, in the coordinate's calendar). NaN labels belong to
+    /// no group, as in xarray.
+    ///
+    /// ```
+    /// use ndchunk::{Array, Calendar, Coord, DataArray, TimeUnits, Values};
+    /// let units: TimeUnits = "days since 2001-01-01".parse().unwrap();
+    /// let days: Vec<_> = (0..360).map(|d| units.decode(d as f64, Calendar::Day360).unwrap()).collect();
+    /// let t = DataArray::new(Array::<f64>::arange(360, [50]).unwrap(), &["time"]).unwrap()
+    ///     .with_coord("time", Coord::new(&["time"], Values::Time(ndarray::arr1(&days).into_dyn())).unwrap()).unwrap();
+    /// let monthly = t.groupby("time.month").unwrap().mean().unwrap();
+    /// assert_eq!(monthly.dims(), ["month"]);
+    /// assert_eq!(monthly.values::<f64>().unwrap()[[1]], 44.5); // days 30..60
+    /// ```
+    pub fn groupby(&self, key: &str) -> Result<GroupBy> {
+        let (coord_name, component) = match key.split_once('.') {
+            Some((c, part)) => (c, Some(part)),
+            None => (key, None),
+        };
+        let coord = self
+            .coords
+            .get(coord_name)
+            .ok_or_else(|| super::unknown("coordinate", coord_name, self.coords.keys()))?;
+        let fails = |message: String| Error::Invalid {
+            operation: format!("groupby({key:?})"),
+            message,
+        };
+        if coord.dims.len() != 1 {
+            return Err(fails(format!(
+                "{coord_name:?} has {} dimensions; a group key is one-dimensional",
+                coord.dims.len()
+            )));
+        }
+        let dim = coord.dims[0].clone();
+        let keys: Vec<Option<Key>> = match (component, &coord.values) {
+            (Some(part), Values::Time(dates)) => {
+                let field = date_component(part).ok_or_else(|| {
+                    fails(format!(
+                        "unknown date component {part:?}: year, month, day, hour, dayofyear"
+                    ))
+                })?;
+                dates
+                    .iter()
+                    .map(|d| field(d).map(|v| Some(Key::Int(v))))
+                    .collect::<Result<_>>()?
+            }
+            (Some(part), _) => {
+                return Err(fails(format!(
+                    "{coord_name:?} holds no dates to take the {part:?} of"
+                )))
+            }
+            (None, Values::Int { data, .. }) => data.iter().map(|&v| Some(Key::Int(v))).collect(),
+            (None, Values::Time(_)) => {
+                return Err(fails(
+                    "grouping by whole dates: use a component such as \"time.month\"".into(),
+                ))
+            }
+            (None, values) => values
+                .to_f64()
+                .ok_or_else(|| fails("labels that cannot be grouped".into()))?
+                .iter()
+                .map(|&v| (!v.is_nan()).then_some(Key::Float(OrderedF64(v))))
+                .collect(),
+        };
+        let mut sorted: BTreeMap<Key, u32> = keys.iter().flatten().map(|&k| (k, 0)).collect();
+        for (i, number) in sorted.values_mut().enumerate() {
+            *number = i as u32;
+        }
+        let group_of: Arc<[u32]> = keys
+            .iter()
+            .map(|k| k.map_or(u32::MAX, |k| sorted[&k]))
+            .collect();
+        let labels = match component {
+            Some(_) => Values::Int {
+                data: ndarray::Array1::from_iter(sorted.keys().map(|k| match k {
+                    Key::Int(v) => *v,
+                    Key::Float(f) => f.0 as i64,
+                }))
+                .into_dyn(),
+                dtype: DType::Int64,
+            },
+            None => {
+                let positions: Vec<usize> = sorted
+                    .keys()
+                    .map(|k| keys.iter().position(|x| x.as_ref() == Some(k)).unwrap_or(0))
+                    .collect();
+                coord.values.select(0, &positions)
+            }
+        };
+        let name = component.unwrap_or(coord_name).to_string();
+        if name != dim && self.dims().contains(&name) {
+            return Err(fails(format!("the array has a dimension {name:?} already")));
+        }
+        Ok(GroupBy {
+            array: self.clone(),
+            dim,
+            name,
+            labels,
+            group_of,
+        })
+    }
+}
+
+/// The function taking a date's `part`.
+fn date_component(part: &str) -> Option<fn(&super::CfDatetime) -> Result<i64>> {
+    Some(match part {
+        "year" => |d| Ok(d.year),
+        "month" => |d| Ok(i64::from(d.month)),
+        "day" => |d| Ok(i64::from(d.day)),
+        "hour" => |d| Ok(i64::from(d.hour)),
+        "dayofyear" => |d| {
+            let first = d.calendar.day_number(d.year, 1, 1)?;
+            Ok(d.calendar.day_number(d.year, d.month, d.day)? - first + 1)
+        },
+        _ => return None,
+    })
+}
+
+impl GroupBy {
+    /// The groups' labels, sorted (the result's coordinate).
+    pub fn labels(&self) -> &Values {
+        &self.labels
+    }
+
+    /// The mean of each group (NaNs skipped).
+    pub fn mean(&self) -> Result<DataArray> {
+        self.reduce(GroupStat::Mean, true)
+    }
+
+    /// The sum of each group (NaNs skipped).
+    pub fn sum(&self) -> Result<DataArray> {
+        self.reduce(GroupStat::Sum, true)
+    }
+
+    /// The number of values (not NaN) in each group.
+    pub fn count(&self) -> Result<DataArray> {
+        self.reduce(GroupStat::Count, true)
+    }
+
+    /// The minimum of each group (NaNs skipped).
+    pub fn min(&self) -> Result<DataArray> {
+        self.reduce(GroupStat::Min, true)
+    }
+
+    /// The maximum of each group (NaNs skipped).
+    pub fn max(&self) -> Result<DataArray> {
+        self.reduce(GroupStat::Max, true)
+    }
+
+    /// The standard deviation of each group with `ddof` (NaNs skipped).
+    pub fn std(&self, ddof: u64) -> Result<DataArray> {
+        self.reduce(GroupStat::Std { ddof }, true)
+    }
+
+    /// The variance of each group with `ddof` (NaNs skipped).
+    pub fn var(&self, ddof: u64) -> Result<DataArray> {
+        self.reduce(GroupStat::Var { ddof }, true)
+    }
+
+    /// `stat` of each group, NaNs skipped when `skipna`. The grouped
+    /// dimension becomes the groups' (`month`), in place; the result's
+    /// dtype is xarray's: counts `int64`, sums of integers `int64`, the
+    /// rest of a float array its float type, of integers `float64` (minima
+    /// and maxima keep the dtype).
+    pub(crate) fn reduce(&self, stat: GroupStat, skipna: bool) -> Result<DataArray> {
+        let var = &self.array.variable;
+        let axis = var.axis(&self.dim).ok_or_else(|| Error::Internal {
+            operation: "groupby".into(),
+            message: "the grouped dimension left the array".into(),
+        })?;
+        let dtype = var.data.dtype();
+        let skipna = skipna && dtype.is_float();
+        let values =
+            var.data
+                .as_f64()
+                .grouped(axis, self.group_of.clone(), self.labels.len(), stat, skipna);
+        let wide = DynArray::from(values);
+        let out = match (stat, dtype) {
+            (GroupStat::Count, _) => DType::Int64,
+            (GroupStat::Min | GroupStat::Max, d) => d,
+            (GroupStat::Sum, d) if !d.is_float() => DType::Int64,
+            (_, DType::Float32) => DType::Float32,
+            _ => DType::Float64,
+        };
+        let data = crate::with_dtype!(out, T => DynArray::from(wide.astype::<T>()));
+        let mut dims = var.dims.clone();
+        dims[axis] = self.name.clone();
+        let mut coords = super::coords_without(&self.array.coords, std::slice::from_ref(&self.dim));
+        coords.insert(
+            self.name.clone(),
+            Coord {
+                dims: vec![self.name.clone()],
+                values: self.labels.clone(),
+                attrs: Attrs::new(),
+                encoding: Attrs::new(),
+            },
+        );
+        Ok(DataArray {
+            name: self.array.name.clone(),
+            variable: Variable {
+                dims,
+                data,
+                attrs: Attrs::new(),
+                encoding: Attrs::new(),
+            },
+            coords,
+        })
+    }
+
+    /// Groupby arithmetic (xarray's `x.groupby("time.month") - clim`):
+    /// `other`, along the groups' dimension (`month`), is taken at each
+    /// position's group label, then combined with the array; the result
+    /// has the array's dimensions, and the group labels as a coordinate
+    /// along the grouped dimension.
+    pub fn arith(&self, op: Arith, other: &DataArray) -> Result<DataArray> {
+        let fails = |message: String| Error::Invalid {
+            operation: format!("groupby({:?}) arithmetic", self.name),
+            message,
+        };
+        let index = super::index_of(&other.coords, &self.name).map_err(|_| {
+            fails(format!(
+                "the other array has no index {:?} to take each group's values from",
+                self.name
+            ))
+        })?;
+        // Where each group's label is in the other's index.
+        let mut at = Vec::with_capacity(self.labels.len());
+        for g in 0..self.labels.len() {
+            let label = self
+                .labels
+                .get(&[g])
+                .ok_or_else(|| fails("no label".into()))?;
+            let found = (0..index.len())
+                .find(|&i| index.compare(i, &label) == Some(std::cmp::Ordering::Equal))
+                .ok_or_else(|| fails(format!("group {label} is not in the other's index")))?;
+            at.push(found as u64);
+        }
+        // Positions without a group read any value and are masked after.
+        let positions: Vec<u64> = self
+            .group_of
+            .iter()
+            .map(|&g| if g == u32::MAX { 0 } else { at[g as usize] })
+            .collect();
+        let mut taken = other.apply(
+            &self.name,
+            &Pick {
+                positions,
+                drop: false,
+            },
+        );
+        taken.coords.shift_remove(&self.name);
+        let taken = taken.rename(&[(&self.name, &self.dim)])?;
+        let mut out = self.array.arith(op, &taken, Join::Inner)?;
+        let per_position: Vec<usize> = self
+            .group_of
+            .iter()
+            .map(|&g| if g == u32::MAX { 0 } else { g as usize })
+            .collect();
+        if self.group_of.iter().all(|&g| g != u32::MAX) {
+            out.coords.insert(
+                self.name.clone(),
+                Coord {
+                    dims: vec![self.dim.clone()],
+                    values: self.labels.select(0, &per_position),
+                    attrs: Attrs::new(),
+                    encoding: Attrs::new(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// `self - other` by group (see [`GroupBy::arith`]).
+    pub fn sub(&self, other: &DataArray) -> Result<DataArray> {
+        self.arith(Arith::Sub, other)
+    }
+}

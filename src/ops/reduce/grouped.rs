@@ -1,0 +1,300 @@
+//! Reductions by group along one axis, in one pass over the data: each
+//! input block folds its elements into per-group partials (counts, sums,
+//! sums of squared deviations, extremes), and the partials combine in the
+//! reduction tree like any other, so the bits do not depend on the thread
+//! count, and the graph is one node whatever the number of groups (the
+//! map-reduce that `flox` brings to xarray). The output has the axis
+//! replaced by one of `groups` positions, in one chunk.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn};
+use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
+
+use super::{take_acc, wrong_accumulator};
+use crate::array::Array;
+use crate::error::Result;
+use crate::graph::{Node, NodeKind, Reduction};
+use crate::ops::elementwise::invalid;
+use crate::runtime::block::{block, take, Block};
+use crate::runtime::block_type::block_type;
+
+/// What a grouped reduction computes per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupStat {
+    Count,
+    Sum,
+    Mean,
+    Var { ddof: u64 },
+    Std { ddof: u64 },
+    Min,
+    Max,
+}
+
+impl GroupStat {
+    fn name(self) -> &'static str {
+        match self {
+            GroupStat::Count => "count",
+            GroupStat::Sum => "sum",
+            GroupStat::Mean => "mean",
+            GroupStat::Var { .. } => "var",
+            GroupStat::Std { .. } => "std",
+            GroupStat::Min => "min",
+            GroupStat::Max => "max",
+        }
+    }
+}
+
+/// Per output element (group × the other axes): the count of values, and
+/// their sum and sum of squared deviations from the mean (Chan et al.),
+/// or their extreme.
+struct Partial {
+    count: Vec<f64>,
+    sum: Vec<f64>,
+    /// Sums of squared deviations (variances) or extremes (min, max).
+    second: Vec<f64>,
+}
+
+struct Grouped {
+    /// The group of each position along the axis (`u32::MAX`: none).
+    group_of: Arc<[u32]>,
+    groups: usize,
+    axis: usize,
+    stat: GroupStat,
+    skipna: bool,
+}
+
+impl Grouped {
+    fn op(&self) -> String {
+        format!("groupby.{}", self.stat.name())
+    }
+
+    /// The block as (outer, along, inner): C order around `axis`.
+    fn dims(&self, shape: &[usize]) -> (usize, usize, usize) {
+        let outer = shape[..self.axis].iter().product();
+        let inner = shape[self.axis + 1..].iter().product();
+        (outer, shape[self.axis], inner)
+    }
+
+    fn empty(&self, outer: usize, inner: usize) -> Partial {
+        let n = outer * self.groups * inner;
+        let second = match self.stat {
+            GroupStat::Min => f64::INFINITY,
+            GroupStat::Max => f64::NEG_INFINITY,
+            _ => 0.0,
+        };
+        Partial {
+            count: vec![0.0; n],
+            sum: vec![0.0; n],
+            second: vec![second; n],
+        }
+    }
+}
+
+impl Reduction for Grouped {
+    fn partial(&self, block: Block, _axes: &[usize], region: &Region) -> Result<Block> {
+        let op = self.op();
+        let data = take::<f64>(block, &op)?;
+        let data = data.as_standard_layout();
+        let values = data.as_slice().ok_or_else(|| wrong_accumulator(&op))?;
+        let (outer, along, inner) = self.dims(data.shape());
+        let start = region.start()[self.axis] as usize;
+        let mut acc = self.empty(outer, inner);
+        let cell = |o: usize, g: usize| (o * self.groups + g) * inner;
+        for o in 0..outer {
+            for p in 0..along {
+                let g = self.group_of[start + p];
+                if g == u32::MAX {
+                    continue;
+                }
+                let at = cell(o, g as usize);
+                let row = &values[(o * along + p) * inner..][..inner];
+                let (count, sum) = (&mut acc.count[at..at + inner], &mut acc.sum[at..at + inner]);
+                let second = &mut acc.second[at..at + inner];
+                match self.stat {
+                    GroupStat::Min | GroupStat::Max => {
+                        let min = self.stat == GroupStat::Min;
+                        for ((&x, n), e) in row.iter().zip(count.iter_mut()).zip(second) {
+                            if x.is_nan() {
+                                if !self.skipna {
+                                    *e = f64::NAN;
+                                }
+                                continue;
+                            }
+                            *n += 1.0;
+                            let better = if min { x < *e } else { x > *e };
+                            if better {
+                                *e = x;
+                            }
+                        }
+                    }
+                    _ => {
+                        for ((&x, n), s) in row.iter().zip(count.iter_mut()).zip(sum) {
+                            if self.skipna && x.is_nan() {
+                                continue;
+                            }
+                            *n += 1.0;
+                            *s += x;
+                        }
+                    }
+                }
+            }
+        }
+        if matches!(self.stat, GroupStat::Var { .. } | GroupStat::Std { .. }) {
+            // Second pass: squared deviations from this block's group means.
+            for o in 0..outer {
+                for p in 0..along {
+                    let g = self.group_of[start + p];
+                    if g == u32::MAX {
+                        continue;
+                    }
+                    let at = cell(o, g as usize);
+                    let row = &values[(o * along + p) * inner..][..inner];
+                    let sums = &acc.sum[at..at + inner];
+                    let counts = &acc.count[at..at + inner];
+                    let m2s = &mut acc.second[at..at + inner];
+                    for (k, &x) in row.iter().enumerate() {
+                        if self.skipna && x.is_nan() {
+                            continue;
+                        }
+                        let mean = sums[k] / counts[k];
+                        m2s[k] += (x - mean) * (x - mean);
+                    }
+                }
+            }
+        }
+        Ok(Box::new(acc))
+    }
+
+    fn combine(&self, acc: Block, other: Block) -> Result<Block> {
+        let op = self.op();
+        let mut a = take_acc::<Partial>(acc, &op)?;
+        let b = take_acc::<Partial>(other, &op)?;
+        if a.count.len() != b.count.len() {
+            return Err(wrong_accumulator(&op));
+        }
+        for k in 0..a.count.len() {
+            let (na, nb) = (a.count[k], b.count[k]);
+            match self.stat {
+                GroupStat::Min => a.second[k] = pick(a.second[k], b.second[k], |x, y| x < y),
+                GroupStat::Max => a.second[k] = pick(a.second[k], b.second[k], |x, y| x > y),
+                GroupStat::Var { .. } | GroupStat::Std { .. } if na > 0.0 && nb > 0.0 => {
+                    let delta = b.sum[k] / nb - a.sum[k] / na;
+                    a.second[k] += b.second[k] + delta * delta * na * nb / (na + nb);
+                }
+                GroupStat::Var { .. } | GroupStat::Std { .. } if na == 0.0 => {
+                    a.second[k] = b.second[k];
+                }
+                _ => {}
+            }
+            a.count[k] = na + nb;
+            a.sum[k] += b.sum[k];
+        }
+        Ok(Box::new(a))
+    }
+
+    fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block> {
+        let op = self.op();
+        let acc = take_acc::<Partial>(acc, &op)?;
+        let values: Vec<f64> = (0..acc.count.len())
+            .map(|k| {
+                let (n, sum, second) = (acc.count[k], acc.sum[k], acc.second[k]);
+                match self.stat {
+                    GroupStat::Count => n,
+                    GroupStat::Sum => sum,
+                    GroupStat::Mean => sum / n,
+                    GroupStat::Var { ddof } | GroupStat::Std { ddof } if n <= ddof as f64 => {
+                        f64::NAN
+                    }
+                    GroupStat::Var { ddof } => second / (n - ddof as f64),
+                    GroupStat::Std { ddof } => (second / (n - ddof as f64)).sqrt(),
+                    GroupStat::Min | GroupStat::Max if n == 0.0 && !second.is_nan() => f64::NAN,
+                    GroupStat::Min | GroupStat::Max => second,
+                }
+            })
+            .collect();
+        ArrayD::from_shape_vec(IxDyn(out_shape), values)
+            .map(block)
+            .map_err(|_| wrong_accumulator(&op))
+    }
+
+    fn acc_bytes_per_element(&self) -> u64 {
+        24
+    }
+}
+
+/// The extreme of two, NaN winning (a NaN kept when NaNs are not skipped).
+fn pick(x: f64, y: f64, better: impl Fn(f64, f64) -> bool) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if better(y, x) {
+        y
+    } else {
+        x
+    }
+}
+
+impl Array<f64> {
+    /// `stat` of the values along `axis` by group: position `p` belongs to
+    /// group `group_of[p]` (`u32::MAX`: to none) of `groups`; NaNs skipped
+    /// when `skipna`. The axis becomes one of length `groups`, one chunk.
+    /// An empty group gives NaN (0 for counts and sums).
+    pub(crate) fn grouped(
+        &self,
+        axis: usize,
+        group_of: Arc<[u32]>,
+        groups: usize,
+        stat: GroupStat,
+        skipna: bool,
+    ) -> Array<f64> {
+        let name = format!("groupby.{}(axis={axis}, {groups} groups)", stat.name());
+        let shape = self.shape();
+        let fail = |message: String| invalid(&name, self.grid().clone(), message);
+        if axis >= shape.len() {
+            return fail(format!(
+                "axis {axis} is out of bounds for {} dimensions",
+                shape.len()
+            ));
+        }
+        if group_of.len() as u64 != shape[axis] {
+            return fail(format!(
+                "{} group labels for an axis of {}",
+                group_of.len(),
+                shape[axis]
+            ));
+        }
+        if groups == 0
+            || group_of
+                .iter()
+                .any(|&g| g != u32::MAX && g as usize >= groups)
+        {
+            return fail(format!(
+                "group numbers must be below {groups} (and there must be one)"
+            ));
+        }
+        let mut axes: Vec<AxisChunks> = self.grid().axes().to_vec();
+        axes[axis] = match AxisChunks::from_sizes(&[groups as u64]) {
+            Ok(a) => a,
+            Err(e) => return fail(e.to_string()),
+        };
+        let reduction = Grouped {
+            group_of,
+            groups,
+            axis,
+            stat,
+            skipna,
+        };
+        Array::from_node(Node::new(
+            &name,
+            ChunkGrid::new(axes),
+            block_type::<f64>(),
+            NodeKind::Reduce {
+                input: self.node().clone(),
+                reduction: Arc::new(reduction),
+                axes: vec![axis],
+                keepdims: true,
+                split_every: super::DEFAULT_SPLIT_EVERY,
+            },
+        ))
+    }
+}

@@ -1,0 +1,266 @@
+//! Groupby against xarray: by month, year and day of year in every
+//! calendar, over irregular chunks that groups straddle, with NaNs; groupby
+//! arithmetic; the mean of a group equals the mean of its selection; the
+//! bits do not depend on the thread count.
+
+mod support;
+
+use std::path::Path;
+
+use ndchunk::chunking::ChunkGrid;
+use ndchunk::{open_zarr, Chunks, ComputeOptions, DataArray, Values};
+use serde_json::Value;
+
+/// Writes a daily (time, lat, lon) float32 store with NaNs in `calendar`
+/// (argv[2]) to argv[1], then dumps xarray's groupby results into argv[3]:
+/// `meta.json` (per case: dims, dtype, labels) and `<case>.bin` (f64).
+const XARRAY: &str = r#"
+import json, sys, os
+import numpy as np, xarray as xr
+store, calendar, out = sys.argv[1:4]
+times = xr.date_range("2000-01-01", periods=800, freq="D", calendar=calendar, use_cftime=True)
+rng = np.random.default_rng(3)
+doy = np.arange(800) % 360
+t = (280 + 10 * np.cos(2 * np.pi * doy / 360)[:, None, None]
+     + np.linspace(-5, 5, 3)[None, :, None] + rng.normal(size=(800, 3, 4))).astype("float32")
+t[rng.random(t.shape) < 0.05] = np.nan
+ds = xr.Dataset({"t": (("time", "lat", "lon"), t)},
+                coords={"time": times, "lat": [-30.0, 0.0, 30.0], "lon": np.arange(4) * 90.0})
+ds.chunk({"time": 100}).to_zarr(store, zarr_format=3, mode="w-")
+ds = xr.open_zarr(store, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).load()
+da = ds.t
+clim = da.groupby("time.month").mean()
+cases = {
+    "month_mean": clim,
+    "month_sum": da.groupby("time.month").sum(),
+    "month_count": da.groupby("time.month").count(),
+    "month_std": da.groupby("time.month").std(),
+    "month_var1": da.groupby("time.month").var(ddof=1),
+    "month_min": da.groupby("time.month").min(),
+    "month_max": da.groupby("time.month").max(),
+    "year_sum": da.groupby("time.year").sum(),
+    "doy_mean": da.groupby("time.dayofyear").mean(),
+    "lat_mean": da.groupby("lat").mean(),
+    "anomaly": da.groupby("time.month") - clim,
+}
+meta = {}
+for name, r in cases.items():
+    key = [d for d in r.dims if d in ("month", "year", "dayofyear", "lat")]
+    meta[name] = {"dims": list(r.dims), "dtype": str(r.dtype),
+                  "labels": r[key[0]].values.tolist() if key and name != "anomaly" else None}
+    np.asarray(r.values, dtype="<f8").tofile(os.path.join(out, name + ".bin"))
+json.dump(meta, open(os.path.join(out, "meta.json"), "w"))
+"#;
+
+fn read_f64(path: &Path) -> Vec<f64> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// Equal, NaN as NaN, within `rel` (float32 sums and moments are
+/// accumulated in another order by numpy).
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= rel * b.abs().max(1.0)
+}
+
+/// `t` on irregular time chunks that months straddle.
+fn irregular(t: &DataArray) -> DataArray {
+    let mut sizes = Vec::new();
+    let mut left = t.shape()[0];
+    for k in [7u64, 45, 13, 90, 31, 60].iter().cycle() {
+        let k = (*k).min(left);
+        sizes.push(k);
+        left -= k;
+        if left == 0 {
+            break;
+        }
+    }
+    let grid = ChunkGrid::from_sizes(&[sizes, vec![3], vec![2, 2]]).unwrap();
+    t.chunk(Chunks::Grid(grid))
+}
+
+fn labels_of(values: &Values) -> Vec<f64> {
+    match values {
+        Values::Int { data, .. } => data.iter().map(|&v| v as f64).collect(),
+        Values::Float { data, .. } => data.iter().copied().collect(),
+        other => panic!("unexpected labels {}", other.type_name()),
+    }
+}
+
+#[test]
+fn groupby_matches_xarray_in_every_calendar() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    for calendar in ["standard", "noleap", "360_day", "all_leap", "julian"] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("daily.zarr");
+        let out = dir.path().join("xarray");
+        std::fs::create_dir(&out).unwrap();
+        support::run_python(
+            &python,
+            XARRAY,
+            &[store.as_os_str(), calendar.as_ref(), out.as_os_str()],
+        );
+        let meta: Value =
+            serde_json::from_slice(&std::fs::read(out.join("meta.json")).unwrap()).unwrap();
+        let t = irregular(&open_zarr(&store).unwrap().get("t").unwrap());
+        let by_month = t.groupby("time.month").unwrap();
+        let clim = by_month.mean().unwrap();
+        let cases: Vec<(&str, DataArray)> = vec![
+            ("month_mean", clim.clone()),
+            ("month_sum", by_month.sum().unwrap()),
+            ("month_count", by_month.count().unwrap()),
+            ("month_std", by_month.std(0).unwrap()),
+            ("month_var1", by_month.var(1).unwrap()),
+            ("month_min", by_month.min().unwrap()),
+            ("month_max", by_month.max().unwrap()),
+            ("year_sum", t.groupby("time.year").unwrap().sum().unwrap()),
+            (
+                "doy_mean",
+                t.groupby("time.dayofyear").unwrap().mean().unwrap(),
+            ),
+            ("lat_mean", t.groupby("lat").unwrap().mean().unwrap()),
+            ("anomaly", by_month.sub(&clim).unwrap()),
+        ];
+        for (name, ours) in cases {
+            let what = format!("{calendar} {name}");
+            let theirs = &meta[name];
+            let dims: Vec<String> = serde_json::from_value(theirs["dims"].clone()).unwrap();
+            assert_eq!(ours.dims(), dims, "{what}: dims");
+            assert_eq!(
+                ours.dtype().name(),
+                theirs["dtype"].as_str().unwrap(),
+                "{what}: dtype"
+            );
+            if let Some(labels) = theirs["labels"].as_array() {
+                let key = &dims[dims
+                    .iter()
+                    .position(|d| d != "lat" && d != "lon")
+                    .unwrap_or(0)];
+                let key = if name == "lat_mean" {
+                    "lat"
+                } else {
+                    key.as_str()
+                };
+                let want: Vec<f64> = labels.iter().map(|v| v.as_f64().unwrap()).collect();
+                assert_eq!(
+                    labels_of(ours.coord(key).unwrap().values()),
+                    want,
+                    "{what}: labels"
+                );
+            }
+            let expected = read_f64(&out.join(format!("{name}.bin")));
+            let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
+            assert_eq!(got.len(), expected.len(), "{what}: size");
+            // Minima, maxima and counts exactly; sums and moments within
+            // float32 rounding of numpy's other summation order; an anomaly
+            // (a difference of values near 280, whose climatology numpy
+            // sums in float32) within 4 float32 steps at 280 (1.2e-4).
+            let rel = match name {
+                "month_count" | "month_min" | "month_max" => 0.0,
+                "anomaly" => 4.0 * 256.0 * f64::from(f32::EPSILON),
+                _ => 1e-6,
+            };
+            let bad = got
+                .iter()
+                .zip(&expected)
+                .filter(|(a, b)| !close(**a, **b, rel))
+                .count();
+            let first: Vec<String> = got
+                .iter()
+                .zip(&expected)
+                .enumerate()
+                .filter(|(_, (a, b))| !close(**a, **b, rel))
+                .take(5)
+                .map(|(i, (a, b))| format!("[{i}] {a} vs {b}"))
+                .collect();
+            assert_eq!(
+                bad, 0,
+                "{what}: {bad} values differ from xarray's: {first:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_mean_is_the_mean_of_its_selection_on_any_thread_count() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("daily.zarr");
+    let out = dir.path().join("xarray");
+    std::fs::create_dir(&out).unwrap();
+    support::run_python(
+        &python,
+        XARRAY,
+        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
+    );
+    let t = irregular(&open_zarr(&store).unwrap().get("t").unwrap());
+    let monthly = t.groupby("time.month").unwrap().mean().unwrap();
+    let means = monthly.values::<f32>().unwrap();
+    // March and August of both years, selected by date strings: the mean
+    // of their values (NaNs skipped) is the group's.
+    for (k, month) in [(2usize, "03"), (7, "08")] {
+        let mut sums = ndarray::Array2::<f64>::zeros((3, 4));
+        let mut counts = ndarray::Array2::<f64>::zeros((3, 4));
+        for year in ["2000", "2001", "2002"] {
+            // The 800 days end in March 2002.
+            let Ok(part) = t.sel("time", format!("{year}-{month}").as_str()) else {
+                continue;
+            };
+            for day in part.values::<f64>().unwrap().outer_iter() {
+                for ((s, c), &x) in sums.iter_mut().zip(counts.iter_mut()).zip(day.iter()) {
+                    if !x.is_nan() {
+                        *s += x;
+                        *c += 1.0;
+                    }
+                }
+            }
+        }
+        let got = means.index_axis(ndarray::Axis(0), k);
+        for ((x, s), c) in got.iter().zip(sums.iter()).zip(counts.iter()) {
+            let y = s / c;
+            assert!(
+                (f64::from(*x) - y).abs() <= 1e-4 * y.abs(),
+                "month {month}: {x} vs {y}"
+            );
+        }
+    }
+    // The same bits on one and two threads.
+    let run = |threads: usize| {
+        let options = ComputeOptions::new().threads(threads).progress(false);
+        let std = t.groupby("time.month").unwrap().std(1).unwrap();
+        std.data().as_f64().compute_with(&options).unwrap().0
+    };
+    let (one, two) = (run(1), run(2));
+    assert!(one
+        .iter()
+        .zip(two.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+#[test]
+fn grouping_by_what_is_not_there_is_a_clear_error() {
+    let t = DataArray::new(ndchunk::Array::<f64>::zeros(&[4], [2]).unwrap(), &["time"]).unwrap();
+    let e = t.groupby("time.month").unwrap_err().to_string();
+    assert!(e.contains("\"time\""), "{e}");
+    let with_x = t
+        .with_coord(
+            "time",
+            ndchunk::Coord::new(
+                &["time"],
+                Values::float(ndarray::arr1(&[1.0, 2.0, 1.0, 2.0]).into_dyn()),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let e = with_x.groupby("time.month").unwrap_err().to_string();
+    assert!(e.contains("no dates"), "{e}");
+    let grouped = with_x.groupby("time").unwrap().mean().unwrap();
+    assert_eq!(grouped.shape(), vec![2]);
+}
