@@ -156,13 +156,7 @@ impl DataArray {
         if name != dim && self.dims().contains(&name) {
             return Err(fails(format!("the array has a dimension {name:?} already")));
         }
-        Ok(GroupBy {
-            array: self.clone(),
-            dim,
-            name,
-            labels,
-            group_of,
-        })
+        Ok(GroupBy::new(self.clone(), &dim, &name, labels, group_of))
     }
 }
 
@@ -182,6 +176,22 @@ fn date_component(part: &str) -> Option<fn(&super::CfDatetime) -> Result<i64>> {
 }
 
 impl GroupBy {
+    pub(crate) fn new(
+        array: DataArray,
+        dim: &str,
+        name: &str,
+        labels: Values,
+        group_of: Arc<[u32]>,
+    ) -> GroupBy {
+        GroupBy {
+            array,
+            dim: dim.to_string(),
+            name: name.to_string(),
+            labels,
+            group_of,
+        }
+    }
+
     /// The groups' labels, sorted (the result's coordinate).
     pub fn labels(&self) -> &Values {
         &self.labels

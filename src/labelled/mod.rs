@@ -11,6 +11,7 @@ mod align;
 mod arith;
 mod calendar;
 mod cf_time;
+mod coarsen;
 mod data_array;
 mod dataset;
 mod decode;
@@ -18,10 +19,12 @@ mod display;
 mod groupby;
 mod open;
 mod region;
+mod resample;
 mod select;
 mod shape;
 mod values;
 mod variable;
+mod weighted;
 mod write;
 
 use indexmap::IndexMap;
@@ -30,6 +33,7 @@ pub use align::Join;
 pub use arith::Arith;
 pub use calendar::Calendar;
 pub use cf_time::{time_encoding, CfDatetime, TimeUnit, TimeUnits};
+pub use coarsen::{Coarsen, CoarsenBoundary};
 pub use data_array::DataArray;
 pub use dataset::Dataset;
 pub use groupby::GroupBy;
@@ -37,6 +41,7 @@ pub use open::{open_dataset, open_dataset_with, open_zarr, open_zarr_with, OpenO
 pub use select::{Label, Sel};
 pub use values::Values;
 pub use variable::Coord;
+pub use weighted::Weighted;
 pub use write::ZarrWriteOptions;
 
 use crate::error::{Error, Result};

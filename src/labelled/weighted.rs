@@ -1,0 +1,97 @@
+//! `weighted`: weighted sums and means by dimension name, as xarray's
+//! `da.weighted(w).sum(dims)` / `.mean(dims)`: the weights are aligned and
+//! broadcast as arithmetic is; a missing value contributes neither to the
+//! sum nor to the sum of weights (so a mean over NaNs is the mean of the
+//! rest, and NaN where no weight is left).
+
+use super::arith::Arith;
+use super::data_array::DataArray;
+use super::{Attrs, Dims};
+use crate::array::DynArray;
+use crate::error::{Error, Result};
+
+/// A [`DataArray`] with weights (see [`DataArray::weighted`]).
+#[derive(Debug, Clone)]
+pub struct Weighted {
+    array: DataArray,
+    weights: DataArray,
+}
+
+impl DataArray {
+    /// This array weighted by `weights` (e.g. `cos(lat)` area weights),
+    /// which must hold no NaN and not sum to zero or less.
+    ///
+    /// ```
+    /// use ndchunk::{Array, DataArray};
+    /// let x = DataArray::new(Array::<f64>::from_ndarray(ndarray::arr1(&[1.0, f64::NAN, 3.0]).into_dyn(), [3]).unwrap(), &["lat"]).unwrap();
+    /// let w = DataArray::new(Array::<f64>::from_ndarray(ndarray::arr1(&[1.0, 5.0, 3.0]).into_dyn(), [3]).unwrap(), &["lat"]).unwrap();
+    /// let mean = x.weighted(&w).unwrap().mean("lat").unwrap();
+    /// assert_eq!(mean.values::<f64>().unwrap()[[]], 2.5); // (1*1 + 3*3) / (1 + 3)
+    /// ```
+    pub fn weighted(&self, weights: &DataArray) -> Result<Weighted> {
+        let values = weights.values::<f64>()?;
+        let fails = |message: String| Error::Invalid {
+            operation: "weighted".into(),
+            message,
+        };
+        if values.iter().any(|w| w.is_nan()) {
+            return Err(fails("the weights hold missing values (NaN)".into()));
+        }
+        let total: f64 = values.iter().sum();
+        if total <= 0.0 {
+            return Err(fails(format!(
+                "the weights sum to {total}, not to more than 0"
+            )));
+        }
+        Ok(Weighted {
+            array: self.clone(),
+            weights: weights.clone(),
+        })
+    }
+
+    /// The array as `float64` through `f` element by element.
+    fn map_f64(&self, name: &str, f: fn(f64) -> f64) -> DataArray {
+        let mut out = self.clone();
+        out.variable.data = DynArray::from(self.variable.data.as_f64().map(name, f));
+        out.variable.attrs = Attrs::new();
+        out
+    }
+}
+
+impl Weighted {
+    /// The weighted sum over `dims` (missing values count as 0).
+    pub fn sum(&self, dims: impl Into<Dims>) -> Result<DataArray> {
+        let filled = self
+            .array
+            .map_f64("fillna(0)", |x| if x.is_nan() { 0.0 } else { x });
+        filled
+            .arith(Arith::Mul, &self.weights, super::Join::Inner)?
+            .reduce(crate::array::Reduction::Sum, dims, Some(false))
+            .map(|s| s.renamed_as(&self.array))
+    }
+
+    /// The weighted mean over `dims`: the weighted sum over the sum of the
+    /// weights of the values present (NaN where none is).
+    pub fn mean(&self, dims: impl Into<Dims>) -> Result<DataArray> {
+        let dims = dims.into();
+        let present = self
+            .array
+            .map_f64("notnull", |x| if x.is_nan() { 0.0 } else { 1.0 });
+        let total = present
+            .arith(Arith::Mul, &self.weights, super::Join::Inner)?
+            .reduce(crate::array::Reduction::Sum, dims.clone(), Some(false))?;
+        let total = total.map_f64("where(!=0)", |w| if w == 0.0 { f64::NAN } else { w });
+        let sum = self.sum(dims)?;
+        Ok(sum
+            .arith(Arith::Div, &total, super::Join::Inner)?
+            .renamed_as(&self.array))
+    }
+}
+
+impl DataArray {
+    /// This array with `other`'s name.
+    fn renamed_as(mut self, other: &DataArray) -> DataArray {
+        self.name = other.name.clone();
+        self
+    }
+}
