@@ -67,7 +67,7 @@ impl DataArray {
                 return Err(fails(format!("a window of {w} on a dimension of {n}")));
             }
             let count = match boundary {
-                CoarsenBoundary::Exact if n % w != 0 => {
+                CoarsenBoundary::Exact if !n.is_multiple_of(w) => {
                     return Err(fails(format!(
                         "{n} is not a multiple of {w}: use CoarsenBoundary::Trim or CoarsenBoundary::Pad"
                     )))
