@@ -3,6 +3,8 @@
 //! arithmetic; the mean of a group equals the mean of its selection; the
 //! bits do not depend on the thread count.
 
+#[path = "support/counting.rs"]
+mod counting;
 mod support;
 
 use std::path::Path;
@@ -487,4 +489,76 @@ fn resample_coarsen_and_weighted_match_xarray() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("sum to -1"), "{e}");
+}
+
+/// The three results of `examples/climate_anomaly` over a store that
+/// counts its chunk reads: one run of the engine reads each source chunk
+/// a bounded number of times (one per reduction that reads the source:
+/// the climatology, the anomalies' spread, the weighted sum and the sum of
+/// the weights present).
+#[test]
+fn the_climate_summary_reads_each_source_chunk_four_times() {
+    use ndchunk::io::{ArrayMeta, DType, Scalar};
+    use ndchunk::{Array, Calendar, Coord, TimeUnits};
+    let (nt, ny, nx) = (96usize, 6usize, 8usize);
+    let values = ndarray::Array::from_shape_fn((nt, ny, nx), |(t, y, x)| {
+        280.0 + (t as f64 * 0.26).sin() * 5.0 + y as f64 - x as f64 * 0.1
+    })
+    .into_dyn();
+    let grid = ChunkGrid::regular(&[nt as u64, ny as u64, nx as u64], &[24, 6, 8]).unwrap();
+    let store = counting::Counting::holding(
+        ArrayMeta::new(grid, DType::Float64, Scalar::Float(f64::NAN)),
+        values.view(),
+    );
+    let units: TimeUnits = "hours since 2001-01-30".parse().unwrap();
+    let times: Vec<_> = (0..nt)
+        .map(|h| units.decode(h as f64, Calendar::Standard).unwrap())
+        .collect();
+    let lat: Vec<f64> = (0..ny).map(|i| -50.0 + 20.0 * i as f64).collect();
+    let x = DataArray::new(
+        ndchunk::DynArray::from_store(store.clone()).unwrap(),
+        &["time", "lat", "lon"],
+    )
+    .unwrap()
+    .with_coord(
+        "time",
+        Coord::new(&["time"], Values::Time(ndarray::arr1(&times).into_dyn())).unwrap(),
+    )
+    .unwrap()
+    .with_coord(
+        "lat",
+        Coord::new(&["lat"], Values::float(ndarray::arr1(&lat).into_dyn())).unwrap(),
+    )
+    .unwrap();
+    let by_month = x.groupby("time.month").unwrap();
+    let clim = by_month.mean().unwrap();
+    let anom_std = by_month.sub(&clim).unwrap().std("time", 0).unwrap();
+    let w = DataArray::new(
+        Array::from_ndarray(
+            ndarray::arr1(&lat)
+                .mapv(|l: f64| l.to_radians().cos())
+                .into_dyn(),
+            [ny as u64],
+        )
+        .unwrap(),
+        &["lat"],
+    )
+    .unwrap();
+    let global = x.weighted(&w).unwrap().mean(["lat", "lon"]).unwrap();
+    let summary = ndchunk::Dataset::new()
+        .with_var("clim", clim)
+        .unwrap()
+        .with_var("anom_std", anom_std)
+        .unwrap()
+        .with_var("global_mean", global)
+        .unwrap();
+    store.take_reads();
+    let computed = summary.persist().unwrap();
+    let reads = store.take_reads();
+    assert_eq!(reads.len(), 4, "every chunk is read");
+    assert!(reads.values().all(|&n| n == 4), "{reads:?}");
+    // January's two days and February's two: the months' means.
+    let clim = computed.get("clim").unwrap().values::<f64>().unwrap();
+    let jan: f64 = (0..48).map(|t| values[[t, 0, 0]]).sum::<f64>() / 48.0;
+    assert!((clim[[0, 0, 0]] - jan).abs() < 1e-9);
 }

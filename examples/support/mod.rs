@@ -33,18 +33,28 @@ impl ExampleArgs {
             .cloned()
     }
 
+    /// SRC and OUT, when given.
+    #[allow(dead_code)]
+    pub fn paths(&self) -> Option<(PathBuf, PathBuf)> {
+        match (self.args.first(), self.args.get(1)) {
+            (Some(src), Some(out)) if !src.starts_with("--") => {
+                Some((PathBuf::from(src), PathBuf::from(out)))
+            }
+            _ => None,
+        }
+    }
+
     /// SRC and OUT as given; without them, 60 days of sample data
     /// ([`write_climate`], Zarr v3) written to `dir/climate.zarr` (said on
     /// stdout) and `dir/<out_name>` as the output.
+    #[allow(dead_code)]
     pub fn paths_or_sample(
         &self,
         dir: &Path,
         out_name: &str,
     ) -> ndchunk::Result<(PathBuf, PathBuf)> {
-        if let (Some(src), Some(out)) = (self.args.first(), self.args.get(1)) {
-            if !src.starts_with("--") {
-                return Ok((PathBuf::from(src), PathBuf::from(out)));
-            }
+        if let Some(paths) = self.paths() {
+            return Ok(paths);
         }
         let src = dir.join("climate.zarr");
         println!(
@@ -54,4 +64,11 @@ impl ExampleArgs {
         write_climate(&src, 24 * 60, ZarrFormat::V3, Field::Smooth)?;
         Ok((src, dir.join(out_name)))
     }
+}
+
+/// The smooth sample field of `chunkctl demo` at hour `t`, latitude row
+/// `y`, longitude column `x`.
+#[allow(dead_code)]
+pub fn temperature(t: u64, y: u64, x: u64) -> f32 {
+    sample::temperature(Field::Smooth, t, y, x)
 }
