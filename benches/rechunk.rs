@@ -18,23 +18,20 @@
 mod sample;
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "support/timing.rs"]
+mod timing;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+use timing::{settle, timed, Row};
 
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrFormat};
 use ndchunk::io::{ChunkGrid, ChunkStore, ZarrStore};
 use rayon::prelude::*;
 use zarrs::array::{Array, ArrayBytes, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
-
-struct Row {
-    name: String,
-    wall: f64,
-    cpu: Option<f64>,
-    rss: Option<u64>,
-}
 
 /// The first argument that makes this binary run only the engine's row.
 const ENGINE_CHILD: &str = "--engine-rechunk-child";
@@ -312,41 +309,6 @@ fn engine_rechunk(src: &Path, dst: &Path, hours: u64) {
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Writes back what the previous row left dirty in the page cache, so
-/// that its writeback is not billed to the next row.
-fn settle() {
-    let _ = Command::new("sync").status();
-}
-
-/// Runs a command under GNU time.
-fn timed(name: &str, command: &mut Command) -> Row {
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let program = command.get_program().to_owned();
-    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
-    settle();
-    let t = Instant::now();
-    let status = Command::new("/usr/bin/time")
-        .args(["-f", "%e %U %S %M", "-o"])
-        .arg(report.path())
-        .arg(program)
-        .args(args)
-        .status()
-        .unwrap();
-    let wall = t.elapsed().as_secs_f64();
-    assert!(status.success(), "{name} failed");
-    let text = std::fs::read_to_string(report.path()).unwrap();
-    let f: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    Row {
-        name: name.into(),
-        wall,
-        cpu: f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
-        rss: f.get(3).map(|kb| (*kb as u64) * 1024),
-    }
 }
 
 /// `zarrs_reencode` on the PATH or in cargo's bin directory.

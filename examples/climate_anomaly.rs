@@ -23,15 +23,10 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Instant;
 
 use ndchunk::chunking::parse_bytes;
-use ndchunk::io::zarr::{ZarrCodec, ZarrFormat};
-use ndchunk::{
-    map_blocks, open_dataset, Array, BlockSpec, Calendar, CfDatetime, ComputeOptions, Coord,
-    DataArray, Dataset, TimeUnits, Values, ZarrWriteOptions,
-};
+use ndchunk::{open_dataset, Array, ComputeOptions, DataArray, Dataset, Values, ZarrWriteOptions};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -64,7 +59,7 @@ fn run() -> Result<(), Error> {
                 src.display()
             );
             let started = Instant::now();
-            write_sample(&src, hours)?;
+            support::write_climate_dataset(&src, hours)?;
             println!("  written in {:.1} s", started.elapsed().as_secs_f64());
             (src, scratch.path().join("climate.zarr"))
         }
@@ -100,61 +95,5 @@ fn run() -> Result<(), Error> {
         report.max_mem >> 20
     );
     println!("{summary}");
-    Ok(())
-}
-
-/// A year (or `hours`) of a smooth hourly field on a 1-degree grid in
-/// daily chunks, with CF time, lat and lon: computed lazily block by
-/// block and written by the engine.
-fn write_sample(path: &Path, hours: u64) -> Result<(), Error> {
-    let shape = [hours, 180, 360];
-    let zeros = Array::<f32>::zeros(&shape, [24, 180, 360])?;
-    let field = map_blocks("sample", &[&zeros], &BlockSpec::new(), |_, info| {
-        let (start, stop) = (info.region.start(), info.region.stop());
-        ndarray::Array::from_shape_fn(
-            (
-                (stop[0] - start[0]) as usize,
-                (stop[1] - start[1]) as usize,
-                (stop[2] - start[2]) as usize,
-            ),
-            |(t, y, x)| {
-                support::temperature(
-                    start[0] + t as u64,
-                    start[1] + y as u64,
-                    start[2] + x as u64,
-                )
-            },
-        )
-        .into_dyn()
-    });
-    let units: TimeUnits = "hours since 2001-01-01".parse()?;
-    let times = (0..hours)
-        .map(|h| units.decode(h as f64, Calendar::Standard))
-        .collect::<ndchunk::Result<Vec<CfDatetime>>>()?;
-    let axis = |n: usize, first: f64| {
-        Values::float(ndarray::Array1::from_shape_fn(n, |i| first + i as f64).into_dyn())
-    };
-    let mut attrs = ndchunk::Attrs::new();
-    attrs.insert("units".into(), "K".into());
-    let t2m = DataArray::new(field, &["time", "lat", "lon"])?
-        .with_attrs(attrs)
-        .with_coord(
-            "time",
-            Coord::new(&["time"], Values::Time(ndarray::arr1(&times).into_dyn()))?,
-        )?
-        .with_coord("lat", Coord::new(&["lat"], axis(180, -89.5))?)?
-        .with_coord("lon", Coord::new(&["lon"], axis(360, 0.5))?)?;
-    let codec = ZarrCodec::Blosc {
-        cname: "zstd".into(),
-        clevel: 3,
-        shuffle: "shuffle".into(),
-    };
-    let write = ZarrWriteOptions::new()
-        .format(ZarrFormat::V3)
-        .codec(codec)
-        .compute(ComputeOptions::new().progress(true));
-    Dataset::new()
-        .with_var("t2m", t2m)?
-        .to_zarr_with(path, &write)?;
     Ok(())
 }

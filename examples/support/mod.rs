@@ -8,6 +8,8 @@ use ndchunk::io::zarr::ZarrFormat;
 #[path = "../../src/bin/chunkctl/sample.rs"]
 mod sample;
 
+#[allow(unused_imports)]
+pub use sample::write_climate_dataset;
 use sample::{write_climate, Field};
 
 /// The command line of an example program: `SRC OUT [--flag value ...]`.
@@ -64,11 +66,4 @@ impl ExampleArgs {
         write_climate(&src, 24 * 60, ZarrFormat::V3, Field::Smooth)?;
         Ok((src, dir.join(out_name)))
     }
-}
-
-/// The smooth sample field of `chunkctl demo` at hour `t`, latitude row
-/// `y`, longitude column `x`.
-#[allow(dead_code)]
-pub fn temperature(t: u64, y: u64, x: u64) -> f32 {
-    sample::temperature(Field::Smooth, t, y, x)
 }

@@ -381,6 +381,20 @@ impl DynArray {
         }
     }
 
+    /// A grouped reduction along `axis` (see `Array::grouped`), read in
+    /// the array's own type.
+    pub(crate) fn grouped(
+        &self,
+        axis: usize,
+        group_of: Arc<[u32]>,
+        groups: usize,
+        stat: crate::ops::GroupStat,
+        skipna: bool,
+    ) -> Array<f64> {
+        each!(self, a => a.grouped(axis, group_of, groups, stat, skipna),
+            bool _b => self.as_f64().grouped(axis, group_of, groups, stat, skipna))
+    }
+
     /// The optimised plan, for the default budget.
     pub fn plan(&self) -> Result<Plan> {
         each!(self, a => a.plan())

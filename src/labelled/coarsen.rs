@@ -112,21 +112,27 @@ impl Coarsen {
     /// those of the others (a sum of sums, a maximum of maxima).
     fn fold(&self, first: GroupStat, then: GroupStat) -> crate::Array<f64> {
         let skipna = self.array.dtype().is_float();
-        let mut data = self.array.variable.data.as_f64();
-        for (k, &(axis, w, count)) in self.windows.iter().enumerate() {
-            let n = data.shape()[axis];
-            let group_of: Arc<[u32]> = (0..n)
-                .map(|p| {
-                    let g = p / w;
-                    if g < count {
-                        g as u32
-                    } else {
-                        u32::MAX
-                    }
+        let windows = |axis: usize, n: u64, w: u64, count: u64| -> (usize, Arc<[u32]>, usize) {
+            let group_of = (0..n)
+                .map(|p| match p / w {
+                    g if g < count => g as u32,
+                    _ => u32::MAX,
                 })
                 .collect();
-            let stat = if k == 0 { first } else { then };
-            data = data.grouped(axis, group_of, count as usize, stat, skipna);
+            (axis, group_of, count as usize)
+        };
+        let (first_axis, w, count) = self.windows[0];
+        let n = self.array.shape()[first_axis];
+        let (axis, group_of, groups) = windows(first_axis, n, w, count);
+        let mut data = self
+            .array
+            .variable
+            .data
+            .grouped(axis, group_of, groups, first, skipna);
+        for &(axis, w, count) in &self.windows[1..] {
+            let n = data.shape()[axis];
+            let (axis, group_of, groups) = windows(axis, n, w, count);
+            data = data.grouped(axis, group_of, groups, then, skipna);
         }
         data
     }

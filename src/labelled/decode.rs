@@ -89,6 +89,10 @@ pub(crate) fn mask_and_scale(
         .into_iter()
         .map(|f| reinterpret(f, unsigned, bits))
         .collect();
+    // A NaN fill in float data masks what is NaN already.
+    if stored.dtype.is_float() {
+        fills.retain(|f| !f.is_nan());
+    }
     if scale.is_none() && offset.is_none() && fills.is_empty() && unsigned.is_none() {
         return Ok((data, attrs, encoding));
     }
@@ -190,7 +194,10 @@ fn promoted_float(dtype: DType) -> DType {
 }
 
 fn reinterpret(v: f64, unsigned: Option<bool>, bits: u32) -> f64 {
-    let span = 2f64.powi(bits as i32);
+    if unsigned.is_none() {
+        return v;
+    }
+    let span = (bits as f64).exp2();
     match unsigned {
         Some(true) if v < 0.0 => v + span,
         Some(false) if v >= span / 2.0 => v - span,

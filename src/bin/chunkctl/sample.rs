@@ -10,7 +10,10 @@ use rayon::prelude::*;
 use ndchunk::chunking::ChunkGrid;
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
-use ndchunk::Result;
+use ndchunk::{
+    map_blocks, Array, BlockSpec, Calendar, CfDatetime, ComputeOptions, Coord, DataArray, Dataset,
+    Result, TimeUnits, Values, ZarrWriteOptions,
+};
 
 /// What the sample field looks like to a codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,4 +86,63 @@ pub fn temperature(field: Field, t: u64, y: u64, x: u64) -> f32 {
         Field::Smooth => smooth,
         Field::Noisy => smooth + (t * 7919 + y * 104_729 + x * 1_299_709) as f32 % 97.0 * 0.01,
     }
+}
+
+/// `hours` of the smooth field ([`temperature`]) as an xarray dataset:
+/// `t2m(time, lat, lon)` float32 on a 1-degree grid in daily chunks
+/// (blosc-zstd, Zarr v3), with CF time (hours since 2001-01-01), lat and
+/// lon; computed block by block and written by the engine.
+#[allow(dead_code)]
+pub fn write_climate_dataset(path: &Path, hours: u64) -> Result<()> {
+    let shape = [hours, 180, 360];
+    let zeros = Array::<f32>::zeros(&shape, [24, 180, 360])?;
+    let field = map_blocks("sample", &[&zeros], &BlockSpec::new(), |_, info| {
+        let (start, stop) = (info.region.start(), info.region.stop());
+        ndarray::Array::from_shape_fn(
+            (
+                (stop[0] - start[0]) as usize,
+                (stop[1] - start[1]) as usize,
+                (stop[2] - start[2]) as usize,
+            ),
+            |(t, y, x)| {
+                temperature(
+                    Field::Smooth,
+                    start[0] + t as u64,
+                    start[1] + y as u64,
+                    start[2] + x as u64,
+                )
+            },
+        )
+        .into_dyn()
+    });
+    let units: TimeUnits = "hours since 2001-01-01".parse()?;
+    let times = (0..hours)
+        .map(|h| units.decode(h as f64, Calendar::Standard))
+        .collect::<ndchunk::Result<Vec<CfDatetime>>>()?;
+    let axis = |n: usize, first: f64| {
+        Values::float(ndarray::Array1::from_shape_fn(n, |i| first + i as f64).into_dyn())
+    };
+    let mut attrs = ndchunk::Attrs::new();
+    attrs.insert("units".into(), "K".into());
+    let t2m = DataArray::new(field, &["time", "lat", "lon"])?
+        .with_attrs(attrs)
+        .with_coord(
+            "time",
+            Coord::new(&["time"], Values::Time(ndarray::arr1(&times).into_dyn()))?,
+        )?
+        .with_coord("lat", Coord::new(&["lat"], axis(180, -89.5))?)?
+        .with_coord("lon", Coord::new(&["lon"], axis(360, 0.5))?)?;
+    let codec = ZarrCodec::Blosc {
+        cname: "zstd".into(),
+        clevel: 3,
+        shuffle: "shuffle".into(),
+    };
+    let write = ZarrWriteOptions::new()
+        .format(ZarrFormat::V3)
+        .codec(codec)
+        .compute(ComputeOptions::new().progress(true));
+    Dataset::new()
+        .with_var("t2m", t2m)?
+        .to_zarr_with(path, &write)?;
+    Ok(())
 }

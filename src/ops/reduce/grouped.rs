@@ -6,16 +6,21 @@
 //! map-reduce that `flox` brings to xarray). The output has the axis
 //! replaced by one of `groups` positions, in one chunk.
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
 
 use super::{take_acc, wrong_accumulator};
+use num_traits::AsPrimitive;
+
 use crate::array::Array;
 use crate::error::Result;
 use crate::graph::{Node, NodeKind, Reduction};
 use crate::ops::elementwise::invalid;
+use crate::ops::Numeric;
 use crate::runtime::block::{block, take, Block};
 use crate::runtime::block_type::block_type;
 
@@ -45,17 +50,24 @@ impl GroupStat {
     }
 }
 
-/// Per output element (group × the other axes): the count of values, and
-/// their sum and sum of squared deviations from the mean (Chan et al.),
-/// or their extreme.
+/// For each group a block touched (a daily block touches one month), per
+/// element of the other axes: the count of values, and their sum and sum
+/// of squared deviations from the mean (Chan et al.), or their extreme.
+/// Groups a block does not touch take no memory.
 struct Partial {
+    groups: BTreeMap<u32, Cells>,
+}
+
+/// One group's cells, `outer * inner` each, C order.
+struct Cells {
     count: Vec<f64>,
     sum: Vec<f64>,
     /// Sums of squared deviations (variances) or extremes (min, max).
     second: Vec<f64>,
 }
 
-struct Grouped {
+struct Grouped<T> {
+    _element: std::marker::PhantomData<fn() -> T>,
     /// The group of each position along the axis (`u32::MAX`: none).
     group_of: Arc<[u32]>,
     groups: usize,
@@ -64,7 +76,7 @@ struct Grouped {
     skipna: bool,
 }
 
-impl Grouped {
+impl<T> Grouped<T> {
     fn op(&self) -> String {
         format!("groupby.{}", self.stat.name())
     }
@@ -76,45 +88,60 @@ impl Grouped {
         (outer, shape[self.axis], inner)
     }
 
-    fn empty(&self, outer: usize, inner: usize) -> Partial {
-        let n = outer * self.groups * inner;
+    fn empty(&self, n: usize) -> Cells {
         let second = match self.stat {
             GroupStat::Min => f64::INFINITY,
             GroupStat::Max => f64::NEG_INFINITY,
             _ => 0.0,
         };
-        Partial {
+        Cells {
             count: vec![0.0; n],
             sum: vec![0.0; n],
             second: vec![second; n],
         }
     }
+
+    /// The statistic of one cell.
+    fn stat(&self, n: f64, sum: f64, second: f64) -> f64 {
+        match self.stat {
+            GroupStat::Count => n,
+            GroupStat::Sum => sum,
+            GroupStat::Mean => sum / n,
+            GroupStat::Var { ddof } | GroupStat::Std { ddof } if n <= ddof as f64 => f64::NAN,
+            GroupStat::Var { ddof } => second / (n - ddof as f64),
+            GroupStat::Std { ddof } => (second / (n - ddof as f64)).sqrt(),
+            GroupStat::Min | GroupStat::Max if n == 0.0 && !second.is_nan() => f64::NAN,
+            GroupStat::Min | GroupStat::Max => second,
+        }
+    }
 }
 
-impl Reduction for Grouped {
+impl<T: Numeric + AsPrimitive<f64>> Reduction for Grouped<T> {
     fn partial(&self, block: Block, _axes: &[usize], region: &Region) -> Result<Block> {
         let op = self.op();
-        let data = take::<f64>(block, &op)?;
+        let data = take::<T>(block, &op)?;
         let data = data.as_standard_layout();
         let values = data.as_slice().ok_or_else(|| wrong_accumulator(&op))?;
         let (outer, along, inner) = self.dims(data.shape());
         let start = region.start()[self.axis] as usize;
-        let mut acc = self.empty(outer, inner);
-        let cell = |o: usize, g: usize| (o * self.groups + g) * inner;
+        let mut groups: BTreeMap<u32, Cells> = BTreeMap::new();
         for o in 0..outer {
             for p in 0..along {
                 let g = self.group_of[start + p];
                 if g == u32::MAX {
                     continue;
                 }
-                let at = cell(o, g as usize);
+                let cells = groups.entry(g).or_insert_with(|| self.empty(outer * inner));
+                let at = o * inner;
                 let row = &values[(o * along + p) * inner..][..inner];
-                let (count, sum) = (&mut acc.count[at..at + inner], &mut acc.sum[at..at + inner]);
-                let second = &mut acc.second[at..at + inner];
+                let count = &mut cells.count[at..at + inner];
+                let sum = &mut cells.sum[at..at + inner];
+                let second = &mut cells.second[at..at + inner];
                 match self.stat {
                     GroupStat::Min | GroupStat::Max => {
                         let min = self.stat == GroupStat::Min;
                         for ((&x, n), e) in row.iter().zip(count.iter_mut()).zip(second) {
+                            let x: f64 = x.as_();
                             if x.is_nan() {
                                 if !self.skipna {
                                     *e = f64::NAN;
@@ -130,6 +157,7 @@ impl Reduction for Grouped {
                     }
                     _ => {
                         for ((&x, n), s) in row.iter().zip(count.iter_mut()).zip(sum) {
+                            let x: f64 = x.as_();
                             if self.skipna && x.is_nan() {
                                 continue;
                             }
@@ -145,15 +173,16 @@ impl Reduction for Grouped {
             for o in 0..outer {
                 for p in 0..along {
                     let g = self.group_of[start + p];
-                    if g == u32::MAX {
+                    let Some(cells) = groups.get_mut(&g) else {
                         continue;
-                    }
-                    let at = cell(o, g as usize);
+                    };
+                    let at = o * inner;
                     let row = &values[(o * along + p) * inner..][..inner];
-                    let sums = &acc.sum[at..at + inner];
-                    let counts = &acc.count[at..at + inner];
-                    let m2s = &mut acc.second[at..at + inner];
+                    let sums = &cells.sum[at..at + inner];
+                    let counts = &cells.count[at..at + inner];
+                    let m2s = &mut cells.second[at..at + inner];
                     for (k, &x) in row.iter().enumerate() {
+                        let x: f64 = x.as_();
                         if self.skipna && x.is_nan() {
                             continue;
                         }
@@ -163,32 +192,41 @@ impl Reduction for Grouped {
                 }
             }
         }
-        Ok(Box::new(acc))
+        Ok(Box::new(Partial { groups }))
     }
 
     fn combine(&self, acc: Block, other: Block) -> Result<Block> {
         let op = self.op();
         let mut a = take_acc::<Partial>(acc, &op)?;
         let b = take_acc::<Partial>(other, &op)?;
-        if a.count.len() != b.count.len() {
-            return Err(wrong_accumulator(&op));
-        }
-        for k in 0..a.count.len() {
-            let (na, nb) = (a.count[k], b.count[k]);
-            match self.stat {
-                GroupStat::Min => a.second[k] = pick(a.second[k], b.second[k], |x, y| x < y),
-                GroupStat::Max => a.second[k] = pick(a.second[k], b.second[k], |x, y| x > y),
-                GroupStat::Var { .. } | GroupStat::Std { .. } if na > 0.0 && nb > 0.0 => {
-                    let delta = b.sum[k] / nb - a.sum[k] / na;
-                    a.second[k] += b.second[k] + delta * delta * na * nb / (na + nb);
+        for (g, cb) in b.groups {
+            let ca = match a.groups.entry(g) {
+                Entry::Vacant(slot) => {
+                    slot.insert(cb);
+                    continue;
                 }
-                GroupStat::Var { .. } | GroupStat::Std { .. } if na == 0.0 => {
-                    a.second[k] = b.second[k];
-                }
-                _ => {}
+                Entry::Occupied(slot) => slot.into_mut(),
+            };
+            if ca.count.len() != cb.count.len() {
+                return Err(wrong_accumulator(&op));
             }
-            a.count[k] = na + nb;
-            a.sum[k] += b.sum[k];
+            for k in 0..ca.count.len() {
+                let (na, nb) = (ca.count[k], cb.count[k]);
+                match self.stat {
+                    GroupStat::Min => ca.second[k] = pick(ca.second[k], cb.second[k], |x, y| x < y),
+                    GroupStat::Max => ca.second[k] = pick(ca.second[k], cb.second[k], |x, y| x > y),
+                    GroupStat::Var { .. } | GroupStat::Std { .. } if na > 0.0 && nb > 0.0 => {
+                        let delta = cb.sum[k] / nb - ca.sum[k] / na;
+                        ca.second[k] += cb.second[k] + delta * delta * na * nb / (na + nb);
+                    }
+                    GroupStat::Var { .. } | GroupStat::Std { .. } if na == 0.0 => {
+                        ca.second[k] = cb.second[k];
+                    }
+                    _ => {}
+                }
+                ca.count[k] = na + nb;
+                ca.sum[k] += cb.sum[k];
+            }
         }
         Ok(Box::new(a))
     }
@@ -196,23 +234,18 @@ impl Reduction for Grouped {
     fn finish(&self, acc: Block, out_shape: &[usize]) -> Result<Block> {
         let op = self.op();
         let acc = take_acc::<Partial>(acc, &op)?;
-        let values: Vec<f64> = (0..acc.count.len())
-            .map(|k| {
-                let (n, sum, second) = (acc.count[k], acc.sum[k], acc.second[k]);
-                match self.stat {
-                    GroupStat::Count => n,
-                    GroupStat::Sum => sum,
-                    GroupStat::Mean => sum / n,
-                    GroupStat::Var { ddof } | GroupStat::Std { ddof } if n <= ddof as f64 => {
-                        f64::NAN
-                    }
-                    GroupStat::Var { ddof } => second / (n - ddof as f64),
-                    GroupStat::Std { ddof } => (second / (n - ddof as f64)).sqrt(),
-                    GroupStat::Min | GroupStat::Max if n == 0.0 && !second.is_nan() => f64::NAN,
-                    GroupStat::Min | GroupStat::Max => second,
+        let (outer, _, inner) = self.dims(out_shape);
+        let empty = self.stat(0.0, 0.0, self.empty(1).second[0]);
+        let mut values = vec![empty; outer * self.groups * inner];
+        for (&g, cells) in &acc.groups {
+            for o in 0..outer {
+                let to = (o * self.groups + g as usize) * inner;
+                for i in 0..inner {
+                    let k = o * inner + i;
+                    values[to + i] = self.stat(cells.count[k], cells.sum[k], cells.second[k]);
                 }
-            })
-            .collect();
+            }
+        }
         ArrayD::from_shape_vec(IxDyn(out_shape), values)
             .map(block)
             .map_err(|_| wrong_accumulator(&op))
@@ -234,7 +267,7 @@ fn pick(x: f64, y: f64, better: impl Fn(f64, f64) -> bool) -> f64 {
     }
 }
 
-impl Array<f64> {
+impl<T: Numeric + AsPrimitive<f64>> Array<T> {
     /// `stat` of the values along `axis` by group: position `p` belongs to
     /// group `group_of[p]` (`u32::MAX`: to none) of `groups`; NaNs skipped
     /// when `skipna`. The axis becomes one of length `groups`, one chunk.
@@ -277,7 +310,8 @@ impl Array<f64> {
             Ok(a) => a,
             Err(e) => return fail(e.to_string()),
         };
-        let reduction = Grouped {
+        let reduction = Grouped::<T> {
+            _element: std::marker::PhantomData,
             group_of,
             groups,
             axis,

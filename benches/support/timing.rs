@@ -1,0 +1,48 @@
+//! Timing a contender in its own process under GNU time (wall, CPU,
+//! peak RSS): shared by the workload benches through `#[path]`.
+
+use std::process::Command;
+use std::time::Instant;
+
+/// One contender's measurements.
+pub struct Row {
+    pub name: String,
+    pub wall: f64,
+    pub cpu: Option<f64>,
+    pub rss: Option<u64>,
+}
+
+/// Writes back what the previous row left dirty in the page cache, so
+/// that its writeback is not billed to the next row.
+pub fn settle() {
+    let _ = Command::new("sync").status();
+}
+
+/// Runs a command under GNU time.
+pub fn timed(name: &str, command: &mut Command) -> Row {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    settle();
+    let t = Instant::now();
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%e %U %S %M", "-o"])
+        .arg(report.path())
+        .arg(program)
+        .args(args)
+        .status()
+        .unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    assert!(status.success(), "{name} failed");
+    let text = std::fs::read_to_string(report.path()).unwrap();
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Row {
+        name: name.into(),
+        wall,
+        cpu: f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
+        rss: f.get(3).map(|kb| (*kb as u64) * 1024),
+    }
+}
