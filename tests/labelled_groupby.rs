@@ -84,6 +84,37 @@ fn irregular(t: &DataArray) -> DataArray {
     t.chunk(Chunks::Grid(grid))
 }
 
+/// Our result's dims and dtype are xarray's (in `theirs`); the dims.
+fn same_dims_and_dtype(what: &str, ours: &DataArray, theirs: &Value) -> Vec<String> {
+    let dims: Vec<String> = serde_json::from_value(theirs["dims"].clone()).unwrap();
+    assert_eq!(ours.dims(), dims, "{what}: dims");
+    assert_eq!(
+        ours.dtype().name(),
+        theirs["dtype"].as_str().unwrap(),
+        "{what}: dtype"
+    );
+    dims
+}
+
+/// Our result's values are xarray's (f64s at `path`) within `rel`.
+fn same_values(what: &str, ours: &DataArray, path: &Path, rel: f64) {
+    let expected = read_f64(path);
+    let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
+    assert_eq!(got.len(), expected.len(), "{what}: size");
+    let bad: Vec<String> = got
+        .iter()
+        .zip(&expected)
+        .enumerate()
+        .filter(|(_, (a, b))| !close(**a, **b, rel))
+        .take(5)
+        .map(|(i, (a, b))| format!("[{i}] {a} vs {b}"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{what}: values differ from xarray's: {bad:?}"
+    );
+}
+
 fn labels_of(values: &Values) -> Vec<f64> {
     match values {
         Values::Int { data, .. } => data.iter().map(|&v| v as f64).collect(),
@@ -131,13 +162,7 @@ fn groupby_matches_xarray_in_every_calendar() {
         for (name, ours) in cases {
             let what = format!("{calendar} {name}");
             let theirs = &meta[name];
-            let dims: Vec<String> = serde_json::from_value(theirs["dims"].clone()).unwrap();
-            assert_eq!(ours.dims(), dims, "{what}: dims");
-            assert_eq!(
-                ours.dtype().name(),
-                theirs["dtype"].as_str().unwrap(),
-                "{what}: dtype"
-            );
+            let dims = same_dims_and_dtype(&what, &ours, theirs);
             if let Some(labels) = theirs["labels"].as_array() {
                 let key = &dims[dims
                     .iter()
@@ -155,9 +180,6 @@ fn groupby_matches_xarray_in_every_calendar() {
                     "{what}: labels"
                 );
             }
-            let expected = read_f64(&out.join(format!("{name}.bin")));
-            let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
-            assert_eq!(got.len(), expected.len(), "{what}: size");
             // Minima, maxima and counts exactly; sums and moments within
             // float32 rounding of numpy's other summation order; an anomaly
             // (a difference of values near 280, whose climatology numpy
@@ -167,23 +189,7 @@ fn groupby_matches_xarray_in_every_calendar() {
                 "anomaly" => 4.0 * 256.0 * f64::from(f32::EPSILON),
                 _ => 1e-6,
             };
-            let bad = got
-                .iter()
-                .zip(&expected)
-                .filter(|(a, b)| !close(**a, **b, rel))
-                .count();
-            let first: Vec<String> = got
-                .iter()
-                .zip(&expected)
-                .enumerate()
-                .filter(|(_, (a, b))| !close(**a, **b, rel))
-                .take(5)
-                .map(|(i, (a, b))| format!("[{i}] {a} vs {b}"))
-                .collect();
-            assert_eq!(
-                bad, 0,
-                "{what}: {bad} values differ from xarray's: {first:?}"
-            );
+            same_values(&what, &ours, &out.join(format!("{name}.bin")), rel);
         }
     }
 }
@@ -400,13 +406,7 @@ fn resample_coarsen_and_weighted_match_xarray() {
         for (name, ours) in cases {
             let what = format!("{calendar} {name}");
             let theirs = &meta[name];
-            let dims: Vec<String> = serde_json::from_value(theirs["dims"].clone()).unwrap();
-            assert_eq!(ours.dims(), dims, "{what}: dims");
-            assert_eq!(
-                ours.dtype().name(),
-                theirs["dtype"].as_str().unwrap(),
-                "{what}: dtype"
-            );
+            same_dims_and_dtype(&what, &ours, theirs);
             if let Some(times) = theirs.get("times") {
                 let Values::Time(dates) = ours.coord("time").unwrap().values().clone() else {
                     panic!("{what}: dates expected")
@@ -423,26 +423,12 @@ fn resample_coarsen_and_weighted_match_xarray() {
                     "{what}: lon"
                 );
             }
-            let expected = read_f64(&out.join(format!("{name}.bin")));
-            let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
-            assert_eq!(got.len(), expected.len(), "{what}: size");
             let rel = if name.contains("max") || name.contains("QS") {
                 0.0
             } else {
                 1e-6
             };
-            let bad: Vec<String> = got
-                .iter()
-                .zip(&expected)
-                .enumerate()
-                .filter(|(_, (a, b))| !close(**a, **b, rel))
-                .take(5)
-                .map(|(i, (a, b))| format!("[{i}] {a} vs {b}"))
-                .collect();
-            assert!(
-                bad.is_empty(),
-                "{what}: values differ from xarray's: {bad:?}"
-            );
+            same_values(&what, &ours, &out.join(format!("{name}.bin")), rel);
         }
     }
     // Bad input: an unknown frequency, a window larger than the dimension,
