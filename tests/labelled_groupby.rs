@@ -34,6 +34,8 @@ da = ds.t
 clim = da.groupby("time.month").mean()
 cases = {
     "month_mean": clim,
+    "season_mean": da.groupby("time.season").mean(),
+    "season_anomaly": da.groupby("time.season") - da.groupby("time.season").mean(),
     "month_sum": da.groupby("time.month").sum(),
     "month_count": da.groupby("time.month").count(),
     "month_std": da.groupby("time.month").std(),
@@ -47,9 +49,9 @@ cases = {
 }
 meta = {}
 for name, r in cases.items():
-    key = [d for d in r.dims if d in ("month", "year", "dayofyear", "lat")]
+    key = [d for d in r.dims if d in ("month", "year", "dayofyear", "lat", "season")]
     meta[name] = {"dims": list(r.dims), "dtype": str(r.dtype),
-                  "labels": r[key[0]].values.tolist() if key and name != "anomaly" else None}
+                  "labels": r[key[0]].values.tolist() if key and "anomaly" not in name else None}
     np.asarray(r.values, dtype="<f8").tofile(os.path.join(out, name + ".bin"))
 json.dump(meta, open(os.path.join(out, "meta.json"), "w"))
 "#;
@@ -145,6 +147,14 @@ fn groupby_matches_xarray_in_every_calendar() {
         let clim = by_month.mean().unwrap();
         let cases: Vec<(&str, DataArray)> = vec![
             ("month_mean", clim.clone()),
+            (
+                "season_mean",
+                t.groupby("time.season").unwrap().mean().unwrap(),
+            ),
+            ("season_anomaly", {
+                let by_season = t.groupby("time.season").unwrap();
+                by_season.sub(&by_season.mean().unwrap()).unwrap()
+            }),
             ("month_sum", by_month.sum().unwrap()),
             ("month_count", by_month.count().unwrap()),
             ("month_std", by_month.std(0).unwrap()),
@@ -159,6 +169,15 @@ fn groupby_matches_xarray_in_every_calendar() {
             ("lat_mean", t.groupby("lat").unwrap().mean().unwrap()),
             ("anomaly", by_month.sub(&clim).unwrap()),
         ];
+        // Seasons are text labels, selected as such.
+        let seasons = t.groupby("time.season").unwrap().mean().unwrap();
+        let djf = seasons
+            .sel("season", "DJF")
+            .unwrap()
+            .values::<f32>()
+            .unwrap();
+        let first = seasons.isel("season", 0).unwrap().values::<f32>().unwrap();
+        assert_eq!(djf, first);
         for (name, ours) in cases {
             let what = format!("{calendar} {name}");
             let theirs = &meta[name];
@@ -173,20 +192,23 @@ fn groupby_matches_xarray_in_every_calendar() {
                 } else {
                     key.as_str()
                 };
-                let want: Vec<f64> = labels.iter().map(|v| v.as_f64().unwrap()).collect();
-                assert_eq!(
-                    labels_of(ours.coord(key).unwrap().values()),
-                    want,
-                    "{what}: labels"
-                );
+                let ours: Vec<Value> = match ours.coord(key).unwrap().values() {
+                    Values::Text(data) => data.iter().map(|t| Value::from(t.as_str())).collect(),
+                    values => labels_of(values).into_iter().map(Value::from).collect(),
+                };
+                let want: Vec<Value> = labels
+                    .iter()
+                    .map(|v| v.as_f64().map_or(v.clone(), Value::from))
+                    .collect();
+                assert_eq!(ours, want, "{what}: labels");
             }
             // Minima, maxima and counts exactly; sums and moments within
-            // float32 rounding of numpy's other summation order; an anomaly
-            // (a difference of values near 280, whose climatology numpy
-            // sums in float32) within 4 float32 steps at 280 (1.2e-4).
+            // float32 rounding of numpy's other summation order (1e-6
+            // relative); an anomaly (a difference of values near 280, whose
+            // climatology numpy sums in float32) within twice that of 280.
             let rel = match name {
                 "month_count" | "month_min" | "month_max" => 0.0,
-                "anomaly" => 4.0 * 256.0 * f64::from(f32::EPSILON),
+                "anomaly" | "season_anomaly" => 2e-6 * 280.0,
                 _ => 1e-6,
             };
             same_values(&what, &ours, &out.join(format!("{name}.bin")), rel);

@@ -1,6 +1,7 @@
 //! `groupby`: a DataArray grouped along one dimension by a coordinate's
 //! values, or by a component of its dates (`"time.month"`, `"time.year"`,
-//! `"time.day"`, `"time.hour"`, `"time.dayofyear"`), in any calendar.
+//! `"time.day"`, `"time.hour"`, `"time.dayofyear"`, `"time.season"`), in
+//! any calendar.
 //! Reductions run in one pass over the data whatever the number of groups
 //! (each chunk folds into per-group partials, combined in the reduction
 //! tree); groupby arithmetic gathers the small right-hand side by label
@@ -37,10 +38,11 @@ pub struct GroupBy {
 
 /// A label that sorts and compares exactly: integers (date components,
 /// integer coordinates) or float bits (NaN excluded before).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     Int(i64),
     Float(OrderedF64),
+    Text(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,7 +66,8 @@ impl DataArray {
     /// Groups along the dimension of `key`: a 1-D coordinate (grouped by
     /// its values), or `"<time coordinate>.<component>"` with component
     /// `year`, `month`, `day`, `hour`, `dayofyear` (grouped by that part
-    /// of each date, in the coordinate's calendar). NaN labels belong to
+    /// of each date, in the coordinate's calendar) or `season` (`"DJF"`,
+    /// `"JJA"`, `"MAM"`, `"SON"`, sorted as xarray sorts them). NaN labels belong to
     /// no group, as in xarray.
     ///
     /// ```
@@ -98,10 +101,14 @@ impl DataArray {
         }
         let dim = coord.dims[0].clone();
         let keys: Vec<Option<Key>> = match (component, &coord.values) {
+            (Some("season"), Values::Time(dates)) => dates
+                .iter()
+                .map(|d| Some(Key::Text(season(d.month).to_string())))
+                .collect(),
             (Some(part), Values::Time(dates)) => {
                 let field = date_component(part).ok_or_else(|| {
                     fails(format!(
-                        "unknown date component {part:?}: year, month, day, hour, dayofyear"
+                        "unknown date component {part:?}: year, month, day, hour, dayofyear, season"
                     ))
                 })?;
                 dates
@@ -115,6 +122,7 @@ impl DataArray {
                 )))
             }
             (None, Values::Int { data, .. }) => data.iter().map(|&v| Some(Key::Int(v))).collect(),
+            (None, Values::Text(data)) => data.iter().map(|v| Some(Key::Text(v.clone()))).collect(),
             (None, Values::Time(_)) => {
                 return Err(fails(
                     "grouping by whole dates: use a component such as \"time.month\"".into(),
@@ -127,19 +135,27 @@ impl DataArray {
                 .map(|&v| (!v.is_nan()).then_some(Key::Float(OrderedF64(v))))
                 .collect(),
         };
-        let mut sorted: BTreeMap<Key, u32> = keys.iter().flatten().map(|&k| (k, 0)).collect();
+        let mut sorted: BTreeMap<Key, u32> =
+            keys.iter().flatten().map(|k| (k.clone(), 0)).collect();
         for (i, number) in sorted.values_mut().enumerate() {
             *number = i as u32;
         }
         let group_of: Arc<[u32]> = keys
             .iter()
-            .map(|k| k.map_or(u32::MAX, |k| sorted[&k]))
+            .map(|k| k.as_ref().map_or(u32::MAX, |k| sorted[k]))
             .collect();
         let labels = match component {
+            Some("season") => Values::Text(
+                ndarray::Array1::from_iter(sorted.keys().map(|k| match k {
+                    Key::Text(t) => t.clone(),
+                    _ => String::new(),
+                }))
+                .into_dyn(),
+            ),
             Some(_) => Values::Int {
                 data: ndarray::Array1::from_iter(sorted.keys().map(|k| match k {
                     Key::Int(v) => *v,
-                    Key::Float(f) => f.0 as i64,
+                    _ => 0,
                 }))
                 .into_dyn(),
                 dtype: DType::Int64,
@@ -157,6 +173,16 @@ impl DataArray {
             return Err(fails(format!("the array has a dimension {name:?} already")));
         }
         Ok(GroupBy::new(self.clone(), &dim, &name, labels, group_of))
+    }
+}
+
+/// The meteorological season of a month, as xarray names it.
+fn season(month: u32) -> &'static str {
+    match month {
+        12 | 1 | 2 => "DJF",
+        3..=5 => "MAM",
+        6..=8 => "JJA",
+        _ => "SON",
     }
 }
 

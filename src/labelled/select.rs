@@ -217,6 +217,7 @@ impl<'a> Searcher<'a> {
     fn resolve_label(&self, label: &Label) -> Result<Label> {
         match (label, self.index) {
             (Label::Text(text), Values::Time(_)) => Ok(Label::Time(self.period(text)?.start)),
+            (Label::Text(_), Values::Text(_)) => Ok(label.clone()),
             (Label::Text(text), _) => Err(self.error(format!(
                 "the date string {text:?} labels a time index, and {:?}'s is not one",
                 self.dim

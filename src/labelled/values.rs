@@ -44,6 +44,8 @@ pub enum Values {
     },
     /// Dates and times of one CF calendar.
     Time(ArrayD<CfDatetime>),
+    /// Text (group labels such as seasons: `"DJF"`).
+    Text(ArrayD<String>),
 }
 
 macro_rules! each_values {
@@ -54,6 +56,7 @@ macro_rules! each_values {
             Values::UInt { data: $a, .. } => $body,
             Values::Float { data: $a, .. } => $body,
             Values::Time($a) => $body,
+            Values::Text($a) => $body,
         }
     };
 }
@@ -76,6 +79,7 @@ macro_rules! map_values {
                 dtype: *dtype,
             },
             Values::Time($a) => Values::Time($body),
+            Values::Text($a) => Values::Text($body),
         }
     };
 }
@@ -153,6 +157,7 @@ impl Values {
                 Some(t) => format!("datetime ({})", t.calendar),
                 None => "datetime".into(),
             },
+            Values::Text(_) => "str".into(),
         }
     }
 
@@ -183,7 +188,12 @@ impl Values {
                     dtype: *dtype,
                 }
             }
-            (Values::Time(_), _) | (_, Values::Time(_)) => return None,
+            (Values::Text(a), Values::Text(b)) => {
+                Values::Text(ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?)
+            }
+            (Values::Time(_) | Values::Text(_), _) | (_, Values::Time(_) | Values::Text(_)) => {
+                return None
+            }
             (a, b) => {
                 let (x, y) = (a.to_f64()?, b.to_f64()?);
                 let dtype = match (a.dtype()?, b.dtype()?) {
@@ -202,7 +212,7 @@ impl Values {
     /// marks (numbers become floats); `None` for values with no NaN (dates,
     /// booleans).
     pub(crate) fn with_nan(&self, axis: usize, missing: &[bool]) -> Option<Values> {
-        if matches!(self, Values::Time(_) | Values::Bool(_)) {
+        if matches!(self, Values::Time(_) | Values::Bool(_) | Values::Text(_)) {
             return None;
         }
         let mut out = self.to_f64()?;
@@ -235,6 +245,7 @@ impl Values {
             }
             Values::Float { data, .. } => Label::Float(*data.get(index)?),
             Values::Time(a) => Label::Time(*a.get(index)?),
+            Values::Text(a) => Label::Text(a.get(index)?.clone()),
         })
     }
 
@@ -249,6 +260,7 @@ impl Values {
                 data[[i]].cmp(&(*l as u64))
             }),
             (Values::Time(a), Label::Time(t)) => Some(a[[i]].cmp(t)),
+            (Values::Text(a), Label::Text(t)) => Some(a[[i]].cmp(t)),
             (_, Label::Int(_) | Label::Float(_)) => self.number(i)?.partial_cmp(&label.number()?),
             _ => None,
         }
@@ -261,7 +273,7 @@ impl Values {
             Values::Int { data, .. } => Some(data[[i]] as f64),
             Values::UInt { data, .. } => Some(data[[i]] as f64),
             Values::Float { data, .. } => Some(data[[i]]),
-            Values::Time(_) => None,
+            Values::Time(_) | Values::Text(_) => None,
         }
     }
 
@@ -316,6 +328,13 @@ impl Values {
                         .into(),
                 })
             }
+            Values::Text(_) => {
+                return Err(Error::Invalid {
+                    operation: what.to_string(),
+                    message: "a coordinate of text, which no ndchunk array holds (nor writes)"
+                        .into(),
+                })
+            }
         };
         let dtype = self.dtype().unwrap_or(DType::Float64);
         Ok(crate::with_dtype!(dtype, T => DynArray::from(wide.astype::<T>())))
@@ -328,7 +347,7 @@ impl Values {
             Values::Int { data, .. } => data.mapv(|v| v as f64),
             Values::UInt { data, .. } => data.mapv(|v| v as f64),
             Values::Float { data, .. } => data.clone(),
-            Values::Time(_) => return None,
+            Values::Time(_) | Values::Text(_) => return None,
         })
     }
 
@@ -339,7 +358,7 @@ impl Values {
             Values::Int { dtype, .. }
             | Values::UInt { dtype, .. }
             | Values::Float { dtype, .. } => Some(*dtype),
-            Values::Time(_) => None,
+            Values::Time(_) | Values::Text(_) => None,
         }
     }
 }
