@@ -570,3 +570,51 @@ fn the_climate_summary_reads_each_source_chunk_four_times() {
     let jan: f64 = (0..48).map(|t| values[[t, 0, 0]]).sum::<f64>() / 48.0;
     assert!((clim[[0, 0, 0]] - jan).abs() < 1e-9);
 }
+
+/// xarray's quantiles of the store of [`XARRAY`] (argv[1]) over time, at
+/// the qs of argv[2] (JSON), into argv[3] as f64s, `<k>.bin` for the k-th.
+const XARRAY_QUANTILES: &str = r#"
+import json, sys, os
+import numpy as np, xarray as xr
+store, qs, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+da = xr.open_zarr(store, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).t.load()
+for k, q in enumerate(qs):
+    np.asarray(da.quantile(q, "time").values, dtype="<f8").tofile(os.path.join(out, f"{k}.bin"))
+"#;
+
+#[test]
+fn quantiles_match_xarray_and_a_split_dimension_is_refused_naming_the_rechunk() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("daily.zarr");
+    let out = dir.path().join("x");
+    std::fs::create_dir(&out).unwrap();
+    support::run_python(
+        &python,
+        XARRAY,
+        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
+    );
+    let qs = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0];
+    support::run_python(
+        &python,
+        XARRAY_QUANTILES,
+        &[
+            store.as_os_str(),
+            serde_json::json!(qs).to_string().as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    let t = open_zarr(&store).unwrap().get("t").unwrap();
+    let e = t.quantile(0.5, "time").unwrap_err().to_string();
+    assert!(e.contains("da.chunk([800, 3, 4])"), "{e}");
+    let whole = t.chunk([800, 3, 2]);
+    for (k, q) in qs.into_iter().enumerate() {
+        let ours = whole.quantile(q, "time").unwrap();
+        assert_eq!(ours.dims(), ["lat", "lon"]);
+        let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
+        let want = read_f64(&out.join(format!("{k}.bin")));
+        assert_eq!(got, want, "q = {q}");
+    }
+}

@@ -1,0 +1,88 @@
+//! `quantile` along a dimension, as xarray's (numpy's `nanquantile` with
+//! the default `linear` method): each task needs the dimension whole, so a
+//! dimension split across chunks is refused with the rechunk to do (a
+//! hidden all-to-all rechunk is what makes Dask's quantile blow up).
+
+use ndarray::{ArrayD, Axis};
+
+use super::data_array::DataArray;
+use super::Attrs;
+use crate::array::DynArray;
+use crate::error::{Error, Result};
+use crate::ops::{map_blocks, BlockSpec};
+
+impl DataArray {
+    /// The `q`-th quantile (0 to 1) along `dim`, NaNs skipped, linear
+    /// interpolation between the two nearest values (numpy's default),
+    /// as `float64` (xarray's). `dim` must be one chunk: see the error for
+    /// the `chunk` call that makes it so.
+    ///
+    /// ```
+    /// use ndchunk::{Array, DataArray};
+    /// let x = DataArray::new(Array::<f64>::arange(5, [5]).unwrap(), &["time"]).unwrap();
+    /// assert_eq!(x.quantile(0.25, "time").unwrap().values::<f64>().unwrap()[[]], 1.0);
+    /// let split = x.chunk([2]);
+    /// assert!(split.quantile(0.5, "time").unwrap_err().to_string().contains("chunk"));
+    /// ```
+    pub fn quantile(&self, q: f64, dim: &str) -> Result<DataArray> {
+        let fails = |message: String| Error::Invalid {
+            operation: format!("quantile({q}, {dim:?})"),
+            message,
+        };
+        if !(0.0..=1.0).contains(&q) {
+            return Err(fails("q must be between 0 and 1".into()));
+        }
+        let axis = self
+            .variable
+            .axis(dim)
+            .ok_or_else(|| super::unknown("dimension", dim, self.dims().iter()))?;
+        let chunks = self.variable.data.grid().axis(axis).num_chunks();
+        if chunks > 1 {
+            let mut shape: Vec<String> = self
+                .variable
+                .data
+                .grid()
+                .chunk_shape()
+                .iter()
+                .map(u64::to_string)
+                .collect();
+            shape[axis] = self.shape()[axis].to_string();
+            return Err(fails(format!(
+                "{dim:?} is split into {chunks} chunks, and a quantile needs it whole in each \
+                 task: rechunk first, e.g. da.chunk([{}]) (each chunk then holds all of {dim:?})",
+                shape.join(", ")
+            )));
+        }
+        let data = self.variable.data.as_f64();
+        let spec = BlockSpec::new().drop_axis([axis as i64]);
+        let out = map_blocks(&format!("quantile({q})"), &[&data], &spec, move |b, _| {
+            nanquantile(&b[0], axis, q)
+        });
+        let mut result = self.clone();
+        result.variable.data = DynArray::from(out);
+        result.variable.dims.remove(axis);
+        result.variable.attrs = Attrs::new();
+        result.variable.encoding = Attrs::new();
+        result.coords = super::coords_without(&self.coords, &[dim.to_string()]);
+        Ok(result)
+    }
+}
+
+/// numpy's `nanquantile(a, q, axis)` with the `linear` method.
+fn nanquantile(a: &ArrayD<f64>, axis: usize, q: f64) -> ArrayD<f64> {
+    a.map_axis(Axis(axis), |lane| {
+        let mut v: Vec<f64> = lane.iter().copied().filter(|x| !x.is_nan()).collect();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_by(f64::total_cmp);
+        let position = q * (v.len() - 1) as f64;
+        let (below, frac) = (position.floor() as usize, position.fract());
+        // numpy's `_lerp`, from the nearer end.
+        match v.get(below + 1) {
+            Some(&above) if frac >= 0.5 => above - (above - v[below]) * (1.0 - frac),
+            Some(&above) if frac > 0.0 => v[below] + (above - v[below]) * frac,
+            _ => v[below],
+        }
+    })
+}
