@@ -79,8 +79,8 @@ pub use labelled::ZarrWriteOptions;
 pub use labelled::{open_dataset, open_dataset_with, open_zarr, open_zarr_with};
 pub use labelled::{time_encoding, Calendar, CfDatetime, TimeUnit, TimeUnits};
 pub use labelled::{
-    Arith, Attrs, Coarsen, CoarsenBoundary, Coord, DataArray, Dataset, Dims, GroupBy, Join, Label,
-    OpenOptions, Sel, Values, Weighted,
+    Arith, Attrs, Coarsen, CoarsenBoundary, Coord, DataArray, Dataset, DatasetGroupBy, Dims,
+    GroupBy, Join, Label, OpenOptions, Sel, Values, Weighted,
 };
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;

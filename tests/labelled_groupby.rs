@@ -169,6 +169,32 @@ fn groupby_matches_xarray_in_every_calendar() {
             ("lat_mean", t.groupby("lat").unwrap().mean().unwrap()),
             ("anomaly", by_month.sub(&clim).unwrap()),
         ];
+        // A Dataset groups each variable with the dimension, keeps the others.
+        let lat_only = t
+            .isel("time", 0)
+            .unwrap()
+            .isel("lon", 0)
+            .unwrap()
+            .drop_vars(&["time", "lon"])
+            .unwrap();
+        let ds = ndchunk::Dataset::new()
+            .with_var("t", t.clone())
+            .unwrap()
+            .with_var("profile", lat_only.clone())
+            .unwrap();
+        let by_month_ds = ds.groupby("time.month").unwrap();
+        let means = by_month_ds.mean().unwrap();
+        assert_eq!(
+            means.get("t").unwrap().values::<f64>().unwrap(),
+            clim.values::<f64>().unwrap()
+        );
+        assert_eq!(means.get("profile").unwrap().dims(), ["lat"]);
+        let anomalies = by_month_ds.arith(ndchunk::Arith::Sub, &means).unwrap();
+        let (a, b) = (
+            anomalies.get("t").unwrap().values::<f64>().unwrap(),
+            by_month.sub(&clim).unwrap().values::<f64>().unwrap(),
+        );
+        assert!(a.iter().zip(b.iter()).all(|(x, y)| close(*x, *y, 0.0)));
         // Seasons are text labels, selected as such.
         let seasons = t.groupby("time.season").unwrap().mean().unwrap();
         let djf = seasons

@@ -376,3 +376,101 @@ impl GroupBy {
         self.arith(Arith::Sub, other)
     }
 }
+
+/// A [`Dataset`](super::Dataset) grouped along a dimension (see
+/// [`Dataset::groupby`](super::Dataset::groupby)): each data variable with
+/// that dimension is grouped; the others are kept as they are.
+#[derive(Debug, Clone)]
+pub struct DatasetGroupBy {
+    vars: Vec<(String, std::result::Result<GroupBy, DataArray>)>,
+}
+
+impl super::Dataset {
+    /// Groups every data variable along the dimension of `key`, as
+    /// [`DataArray::groupby`] does (xarray's `ds.groupby("time.month")`).
+    pub fn groupby(&self, key: &str) -> Result<DatasetGroupBy> {
+        let coord_name = key.split_once('.').map_or(key, |(c, _)| c);
+        let coord = self
+            .coords
+            .get(coord_name)
+            .ok_or_else(|| super::unknown("coordinate", coord_name, self.coords.keys()))?;
+        let dims = coord.dims.clone();
+        let mut vars = Vec::new();
+        for name in self.data_vars() {
+            let array = self.get(name)?;
+            let grouped = if dims.iter().all(|d| array.dims().contains(d)) {
+                Ok(array.groupby(key)?)
+            } else {
+                Err(array)
+            };
+            vars.push((name.to_string(), grouped));
+        }
+        Ok(DatasetGroupBy { vars })
+    }
+}
+
+impl DatasetGroupBy {
+    fn each(&self, f: impl Fn(&GroupBy) -> Result<DataArray>) -> Result<super::Dataset> {
+        let mut out = super::Dataset::new();
+        for (name, grouped) in &self.vars {
+            let array = match grouped {
+                Ok(g) => f(g)?,
+                Err(kept) => kept.clone(),
+            };
+            out = out.with_var(name, array)?;
+        }
+        Ok(out)
+    }
+
+    /// The mean of each group of every grouped variable.
+    pub fn mean(&self) -> Result<super::Dataset> {
+        self.each(GroupBy::mean)
+    }
+
+    /// The sum of each group.
+    pub fn sum(&self) -> Result<super::Dataset> {
+        self.each(GroupBy::sum)
+    }
+
+    /// The count of values (not NaN) in each group.
+    pub fn count(&self) -> Result<super::Dataset> {
+        self.each(GroupBy::count)
+    }
+
+    /// The minimum of each group.
+    pub fn min(&self) -> Result<super::Dataset> {
+        self.each(GroupBy::min)
+    }
+
+    /// The maximum of each group.
+    pub fn max(&self) -> Result<super::Dataset> {
+        self.each(GroupBy::max)
+    }
+
+    /// The standard deviation of each group with `ddof`.
+    pub fn std(&self, ddof: u64) -> Result<super::Dataset> {
+        self.each(|g| g.std(ddof))
+    }
+
+    /// The variance of each group with `ddof`.
+    pub fn var(&self, ddof: u64) -> Result<super::Dataset> {
+        self.each(|g| g.var(ddof))
+    }
+
+    /// Groupby arithmetic with `other`'s variable of each name (xarray's
+    /// `ds.groupby("time.month") - clim`); variables `other` lacks are kept.
+    pub fn arith(&self, op: Arith, other: &super::Dataset) -> Result<super::Dataset> {
+        let mut out = super::Dataset::new();
+        for (name, grouped) in &self.vars {
+            let array = match grouped {
+                Ok(g) if other.data_vars.contains_key(name) => {
+                    g.arith(op, &other.get(name)?)?.with_name(name)
+                }
+                Ok(g) => g.array.clone(),
+                Err(kept) => kept.clone(),
+            };
+            out = out.with_var(name, array)?;
+        }
+        Ok(out)
+    }
+}

@@ -37,7 +37,7 @@ pub use cf_time::{time_encoding, CfDatetime, TimeUnit, TimeUnits};
 pub use coarsen::{Coarsen, CoarsenBoundary};
 pub use data_array::DataArray;
 pub use dataset::Dataset;
-pub use groupby::GroupBy;
+pub use groupby::{DatasetGroupBy, GroupBy};
 pub use open::{open_dataset, open_dataset_with, open_zarr, open_zarr_with, OpenOptions};
 pub use select::{Label, Sel};
 pub use values::Values;
