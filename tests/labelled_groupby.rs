@@ -46,12 +46,14 @@ cases = {
     "doy_mean": da.groupby("time.dayofyear").mean(),
     "lat_mean": da.groupby("lat").mean(),
     "anomaly": da.groupby("time.month") - clim,
+    "lat_bins_mean": da.groupby_bins("lat", [-60.0, -45.0, 0.0, 45.0]).mean(),
 }
 meta = {}
 for name, r in cases.items():
-    key = [d for d in r.dims if d in ("month", "year", "dayofyear", "lat", "season")]
-    meta[name] = {"dims": list(r.dims), "dtype": str(r.dtype),
-                  "labels": r[key[0]].values.tolist() if key and "anomaly" not in name else None}
+    key = [d for d in r.dims if d in ("month", "year", "dayofyear", "lat", "season", "lat_bins")]
+    labels = [v if isinstance(v, (int, float, str)) else str(v) for v in r[key[0]].values.tolist()] if key else None
+    meta[name] = {"dims": list(r.dims), "dtype": str(r.dtype), "key": key[0] if key else None,
+                  "labels": labels if "anomaly" not in name else None}
     np.asarray(r.values, dtype="<f8").tofile(os.path.join(out, name + ".bin"))
 json.dump(meta, open(os.path.join(out, "meta.json"), "w"))
 "#;
@@ -168,6 +170,13 @@ fn groupby_matches_xarray_in_every_calendar() {
             ),
             ("lat_mean", t.groupby("lat").unwrap().mean().unwrap()),
             ("anomaly", by_month.sub(&clim).unwrap()),
+            (
+                "lat_bins_mean",
+                t.groupby_bins("lat", &[-60.0, -45.0, 0.0, 45.0])
+                    .unwrap()
+                    .mean()
+                    .unwrap(),
+            ),
         ];
         // A Dataset groups each variable with the dimension, keeps the others.
         let lat_only = t
@@ -207,17 +216,9 @@ fn groupby_matches_xarray_in_every_calendar() {
         for (name, ours) in cases {
             let what = format!("{calendar} {name}");
             let theirs = &meta[name];
-            let dims = same_dims_and_dtype(&what, &ours, theirs);
+            same_dims_and_dtype(&what, &ours, theirs);
             if let Some(labels) = theirs["labels"].as_array() {
-                let key = &dims[dims
-                    .iter()
-                    .position(|d| d != "lat" && d != "lon")
-                    .unwrap_or(0)];
-                let key = if name == "lat_mean" {
-                    "lat"
-                } else {
-                    key.as_str()
-                };
+                let key = theirs["key"].as_str().unwrap();
                 let ours: Vec<Value> = match ours.coord(key).unwrap().values() {
                     Values::Text(data) => data.iter().map(|t| Value::from(t.as_str())).collect(),
                     values => labels_of(values).into_iter().map(Value::from).collect(),

@@ -176,6 +176,84 @@ impl DataArray {
     }
 }
 
+impl DataArray {
+    /// Groups along the dimension of the 1-D numeric coordinate `coord` by
+    /// the bins between consecutive `edges` (xarray's `groupby_bins`:
+    /// closed on the right, `(a, b]`); values in no bin (outside, or NaN)
+    /// belong to no group. The groups' dimension is `<coord>_bins`, labelled
+    /// `"(a, b]"` as pandas prints its intervals; every bin is there, an
+    /// empty one reducing to NaN.
+    ///
+    /// ```
+    /// use ndchunk::{Array, Coord, DataArray, Values};
+    /// let x = Coord::new(&["x"], Values::float(ndarray::arr1(&[1.0, 2.0, 7.0, 20.0]).into_dyn())).unwrap();
+    /// let a = DataArray::new(Array::<f64>::arange(4, [2]).unwrap(), &["x"]).unwrap().with_coord("x", x).unwrap();
+    /// let binned = a.groupby_bins("x", &[0.0, 5.0, 10.0, 15.0, 25.0]).unwrap().mean().unwrap();
+    /// assert_eq!(binned.dims(), ["x_bins"]);
+    /// assert_eq!(binned.values::<f64>().unwrap()[[0]], 0.5);
+    /// assert!(binned.values::<f64>().unwrap()[[2]].is_nan());
+    /// ```
+    pub fn groupby_bins(&self, coord: &str, edges: &[f64]) -> Result<GroupBy> {
+        let fails = |message: String| Error::Invalid {
+            operation: format!("groupby_bins({coord:?})"),
+            message,
+        };
+        if edges.len() < 2
+            || edges
+                .windows(2)
+                .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+        {
+            return Err(fails("bin edges must be at least two, increasing".into()));
+        }
+        let c = self
+            .coords
+            .get(coord)
+            .ok_or_else(|| super::unknown("coordinate", coord, self.coords.keys()))?;
+        if c.dims.len() != 1 {
+            return Err(fails(format!("{coord:?} is not one-dimensional")));
+        }
+        let values = c
+            .values
+            .to_f64()
+            .ok_or_else(|| fails(format!("{coord:?} is not numeric")))?;
+        let group_of: Arc<[u32]> = values
+            .iter()
+            .map(|&v| {
+                // The first edge at or above v closes v's bin.
+                let k = edges.partition_point(|&e| e < v);
+                if v.is_nan() || k == 0 || k == edges.len() {
+                    u32::MAX
+                } else {
+                    (k - 1) as u32
+                }
+            })
+            .collect();
+        let repr = |v: f64| {
+            if v.fract() == 0.0 && v.abs() < 1e16 {
+                format!("{v:.1}")
+            } else {
+                format!("{v}")
+            }
+        };
+        let labels = Values::Text(
+            ndarray::Array1::from_iter(
+                edges
+                    .windows(2)
+                    .map(|w| format!("({}, {}]", repr(w[0]), repr(w[1]))),
+            )
+            .into_dyn(),
+        );
+        let name = format!("{coord}_bins");
+        Ok(GroupBy::new(
+            self.clone(),
+            &c.dims[0],
+            &name,
+            labels,
+            group_of,
+        ))
+    }
+}
+
 /// The meteorological season of a month, as xarray names it.
 fn season(month: u32) -> &'static str {
     match month {
