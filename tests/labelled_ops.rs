@@ -368,3 +368,154 @@ fn display_shows_dims_coords_variables_and_attributes_as_xarray() {
          valid_range: [0,400]\n"
     );
 }
+
+/// `values` along `time`, labelled by noleap days `days`.
+fn timed(days: &[f64], values: &[f64]) -> DataArray {
+    let units: ndchunk::TimeUnits = "days since 2000-01-01".parse().unwrap();
+    let dates: Vec<_> = days
+        .iter()
+        .map(|&d| units.decode(d, ndchunk::Calendar::NoLeap).unwrap())
+        .collect();
+    let data = Array::from_ndarray(
+        ndarray::arr1(values).into_dyn(),
+        [values.len().max(1) as u64],
+    )
+    .unwrap();
+    DataArray::new(data, &["time"])
+        .unwrap()
+        .with_coord(
+            "time",
+            Coord::new(&["time"], Values::Time(ndarray::arr1(&dates).into_dyn())).unwrap(),
+        )
+        .unwrap()
+}
+
+#[test]
+fn joins_keep_date_indexes_and_survive_empty_ones() {
+    let (a, b) = (
+        timed(&[1.0, 2.0], &[1.0, 2.0]),
+        timed(&[2.0, 3.0], &[10.0, 20.0]),
+    );
+    let outer = a.arith(Arith::Add, &b, Join::Outer).unwrap();
+    let Values::Time(dates) = outer.coord("time").unwrap().values().clone() else {
+        panic!("the joined index is dates")
+    };
+    assert_eq!(dates.len(), 3);
+    let v = outer.values::<f64>().unwrap();
+    assert!(v[[0]].is_nan() && v[[1]] == 12.0 && v[[2]].is_nan());
+    // An empty index joins to NaN, not a panic.
+    let empty = array_1d(&[], &[], 1);
+    let b = array_1d(&[1.0, 2.0], &[1.0, 2.0], 2);
+    for join in [Join::Outer, Join::Right] {
+        let out = empty.arith(Arith::Add, &b, join).unwrap();
+        assert_eq!(out.shape(), vec![2]);
+        assert!(out.values::<f64>().unwrap().iter().all(|x| x.is_nan()));
+    }
+    assert_eq!(
+        b.arith(Arith::Add, &empty, Join::Left).unwrap().shape(),
+        vec![2]
+    );
+    // Integer labels of different dtypes are one index.
+    let int = |dtype32: bool| {
+        let labels = ndarray::arr1(&[0i64, 1, 2]).into_dyn();
+        let values = if dtype32 {
+            Values::Int {
+                data: labels,
+                dtype: ndchunk::io::DType::Int32,
+            }
+        } else {
+            Values::Int {
+                data: labels,
+                dtype: ndchunk::io::DType::Int64,
+            }
+        };
+        DataArray::new(Array::<f64>::ones(&[3], [3]).unwrap(), &["x"])
+            .unwrap()
+            .with_coord("x", Coord::new(&["x"], values).unwrap())
+            .unwrap()
+    };
+    let same = int(true)
+        .arith(Arith::Add, &int(false), Join::Exact)
+        .unwrap();
+    assert_eq!(same.shape(), vec![3]);
+}
+
+#[test]
+fn refused_renames_dates_and_group_keys() {
+    let a = DataArray::new(Array::<f64>::zeros(&[2, 3], [2, 3]).unwrap(), &["x", "y"]).unwrap();
+    let e = a.rename(&[("x", "y")]).unwrap_err().to_string();
+    assert!(e.contains("\"y\" twice"), "{e}");
+    let t = timed(&[1.0, 2.0], &[1.0, 2.0]);
+    let e = t.sel("time", "200é0").unwrap_err().to_string();
+    assert!(e.contains("200é0"), "{e}");
+    // A position whose group key is NaN gets NaN from groupby arithmetic.
+    let k = Coord::new(
+        &["x"],
+        Values::float(ndarray::arr1(&[f64::NAN, 1.0, 2.0]).into_dyn()),
+    )
+    .unwrap();
+    let data = Array::from_ndarray(ndarray::arr1(&[10.0, 20.0, 30.0]).into_dyn(), [3]).unwrap();
+    let x = DataArray::new(data, &["x"])
+        .unwrap()
+        .with_coord("k", k)
+        .unwrap();
+    let by_k = x.groupby("k").unwrap();
+    let anomaly = by_k.sub(&by_k.mean().unwrap()).unwrap();
+    let v = anomaly.values::<f64>().unwrap();
+    assert!(v[[0]].is_nan() && v[[1]] == 0.0 && v[[2]] == 0.0, "{v}");
+}
+
+#[test]
+fn writes_that_cannot_be_done_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Text (season labels) cannot be written: refused before the store exists.
+    let t = timed(&[0.0, 40.0, 100.0, 200.0], &[1.0, 2.0, 3.0, 4.0]);
+    let seasons = t.groupby("time.season").unwrap().mean().unwrap();
+    let path = dir.path().join("seasons.zarr");
+    let e = ndchunk::Dataset::new()
+        .with_var("t", seasons)
+        .unwrap()
+        .to_zarr(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("text"), "{e}");
+    assert!(!path.exists());
+    // An append must bring every array along the dimension, in whole units.
+    let path = dir.path().join("days.zarr");
+    let first = ndchunk::Dataset::new()
+        .with_var("v", timed(&[0.0, 1.0], &[1.0, 2.0]))
+        .unwrap();
+    first.to_zarr(&path).unwrap();
+    let before = ndchunk::open_zarr(&path)
+        .unwrap()
+        .get("v")
+        .unwrap()
+        .values::<f64>()
+        .unwrap();
+    let bare = DataArray::new(Array::<f64>::ones(&[2], [2]).unwrap(), &["time"]).unwrap();
+    let append = ndchunk::ZarrWriteOptions::new().append("time");
+    let e = ndchunk::Dataset::new()
+        .with_var("v", bare)
+        .unwrap()
+        .to_zarr_with(&path, &append)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"time\"") && e.contains("does not bring"),
+        "{e}"
+    );
+    let e = ndchunk::Dataset::new()
+        .with_var("v", timed(&[2.5, 3.5], &[3.0, 4.0]))
+        .unwrap()
+        .to_zarr_with(&path, &append)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not whole"), "{e}");
+    let after = ndchunk::open_zarr(&path)
+        .unwrap()
+        .get("v")
+        .unwrap()
+        .values::<f64>()
+        .unwrap();
+    assert_eq!(before, after);
+}

@@ -102,7 +102,14 @@ pub(crate) fn align(a: &DataArray, b: &DataArray, join: Join) -> Result<(DataArr
                 continue;
             }
         };
-        if ia == ib {
+        // Equal labels are equal indexes, whatever their dtypes (int32 and
+        // int64 labels 0, 1, 2 are one index, as pandas' `equals`).
+        let as_float = matches!(ia, Values::Float { .. }) || matches!(ib, Values::Float { .. });
+        let (ka, kb) = (keys(&ia, as_float), keys(&ib, as_float));
+        if ka.len() != ia.len() || kb.len() != ib.len() {
+            return Err(fails("the indexes cannot be compared".into()));
+        }
+        if ka == kb {
             continue;
         }
         match join {
@@ -124,11 +131,6 @@ pub(crate) fn align(a: &DataArray, b: &DataArray, join: Join) -> Result<(DataArr
                 continue;
             }
             _ => {}
-        }
-        let as_float = matches!(ia, Values::Float { .. }) || matches!(ib, Values::Float { .. });
-        let (ka, kb) = (keys(&ia, as_float), keys(&ib, as_float));
-        if ka.is_empty() && !ia.is_empty() || kb.is_empty() && !ib.is_empty() {
-            return Err(fails("the indexes cannot be compared".into()));
         }
         let joined = joined_labels(&ka, &kb, join);
         let (pa, pb) = (positions(&ka, &joined), positions(&kb, &joined));
@@ -197,6 +199,9 @@ fn reindex(
     index: &Values,
 ) -> Result<DataArray> {
     let missing = positions.iter().any(Option::is_none);
+    if !positions.is_empty() && positions.iter().all(Option::is_none) {
+        return Ok(all_missing(x, dim, positions.len(), index));
+    }
     let pick = Pick {
         positions: positions.iter().map(|p| p.unwrap_or(0) as u64).collect(),
         drop: false,
@@ -213,6 +218,10 @@ fn reindex(
             let Some(axis) = coord.dims.iter().position(|d| d == dim) else {
                 continue;
             };
+            // The index itself is the joined one, set below.
+            if name == dim {
+                continue;
+            }
             let missing: Vec<bool> = positions.iter().map(Option::is_none).collect();
             match coord.values.with_nan(axis, &missing) {
                 Some(values) => out.coords[&name].values = values,
@@ -226,6 +235,27 @@ fn reindex(
         coord.values = index.clone();
     }
     Ok(out)
+}
+
+/// `x` reindexed onto `len` labels it has none of: NaN everywhere, the
+/// other coordinates along `dim` dropped.
+fn all_missing(x: &DataArray, dim: &str, len: usize, index: &Values) -> DataArray {
+    let mut out = x.clone();
+    let axis = x.variable.axis(dim).unwrap_or(0);
+    let mut shape = x.shape();
+    shape[axis] = len as u64;
+    let chunks: Vec<u64> = shape.iter().map(|&s| s.max(1)).collect();
+    out.variable.data = match x.dtype() {
+        crate::io::DType::Float32 => Array::full(&shape, f32::NAN, chunks).map(DynArray::from),
+        _ => Array::full(&shape, f64::NAN, chunks).map(DynArray::from),
+    }
+    .unwrap_or_else(|_| x.variable.data.clone());
+    out.coords
+        .retain(|name, c| name == dim || !c.dims.iter().any(|d| d == dim));
+    if let Some(coord) = out.coords.get_mut(dim) {
+        coord.values = index.clone();
+    }
+    out
 }
 
 /// `data` with NaN at the positions along `axis` that are `None`.

@@ -150,7 +150,8 @@ impl Dataset {
     }
 
     /// `self <op> other` between the data variables both datasets have
-    /// (by name, as xarray's `ds1 - ds2`).
+    /// (by name, as xarray's `ds1 - ds2` with its default inner join on
+    /// names; `join` aligns each pair's indexes).
     pub fn arith_dataset(&self, op: Arith, other: &Dataset, join: Join) -> Result<Dataset> {
         let mut out = Dataset::new();
         for name in self.data_vars() {

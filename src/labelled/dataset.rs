@@ -198,7 +198,8 @@ impl Dataset {
     }
 
     /// `reduction` over `dims` of every data variable that has one of them
-    /// (the others are kept as they are), as xarray's `Dataset.reduce`.
+    /// (the others are kept as they are, where xarray reduces them over no
+    /// axis: the same for a mean or a sum, zeros for a `std`).
     pub fn reduce(
         &self,
         reduction: Reduction,

@@ -65,13 +65,20 @@ pub(crate) fn mask_and_scale(
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     };
-    let mut fills = Vec::new();
+    // (value, whether it is the _FillValue: only that one is read with
+    // `_Unsigned`'s signedness, as xarray's `_convert_unsigned_fill_value`)
+    let mut fills: Vec<(f64, bool)> = Vec::new();
     for key in ["_FillValue", "missing_value"] {
+        let is_fill = key == "_FillValue";
         match attrs.get(key) {
             None => {}
-            Some(Value::Array(items)) => fills.extend(items.iter().filter_map(number_of)),
-            Some(v) => fills
-                .push(number_of(v).ok_or_else(|| fails(format!("{key} is {v}, not a number")))?),
+            Some(Value::Array(items)) => {
+                fills.extend(items.iter().filter_map(number_of).map(|f| (f, is_fill)))
+            }
+            Some(v) => fills.push((
+                number_of(v).ok_or_else(|| fails(format!("{key} is {v}, not a number")))?,
+                is_fill,
+            )),
         }
     }
     for key in MASK_AND_SCALE {
@@ -85,9 +92,15 @@ pub(crate) fn mask_and_scale(
         (Some(u), false) if u == is_signed(stored.dtype) => Some(u),
         _ => None,
     };
-    fills = fills
+    let mut fills: Vec<f64> = fills
         .into_iter()
-        .map(|f| reinterpret(f, unsigned, bits))
+        .map(|(f, is_fill)| {
+            if is_fill {
+                reinterpret(f, unsigned, bits)
+            } else {
+                f
+            }
+        })
         .collect();
     // A NaN fill in float data masks what is NaN already.
     if stored.dtype.is_float() {

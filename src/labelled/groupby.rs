@@ -414,7 +414,7 @@ impl GroupBy {
                 .ok_or_else(|| fails(format!("group {label} is not in the other's index")))?;
             at.push(found as u64);
         }
-        // Positions without a group read any value and are masked after.
+        // Positions in no group read any value and are masked after.
         let positions: Vec<u64> = self
             .group_of
             .iter()
@@ -430,6 +430,16 @@ impl GroupBy {
         taken.coords.shift_remove(&self.name);
         let taken = taken.rename(&[(&self.name, &self.dim)])?;
         let mut out = self.array.arith(op, &taken, Join::Inner)?;
+        // A position in no group (a NaN key) has no value to combine with.
+        if self.group_of.contains(&u32::MAX) {
+            let grouped = ndarray::Array1::from_iter(self.group_of.iter().map(|&g| g != u32::MAX));
+            let n = grouped.len() as u64;
+            let mask = DataArray::new(
+                crate::array::Array::from_ndarray(grouped.into_dyn(), [n.max(1)])?,
+                &[self.dim.as_str()],
+            )?;
+            out = out.where_(&mask)?;
+        }
         let per_position: Vec<usize> = self
             .group_of
             .iter()

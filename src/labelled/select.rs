@@ -56,7 +56,8 @@ macro_rules! label_from {
 }
 
 label_from!(
-    i64 => Int as i64, i32 => Int as i64, u32 => Int as i64, u8 => Int as i64,
+    i64 => Int as i64, i32 => Int as i64, i16 => Int as i64, i8 => Int as i64,
+    u32 => Int as i64, u16 => Int as i64, u8 => Int as i64,
     f64 => Float as f64, f32 => Float as f64,
     CfDatetime => Time as CfDatetime, String => Text as String, &str => Text as String,
 );
@@ -409,6 +410,9 @@ impl<'a> Searcher<'a> {
                 "{text:?} is not a date string (YYYY, YYYY-MM, YYYY-MM-DD, then hh, hh:mm or hh:mm:ss)"
             ))
         };
+        if !text.is_ascii() {
+            return Err(bad());
+        }
         // ISO 8601, extended (2000-07-16T12:30:00) or basic (20000716T1230),
         // each field zero-padded: what cftime and xarray read.
         let (date, time) = match text.split_once(['T', ' ']) {

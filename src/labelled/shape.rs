@@ -29,6 +29,20 @@ fn rename_dims(dims: &[String], renames: &[(&str, &str)]) -> Vec<String> {
     dims.iter().map(|d| renamed(d, renames)).collect()
 }
 
+/// An error when renaming would give one variable a dimension twice.
+fn distinct_dims(dims: &[String], renames: &[(&str, &str)]) -> Result<()> {
+    let after = rename_dims(dims, renames);
+    for (i, d) in after.iter().enumerate() {
+        if after[..i].contains(d) {
+            return Err(Error::Invalid {
+                operation: "rename".into(),
+                message: format!("({}) would name dimension {d:?} twice", dims.join(", ")),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn rename_coords(
     coords: &IndexMap<String, Coord>,
     renames: &[(&str, &str)],
@@ -78,6 +92,7 @@ impl DataArray {
             .collect();
         let after: Vec<String> = self.coords.keys().map(|k| renamed(k, renames)).collect();
         check_renames(renames, known.iter(), after)?;
+        distinct_dims(self.dims(), renames)?;
         let mut out = self.clone();
         out.variable.dims = rename_dims(self.dims(), renames);
         out.coords = rename_coords(&self.coords, renames);
@@ -190,6 +205,14 @@ impl Dataset {
             .map(|k| renamed(k, renames))
             .collect();
         check_renames(renames, known.iter(), after)?;
+        for dims in self
+            .data_vars
+            .values()
+            .map(|v| &v.dims)
+            .chain(self.coords.values().map(|c| &c.dims))
+        {
+            distinct_dims(dims, renames)?;
+        }
         Ok(Dataset {
             data_vars: self
                 .data_vars

@@ -85,7 +85,7 @@ macro_rules! map_values {
 }
 
 impl Values {
-    /// Numbers of `dtype` from `f64`s (a float coordinate made by hand).
+    /// `float64` values (a float coordinate made by hand).
     pub fn float(data: ArrayD<f64>) -> Values {
         Values::Float {
             data,
@@ -176,18 +176,15 @@ impl Values {
             (Values::Time(a), Values::Time(b)) => {
                 Values::Time(ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?)
             }
-            (Values::Int { data: a, dtype }, Values::Int { data: b, dtype: d }) if dtype == d => {
-                Values::Int {
-                    data: ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?,
-                    dtype: *dtype,
-                }
-            }
-            (Values::UInt { data: a, dtype }, Values::UInt { data: b, dtype: d }) if dtype == d => {
-                Values::UInt {
-                    data: ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?,
-                    dtype: *dtype,
-                }
-            }
+            // Integers of one signedness keep it, in the wider dtype.
+            (Values::Int { data: a, dtype }, Values::Int { data: b, dtype: d }) => Values::Int {
+                data: ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?,
+                dtype: if dtype.size() >= d.size() { *dtype } else { *d },
+            },
+            (Values::UInt { data: a, dtype }, Values::UInt { data: b, dtype: d }) => Values::UInt {
+                data: ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?,
+                dtype: if dtype.size() >= d.size() { *dtype } else { *d },
+            },
             (Values::Text(a), Values::Text(b)) => {
                 Values::Text(ndarray::concatenate(Axis(axis), &[a.view(), b.view()]).ok()?)
             }

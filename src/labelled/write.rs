@@ -83,9 +83,13 @@ impl ZarrWriteOptions {
     /// dataset's length along it, written in the store's dtype and
     /// encoding (times in its units and calendar, packing by its
     /// `scale_factor`/`add_offset`); variables without it are left as
-    /// stored. A data variable's length along `dim` in the store must end
-    /// on a chunk boundary, so that no written chunk is rewritten;
-    /// coordinates (small, in memory) are rewritten whole.
+    /// stored (their coordinates must be the store's). The dataset must
+    /// bring every stored array along `dim`; times must be whole in the
+    /// stored units. A data variable's length along `dim` in the store must
+    /// end on a chunk boundary, so that no written chunk is rewritten;
+    /// coordinates (small, in memory) are rewritten whole. All is checked
+    /// before anything changes, and a run that fails puts the arrays'
+    /// shapes back.
     pub fn append(mut self, dim: &str) -> Self {
         self.mode = Mode::Append(dim.to_string());
         self
@@ -136,8 +140,9 @@ impl Dataset {
             });
         }
         let format = options.format;
-        create_group(root, "", format, &self.attrs)?;
-        let mut arrays: Vec<(DynArray, ZarrStore)> = Vec::new();
+        // Every array's data and attributes first: what cannot be written
+        // (text, an empty time axis) is refused before anything is created.
+        let mut prepared: Vec<(&str, DynArray, &[String], Attrs)> = Vec::new();
         for (name, coord) in &self.coords {
             let mut attrs = coord.attrs.clone();
             let data = match &coord.values {
@@ -149,8 +154,7 @@ impl Dataset {
                 }
                 values => values.to_dyn_array(name)?,
             };
-            let store = create(root, name, &data, &coord.dims, attrs, options)?;
-            arrays.push((data, store));
+            prepared.push((name, data, &coord.dims, attrs));
         }
         for (name, var) in &self.data_vars {
             let mut attrs = var.attrs.clone();
@@ -167,7 +171,15 @@ impl Dataset {
                 attrs.insert("coordinates".into(), Value::String(non_index.join(" ")));
             }
             let data = pack(&var.data, &var.encoding, &mut attrs)?;
-            let store = create(root, name, &data, &var.dims, attrs, options)?;
+            prepared.push((name, data, &var.dims, attrs));
+        }
+        for (_, data, _, _) in &prepared {
+            regular(data)?;
+        }
+        create_group(root, "", format, &self.attrs)?;
+        let mut arrays: Vec<(DynArray, ZarrStore)> = Vec::new();
+        for (name, data, dims, attrs) in prepared {
+            let store = create(root, name, &data, dims, attrs, options)?;
             arrays.push((data, store));
         }
         let pairs: Vec<(&DynArray, &dyn ChunkStore)> = arrays
@@ -200,6 +212,9 @@ impl Dataset {
         };
         // Everything is checked before anything is changed: a refused
         // write leaves the store as it was.
+        if let Mode::Append(dim) = &options.mode {
+            self.check_append(root, dim)?;
+        }
         let mut planned: Vec<Planned> = Vec::new();
         let mut write = |name: &str, dims: &[String], data: Item<'_>| -> Result<()> {
             if !touches(dims) {
@@ -280,20 +295,49 @@ impl Dataset {
         for (name, var) in &self.data_vars {
             write(name, &var.dims, Item::Data(&var.data))?;
         }
+        // Arrays grown for an append go back to their shapes if the run
+        // fails, so that the store reads as before (the chunks written past
+        // the old end are then outside every array).
+        let mut grown: Vec<(String, Vec<u64>)> = Vec::new();
+        let shrink = |grown: &[(String, Vec<u64>)]| {
+            for (name, shape) in grown {
+                let _ = ZarrStore::resize(root, name, shape);
+            }
+        };
         let mut parts: Vec<(DynArray, RegionStore)> = Vec::new();
         for p in planned {
             let store = match &p.grow_to {
-                Some(shape) => ZarrStore::resize(root, &p.name, shape)?,
-                None => ZarrStore::open(root, &p.name)?,
+                Some(shape) => {
+                    let before = ZarrStore::open(root, &p.name)?.meta().shape();
+                    let store = ZarrStore::resize(root, &p.name, shape);
+                    grown.push((p.name.clone(), before));
+                    store
+                }
+                None => ZarrStore::open(root, &p.name),
             };
             let shape = p.data.shape();
-            parts.push((p.data, RegionStore::new(store, &p.start, &shape)?));
+            match store
+                .map_err(Error::from)
+                .and_then(|s| RegionStore::new(s, &p.start, &shape))
+            {
+                Ok(store) => parts.push((p.data, store)),
+                Err(e) => {
+                    shrink(&grown);
+                    return Err(e);
+                }
+            }
         }
         let pairs: Vec<(&DynArray, &dyn ChunkStore)> = parts
             .iter()
             .map(|(data, store)| (data, store as &dyn ChunkStore))
             .collect();
-        let report = store_many(&pairs, &options.compute)?;
+        let report = match store_many(&pairs, &options.compute) {
+            Ok(report) => report,
+            Err(e) => {
+                shrink(&grown);
+                return Err(e);
+            }
+        };
         let format = if root.join("zarr.json").exists() {
             ZarrFormat::V3
         } else {
@@ -301,6 +345,47 @@ impl Dataset {
         };
         write_consolidated(root, format)?;
         Ok(report)
+    }
+}
+
+impl Dataset {
+    /// An append along `dim` must bring every stored array that has `dim`
+    /// (else the store's arrays would disagree on its length), and its
+    /// coordinates without `dim` must be the store's.
+    fn check_append(&self, root: &Path, dim: &str) -> Result<()> {
+        let fails = |message: String| Error::Invalid {
+            operation: format!("appending to {} along {dim:?}", root.display()),
+            message,
+        };
+        let tree = crate::io::zarr::list_tree(root)?;
+        for node in &tree.nodes {
+            let name = node.path.trim_start_matches('/');
+            let crate::io::zarr::ZarrNodeKind::Array(Ok(meta)) = &node.kind else {
+                continue;
+            };
+            if name.contains('/') || !meta.dims_or_default().iter().any(|d| d == dim) {
+                continue;
+            }
+            if !self.data_vars.contains_key(name) && !self.coords.contains_key(name) {
+                return Err(fails(format!(
+                    "the store's {name:?} has {dim:?} and the dataset does not bring it"
+                )));
+            }
+        }
+        let stored = super::open::open_zarr_with(root, &super::open::OpenOptions::new())?;
+        for (name, coord) in &self.coords {
+            if coord.dims.iter().any(|d| d == dim) {
+                continue;
+            }
+            if let Some(theirs) = stored.coords.get(name) {
+                if theirs.values != coord.values {
+                    return Err(fails(format!(
+                        "coordinate {name:?} differs from the store's: appending does not change it"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -329,16 +414,36 @@ fn in_stored_form(name: &str, item: Item<'_>, meta: &ArrayMeta) -> Result<DynArr
                     });
                 }
             }
-            encode_times(name, dates, &encoding)?.0
+            let numbers = encode_times(name, dates, &encoding)?.0;
+            if numbers.dtype().is_float() && !meta.dtype.is_float() {
+                return Err(Error::Invalid {
+                    operation: format!("to_zarr of {name:?}"),
+                    message: format!(
+                        "these times are not whole in the store's units ({}), which it keeps as \
+                         {} numbers",
+                        meta.attributes
+                            .get("units")
+                            .and_then(Value::as_str)
+                            .unwrap_or("none"),
+                        meta.dtype
+                    ),
+                });
+            }
+            numbers
         }
         Item::Coord(values) => values.to_dyn_array(name)?,
         Item::Data(data) => pack(data, &encoding, &mut Attrs::new())?,
     };
-    Ok(if data.dtype() == meta.dtype {
-        data
+    if data.dtype() == meta.dtype {
+        return Ok(data);
+    }
+    // Floats into integers round (half to even), as xarray's encoding.
+    let data = if data.dtype().is_float() && !meta.dtype.is_float() {
+        DynArray::from(data.as_f64().map("round", f64::round_ties_even))
     } else {
-        crate::with_dtype!(meta.dtype, T => DynArray::from(data.astype::<T>()))
-    })
+        data
+    };
+    Ok(crate::with_dtype!(meta.dtype, T => DynArray::from(data.astype::<T>())))
 }
 
 /// One variable's write, checked: its data, where it starts in the

@@ -38,7 +38,10 @@ fn walk(node: &Arc<Node>, seen: &mut HashSet<u64>, out: &mut Vec<String>) {
 ///
 /// A node read by several consumers over the same region is evaluated
 /// once and kept (the evaluator's memo): its subtree is counted at its
-/// first read, and each later read counts only the kept copy. So the
+/// first read, and each later read counts only the kept copy. Reads are
+/// told apart by node and size, not by region, so two reads of one node
+/// over different regions of one size (`a[1:] - a[:-1]`) count the second
+/// as the copy only: an approximation, where the rest is conservative. So the
 /// estimate, and its cost, grow with the distinct nodes of the chain, not
 /// with its paths (a chain of 64 diamonds has 2^64 paths).
 pub(crate) fn peak_bytes(node: &Arc<Node>, elements: u64) -> u64 {
