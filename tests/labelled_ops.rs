@@ -519,3 +519,16 @@ fn writes_that_cannot_be_done_change_nothing() {
         .unwrap();
     assert_eq!(before, after);
 }
+
+#[test]
+fn a_label_held_twice_keeps_the_dimension_as_pandas() {
+    let a = array_1d(&[1.0, 2.0, 2.0, 3.0], &[10.0, 20.0, 21.0, 30.0], 2);
+    let twice = a.sel("x", 2.0).unwrap();
+    assert_eq!(twice.dims(), ["x"]);
+    assert_eq!(
+        twice.values::<f64>().unwrap().into_raw_vec_and_offset().0,
+        vec![20.0, 21.0]
+    );
+    let once = a.sel("x", 3.0).unwrap();
+    assert!(once.dims().is_empty());
+}

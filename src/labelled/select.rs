@@ -107,7 +107,8 @@ impl Sel {
         }
     }
 
-    /// This `nearest` selection, failing beyond `tolerance`.
+    /// This `nearest` selection, failing beyond `tolerance` (other
+    /// selections have no tolerance and are returned as they are).
     pub fn tolerance(self, tolerance: f64) -> Sel {
         match self {
             Sel::Nearest { label, .. } => Sel::Nearest {
@@ -159,10 +160,13 @@ pub(crate) fn resolve(index: &Values, dim: &str, sel: &Sel) -> Result<Pick> {
                 drop: false,
             })
         }
-        Sel::At(label) => Ok(Pick {
-            positions: vec![searcher.exact(label)?],
-            drop: true,
-        }),
+        // A label held once drops the dimension; held several times (a
+        // non-unique index), it keeps it with each place, as pandas.
+        Sel::At(label) => {
+            let positions = searcher.every(label)?;
+            let drop = positions.len() == 1;
+            Ok(Pick { positions, drop })
+        }
         Sel::Labels(labels) => Ok(Pick {
             positions: labels
                 .iter()
@@ -274,24 +278,31 @@ impl<'a> Searcher<'a> {
         Ok(lo)
     }
 
+    /// The first position of `label`.
     fn exact(&self, label: &Label) -> Result<u64> {
+        Ok(self.every(label)?[0])
+    }
+
+    /// Every position of `label` (a non-unique index may hold it several
+    /// times), or an error when it is nowhere.
+    fn every(&self, label: &Label) -> Result<Vec<u64>> {
         let label = self.resolve_label(label)?;
-        let found = if self.order.is_some() {
-            let i = self.bound(&label, false)?;
-            (i < self.index.len() && self.cmp(i, &label)? == Ordering::Equal).then_some(i)
+        let found: Vec<u64> = if self.order.is_some() {
+            let (from, to) = (self.bound(&label, false)?, self.bound(&label, true)?);
+            (from as u64..to.max(from) as u64).collect()
         } else {
-            let mut found = None;
+            let mut found = Vec::new();
             for i in 0..self.index.len() {
                 if self.cmp(i, &label)? == Ordering::Equal {
-                    found = Some(i);
-                    break;
+                    found.push(i as u64);
                 }
             }
             found
         };
-        found
-            .map(|i| i as u64)
-            .ok_or_else(|| self.not_found(&label))
+        if found.is_empty() {
+            return Err(self.not_found(&label));
+        }
+        Ok(found)
     }
 
     fn sorted(&self, what: &str) -> Result<()> {
