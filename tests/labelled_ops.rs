@@ -532,3 +532,47 @@ fn a_label_held_twice_keeps_the_dimension_as_pandas() {
     let once = a.sel("x", 3.0).unwrap();
     assert!(once.dims().is_empty());
 }
+
+/// numpy's result dtype of `a + b` and `a / b` for every pair of numeric
+/// dtypes, as `{"int8,uint8": ["int16", "float64"], …}`.
+const NUMPY_PROMOTION: &str = r#"
+import json, itertools
+import numpy as np
+names = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
+out = {}
+for a, b in itertools.product(names, names):
+    x, y = np.ones(1, a), np.ones(1, b)
+    out[f"{a},{b}"] = [str((x + y).dtype), str((x / y).dtype)]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn arithmetic_result_dtypes_are_numpys() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let table: serde_json::Map<String, Value> = serde_json::from_slice(&support::run_python(
+        &python,
+        NUMPY_PROMOTION,
+        &[] as &[&str],
+    ))
+    .unwrap();
+    let ones = |name: &str| -> DataArray {
+        let dtype: ndchunk::io::DType = name.parse().unwrap();
+        let ones = ndchunk::DynArray::from(Array::<f64>::ones(&[2], [2]).unwrap());
+        let data = ndchunk::with_dtype!(dtype, T => ndchunk::DynArray::from(ones.astype::<T>()));
+        DataArray::new(data, &["x"]).unwrap()
+    };
+    for (pair, want) in &table {
+        let (a, b) = pair.split_once(',').unwrap();
+        let sum = ones(a).arith(Arith::Add, &ones(b), Join::Inner).unwrap();
+        let quotient = ones(a).arith(Arith::Div, &ones(b), Join::Inner).unwrap();
+        assert_eq!(sum.dtype().name(), want[0].as_str().unwrap(), "{pair}: +");
+        assert_eq!(
+            quotient.dtype().name(),
+            want[1].as_str().unwrap(),
+            "{pair}: /"
+        );
+        assert_eq!(sum.values::<f64>().unwrap()[[0]], 2.0, "{pair}");
+    }
+}

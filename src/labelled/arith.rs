@@ -1,7 +1,7 @@
 //! Arithmetic between labelled arrays, as xarray's: operands are aligned
 //! by dimension name and index (see [`Join`]), broadcast over the
 //! dimensions only one has (the result has the left's dimensions, then
-//! the right's others), and combined lazily. Attributes are dropped
+//! the right's others), and combined lazily in numpy's result dtype. Attributes are dropped
 //! (xarray's `keep_attrs` default for binary operations); the name stays
 //! when both operands have the same one.
 
@@ -14,6 +14,7 @@ use super::variable::Variable;
 use super::Attrs;
 use crate::array::{Array, DynArray};
 use crate::error::Result;
+use crate::io::DType;
 use crate::ops::{where_, Numeric};
 
 /// An arithmetic operator.
@@ -195,22 +196,84 @@ fn op_arrays<T: Numeric>(a: &Array<T>, b: &Array<T>, op: Arith) -> Array<T> {
     }
 }
 
-/// numpy's result types where they are simple: one dtype stays itself
-/// (true division of integers aside), anything else is `float64`.
+/// `a <op> b` in numpy's result type: [`promote`]d for `+ - *`, and for
+/// true division the same but at least a float (`float64` for integers).
 fn arith_dyn(a: &DynArray, b: &DynArray, op: Arith) -> DynArray {
-    macro_rules! same {
-        ($($v:ident),*) => {
-            match (a, b) {
-                (DynArray::Float32(x), DynArray::Float32(y)) => return op_arrays(x, y, op).into(),
-                $((DynArray::$v(x), DynArray::$v(y)) if op != Arith::Div => {
-                    return op_arrays(x, y, op).into()
+    let mut dtype = promote(a.dtype(), b.dtype());
+    if op == Arith::Div && !dtype.is_float() {
+        dtype = DType::Float64;
+    }
+    if dtype == DType::Bool {
+        dtype = DType::Int64;
+    }
+    numeric(a, b, op, dtype).unwrap_or_else(|| op_arrays(&a.as_f64(), &b.as_f64(), op).into())
+}
+
+/// `a <op> b` with both cast to `dtype` (a numeric dtype).
+fn numeric(a: &DynArray, b: &DynArray, op: Arith, dtype: DType) -> Option<DynArray> {
+    macro_rules! typed {
+        ($($variant:ident $t:ty),*) => {
+            match dtype {
+                $(DType::$variant => {
+                    let (x, y) = (a.astype::<$t>(), b.astype::<$t>());
+                    Some(op_arrays(&x, &y, op).into())
                 })*
-                _ => {}
+                DType::Bool => None,
             }
         };
     }
-    same!(Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32, UInt64, Float64);
-    op_arrays(&a.as_f64(), &b.as_f64(), op).into()
+    typed!(
+        Int8 i8, Int16 i16, Int32 i32, Int64 i64, UInt8 u8, UInt16 u16, UInt32 u32,
+        UInt64 u64, Float32 f32, Float64 f64
+    )
+}
+
+/// numpy's type promotion of two dtypes: the smallest type that holds
+/// both (`int8` with `uint8` is `int16`; `int64` with `uint64` is
+/// `float64`; a float with an integer is the float wide enough for it:
+/// `float32` with `int16`, `float64` with `int32`).
+pub(crate) fn promote(a: DType, b: DType) -> DType {
+    use DType::*;
+    let kind = |d: DType| match d {
+        Bool => 0,
+        UInt8 | UInt16 | UInt32 | UInt64 => 1,
+        Int8 | Int16 | Int32 | Int64 => 2,
+        Float32 | Float64 => 3,
+    };
+    let (lo, hi) = if kind(a) <= kind(b) { (a, b) } else { (b, a) };
+    let bits = |d: DType| 8 * d.size();
+    let signed = |n: usize| match n {
+        8 => Int8,
+        16 => Int16,
+        32 => Int32,
+        _ => Int64,
+    };
+    let unsigned = |n: usize| match n {
+        8 => UInt8,
+        16 => UInt16,
+        32 => UInt32,
+        _ => UInt64,
+    };
+    match (kind(lo), kind(hi)) {
+        (_, 0) => Bool,
+        (0, _) => hi,
+        (1, 1) => unsigned(bits(lo).max(bits(hi))),
+        (2, 2) => signed(bits(lo).max(bits(hi))),
+        // Unsigned with signed: a signed type wider than the unsigned one.
+        (1, 2) if bits(lo) < bits(hi) => hi,
+        (1, 2) if bits(lo) < 64 => signed(2 * bits(lo)),
+        (1, 2) => Float64,
+        (3, 3) => {
+            if bits(lo).max(bits(hi)) == 64 {
+                Float64
+            } else {
+                Float32
+            }
+        }
+        // An integer with a float: float32 holds integers of up to 16 bits.
+        (_, 3) if hi == Float32 && bits(lo) <= 16 => Float32,
+        _ => Float64,
+    }
 }
 
 /// Both operands' data with their axes in the result's dimension order
