@@ -26,15 +26,8 @@ use ndchunk::{store_many, store_many_plan, Array, ComputeOptions, DynArray};
 
 type Error = Box<dyn std::error::Error>;
 
-/// Errors are printed as a person reads them (Display), not in Debug form.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_with(run())
 }
 
 fn run() -> Result<(), Error> {

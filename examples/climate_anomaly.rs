@@ -30,15 +30,8 @@ use ndchunk::{open_dataset, Array, ComputeOptions, DataArray, Dataset, Values, Z
 
 type Error = Box<dyn std::error::Error>;
 
-/// Errors are printed as a person reads them (Display), not in Debug form.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_with(run())
 }
 
 fn run() -> Result<(), Error> {

@@ -12,6 +12,8 @@
 //! arguments, two years of a smooth daily field in the `noleap` calendar
 //! are written first, with ndchunk itself.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use ndchunk::{
@@ -20,15 +22,8 @@ use ndchunk::{
 
 type Error = Box<dyn std::error::Error>;
 
-/// Errors are printed as a person reads them (Display), not in Debug form.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_with(run())
 }
 
 fn run() -> Result<(), Error> {

@@ -8,18 +8,13 @@
 //!
 //! Run: `cargo run --release --example plan_rechunk`
 
+mod support;
+
 use ndchunk::chunking::rechunk::{plan_rechunk, PlanOptions};
 use ndchunk::chunking::{normalize_chunks, parse_bytes, ChunkGrid, ChunkSpec, NormalizeOptions};
 
-/// Errors are printed as a person reads them (Display), not in Debug form.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_with(run())
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -20,6 +20,7 @@ pub struct ExampleArgs {
 
 impl ExampleArgs {
     /// The process's arguments, program name left out.
+    #[allow(dead_code)]
     pub fn from_env() -> Self {
         Self {
             args: std::env::args().skip(1).collect(),
@@ -27,6 +28,7 @@ impl ExampleArgs {
     }
 
     /// The value after `--name`, if given.
+    #[allow(dead_code)]
     pub fn flag(&self, name: &str) -> Option<String> {
         self.args
             .iter()
@@ -65,5 +67,18 @@ impl ExampleArgs {
         );
         write_climate(&src, 24 * 60, ZarrFormat::V3, Field::Smooth)?;
         Ok((src, dir.join(out_name)))
+    }
+}
+
+/// An example's exit: its error printed as a person reads it (Display, not
+/// Debug) and a failing status.
+#[allow(dead_code)]
+pub fn exit_with(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
