@@ -645,3 +645,63 @@ fn quantiles_match_xarray_and_a_split_dimension_is_refused_naming_the_rechunk() 
         assert_eq!(got, want, "q = {q}");
     }
 }
+
+/// xarray's rolling results on the store of [`XARRAY`] (argv[1]) into
+/// argv[2]: `<case>.bin`, f64s.
+const XARRAY_ROLLING: &str = r#"
+import sys, os
+import numpy as np, xarray as xr
+store, out = sys.argv[1:3]
+da = xr.open_zarr(store, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).t.load()
+cases = {
+    "mean7": da.rolling(time=7).mean(),
+    "mean8_center": da.rolling(time=8, center=True).mean(),
+    "mean7_center_min3": da.rolling(time=7, center=True, min_periods=3).mean(),
+    "sum30_min1": da.rolling(time=30, min_periods=1).sum(),
+    "std5": da.rolling(time=5).std(),
+    "lon_mean2": da.rolling(lon=2).mean(),
+}
+for name, r in cases.items():
+    np.asarray(r.values, dtype="<f8").tofile(os.path.join(out, name + ".bin"))
+"#;
+
+#[test]
+fn rolling_matches_xarray() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("daily.zarr");
+    let out = dir.path().join("x");
+    std::fs::create_dir(&out).unwrap();
+    support::run_python(
+        &python,
+        XARRAY,
+        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
+    );
+    support::run_python(
+        &python,
+        XARRAY_ROLLING,
+        &[store.as_os_str(), out.as_os_str()],
+    );
+    let t = irregular(&open_zarr(&store).unwrap().get("t").unwrap());
+    let roll = |dim: &str, n: u64| t.rolling(dim, n).unwrap();
+    let cases: Vec<(&str, DataArray)> = vec![
+        ("mean7", roll("time", 7).mean().unwrap()),
+        ("mean8_center", roll("time", 8).center(true).mean().unwrap()),
+        (
+            "mean7_center_min3",
+            roll("time", 7).center(true).min_periods(3).mean().unwrap(),
+        ),
+        ("sum30_min1", roll("time", 30).min_periods(1).sum().unwrap()),
+        ("std5", roll("time", 5).std().unwrap()),
+        ("lon_mean2", roll("lon", 2).mean().unwrap()),
+    ];
+    for (name, ours) in cases {
+        assert_eq!(ours.dims(), t.dims(), "{name}");
+        // Running sums in f64 against bottleneck's: within float32 steps.
+        same_values(name, &ours, &out.join(format!("{name}.bin")), 1e-5);
+    }
+    let e = t.rolling("lat", 4).unwrap_err().to_string();
+    assert!(e.contains("window of 4"), "{e}");
+}
