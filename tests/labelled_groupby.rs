@@ -7,7 +7,7 @@
 mod counting;
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndchunk::chunking::ChunkGrid;
 use ndchunk::{open_zarr, Chunks, ComputeOptions, DataArray, Values};
@@ -72,6 +72,21 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
     (a.is_nan() && b.is_nan()) || (a - b).abs() <= rel * b.abs().max(1.0)
 }
 
+/// [`XARRAY`]'s store in `calendar` and its dump: the directory holding
+/// both (kept while the test runs), the store, the dump's folder.
+fn daily_store(python: &Path, calendar: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("daily.zarr");
+    let out = dir.path().join("xarray");
+    std::fs::create_dir(&out).unwrap();
+    support::run_python(
+        python,
+        XARRAY,
+        &[store.as_os_str(), calendar.as_ref(), out.as_os_str()],
+    );
+    (dir, store, out)
+}
+
 /// `t` on irregular time chunks that months straddle.
 fn irregular(t: &DataArray) -> DataArray {
     let mut sizes = Vec::new();
@@ -133,15 +148,7 @@ fn groupby_matches_xarray_in_every_calendar() {
         return;
     };
     for calendar in ["standard", "noleap", "360_day", "all_leap", "julian"] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("daily.zarr");
-        let out = dir.path().join("xarray");
-        std::fs::create_dir(&out).unwrap();
-        support::run_python(
-            &python,
-            XARRAY,
-            &[store.as_os_str(), calendar.as_ref(), out.as_os_str()],
-        );
+        let (_dir, store, out) = daily_store(&python, calendar);
         let meta: Value =
             serde_json::from_slice(&std::fs::read(out.join("meta.json")).unwrap()).unwrap();
         let t = irregular(&open_zarr(&store).unwrap().get("t").unwrap());
@@ -248,15 +255,7 @@ fn a_group_mean_is_the_mean_of_its_selection_on_any_thread_count() {
     let Some(python) = support::python_peer() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("daily.zarr");
-    let out = dir.path().join("xarray");
-    std::fs::create_dir(&out).unwrap();
-    support::run_python(
-        &python,
-        XARRAY,
-        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
-    );
+    let (_dir, store, _out) = daily_store(&python, "noleap");
     let t = irregular(&open_zarr(&store).unwrap().get("t").unwrap());
     let monthly = t.groupby("time.month").unwrap().mean().unwrap();
     let means = monthly.values::<f32>().unwrap();
@@ -482,15 +481,7 @@ fn resample_coarsen_and_weighted_match_xarray() {
     }
     // Bad input: an unknown frequency, a window larger than the dimension,
     // weights with NaN or a sum not above zero.
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("daily.zarr");
-    let out = dir.path().join("x");
-    std::fs::create_dir(&out).unwrap();
-    support::run_python(
-        &python,
-        XARRAY,
-        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
-    );
+    let (_dir, store, _out) = daily_store(&python, "noleap");
     let t = open_zarr(&store).unwrap().get("t").unwrap();
     let e = t.resample("time", "fortnightly").unwrap_err().to_string();
     assert!(
@@ -614,15 +605,7 @@ fn quantiles_match_xarray_and_a_split_dimension_is_refused_naming_the_rechunk() 
     let Some(python) = support::python_peer() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("daily.zarr");
-    let out = dir.path().join("x");
-    std::fs::create_dir(&out).unwrap();
-    support::run_python(
-        &python,
-        XARRAY,
-        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
-    );
+    let (_dir, store, out) = daily_store(&python, "noleap");
     let qs = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0];
     support::run_python(
         &python,
@@ -670,15 +653,7 @@ fn rolling_matches_xarray() {
     let Some(python) = support::python_peer() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("daily.zarr");
-    let out = dir.path().join("x");
-    std::fs::create_dir(&out).unwrap();
-    support::run_python(
-        &python,
-        XARRAY,
-        &[store.as_os_str(), "noleap".as_ref(), out.as_os_str()],
-    );
+    let (_dir, store, out) = daily_store(&python, "noleap");
     support::run_python(
         &python,
         XARRAY_ROLLING,
