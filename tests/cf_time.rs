@@ -2,7 +2,11 @@
 //! encoded, in every calendar, with references from year -2000 to 3000
 //! (year 1 and the standard calendar's 1582 switch included).
 
+#[path = "support/random.rs"]
+mod random;
 mod support;
+
+use random::Random;
 
 use ndchunk::{time_encoding, Calendar, CfDatetime, TimeUnits};
 use serde_json::{json, Value};
@@ -20,41 +24,24 @@ const CALENDARS: [&str; 8] = [
 
 const UNITS: [&str; 5] = ["days", "hours", "minutes", "seconds", "milliseconds"];
 
-/// A deterministic generator (SplitMix64), so a failure can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A date that `calendar` has, in years -2000 to 3000; one in eight
-    /// near the standard calendar's switch or year 1.
-    fn date(&mut self, calendar: Calendar) -> CfDatetime {
-        loop {
-            let year = match self.below(8) {
-                0 => 1582,
-                1 => 1 + self.below(3) as i64 - 1,
-                _ => self.below(5001) as i64 - 2000,
-            };
-            let month = 1 + self.below(12) as u32;
-            let day = 1 + self.below(31) as u32;
-            let (h, m, s) = (
-                self.below(24) as u32,
-                self.below(60) as u32,
-                self.below(60) as u32,
-            );
-            if let Ok(date) = CfDatetime::new(year, month, day, h, m, s, 0, calendar) {
-                return date;
-            }
+/// A date that `calendar` has, in years -2000 to 3000; one in eight
+/// near the standard calendar's switch or year 1.
+fn random_date(random: &mut Random, calendar: Calendar) -> CfDatetime {
+    loop {
+        let year = match random.below(8) {
+            0 => 1582,
+            1 => 1 + random.below(3) as i64 - 1,
+            _ => random.below(5001) as i64 - 2000,
+        };
+        let month = 1 + random.below(12) as u32;
+        let day = 1 + random.below(31) as u32;
+        let (h, m, s) = (
+            random.below(24) as u32,
+            random.below(60) as u32,
+            random.below(60) as u32,
+        );
+        if let Ok(date) = CfDatetime::new(year, month, day, h, m, s, 0, calendar) {
+            return date;
         }
     }
 }
@@ -94,13 +81,13 @@ fn decode_and_encode_agree_with_cftime_in_every_calendar() {
     let Some(python) = support::python_peer() else {
         return;
     };
-    let mut random = Random(20261204);
+    let mut random = Random::new(20261204);
     let mut cases = Vec::new();
     let mut ours = Vec::new();
     for i in 0..4000 {
         let name = CALENDARS[i % CALENDARS.len()];
         let calendar: Calendar = name.parse().unwrap();
-        let reference = random.date(calendar);
+        let reference = random_date(&mut random, calendar);
         let unit = UNITS[random.below(UNITS.len() as u64) as usize];
         let units_text = format!(
             "{unit} since {:04}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -127,7 +114,7 @@ fn decode_and_encode_agree_with_cftime_in_every_calendar() {
             );
             ours.push(units.decode(value, calendar).map(|d| json!(fields(&d))));
         } else {
-            let date = random.date(calendar);
+            let date = random_date(&mut random, calendar);
             cases.push(json!({"op": "encode", "date": fields(&date), "units": units_text, "calendar": name}));
             ours.push(units.encode(&date).map(|v| json!(v)));
         }

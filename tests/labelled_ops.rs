@@ -2,34 +2,21 @@
 //! and broadcasting by dimension name, against a hand-written join and
 //! against xarray; `where`, transpose and the errors of bad input.
 
+#[path = "support/random.rs"]
+mod random;
 mod support;
+
+use random::Random;
 
 use ndchunk::{Arith, Array, Coord, DataArray, Join, Values};
 use serde_json::{json, Value};
 
-/// A deterministic generator (SplitMix64).
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A sorted subset of 0..n as float labels.
-    fn labels(&mut self, n: u64) -> Vec<f64> {
-        (0..n)
-            .filter(|_| self.below(3) != 0)
-            .map(|v| v as f64 * 0.5)
-            .collect()
-    }
+/// A sorted subset of 0..n as float labels.
+fn labels(random: &mut Random, n: u64) -> Vec<f64> {
+    (0..n)
+        .filter(|_| random.below(3) != 0)
+        .map(|v| v as f64 * 0.5)
+        .collect()
 }
 
 fn array_1d(labels: &[f64], values: &[f64], chunk: u64) -> DataArray {
@@ -69,9 +56,9 @@ fn reference(a: (&[f64], &[f64]), b: (&[f64], &[f64]), join: Join) -> Vec<(f64, 
 
 #[test]
 fn alignment_matches_a_hand_written_join_on_random_indexes() {
-    let mut rng = Random(7);
+    let mut rng = Random::new(7);
     for case in 0..200 {
-        let (la, lb) = (rng.labels(12), rng.labels(12));
+        let (la, lb) = (labels(&mut rng, 12), labels(&mut rng, 12));
         let va: Vec<f64> = la.iter().map(|_| rng.below(100) as f64).collect();
         let vb: Vec<f64> = lb.iter().map(|_| rng.below(100) as f64).collect();
         let a = array_1d(&la, &va, 1 + rng.below(4));
