@@ -42,7 +42,7 @@ pub use error::{IoError, Result};
 pub use hdf5::Hdf5Store;
 pub use member_name::check_member_path;
 pub use memory::MemoryStore;
-pub use meta::{ArrayMeta, Scalar};
+pub use meta::{attribute_number, ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
 pub use netcdf3::Netcdf3Store;
 pub use store::{ChunkStore, ChunkStoreExt};

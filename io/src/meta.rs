@@ -110,6 +110,32 @@ impl std::fmt::Display for Scalar {
     }
 }
 
+/// The number a JSON attribute value holds: a number, a boolean (0 or 1),
+/// a non-finite float as Zarr spells it (`"NaN"`, `"Infinity"`,
+/// `"-Infinity"`) or numpy does (`"nan"`, `"inf"`, `"-inf"`), or a
+/// one-element array of one (netCDF stores every attribute as an array).
+///
+/// ```
+/// use ndchunk_io::attribute_number;
+/// assert_eq!(attribute_number(&serde_json::json!([0.5])), Some(0.5));
+/// assert!(attribute_number(&serde_json::json!("NaN")).unwrap().is_nan());
+/// assert_eq!(attribute_number(&serde_json::json!("K")), None);
+/// ```
+pub fn attribute_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::String(s) => match s.as_str() {
+            "NaN" | "nan" => Some(f64::NAN),
+            "Infinity" | "inf" => Some(f64::INFINITY),
+            "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        Value::Array(items) if items.len() == 1 => attribute_number(&items[0]),
+        _ => None,
+    }
+}
+
 /// The description of one stored array: enough to plan over it, show it
 /// (`chunkctl info`) and recreate it elsewhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use super::values::Values;
 use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
-use crate::io::DType;
+use crate::io::{attribute_number, DType};
 
 /// The attributes CF masking and scaling reads.
 const MASK_AND_SCALE: [&str; 5] = [
@@ -72,11 +72,14 @@ pub(crate) fn mask_and_scale(
         let is_fill = key == "_FillValue";
         match attrs.get(key) {
             None => {}
-            Some(Value::Array(items)) => {
-                fills.extend(items.iter().filter_map(number_of).map(|f| (f, is_fill)))
-            }
+            Some(Value::Array(items)) => fills.extend(
+                items
+                    .iter()
+                    .filter_map(attribute_number)
+                    .map(|f| (f, is_fill)),
+            ),
             Some(v) => fills.push((
-                number_of(v).ok_or_else(|| fails(format!("{key} is {v}, not a number")))?,
+                attribute_number(v).ok_or_else(|| fails(format!("{key} is {v}, not a number")))?,
                 is_fill,
             )),
         }
@@ -256,23 +259,8 @@ impl MaskScale {
 /// arrays; xarray reads a packing attribute's first element).
 fn first_number(v: &Value) -> Option<f64> {
     match v {
-        Value::Array(items) => items.first().and_then(number_of),
-        v => number_of(v),
-    }
-}
-
-/// A JSON number, with Zarr's spellings of the non-finite ones.
-fn number_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        _ => None,
+        Value::Array(items) => items.first().and_then(attribute_number),
+        v => attribute_number(v),
     }
 }
 

@@ -31,20 +31,6 @@ pub(crate) fn float_value(v: f64) -> Value {
     }
 }
 
-/// The float a JSON value holds, non-finite spellings included.
-fn float_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" | "nan" => Some(f64::NAN),
-            "Infinity" | "inf" => Some(f64::INFINITY),
-            "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// The value as one element of `dtype` (a `_FillValue`), or `None` when it
 /// is not a number (or a one-element array of one).
 pub(crate) fn scalar_of(v: &Value, dtype: DType) -> Option<Scalar> {
@@ -58,8 +44,8 @@ pub(crate) fn scalar_of(v: &Value, dtype: DType) -> Option<Scalar> {
         return Some(Scalar::Bool(*b));
     }
     Some(match dtype {
-        DType::Float32 | DType::Float64 => Scalar::Float(float_of(v)?),
-        DType::Bool => Scalar::Bool(float_of(v)? != 0.0),
+        DType::Float32 | DType::Float64 => Scalar::Float(crate::meta::attribute_number(v)?),
+        DType::Bool => Scalar::Bool(crate::meta::attribute_number(v)? != 0.0),
         DType::UInt8 | DType::UInt16 | DType::UInt32 | DType::UInt64 => match v {
             Value::Number(n) => match (n.as_u64(), n.as_i64()) {
                 (Some(u), _) => Scalar::UInt(u),

@@ -36,7 +36,7 @@ pub(crate) fn encode(
             out.remove(FILL_VALUE);
         }
         ZarrFormat::V3 if dtype.is_float() => {
-            if let Some(value) = out.get(FILL_VALUE).and_then(number) {
+            if let Some(value) = out.get(FILL_VALUE).and_then(crate::meta::attribute_number) {
                 out.insert(
                     FILL_VALUE.into(),
                     Value::String(STANDARD.encode(value.to_le_bytes())),
@@ -70,23 +70,6 @@ pub(crate) fn decode(attributes: &mut Map<String, Value>, dtype: DType) {
         Value::Number,
     );
     attributes.insert(FILL_VALUE.into(), plain);
-}
-
-/// A number attribute, with the non-finite spellings ndchunk's attribute
-/// conversion uses (`"NaN"`, `"Infinity"`, `"-Infinity"`).
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
-        // A one-element list, as some writers leave it.
-        Value::Array(items) if items.len() == 1 => number(&items[0]),
-        _ => None,
-    }
 }
 
 fn non_finite_name(value: f64) -> &'static str {
