@@ -18,6 +18,8 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "support/timing.rs"]
+mod timing;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -322,17 +324,13 @@ fn timed_once(name: &str, command: &mut Command) -> Row {
     assert!(output.status.success(), "{name} failed");
     let work: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&output.stdout)));
-    let text = std::fs::read_to_string(report.path()).unwrap();
-    let f: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let (cpu, rss) = timing::cpu_and_rss(report.path());
     Row {
         name: name.into(),
         wall: work["seconds"].as_f64().unwrap_or(process),
         process: Some(process),
-        cpu: f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
-        rss: f.get(3).map(|kb| (*kb as u64) * 1024),
+        cpu,
+        rss,
     }
 }
 

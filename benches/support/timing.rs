@@ -1,6 +1,9 @@
 //! Timing a contender in its own process under GNU time (wall, CPU,
 //! peak RSS): shared by the workload benches through `#[path]`.
 
+#![allow(dead_code)] // each bench uses its own part of this module
+
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -34,15 +37,25 @@ pub fn timed(name: &str, command: &mut Command) -> Row {
         .unwrap();
     let wall = t.elapsed().as_secs_f64();
     assert!(status.success(), "{name} failed");
-    let text = std::fs::read_to_string(report.path()).unwrap();
+    let (cpu, rss) = cpu_and_rss(report.path());
+    Row {
+        name: name.into(),
+        wall,
+        cpu,
+        rss,
+    }
+}
+
+/// The CPU seconds (user + system) and peak RSS bytes of GNU time's
+/// report `-f "%e %U %S %M"` at `path`.
+pub fn cpu_and_rss(path: &Path) -> (Option<f64>, Option<u64>) {
+    let text = std::fs::read_to_string(path).unwrap();
     let f: Vec<f64> = text
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    Row {
-        name: name.into(),
-        wall,
-        cpu: f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
-        rss: f.get(3).map(|kb| (*kb as u64) * 1024),
-    }
+    (
+        f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
+        f.get(3).map(|kb| (*kb as u64) * 1024),
+    )
 }
