@@ -135,14 +135,20 @@ impl DataArray {
                 .map(|&v| (!v.is_nan()).then_some(Key::Float(OrderedF64(v))))
                 .collect(),
         };
-        let mut sorted: BTreeMap<Key, u32> =
-            keys.iter().flatten().map(|k| (k.clone(), 0)).collect();
-        for (i, number) in sorted.values_mut().enumerate() {
+        // Each label with its group number (in sorted order) and the first
+        // position holding it.
+        let mut sorted: BTreeMap<Key, (u32, usize)> = BTreeMap::new();
+        for (p, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                sorted.entry(k.clone()).or_insert((0, p));
+            }
+        }
+        for (i, (number, _)) in sorted.values_mut().enumerate() {
             *number = i as u32;
         }
         let group_of: Arc<[u32]> = keys
             .iter()
-            .map(|k| k.as_ref().map_or(u32::MAX, |k| sorted[k]))
+            .map(|k| k.as_ref().map_or(u32::MAX, |k| sorted[k].0))
             .collect();
         let labels = match component {
             Some("season") => Values::Text(
@@ -161,10 +167,7 @@ impl DataArray {
                 dtype: DType::Int64,
             },
             None => {
-                let positions: Vec<usize> = sorted
-                    .keys()
-                    .map(|k| keys.iter().position(|x| x.as_ref() == Some(k)).unwrap_or(0))
-                    .collect();
+                let positions: Vec<usize> = sorted.values().map(|&(_, first)| first).collect();
                 coord.values.select(0, &positions)
             }
         };
