@@ -225,6 +225,28 @@ fn pad_positions(
             }
             idx.into_iter().map(Some).collect()
         }
+        // numpy pads symmetric in steps of at most the axis length, each
+        // mirroring what is there so far, edge included.
+        PadMode::Symmetric => {
+            let mut idx: Vec<usize> = (0..len).collect();
+            let (mut left, mut right) = (before, after);
+            while left > 0 || right > 0 {
+                let k = left.min(len);
+                let mut front: Vec<usize> = idx[..k].iter().rev().copied().collect();
+                front.extend(&idx);
+                idx = front;
+                left -= k;
+                let n = idx.len();
+                let k = right.min(len);
+                let back: Vec<usize> = idx[n - k..].iter().rev().copied().collect();
+                idx.extend(back);
+                right -= k;
+            }
+            idx.into_iter().map(Some).collect()
+        }
+        PadMode::Wrap => (0..before + len + after)
+            .map(|i| Some((i as i64 - before as i64).rem_euclid(len as i64) as usize))
+            .collect(),
     }
 }
 
@@ -444,9 +466,11 @@ proptest! {
     fn pad_matches_numpy((x, g, seed) in case()) {
         let mut rng = Rng(seed);
         let widths: Vec<(u64, u64)> = (0..x.ndim()).map(|_| (rng.below(6), rng.below(6))).collect();
-        let mode = match rng.below(3) {
+        let mode = match rng.below(5) {
             0 => PadMode::Constant(-7.5),
             1 => PadMode::Edge,
+            2 => PadMode::Symmetric,
+            3 => PadMode::Wrap,
             _ => PadMode::Reflect,
         };
         let a = lazy(&x, &g).pad(&widths, mode);
@@ -557,7 +581,13 @@ fn apply(step: Step, a: &Array<f64>, x: &ArrayD<f64>, rng: &mut Rng) -> (Array<f
             let mode = if x.is_empty() {
                 PadMode::Constant(1.5)
             } else {
-                [PadMode::Constant(1.5), PadMode::Edge, PadMode::Reflect][rng.below(3) as usize]
+                [
+                    PadMode::Constant(1.5),
+                    PadMode::Edge,
+                    PadMode::Reflect,
+                    PadMode::Symmetric,
+                    PadMode::Wrap,
+                ][rng.below(5) as usize]
             };
             (a.pad(&widths, mode), oracle_pad(x, &widths, &mode))
         }

@@ -162,14 +162,6 @@ pub enum ChunkingError {
         /// The budget.
         max_mem: u64,
     },
-    /// A halo that the boundary mode cannot supply.
-    #[error("axis {axis}: {reason}")]
-    InvalidHalo {
-        /// The axis.
-        axis: usize,
-        /// Why.
-        reason: String,
-    },
 }
 
 /// Result alias for this crate.

@@ -22,7 +22,6 @@
 pub mod bytesize;
 pub mod error;
 pub mod grid;
-pub mod halo;
 pub mod intersect;
 pub mod normalize;
 pub mod rechunk;
@@ -32,7 +31,6 @@ pub mod spec;
 pub use bytesize::{format_bytes, parse_bytes};
 pub use error::{ChunkingError, Result};
 pub use grid::{AxisChunks, BlockIter, BlockRange, ChunkGrid};
-pub use halo::{halo_plan, Boundary, CopyMode, Halo, HaloPiece, HaloPlan, HaloSource};
 pub use intersect::{Intersections, Piece};
 pub use normalize::{balance_chunks, normalize_chunks, NormalizeOptions, DEFAULT_CHUNK_BYTES};
 pub use rechunk::{plan_rechunk, PlanOptions, RechunkPlan};

@@ -22,6 +22,7 @@ use crate::graph::{Node, NodeKind};
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
 use crate::runtime::block::shape_of;
 use crate::runtime::block::Block;
+use crate::runtime::block_cache::BlockCache;
 use crate::runtime::eval::{eval, shared_nodes, EvalContext, Materialised};
 use crate::runtime::eval_lanes::{eval_lanes, partial_lanes};
 
@@ -206,7 +207,14 @@ pub(crate) fn run(
             .fold(0u64, |n, s| n.saturating_add(stage_bytes(s))),
     );
     for (i, stage) in stages.iter().enumerate() {
+        // Blocks kept for neighbouring tasks, reserved while it runs.
+        let _cache_held = match stage.cache_bytes {
+            0 => None,
+            bytes => Some(budget.acquire(stage.node.name(), bytes)?),
+        };
+        let cache = BlockCache::new(stage.cache_bytes);
         let ctx = StageRun {
+            cache: &cache,
             index: i,
             observer: &observer,
             stage,
@@ -299,9 +307,16 @@ struct StageRun<'a> {
     outputs: &'a Outputs<'a>,
     /// The journal of a stage that makes outputs, when resumable.
     journal: Option<&'a Journal>,
+    /// Blocks of cached nodes kept for the tasks that read them.
+    cache: &'a BlockCache,
 }
 
 impl StageRun<'_> {
+    /// A task's evaluation context.
+    fn context(&self) -> EvalContext<'_> {
+        EvalContext::new(self.done, &self.shared).cached_by(Some(self.cache))
+    }
+
     fn run(&self, sink: &Sink<'_>) -> Result<()> {
         let progress = StageBar::new(
             self.stage.node.name(),
@@ -392,7 +407,7 @@ impl StageRun<'_> {
                 let _held = held?;
                 let task = || {
                     let region = grid.block_region(&b)?;
-                    let ctx = EvalContext::new(self.done, &self.shared);
+                    let ctx = self.context();
                     match several {
                         Some(outputs) => {
                             for output in outputs {
@@ -462,7 +477,7 @@ impl StageRun<'_> {
             }
             let next = (k < last).then(|| intermediate(k)).transpose()?;
             let read = |region: &Region| match &previous {
-                None => eval_lanes(input, region, &EvalContext::new(self.done, &self.shared)),
+                None => eval_lanes(input, region, &self.context()),
                 Some(intermediate) => intermediate.read(region),
             };
             let write = |index: &[u64], region: &Region, values: Block| match &next {
@@ -568,7 +583,7 @@ impl StageRun<'_> {
             .try_for_each(|(held, (o, leaf))| {
                 let (work, acc) = held?;
                 let partial = tree
-                    .leaf(o, leaf, &EvalContext::new(self.done, &self.shared))
+                    .leaf(o, leaf, &self.context())
                     .map_err(|(b, e)| self.fail(&b, e))?;
                 drop(work);
                 tree.insert(o, leaf, partial, acc, sink)

@@ -206,6 +206,17 @@ pub(crate) enum NodeKind {
         /// The dependency rule and the block transform.
         op: Arc<dyn LayoutOp>,
     },
+    /// The input's values, read by tasks that each need parts of several
+    /// of its blocks (an overlap's halos): each whole block of the input is
+    /// computed once and kept by the run, within the stage's cache bytes,
+    /// while neighbouring tasks read it.
+    Cached {
+        /// The input (same grid as the output).
+        input: Arc<Node>,
+        /// How many blocks away, along each axis, a task reads from its
+        /// own block: decides how many blocks the cache keeps.
+        reach: Vec<u64>,
+    },
     /// An operation that cannot be built (shapes that do not match, an axis
     /// out of range): reported when the graph is planned, so that building
     /// expressions with operators never panics.
@@ -276,7 +287,9 @@ impl Node {
             NodeKind::Map { inputs, .. } | NodeKind::Layout { inputs, .. } => {
                 inputs.iter().collect()
             }
-            NodeKind::Rechunk { input } | NodeKind::Reduce { input, .. } => vec![input],
+            NodeKind::Rechunk { input }
+            | NodeKind::Reduce { input, .. }
+            | NodeKind::Cached { input, .. } => vec![input],
             NodeKind::Scan { input, carries, .. } => vec![input, carries],
         }
     }
@@ -337,6 +350,10 @@ impl Node {
                 op: op.clone(),
             },
             NodeKind::Rechunk { .. } => NodeKind::Rechunk { input: next() },
+            NodeKind::Cached { reach, .. } => NodeKind::Cached {
+                input: next(),
+                reach: reach.clone(),
+            },
             NodeKind::Reduce {
                 reduction,
                 axes,

@@ -6,6 +6,7 @@ pub(crate) mod elementwise;
 pub(crate) mod layout;
 pub(crate) mod logic;
 pub(crate) mod numeric;
+pub(crate) mod overlap;
 pub(crate) mod reduce;
 
 pub use blocks::{map_blocks, BlockSpec};

@@ -85,6 +85,13 @@ impl fmt::Display for Plan {
                 }
             }
             writeln!(f, "    fused: {}", stage.fused.join(" -> "))?;
+            if stage.cache_bytes > 0 {
+                writeln!(
+                    f,
+                    "    cache: {} of blocks kept for neighbouring tasks (counted in max_mem)",
+                    format_bytes(stage.cache_bytes)
+                )?;
+            }
             let freed = stage
                 .freed_after
                 .map_or(String::new(), |j| format!(", freed after stage {}", j + 1));

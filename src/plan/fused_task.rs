@@ -103,6 +103,11 @@ fn peak(node: &Arc<Node>, elements: u64, counted: &mut HashSet<(u64, u64)>) -> u
                 .unwrap_or(0);
             own.saturating_mul(2).saturating_add(pulled)
         }
+        // A piece cut from kept blocks (counted in the stage's cache
+        // bytes), beside the computation of one whole block on a miss.
+        NodeKind::Cached { input, .. } => {
+            own.saturating_add(peak_bytes(input, input.grid().max_block_elements()))
+        }
         NodeKind::Reduce { .. } | NodeKind::Invalid { .. } => own,
     }
 }

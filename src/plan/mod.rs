@@ -8,6 +8,7 @@
 //! that consumes it. Stages and tasks are counts and formulas,
 //! O(operations); the executor enumerates blocks lazily.
 
+mod block_cache;
 pub(crate) mod explain;
 pub(crate) mod fused_task;
 mod push_slices;
@@ -74,6 +75,10 @@ pub struct Stage {
     pub(crate) task_bytes: u64,
     /// Where its result goes.
     pub(crate) residence: Residence,
+    /// Bytes of whole blocks of cached nodes (an overlap's input) the
+    /// stage keeps for the tasks that read them, reserved from the budget
+    /// while it runs (0: none kept).
+    pub(crate) cache_bytes: u64,
     /// The stage after which its result is freed (`None`: a result that
     /// goes to the caller).
     pub(crate) freed_after: Option<usize>,
@@ -130,6 +135,12 @@ impl Stage {
     /// Where its result lives until it is freed.
     pub fn residence(&self) -> Residence {
         self.residence
+    }
+
+    /// Bytes of blocks the stage keeps for neighbouring tasks that read
+    /// them (an overlap's halos), counted in `max_mem` while it runs.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache_bytes
     }
 
     /// The stage after which its result is freed (`None`: a stage whose
@@ -275,6 +286,7 @@ impl Plan {
             }
         }
         results::place_results(&mut stages, budget.max_mem);
+        block_cache::size_caches(&mut stages, budget);
         Ok(Plan {
             stages,
             budget: *budget,
@@ -387,6 +399,7 @@ fn blocks_stage(node: &Arc<Node>, outputs: Vec<Output>) -> Stage {
         tasks: node.grid().num_blocks(),
         task_bytes,
         residence: Residence::Sink,
+        cache_bytes: 0,
         freed_after: None,
         outputs,
     }
@@ -449,6 +462,7 @@ fn reduce_stage(node: &Arc<Node>) -> Stage {
         tasks: node.grid().num_blocks().saturating_mul(leaves),
         task_bytes: work.saturating_add(acc_bytes.saturating_mul(2)),
         residence: Residence::Sink,
+        cache_bytes: 0,
         freed_after: None,
         outputs: Vec::new(),
     }

@@ -84,6 +84,7 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
         fused,
         kind: StageKind::Rechunk { plan, pass_bytes },
         residence: super::Residence::Sink,
+        cache_bytes: 0,
         freed_after: None,
         outputs: Vec::new(),
     })

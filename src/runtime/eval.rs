@@ -12,6 +12,7 @@ use ndchunk_chunking::Region;
 use crate::error::{Error, Result};
 use crate::graph::{BlockInfo, MapRegions, Node, NodeKind, Scan};
 use crate::runtime::block::{shape_of, Block};
+use crate::runtime::block_cache::BlockCache;
 
 /// Reductions already computed by earlier stages, by node id, as sources.
 pub(crate) type Materialised = HashMap<u64, Arc<Node>>;
@@ -26,6 +27,8 @@ pub(crate) struct EvalContext<'a> {
     shared: &'a HashMap<u64, usize>,
     /// Values of shared nodes by (node, region), with the reads left.
     memo: RefCell<HashMap<(u64, Region), (Block, usize)>>,
+    /// The stage's kept blocks of cached nodes (`None`: computed per read).
+    cache: Option<&'a BlockCache>,
 }
 
 impl<'a> EvalContext<'a> {
@@ -35,7 +38,19 @@ impl<'a> EvalContext<'a> {
             done,
             shared,
             memo: RefCell::new(HashMap::new()),
+            cache: None,
         }
+    }
+
+    /// The same context reading cached nodes' blocks through `cache`.
+    pub(crate) fn cached_by(mut self, cache: Option<&'a BlockCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The stage's block cache.
+    pub(crate) fn cache(&self) -> Option<&'a BlockCache> {
+        self.cache
     }
 
     /// Earlier stages' results, by node id.
@@ -170,6 +185,10 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
             };
             op.eval(region, &mut pull)
         }
+        NodeKind::Cached { input, .. } => match ctx.cache {
+            Some(cache) => from_cache(node, input, cache, region, ctx),
+            None => eval(input, region, ctx),
+        },
         NodeKind::Reduce { .. } => Err(Error::Internal {
             operation: node.name().to_string(),
             message: "a reduction read before its stage ran".into(),
@@ -179,6 +198,43 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
             message: message.clone(),
         }),
     }
+}
+
+/// `node`'s values over `region`, cut from the whole blocks of `input`
+/// that the region overlaps, each computed once and kept in `cache`.
+fn from_cache(
+    node: &Node,
+    input: &Arc<Node>,
+    cache: &BlockCache,
+    region: &Region,
+    ctx: &EvalContext<'_>,
+) -> Result<Block> {
+    let (ty, grid) = (node.block_type(), input.grid());
+    let whole_block = |b: &[u64]| -> Result<(Region, Arc<Block>)> {
+        let whole = grid.block_region(b)?;
+        let bytes = whole.num_elements().saturating_mul(node.itemsize());
+        let values = cache.get(node.id(), b, bytes, || eval(input, &whole, ctx))?;
+        Ok((whole, values))
+    };
+    let blocks = grid.blocks_overlapping(region)?;
+    if blocks.num_blocks() == 1 {
+        if let Some(b) = blocks.iter().next() {
+            let (whole, values) = whole_block(&b)?;
+            let local = region.relative_to(&whole).ok_or_else(|| internal(node))?;
+            return ty.copy_region(&values, &local);
+        }
+    }
+    let mut dst = ty.filled(&shape_of(region));
+    for b in blocks.iter() {
+        let (whole, values) = whole_block(&b)?;
+        let Some(piece) = whole.intersect(region).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let local = piece.relative_to(&whole).ok_or_else(|| internal(node))?;
+        let at = piece.relative_to(region).ok_or_else(|| internal(node))?;
+        ty.assign(&mut dst, &at, ty.copy_region(&values, &local)?)?;
+    }
+    Ok(dst)
 }
 
 fn eval_all(inputs: &[Arc<Node>], region: &Region, ctx: &EvalContext<'_>) -> Result<Vec<Block>> {

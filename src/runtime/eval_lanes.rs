@@ -386,7 +386,8 @@ fn leaf(node: &Arc<Node>, at: &Where<'_, '_>) -> Result<Held> {
     // Evaluated apart from the chain's sharing (the program reads a leaf
     // once, however many steps read it), with its own shared nodes.
     let shared = shared_nodes(&[node], done);
-    let values = eval(node, region, &EvalContext::new(done, &shared))?;
+    let ctx = EvalContext::new(done, &shared).cached_by(at.ctx.cache());
+    let values = eval(node, region, &ctx)?;
     node.block_type().hold(values, region)
 }
 

@@ -49,6 +49,10 @@ pub(crate) enum PadRule {
     Edge,
     /// The mirror image without repeating the edge (numpy's `reflect`).
     Reflect,
+    /// The mirror image repeating the edge (numpy's `symmetric`).
+    Symmetric,
+    /// The other end of the axis (numpy's `wrap`).
+    Wrap,
 }
 
 impl AxisMap {
@@ -76,6 +80,11 @@ impl AxisMap {
                         let m = at.rem_euclid(period);
                         Some(if m >= n { period - m } else { m } as u64)
                     }
+                    PadRule::Symmetric => {
+                        let m = at.rem_euclid(2 * n);
+                        Some(if m >= n { 2 * n - 1 - m } else { m } as u64)
+                    }
+                    PadRule::Wrap => Some(at.rem_euclid(n) as u64),
                 }
             }
         }

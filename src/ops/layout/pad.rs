@@ -1,23 +1,63 @@
-//! `pad`: numpy's `constant`, `edge` and `reflect` modes; the widths are
-//! added to the edge chunks.
+//! `pad`: numpy's `constant`, `edge`, `reflect`, `symmetric` and `wrap`
+//! modes; the widths are added to the edge chunks. The same modes say what
+//! [`map_overlap`](crate::Array::map_overlap) and the filters see past the
+//! array's edge.
 
 use ndchunk_io::Element;
 
 use super::gather;
-use super::gather::{AxisMap, OutAxis, PadRule};
+use super::gather::PadRule;
+use super::gather::{AxisMap, OutAxis};
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
 
-/// What `pad` puts outside the array.
+/// What lies past the array's edge: for [`pad`](Array::pad), and for
+/// what [`map_overlap`](Array::map_overlap) and the filters see there.
+///
+/// The names are numpy's (`np.pad`'s `mode`). scipy.ndimage and Dask call
+/// some of the same modes otherwise; `[a b c d]` extended by 2 on each side:
+///
+/// | `PadMode` | values | `np.pad` | `scipy.ndimage` `mode` | Dask `boundary` |
+/// |---|---|---|---|---|
+/// | `Constant(v)` | `v v \| a b c d \| v v` | `constant` | `constant` (`cval`) | a number |
+/// | `Edge` | `a a \| a b c d \| d d` | `edge` | `nearest` | `nearest` |
+/// | `Reflect` | `c b \| a b c d \| c b` | `reflect` | `mirror` | — |
+/// | `Symmetric` | `b a \| a b c d \| d c` | `symmetric` | `reflect` (its default) | `reflect` |
+/// | `Wrap` | `c d \| a b c d \| a b` | `wrap` | `wrap`, `grid-wrap` | `periodic` |
+///
+/// Dask's `boundary="none"` (no values past the edge) is `None` where a
+/// boundary is an `Option<PadMode>`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PadMode<T> {
     /// One value (numpy's `constant` with `constant_values`).
     Constant(T),
-    /// The edge value repeated (numpy's `edge`).
+    /// The edge value repeated (numpy's `edge`, scipy's `nearest`).
     Edge,
     /// The mirror image without repeating the edge value (numpy's
-    /// `reflect`: `[1, 2, 3]` padded by 2 is `[3, 2, 1, 2, 3, 2, 1]`).
+    /// `reflect`, scipy's `mirror`: `[1, 2, 3]` padded by 2 is
+    /// `[3, 2, 1, 2, 3, 2, 1]`).
     Reflect,
+    /// The mirror image repeating the edge value (numpy's `symmetric`,
+    /// scipy's `reflect`, Dask's `reflect`: `[1, 2, 3]` padded by 2 is
+    /// `[2, 1, 1, 2, 3, 3, 2]`).
+    Symmetric,
+    /// The other end of the array (numpy's `wrap`, scipy's `wrap` and
+    /// `grid-wrap`, Dask's `periodic`: `[1, 2, 3]` padded by 2 is
+    /// `[2, 3, 1, 2, 3, 1, 2]`).
+    Wrap,
+}
+
+impl<T: Copy> PadMode<T> {
+    /// The gather rule, its fill value and the mode's numpy name.
+    pub(crate) fn rule(self) -> (PadRule, Option<T>, &'static str) {
+        match self {
+            PadMode::Constant(v) => (PadRule::Constant, Some(v), "constant"),
+            PadMode::Edge => (PadRule::Edge, None, "edge"),
+            PadMode::Reflect => (PadRule::Reflect, None, "reflect"),
+            PadMode::Symmetric => (PadRule::Symmetric, None, "symmetric"),
+            PadMode::Wrap => (PadRule::Wrap, None, "wrap"),
+        }
+    }
 }
 
 impl<T: Element> Array<T> {
@@ -33,13 +73,18 @@ impl<T: Element> Array<T> {
     /// assert_eq!(r.grid().to_sizes(), vec![vec![4, 3]]);
     /// let c = a.pad(&[(1, 0)], PadMode::Constant(-1));
     /// assert_eq!(c.compute().unwrap().into_raw_vec_and_offset().0, vec![-1, 0, 1, 2]);
+    /// let s = a.pad(&[(2, 2)], PadMode::Symmetric);
+    /// assert_eq!(s.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 0, 0, 1, 2, 2, 1]);
+    /// let w = a.pad(&[(2, 2)], PadMode::Wrap);
+    /// assert_eq!(w.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 2, 0, 1, 2, 0, 1]);
     /// ```
     pub fn pad(&self, widths: &[(u64, u64)], mode: PadMode<T>) -> Array<T> {
-        let (rule, fill, mode_name) = match mode {
-            PadMode::Constant(v) => (PadRule::Constant, v, format!("constant({v:?})")),
-            PadMode::Edge => (PadRule::Edge, T::default(), "edge".into()),
-            PadMode::Reflect => (PadRule::Reflect, T::default(), "reflect".into()),
+        let (rule, fill, mode_name) = mode.rule();
+        let mode_name = match fill {
+            Some(v) => format!("{mode_name}({v:?})"),
+            None => mode_name.to_string(),
         };
+        let fill = fill.unwrap_or_default();
         let name = format!("pad({widths:?}, {mode_name})");
         let shape = self.shape();
         let widths: Vec<(u64, u64)> = match widths.len() {
