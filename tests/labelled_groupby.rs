@@ -643,6 +643,10 @@ cases = {
     "sum30_min1": da.rolling(time=30, min_periods=1).sum(),
     "std5": da.rolling(time=5).std(),
     "lon_mean2": da.rolling(lon=2).mean(),
+    "max7": da.rolling(time=7).max(),
+    "min8_center_min3": da.rolling(time=8, center=True, min_periods=3).min(),
+    "max40_min1": da.rolling(time=40, min_periods=1).max(),
+    "lon_max3_center": da.rolling(lon=3, center=True).max(),
 }
 for name, r in cases.items():
     np.asarray(r.values, dtype="<f8").tofile(os.path.join(out, name + ".bin"))
@@ -676,6 +680,23 @@ fn rolling_matches_xarray() {
         assert_eq!(ours.dims(), t.dims(), "{name}");
         // Running sums in f64 against bottleneck's: within float32 steps.
         same_values(name, &ours, &out.join(format!("{name}.bin")), 1e-5);
+    }
+    // Extremes are values of the array: exact.
+    let extremes: Vec<(&str, DataArray)> = vec![
+        ("max7", roll("time", 7).max().unwrap()),
+        (
+            "min8_center_min3",
+            roll("time", 8).center(true).min_periods(3).min().unwrap(),
+        ),
+        ("max40_min1", roll("time", 40).min_periods(1).max().unwrap()),
+        (
+            "lon_max3_center",
+            roll("lon", 3).center(true).max().unwrap(),
+        ),
+    ];
+    for (name, ours) in extremes {
+        assert_eq!(ours.dims(), t.dims(), "{name}");
+        same_values(name, &ours, &out.join(format!("{name}.bin")), 0.0);
     }
     let e = t.rolling("lat", 4).unwrap_err().to_string();
     assert!(e.contains("window of 4"), "{e}");

@@ -5,7 +5,10 @@
 //! any length is a handful of whole-array operations and one scan, never a
 //! task per window. NaNs are left out of each window; a window with fewer
 //! than `min_periods` values (default `N`) is NaN. Minima and maxima need
-//! the window's values themselves (a halo: to come with `map_overlap`).
+//! the window's values themselves: each block with a halo of `N - 1`
+//! positions along the dimension ([`Array::map_overlap`], missing past the
+//! ends), scanned with a monotonic queue, so a window of any length costs
+//! O(1) per position.
 
 use super::data_array::DataArray;
 use super::Attrs;
@@ -13,6 +16,7 @@ use crate::array::{Array, DynArray};
 use crate::error::{Error, Result};
 use crate::io::DType;
 use crate::ops::{Index, PadMode};
+use ndarray::{ArrayView1, ArrayViewMut1, Axis};
 
 /// A [`DataArray`] in moving windows (see [`DataArray::rolling`]).
 #[derive(Debug, Clone)]
@@ -115,6 +119,44 @@ impl Rolling {
         self.finish(out)
     }
 
+    /// The smallest value of each window.
+    pub fn min(&self) -> Result<DataArray> {
+        self.extreme(false)
+    }
+
+    /// The largest value of each window.
+    pub fn max(&self) -> Result<DataArray> {
+        self.extreme(true)
+    }
+
+    fn extreme(&self, largest: bool) -> Result<DataArray> {
+        let x = self.array.variable.data.as_f64();
+        let (axis, n, min_periods) = (self.axis, self.window as usize, self.min_periods);
+        // The window of position i is [i + shift + 1 - n, i + shift].
+        let shift = if self.center { (n - 1) / 2 } else { 0 };
+        let mut depth = vec![0; x.ndim()];
+        depth[axis] = self.window - 1;
+        let out = x.map_overlap(
+            &depth,
+            Some(PadMode::Constant(f64::NAN)),
+            move |block, _| {
+                let mut out = block.clone();
+                let lanes = block.lanes(Axis(axis)).into_iter();
+                for (values, extremes) in lanes.zip(out.lanes_mut(Axis(axis))) {
+                    let window = Window {
+                        len: n,
+                        shift,
+                        min_periods,
+                        largest,
+                    };
+                    window.extremes(values, extremes);
+                }
+                out
+            },
+        );
+        self.finish(out)
+    }
+
     /// The windows' sums of the values present, their counts and (when
     /// `squares`) the sums of their squares, over the array's positions.
     fn sums(&self, squares: bool) -> (Array<f64>, Array<f64>, Array<f64>) {
@@ -160,5 +202,55 @@ impl Rolling {
         out.variable.attrs = Attrs::new();
         out.variable.encoding = Attrs::new();
         Ok(out)
+    }
+}
+
+/// One rolling extreme along a lane.
+struct Window {
+    len: usize,
+    shift: usize,
+    min_periods: u64,
+    largest: bool,
+}
+
+impl Window {
+    /// `out[i]` = the extreme of the values present in `values`' window of
+    /// `i`, or NaN when fewer than `min_periods` are: a queue of the
+    /// positions that can still be a window's extreme, in order, their
+    /// values monotonic (NaNs never enter it).
+    fn extremes(&self, values: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) {
+        let lane = values.len();
+        let mut queue = std::collections::VecDeque::with_capacity(self.len);
+        let (mut next, mut present) = (0usize, 0u64);
+        let beats = |a: f64, b: f64| if self.largest { a >= b } else { a <= b };
+        for i in 0..lane {
+            let end = (i + self.shift).min(lane - 1);
+            while next <= end {
+                let v = values[next];
+                if !v.is_nan() {
+                    while queue.back().is_some_and(|&j: &usize| beats(v, values[j])) {
+                        queue.pop_back();
+                    }
+                    queue.push_back(next);
+                    present += 1;
+                }
+                next += 1;
+            }
+            // Positions that left the window.
+            let start = (i + self.shift + 1).saturating_sub(self.len);
+            while queue.front().is_some_and(|&j| j < start) {
+                queue.pop_front();
+            }
+            if start > 0 {
+                let left = start - 1;
+                if left < next && !values[left].is_nan() {
+                    present -= 1;
+                }
+            }
+            out[i] = match queue.front() {
+                Some(&j) if present >= self.min_periods => values[j],
+                _ => f64::NAN,
+            };
+        }
     }
 }
