@@ -21,12 +21,17 @@
 //! | [`kernels::gaussian_kernel1d`], [`kernels::gaussian_radius`] | `scipy.ndimage._filters._gaussian_kernel1d`, the radius of `gaussian_filter1d` |
 //! | [`correlate::correlate1d`] | `scipy.ndimage.correlate1d` (`NI_Correlate1D`) |
 //! | [`correlate::gaussian_filter1d`], [`correlate::gaussian_filter`] | `scipy.ndimage.gaussian_filter1d`, `gaussian_filter` |
+//! | [`uniform::uniform_filter1d`] | `scipy.ndimage.uniform_filter1d` (`NI_UniformFilter1D`'s running sum) |
+//! | [`rank::minimum_filter1d`], [`rank::maximum_filter1d`] | `scipy.ndimage.minimum_filter1d`, `maximum_filter1d` (`NI_MinOrMaxFilter1D`) |
+//! | [`rank::median_filter`] | `scipy.ndimage.median_filter` with `size` (a rectangular window) |
 
 // Until the public filters (`map_overlap` over these kernels) use them.
 #![allow(dead_code)]
 
 pub(crate) mod correlate;
 pub(crate) mod kernels;
+pub(crate) mod rank;
+pub(crate) mod uniform;
 
 use std::cmp::Ordering;
 
@@ -38,6 +43,10 @@ use num_traits::Float;
 pub(crate) use correlate::{correlate1d, gaussian_filter, gaussian_filter1d};
 #[allow(unused_imports)]
 pub(crate) use kernels::{gaussian_kernel1d, gaussian_radius};
+#[allow(unused_imports)]
+pub(crate) use rank::{maximum_filter1d, median_filter, minimum_filter1d};
+#[allow(unused_imports)]
+pub(crate) use uniform::uniform_filter1d;
 
 /// The element types the filters run on: `f32` and `f64`. Lines are
 /// filtered in `f64` and written back with one rounding, as scipy does.
