@@ -24,11 +24,13 @@
 //! | [`uniform::uniform_filter1d`] | `scipy.ndimage.uniform_filter1d` (`NI_UniformFilter1D`'s running sum) |
 //! | [`rank::minimum_filter1d`], [`rank::maximum_filter1d`] | `scipy.ndimage.minimum_filter1d`, `maximum_filter1d` (`NI_MinOrMaxFilter1D`) |
 //! | [`rank::median_filter`] | `scipy.ndimage.median_filter` with `size` (a rectangular window) |
+//! | [`derivatives::sobel`], [`derivatives::laplace`], [`derivatives::gaussian_gradient_magnitude`] | `scipy.ndimage.sobel`, `laplace`, `gaussian_gradient_magnitude` |
 
 // Until the public filters (`map_overlap` over these kernels) use them.
 #![allow(dead_code)]
 
 pub(crate) mod correlate;
+pub(crate) mod derivatives;
 pub(crate) mod kernels;
 pub(crate) mod rank;
 pub(crate) mod uniform;
@@ -41,6 +43,8 @@ use num_traits::Float;
 // The kernels, for the public filters (unused until then).
 #[allow(unused_imports)]
 pub(crate) use correlate::{correlate1d, gaussian_filter, gaussian_filter1d};
+#[allow(unused_imports)]
+pub(crate) use derivatives::{gaussian_gradient_magnitude, laplace, sobel};
 #[allow(unused_imports)]
 pub(crate) use kernels::{gaussian_kernel1d, gaussian_radius};
 #[allow(unused_imports)]
