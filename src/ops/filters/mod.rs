@@ -1,0 +1,156 @@
+//! The in-memory kernels of `scipy.ndimage`'s filters, run on one block
+//! that already carries a halo.
+//!
+//! Each kernel filters one in-memory block whose filtered axes hold a halo
+//! of the filter's reach on each side, added by the engine with the
+//! boundary mode (`map_overlap`): the kernels never see the mode. The
+//! output has the block's shape; only its interior (at least the reach
+//! away from the block's edges along each filtered axis) is exact, the rim
+//! is trimmed away by the engine. The rim is computed cheaply by treating
+//! positions outside the block as the nearest edge value (scipy's
+//! `mode='nearest'`), which never reads out of bounds and handles blocks
+//! thinner than the kernel.
+//!
+//! Arithmetic follows scipy's C code (`ni_filters.c`): each line is read
+//! into an `f64` buffer, filtered in `f64` and written back in the block's
+//! element type, so a separable filter rounds to the element type once per
+//! 1-D pass, as scipy does.
+//!
+//! Agreement with scipy (the `tests` module compares with scipy 1.17, in
+//! modes `nearest` and `reflect`, trimming the halo): correlation, Sobel,
+//! Laplace, minimum, maximum and median give scipy's bits. The Gaussian
+//! filters do too when both use the C library's `exp` for the kernel;
+//! numpy's AVX-512 `exp` differs in the last bit for a few percent of
+//! arguments, which moves `f64` results by a few units in the last place
+//! (`f32` results round the same). The moving average's running sum starts
+//! at the block's first element, not the array's, so its `f64` results
+//! differ by up to a few units in the last place.
+//!
+//! | kernel | mirrors |
+//! |---|---|
+//! | [`kernels::gaussian_kernel1d`], [`kernels::gaussian_radius`] | `scipy.ndimage._filters._gaussian_kernel1d`, the radius of `gaussian_filter1d` |
+//! | [`correlate::correlate1d`] | `scipy.ndimage.correlate1d` (`NI_Correlate1D`) |
+//! | [`correlate::gaussian_filter1d`], [`correlate::gaussian_filter`] | `scipy.ndimage.gaussian_filter1d`, `gaussian_filter` |
+//! | [`uniform::uniform_filter1d`] | `scipy.ndimage.uniform_filter1d` (`NI_UniformFilter1D`'s running sum) |
+//! | [`rank::minimum_filter1d`], [`rank::maximum_filter1d`] | `scipy.ndimage.minimum_filter1d`, `maximum_filter1d` (`NI_MinOrMaxFilter1D`) |
+//! | [`rank::median_filter`] | `scipy.ndimage.median_filter` with `size` (a rectangular window) |
+//! | [`derivatives::sobel`], [`derivatives::laplace`], [`derivatives::gaussian_gradient_magnitude`] | `scipy.ndimage.sobel`, `laplace`, `gaussian_gradient_magnitude` |
+
+// Until the public filters (`map_overlap` over these kernels) use them.
+#![allow(dead_code)]
+
+pub(crate) mod correlate;
+pub(crate) mod derivatives;
+pub(crate) mod kernels;
+pub(crate) mod rank;
+pub(crate) mod uniform;
+
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Ordering;
+
+use ndarray::{ArrayViewMutD, Axis};
+use num_traits::Float;
+
+// The kernels, for the public filters (unused until then).
+#[allow(unused_imports)]
+pub(crate) use correlate::{correlate1d, gaussian_filter, gaussian_filter1d};
+#[allow(unused_imports)]
+pub(crate) use derivatives::{gaussian_gradient_magnitude, laplace, sobel};
+#[allow(unused_imports)]
+pub(crate) use kernels::{gaussian_kernel1d, gaussian_radius};
+#[allow(unused_imports)]
+pub(crate) use rank::{maximum_filter1d, median_filter, minimum_filter1d};
+#[allow(unused_imports)]
+pub(crate) use uniform::uniform_filter1d;
+
+/// The element types the filters run on: `f32` and `f64`. Lines are
+/// filtered in `f64` and written back with one rounding, as scipy does.
+pub(crate) trait FilterFloat: Float + Send + Sync + 'static {
+    /// The value as `f64` (exact).
+    fn widen(self) -> f64;
+    /// `v` rounded to the nearest value of this type (C's `(float)v`).
+    fn narrow(v: f64) -> Self;
+    /// IEEE 754 `totalOrder`: `-0 < +0`, NaNs at the ends by sign.
+    fn total_order(&self, other: &Self) -> Ordering;
+}
+
+impl FilterFloat for f32 {
+    #[inline]
+    fn widen(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline]
+    fn narrow(v: f64) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn total_order(&self, other: &Self) -> Ordering {
+        self.total_cmp(other)
+    }
+}
+
+impl FilterFloat for f64 {
+    #[inline]
+    fn widen(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn narrow(v: f64) -> Self {
+        v
+    }
+    #[inline]
+    fn total_order(&self, other: &Self) -> Ordering {
+        self.total_cmp(other)
+    }
+}
+
+/// The reach of a window of `size` elements centred as scipy centres it
+/// (origin 0): `(size / 2, size - size / 2 - 1)` elements before and after
+/// the output position. An even window reaches one further before than
+/// after. A halo of `size / 2` on each side covers both.
+pub(crate) fn window_reach(size: usize) -> (usize, usize) {
+    assert!(size >= 1, "a filter window holds at least one element");
+    (size / 2, size - size / 2 - 1)
+}
+
+/// Filters every line of `block` along `axis` in place, as scipy's line
+/// buffers do: each line is copied into one `f64` buffer extended by
+/// `before` copies of its first value and `after` copies of its last
+/// (nearest-edge), `line(input, output)` writes the line's `len` results
+/// into a second `f64` buffer, and those are rounded back into the block.
+/// The two buffers are allocated once per call. Lines of length 0 are
+/// left alone.
+fn filter_lines<T: FilterFloat>(
+    mut block: ArrayViewMutD<'_, T>,
+    axis: usize,
+    before: usize,
+    after: usize,
+    mut line: impl FnMut(&[f64], &mut [f64]),
+) {
+    assert!(
+        axis < block.ndim(),
+        "axis {axis} out of range for a {}-d block",
+        block.ndim()
+    );
+    let len = block.len_of(Axis(axis));
+    if len == 0 {
+        return;
+    }
+    let mut input = vec![0.0f64; before + len + after];
+    let mut output = vec![0.0f64; len];
+    for mut lane in block.lanes_mut(Axis(axis)) {
+        let (head, rest) = input.split_at_mut(before);
+        let (body, tail) = rest.split_at_mut(len);
+        for (b, &v) in body.iter_mut().zip(lane.iter()) {
+            *b = v.widen();
+        }
+        head.fill(body[0]);
+        tail.fill(body[len - 1]);
+        line(&input, &mut output);
+        for (v, &o) in lane.iter_mut().zip(output.iter()) {
+            *v = T::narrow(o);
+        }
+    }
+}
