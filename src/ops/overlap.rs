@@ -67,6 +67,17 @@ impl<T: Element> Array<T> {
     ) -> Array<U> {
         let mode = boundary.map_or("none", |m| m.rule().2);
         let name = format!("map_overlap(depth {depth:?}, {mode})");
+        self.overlap(name, depth, boundary, f)
+    }
+
+    /// [`map_overlap`](Self::map_overlap) as the operation `name`.
+    pub(crate) fn overlap<U: Element>(
+        &self,
+        name: String,
+        depth: &[u64],
+        boundary: Option<PadMode<T>>,
+        f: impl Fn(ArrayD<T>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
+    ) -> Array<U> {
         let shape = self.shape();
         let depth: Vec<u64> = match depth.len() {
             1 => vec![depth[0]; shape.len()],

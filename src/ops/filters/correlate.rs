@@ -7,8 +7,7 @@ use ndarray::ArrayViewMutD;
 use super::kernels::gaussian_kernel1d;
 use super::{filter_lines, FilterFloat};
 
-/// The sigma at or below which `gaussian_filter` leaves an axis alone.
-const SIGMA_SKIP: f64 = 1e-15;
+use super::SIGMA_SKIP;
 
 /// How `NI_Correlate1D` sums a line, from the weights' shape: odd-length
 /// weights equal (or opposite) about their centre to within `f64::EPSILON`
@@ -174,7 +173,7 @@ pub(crate) fn gaussian_filter<T: FilterFloat>(
     assert_eq!(order.len(), ndim, "one order per axis");
     for axis in 0..ndim {
         if sigma[axis] > SIGMA_SKIP {
-            let radius = super::gaussian_radius(sigma[axis], truncate);
+            let radius = super::kernels::gaussian_radius(sigma[axis], truncate);
             gaussian_filter1d(block.view_mut(), axis, sigma[axis], order[axis], radius);
         }
     }

@@ -36,9 +36,7 @@
 //! | [`rank::median_filter`] | `scipy.ndimage.median_filter` with `size` (a rectangular window) |
 //! | [`derivatives::sobel`], [`derivatives::laplace`], [`derivatives::gaussian_gradient_magnitude`] | `scipy.ndimage.sobel`, `laplace`, `gaussian_gradient_magnitude` |
 
-// Until the public filters (`map_overlap` over these kernels) use them.
-#![allow(dead_code)]
-
+mod array;
 pub(crate) mod correlate;
 pub(crate) mod derivatives;
 pub(crate) mod kernels;
@@ -53,26 +51,28 @@ use std::cmp::Ordering;
 use ndarray::{ArrayViewMutD, Axis};
 use num_traits::Float;
 
-// The kernels, for the public filters (unused until then).
-#[allow(unused_imports)]
-pub(crate) use correlate::{correlate1d, gaussian_filter, gaussian_filter1d};
-#[allow(unused_imports)]
-pub(crate) use derivatives::{gaussian_gradient_magnitude, laplace, sobel};
-#[allow(unused_imports)]
-pub(crate) use kernels::{gaussian_kernel1d, gaussian_radius};
-#[allow(unused_imports)]
-pub(crate) use rank::{maximum_filter1d, median_filter, minimum_filter1d};
-#[allow(unused_imports)]
-pub(crate) use uniform::uniform_filter1d;
+pub use array::{FilterElement, FilterOptions};
 
-/// The element types the filters run on: `f32` and `f64`. Lines are
+/// The sigma at or below which a Gaussian leaves an axis alone (scipy's).
+pub(crate) const SIGMA_SKIP: f64 = 1e-15;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The float types the filters compute in: `f32` and `f64`. Lines are
 /// filtered in `f64` and written back with one rounding, as scipy does.
-pub(crate) trait FilterFloat: Float + Send + Sync + 'static {
+pub trait FilterFloat: Float + Send + Sync + 'static + sealed::Sealed {
     /// The value as `f64` (exact).
+    #[doc(hidden)]
     fn widen(self) -> f64;
     /// `v` rounded to the nearest value of this type (C's `(float)v`).
+    #[doc(hidden)]
     fn narrow(v: f64) -> Self;
     /// IEEE 754 `totalOrder`: `-0 < +0`, NaNs at the ends by sign.
+    #[doc(hidden)]
     fn total_order(&self, other: &Self) -> Ordering;
 }
 

@@ -13,7 +13,7 @@ mod peer;
 
 use ndarray::ArrayD;
 
-use super::*;
+use super::{correlate::*, derivatives::*, kernels::*, rank::*, uniform::*};
 use harness::{case, check, exact_case, field, Case, Kernel};
 use peer::PeerFloat;
 
