@@ -95,22 +95,7 @@ fn main() {
             }
         }
     }
-    let ours = rows[0].wall;
-    println!(
-        "{:<28} {:>8} {:>8} {:>10} {:>12}",
-        "", "wall s", "CPU s", "peak RSS", "vs ndchunk"
-    );
-    for r in &rows {
-        println!(
-            "{:<28} {:>8.2} {:>8} {:>10} {:>11.2}x",
-            r.name,
-            r.wall,
-            r.cpu.map_or("-".into(), |c| format!("{c:.1}")),
-            r.rss
-                .map_or("-".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
-            r.wall / ours
-        );
-    }
+    timing::print_rows(&rows);
 }
 
 /// ndchunk's row: the three results in one run.

@@ -109,6 +109,7 @@ fn main() {
         wall: t.elapsed().as_secs_f64(),
         cpu: None,
         rss: None,
+        output: String::new(),
     });
 
     let dst = work.path().join("ndchunk.zarr");

@@ -13,6 +13,8 @@ pub struct Row {
     pub wall: f64,
     pub cpu: Option<f64>,
     pub rss: Option<u64>,
+    /// What the contender printed on stdout.
+    pub output: String,
 }
 
 /// Writes back what the previous row left dirty in the page cache, so
@@ -28,21 +30,44 @@ pub fn timed(name: &str, command: &mut Command) -> Row {
     let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
     settle();
     let t = Instant::now();
-    let status = Command::new("/usr/bin/time")
+    let run = Command::new("/usr/bin/time")
         .args(["-f", "%e %U %S %M", "-o"])
         .arg(report.path())
         .arg(program)
         .args(args)
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .unwrap();
     let wall = t.elapsed().as_secs_f64();
-    assert!(status.success(), "{name} failed");
+    assert!(run.status.success(), "{name} failed");
     let (cpu, rss) = cpu_and_rss(report.path());
     Row {
         name: name.into(),
         wall,
         cpu,
         rss,
+        output: String::from_utf8_lossy(&run.stdout).into_owned(),
+    }
+}
+
+/// The rows as a table, each against the first.
+pub fn print_rows(rows: &[Row]) {
+    let Some(first) = rows.first() else { return };
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(8);
+    println!(
+        "{:<width$} {:>8} {:>8} {:>10} {:>12}",
+        "", "wall s", "CPU s", "peak RSS", "vs first"
+    );
+    for r in rows {
+        println!(
+            "{:<width$} {:>8.2} {:>8} {:>10} {:>11.2}x",
+            r.name,
+            r.wall,
+            r.cpu.map_or("-".into(), |c| format!("{c:.1}")),
+            r.rss
+                .map_or("-".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
+            r.wall / first.wall
+        );
     }
 }
 

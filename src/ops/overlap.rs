@@ -107,15 +107,7 @@ impl<T: Element> Array<T> {
             .zip(&depth)
             .map(|(axis, &d)| reach(axis, d))
             .collect();
-        let cached = Array::<T>::from_node(Node::new(
-            "cache",
-            grid.clone(),
-            block_type::<T>(),
-            NodeKind::Cached {
-                input: self.node().clone(),
-                reach,
-            },
-        ));
+        let cached = Array::<T>::from_node(cached(self.node(), reach));
         let (input, padded) = match boundary {
             Some(mode) => {
                 let widths: Vec<(u64, u64)> = depth.iter().map(|&d| (d, d)).collect();
@@ -188,6 +180,31 @@ impl<T: Element> Array<T> {
                 lanes: None,
             },
         ))
+    }
+}
+
+/// `node` read through a [`NodeKind::Cached`] node, placed under the
+/// one-input elementwise operations that end it (`astype`, a scale): the
+/// cache then keeps the source's blocks (a `uint16` chunk, not its `f32`
+/// copy), and the cheap operations run again on each piece read.
+fn cached(node: &Arc<Node>, reach: Vec<u64>) -> Arc<Node> {
+    match node.kind() {
+        NodeKind::Map {
+            inputs,
+            regions: MapRegions::Any,
+            ..
+        } if inputs.len() == 1 && inputs[0].grid() == node.grid() => {
+            node.with_inputs(vec![cached(&inputs[0], reach)])
+        }
+        _ => Node::new(
+            "cache",
+            node.grid().clone(),
+            node.block_type().clone(),
+            NodeKind::Cached {
+                input: node.clone(),
+                reach,
+            },
+        ),
     }
 }
 

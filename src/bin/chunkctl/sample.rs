@@ -146,3 +146,67 @@ pub fn write_climate_dataset(path: &Path, hours: u64) -> Result<()> {
         .to_zarr_with(path, &write)?;
     Ok(())
 }
+
+/// A microscopy-like uint16 volume of `shape`, chunked `chunks`, made
+/// block by block when computed: a background rising along z and x, one
+/// bright blob (a cell, a nucleus) of random size and place in each
+/// 32-voxel cube, and a little position-hashed noise, as light-sheet or
+/// EM data looks to a codec and to a filter.
+#[allow(dead_code)]
+pub fn volume(shape: [u64; 3], chunks: [u64; 3]) -> Result<Array<u16>> {
+    let zeros = Array::<u16>::zeros(&shape, chunks)?;
+    Ok(map_blocks(
+        "sample volume",
+        &[&zeros],
+        &BlockSpec::new(),
+        move |_, info| {
+            let (start, stop) = (info.region.start(), info.region.stop());
+            let dims = (
+                (stop[0] - start[0]) as usize,
+                (stop[1] - start[1]) as usize,
+                (stop[2] - start[2]) as usize,
+            );
+            ndarray::Array::from_shape_fn(dims, |(z, y, x)| {
+                voxel(
+                    [
+                        start[0] + z as u64,
+                        start[1] + y as u64,
+                        start[2] + x as u64,
+                    ],
+                    shape,
+                )
+            })
+            .into_dyn()
+        },
+    ))
+}
+
+/// The sample volume's value at `at`.
+fn voxel(at: [u64; 3], shape: [u64; 3]) -> u16 {
+    const CELL: u64 = 32;
+    let hash = |a: u64, b: u64, c: u64| {
+        let mut h = a.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+            ^ c.wrapping_mul(0x1656_67B1_9E37_79F9);
+        h ^= h >> 31;
+        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h ^ (h >> 29)
+    };
+    let background =
+        800.0 + 400.0 * at[0] as f64 / shape[0] as f64 + 600.0 * at[2] as f64 / shape[2] as f64;
+    let cell = [at[0] / CELL, at[1] / CELL, at[2] / CELL];
+    let h = hash(cell[0], cell[1], cell[2]);
+    let radius = 4.0 + (h % 9) as f64;
+    let mut d2 = 0.0;
+    for (k, &c) in cell.iter().enumerate() {
+        let jitter = ((h >> (8 + 8 * k)) % 13) as f64 - 6.0;
+        let centre = (c * CELL) as f64 + CELL as f64 / 2.0 + jitter;
+        d2 += (at[k] as f64 - centre).powi(2);
+    }
+    let blob = match d2 < radius * radius {
+        true => (3000 + (h >> 40) % 20_000) as f64 * (1.0 - d2 / (radius * radius)),
+        false => 0.0,
+    };
+    let noise = (hash(at[0], at[1], at[2]) % 64) as f64;
+    (background + blob + noise) as u16
+}

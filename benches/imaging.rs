@@ -1,0 +1,142 @@
+//! The imaging user's workload against Dask + scipy in the same run, on
+//! the same files: a 512 MiB `(256, 1024, 1024)` uint16 volume with
+//! structure (a background gradient, a blob per 32-voxel cube, a little
+//! noise), chunked `(64, 256, 256)`, in Zarr v3 (blosc-zstd) and in HDF5
+//! (shuffle + deflate). The work: a Gaussian blur (sigma 2, float32, the
+//! edge mirrored) and a count of the voxels above a threshold. Each
+//! contender runs in its own process under GNU time (wall, CPU, peak RSS)
+//! and prints its count, which must agree.
+//!
+//! Run: `cargo bench --bench imaging`. `NDCHUNK_BENCH_DEPTH=N` sets the
+//! volume's depth (default 256); `NDCHUNK_BENCH_PEERS=0` skips Python.
+
+#[path = "../src/bin/chunkctl/sample.rs"]
+mod sample;
+#[path = "../tests/support/mod.rs"]
+mod support;
+#[path = "support/timing.rs"]
+mod timing;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ndchunk::io::hdf5::{Compression, Hdf5Store};
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ChunkStore, ZarrStore};
+use ndchunk::{Array, Axes, ComputeOptions, FilterOptions};
+use timing::timed;
+
+/// The first argument that makes this binary run one ndchunk row.
+const CHILD: &str = "--imaging-child";
+const SIGMA: f64 = 2.0;
+const THRESHOLD: f32 = 4000.0;
+
+/// The workload in Dask: argv[1] "zarr" or "hdf5", argv[2] the file.
+const DASK: &str = r#"
+import sys
+import numpy as np, dask.array as da, scipy.ndimage as ndi
+kind, path = sys.argv[1:3]
+if kind == "zarr":
+    x = da.from_zarr(path)
+else:
+    import h5py
+    x = da.from_array(h5py.File(path, "r")["volume"], chunks=(64, 256, 256))
+sigma, threshold = float(sys.argv[3]), float(sys.argv[4])
+depth = int(4.0 * sigma + 0.5)
+blurred = x.astype(np.float32).map_overlap(
+    ndi.gaussian_filter, depth=depth, boundary="reflect", sigma=sigma, dtype=np.float32)
+print(int((blurred > threshold).sum().compute()))
+"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, kind, path] = args.as_slice() {
+        if flag == CHILD {
+            println!("{}", blur_and_count(kind, Path::new(path)));
+            return;
+        }
+    }
+    let depth: u64 = std::env::var("NDCHUNK_BENCH_DEPTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (zarr, hdf5) = (
+        work.path().join("volume.zarr"),
+        work.path().join("volume.h5"),
+    );
+    let t = Instant::now();
+    write_volume(&zarr, &hdf5, depth);
+    println!(
+        "wrote the ({depth}, 1024, 1024) uint16 volume to Zarr and HDF5 in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let python = match std::env::var("NDCHUNK_BENCH_PEERS").as_deref() {
+        Ok("0") => None,
+        _ => support::python_peer(),
+    };
+    let mut rows = Vec::new();
+    for (kind, file) in [("zarr", &zarr), ("hdf5", &hdf5)] {
+        let mut row = timed(
+            &format!("ndchunk, {kind}"),
+            Command::new(std::env::current_exe().unwrap()).args([CHILD, kind, path(file)]),
+        );
+        row.name = format!("{} (count {})", row.name, row.output.trim());
+        rows.push(row);
+        if let Some(python) = &python {
+            let (sigma, threshold) = (SIGMA.to_string(), THRESHOLD.to_string());
+            let mut row = timed(
+                &format!("Dask + scipy, {kind}"),
+                Command::new(python).args(["-c", DASK, kind, path(file), &sigma, &threshold]),
+            );
+            row.name = format!("{} (count {})", row.name, row.output.trim());
+            rows.push(row);
+        }
+    }
+    timing::print_rows(&rows);
+}
+
+/// The sample volume written to a Zarr v3 store and an HDF5 file.
+fn write_volume(zarr: &Path, hdf5: &Path, depth: u64) {
+    let volume = sample::volume([depth, 1024, 1024], [64, 256, 256]).unwrap();
+    let mut meta = ndchunk::io::ArrayMeta::new(
+        volume.grid().clone(),
+        ndchunk::io::DType::UInt16,
+        ndchunk::io::Scalar::UInt(0),
+    );
+    meta.dimension_names = Some(vec![Some("z".into()), Some("y".into()), Some("x".into())]);
+    let codec = ZarrCodec::Blosc {
+        cname: "zstd".into(),
+        clevel: 3,
+        shuffle: "bitshuffle".into(),
+    };
+    let spec = ZarrArraySpec::new(meta.clone(), ZarrFormat::V3, codec);
+    let zarr_store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::create(zarr, "/", &spec).unwrap());
+    let compression = Compression::deflate(4).with_shuffle();
+    let hdf5_store = Hdf5Store::create(hdf5, "volume", &meta, compression).unwrap();
+    let options = ComputeOptions::new().progress(false);
+    let volume = ndchunk::DynArray::from(volume);
+    let pairs: [(&ndchunk::DynArray, &dyn ChunkStore); 2] =
+        [(&volume, zarr_store.as_ref()), (&volume, &hdf5_store)];
+    ndchunk::store_many(&pairs, &options).unwrap();
+    hdf5_store.flush().unwrap();
+}
+
+/// ndchunk's row: the blur and the count, from `kind` ("zarr" or "hdf5").
+fn blur_and_count(kind: &str, file: &Path) -> i64 {
+    let store: Arc<dyn ChunkStore> = match kind {
+        "zarr" => Arc::new(ZarrStore::open(file, "/").unwrap()),
+        _ => Arc::new(Hdf5Store::open(file, "volume").unwrap()),
+    };
+    let x = Array::<u16>::from_store(store).unwrap();
+    let blurred = x.gaussian_filter(&[SIGMA], &FilterOptions::new());
+    let count = blurred.greater(THRESHOLD).count_nonzero(Axes::All, false);
+    let options = ComputeOptions::new().max_mem(1 << 30).progress(false);
+    count.compute_with(&options).unwrap().0[[]]
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
