@@ -197,6 +197,13 @@ for connectivity in (1, 2, 3):
     structure = ndi.generate_binary_structure(3, connectivity)
     labels, n = ndi.label(mask, structure=structure)
     labels.astype("<u4").tofile(f"{sys.argv[2]}/{connectivity}.bin")
+    # Per scipy label: count, bbox (start, stop per axis), centroid.
+    index = np.arange(1, n + 1)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    boxes = [[s.start for s in o] + [s.stop for s in o] for o in ndi.find_objects(labels)]
+    centroids = ndi.center_of_mass(mask, labels, index)
+    table = np.column_stack([counts, np.array(boxes), np.array(centroids)]).astype("<f8")
+    table.tofile(f"{sys.argv[2]}/{connectivity}.props")
 "#;
 
 #[test]
@@ -227,7 +234,39 @@ fn components_equal_scipy() {
         let n_want = want.iter().copied().max().unwrap_or(0);
         let (labels, n) = lazy.label(connectivity, &quiet()).unwrap();
         assert_eq!(n, u64::from(n_want), "connectivity {connectivity}");
-        same_components(&labels.compute().unwrap(), &want, n).unwrap();
+        let got = labels.compute().unwrap();
+        same_components(&got, &want, n).unwrap();
+        // regionprops against scipy's count, find_objects, center_of_mass,
+        // row by row through the label correspondence.
+        let raw = std::fs::read(dir.path().join(format!("{connectivity}.props"))).unwrap();
+        let table: Vec<f64> = raw
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let theirs_of: HashMap<u32, u32> =
+            got.iter().zip(want.iter()).map(|(&g, &w)| (g, w)).collect();
+        let props = labels.regionprops(n, &quiet()).unwrap();
+        assert_eq!(props.len() as u64, n);
+        for p in props {
+            let row = &table[(theirs_of[&p.label] as usize - 1) * 10..][..10];
+            assert_eq!(p.count as f64, row[0]);
+            let bbox: Vec<f64> = p
+                .bbox
+                .start()
+                .iter()
+                .chain(p.bbox.stop())
+                .map(|&v| v as f64)
+                .collect();
+            assert_eq!(bbox, row[1..7].to_vec());
+            for a in 0..3 {
+                assert!(
+                    (p.centroid[a] - row[7 + a]).abs() < 1e-9,
+                    "{:?} vs {:?}",
+                    p.centroid,
+                    &row[7..]
+                );
+            }
+        }
     }
 }
 

@@ -81,6 +81,25 @@ pub fn compute_many<T: Element>(
     Ok((values, report))
 }
 
+impl<T: Element> Array<T> {
+    /// Computes the array within `options`, handing each block to `f` (its
+    /// index, region and values) as it is made, on the run's threads: for
+    /// operations that fold an array into something that is not an array
+    /// (a histogram, per-label measurements), without holding it whole.
+    pub(crate) fn for_each_block(
+        &self,
+        options: &ComputeOptions,
+        f: impl Fn(&[u64], &Region, ArrayD<T>) -> Result<()> + Sync,
+    ) -> Result<ComputeReport> {
+        let plan = Plan::new(&self.node, &options.plan_budget())?;
+        let name = self.node.name();
+        let outputs = |_: usize, index: &[u64], region: &Region, values: Block| -> Result<()> {
+            f(index, region, take::<T>(values, name)?)
+        };
+        run(&plan, &outputs, options, None)
+    }
+}
+
 /// Stores several arrays, each into its store, in one run within
 /// `options` (as Dask's `da.store(sources, targets)`): what they share is
 /// computed once, and arrays on one grid are written by the same tasks.

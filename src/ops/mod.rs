@@ -14,6 +14,7 @@ pub(crate) mod reduce;
 pub use blocks::{map_blocks, BlockSpec};
 pub use elementwise::Operand;
 pub use filters::{FilterElement, FilterFloat, FilterOptions};
+pub use label::RegionProps;
 pub use layout::{concatenate, stack, Index, PadMode};
 pub use logic::{blockwise, where_};
 pub use numeric::Numeric;

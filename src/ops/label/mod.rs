@@ -11,11 +11,16 @@
 //!    on faces only);
 //! 3. a blockwise pass numbers every component 1..=N, lazily.
 //!
+//! Then `props.rs` measures each component ([`Array::regionprops`]).
+//!
 //! Components get the same voxels as scipy's (`scipy.ndimage.label` with
 //! `generate_binary_structure(ndim, connectivity)`), numbered otherwise:
 //! by block, then by their first voxel within it.
 
 pub(crate) mod kernel;
+mod props;
+
+pub use props::RegionProps;
 
 use std::collections::HashMap;
 
