@@ -282,7 +282,7 @@ where
 /// start`, except that a step that underflows to zero is applied as
 /// `arange(num) / div * delta`, an undefined step (`div == 0`) as
 /// `arange(num) * delta`, and the last value is `stop` exactly.
-fn linspace_fn(start: f64, stop: f64, num: u64, endpoint: bool) -> impl Fn(u64) -> f64 {
+pub(crate) fn linspace_fn(start: f64, stop: f64, num: u64, endpoint: bool) -> impl Fn(u64) -> f64 {
     let div = if endpoint { num.saturating_sub(1) } else { num };
     let delta = stop - start;
     let step = delta / div as f64;

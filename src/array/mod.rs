@@ -21,6 +21,7 @@ use crate::graph::Node;
 use crate::plan::Plan;
 use crate::runtime::block::Block;
 
+pub(crate) use create::linspace_fn;
 pub use create::Chunks;
 pub use dynamic::{DynArray, DynElement, Reduction};
 pub use many::{compute_many, store_many, store_many_plan};

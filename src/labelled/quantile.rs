@@ -9,6 +9,7 @@ use super::data_array::DataArray;
 use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
+use crate::ops::histogram::sorted_quantile;
 use crate::ops::{map_blocks, BlockSpec};
 
 impl DataArray {
@@ -72,17 +73,7 @@ impl DataArray {
 fn nanquantile(a: &ArrayD<f64>, axis: usize, q: f64) -> ArrayD<f64> {
     a.map_axis(Axis(axis), |lane| {
         let mut v: Vec<f64> = lane.iter().copied().filter(|x| !x.is_nan()).collect();
-        if v.is_empty() {
-            return f64::NAN;
-        }
         v.sort_by(f64::total_cmp);
-        let position = q * (v.len() - 1) as f64;
-        let (below, frac) = (position.floor() as usize, position.fract());
-        // numpy's `_lerp`, from the nearer end.
-        match v.get(below + 1) {
-            Some(&above) if frac >= 0.5 => above - (above - v[below]) * (1.0 - frac),
-            Some(&above) if frac > 0.0 => v[below] + (above - v[below]) * frac,
-            _ => v[below],
-        }
+        sorted_quantile(&v, q)
     })
 }

@@ -4,6 +4,7 @@
 pub(crate) mod blocks;
 pub(crate) mod elementwise;
 pub(crate) mod filters;
+pub(crate) mod histogram;
 pub(crate) mod label;
 pub(crate) mod layout;
 pub(crate) mod logic;
