@@ -86,5 +86,6 @@ pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;
 pub use ops::{blockwise, concatenate, map_blocks, stack, where_, BlockSpec, Index, Numeric};
 pub use ops::{Axes, MeanElement, ReduceOptions, DEFAULT_SPLIT_EVERY};
+pub use ops::{CoarsenElement, Downsample};
 pub use ops::{FilterElement, FilterFloat, FilterOptions, Operand, PadMode, RegionProps};
 pub use plan::{Plan, Residence, Stage, StageKind};

@@ -2,6 +2,7 @@
 //! adds one node to the graph and returns at once.
 
 pub(crate) mod blocks;
+pub(crate) mod coarsen;
 pub(crate) mod elementwise;
 pub(crate) mod filters;
 pub(crate) mod histogram;
@@ -13,6 +14,7 @@ pub(crate) mod overlap;
 pub(crate) mod reduce;
 
 pub use blocks::{map_blocks, BlockSpec};
+pub use coarsen::{CoarsenElement, Downsample};
 pub use elementwise::Operand;
 pub use filters::{FilterElement, FilterFloat, FilterOptions};
 pub use label::RegionProps;
