@@ -86,7 +86,7 @@ proptest! {
         let padded = a.coarsen(&factors, how, CoarsenBoundary::Pad).compute().unwrap();
         prop_assert_eq!(&padded, &oracle(&x, &factors, how));
         let exact = a.coarsen(&factors, how, CoarsenBoundary::Exact).compute();
-        let divisible = shape.iter().zip(&factors).all(|(&n, &f)| n as u64 % f == 0);
+        let divisible = shape.iter().zip(&factors).all(|(&n, &f)| (n as u64).is_multiple_of(f));
         prop_assert_eq!(exact.is_ok(), divisible);
         // Trim: the windows that are whole.
         let trimmed = a.coarsen(&factors, how, CoarsenBoundary::Trim).compute().unwrap();

@@ -34,6 +34,7 @@ pub fn grid_for(shape: &[usize]) -> BoxedStrategy<ChunkGrid> {
         .boxed()
 }
 
+#[allow(dead_code)] // each includer uses its own part
 /// A shape of 1 to 3 axes, each empty, of length 1, or 2 to `max_len - 1`.
 pub fn shape_up_to(max_len: usize) -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(
