@@ -66,6 +66,7 @@ mod graph;
 mod labelled;
 mod ops;
 mod plan;
+mod pyramid;
 mod runtime;
 
 pub use array::RandomFloat;
@@ -89,3 +90,4 @@ pub use ops::{Axes, MeanElement, ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use ops::{CoarsenElement, Downsample};
 pub use ops::{FilterElement, FilterFloat, FilterOptions, Operand, PadMode, RegionProps};
 pub use plan::{Plan, Residence, Stage, StageKind};
+pub use pyramid::{write_pyramid, PyramidMethod, PyramidOptions};

@@ -105,6 +105,10 @@ pub struct ZarrArraySpec {
     /// otherwise mask the fill value (e.g. 0) as missing. Unwritten chunks
     /// still read as `meta.fill_value`.
     pub v2_null_fill: bool,
+    /// Zarr v2 only: chunk keys with `/` between indices (nested
+    /// directories, `"dimension_separator": "/"`), as OME-Zarr 0.4
+    /// requires; `.` otherwise.
+    pub v2_nested_keys: bool,
 }
 
 impl ZarrArraySpec {
@@ -116,6 +120,7 @@ impl ZarrArraySpec {
             codec,
             inner_chunks: None,
             v2_null_fill: false,
+            v2_nested_keys: false,
         }
     }
 }
@@ -299,7 +304,7 @@ pub(super) fn metadata_documents(
                 "fill_value": if spec.v2_null_fill { Value::Null } else { fill_json(meta.fill_value, meta.dtype) },
                 "order": "C",
                 "filters": null,
-                "dimension_separator": ".",
+                "dimension_separator": if spec.v2_nested_keys { "/" } else { "." },
             });
             let mut attrs = super::cf_fill::encode(&meta.attributes, meta.dtype, ZarrFormat::V2);
             if let Some(names) = names {

@@ -4,6 +4,7 @@ mod demo;
 mod info;
 mod job;
 mod plan;
+mod pyramid;
 mod rechunk;
 mod sample;
 
@@ -12,7 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// Chunked n-dimensional arrays from the command line: plan and run
-/// rechunks of Zarr and HDF5 stores within a memory budget.
+/// rechunks of Zarr and HDF5 stores within a memory budget, write image
+/// pyramids.
 #[derive(Debug, Parser)]
 #[command(name = "chunkctl", version, about, long_about = None)]
 struct Cli {
@@ -37,6 +39,9 @@ enum Command {
     /// Zarr) within a memory budget: planned (direct or through
     /// intermediates), parallel, resumable after a kill.
     Rechunk(rechunk::RechunkArgs),
+    /// Write an image (Zarr array, or an array of an HDF5/netCDF file) and
+    /// its downsampled levels as an OME-Zarr multiscale image.
+    Pyramid(pyramid::PyramidArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Rechunk(args) => rechunk::run(&args),
+        Command::Pyramid(args) => pyramid::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,432 @@
+//! Image pyramids as OME-Zarr multiscale images: level 0 is the image,
+//! each next level halves the spatial axes (`z`, `y`, `x`) of the one
+//! before by a [`PyramidMethod`], and the group's metadata says where the
+//! levels are and their scales (OME-NGFF 0.4 for Zarr v2, 0.5 for v3), so
+//! napari, ome-zarr-py and Fiji read the result.
+//!
+//! Each level is read back from the level written before it, so the
+//! source is read once and each level costs an eighth of the one before
+//! (in 3-D). The metadata is written last: a pyramid cut short is not
+//! taken for a whole one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::array::{Array, DynArray};
+use crate::error::{Error, Result};
+use crate::io::zarr::{create_group, ZarrArraySpec, ZarrCodec, ZarrFormat};
+use crate::io::{ArrayMeta, ChunkStore, ZarrStore};
+use crate::labelled::CoarsenBoundary;
+use crate::ops::layout::Index;
+use crate::ops::{CoarsenElement, Downsample, FilterElement, FilterOptions, PadMode};
+use crate::ComputeOptions;
+
+/// How a pyramid level is made from the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PyramidMethod {
+    /// The mean of each 2x2(x2) window (integers rounded half to even).
+    #[default]
+    Mean,
+    /// A Gaussian blur of sigma 2/3 (scikit-image's `pyramid_reduce` for a
+    /// factor of 2; edges mirrored as scipy's `reflect`), then every
+    /// second element.
+    Gaussian,
+    /// The most frequent value of each window: for label images.
+    Mode,
+    /// The largest value of each window (sparse bright structures).
+    Max,
+}
+
+impl std::str::FromStr for PyramidMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mean" => Ok(PyramidMethod::Mean),
+            "gaussian" => Ok(PyramidMethod::Gaussian),
+            "mode" => Ok(PyramidMethod::Mode),
+            "max" => Ok(PyramidMethod::Max),
+            other => Err(Error::Invalid {
+                operation: "pyramid".into(),
+                message: format!("method {other:?}: give mean, gaussian, mode or max"),
+            }),
+        }
+    }
+}
+
+/// What [`write_pyramid`] writes: a builder over the defaults.
+#[derive(Debug, Clone)]
+pub struct PyramidOptions {
+    levels: Option<usize>,
+    axes: Option<Vec<String>>,
+    method: PyramidMethod,
+    chunks: Option<Vec<u64>>,
+    format: ZarrFormat,
+    codec: ZarrCodec,
+    name: String,
+    compute: ComputeOptions,
+}
+
+impl Default for PyramidOptions {
+    fn default() -> Self {
+        Self {
+            levels: None,
+            axes: None,
+            method: PyramidMethod::Mean,
+            chunks: None,
+            format: ZarrFormat::V3,
+            codec: ZarrCodec::Blosc {
+                cname: "zstd".into(),
+                clevel: 3,
+                shuffle: "bitshuffle".into(),
+            },
+            name: "image".into(),
+            compute: ComputeOptions::new(),
+        }
+    }
+}
+
+impl PyramidOptions {
+    /// Defaults: levels until the smallest fits one chunk, the mean,
+    /// the source's chunks, Zarr v3 (OME-NGFF 0.5), blosc-zstd.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of levels, the image included (at least 1).
+    pub fn levels(mut self, levels: usize) -> Self {
+        self.levels = Some(levels);
+        self
+    }
+
+    /// The image's axes by OME's names (`t`, `c`, `z`, `y`, `x`, in that
+    /// order; `z`, `y`, `x` are downsampled), e.g. the source's dimension
+    /// names. Names that are not OME's are ignored; by default the last
+    /// axes of `t, c, z, y, x`.
+    pub fn axes<S: AsRef<str>>(mut self, names: &[S]) -> Self {
+        self.axes = Some(names.iter().map(|n| n.as_ref().to_string()).collect());
+        self
+    }
+
+    /// How each level is made from the one before.
+    pub fn method(mut self, method: PyramidMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The chunk shape of every level (clipped to its shape).
+    pub fn chunks(mut self, chunks: &[u64]) -> Self {
+        self.chunks = Some(chunks.to_vec());
+        self
+    }
+
+    /// Zarr v2 (OME-NGFF 0.4) or v3 (0.5).
+    pub fn format(mut self, format: ZarrFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The levels' compressor.
+    pub fn codec(mut self, codec: ZarrCodec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// The image's name in the metadata.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The budget, threads and progress of each level's run.
+    pub fn compute(mut self, options: ComputeOptions) -> Self {
+        self.compute = options;
+        self
+    }
+}
+
+/// The OME axes of an image of `ndim` dimensions: its own dimension names
+/// where they are OME's (`t`, `c`, `z`, `y`, `x`, in that order), else the
+/// last `ndim` of `t, c, z, y, x`.
+fn axes(ndim: usize, names: Option<&[String]>) -> Result<Vec<&'static str>> {
+    const ALL: [&str; 5] = ["t", "c", "z", "y", "x"];
+    if !(2..=5).contains(&ndim) {
+        return Err(Error::Invalid {
+            operation: "pyramid".into(),
+            message: format!(
+                "a {ndim}-dimensional array: OME-Zarr images have 2 to 5 dimensions (t, c, z, y, x)"
+            ),
+        });
+    }
+    let named: Option<Vec<&'static str>> = names.and_then(|names| {
+        names
+            .iter()
+            .map(|n| {
+                let n = n.to_ascii_lowercase();
+                ALL.iter().find(|&&a| a == n).copied()
+            })
+            .collect()
+    });
+    let in_order = |axes: &Vec<&str>| {
+        let at: Vec<usize> = axes
+            .iter()
+            .filter_map(|a| ALL.iter().position(|b| b == a))
+            .collect();
+        at.windows(2).all(|w| w[0] < w[1])
+    };
+    Ok(match named {
+        Some(axes)
+            if axes.len() == ndim
+                && in_order(&axes)
+                && axes.iter().filter(|a| !matches!(**a, "t" | "c")).count() >= 2 =>
+        {
+            axes
+        }
+        _ => ALL[5 - ndim..].to_vec(),
+    })
+}
+
+/// Writes `image` (2 to 5 dimensions) and its downsampled levels to `dst`
+/// (which must not exist) as an OME-Zarr multiscale image, level `k` in
+/// the array `dst/k`; returns the levels' shapes.
+///
+/// ```
+/// use ndchunk::{write_pyramid, Array, DynArray, PyramidOptions};
+/// let image = Array::<u16>::arange(64 * 64, [1024]).unwrap().reshape(&[64, 64]).rechunk([16, 16]);
+/// let dir = tempfile::tempdir().unwrap();
+/// let options = PyramidOptions::new().levels(3).compute(ndchunk::ComputeOptions::new().progress(false));
+/// let shapes = write_pyramid(&DynArray::from(image), &dir.path().join("image.zarr"), &options).unwrap();
+/// assert_eq!(shapes, vec![vec![64, 64], vec![32, 32], vec![16, 16]]);
+/// ```
+pub fn write_pyramid(
+    image: &DynArray,
+    dst: &Path,
+    options: &PyramidOptions,
+) -> Result<Vec<Vec<u64>>> {
+    use crate::io::DType;
+    macro_rules! typed {
+        ($($d:ident => $t:ty),*) => {
+            match image.dtype() {
+                $(DType::$d => write_levels::<$t>(&image.typed::<$t>()?, dst, options),)*
+                other => Err(Error::Invalid {
+                    operation: "pyramid".into(),
+                    message: format!("{other} images cannot be downsampled"),
+                }),
+            }
+        };
+    }
+    typed!(
+        Int8 => i8, Int16 => i16, Int32 => i32, Int64 => i64,
+        UInt8 => u8, UInt16 => u16, UInt32 => u32, UInt64 => u64,
+        Float32 => f32, Float64 => f64
+    )
+}
+
+/// The pyramid of a typed image.
+fn write_levels<T>(image: &Array<T>, dst: &Path, options: &PyramidOptions) -> Result<Vec<Vec<u64>>>
+where
+    T: CoarsenElement + FilterElement + crate::array::DynElement,
+    T::Float: num_traits::AsPrimitive<f64>,
+{
+    let refuse = |message: String| Error::Invalid {
+        operation: "pyramid".into(),
+        message,
+    };
+    let ndim = image.ndim();
+    let axes = axes(ndim, options.axes.as_deref())?;
+    if options.method == PyramidMethod::Mode && T::DTYPE.is_float() {
+        return Err(refuse(format!(
+            "mode of {} values: the most frequent value is for label images (integers)",
+            T::DTYPE.name()
+        )));
+    }
+    if dst.exists() {
+        return Err(refuse(format!("{} exists: give a new path", dst.display())));
+    }
+    let chunks: Vec<u64> = match &options.chunks {
+        Some(c) if c.len() == ndim && !c.contains(&0) => c.clone(),
+        Some(c) => {
+            return Err(refuse(format!(
+                "chunks {c:?} for a {ndim}-dimensional image"
+            )))
+        }
+        None => image
+            .grid()
+            .axes()
+            .iter()
+            .map(|a| a.max_chunk().max(1))
+            .collect(),
+    };
+    let spatial: Vec<bool> = axes.iter().map(|a| matches!(*a, "z" | "y" | "x")).collect();
+    let factors: Vec<u64> = spatial.iter().map(|&s| if s { 2 } else { 1 }).collect();
+    // Shapes, level by level: spatial axes halved, rounded up.
+    let levels = options.levels.unwrap_or_else(|| {
+        let mut shape = image.shape();
+        let mut n = 1;
+        while n < 16 && (0..ndim).any(|a| spatial[a] && shape[a] > chunks[a]) {
+            shape = half(&shape, &factors);
+            n += 1;
+        }
+        n
+    });
+    if levels == 0 {
+        return Err(refuse("a pyramid has at least one level".into()));
+    }
+    create_group(dst, "/", options.format, &Map::new())?;
+    // `dst` did not exist: all of it is this run's, removed on failure.
+    let written = write_all_levels(image, dst, &chunks, &factors, &spatial, levels, options)
+        .and_then(|shapes| {
+            write_multiscales(dst, &axes, &factors, &shapes, options)?;
+            Ok(shapes)
+        });
+    if written.is_err() {
+        let mut owned = crate::io::owned_paths::OwnedPaths::protecting(&[]);
+        if owned.claim(dst, "the destination").is_ok() {
+            let _ = owned.remove(dst);
+        }
+    }
+    written
+}
+
+/// Level 0 (`image`) and each next one from the one written before it.
+fn write_all_levels<T>(
+    image: &Array<T>,
+    dst: &Path,
+    chunks: &[u64],
+    factors: &[u64],
+    spatial: &[bool],
+    levels: usize,
+    options: &PyramidOptions,
+) -> Result<Vec<Vec<u64>>>
+where
+    T: CoarsenElement + FilterElement + crate::array::DynElement,
+    T::Float: num_traits::AsPrimitive<f64>,
+{
+    let axes: Vec<Option<String>> = axes(image.ndim(), options.axes.as_deref())?
+        .iter()
+        .map(|a| Some(a.to_string()))
+        .collect();
+    let mut shapes = Vec::with_capacity(levels);
+    let mut previous: Option<Arc<dyn ChunkStore>> = None;
+    for k in 0..levels {
+        let level: Array<T> = match &previous {
+            None => image.clone(),
+            Some(store) => {
+                let before = Array::<T>::from_store(store.clone())?;
+                downsample(&before, factors, spatial, options.method)
+            }
+        };
+        let shape = level.shape();
+        let level_chunks: Vec<u64> = chunks
+            .iter()
+            .zip(&shape)
+            .map(|(&c, &n)| c.min(n).max(1))
+            .collect();
+        let level = level.rechunk(level_chunks.clone());
+        let mut meta = ArrayMeta::new(level.grid().clone(), T::DTYPE, zero_fill(T::DTYPE));
+        meta.dimension_names = Some(axes.clone());
+        let mut spec = ZarrArraySpec::new(meta, options.format, options.codec.clone());
+        spec.v2_nested_keys = true;
+        let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::create(dst, &k.to_string(), &spec)?);
+        level.store_with(store.as_ref(), &options.compute)?;
+        shapes.push(shape);
+        previous = Some(store);
+    }
+    Ok(shapes)
+}
+
+/// A level from the one before it.
+fn downsample<T>(x: &Array<T>, factors: &[u64], spatial: &[bool], method: PyramidMethod) -> Array<T>
+where
+    T: CoarsenElement + FilterElement,
+    T::Float: num_traits::AsPrimitive<f64>,
+{
+    let how = match method {
+        PyramidMethod::Mean => Downsample::Mean,
+        PyramidMethod::Max => Downsample::Max,
+        PyramidMethod::Mode => Downsample::Mode,
+        PyramidMethod::Gaussian => {
+            let sigma: Vec<f64> = spatial
+                .iter()
+                .map(|&s| if s { 2.0 / 3.0 } else { 0.0 })
+                .collect();
+            let blurred = x.gaussian_filter(&sigma, &FilterOptions::new().mode(PadMode::Symmetric));
+            let every: Vec<Index> = factors
+                .iter()
+                .map(|&f| Index::range(0, i64::MAX, f as i64))
+                .collect();
+            return blurred.slice(&every).map("round", |v| {
+                T::from_mean(num_traits::AsPrimitive::<f64>::as_(v))
+            });
+        }
+    };
+    x.coarsen(factors, how, CoarsenBoundary::Pad)
+}
+
+fn half(shape: &[u64], factors: &[u64]) -> Vec<u64> {
+    shape
+        .iter()
+        .zip(factors)
+        .map(|(&n, &f)| n.div_ceil(f))
+        .collect()
+}
+
+fn zero_fill(dtype: crate::io::DType) -> crate::io::Scalar {
+    match dtype.is_float() {
+        true => crate::io::Scalar::Float(0.0),
+        false => crate::io::Scalar::Int(0),
+    }
+}
+
+/// The group's OME metadata: `multiscales` in the group's attributes
+/// (NGFF 0.4, Zarr v2), or under `ome` (NGFF 0.5, Zarr v3).
+fn write_multiscales(
+    dst: &Path,
+    axes: &[&str],
+    factors: &[u64],
+    shapes: &[Vec<u64>],
+    options: &PyramidOptions,
+) -> Result<()> {
+    let axes_json: Vec<Value> = axes
+        .iter()
+        .map(|&a| {
+            let kind = match a {
+                "t" => "time",
+                "c" => "channel",
+                _ => "space",
+            };
+            json!({"name": a, "type": kind})
+        })
+        .collect();
+    let datasets: Vec<Value> = (0..shapes.len())
+        .map(|k| {
+            let scale: Vec<f64> = factors.iter().map(|&f| (f as f64).powi(k as i32)).collect();
+            json!({"path": k.to_string(), "coordinateTransformations": [{"type": "scale", "scale": scale}]})
+        })
+        .collect();
+    let method = format!("{:?}", options.method).to_lowercase();
+    let mut multiscale = json!({
+        "name": options.name,
+        "axes": axes_json,
+        "datasets": datasets,
+        "type": method,
+        "metadata": {"method": format!("ndchunk {method}"), "version": env!("CARGO_PKG_VERSION")},
+    });
+    let mut attributes = Map::new();
+    match options.format {
+        ZarrFormat::V2 => {
+            multiscale["version"] = json!("0.4");
+            attributes.insert("multiscales".into(), json!([multiscale]));
+        }
+        ZarrFormat::V3 => {
+            attributes.insert(
+                "ome".into(),
+                json!({"version": "0.5", "multiscales": [multiscale]}),
+            );
+        }
+    }
+    create_group(dst, "/", options.format, &attributes)?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! `chunkctl pyramid` and `write_pyramid`: OME-Zarr multiscale images
+//! read back by ome-zarr-py (v2 / NGFF 0.4 and v3 / NGFF 0.5), each level
+//! equal to numpy's downsampling of the level before (mean, max, mode,
+//! Gaussian then stride); bad input refused with nothing left behind.
+
+#[path = "support/cli.rs"]
+mod cli;
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
+use ndchunk::{write_pyramid, Array, ComputeOptions, DynArray, PyramidMethod, PyramidOptions};
+
+use cli::{chunkctl, s};
+
+/// A (20, 45, 38) uint16 volume with blobs and a gradient (odd sizes, so
+/// levels have partial windows), in (8, 16, 16) chunks, dims z, y, x.
+fn volume(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("volume.zarr");
+    let shape = [20u64, 45, 38];
+    let values = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[20, 45, 38]), |ix| {
+        let (z, y, x) = (ix[0] as f64, ix[1] as f64, ix[2] as f64);
+        let blob = ((z * 0.5).sin() * (y * 0.3).cos() * (x * 0.4).sin()).max(0.0);
+        (100.0 + 3.0 * x + 900.0 * blob) as u16 / 50 * 50
+    });
+    let grid = ndchunk::chunking::ChunkGrid::regular(&shape, &[8, 16, 16]).unwrap();
+    let mut meta = ArrayMeta::new(grid, DType::UInt16, Scalar::UInt(0));
+    meta.dimension_names = Some(vec![Some("z".into()), Some("y".into()), Some("x".into())]);
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::None);
+    let store = ZarrStore::create(&path, "/", &spec).unwrap();
+    Array::from_ndarray(values, [8, 16, 16])
+        .unwrap()
+        .store(&store)
+        .unwrap();
+    path
+}
+
+/// Reads the image at argv[1] with ome-zarr-py; checks each level
+/// against numpy's downsampling (argv[2], the method) of the level before
+/// it; prints the levels' shapes.
+const CHECK: &str = r#"
+import sys
+import numpy as np
+from scipy import ndimage as ndi
+from ome_zarr.io import parse_url
+from ome_zarr.reader import Reader, Multiscales
+path, method, version = sys.argv[1:4]
+nodes = list(Reader(parse_url(path))())
+image = next(n for n in nodes if n.specs and isinstance(n.specs[0], Multiscales))
+assert image.metadata["axes"] == [{"name": a, "type": "space"} for a in "zyx"], image.metadata["axes"]
+levels = [np.asarray(d) for d in image.data]
+def windows(x):
+    # Partial windows at the end, as the pyramid's "pad": NaN-padded.
+    pad = [(0, n % 2) for n in x.shape]
+    f = np.pad(x.astype(np.float64), pad, constant_values=np.nan)
+    z, y, w = (n // 2 for n in f.shape)
+    return f.reshape(z, 2, y, 2, w, 2).transpose(0, 2, 4, 1, 3, 5).reshape(z, y, w, 8)
+def mode(v):
+    v = v[~np.isnan(v)]
+    values, counts = np.unique(v, return_counts=True)
+    return values[np.argmax(counts)]
+for before, after in zip(levels, levels[1:]):
+    if method == "mean":
+        want = np.round(np.nanmean(windows(before), axis=-1)).astype(before.dtype)
+    elif method == "max":
+        want = np.nanmax(windows(before), axis=-1).astype(before.dtype)
+    elif method == "mode":
+        want = np.apply_along_axis(mode, -1, windows(before)).astype(before.dtype)
+    else:
+        blurred = ndi.gaussian_filter(before.astype(np.float32), 2 / 3, mode="reflect")
+        want = np.round(blurred[::2, ::2, ::2]).astype(before.dtype)
+    assert after.shape == want.shape, (after.shape, want.shape)
+    assert np.array_equal(after, want), (method, np.argwhere(after != want)[:5])
+print(" ".join("x".join(map(str, l.shape)) for l in levels))
+"#;
+
+#[test]
+fn chunkctl_pyramid_is_read_by_ome_zarr_py_and_each_level_is_numpys() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = volume(dir.path());
+    for (method, format, version) in [
+        ("mean", "v3", "0.5"),
+        ("max", "v2", "0.4"),
+        ("mode", "v3", "0.5"),
+        ("gaussian", "v2", "0.4"),
+    ] {
+        let dst = dir.path().join(format!("{method}.ome.zarr"));
+        let out = chunkctl(&[
+            "pyramid",
+            s(&src),
+            s(&dst),
+            "--levels",
+            "3",
+            "--method",
+            method,
+            "--format",
+            format,
+            "--chunks",
+            "8,16,16",
+            "--quiet",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shapes = support::run_python(&python, CHECK, &[s(&dst), method, version]);
+        assert_eq!(
+            String::from_utf8_lossy(&shapes).trim(),
+            "20x45x38 10x23x19 5x12x10",
+            "{method}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = PyramidOptions::new().compute(ComputeOptions::new().progress(false));
+    let line = DynArray::from(Array::<u16>::arange(100, [10]).unwrap());
+    let dst = dir.path().join("line.zarr");
+    let e = write_pyramid(&line, &dst, &quiet).unwrap_err().to_string();
+    assert!(e.contains("OME-Zarr images have 2 to 5 dimensions"), "{e}");
+    assert!(!dst.exists());
+    let six = DynArray::from(Array::<u8>::zeros(&[2; 6], [2; 6]).unwrap());
+    let e = write_pyramid(&six, &dst, &quiet).unwrap_err().to_string();
+    assert!(e.contains("6-dimensional"), "{e}");
+    let float = DynArray::from(Array::<f32>::zeros(&[8, 8], [4, 4]).unwrap());
+    let mode = quiet.clone().method(PyramidMethod::Mode);
+    let e = write_pyramid(&float, &dst, &mode).unwrap_err().to_string();
+    assert!(e.contains("mode of float32"), "{e}");
+    assert!(!dst.exists());
+    // An existing destination is never written into.
+    std::fs::create_dir(&dst).unwrap();
+    std::fs::write(dst.join("keep"), b"mine").unwrap();
+    let image = DynArray::from(Array::<u16>::zeros(&[8, 8], [4, 4]).unwrap());
+    let e = write_pyramid(&image, &dst, &quiet).unwrap_err().to_string();
+    assert!(e.contains("exists"), "{e}");
+    assert_eq!(std::fs::read(dst.join("keep")).unwrap(), b"mine");
+    // A run that fails half way removes what it made: a source whose
+    // chunk is corrupt.
+    let src = volume(dir.path());
+    std::fs::write(src.join("c/1/1/1"), b"not a chunk").unwrap();
+    let broken: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open(&src, "/").unwrap());
+    let dst = dir.path().join("broken.zarr");
+    let e = write_pyramid(&DynArray::from_store(broken).unwrap(), &dst, &quiet);
+    assert!(e.is_err());
+    assert!(!dst.exists());
+    // The CLI refuses a destination inside the source.
+    let inside = src.join("pyramid");
+    let out = chunkctl(&["pyramid", s(&src), s(&inside), "--quiet"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("inside the source"), "{e}");
+    assert!(!inside.exists());
+}
