@@ -5,9 +5,7 @@
 use ndarray::ArrayViewMutD;
 
 use super::kernels::gaussian_kernel1d;
-use super::{filter_lines, FilterFloat};
-
-use super::SIGMA_SKIP;
+use super::{filter_lines, AfterPass, FilterFloat, SIGMA_SKIP};
 
 /// How `NI_Correlate1D` sums a line, from the weights' shape: odd-length
 /// weights equal (or opposite) about their centre to within `f64::EPSILON`
@@ -158,7 +156,8 @@ pub(crate) fn gaussian_filter1d<T: FilterFloat>(
 /// sigma, order, truncate=truncate)` with one `sigma` and `order` per axis.
 /// One [`gaussian_filter1d`] per axis in axis order, each rounding to the
 /// element type, skipping axes whose sigma is at most `1e-15` (as scipy
-/// does, whatever their order). Axis `a` reaches
+/// does, whatever their order); `after` runs after each pass. Axis `a`
+/// reaches
 /// `gaussian_radius(sigma[a], truncate)` elements each side.
 ///
 /// Panics if `sigma` or `order` does not hold one value per axis.
@@ -167,6 +166,7 @@ pub(crate) fn gaussian_filter<T: FilterFloat>(
     sigma: &[f64],
     order: &[usize],
     truncate: f64,
+    after: AfterPass<'_, T>,
 ) {
     let ndim = block.ndim();
     assert_eq!(sigma.len(), ndim, "one sigma per axis");
@@ -175,6 +175,7 @@ pub(crate) fn gaussian_filter<T: FilterFloat>(
         if sigma[axis] > SIGMA_SKIP {
             let radius = super::kernels::gaussian_radius(sigma[axis], truncate);
             gaussian_filter1d(block.view_mut(), axis, sigma[axis], order[axis], radius);
+            after(block.view_mut());
         }
     }
 }
@@ -215,7 +216,7 @@ mod tests {
         let mut empty = ArrayD::<f64>::zeros(vec![3, 0]);
         correlate1d(empty.view_mut(), 1, &[1.0, 2.0, 1.0], 0);
         correlate1d(empty.view_mut(), 0, &[1.0, 2.0, 1.0], 0);
-        gaussian_filter(empty.view_mut(), &[1.0, 2.0], &[0, 1], 4.0);
+        gaussian_filter(empty.view_mut(), &[1.0, 2.0], &[0, 1], 4.0, &|_| {});
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //!
 //! Each kernel filters one in-memory block whose filtered axes hold a halo
 //! of the filter's reach on each side, added by the engine with the
-//! boundary mode (`map_overlap`): the kernels never see the mode. The
-//! output has the block's shape; only its interior (at least the reach
-//! away from the block's edges along each filtered axis) is exact, the rim
-//! is trimmed away by the engine. The rim is computed cheaply by treating
-//! positions outside the block as the nearest edge value (scipy's
-//! `mode='nearest'`), which never reads out of bounds and handles blocks
-//! thinner than the kernel.
+//! boundary mode (`map_overlap`): the kernels never see the mode, but
+//! the separable ones run an [`AfterPass`] on the block after each 1-D
+//! pass, with which the engine restores scipy's `constant` halo (see
+//! `array.rs`). The output has the block's shape; only its interior (at
+//! least the reach away from the block's edges along each filtered axis)
+//! is exact, the rim is trimmed away by the engine. The rim is computed
+//! cheaply by treating positions outside the block as the nearest edge
+//! value (scipy's `mode='nearest'`), which never reads out of bounds and
+//! handles blocks thinner than the kernel.
 //!
 //! Arithmetic follows scipy's C code (`ni_filters.c`): each line is read
 //! into an `f64` buffer, filtered in `f64` and written back in the block's
@@ -55,6 +57,14 @@ pub use array::{FilterElement, FilterOptions};
 
 /// The sigma at or below which a Gaussian leaves an axis alone (scipy's).
 pub(crate) const SIGMA_SKIP: f64 = 1e-15;
+
+/// What a separable kernel runs on its whole block after each 1-D pass.
+/// scipy extends the input of every pass by the mode; the engine extends
+/// the block once, which is the same for the modes that copy the array's
+/// own values (the passes along one axis commute with copying along
+/// another) but not for `constant`, whose halo the engine must put back
+/// after each pass. `&|_| {}` for nothing.
+pub(crate) type AfterPass<'a, T> = &'a dyn Fn(ArrayViewMutD<'_, T>);
 
 mod sealed {
     pub trait Sealed {}

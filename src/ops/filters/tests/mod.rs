@@ -109,7 +109,7 @@ fn gaussian_cases<T: PeerFloat>(sigma: &[f64], truncate: f64, libm: bool) -> Vec
             ),
             &halo,
             Box::new(move |mut b: ArrayD<T>| {
-                gaussian_filter(b.view_mut(), &sig, &order, truncate);
+                gaussian_filter(b.view_mut(), &sig, &order, truncate, &|_| {});
                 b
             }),
         ));
@@ -121,7 +121,9 @@ fn gaussian_cases<T: PeerFloat>(sigma: &[f64], truncate: f64, libm: bool) -> Vec
             py(sigma)
         ),
         &halo,
-        Box::new(move |b: ArrayD<T>| gaussian_gradient_magnitude(b.view(), &sig, truncate)),
+        Box::new(move |b: ArrayD<T>| {
+            gaussian_gradient_magnitude(b.view(), &sig, truncate, &|_| {})
+        }),
     ));
     cases
 }
@@ -183,7 +185,7 @@ fn derivative_cases<T: PeerFloat>(ndim: usize) -> Vec<Case<T>> {
                 format!("ndi.sobel(x, axis={axis}, mode={{mode}})"),
                 &ones,
                 move |mut b: ArrayD<T>| {
-                    sobel(b.view_mut(), axis);
+                    sobel(b.view_mut(), axis, &|_| {});
                     b
                 },
             )
