@@ -209,6 +209,28 @@ mod tests {
     }
 
     #[test]
+    fn origins_shift_odd_weights() {
+        // scipy: correlate1d([0, 1, 2, 3, 4], [1, 10, 100], mode='nearest',
+        // origin=o); a positive origin moves the window left.
+        for (origin, want) in [
+            (-1, [210.0, 321.0, 432.0, 443.0, 444.0]),
+            (0, [100.0, 210.0, 321.0, 432.0, 443.0]),
+            (1, [0.0, 100.0, 210.0, 321.0, 432.0]),
+        ] {
+            let mut x: ArrayD<f64> = arr1(&[0.0, 1.0, 2.0, 3.0, 4.0]).into_dyn();
+            correlate1d(x.view_mut(), 0, &[1.0, 10.0, 100.0], origin);
+            assert_eq!(x, arr1(&want).into_dyn(), "origin {origin}");
+        }
+        // Along the second axis, even-length weights, origin 1: scipy's
+        // correlate1d(x, [0.25, 0.5, 1, -0.75], axis=1, origin=1).
+        let mut x: ArrayD<f64> =
+            arr2(&[[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0, 9.0]]).into_dyn();
+        correlate1d(x.view_mut(), 1, &[0.25, 0.5, 1.0, -0.75], 1);
+        let want = arr2(&[[0.0, -0.75, -0.5, 0.25, 1.25], [5.0, 4.25, 4.5, 5.25, 6.25]]);
+        assert_eq!(x, want.into_dyn());
+    }
+
+    #[test]
     fn thin_and_empty_blocks_use_the_nearest_edge() {
         let mut x: ArrayD<f32> = arr2(&[[2.0f32], [5.0]]).into_dyn();
         correlate1d(x.view_mut(), 1, &[1.0; 7], 0);
