@@ -11,7 +11,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// The Python packages the peers venv holds, pinned.
+/// The Python packages the peers venv holds, pinned. The venv is stamped
+/// with this list: a change rebuilds it on its next use.
 pub const PEER_REQUIREMENTS: &[&str] = &[
     "numpy==2.4.6",
     "dask==2026.8.0",
@@ -21,6 +22,7 @@ pub const PEER_REQUIREMENTS: &[&str] = &[
     "pandas==3.1.1",
     "h5py==3.16.0",
     "netCDF4==1.7.5.1.post1",
+    "scipy==1.17.1",
 ];
 
 /// Says loudly that a test did not run. Written straight to stderr:

@@ -3,12 +3,16 @@
 //! and whose function is the kernel, so any lazy array is filtered block
 //! by block with each source chunk decoded once.
 
-use ndarray::{ArrayD, Axis};
+use std::ops::Range;
+
+use ndarray::{ArrayD, ArrayViewMutD, Axis, Slice};
+use ndchunk_chunking::Region;
 use ndchunk_io::Element;
 use num_traits::AsPrimitive;
 
 use super::{
-    correlate, derivatives, kernels, rank, uniform, window_reach, FilterFloat, SIGMA_SKIP,
+    correlate, derivatives, kernels, rank, uniform, window_reach, AfterPass, FilterFloat,
+    SIGMA_SKIP,
 };
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
@@ -126,14 +130,15 @@ fn check_sizes(size: &[u64], ndim: usize) -> Result<Vec<usize>, String> {
 
 impl<T: FilterElement> Array<T> {
     /// The array as the filters' float type, filtered by `kernel` (which
-    /// gets each block with a halo of `depth`, in place) past the edge by
-    /// `options`' mode; `Err` becomes an operation refused at plan time.
+    /// gets each block with a halo of `depth`, in place, and what to run
+    /// after each 1-D pass) past the edge by `options`' mode; `Err`
+    /// becomes an operation refused at plan time.
     fn filtered(
         &self,
         name: String,
         depth: Result<Vec<u64>, String>,
         options: &FilterOptions,
-        kernel: impl Fn(&mut ArrayD<T::Float>) + Send + Sync + 'static,
+        kernel: impl Fn(&mut ArrayD<T::Float>, AfterPass<'_, T::Float>) + Send + Sync + 'static,
     ) -> Array<T::Float> {
         let depth = depth.and_then(|d| {
             if !(options.truncate.is_finite() && options.truncate > 0.0) {
@@ -155,9 +160,16 @@ impl<T: FilterElement> Array<T> {
             PadMode::Symmetric => PadMode::Symmetric,
             PadMode::Wrap => PadMode::Wrap,
         };
+        let (shape, halo) = (self.shape(), depth.clone());
         let x: Array<T::Float> = self.astype::<T::Float>();
-        x.overlap(name, &depth, Some(mode), move |mut block, _| {
-            kernel(&mut block);
+        x.overlap(name, &depth, Some(mode), move |mut block, info| {
+            match mode {
+                PadMode::Constant(cval) => {
+                    let inside = inside_array(&shape, &halo, info.region);
+                    kernel(&mut block, &|b| fill_outside(b, &inside, cval));
+                }
+                _ => kernel(&mut block, &|_| {}),
+            }
             block
         })
     }
@@ -182,11 +194,11 @@ impl<T: FilterElement> Array<T> {
             .and_then(|s| Ok((s, per_axis(&options.order, ndim, "order")?)));
         let (sigma, order) = match checked {
             Ok(pair) => pair,
-            Err(m) => return self.filtered(name, Err(m), options, |_| {}),
+            Err(m) => return self.filtered(name, Err(m), options, |_, _| {}),
         };
         let depth = sigma.iter().map(|&s| radius(s, truncate)).collect();
-        self.filtered(name, Ok(depth), options, move |b| {
-            correlate::gaussian_filter(b.view_mut(), &sigma, &order, truncate)
+        self.filtered(name, Ok(depth), options, move |b, after| {
+            correlate::gaussian_filter(b.view_mut(), &sigma, &order, truncate, after)
         })
     }
 
@@ -202,11 +214,11 @@ impl<T: FilterElement> Array<T> {
         let truncate = options.truncate;
         let sigma = match check_sigma(sigma, self.ndim()) {
             Ok(s) => s,
-            Err(m) => return self.filtered(name, Err(m), options, |_| {}),
+            Err(m) => return self.filtered(name, Err(m), options, |_, _| {}),
         };
         let depth = sigma.iter().map(|&s| radius(s, truncate)).collect();
-        self.filtered(name, Ok(depth), options, move |b| {
-            *b = derivatives::gaussian_gradient_magnitude(b.view(), &sigma, truncate)
+        self.filtered(name, Ok(depth), options, move |b, after| {
+            *b = derivatives::gaussian_gradient_magnitude(b.view(), &sigma, truncate, after)
         })
     }
 
@@ -246,7 +258,7 @@ impl<T: FilterElement> Array<T> {
             .clone()
             .map(|s| s.iter().map(|&n| window_reach(n).0 as u64).collect());
         let sizes = sizes.unwrap_or_default();
-        self.filtered(name, depth, options, move |b| {
+        self.filtered(name, depth, options, move |b, _| {
             *b = rank::median_filter(b.view(), &sizes)
         })
     }
@@ -262,8 +274,8 @@ impl<T: FilterElement> Array<T> {
                 "axis {axis} is out of bounds for array of dimension {ndim}"
             )),
         };
-        self.filtered(name, depth, options, move |b| {
-            derivatives::sobel(b.view_mut(), axis)
+        self.filtered(name, depth, options, move |b, after| {
+            derivatives::sobel(b.view_mut(), axis, after)
         })
     }
 
@@ -271,7 +283,7 @@ impl<T: FilterElement> Array<T> {
     /// the second difference `[1, -2, 1]`.
     pub fn laplace(&self, options: &FilterOptions) -> Array<T::Float> {
         let depth = Ok(vec![1; self.ndim()]);
-        self.filtered("laplace".into(), depth, options, |b| {
+        self.filtered("laplace".into(), depth, options, |b, _| {
             *b = derivatives::laplace(b.view())
         })
     }
@@ -291,13 +303,46 @@ impl<T: FilterElement> Array<T> {
             .clone()
             .map(|s| s.iter().map(|&n| window_reach(n).0 as u64).collect());
         let sizes = sizes.unwrap_or_default();
-        self.filtered(name, depth, options, move |b| {
+        self.filtered(name, depth, options, move |b, after| {
             for (axis, &s) in sizes.iter().enumerate() {
                 if s > 1 && b.len_of(Axis(axis)) > 0 {
                     pass(b, axis, s);
+                    after(b.view_mut());
                 }
             }
         })
+    }
+}
+
+/// Per axis, the positions of a block grown by `halo` (the block at
+/// `region` of an array of `shape`) that lie inside the array.
+fn inside_array(shape: &[u64], halo: &[u64], region: &Region) -> Vec<Range<usize>> {
+    (0..shape.len())
+        .map(|a| {
+            let (start, n, d) = (region.start()[a], shape[a], halo[a]);
+            let len = region.shape()[a] + 2 * d;
+            let lo = d.saturating_sub(start);
+            let hi = (n + d - start).min(len);
+            lo as usize..hi as usize
+        })
+        .collect()
+}
+
+/// scipy's `constant` mode between the 1-D passes of a separable filter:
+/// every element of `block` outside `inside` (the array) set back to
+/// `cval`. scipy extends the input of each pass by `cval`; the engine
+/// extends the block once, so without this a pass along one axis would
+/// turn the halo along the others into the filtered constant (0 for a
+/// derivative, 4 · cval for Sobel's `[1, 2, 1]`) before the next pass
+/// reads it.
+fn fill_outside<F: FilterFloat>(mut block: ArrayViewMutD<'_, F>, inside: &[Range<usize>], cval: F) {
+    for (axis, r) in inside.iter().enumerate() {
+        block
+            .slice_axis_mut(Axis(axis), Slice::from(..r.start))
+            .fill(cval);
+        block
+            .slice_axis_mut(Axis(axis), Slice::from(r.end..))
+            .fill(cval);
     }
 }
 

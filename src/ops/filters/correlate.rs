@@ -5,9 +5,7 @@
 use ndarray::ArrayViewMutD;
 
 use super::kernels::gaussian_kernel1d;
-use super::{filter_lines, FilterFloat};
-
-use super::SIGMA_SKIP;
+use super::{filter_lines, AfterPass, FilterFloat, SIGMA_SKIP};
 
 /// How `NI_Correlate1D` sums a line, from the weights' shape: odd-length
 /// weights equal (or opposite) about their centre to within `f64::EPSILON`
@@ -158,7 +156,8 @@ pub(crate) fn gaussian_filter1d<T: FilterFloat>(
 /// sigma, order, truncate=truncate)` with one `sigma` and `order` per axis.
 /// One [`gaussian_filter1d`] per axis in axis order, each rounding to the
 /// element type, skipping axes whose sigma is at most `1e-15` (as scipy
-/// does, whatever their order). Axis `a` reaches
+/// does, whatever their order); `after` runs after each pass. Axis `a`
+/// reaches
 /// `gaussian_radius(sigma[a], truncate)` elements each side.
 ///
 /// Panics if `sigma` or `order` does not hold one value per axis.
@@ -167,6 +166,7 @@ pub(crate) fn gaussian_filter<T: FilterFloat>(
     sigma: &[f64],
     order: &[usize],
     truncate: f64,
+    after: AfterPass<'_, T>,
 ) {
     let ndim = block.ndim();
     assert_eq!(sigma.len(), ndim, "one sigma per axis");
@@ -175,6 +175,7 @@ pub(crate) fn gaussian_filter<T: FilterFloat>(
         if sigma[axis] > SIGMA_SKIP {
             let radius = super::kernels::gaussian_radius(sigma[axis], truncate);
             gaussian_filter1d(block.view_mut(), axis, sigma[axis], order[axis], radius);
+            after(block.view_mut());
         }
     }
 }
@@ -208,6 +209,28 @@ mod tests {
     }
 
     #[test]
+    fn origins_shift_odd_weights() {
+        // scipy: correlate1d([0, 1, 2, 3, 4], [1, 10, 100], mode='nearest',
+        // origin=o); a positive origin moves the window left.
+        for (origin, want) in [
+            (-1, [210.0, 321.0, 432.0, 443.0, 444.0]),
+            (0, [100.0, 210.0, 321.0, 432.0, 443.0]),
+            (1, [0.0, 100.0, 210.0, 321.0, 432.0]),
+        ] {
+            let mut x: ArrayD<f64> = arr1(&[0.0, 1.0, 2.0, 3.0, 4.0]).into_dyn();
+            correlate1d(x.view_mut(), 0, &[1.0, 10.0, 100.0], origin);
+            assert_eq!(x, arr1(&want).into_dyn(), "origin {origin}");
+        }
+        // Along the second axis, even-length weights, origin 1: scipy's
+        // correlate1d(x, [0.25, 0.5, 1, -0.75], axis=1, origin=1).
+        let mut x: ArrayD<f64> =
+            arr2(&[[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0, 9.0]]).into_dyn();
+        correlate1d(x.view_mut(), 1, &[0.25, 0.5, 1.0, -0.75], 1);
+        let want = arr2(&[[0.0, -0.75, -0.5, 0.25, 1.25], [5.0, 4.25, 4.5, 5.25, 6.25]]);
+        assert_eq!(x, want.into_dyn());
+    }
+
+    #[test]
     fn thin_and_empty_blocks_use_the_nearest_edge() {
         let mut x: ArrayD<f32> = arr2(&[[2.0f32], [5.0]]).into_dyn();
         correlate1d(x.view_mut(), 1, &[1.0; 7], 0);
@@ -215,7 +238,7 @@ mod tests {
         let mut empty = ArrayD::<f64>::zeros(vec![3, 0]);
         correlate1d(empty.view_mut(), 1, &[1.0, 2.0, 1.0], 0);
         correlate1d(empty.view_mut(), 0, &[1.0, 2.0, 1.0], 0);
-        gaussian_filter(empty.view_mut(), &[1.0, 2.0], &[0, 1], 4.0);
+        gaussian_filter(empty.view_mut(), &[1.0, 2.0], &[0, 1], 4.0, &|_| {});
     }
 
     #[test]

@@ -7,18 +7,25 @@
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
 use super::correlate::{correlate1d, gaussian_filter};
-use super::FilterFloat;
+use super::{AfterPass, FilterFloat};
 
 /// The Sobel filter along `axis`, in place: `scipy.ndimage.sobel(block,
 /// axis)`. Correlates with `[-1, 0, 1]` along `axis`, then with `[1, 2,
 /// 1]` along every other axis in order, each pass rounded to the element
-/// type. Reaches one element each side along every axis.
+/// type and followed by `after`. Reaches one element each side along
+/// every axis.
 ///
 /// Panics if `axis` is out of range.
-pub(crate) fn sobel<T: FilterFloat>(mut block: ArrayViewMutD<'_, T>, axis: usize) {
+pub(crate) fn sobel<T: FilterFloat>(
+    mut block: ArrayViewMutD<'_, T>,
+    axis: usize,
+    after: AfterPass<'_, T>,
+) {
     correlate1d(block.view_mut(), axis, &[-1.0, 0.0, 1.0], 0);
+    after(block.view_mut());
     for other in (0..block.ndim()).filter(|&a| a != axis) {
         correlate1d(block.view_mut(), other, &[1.0, 2.0, 1.0], 0);
+        after(block.view_mut());
     }
 }
 
@@ -52,7 +59,8 @@ pub(crate) fn laplace<T: FilterFloat>(block: ArrayViewD<'_, T>) -> ArrayD<T> {
 /// others; the first is squared into the output, each further one squared
 /// and added to it, all in the element type; then the square root, in the
 /// element type. Axes whose sigma is at most `1e-15` are not smoothed
-/// (nor differentiated), as in scipy. Axis `a` reaches
+/// (nor differentiated), as in scipy. Each Gaussian pass is followed by
+/// `after`. Axis `a` reaches
 /// `gaussian_radius(sigma[a], truncate)` elements each side. A 0-d block
 /// is returned as it is.
 ///
@@ -61,6 +69,7 @@ pub(crate) fn gaussian_gradient_magnitude<T: FilterFloat>(
     block: ArrayViewD<'_, T>,
     sigma: &[f64],
     truncate: f64,
+    after: AfterPass<'_, T>,
 ) -> ArrayD<T> {
     let ndim = block.ndim();
     assert_eq!(sigma.len(), ndim, "one sigma per axis");
@@ -70,14 +79,14 @@ pub(crate) fn gaussian_gradient_magnitude<T: FilterFloat>(
     }
     let mut order = vec![0usize; ndim];
     order[0] = 1;
-    gaussian_filter(out.view_mut(), sigma, &order, truncate);
+    gaussian_filter(out.view_mut(), sigma, &order, truncate, after);
     out.mapv_inplace(|v| v * v);
     let mut term = block.to_owned();
     for axis in 1..ndim {
         order.fill(0);
         order[axis] = 1;
         term.assign(&block);
-        gaussian_filter(term.view_mut(), sigma, &order, truncate);
+        gaussian_filter(term.view_mut(), sigma, &order, truncate, after);
         out.zip_mut_with(&term, |o, &t| *o = *o + t * t);
     }
     out.mapv_inplace(T::sqrt);
@@ -93,10 +102,10 @@ mod tests {
     fn sobel_of_a_plane_is_eight_times_its_slope() {
         let x = ArrayD::from_shape_fn(vec![5, 6], |i| 3.0 * i[0] as f64 + 0.5 * i[1] as f64);
         let mut s0 = x.clone();
-        sobel(s0.view_mut(), 0);
+        sobel(s0.view_mut(), 0, &|_| {});
         assert_eq!(s0[[2, 3]], 8.0 * 3.0);
         let mut s1 = x.clone();
-        sobel(s1.view_mut(), 1);
+        sobel(s1.view_mut(), 1, &|_| {});
         assert_eq!(s1[[2, 3]], 8.0 * 0.5);
     }
 
@@ -112,7 +121,7 @@ mod tests {
     #[test]
     fn gradient_magnitude_of_a_plane_is_its_slope() {
         let x = ArrayD::from_shape_fn(vec![21, 21], |i| 3.0 * i[0] as f64 + 4.0 * i[1] as f64);
-        let g = gaussian_gradient_magnitude(x.view(), &[1.0, 1.5], 4.0);
+        let g = gaussian_gradient_magnitude(x.view(), &[1.0, 1.5], 4.0, &|_| {});
         assert!((g[[10, 10]] - 5.0).abs() < 2e-2, "{}", g[[10, 10]]);
     }
 }

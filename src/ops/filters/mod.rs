@@ -3,28 +3,30 @@
 //!
 //! Each kernel filters one in-memory block whose filtered axes hold a halo
 //! of the filter's reach on each side, added by the engine with the
-//! boundary mode (`map_overlap`): the kernels never see the mode. The
-//! output has the block's shape; only its interior (at least the reach
-//! away from the block's edges along each filtered axis) is exact, the rim
-//! is trimmed away by the engine. The rim is computed cheaply by treating
-//! positions outside the block as the nearest edge value (scipy's
-//! `mode='nearest'`), which never reads out of bounds and handles blocks
-//! thinner than the kernel.
+//! boundary mode (`map_overlap`): the kernels never see the mode, but
+//! the separable ones run an [`AfterPass`] on the block after each 1-D
+//! pass, with which the engine restores scipy's `constant` halo (see
+//! `array.rs`). The output has the block's shape; only its interior (at
+//! least the reach away from the block's edges along each filtered axis)
+//! is exact, the rim is trimmed away by the engine. The rim is computed
+//! cheaply by treating positions outside the block as the nearest edge
+//! value (scipy's `mode='nearest'`), which never reads out of bounds and
+//! handles blocks thinner than the kernel.
 //!
 //! Arithmetic follows scipy's C code (`ni_filters.c`): each line is read
 //! into an `f64` buffer, filtered in `f64` and written back in the block's
 //! element type, so a separable filter rounds to the element type once per
 //! 1-D pass, as scipy does.
 //!
-//! Agreement with scipy (the `tests` module compares with scipy 1.17, in
-//! modes `nearest` and `reflect`, trimming the halo): correlation, Sobel,
-//! Laplace, minimum, maximum and median give scipy's bits. The Gaussian
-//! filters do too when both use the C library's `exp` for the kernel;
-//! numpy's AVX-512 `exp` differs in the last bit for a few percent of
-//! arguments, which moves `f64` results by a few units in the last place
-//! (`f32` results round the same). The moving average's running sum starts
-//! at the block's first element, not the array's, so its `f64` results
-//! differ by up to a few units in the last place.
+//! Agreement with scipy (`tests/filters.rs` compares the public filters
+//! with scipy 1.17 in every mode, on irregular chunks): Sobel, Laplace,
+//! minimum, maximum and median give scipy's bits, and everything does in
+//! `f32`. The Gaussian filters do too when both use the C library's `exp`
+//! for the kernel; numpy's AVX-512 `exp` differs in the last bit for a few
+//! percent of arguments, which moves `f64` results by a few units in the
+//! last place. The moving average's running sum starts at the block's
+//! first element, not the array's, so its `f64` results differ by some
+//! units in the last place (up to 11 in the tests).
 //!
 //! | kernel | mirrors |
 //! |---|---|
@@ -43,9 +45,6 @@ pub(crate) mod kernels;
 pub(crate) mod rank;
 pub(crate) mod uniform;
 
-#[cfg(test)]
-mod tests;
-
 use std::cmp::Ordering;
 
 use ndarray::{ArrayViewMutD, Axis};
@@ -55,6 +54,14 @@ pub use array::{FilterElement, FilterOptions};
 
 /// The sigma at or below which a Gaussian leaves an axis alone (scipy's).
 pub(crate) const SIGMA_SKIP: f64 = 1e-15;
+
+/// What a separable kernel runs on its whole block after each 1-D pass.
+/// scipy extends the input of every pass by the mode; the engine extends
+/// the block once, which is the same for the modes that copy the array's
+/// own values (the passes along one axis commute with copying along
+/// another) but not for `constant`, whose halo the engine must put back
+/// after each pass. `&|_| {}` for nothing.
+pub(crate) type AfterPass<'a, T> = &'a dyn Fn(ArrayViewMutD<'_, T>);
 
 mod sealed {
     pub trait Sealed {}
