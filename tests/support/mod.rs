@@ -23,6 +23,8 @@ pub const PEER_REQUIREMENTS: &[&str] = &[
     "h5py==3.16.0",
     "netCDF4==1.7.5.1.post1",
     "scipy==1.17.1",
+    "scikit-image==0.26.0",
+    "ome-zarr==0.18.0",
 ];
 
 /// Says loudly that a test did not run. Written straight to stderr:
