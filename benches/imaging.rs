@@ -2,10 +2,17 @@
 //! the same files: a 512 MiB `(256, 1024, 1024)` uint16 volume with
 //! structure (a background gradient, a blob per 32-voxel cube, a little
 //! noise), chunked `(64, 256, 256)`, in Zarr v3 (blosc-zstd) and in HDF5
-//! (shuffle + deflate). The work: a Gaussian blur (sigma 2, float32, the
-//! edge mirrored) and a count of the voxels above a threshold. Each
-//! contender runs in its own process under GNU time (wall, CPU, peak RSS)
-//! and prints its count, which must agree.
+//! (shuffle + deflate). Two workloads:
+//!
+//! - a Gaussian blur (sigma 2, float32, the edge mirrored) and a count of
+//!   the voxels above a threshold, from each file; each contender prints
+//!   its count, which must agree;
+//! - a 3-level pyramid from the Zarr store (level 0 copied, levels 1 and
+//!   2 the 2x2x2 means of the level before, each read back from the
+//!   level written before it), to Zarr v3 with blosc-zstd.
+//!
+//! Each contender runs in its own process under GNU time (wall, CPU, peak
+//! RSS).
 //!
 //! Run: `cargo bench --bench imaging`. `NDCHUNK_BENCH_DEPTH=N` sets the
 //! volume's depth (default 256); `NDCHUNK_BENCH_PEERS=0` skips Python.
@@ -25,11 +32,13 @@ use std::time::Instant;
 use ndchunk::io::hdf5::{Compression, Hdf5Store};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ChunkStore, ZarrStore};
-use ndchunk::{Array, Axes, ComputeOptions, FilterOptions};
+use ndchunk::{write_pyramid, Array, Axes, ComputeOptions, FilterOptions, PyramidOptions};
 use timing::timed;
 
 /// The first argument that makes this binary run one ndchunk row.
 const CHILD: &str = "--imaging-child";
+/// The same, for the pyramid's row.
+const PYRAMID_CHILD: &str = "--pyramid-child";
 const SIGMA: f64 = 2.0;
 const THRESHOLD: f32 = 4000.0;
 
@@ -50,11 +59,34 @@ blurred = x.astype(np.float32).map_overlap(
 print(int((blurred > threshold).sum().compute()))
 "#;
 
+/// The pyramid in Dask: argv[1] the source store, argv[2] the output
+/// directory.
+const DASK_PYRAMID: &str = r#"
+import sys, os
+import numpy as np, dask.array as da, zarr
+from numcodecs import Blosc
+src, dst = sys.argv[1:3]
+os.makedirs(dst)
+codec = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+x = da.from_zarr(src)
+for k in range(3):
+    if k > 0:
+        before = da.from_zarr(os.path.join(dst, str(k - 1)))
+        x = da.coarsen(np.mean, before, {0: 2, 1: 2, 2: 2}, trim_excess=True).astype(np.uint16)
+    x.to_zarr(os.path.join(dst, str(k)), compressors=[codec], zarr_format=3)
+"#;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, kind, path] = args.as_slice() {
         if flag == CHILD {
             println!("{}", blur_and_count(kind, Path::new(path)));
+            return;
+        }
+    }
+    if let [_, flag, src, dst] = args.as_slice() {
+        if flag == PYRAMID_CHILD {
+            pyramid(Path::new(src), Path::new(dst));
             return;
         }
     }
@@ -96,6 +128,38 @@ fn main() {
         }
     }
     timing::print_rows(&rows);
+
+    println!("\n3-level pyramid (2x2x2 means) of the Zarr volume:");
+    let mut rows = vec![timed(
+        "ndchunk write_pyramid",
+        Command::new(std::env::current_exe().unwrap()).args([
+            PYRAMID_CHILD,
+            path(&zarr),
+            path(&work.path().join("ndchunk.ome.zarr")),
+        ]),
+    )];
+    if let Some(python) = &python {
+        rows.push(timed(
+            "Dask coarsen + to_zarr",
+            Command::new(python).args([
+                "-c",
+                DASK_PYRAMID,
+                path(&zarr),
+                path(&work.path().join("dask-pyramid")),
+            ]),
+        ));
+    }
+    timing::print_rows(&rows);
+}
+
+/// ndchunk's pyramid row.
+fn pyramid(src: &Path, dst: &Path) {
+    let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open(src, "/").unwrap());
+    let image = ndchunk::DynArray::from_store(store).unwrap();
+    let options = PyramidOptions::new()
+        .levels(3)
+        .compute(ComputeOptions::new().max_mem(1 << 30).progress(false));
+    write_pyramid(&image, dst, &options).unwrap();
 }
 
 /// The sample volume written to a Zarr v3 store and an HDF5 file.

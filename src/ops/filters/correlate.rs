@@ -5,7 +5,7 @@
 use ndarray::ArrayViewMutD;
 
 use super::kernels::gaussian_kernel1d;
-use super::{filter_lines, AfterPass, FilterFloat, SIGMA_SKIP};
+use super::{filter_lines, filter_panels, AfterPass, FilterFloat, SIGMA_SKIP};
 
 /// How `NI_Correlate1D` sums a line, from the weights' shape: odd-length
 /// weights equal (or opposite) about their centre to within `f64::EPSILON`
@@ -75,28 +75,43 @@ pub(crate) fn correlate1d<T: FilterFloat>(
     let before = (size1 as isize + origin) as usize;
     let after = (size2 as isize - origin) as usize;
     let kind = symmetry(weights);
+    if axis + 1 < block.ndim() {
+        return filter_panels(block, axis, before, after, |input, output, width| {
+            correlate_line(input, weights, kind, output, width);
+        });
+    }
     filter_lines(block, axis, before, after, |input, output| {
-        correlate_line(input, weights, kind, output);
+        correlate_line(input, weights, kind, output, 1);
     });
 }
 
 /// One line of [`correlate1d`]: `input` holds the line extended by the
 /// weights' reach (`output.len() + weights.len() - 1` values), so output
-/// `i`'s window is `input[i .. i + weights.len()]`.
+/// `i`'s window is `input[i .. i + weights.len()]`. With `width` above 1,
+/// `width` lines side by side (a panel: position `p` of line `k` at
+/// `p * width + k`), a shift of one position being `width` elements.
 ///
 /// Each output accumulates the same products in the same order as
 /// `NI_Correlate1D`'s loop, but the loops are swapped (weights outside,
 /// positions inside) so the inner loop is a plain vectorisable
 /// `out[i] += a[i] · w` over the line; Rust never fuses the multiply-add,
 /// so the bits are scipy's.
-fn correlate_line(input: &[f64], weights: &[f64], kind: Symmetry, output: &mut [f64]) {
+fn correlate_line(
+    input: &[f64],
+    weights: &[f64],
+    kind: Symmetry,
+    output: &mut [f64],
+    width: usize,
+) {
     let len = output.len();
     let n = weights.len();
-    debug_assert_eq!(input.len(), len + n - 1);
+    debug_assert_eq!(input.len(), len + (n - 1) * width);
+    // Shifts by `k` positions, in elements.
+    let at = |k: usize| k * width;
     let c = n / 2;
     match kind {
         Symmetry::Even | Symmetry::Odd => {
-            let centre = &input[c..c + len];
+            let centre = &input[at(c)..at(c) + len];
             let wc = weights[c];
             for (o, &x) in output.iter_mut().zip(centre) {
                 *o = x * wc;
@@ -104,8 +119,8 @@ fn correlate_line(input: &[f64], weights: &[f64], kind: Symmetry, output: &mut [
             // scipy's jj = -c .. -1: the outermost pair first.
             for i in (1..=c).rev() {
                 let w = weights[c - i];
-                let left = &input[c - i..c - i + len];
-                let right = &input[c + i..c + i + len];
+                let left = &input[at(c - i)..at(c - i) + len];
+                let right = &input[at(c + i)..at(c + i) + len];
                 if kind == Symmetry::Even {
                     for ((o, &l), &r) in output.iter_mut().zip(left).zip(right) {
                         *o += (l + r) * w;
@@ -121,11 +136,11 @@ fn correlate_line(input: &[f64], weights: &[f64], kind: Symmetry, output: &mut [
             // scipy starts from the last weight, then adds the others in order.
             let last = n - 1;
             let w = weights[last];
-            for (o, &x) in output.iter_mut().zip(&input[last..last + len]) {
+            for (o, &x) in output.iter_mut().zip(&input[at(last)..at(last) + len]) {
                 *o = x * w;
             }
             for (j, &w) in weights[..last].iter().enumerate() {
-                for (o, &x) in output.iter_mut().zip(&input[j..j + len]) {
+                for (o, &x) in output.iter_mut().zip(&input[at(j)..at(j) + len]) {
                     *o += x * w;
                 }
             }

@@ -161,3 +161,58 @@ fn filter_lines<T: FilterFloat>(
         }
     }
 }
+
+/// Elements of the contiguous inner axes filtered at once by
+/// [`filter_panels`]: a panel of `rows × PANEL` `f64`s stays in L2.
+const PANEL: usize = 512;
+
+/// [`filter_lines`] for an axis that is not the last, many lines at a
+/// time: a C-order block is, for each index of the axes before `axis`, a
+/// `len × inner` matrix whose rows are contiguous, so the lines along
+/// `axis` are its columns. Up to [`PANEL`] columns are copied (widened,
+/// with `before` and `after` copies of the first and last rows) into one
+/// buffer of rows, and `panel(input, output, width)` filters them all,
+/// a shift of one position along the axis being `width` elements: the
+/// inner loops run over contiguous rows instead of gathering strided
+/// lines. Each output gets the same operations as from [`filter_lines`].
+/// Blocks not in standard layout go through [`filter_lines`] with
+/// `panel`'s width 1.
+fn filter_panels<T: FilterFloat>(
+    mut block: ArrayViewMutD<'_, T>,
+    axis: usize,
+    before: usize,
+    after: usize,
+    mut panel: impl FnMut(&[f64], &mut [f64], usize),
+) {
+    let shape = block.shape().to_vec();
+    let len = shape[axis];
+    let inner: usize = shape[axis + 1..].iter().product();
+    let Some(data) = block.as_slice_mut().filter(|_| len > 0 && inner > 1) else {
+        return filter_lines(block, axis, before, after, |i, o| panel(i, o, 1));
+    };
+    let rows = before + len + after;
+    let mut input = vec![0.0f64; rows * PANEL.min(inner)];
+    let mut output = vec![0.0f64; len * PANEL.min(inner)];
+    for slab in data.chunks_exact_mut(len * inner) {
+        let mut start = 0;
+        while start < inner {
+            let width = PANEL.min(inner - start);
+            let (input, output) = (&mut input[..rows * width], &mut output[..len * width]);
+            for r in 0..rows {
+                let from = r.saturating_sub(before).min(len - 1);
+                let row = &slab[from * inner + start..][..width];
+                for (b, &v) in input[r * width..][..width].iter_mut().zip(row) {
+                    *b = v.widen();
+                }
+            }
+            panel(input, output, width);
+            for r in 0..len {
+                let row = &mut slab[r * inner + start..][..width];
+                for (v, &o) in row.iter_mut().zip(&output[r * width..][..width]) {
+                    *v = T::narrow(o);
+                }
+            }
+            start += width;
+        }
+    }
+}
