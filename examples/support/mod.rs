@@ -12,6 +12,26 @@ mod sample;
 pub use sample::write_climate_dataset;
 use sample::{write_climate, Field};
 
+/// The sample microscopy-like volume ([`sample::volume`]) of `shape` in
+/// `chunks`, written to a Zarr v3 array at `path` (dims z, y, x;
+/// blosc-zstd).
+#[allow(dead_code)]
+pub fn write_volume(path: &Path, shape: [u64; 3], chunks: [u64; 3]) -> ndchunk::Result<()> {
+    use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec};
+    use ndchunk::io::{ArrayMeta, DType, Scalar, ZarrStore};
+    let volume = sample::volume(shape, chunks)?;
+    let mut meta = ArrayMeta::new(volume.grid().clone(), DType::UInt16, Scalar::UInt(0));
+    meta.dimension_names = Some(vec![Some("z".into()), Some("y".into()), Some("x".into())]);
+    let codec = ZarrCodec::Blosc {
+        cname: "zstd".into(),
+        clevel: 3,
+        shuffle: "bitshuffle".into(),
+    };
+    let store = ZarrStore::create(path, "/", &ZarrArraySpec::new(meta, ZarrFormat::V3, codec))?;
+    volume.store(&store)?;
+    Ok(())
+}
+
 /// The command line of an example program: `SRC OUT [--flag value ...]`.
 #[derive(Debug, Clone)]
 pub struct ExampleArgs {

@@ -96,6 +96,7 @@ pub(crate) fn correlate1d<T: FilterFloat>(
 /// positions inside) so the inner loop is a plain vectorisable
 /// `out[i] += a[i] · w` over the line; Rust never fuses the multiply-add,
 /// so the bits are scipy's.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
 fn correlate_line(
     input: &[f64],
     weights: &[f64],
@@ -106,46 +107,83 @@ fn correlate_line(
     let len = output.len();
     let n = weights.len();
     debug_assert_eq!(input.len(), len + (n - 1) * width);
-    // Shifts by `k` positions, in elements.
-    let at = |k: usize| k * width;
+    // Outputs `start .. start + L` summed in registers: each output's
+    // operations in the order above, its inputs read once per tap and the
+    // output written once (not once per tap).
+    let mut start = 0;
+    while start + TILE <= len {
+        correlate_tile::<TILE>(
+            input,
+            weights,
+            kind,
+            &mut output[start..start + TILE],
+            start,
+            width,
+        );
+        start += TILE;
+    }
+    for i in start..len {
+        correlate_tile::<1>(input, weights, kind, &mut output[i..i + 1], i, width);
+    }
+}
+
+/// Outputs summed at once by [`correlate_line`]: two AVX-512 registers of
+/// `f64` (four AVX2 ones).
+const TILE: usize = 16;
+
+/// Outputs `start .. start + L` of [`correlate_line`] into `out`.
+#[inline(always)]
+fn correlate_tile<const L: usize>(
+    input: &[f64],
+    weights: &[f64],
+    kind: Symmetry,
+    out: &mut [f64],
+    start: usize,
+    width: usize,
+) {
+    let n = weights.len();
     let c = n / 2;
+    // The `L` inputs `k` positions along the line from the tile's start.
+    let at = |k: usize| -> &[f64; L] {
+        let from = start + k * width;
+        input[from..from + L].try_into().expect("a tile of inputs")
+    };
+    let mut acc = [0.0f64; L];
     match kind {
         Symmetry::Even | Symmetry::Odd => {
-            let centre = &input[at(c)..at(c) + len];
-            let wc = weights[c];
-            for (o, &x) in output.iter_mut().zip(centre) {
-                *o = x * wc;
+            let (centre, wc) = (at(c), weights[c]);
+            for k in 0..L {
+                acc[k] = centre[k] * wc;
             }
             // scipy's jj = -c .. -1: the outermost pair first.
             for i in (1..=c).rev() {
-                let w = weights[c - i];
-                let left = &input[at(c - i)..at(c - i) + len];
-                let right = &input[at(c + i)..at(c + i) + len];
+                let (w, left, right) = (weights[c - i], at(c - i), at(c + i));
                 if kind == Symmetry::Even {
-                    for ((o, &l), &r) in output.iter_mut().zip(left).zip(right) {
-                        *o += (l + r) * w;
+                    for k in 0..L {
+                        acc[k] += (left[k] + right[k]) * w;
                     }
                 } else {
-                    for ((o, &l), &r) in output.iter_mut().zip(left).zip(right) {
-                        *o += (l - r) * w;
+                    for k in 0..L {
+                        acc[k] += (left[k] - right[k]) * w;
                     }
                 }
             }
         }
         Symmetry::None => {
             // scipy starts from the last weight, then adds the others in order.
-            let last = n - 1;
-            let w = weights[last];
-            for (o, &x) in output.iter_mut().zip(&input[at(last)..at(last) + len]) {
-                *o = x * w;
+            let (last, w) = (at(n - 1), weights[n - 1]);
+            for k in 0..L {
+                acc[k] = last[k] * w;
             }
-            for (j, &w) in weights[..last].iter().enumerate() {
-                for (o, &x) in output.iter_mut().zip(&input[at(j)..at(j) + len]) {
-                    *o += x * w;
+            for (j, &w) in weights[..n - 1].iter().enumerate() {
+                let x = at(j);
+                for k in 0..L {
+                    acc[k] += x[k] * w;
                 }
             }
         }
     }
+    out.copy_from_slice(&acc);
 }
 
 /// Filters every line of `block` along `axis` with a Gaussian of standard

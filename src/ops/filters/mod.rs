@@ -150,14 +150,22 @@ fn filter_lines<T: FilterFloat>(
     for mut lane in block.lanes_mut(Axis(axis)) {
         let (head, rest) = input.split_at_mut(before);
         let (body, tail) = rest.split_at_mut(len);
-        for (b, &v) in body.iter_mut().zip(lane.iter()) {
-            *b = v.widen();
+        match lane.as_slice() {
+            Some(values) => widen(values, body),
+            None => body
+                .iter_mut()
+                .zip(lane.iter())
+                .for_each(|(b, &v)| *b = v.widen()),
         }
         head.fill(body[0]);
         tail.fill(body[len - 1]);
         line(&input, &mut output);
-        for (v, &o) in lane.iter_mut().zip(output.iter()) {
-            *v = T::narrow(o);
+        match lane.as_slice_mut() {
+            Some(values) => narrow(&output, values),
+            None => lane
+                .iter_mut()
+                .zip(&output)
+                .for_each(|(v, &o)| *v = T::narrow(o)),
         }
     }
 }
@@ -200,19 +208,35 @@ fn filter_panels<T: FilterFloat>(
             let (input, output) = (&mut input[..rows * width], &mut output[..len * width]);
             for r in 0..rows {
                 let from = r.saturating_sub(before).min(len - 1);
-                let row = &slab[from * inner + start..][..width];
-                for (b, &v) in input[r * width..][..width].iter_mut().zip(row) {
-                    *b = v.widen();
-                }
+                widen(
+                    &slab[from * inner + start..][..width],
+                    &mut input[r * width..][..width],
+                );
             }
             panel(input, output, width);
             for r in 0..len {
-                let row = &mut slab[r * inner + start..][..width];
-                for (v, &o) in row.iter_mut().zip(&output[r * width..][..width]) {
-                    *v = T::narrow(o);
-                }
+                narrow(
+                    &output[r * width..][..width],
+                    &mut slab[r * inner + start..][..width],
+                );
             }
             start += width;
         }
+    }
+}
+
+/// `values` as `f64`s into `into` (as long).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn widen<T: FilterFloat>(values: &[T], into: &mut [f64]) {
+    for (b, &v) in into.iter_mut().zip(values) {
+        *b = v.widen();
+    }
+}
+
+/// `values` rounded into `into` (as long).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2"))]
+fn narrow<T: FilterFloat>(values: &[f64], into: &mut [T]) {
+    for (v, &o) in into.iter_mut().zip(values) {
+        *v = T::narrow(o);
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, CowArray, IxDyn, SliceInfoElem};
 use ndchunk_chunking::{AxisChunks, ChunkGrid, Region};
+use ndchunk_io::copy::copy_box;
 use ndchunk_io::Element;
 
 use crate::error::{Error, Result};
@@ -313,11 +314,26 @@ impl<T: Element> Gather<T> {
         let mut runs: Vec<Run> = Vec::new();
         // The chunk each run reads (`None`: the fill value).
         let mut keys: Vec<Option<u64>> = Vec::new();
+        // A run reads its chunk in one direction: a mirrored edge (pad's
+        // reflect, symmetric) is a run of its own, so the rest of the
+        // chunk stays a plain box.
+        let mut last: Option<u64> = None;
+        let mut step: Option<i64> = None;
         for (k, i) in range.enumerate() {
             let src = map.at(i);
             let key = src.map(|s| chunks.chunk_of(s).unwrap_or(u64::MAX));
+            let next_step = src.zip(last).map(|(s, l)| s as i64 - l as i64);
+            let same_direction = match (step, next_step) {
+                _ if !matches!(map, AxisMap::Pad { .. }) => true,
+                (_, None) => true,
+                (None, Some(d)) => d == 1 || d == -1,
+                (Some(a), Some(d)) => a == d,
+            };
+            let continues = keys.last() == Some(&key) && same_direction;
+            step = if continues { step.or(next_step) } else { None };
+            last = src;
             match (runs.last_mut(), src) {
-                (Some(run), _) if keys.last() == Some(&key) => {
+                (Some(run), _) if continues => {
                     run.out.end = k + 1;
                     if let (RunSrc::Pull { range, offsets }, Some(s)) = (&mut run.src, src) {
                         // Input indices for now; made relative to the
@@ -427,50 +443,61 @@ impl<T: Element> LayoutOp for Gather<T> {
                     }
                     _ => false,
                 });
-                if plain
+                let direct = plain
                     && identity_perm
                     && self.fixed.iter().all(Option::is_none)
-                    && piece.shape() == shape.as_slice()
-                {
+                    && self.out.iter().all(|o| matches!(o, OutAxis::From { .. }));
+                if direct && piece.shape() == shape.as_slice() {
                     return Ok(block(piece));
                 }
-                let mut view = piece.view();
-                for axis in (0..self.fixed.len()).rev() {
-                    if self.fixed[axis].is_some() {
-                        view = view.index_axis_move(Axis(axis), 0);
+                // A box of the input in the same axes: one memcpy per row
+                // (most of an overlap's expanded block).
+                if let (true, Some(from), Some(to)) = (direct, piece.as_slice(), dst.as_slice_mut())
+                {
+                    let extent: Vec<u64> = piece.shape().iter().map(|&n| n as u64).collect();
+                    let to_shape: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
+                    let at: Vec<u64> = chosen.iter().map(|r| r.out.start as u64).collect();
+                    let whole = Region::from_shape(&extent);
+                    copy_box(from, &extent, &whole, to, &to_shape, &at, 1);
+                } else {
+                    let mut view = piece.view();
+                    for axis in (0..self.fixed.len()).rev() {
+                        if self.fixed[axis].is_some() {
+                            view = view.index_axis_move(Axis(axis), 0);
+                        }
                     }
-                }
-                let mut view = view.permuted_axes(IxDyn(&perm));
-                for (j, o) in self.out.iter().enumerate() {
-                    if let OutAxis::New { .. } = o {
-                        view = view.insert_axis(Axis(j));
+                    let mut view = view.permuted_axes(IxDyn(&perm));
+                    for (j, o) in self.out.iter().enumerate() {
+                        if let OutAxis::New { .. } = o {
+                            view = view.insert_axis(Axis(j));
+                        }
                     }
-                }
-                let mut values = CowArray::from(view);
-                for (j, run) in chosen.iter().enumerate() {
-                    let RunSrc::Pull { range, offsets } = &run.src else {
-                        continue;
-                    };
-                    let whole = offsets.len() as u64 == range.end - range.start
-                        && offsets.iter().enumerate().all(|(k, &o)| k == o);
-                    // A single input position broadcasts in `assign`.
-                    if !whole && range.end - range.start > 1 {
-                        values = CowArray::from(values.select(Axis(j), offsets));
+                    let mut values = CowArray::from(view);
+                    for (j, run) in chosen.iter().enumerate() {
+                        let RunSrc::Pull { range, offsets } = &run.src else {
+                            continue;
+                        };
+                        let whole = offsets.len() as u64 == range.end - range.start
+                            && offsets.iter().enumerate().all(|(k, &o)| k == o);
+                        // A single input position broadcasts in `assign`.
+                        if !whole && range.end - range.start > 1 {
+                            values = CowArray::from(values.select(Axis(j), offsets));
+                        }
                     }
+                    let at: Vec<SliceInfoElem> = chosen
+                        .iter()
+                        .map(|r| SliceInfoElem::Slice {
+                            start: r.out.start as isize,
+                            end: Some(r.out.end as isize),
+                            step: 1,
+                        })
+                        .collect();
+                    let mut target = dst.slice_mut(at.as_slice());
+                    if values.broadcast(target.raw_dim()).is_none() {
+                        return Err(self.internal("a piece that does not fit its place"));
+                    }
+                    target.assign(&values);
                 }
-                let at: Vec<SliceInfoElem> = chosen
-                    .iter()
-                    .map(|r| SliceInfoElem::Slice {
-                        start: r.out.start as isize,
-                        end: Some(r.out.end as isize),
-                        step: 1,
-                    })
-                    .collect();
-                let mut target = dst.slice_mut(at.as_slice());
-                if values.broadcast(target.raw_dim()).is_none() {
-                    return Err(self.internal("a piece that does not fit its place"));
-                }
-                target.assign(&values);
             }
             // Next combination, C order.
             for j in (0..pick.len()).rev() {
