@@ -32,13 +32,11 @@ use std::time::Instant;
 use ndchunk::io::hdf5::{Compression, Hdf5Store};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ChunkStore, ZarrStore};
-use ndchunk::{write_pyramid, Array, Axes, ComputeOptions, FilterOptions, PyramidOptions};
+use ndchunk::{Array, Axes, ComputeOptions, FilterOptions};
 use timing::timed;
 
 /// The first argument that makes this binary run one ndchunk row.
 const CHILD: &str = "--imaging-child";
-/// The same, for the pyramid's row.
-const PYRAMID_CHILD: &str = "--pyramid-child";
 const SIGMA: f64 = 2.0;
 const THRESHOLD: f32 = 4000.0;
 
@@ -84,12 +82,6 @@ fn main() {
             return;
         }
     }
-    if let [_, flag, src, dst] = args.as_slice() {
-        if flag == PYRAMID_CHILD {
-            pyramid(Path::new(src), Path::new(dst));
-            return;
-        }
-    }
     let depth: u64 = std::env::var("NDCHUNK_BENCH_DEPTH")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -131,11 +123,14 @@ fn main() {
 
     println!("\n3-level pyramid (2x2x2 means) of the Zarr volume:");
     let mut rows = vec![timed(
-        "ndchunk write_pyramid",
-        Command::new(std::env::current_exe().unwrap()).args([
-            PYRAMID_CHILD,
+        "chunkctl pyramid --levels 3",
+        Command::new(env!("CARGO_BIN_EXE_chunkctl")).args([
+            "pyramid",
             path(&zarr),
             path(&work.path().join("ndchunk.ome.zarr")),
+            "--levels",
+            "3",
+            "--quiet",
         ]),
     )];
     if let Some(python) = &python {
@@ -150,16 +145,6 @@ fn main() {
         ));
     }
     timing::print_rows(&rows);
-}
-
-/// ndchunk's pyramid row.
-fn pyramid(src: &Path, dst: &Path) {
-    let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open(src, "/").unwrap());
-    let image = ndchunk::DynArray::from_store(store).unwrap();
-    let options = PyramidOptions::new()
-        .levels(3)
-        .compute(ComputeOptions::new().max_mem(1 << 30).progress(false));
-    write_pyramid(&image, dst, &options).unwrap();
 }
 
 /// The sample volume written to a Zarr v3 store and an HDF5 file.

@@ -184,10 +184,12 @@ fn reduce_windows<T: CoarsenElement>(x: &ArrayD<T>, factors: &[u64], how: Downsa
     match how {
         Downsample::Mean => {
             let mut sums = vec![(0.0f64, 0u64); outputs];
-            for_each_window(x, factors, &shape, |o, v| {
+            for_each_window(x, factors, &shape, |o, piece| {
                 let slot = &mut sums[o];
-                slot.0 += v.as_();
-                slot.1 += 1;
+                for &v in piece {
+                    slot.0 += v.as_();
+                }
+                slot.1 += piece.len() as u64;
             });
             let values = sums
                 .into_iter()
@@ -198,42 +200,47 @@ fn reduce_windows<T: CoarsenElement>(x: &ArrayD<T>, factors: &[u64], how: Downsa
         Downsample::Max | Downsample::Min => {
             let mut best: Vec<Option<T>> = vec![None; outputs];
             let larger = how == Downsample::Max;
-            for_each_window(x, factors, &shape, |o, v| {
+            for_each_window(x, factors, &shape, |o, piece| {
                 let slot = &mut best[o];
-                *slot = Some(match *slot {
-                    None => v,
-                    // NaN wins, as numpy's max.
-                    Some(b) if b.partial_cmp(&b).is_none() => b,
-                    Some(_) if v.partial_cmp(&v).is_none() => v,
-                    Some(b) if (larger && v > b) || (!larger && v < b) => v,
-                    Some(b) => b,
-                });
+                for &v in piece {
+                    *slot = Some(match *slot {
+                        None => v,
+                        // NaN wins, as numpy's max.
+                        Some(b) if b.partial_cmp(&b).is_none() => b,
+                        Some(_) if v.partial_cmp(&v).is_none() => v,
+                        Some(b) if (larger && v > b) || (!larger && v < b) => v,
+                        Some(b) => b,
+                    });
+                }
             });
             let values = best.into_iter().map(|b| b.unwrap_or_default()).collect();
             ArrayD::from_shape_vec(IxDyn(&shape), values).expect("one value per window")
         }
         Downsample::Mode => {
             let mut windows: Vec<Vec<T>> = vec![Vec::new(); outputs];
-            for_each_window(x, factors, &shape, |o, v| windows[o].push(v));
+            for_each_window(x, factors, &shape, |o, piece| {
+                windows[o].extend_from_slice(piece)
+            });
             let values = windows.into_iter().map(|w| mode(w)).collect();
             ArrayD::from_shape_vec(IxDyn(&shape), values).expect("one value per window")
         }
     }
 }
 
-/// Calls `f(output, value)` for every element of `x` in C order, with
-/// the C-order index (in `out_shape`) of the window that holds it.
+/// Calls `f(output, piece)` for the elements of `x` in C order, a row's
+/// run of at most one window's width at a time, with the C-order index (in
+/// `out_shape`) of the window that holds them.
 fn for_each_window<T: Copy>(
     x: &ArrayD<T>,
     factors: &[u64],
     out_shape: &[usize],
-    mut f: impl FnMut(usize, T),
+    mut f: impl FnMut(usize, &[T]),
 ) {
     let x = x.as_standard_layout();
     let values = x.as_slice().expect("standard layout");
     let shape = x.shape();
     let Some(last) = shape.len().checked_sub(1) else {
-        values.iter().for_each(|&v| f(0, v));
+        f(0, values);
         return;
     };
     if values.is_empty() {
@@ -249,8 +256,8 @@ fn for_each_window<T: Copy>(
         let base: usize = (0..last)
             .map(|a| at[a] / factors[a] as usize * out_strides[a])
             .sum();
-        for (i, &v) in row.iter().enumerate() {
-            f(base + i / step, v);
+        for (j, piece) in row.chunks(step).enumerate() {
+            f(base + j, piece);
         }
         for a in (0..last).rev() {
             at[a] += 1;
