@@ -36,14 +36,6 @@ fn write_f64(path: &Path, values: &ArrayD<f64>) {
     std::fs::write(path, bytes).unwrap();
 }
 
-fn read_f64(path: &Path) -> Vec<f64> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 /// numpy's and scikit-image's answers for the arrays in argv[1]: x.bin
 /// (the field, float64, shape 40 x 50 x 30), u.bin (uint16 volume, as f64).
 const ORACLE: &str = r#"
@@ -82,7 +74,7 @@ fn histograms_thresholds_and_percentiles_equal_numpy_and_scikit_image() {
     write_f64(&dir.path().join("x.bin"), &x);
     write_f64(&dir.path().join("u.bin"), &u.mapv(f64::from));
     support::run_python(&python, ORACLE, &[dir.path().as_os_str()]);
-    let oracle = |name: &str| read_f64(&dir.path().join(format!("{name}.out")));
+    let oracle = |name: &str| support::read_f64(&dir.path().join(format!("{name}.out")));
 
     let lazy = Array::from_ndarray(x.clone(), [7, 13, 30]).unwrap();
     for (bins, lo, hi) in [

@@ -58,14 +58,6 @@ for name, r in cases.items():
 json.dump(meta, open(os.path.join(out, "meta.json"), "w"))
 "#;
 
-fn read_f64(path: &Path) -> Vec<f64> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 /// Equal, NaN as NaN, within `rel` (float32 sums and moments are
 /// accumulated in another order by numpy).
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -117,7 +109,7 @@ fn same_dims_and_dtype(what: &str, ours: &DataArray, theirs: &Value) -> Vec<Stri
 
 /// Our result's values are xarray's (f64s at `path`) within `rel`.
 fn same_values(what: &str, ours: &DataArray, path: &Path, rel: f64) {
-    let expected = read_f64(path);
+    let expected = support::read_f64(path);
     let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
     assert_eq!(got.len(), expected.len(), "{what}: size");
     let bad: Vec<String> = got
@@ -624,7 +616,7 @@ fn quantiles_match_xarray_and_a_split_dimension_is_refused_naming_the_rechunk() 
         let ours = whole.quantile(q, "time").unwrap();
         assert_eq!(ours.dims(), ["lat", "lon"]);
         let got: Vec<f64> = ours.values::<f64>().unwrap().iter().copied().collect();
-        let want = read_f64(&out.join(format!("{k}.bin")));
+        let want = support::read_f64(&out.join(format!("{k}.bin")));
         assert_eq!(got, want, "q = {q}");
     }
 }

@@ -58,14 +58,6 @@ meta = {"sizes": {k: int(n) for k, n in ds.sizes.items()},
 json.dump(meta, open(os.path.join(out, "meta.json"), "w"))
 "#;
 
-fn read_f64(path: &Path) -> Vec<f64> {
-    let bytes = std::fs::read(path).unwrap();
-    bytes
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 fn same(a: f64, b: f64) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
@@ -129,7 +121,7 @@ fn compare(ds: &Dataset, dir: &Path, raw: Option<&Path>) {
                     theirs["dtype"].as_str().unwrap(),
                     "{name}: dtype"
                 );
-                let expected = read_f64(&dir.join(format!("{name}.bin")));
+                let expected = support::read_f64(&dir.join(format!("{name}.bin")));
                 let data = coord_numbers(values);
                 assert_eq!(data.len(), expected.len(), "{name}: length");
                 assert!(
@@ -157,11 +149,14 @@ fn compare(ds: &Dataset, dir: &Path, raw: Option<&Path>) {
             let raw_meta: Value =
                 serde_json::from_slice(&std::fs::read(raw.join("meta.json")).unwrap()).unwrap();
             (
-                read_f64(&raw.join(format!("{name}.bin"))),
+                support::read_f64(&raw.join(format!("{name}.bin"))),
                 raw_meta["data_vars"][name].clone(),
             )
         } else {
-            (read_f64(&dir.join(format!("{name}.bin"))), theirs.clone())
+            (
+                support::read_f64(&dir.join(format!("{name}.bin"))),
+                theirs.clone(),
+            )
         };
         assert_eq!(
             var.dtype().name(),

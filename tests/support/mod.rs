@@ -212,3 +212,13 @@ impl Drop for BuildLock {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// The little-endian `f64`s of a file a Python peer wrote
+/// (`np.asarray(x, dtype="<f8").tofile(path)`).
+pub fn read_f64(path: &Path) -> Vec<f64> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}

@@ -238,18 +238,10 @@ pub fn run_oracle(python: &Path, sources: &Sources, cases: &[Case]) -> Vec<Their
         .into_iter()
         .enumerate()
         .map(|(i, result)| {
-            let data =
-                (result["ok"] == true).then(|| read_f64(&dir.path().join(format!("{i}.bin"))));
+            let data = (result["ok"] == true)
+                .then(|| crate::support::read_f64(&dir.path().join(format!("{i}.bin"))));
             Theirs { result, data }
         })
-        .collect()
-}
-
-pub fn read_f64(path: &Path) -> Vec<f64> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
         .collect()
 }
 
