@@ -7,6 +7,10 @@
 //! - a Gaussian blur (sigma 2, float32, the edge mirrored) and a count of
 //!   the voxels above a threshold, from each file; each contender prints
 //!   its count, which must agree;
+//! - the blur thresholded and its connected components labelled across
+//!   chunks (face connectivity), the labels written to Zarr, against
+//!   dask-image's `ndmeasure.label` when the peer Python has it; each
+//!   prints the number of components, which must agree;
 //! - a 3-level pyramid from the Zarr store (level 0 copied, levels 1 and
 //!   2 the 2x2x2 means of the level before, each read back from the
 //!   level written before it), to Zarr v3 with blosc-zstd.
@@ -37,6 +41,8 @@ use timing::timed;
 
 /// The first argument that makes this binary run one ndchunk row.
 const CHILD: &str = "--imaging-child";
+/// The same, for the labelling row.
+const LABEL_CHILD: &str = "--label-child";
 const SIGMA: f64 = 2.0;
 const THRESHOLD: f32 = 4000.0;
 
@@ -55,6 +61,22 @@ depth = int(4.0 * sigma + 0.5)
 blurred = x.astype(np.float32).map_overlap(
     ndi.gaussian_filter, depth=depth, boundary="reflect", sigma=sigma, dtype=np.float32)
 print(int((blurred > threshold).sum().compute()))
+"#;
+
+/// Blur, threshold and label in Dask + dask-image: argv[1] the store,
+/// argv[2] the labels' store.
+const DASK_LABEL: &str = r#"
+import sys
+import numpy as np, dask.array as da, scipy.ndimage as ndi
+from dask_image import ndmeasure
+src, out, sigma, threshold = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+x = da.from_zarr(src)
+depth = int(4.0 * sigma + 0.5)
+blurred = x.astype(np.float32).map_overlap(
+    ndi.gaussian_filter, depth=depth, boundary="reflect", sigma=sigma, dtype=np.float32)
+labels, n = ndmeasure.label(blurred > threshold)
+da.to_zarr(labels.astype(np.uint32), out, compute=True)
+print(int(n.compute()))
 "#;
 
 /// The pyramid in Dask: argv[1] the source store, argv[2] the output
@@ -79,6 +101,10 @@ fn main() {
     if let [_, flag, kind, path] = args.as_slice() {
         if flag == CHILD {
             println!("{}", blur_and_count(kind, Path::new(path)));
+            return;
+        }
+        if flag == LABEL_CHILD {
+            println!("{}", blur_and_label(Path::new(kind), Path::new(path)));
             return;
         }
     }
@@ -117,6 +143,47 @@ fn main() {
             );
             row.name = format!("{} (count {})", row.name, row.output.trim());
             rows.push(row);
+        }
+    }
+    timing::print_rows(&rows);
+
+    println!("\nblur, threshold, label (face connectivity), labels to Zarr:");
+    let mut row = timed(
+        "ndchunk label",
+        Command::new(std::env::current_exe().unwrap()).args([
+            LABEL_CHILD,
+            path(&zarr),
+            path(&work.path().join("labels.zarr")),
+        ]),
+    );
+    row.name = format!("{} ({} components)", row.name, row.output.trim());
+    let mut rows = vec![row];
+    if let Some(python) = &python {
+        let has_dask_image = Command::new(python)
+            .args(["-c", "import dask_image"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if has_dask_image {
+            let (sigma, threshold) = (SIGMA.to_string(), THRESHOLD.to_string());
+            let out = work.path().join("dask-labels.zarr");
+            let mut row = timed(
+                "dask-image ndmeasure.label",
+                Command::new(python).args([
+                    "-c",
+                    DASK_LABEL,
+                    path(&zarr),
+                    path(&out),
+                    &sigma,
+                    &threshold,
+                ]),
+            );
+            row.name = format!("{} ({} components)", row.name, row.output.trim());
+            rows.push(row);
+        } else {
+            println!(
+                "dask-image is not installed in {}: its row is left out",
+                python.display()
+            );
         }
     }
     timing::print_rows(&rows);
@@ -184,6 +251,27 @@ fn blur_and_count(kind: &str, file: &Path) -> i64 {
     let count = blurred.greater(THRESHOLD).count_nonzero(Axes::All, false);
     let options = ComputeOptions::new().max_mem(1 << 30).progress(false);
     count.compute_with(&options).unwrap().0[[]]
+}
+
+/// ndchunk's labelling row: the blur above the threshold labelled, the
+/// labels stored; the number of components.
+fn blur_and_label(src: &Path, out: &Path) -> u64 {
+    let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open(src, "/").unwrap());
+    let x = Array::<u16>::from_store(store).unwrap();
+    let options = ComputeOptions::new().max_mem(1 << 30).progress(false);
+    let mask = x
+        .gaussian_filter(&[SIGMA], &FilterOptions::new())
+        .greater(THRESHOLD);
+    let (labels, n) = mask.label(1, &options).unwrap();
+    let meta = ndchunk::io::ArrayMeta::new(
+        labels.grid().clone(),
+        ndchunk::io::DType::UInt32,
+        ndchunk::io::Scalar::UInt(0),
+    );
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(3));
+    let store = ZarrStore::create(out, "/", &spec).unwrap();
+    labels.store_with(&store, &options).unwrap();
+    n
 }
 
 fn path(p: &Path) -> &str {
