@@ -25,29 +25,46 @@ pub fn settle() {
 
 /// Runs a command under GNU time.
 pub fn timed(name: &str, command: &mut Command) -> Row {
+    timed_within(name, command, None).expect("no time limit")
+}
+
+/// Runs a command under GNU time, stopped after `limit` seconds if given
+/// (`None` then, said on stdout): for peers that may take very long.
+pub fn timed_within(name: &str, command: &mut Command, limit: Option<u64>) -> Option<Row> {
     let report = tempfile::NamedTempFile::new().unwrap();
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
     settle();
     let t = Instant::now();
-    let run = Command::new("/usr/bin/time")
-        .args(["-f", "%e %U %S %M", "-o"])
-        .arg(report.path())
+    let mut time = Command::new("/usr/bin/time");
+    time.args(["-f", "%e %U %S %M", "-o"]).arg(report.path());
+    if let Some(limit) = limit {
+        time.args(["timeout", &limit.to_string()]);
+    }
+    let run = time
         .arg(program)
         .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()
         .unwrap();
     let wall = t.elapsed().as_secs_f64();
+    // GNU timeout's status when it stopped the command.
+    if limit.is_some() && run.status.code() == Some(124) {
+        println!(
+            "{name}: did not finish within {} s, stopped",
+            limit.unwrap_or(0)
+        );
+        return None;
+    }
     assert!(run.status.success(), "{name} failed");
     let (cpu, rss) = cpu_and_rss(report.path());
-    Row {
+    Some(Row {
         name: name.into(),
         wall,
         cpu,
         rss,
         output: String::from_utf8_lossy(&run.stdout).into_owned(),
-    }
+    })
 }
 
 /// The rows as a table, each against the first.

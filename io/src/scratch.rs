@@ -8,10 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::copy::copy_box;
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
 use crate::owned_paths::OwnedPaths;
 use crate::store::ChunkStore;
+use ndchunk_chunking::Region;
 
 /// An array of raw chunk files in one directory.
 #[derive(Debug)]
@@ -76,6 +78,81 @@ impl ScratchStore {
     }
 }
 
+/// The contiguous runs of a box inside a C-order chunk: the box's trailing
+/// axes that span the chunk whole merge into one run per position of the
+/// others.
+struct Rows {
+    /// Elements per run.
+    len: u64,
+    /// Runs.
+    count: u64,
+    /// The first element of each run, in C order of the box's other axes:
+    /// `start` plus the strides of those axes.
+    outer: Vec<(u64, u64)>,
+    start: u64,
+}
+
+impl Rows {
+    fn of(from: &Region, chunk: &[u64]) -> Rows {
+        let ndim = chunk.len();
+        let mut strides = vec![1u64; ndim];
+        for a in (0..ndim.saturating_sub(1)).rev() {
+            strides[a] = strides[a + 1] * chunk[a + 1];
+        }
+        let extent = from.shape();
+        // Axes from `inner` on form one run.
+        let mut inner = ndim;
+        let mut len = 1u64;
+        while inner > 0 {
+            let a = inner - 1;
+            len *= extent[a];
+            inner = a;
+            if extent[a] != chunk[a] {
+                break;
+            }
+        }
+        let start = (0..ndim).map(|a| from.start()[a] * strides[a]).sum();
+        let outer: Vec<(u64, u64)> = (0..inner).map(|a| (extent[a], strides[a])).collect();
+        let count = outer.iter().map(|&(n, _)| n).product();
+        Rows {
+            len,
+            count,
+            outer,
+            start,
+        }
+    }
+}
+
+impl ScratchStore {
+    /// The runs `rows` of chunk `chunk`, read one by one from its file,
+    /// one after the other (the box's values in C order).
+    fn read_rows(&self, chunk: &[u64], rows: &Rows, itemsize: usize) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(self.file(chunk))
+            .map_err(|e| self.io_error(chunk, "reading", e))?;
+        let run = rows.len as usize * itemsize;
+        let mut bytes = vec![0u8; run * rows.count as usize];
+        let mut at = vec![0u64; rows.outer.len()];
+        for piece in bytes.chunks_exact_mut(run.max(1)).take(rows.count as usize) {
+            let offset = rows.start
+                + at.iter()
+                    .zip(&rows.outer)
+                    .map(|(i, (_, s))| i * s)
+                    .sum::<u64>();
+            file.read_exact_at(piece, offset * itemsize as u64)
+                .map_err(|e| self.io_error(chunk, "reading", e))?;
+            for a in (0..at.len()).rev() {
+                at[a] += 1;
+                if at[a] < rows.outer[a].0 {
+                    break;
+                }
+                at[a] = 0;
+            }
+        }
+        Ok(bytes)
+    }
+}
+
 impl ChunkStore for ScratchStore {
     fn meta(&self) -> &ArrayMeta {
         &self.meta
@@ -83,6 +160,62 @@ impl ChunkStore for ScratchStore {
 
     fn location(&self) -> String {
         self.dir.display().to_string()
+    }
+
+    /// A small part of a chunk (a face of it, a thin slab) is read from
+    /// the file by its rows alone, not the whole file: the bytes on disk
+    /// are the chunk in C order. Large parts, and parts of many short rows,
+    /// read the whole chunk as other stores do.
+    fn read_region_into(&self, region: &Region, out: &mut [u8]) -> Result<()> {
+        let grid = &self.meta.grid;
+        let itemsize = self.meta.dtype.size();
+        self.check_length(region, out.len())?;
+        let blocks = grid
+            .blocks_overlapping(region)
+            .map_err(|e| self.grid_error(e))?;
+        let shape = region.shape();
+        for chunk in blocks.iter() {
+            let chunk_region = grid.block_region(&chunk).map_err(|e| self.grid_error(e))?;
+            let Some(common) = chunk_region.intersect(region) else {
+                continue;
+            };
+            let from = common
+                .relative_to(&chunk_region)
+                .expect("intersection lies in the chunk");
+            let to = common
+                .relative_to(region)
+                .expect("intersection lies in the region");
+            let rows = Rows::of(&from, &chunk_region.shape());
+            let few =
+                rows.count <= 4096 && common.num_elements() * 4 <= chunk_region.num_elements();
+            let bytes = if few {
+                self.read_rows(&chunk, &rows, itemsize)?
+            } else {
+                let whole = self.read_chunk_bytes(&chunk)?;
+                let mut piece = vec![0u8; from.num_elements() as usize * itemsize];
+                copy_box(
+                    &whole,
+                    &chunk_region.shape(),
+                    &from,
+                    &mut piece,
+                    &from.shape(),
+                    &vec![0; from.ndim()],
+                    itemsize,
+                );
+                piece
+            };
+            let piece = Region::from_shape(&from.shape());
+            copy_box(
+                &bytes,
+                &from.shape(),
+                &piece,
+                out,
+                &shape,
+                to.start(),
+                itemsize,
+            );
+        }
+        Ok(())
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
