@@ -23,8 +23,9 @@ mod props;
 pub use props::RegionProps;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::IxDyn;
 use ndchunk_chunking::{ChunkGrid, Region};
 
 use crate::array::{compute_many, Array};
@@ -70,10 +71,21 @@ impl Array<bool> {
                 ),
             });
         }
-        let local = self.map_blocks(move |b, _| kernel::label_block(b.view(), connectivity).0);
+        // Each block's number of labels, recorded as it is labelled (the
+        // persisted run labels each block once).
+        let grid = self.grid().clone();
+        let counts = Arc::new(Mutex::new(vec![0u32; grid.num_blocks() as usize]));
+        let (record, blocks) = (counts.clone(), grid.clone());
+        let local = self.map_blocks(move |b, info| {
+            let (labels, n) = kernel::label_block(b.view(), connectivity);
+            if let Ok(i) = blocks.linear_index(info.index) {
+                record.lock().unwrap_or_else(|p| p.into_inner())[i as usize] = n;
+            }
+            labels
+        });
         let (local, _) = local.persist_with(options)?;
-        let grid = local.grid().clone();
-        let offsets = block_offsets(&local, options)?;
+        let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let offsets = block_offsets(&counts);
         let merged = join_faces(&local, &grid, &offsets, connectivity, options)?;
         let total = offsets.last().copied().unwrap_or(0) - merged.merged.len() as u64;
         if total > u64::from(u32::MAX) {
@@ -82,7 +94,7 @@ impl Array<bool> {
                 message: format!("{total} components do not fit the uint32 labels"),
             });
         }
-        let numbering = std::sync::Arc::new(merged);
+        let numbering = Arc::new(merged);
         let relabelled = map_blocks(
             "label",
             &[&local],
@@ -104,24 +116,15 @@ impl Array<bool> {
 /// The global label of a block's first label is one more than the number
 /// of labels in the blocks before it (C order): `offsets[b]` is that
 /// number, and `offsets[n]` the total.
-fn block_offsets(local: &Array<u32>, options: &ComputeOptions) -> Result<Vec<u64>> {
-    let ndim = local.ndim();
-    let spec = BlockSpec::new().block_shape(vec![1; ndim]);
-    let largest = map_blocks("labels per block", &[local], &spec, move |b, _| {
-        ArrayD::from_elem(
-            IxDyn(&vec![1; ndim]),
-            b[0].iter().copied().max().unwrap_or(0),
-        )
-    });
-    let (counts, _) = largest.compute_with(options)?;
+fn block_offsets(counts: &[u32]) -> Vec<u64> {
     let mut offsets = Vec::with_capacity(counts.len() + 1);
     let mut total = 0u64;
     offsets.push(0);
-    for &n in counts.iter() {
+    for &n in counts {
         total += u64::from(n);
         offsets.push(total);
     }
-    Ok(offsets)
+    offsets
 }
 
 /// The labels joined across faces, and the final numbering they make.
