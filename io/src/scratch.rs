@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::copy::copy_box;
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
 use crate::owned_paths::OwnedPaths;
@@ -165,57 +164,16 @@ impl ChunkStore for ScratchStore {
     /// A small part of a chunk (a face of it, a thin slab) is read from
     /// the file by its rows alone, not the whole file: the bytes on disk
     /// are the chunk in C order. Large parts, and parts of many short rows,
-    /// read the whole chunk as other stores do.
-    fn read_region_into(&self, region: &Region, out: &mut [u8]) -> Result<()> {
-        let grid = &self.meta.grid;
-        let itemsize = self.meta.dtype.size();
-        self.check_length(region, out.len())?;
-        let blocks = grid
-            .blocks_overlapping(region)
-            .map_err(|e| self.grid_error(e))?;
-        let shape = region.shape();
-        for chunk in blocks.iter() {
-            let chunk_region = grid.block_region(&chunk).map_err(|e| self.grid_error(e))?;
-            let Some(common) = chunk_region.intersect(region) else {
-                continue;
-            };
-            let from = common
-                .relative_to(&chunk_region)
-                .expect("intersection lies in the chunk");
-            let to = common
-                .relative_to(region)
-                .expect("intersection lies in the region");
-            let rows = Rows::of(&from, &chunk_region.shape());
-            let few =
-                rows.count <= 4096 && common.num_elements() * 4 <= chunk_region.num_elements();
-            let bytes = if few {
-                self.read_rows(&chunk, &rows, itemsize)?
-            } else {
-                let whole = self.read_chunk_bytes(&chunk)?;
-                let mut piece = vec![0u8; from.num_elements() as usize * itemsize];
-                copy_box(
-                    &whole,
-                    &chunk_region.shape(),
-                    &from,
-                    &mut piece,
-                    &from.shape(),
-                    &vec![0; from.ndim()],
-                    itemsize,
-                );
-                piece
-            };
-            let piece = Region::from_shape(&from.shape());
-            copy_box(
-                &bytes,
-                &from.shape(),
-                &piece,
-                out,
-                &shape,
-                to.start(),
-                itemsize,
-            );
+    /// are left to a whole-chunk read.
+    fn read_chunk_part(&self, chunk: &[u64], part: &Region) -> Result<Option<Vec<u8>>> {
+        let chunk_region = self.chunk_region(chunk)?;
+        let rows = Rows::of(part, &chunk_region.shape());
+        let small = part.num_elements() * 4 <= chunk_region.num_elements();
+        if !small || rows.count > 4096 {
+            return Ok(None);
         }
-        Ok(())
+        self.read_rows(chunk, &rows, self.meta.dtype.size())
+            .map(Some)
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {

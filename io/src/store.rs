@@ -36,6 +36,15 @@ pub trait ChunkStore: Send + Sync {
         Ok(())
     }
 
+    /// The bytes of `part` (chunk-local coordinates) of a chunk, in C
+    /// order, where the store can read a part without the whole chunk (a
+    /// file of raw values); `None` where it cannot, and the chunk is read
+    /// whole.
+    fn read_chunk_part(&self, chunk: &[u64], part: &Region) -> Result<Option<Vec<u8>>> {
+        let _ = (chunk, part);
+        Ok(None)
+    }
+
     /// Writes one whole chunk (`bytes` covers the chunk's clipped region).
     fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<()>;
 
@@ -77,10 +86,23 @@ pub trait ChunkStore: Send + Sync {
                     continue;
                 }
             }
-            let bytes = self.read_chunk_bytes(&chunk)?;
             let from = common
                 .relative_to(&chunk_region)
                 .expect("intersection lies in the chunk");
+            if let Some(part) = self.read_chunk_part(&chunk, &from)? {
+                let whole = Region::from_shape(&from.shape());
+                copy_box(
+                    &part,
+                    &from.shape(),
+                    &whole,
+                    out,
+                    &shape,
+                    to.start(),
+                    itemsize,
+                );
+                continue;
+            }
+            let bytes = self.read_chunk_bytes(&chunk)?;
             copy_box(
                 &bytes,
                 &chunk_region.shape(),
