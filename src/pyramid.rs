@@ -103,8 +103,8 @@ impl PyramidOptions {
 
     /// The image's axes by OME's names (`t`, `c`, `z`, `y`, `x`, in that
     /// order; `z`, `y`, `x` are downsampled), e.g. the source's dimension
-    /// names. Names that are not OME's are ignored; by default the last
-    /// axes of `t, c, z, y, x`.
+    /// names; other names are refused. By default the last axes of `t, c,
+    /// z, y, x`.
     pub fn axes<S: AsRef<str>>(mut self, names: &[S]) -> Self {
         self.axes = Some(names.iter().map(|n| n.as_ref().to_string()).collect());
         self
@@ -176,16 +176,22 @@ fn axes(ndim: usize, names: Option<&[String]>) -> Result<Vec<&'static str>> {
             .collect();
         at.windows(2).all(|w| w[0] < w[1])
     };
-    Ok(match named {
-        Some(axes)
+    match (names, named) {
+        (None, _) => Ok(ALL[5 - ndim..].to_vec()),
+        (Some(_), Some(axes))
             if axes.len() == ndim
                 && in_order(&axes)
                 && axes.iter().filter(|a| !matches!(**a, "t" | "c")).count() >= 2 =>
         {
-            axes
+            Ok(axes)
         }
-        _ => ALL[5 - ndim..].to_vec(),
-    })
+        (Some(names), _) => Err(Error::Invalid {
+            operation: "pyramid".into(),
+            message: format!(
+                "axes {names:?} are not OME axes: give one name per dimension among t, c, z, y, x, in that order, two of z, y, x at least"
+            ),
+        }),
+    }
 }
 
 /// Writes `image` (2 to 5 dimensions) and its downsampled levels to `dst`
@@ -242,9 +248,6 @@ where
             T::DTYPE.name()
         )));
     }
-    if dst.exists() {
-        return Err(refuse(format!("{} exists: give a new path", dst.display())));
-    }
     let chunks: Vec<u64> = match &options.chunks {
         Some(c) if c.len() == ndim && !c.contains(&0) => c.clone(),
         Some(c) => {
@@ -274,6 +277,7 @@ where
     if levels == 0 {
         return Err(refuse("a pyramid has at least one level".into()));
     }
+    let dst = &claim_new_directory(dst)?;
     create_group(dst, "/", options.format, &Map::new())?;
     // `dst` did not exist: all of it is this run's, removed on failure.
     let written = write_all_levels(image, dst, &chunks, &factors, &spatial, levels, options)
@@ -335,6 +339,26 @@ where
         previous = Some(store);
     }
     Ok(shapes)
+}
+
+/// `dst` made as a new, empty directory (its parents as needed), by its
+/// resolved path (`a/../b` is `b`): refused when it exists, checked and
+/// made in one step, so that nothing that was there before is ever
+/// written into, nor removed on failure.
+fn claim_new_directory(dst: &Path) -> Result<std::path::PathBuf> {
+    let resolved = crate::io::owned_paths::resolve(dst)?;
+    let fails = |e: std::io::Error| Error::Job {
+        path: dst.display().to_string(),
+        message: match e.kind() {
+            std::io::ErrorKind::AlreadyExists => "exists: give a new path".into(),
+            _ => format!("cannot create: {e}"),
+        },
+    };
+    if let Some(parent) = resolved.parent() {
+        std::fs::create_dir_all(parent).map_err(fails)?;
+    }
+    std::fs::create_dir(&resolved).map_err(fails)?;
+    Ok(resolved)
 }
 
 /// A level from the one before it.

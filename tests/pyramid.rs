@@ -143,6 +143,13 @@ fn bad_input_is_refused_and_leaves_nothing() {
     let e = write_pyramid(&image, &dst, &quiet).unwrap_err().to_string();
     assert!(e.contains("exists"), "{e}");
     assert_eq!(std::fs::read(dst.join("keep")).unwrap(), b"mine");
+    // Spelled through a folder that does not exist yet: the same folder.
+    let roundabout = dir.path().join("new").join("..").join("line.zarr");
+    let e = write_pyramid(&image, &roundabout, &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("exists"), "{e}");
+    assert_eq!(std::fs::read(dst.join("keep")).unwrap(), b"mine");
     // A run that fails half way removes what it made: a source whose
     // chunk is corrupt.
     let src = volume(dir.path());

@@ -88,7 +88,8 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
 /// existing ancestor of `inner` (itself included) is the same file as
 /// `outer`. `false` when `outer` does not exist.
 pub fn is_within(inner: &Path, outer: &Path) -> Result<bool> {
-    let Some(outer_id) = file_id(outer) else {
+    // `outer` as creating it would resolve it (`new/../existing`).
+    let Some(outer_id) = file_id(&resolve(outer)?) else {
         return Ok(false);
     };
     let inner = resolve(inner)?;

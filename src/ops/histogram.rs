@@ -144,9 +144,10 @@ impl<T: Element + AsPrimitive<f64>> Array<T> {
 
     /// `numpy.nanpercentile(x, q)` for each `q` (0 to 100), NaNs left out:
     /// exact (numpy's linear interpolation) when the values fit `max_mem`;
-    /// otherwise read from a histogram of 2^16 bins between the extremes,
-    /// interpolated within the bin, so within one bin width, `(max - min)
-    /// / 65536`, of the exact value.
+    /// otherwise read from a histogram of 2^16 bins between the extremes:
+    /// the two values numpy interpolates between are each placed within
+    /// their bin, so each is within one bin width, `(max - min) / 65536`,
+    /// of the exact value, and so is the result.
     pub fn percentile(&self, q: &[f64], options: &ComputeOptions) -> Result<Vec<f64>> {
         if let Some(bad) = q.iter().find(|q| !(0.0..=100.0).contains(*q)) {
             return Err(refused(
@@ -176,19 +177,27 @@ impl<T: Element + AsPrimitive<f64>> Array<T> {
         const BINS: usize = 1 << 16;
         let (counts, edges) = self.histogram(BINS, (lo, hi), options)?;
         let n: u64 = counts.iter().sum();
+        // The value of rank `k` (0-based, sorted), placed within its bin as
+        // if the bin's values were evenly spread.
+        let value_at = |k: u64| {
+            let mut below = 0u64;
+            for (i, &c) in counts.iter().enumerate() {
+                if below + c > k {
+                    let within = ((k - below) as f64 + 0.5) / c as f64;
+                    return edges[i] + (edges[i + 1] - edges[i]) * within;
+                }
+                below += c;
+            }
+            hi
+        };
         Ok(q.iter()
             .map(|&q| {
-                // The rank numpy interpolates at, found in the bins.
+                // numpy's two neighbouring ranks, each within its bin,
+                // interpolated as numpy does.
                 let rank = q / 100.0 * (n - 1) as f64;
-                let mut below = 0u64;
-                for (i, &c) in counts.iter().enumerate() {
-                    if c > 0 && (below + c) as f64 > rank {
-                        let within = (rank - below as f64 + 0.5) / c as f64;
-                        return edges[i] + (edges[i + 1] - edges[i]) * within.clamp(0.0, 1.0);
-                    }
-                    below += c;
-                }
-                hi
+                let below = rank.floor() as u64;
+                let pair = [value_at(below), value_at((below + 1).min(n - 1))];
+                sorted_quantile(&pair, rank - below as f64)
             })
             .collect())
     }

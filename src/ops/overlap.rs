@@ -90,6 +90,14 @@ impl<T: Element> Array<T> {
                 return invalid(&name, self.grid().clone(), message);
             }
         };
+        let too_deep = shape
+            .iter()
+            .zip(&depth)
+            .any(|(&n, &d)| d.checked_mul(2).and_then(|h| h.checked_add(n)).is_none());
+        if too_deep {
+            let message = format!("depth {depth:?} is too large for an array of shape {shape:?}");
+            return invalid(&name, self.grid().clone(), message);
+        }
         if boundary.is_none() {
             if let Some(axis) = (0..shape.len()).find(|&a| depth[a] > shape[a]) {
                 let message = format!(

@@ -44,7 +44,15 @@ pub(super) fn size_caches(stages: &mut [Stage], budget: &PlanBudget) {
         } else {
             free.saturating_sub(tasks)
         };
-        stages[i].cache_bytes = wanted.min(room);
+        // Less than the largest block keeps nothing: every block would
+        // bypass it.
+        let largest_block = cached_nodes(&stages[i])
+            .iter()
+            .map(|n| n.grid().max_block_elements().saturating_mul(n.itemsize()))
+            .max()
+            .unwrap_or(0);
+        let bytes = wanted.min(room);
+        stages[i].cache_bytes = if bytes < largest_block { 0 } else { bytes };
     }
 }
 

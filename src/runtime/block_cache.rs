@@ -41,6 +41,8 @@ struct Entry {
     slot: Slot,
     bytes: u64,
     last_used: u64,
+    /// The thread computing the block, until it is computed.
+    computing: Option<std::thread::ThreadId>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -69,56 +71,78 @@ impl BlockCache {
             return compute().map(Arc::new);
         }
         let key = (node, index.to_vec());
-        let slot = {
+        // Found, or made ours to compute, in one step: two tasks missing
+        // the same block never both compute it.
+        let (slot, mine) = {
             let mut state = lock(&self.state);
             state.clock += 1;
             let now = state.clock;
             match state.entries.get_mut(&key) {
                 Some(entry) => {
                     entry.last_used = now;
-                    Some(entry.slot.clone())
+                    (entry.slot.clone(), false)
                 }
-                None => None,
+                None => {
+                    let slot: Slot = Arc::new(Mutex::new(None));
+                    let entry = Entry {
+                        slot: slot.clone(),
+                        bytes: 0,
+                        last_used: now,
+                        computing: Some(std::thread::current().id()),
+                    };
+                    state.entries.insert(key.clone(), entry);
+                    (slot, true)
+                }
             }
         };
-        if let Some(slot) = slot {
+        if !mine {
+            // A task that waits inside its own computation (rayon running
+            // another task on this thread) must not wait for itself.
+            let this_thread = Some(std::thread::current().id());
+            let computing_here = lock(&self.state)
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.computing == this_thread);
+            if computing_here {
+                return compute().map(Arc::new);
+            }
             // Waits while another task computes it.
-            let mut value = lock(&slot);
+            let value = lock(&slot);
             if let Some(block) = value.as_ref() {
                 return Ok(block.clone());
             }
-            // Its computation failed: this task tries again.
-            let block = Arc::new(compute()?);
-            *value = Some(block.clone());
-            return Ok(block);
+            // Its computation failed: this task tries, without keeping.
+            drop(value);
+            return compute().map(Arc::new);
         }
-        let slot: Slot = Arc::new(Mutex::new(None));
         let mut value = lock(&slot);
-        {
-            let mut state = lock(&self.state);
-            state.clock += 1;
-            let entry = Entry {
-                slot: slot.clone(),
-                bytes: 0,
-                last_used: state.clock,
-            };
-            state.entries.insert(key.clone(), entry);
-        }
-        let block = match compute() {
+        let computed = compute();
+        let mut state = lock(&self.state);
+        let ours = |state: &State| {
+            state
+                .entries
+                .get(&key)
+                .is_some_and(|e| Arc::ptr_eq(&e.slot, &slot))
+        };
+        let block = match computed {
             Ok(block) => Arc::new(block),
             Err(e) => {
-                lock(&self.state).entries.remove(&key);
+                if ours(&state) {
+                    state.entries.remove(&key);
+                }
                 return Err(e);
             }
         };
         *value = Some(block.clone());
         drop(value);
-        let mut state = lock(&self.state);
-        if let Some(entry) = state.entries.get_mut(&key) {
-            entry.bytes = bytes;
+        if ours(&state) {
+            if let Some(entry) = state.entries.get_mut(&key) {
+                entry.bytes = bytes;
+                entry.computing = None;
+            }
             state.bytes += bytes;
+            self.evict(&mut state, &key);
         }
-        self.evict(&mut state, &key);
         Ok(block)
     }
 

@@ -80,8 +80,20 @@ pub fn run(args: &PyramidArgs) -> Result<(), Box<dyn Error>> {
         .method(args.method.parse()?)
         .format(format)
         .compute(compute);
+    // The source's dimension names where they are OME's axes; otherwise
+    // the default axes, said aloud.
     if let Some(names) = &names {
-        options = options.axes(names);
+        let ome = names
+            .iter()
+            .all(|n| ["t", "c", "z", "y", "x"].contains(&n.to_ascii_lowercase().as_str()));
+        if ome {
+            options = options.axes(names);
+        } else {
+            eprintln!(
+                "chunkctl: warning: dimension names {names:?} are not OME axes (t, c, z, y, x): \
+                 taking the image's last axes as z, y, x"
+            );
+        }
     }
     if let Some(levels) = args.levels {
         options = options.levels(levels);

@@ -162,6 +162,10 @@ impl<T: FilterElement> Array<T> {
         };
         let (shape, halo) = (self.shape(), depth.clone());
         let x: Array<T::Float> = self.astype::<T::Float>();
+        // No element: nothing to filter (and no edge to extend).
+        if self.shape().contains(&0) {
+            return x;
+        }
         x.overlap(name, &depth, Some(mode), move |mut block, info| {
             match mode {
                 PadMode::Constant(cval) => {

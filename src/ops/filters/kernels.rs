@@ -70,7 +70,7 @@ pub(crate) fn gaussian_kernel1d(sigma: f64, order: usize, radius: usize) -> Vec<
             let mut power = 1i64;
             let mut qx = q[0];
             for &c in &q[1..] {
-                power *= x;
+                power = power.wrapping_mul(x);
                 qx = (power as f64).mul_add(c, qx);
             }
             qx * ph

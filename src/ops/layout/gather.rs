@@ -326,7 +326,8 @@ impl<T: Element> Gather<T> {
             let same_direction = match (step, next_step) {
                 _ if !matches!(map, AxisMap::Pad { .. }) => true,
                 (_, None) => true,
-                (None, Some(d)) => d == 1 || d == -1,
+                // An edge repeated (step 0) stays one run too.
+                (None, Some(d)) => d.abs() <= 1,
                 (Some(a), Some(d)) => a == d,
             };
             let continues = keys.last() == Some(&key) && same_direction;
