@@ -15,6 +15,7 @@ use crate::labelled::CoarsenBoundary;
 use crate::ops::blocks::{map_blocks, BlockSpec};
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::Index;
+use crate::ops::per_axis;
 
 /// How [`Array::coarsen`] reduces a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,15 +81,9 @@ impl<T: CoarsenElement> Array<T> {
         let name = format!("coarsen({factors:?}, {how:?})");
         let shape = self.shape();
         let ndim = shape.len();
-        let factors: Vec<u64> = match factors.len() {
-            1 => vec![factors[0]; ndim],
-            n if n == ndim => factors.to_vec(),
-            n => {
-                let message = format!(
-                    "{n} factors for a {ndim}-dimensional array (give one, or one per axis)"
-                );
-                return invalid(&name, self.grid().clone(), message);
-            }
+        let factors = match per_axis(factors, ndim, "factors") {
+            Ok(factors) => factors,
+            Err(message) => return invalid(&name, self.grid().clone(), message),
         };
         let refuse = |message: String| invalid(&name, self.grid().clone(), message);
         if factors.contains(&0) {

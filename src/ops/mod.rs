@@ -14,6 +14,19 @@ pub(crate) mod overlap;
 pub(crate) mod reduce;
 
 pub use blocks::{map_blocks, BlockSpec};
+
+/// An argument given once for all `ndim` axes or once per axis (numpy's
+/// `pad_width`, Dask's `depth`, scipy's `sigma`), one per axis; `what`
+/// names it in the error (`"depths"`).
+pub(crate) fn per_axis<V: Copy>(values: &[V], ndim: usize, what: &str) -> Result<Vec<V>, String> {
+    match values.len() {
+        1 => Ok(vec![values[0]; ndim]),
+        n if n == ndim => Ok(values.to_vec()),
+        n => Err(format!(
+            "{n} {what} for a {ndim}-dimensional array (give one, or one per axis)"
+        )),
+    }
+}
 pub use coarsen::{CoarsenElement, Downsample};
 pub use elementwise::Operand;
 pub use filters::{FilterElement, FilterFloat, FilterOptions};

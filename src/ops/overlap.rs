@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::graph::{BlockInfo, BlockInputs, MapRegions, Node, NodeKind};
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::PadMode;
+use crate::ops::per_axis;
 use crate::runtime::block::{block, copy_out, take, Block};
 use crate::runtime::block_type::block_type;
 
@@ -79,16 +80,9 @@ impl<T: Element> Array<T> {
         f: impl Fn(ArrayD<T>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
     ) -> Array<U> {
         let shape = self.shape();
-        let depth: Vec<u64> = match depth.len() {
-            1 => vec![depth[0]; shape.len()],
-            n if n == shape.len() => depth.to_vec(),
-            n => {
-                let message = format!(
-                    "{n} depths for a {}-dimensional array (give one, or one per axis)",
-                    shape.len()
-                );
-                return invalid(&name, self.grid().clone(), message);
-            }
+        let depth = match per_axis(depth, shape.len(), "depths") {
+            Ok(depth) => depth,
+            Err(message) => return invalid(&name, self.grid().clone(), message),
         };
         let too_deep = shape
             .iter()

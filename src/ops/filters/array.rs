@@ -17,6 +17,7 @@ use super::{
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::PadMode;
+use crate::ops::per_axis;
 
 /// What the filters do past the array's edge and how far a Gaussian
 /// reaches: scipy.ndimage's `mode`, `cval` and `truncate`, and
@@ -96,21 +97,10 @@ filter_element!(
     f32 => f32, f64 => f64,
 );
 
-/// One value per axis from `values` (one for all axes allowed).
-fn per_axis<V: Copy>(values: &[V], ndim: usize, what: &str) -> Result<Vec<V>, String> {
-    match values.len() {
-        1 => Ok(vec![values[0]; ndim]),
-        n if n == ndim => Ok(values.to_vec()),
-        n => Err(format!(
-            "{n} values of {what} for a {ndim}-dimensional array (give one, or one per axis)"
-        )),
-    }
-}
-
 /// Sigmas as scipy takes them: finite, not negative, an axis of sigma 0
 /// left alone, but not every axis.
 fn check_sigma(sigma: &[f64], ndim: usize) -> Result<Vec<f64>, String> {
-    let sigma = per_axis(sigma, ndim, "sigma")?;
+    let sigma = per_axis(sigma, ndim, "values of sigma")?;
     if let Some(s) = sigma.iter().find(|s| !s.is_finite() || **s < 0.0) {
         return Err(format!("sigma must be a finite number above 0, not {s}"));
     }
@@ -121,7 +111,7 @@ fn check_sigma(sigma: &[f64], ndim: usize) -> Result<Vec<f64>, String> {
 }
 
 fn check_sizes(size: &[u64], ndim: usize) -> Result<Vec<usize>, String> {
-    let size = per_axis(size, ndim, "size")?;
+    let size = per_axis(size, ndim, "values of size")?;
     if size.contains(&0) {
         return Err(format!("window sizes must be at least 1, not {size:?}"));
     }
@@ -195,7 +185,7 @@ impl<T: FilterElement> Array<T> {
         let name = format!("gaussian_filter(sigma {sigma:?})");
         let truncate = options.truncate;
         let checked = check_sigma(sigma, ndim)
-            .and_then(|s| Ok((s, per_axis(&options.order, ndim, "order")?)));
+            .and_then(|s| Ok((s, per_axis(&options.order, ndim, "values of order")?)));
         let (sigma, order) = match checked {
             Ok(pair) => pair,
             Err(m) => return self.filtered(name, Err(m), options, |_, _| {}),

@@ -10,6 +10,7 @@ use super::gather::PadRule;
 use super::gather::{AxisMap, OutAxis};
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
+use crate::ops::per_axis;
 
 /// What lies past the array's edge: for [`pad`](Array::pad), and for
 /// what [`map_overlap`](Array::map_overlap) and the filters see there.
@@ -87,19 +88,9 @@ impl<T: Element> Array<T> {
         let fill = fill.unwrap_or_default();
         let name = format!("pad({widths:?}, {mode_name})");
         let shape = self.shape();
-        let widths: Vec<(u64, u64)> = match widths.len() {
-            1 => vec![widths[0]; shape.len()],
-            n if n == shape.len() => widths.to_vec(),
-            n => {
-                return invalid(
-                    &name,
-                    self.grid().clone(),
-                    format!(
-                    "{n} pad widths for a {}-dimensional array (give one pair, or one per axis)",
-                    shape.len()
-                ),
-                )
-            }
+        let widths = match per_axis(widths, shape.len(), "pad widths") {
+            Ok(widths) => widths,
+            Err(message) => return invalid(&name, self.grid().clone(), message),
         };
         let mut out = Vec::with_capacity(shape.len());
         for (axis, (&(before, after), &len)) in widths.iter().zip(&shape).enumerate() {
