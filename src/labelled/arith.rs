@@ -321,12 +321,7 @@ fn combine(a: &DataArray, b: &DataArray, dims: Vec<String>, data: DynArray) -> D
         } else {
             None
         },
-        variable: Variable {
-            dims,
-            data,
-            attrs: Attrs::new(),
-            encoding: Attrs::new(),
-        },
+        variable: Variable::new(dims, data),
         coords,
     }
 }

@@ -12,7 +12,6 @@ use ndarray::{ArrayD, Axis};
 use super::data_array::DataArray;
 use super::values::Values;
 use super::variable::Variable;
-use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::io::DType;
@@ -148,12 +147,7 @@ impl Coarsen {
         let wide = DynArray::from(data);
         let data = crate::with_dtype!(out, T => DynArray::from(wide.astype::<T>()));
         let mut out = self.array.clone();
-        out.variable = Variable {
-            dims: self.array.variable.dims.clone(),
-            data,
-            attrs: Attrs::new(),
-            encoding: Attrs::new(),
-        };
+        out.variable = Variable::new(self.array.variable.dims.clone(), data);
         // Coordinates: along one coarsened dimension, their windows' means.
         let names: Vec<String> = out.coords.keys().cloned().collect();
         for name in names {

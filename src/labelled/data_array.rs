@@ -63,12 +63,7 @@ impl DataArray {
         }
         Ok(DataArray {
             name: None,
-            variable: Variable {
-                dims,
-                data,
-                attrs: Attrs::new(),
-                encoding: Attrs::new(),
-            },
+            variable: Variable::new(dims, data),
             coords: IndexMap::new(),
         })
     }

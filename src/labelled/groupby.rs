@@ -379,12 +379,7 @@ impl GroupBy {
         );
         Ok(DataArray {
             name: self.array.name.clone(),
-            variable: Variable {
-                dims,
-                data,
-                attrs: Attrs::new(),
-                encoding: Attrs::new(),
-            },
+            variable: Variable::new(dims, data),
             coords,
         })
     }

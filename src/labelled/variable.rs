@@ -100,6 +100,17 @@ impl Coord {
 }
 
 impl Variable {
+    /// Values along `dims`, without attributes or encoding (what an
+    /// operation makes: xarray's `keep_attrs=False`).
+    pub(crate) fn new(dims: Vec<String>, data: DynArray) -> Variable {
+        Variable {
+            dims,
+            data,
+            attrs: Attrs::new(),
+            encoding: Attrs::new(),
+        }
+    }
+
     pub(crate) fn axis(&self, dim: &str) -> Option<usize> {
         self.dims.iter().position(|d| d == dim)
     }
@@ -121,17 +132,8 @@ impl Variable {
     /// dropped, as xarray's `keep_attrs=False`.
     pub(crate) fn reduce(&self, reduction: Reduction, dims: &[String], skipna: bool) -> Variable {
         let axes: Vec<usize> = dims.iter().filter_map(|d| self.axis(d)).collect();
-        Variable {
-            dims: self
-                .dims
-                .iter()
-                .filter(|d| !dims.contains(d))
-                .cloned()
-                .collect(),
-            data: self.data.reduce(reduction, &axes, skipna),
-            attrs: Attrs::new(),
-            encoding: Attrs::new(),
-        }
+        let kept = self.dims.iter().filter(|d| !dims.contains(d)).cloned();
+        Variable::new(kept.collect(), self.data.reduce(reduction, &axes, skipna))
     }
 }
 
