@@ -116,9 +116,10 @@ fn histograms_thresholds_and_percentiles_equal_numpy_and_scikit_image() {
     assert_eq!(exact, oracle("percentile"));
     // A budget too small for the values: from a histogram of 2^16 bins,
     // within one bin.
-    let small = quiet().max_mem(64 << 10);
+    // (480 kB of values, more than half the budget; 57600 bins fit.)
+    let small = quiet().max_mem(900_000).threads(1);
     let approximate = lazy.percentile(&q, &small).unwrap();
-    let width = (140.0 - 20.0) / 65536.0;
+    let width = 150.0 / 57_600.0; // the values span less than 150
     for (a, e) in approximate.iter().zip(&exact) {
         assert!((a - e).abs() <= 2.0 * width, "{a} vs {e}");
     }
@@ -146,6 +147,22 @@ fn bad_arguments_are_clear_errors() {
     assert!(e.contains("negative value -5"), "{e}");
     let e = x.bincount(0, &quiet()).unwrap_err().to_string();
     assert!(e.contains("bincount counts integers"), "{e}");
+    // Counters beyond the budget: refused, not allocated.
+    let small = quiet().max_mem(1 << 20).threads(2);
+    let e = x
+        .histogram(1 << 20, (0.0, 1.0), &small)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bins do not fit max_mem"), "{e}");
+    let huge = Array::<u64>::full(&[4], u64::MAX, [2]).unwrap();
+    let e = huge.bincount(0, &small).unwrap_err().to_string();
+    assert!(e.contains("counts do not fit max_mem"), "{e}");
+    // A wide integer range: Otsu's bins fall back to `bins` equal ones.
+    let wide = Array::<i64>::arange(1000, [100])
+        .unwrap()
+        .map("spread", |v| v * 1_000_000);
+    let t = wide.threshold_otsu(16, &small).unwrap();
+    assert!(t > 0.0 && t < 999e6, "{t}");
     let nan = Array::<f64>::full(&[4], f64::NAN, [2]).unwrap();
     let e = nan.threshold_otsu(8, &quiet()).unwrap_err().to_string();
     assert!(e.contains("no values"), "{e}");

@@ -277,4 +277,14 @@ fn connectivity_out_of_range_is_refused() {
         let e = mask.label(c, &quiet()).unwrap_err().to_string();
         assert!(e.contains("label") && e.contains("connectivity"), "{e}");
     }
+    // More labels than the budget can measure: refused, not allocated.
+    let (labels, _) = mask.label(1, &quiet()).unwrap();
+    let e = labels
+        .regionprops(u64::MAX / 2, &quiet().max_mem(1 << 20))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("regionprops") && e.contains("do not fit max_mem"),
+        "{e}"
+    );
 }

@@ -20,6 +20,14 @@ fn is_integer(dtype: ndchunk_io::DType) -> bool {
     !dtype.is_float() && dtype != ndchunk_io::DType::Bool
 }
 
+/// The most counters a histogram may have: each task counts a block into
+/// its own copy beside the table they are added into, all within
+/// `max_mem`.
+fn most_counters(options: &ComputeOptions) -> u64 {
+    let budget = options.plan_budget();
+    budget.max_mem / (8 * (budget.workers + 1))
+}
+
 fn refused(operation: &str, message: String) -> Error {
     Error::Invalid {
         operation: operation.into(),
@@ -82,6 +90,15 @@ impl<T: Element + AsPrimitive<f64>> Array<T> {
                 format!("range ({lo}, {hi}) must be finite, its start not above its end"),
             ));
         }
+        if bins as u64 > most_counters(options) {
+            return Err(refused(
+                "histogram",
+                format!(
+                    "{bins} bins do not fit max_mem of {} bytes (each thread counts into its own)",
+                    options.plan_budget().max_mem
+                ),
+            ));
+        }
         // numpy widens an empty range by half a unit each way.
         let (lo, hi) = if lo == hi {
             (lo - 0.5, hi + 0.5)
@@ -128,8 +145,10 @@ impl<T: Element + AsPrimitive<f64>> Array<T> {
         if lo == hi {
             return Ok(lo);
         }
-        // One bin per integer, unless there are more than 2^24 of them.
-        let (counts, centres) = if is_integer(T::DTYPE) && hi - lo < (1u64 << 24) as f64 {
+        // One bin per integer, unless there are more than 2^24 of them or
+        // more than the budget counts.
+        let most = ((1u64 << 24) as f64).min(most_counters(options) as f64);
+        let (counts, centres) = if is_integer(T::DTYPE) && hi - lo < most {
             let bins = (hi - lo) as usize + 1;
             let (counts, _) = self.histogram(bins, (lo - 0.5, hi + 0.5), options)?;
             let centres = (0..bins).map(|i| lo + i as f64).collect::<Vec<_>>();
@@ -144,10 +163,11 @@ impl<T: Element + AsPrimitive<f64>> Array<T> {
 
     /// `numpy.nanpercentile(x, q)` for each `q` (0 to 100), NaNs left out:
     /// exact (numpy's linear interpolation) when the values fit `max_mem`;
-    /// otherwise read from a histogram of 2^16 bins between the extremes:
-    /// the two values numpy interpolates between are each placed within
-    /// their bin, so each is within one bin width, `(max - min) / 65536`,
-    /// of the exact value, and so is the result.
+    /// otherwise read from a histogram of 2^16 bins between the extremes
+    /// (fewer if `max_mem` holds fewer counters): the two values numpy
+    /// interpolates between are each placed within their bin, so each is
+    /// within one bin width, `(max - min) / bins`, of the exact value, and
+    /// so is the result.
     pub fn percentile(&self, q: &[f64], options: &ComputeOptions) -> Result<Vec<f64>> {
         if let Some(bad) = q.iter().find(|q| !(0.0..=100.0).contains(*q)) {
             return Err(refused(
@@ -174,8 +194,9 @@ impl<T: Element + AsPrimitive<f64>> Array<T> {
         let Some((lo, hi)) = self.extremes(options)? else {
             return Ok(vec![f64::NAN; q.len()]);
         };
-        const BINS: usize = 1 << 16;
-        let (counts, edges) = self.histogram(BINS, (lo, hi), options)?;
+        // 2^16 bins, or as many as the budget counts.
+        let bins = (1u64 << 16).min(most_counters(options)).max(1) as usize;
+        let (counts, edges) = self.histogram(bins, (lo, hi), options)?;
         let n: u64 = counts.iter().sum();
         // The value of rank `k` (0-based, sorted), placed within its bin as
         // if the bin's values were evenly spread.
@@ -215,6 +236,19 @@ impl<T: Element + AsPrimitive<u64> + AsPrimitive<f64> + PartialOrd + Default> Ar
                 format!("{} values: bincount counts integers", T::DTYPE.name()),
             ));
         }
+        let most = most_counters(options);
+        let too_many = |n: u64| {
+            refused(
+                "bincount",
+                format!(
+                    "{n} counts do not fit max_mem of {} bytes",
+                    options.plan_budget().max_mem
+                ),
+            )
+        };
+        if minlength as u64 > most {
+            return Err(too_many(minlength as u64));
+        }
         let total = Mutex::new(vec![0u64; minlength]);
         self.for_each_block(options, |_, _, values| {
             let mut counts: Vec<u64> = Vec::new();
@@ -224,6 +258,9 @@ impl<T: Element + AsPrimitive<u64> + AsPrimitive<f64> + PartialOrd + Default> Ar
                     return Err(refused("bincount", format!("negative value {v}")));
                 }
                 let i: u64 = v.as_();
+                if i >= most {
+                    return Err(too_many(i.saturating_add(1)));
+                }
                 let i = i as usize;
                 if i >= counts.len() {
                     counts.resize(i + 1, 0);

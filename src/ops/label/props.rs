@@ -74,6 +74,18 @@ impl Array<u32> {
     /// ```
     pub fn regionprops(&self, labels: u64, options: &ComputeOptions) -> Result<Vec<RegionProps>> {
         let ndim = self.ndim();
+        // A label's sums: a count, and three values per axis (with their
+        // vectors' headers).
+        let per_label = 8 + 3 * (24 + 16 * ndim as u64);
+        let max_mem = options.plan_budget().max_mem;
+        if labels.saturating_mul(per_label) > max_mem {
+            return Err(Error::Invalid {
+                operation: "regionprops".into(),
+                message: format!(
+                    "the sums of {labels} labels do not fit max_mem of {max_mem} bytes"
+                ),
+            });
+        }
         let table = Mutex::new(vec![Sums::new(ndim); labels as usize]);
         self.for_each_block(options, |_, region, values| {
             let mut local: HashMap<u32, Sums> = HashMap::new();
