@@ -4,14 +4,17 @@
 //! levels are and their scales (OME-NGFF 0.4 for Zarr v2, 0.5 for v3), so
 //! napari, ome-zarr-py and Fiji read the result.
 //!
-//! Each level is read back from the level written before it, so the
-//! source is read once and each level costs an eighth of the one before
-//! (in 3-D). The metadata is written last: a pyramid cut short is not
+//! Where the budget allows, each level is folded from the blocks of the
+//! one before as they are written and held in memory (an eighth of it, in
+//! 3-D), so one pass over the source makes every level; otherwise a level
+//! is read back from the one written before it. The metadata is written last: a pyramid cut short is not
 //! taken for a whole one.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use ndarray::{ArrayD, IxDyn};
+use ndchunk_chunking::Region;
 use serde_json::{json, Map, Value};
 
 use crate::array::{Array, DynArray};
@@ -19,8 +22,10 @@ use crate::error::{Error, Result};
 use crate::io::zarr::{create_group, ZarrArraySpec, ZarrCodec, ZarrFormat};
 use crate::io::{ArrayMeta, ChunkStore, ZarrStore};
 use crate::labelled::CoarsenBoundary;
+use crate::ops::coarsen::reduce_windows;
 use crate::ops::layout::Index;
 use crate::ops::{CoarsenElement, Downsample, FilterElement, FilterOptions, PadMode};
+use crate::runtime::block::slice_of;
 use crate::ComputeOptions;
 
 /// How a pyramid level is made from the one before.
@@ -38,6 +43,19 @@ pub enum PyramidMethod {
     Mode,
     /// The largest value of each window (sparse bright structures).
     Max,
+}
+
+impl PyramidMethod {
+    /// The reduction of each 2x2(x2) window, for the methods that are one
+    /// (all but the Gaussian, which reads past its window).
+    fn window(self) -> Option<Downsample> {
+        match self {
+            PyramidMethod::Mean => Some(Downsample::Mean),
+            PyramidMethod::Max => Some(Downsample::Max),
+            PyramidMethod::Mode => Some(Downsample::Mode),
+            PyramidMethod::Gaussian => None,
+        }
+    }
 }
 
 impl std::str::FromStr for PyramidMethod {
@@ -294,7 +312,11 @@ where
     written
 }
 
-/// Level 0 (`image`) and each next one from the one written before it.
+/// Level 0 (`image`) and each next one from the one before it. Where the
+/// next level fits in a quarter of the budget and its windows lie within
+/// this level's chunks, it is folded from each block as the block is
+/// written, and held in memory: one pass over the source makes every
+/// level. Otherwise it is computed from the level written to disk.
 fn write_all_levels<T>(
     image: &Array<T>,
     dst: &Path,
@@ -313,32 +335,111 @@ where
         .map(|a| Some(a.to_string()))
         .collect();
     let mut shapes = Vec::with_capacity(levels);
-    let mut previous: Option<Arc<dyn ChunkStore>> = None;
+    let mut level = image.clone();
+    // The bytes of `level` when it is held in memory (folded).
+    let mut held = 0u64;
     for k in 0..levels {
-        let level: Array<T> = match &previous {
-            None => image.clone(),
-            Some(store) => {
-                let before = Array::<T>::from_store(store.clone())?;
-                downsample(&before, factors, spatial, options.method)
-            }
-        };
         let shape = level.shape();
         let level_chunks: Vec<u64> = chunks
             .iter()
             .zip(&shape)
             .map(|(&c, &n)| c.min(n).max(1))
             .collect();
-        let level = level.rechunk(level_chunks.clone());
-        let mut meta = ArrayMeta::new(level.grid().clone(), T::DTYPE, zero_fill(T::DTYPE));
+        let chunked = level.rechunk(level_chunks.clone());
+        let mut meta = ArrayMeta::new(chunked.grid().clone(), T::DTYPE, zero_fill(T::DTYPE));
         meta.dimension_names = Some(axes.clone());
         let mut spec = ZarrArraySpec::new(meta, options.format, options.codec.clone());
         spec.v2_nested_keys = true;
         let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::create(dst, &k.to_string(), &spec)?);
-        level.store_with(store.as_ref(), &options.compute)?;
+        let max_mem = options.compute.plan_budget().max_mem;
+        let compute = options
+            .compute
+            .clone()
+            .max_mem(max_mem.saturating_sub(held));
+        let last = k + 1 == levels;
+        let folded = match options.method.window() {
+            Some(how) if !last => store_folding(&chunked, store.as_ref(), factors, how, &compute)?,
+            _ => {
+                chunked.store_with(store.as_ref(), &compute)?;
+                None
+            }
+        };
         shapes.push(shape);
-        previous = Some(store);
+        if !last {
+            (level, held) = match folded {
+                Some((next, bytes)) => (next, bytes),
+                None => {
+                    let written = Array::<T>::from_store(store)?;
+                    (downsample(&written, factors, spatial, options.method), 0)
+                }
+            };
+        }
     }
     Ok(shapes)
+}
+
+/// Stores `level` and, in the same pass, the next level (each window of
+/// `factors` reduced by `how`) in memory, when that fits in a quarter of
+/// the budget and no window crosses a chunk of `level`; `None` (and
+/// `level` stored alone) otherwise. The next level comes with its bytes.
+fn store_folding<T: CoarsenElement>(
+    level: &Array<T>,
+    store: &dyn ChunkStore,
+    factors: &[u64],
+    how: Downsample,
+    options: &ComputeOptions,
+) -> Result<Option<(Array<T>, u64)>> {
+    let next_shape = half(&level.shape(), factors);
+    let next_bytes = next_shape
+        .iter()
+        .try_fold(std::mem::size_of::<T>() as u64, |n, &d| n.checked_mul(d));
+    let max_mem = options.plan_budget().max_mem;
+    let windows_within_chunks = level.grid().axes().iter().zip(factors).all(|(axis, &f)| {
+        let mut at = 0;
+        axis.sizes().all(|size| {
+            at += size;
+            at == axis.len() || at.is_multiple_of(f)
+        })
+    });
+    let next_bytes = match next_bytes {
+        Some(bytes) if windows_within_chunks && bytes <= max_mem / 4 => bytes,
+        _ => {
+            level.store_with(store, options)?;
+            return Ok(None);
+        }
+    };
+    let mut next = ArrayD::<T>::from_elem(
+        IxDyn(&next_shape.iter().map(|&n| n as usize).collect::<Vec<_>>()),
+        T::default(),
+    );
+    let cells = std::sync::Mutex::new(next.view_mut());
+    let fold = |_: &[u64], region: &Region, values: &ArrayD<T>| -> Result<()> {
+        let reduced = reduce_windows(values, factors, how);
+        let start: Vec<u64> = region
+            .start()
+            .iter()
+            .zip(factors)
+            .map(|(&s, &f)| s / f)
+            .collect();
+        let stop: Vec<u64> = start
+            .iter()
+            .zip(reduced.shape())
+            .map(|(&s, &n)| s + n as u64)
+            .collect();
+        let within = Region::new(start, stop)?;
+        let mut cells = cells.lock().unwrap_or_else(|p| p.into_inner());
+        cells
+            .slice_mut(slice_of(&within).as_slice())
+            .assign(&reduced);
+        Ok(())
+    };
+    let run_options = options.clone().max_mem(max_mem - next_bytes);
+    level.store_observed(store, &run_options, fold)?;
+    drop(cells);
+    Ok(Some((
+        Array::from_ndarray(next, level.grid().chunk_shape())?,
+        next_bytes,
+    )))
 }
 
 /// `dst` made as a new, empty directory (its parents as needed), by its
@@ -367,11 +468,9 @@ where
     T: CoarsenElement + FilterElement,
     T::Float: num_traits::AsPrimitive<f64>,
 {
-    let how = match method {
-        PyramidMethod::Mean => Downsample::Mean,
-        PyramidMethod::Max => Downsample::Max,
-        PyramidMethod::Mode => Downsample::Mode,
-        PyramidMethod::Gaussian => {
+    let how = match method.window() {
+        Some(how) => how,
+        None => {
             let sigma: Vec<f64> = spatial
                 .iter()
                 .map(|&s| if s { 2.0 / 3.0 } else { 0.0 })
@@ -453,4 +552,42 @@ fn write_multiscales(
     }
     create_group(dst, "/", options.format, &attributes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{DType, MemoryStore, Scalar};
+
+    /// The next level folded while a level is stored equals `coarsen` of
+    /// it, when memory allows and no window crosses a chunk; otherwise the
+    /// level is stored alone.
+    #[test]
+    fn next_level_is_folded_while_storing_where_it_can() {
+        let values = ArrayD::from_shape_fn(IxDyn(&[15, 40, 39]), |ix| {
+            (ix[0] * 70 + ix[1] * 7 + ix[2]) as u16 % 23
+        });
+        let level = Array::from_ndarray(values, [4, 8, 8]).unwrap();
+        let options = ComputeOptions::new().progress(false);
+        let store = |level: &Array<u16>| {
+            let meta = ArrayMeta::new(level.grid().clone(), DType::UInt16, Scalar::UInt(0));
+            MemoryStore::new("level", meta)
+        };
+        for how in [Downsample::Mean, Downsample::Max, Downsample::Mode] {
+            let (next, bytes) = store_folding(&level, &store(&level), &[2, 2, 2], how, &options)
+                .unwrap()
+                .expect("folded");
+            let want = level.coarsen(&[2, 2, 2], how, CoarsenBoundary::Pad);
+            assert_eq!(next.compute().unwrap(), want.compute().unwrap(), "{how:?}");
+            assert_eq!(bytes, 8 * 20 * 20 * 2);
+        }
+        // A window across chunks of 3, or a next level over a quarter of
+        // `max_mem`: not folded.
+        let odd = level.rechunk(vec![3, 8, 8]);
+        let folded = store_folding(&odd, &store(&odd), &[2, 2, 2], Downsample::Mean, &options);
+        assert!(folded.unwrap().is_none());
+        let tight = options.clone().max_mem(20_000).threads(1);
+        let folded = store_folding(&level, &store(&level), &[2, 2, 2], Downsample::Mean, &tight);
+        assert!(folded.unwrap().is_none());
+    }
 }

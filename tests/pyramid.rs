@@ -5,13 +5,15 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/counting.rs"]
+mod counting;
 mod support;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, Scalar, ZarrStore};
 use ndchunk::{write_pyramid, Array, ComputeOptions, DynArray, PyramidMethod, PyramidOptions};
 
 use cli::{chunkctl, s};
@@ -117,6 +119,47 @@ fn chunkctl_pyramid_is_read_by_ome_zarr_py_and_each_level_is_numpys() {
             "{method}"
         );
     }
+}
+
+/// Each source chunk is read once, whether the levels are folded from
+/// level 0's blocks as they are written (memory allows) or read back from
+/// the levels on disk (it does not), and the levels are the same.
+#[test]
+fn levels_folded_in_memory_equal_levels_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = [20u64, 45, 38];
+    let values = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[20, 45, 38]), |ix| {
+        (ix[0] * 7 + ix[1] * 3 + ix[2]) as f64 * 0.25 + ((ix[1] as f64) * 0.2).sin()
+    });
+    let grid = ndchunk::chunking::ChunkGrid::regular(&shape, &[8, 16, 16]).unwrap();
+    let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
+    let source = counting::Counting::holding(meta, values.view());
+    let image = DynArray::from_store(source.clone()).unwrap();
+    let mut levels = Vec::new();
+    for max_mem in [1u64 << 30, 120_000] {
+        let options = PyramidOptions::new().levels(3).compute(
+            ComputeOptions::new()
+                .progress(false)
+                .threads(1)
+                .max_mem(max_mem),
+        );
+        let dst = dir.path().join(format!("{max_mem}.ome.zarr"));
+        write_pyramid(&image, &dst, &options).unwrap();
+        let counts = source.take_reads();
+        assert_eq!(counts.len(), 3 * 3 * 3, "every chunk read");
+        assert!(counts.values().all(|&n| n == 1), "{max_mem}: {counts:?}");
+        let read = |level: &str| {
+            let store = ZarrStore::open(&dst, level).unwrap();
+            let shape = store.meta().shape();
+            store
+                .read_region::<f64>(&ndchunk::chunking::Region::from_shape(&shape))
+                .unwrap()
+        };
+        levels.push([read("0"), read("1"), read("2")]);
+    }
+    assert_eq!(levels[0], levels[1]);
+    assert_eq!(levels[0][0], values);
+    assert_eq!(levels[0][2].shape(), &[5, 12, 10]);
 }
 
 #[test]

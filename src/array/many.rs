@@ -150,8 +150,11 @@ pub fn store_many(
         .iter()
         .map(|(array, store)| for_store(array.node(), store.meta(), &store.location()))
         .collect::<Result<Vec<_>>>()?;
-    store_nodes(&nodes, &stores, options)
+    store_nodes(&nodes, &stores, options, None)
 }
+
+/// Sees each block as it is stored (its output, index, region, values).
+type Observer<'a> = &'a (dyn Fn(usize, &[u64], &Region, &Block) -> Result<()> + Sync);
 
 /// The plan [`store_many`] runs for stores of `metas` (a store's
 /// [`ChunkStore::meta`], or the metadata of one not yet created), to read
@@ -168,11 +171,13 @@ pub fn store_many_plan(
     plan_stores(&nodes, &metas, options)
 }
 
-/// Writes `nodes` (each on its store's grid) into `stores`, in one run.
+/// Writes `nodes` (each on its store's grid) into `stores`, in one run,
+/// showing each block to `observe` before it is written.
 fn store_nodes(
     nodes: &[Arc<Node>],
     stores: &[&dyn ChunkStore],
     options: &ComputeOptions,
+    observe: Option<Observer>,
 ) -> Result<ComputeReport> {
     let metas: Vec<&ArrayMeta> = stores.iter().map(|s| s.meta()).collect();
     let plan = plan_stores(nodes, &metas, options)?;
@@ -194,7 +199,10 @@ fn store_nodes(
         }
         None => None,
     };
-    let outputs = |k: usize, index: &[u64], _: &Region, values: Block| -> Result<()> {
+    let outputs = |k: usize, index: &[u64], region: &Region, values: Block| -> Result<()> {
+        if let Some(observe) = observe {
+            observe(k, index, region, &values)?;
+        }
         nodes[k].block_type().write_chunk(stores[k], index, values)
     };
     let report = run(&plan, &outputs, options, journal.as_ref())?;
@@ -281,6 +289,36 @@ impl<T: Element> Array<T> {
         options: &ComputeOptions,
     ) -> Result<ComputeReport> {
         let node = for_store(&self.node, store.meta(), &store.location())?;
-        store_nodes(&[node], &[store], options)
+        store_nodes(&[node], &[store], options, None)
+    }
+
+    /// [`Array::store_with`], handing each block to `f` (its index, region
+    /// and values) on the run's threads before it is written: to fold the
+    /// array into something else in the same pass (a pyramid's next
+    /// level). Not resumable: a resumed run would skip blocks `f` must see.
+    pub(crate) fn store_observed(
+        &self,
+        store: &dyn ChunkStore,
+        options: &ComputeOptions,
+        f: impl Fn(&[u64], &Region, &ArrayD<T>) -> Result<()> + Sync,
+    ) -> Result<ComputeReport> {
+        if let Some(dir) = &options.journal_dir {
+            return Err(Error::Job {
+                path: dir.display().to_string(),
+                message: "this store is not resumable: run it without journal_dir".into(),
+            });
+        }
+        let name = self.node.name();
+        let observe = |_: usize, index: &[u64], region: &Region, values: &Block| -> Result<()> {
+            match values.downcast_ref::<ArrayD<T>>() {
+                Some(values) => f(index, region, values),
+                None => Err(Error::Internal {
+                    operation: name.to_string(),
+                    message: format!("expected a block of {}", T::DTYPE.name()),
+                }),
+            }
+        };
+        let node = for_store(&self.node, store.meta(), &store.location())?;
+        store_nodes(&[node], &[store], options, Some(&observe))
     }
 }

@@ -168,7 +168,11 @@ fn aligned_chunks(
 
 /// One block's windows reduced: output element `o` from the input's
 /// elements `o * factor ..` along each axis (fewer at the end).
-fn reduce_windows<T: CoarsenElement>(x: &ArrayD<T>, factors: &[u64], how: Downsample) -> ArrayD<T> {
+pub(crate) fn reduce_windows<T: CoarsenElement>(
+    x: &ArrayD<T>,
+    factors: &[u64],
+    how: Downsample,
+) -> ArrayD<T> {
     let shape: Vec<usize> = x
         .shape()
         .iter()
