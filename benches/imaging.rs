@@ -2,7 +2,7 @@
 //! the same files: a 512 MiB `(256, 1024, 1024)` uint16 volume with
 //! structure (a background gradient, a blob per 32-voxel cube, a little
 //! noise), chunked `(64, 256, 256)`, in Zarr v3 (blosc-zstd) and in HDF5
-//! (shuffle + deflate). Two workloads:
+//! (shuffle + deflate). Three workloads:
 //!
 //! - a Gaussian blur (sigma 2, float32, the edge mirrored) and a count of
 //!   the voxels above a threshold, from each file; each contender prints
@@ -12,14 +12,15 @@
 //!   dask-image's `ndmeasure.label` when the peer Python has it; each
 //!   prints the number of components, which must agree;
 //! - a 3-level pyramid from the Zarr store (level 0 copied, levels 1 and
-//!   2 the 2x2x2 means of the level before, each read back from the
-//!   level written before it), to Zarr v3 with blosc-zstd.
+//!   2 the 2x2x2 means of the level before; ndchunk folds them in memory
+//!   as level 0 is written), to Zarr v3 with blosc-zstd.
 //!
 //! Each contender runs in its own process under GNU time (wall, CPU, peak
 //! RSS).
 //!
 //! Run: `cargo bench --bench imaging`. `NDCHUNK_BENCH_DEPTH=N` sets the
-//! volume's depth (default 256); `NDCHUNK_BENCH_PEERS=0` skips Python.
+//! volume's depth (default 256); `NDCHUNK_BENCH_PEERS=0` skips Python;
+//! `NDCHUNK_BENCH_ONLY=blur|label|pyramid` runs one of the three.
 
 #[path = "../src/bin/chunkctl/sample.rs"]
 mod sample;
@@ -130,8 +131,23 @@ fn main() {
         Ok("0") => None,
         _ => support::python_peer(),
     };
+    let only = std::env::var("NDCHUNK_BENCH_ONLY").ok();
+    let runs = |part: &str| only.as_deref().is_none_or(|only| only == part);
+    if runs("blur") {
+        blur_rows(&zarr, &hdf5, python.as_deref());
+    }
+    if runs("label") {
+        label_rows(&zarr, work.path(), python.as_deref());
+    }
+    if runs("pyramid") {
+        pyramid_rows(&zarr, work.path(), python.as_deref());
+    }
+}
+
+/// The blur and count, from Zarr and HDF5.
+fn blur_rows(zarr: &Path, hdf5: &Path, python: Option<&Path>) {
     let mut rows = Vec::new();
-    for (kind, file) in [("zarr", &zarr), ("hdf5", &hdf5)] {
+    for (kind, file) in [("zarr", zarr), ("hdf5", hdf5)] {
         let mut row = timed(
             &format!("ndchunk, {kind}"),
             Command::new(std::env::current_exe().unwrap()).args([CHILD, kind, path(file)]),
@@ -149,14 +165,17 @@ fn main() {
         }
     }
     timing::print_rows(&rows);
+}
 
+/// Blur, threshold and label, against dask-image where it is installed.
+fn label_rows(zarr: &Path, work: &Path, python: Option<&Path>) {
     println!("\nblur, threshold, label (face connectivity), labels to Zarr:");
     let mut row = timed(
         "ndchunk label",
         Command::new(std::env::current_exe().unwrap()).args([
             LABEL_CHILD,
-            path(&zarr),
-            path(&work.path().join("labels.zarr")),
+            path(zarr),
+            path(&work.join("labels.zarr")),
         ]),
     );
     row.name = format!("{} ({} components)", row.name, row.output.trim());
@@ -168,13 +187,13 @@ fn main() {
             .is_ok_and(|o| o.status.success());
         if has_dask_image {
             let (sigma, threshold) = (SIGMA.to_string(), THRESHOLD.to_string());
-            let out = work.path().join("dask-labels.zarr");
+            let out = work.join("dask-labels.zarr");
             let row = timed_within(
                 "dask-image ndmeasure.label",
                 Command::new(python).args([
                     "-c",
                     DASK_LABEL,
-                    path(&zarr),
+                    path(zarr),
                     path(&out),
                     &sigma,
                     &threshold,
@@ -193,14 +212,17 @@ fn main() {
         }
     }
     timing::print_rows(&rows);
+}
 
+/// A 3-level pyramid, against Dask's coarsen.
+fn pyramid_rows(zarr: &Path, work: &Path, python: Option<&Path>) {
     println!("\n3-level pyramid (2x2x2 means) of the Zarr volume:");
     let mut rows = vec![timed(
         "chunkctl pyramid --levels 3",
         Command::new(env!("CARGO_BIN_EXE_chunkctl")).args([
             "pyramid",
-            path(&zarr),
-            path(&work.path().join("ndchunk.ome.zarr")),
+            path(zarr),
+            path(&work.join("ndchunk.ome.zarr")),
             "--levels",
             "3",
             "--quiet",
@@ -212,8 +234,8 @@ fn main() {
             Command::new(python).args([
                 "-c",
                 DASK_PYRAMID,
-                path(&zarr),
-                path(&work.path().join("dask-pyramid")),
+                path(zarr),
+                path(&work.join("dask-pyramid")),
             ]),
         ));
     }
