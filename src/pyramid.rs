@@ -357,13 +357,22 @@ where
             .clone()
             .max_mem(max_mem.saturating_sub(held));
         let last = k + 1 == levels;
-        let folded = match options.method.window() {
-            Some(how) if !last => store_folding(&chunked, store.as_ref(), factors, how, &compute)?,
-            _ => {
-                chunked.store_with(store.as_ref(), &compute)?;
-                None
-            }
-        };
+        let how = options.method.window().filter(|_| !last);
+        // Level 0 as stored, where the source's chunks are already what
+        // this store would write.
+        let source = level.as_stored().filter(|source| {
+            source.meta().grid == *chunked.grid()
+                && source.encoding().is_some()
+                && source.encoding() == store.encoding()
+        });
+        let folded = store_level(
+            &chunked,
+            store.as_ref(),
+            factors,
+            how,
+            source.as_deref(),
+            &compute,
+        )?;
         shapes.push(shape);
         if !last {
             (level, held) = match folded {
@@ -378,21 +387,21 @@ where
     Ok(shapes)
 }
 
-/// Stores `level` and, in the same pass, the next level (each window of
-/// `factors` reduced by `how`) in memory, when that fits in a quarter of
-/// the budget and no window crosses a chunk of `level`; `None` (and
-/// `level` stored alone) otherwise. The next level comes with its bytes.
-fn store_folding<T: CoarsenElement>(
+/// Stores `level`, and in the same pass the next level in memory (each
+/// window of `factors` reduced by `how`) when that fits in a quarter of
+/// the budget and no window crosses a chunk of `level`. The next level
+/// comes with its bytes; `None` when it was not made. Chunks of
+/// `copy_from`, a store with the encoding and grid of `store`, are copied
+/// as stored instead of being encoded again.
+fn store_level<T: CoarsenElement>(
     level: &Array<T>,
     store: &dyn ChunkStore,
     factors: &[u64],
-    how: Downsample,
+    how: Option<Downsample>,
+    copy_from: Option<&dyn ChunkStore>,
     options: &ComputeOptions,
 ) -> Result<Option<(Array<T>, u64)>> {
     let next_shape = half(&level.shape(), factors);
-    let next_bytes = next_shape
-        .iter()
-        .try_fold(std::mem::size_of::<T>() as u64, |n, &d| n.checked_mul(d));
     let max_mem = options.plan_budget().max_mem;
     let windows_within_chunks = level.grid().axes().iter().zip(factors).all(|(axis, &f)| {
         let mut at = 0;
@@ -401,19 +410,21 @@ fn store_folding<T: CoarsenElement>(
             at == axis.len() || at.is_multiple_of(f)
         })
     });
-    let next_bytes = match next_bytes {
-        Some(bytes) if windows_within_chunks && bytes <= max_mem / 4 => bytes,
-        _ => {
-            level.store_with(store, options)?;
-            return Ok(None);
-        }
-    };
-    let mut next = ArrayD::<T>::from_elem(
-        IxDyn(&next_shape.iter().map(|&n| n as usize).collect::<Vec<_>>()),
-        T::default(),
+    let fold = how.zip(
+        next_shape
+            .iter()
+            .try_fold(std::mem::size_of::<T>() as u64, |n, &d| n.checked_mul(d))
+            .filter(|&bytes| windows_within_chunks && bytes <= max_mem / 4),
     );
-    let cells = std::sync::Mutex::new(next.view_mut());
-    let fold = |_: &[u64], region: &Region, values: &ArrayD<T>| -> Result<()> {
+    let next_bytes = fold.map_or(0, |(_, bytes)| bytes);
+    let next = fold.map(|_| {
+        let shape: Vec<usize> = next_shape.iter().map(|&n| n as usize).collect();
+        std::sync::Mutex::new(ArrayD::<T>::from_elem(IxDyn(&shape), T::default()))
+    });
+    let fold_block = |region: &Region, values: &ArrayD<T>| -> Result<()> {
+        let (Some((how, _)), Some(next)) = (fold, &next) else {
+            return Ok(());
+        };
         let reduced = reduce_windows(values, factors, how);
         let start: Vec<u64> = region
             .start()
@@ -427,15 +438,34 @@ fn store_folding<T: CoarsenElement>(
             .map(|(&s, &n)| s + n as u64)
             .collect();
         let within = Region::new(start, stop)?;
-        let mut cells = cells.lock().unwrap_or_else(|p| p.into_inner());
-        cells
-            .slice_mut(slice_of(&within).as_slice())
+        let mut next = next.lock().unwrap_or_else(|p| p.into_inner());
+        next.slice_mut(slice_of(&within).as_slice())
             .assign(&reduced);
         Ok(())
     };
     let run_options = options.clone().max_mem(max_mem - next_bytes);
-    level.store_observed(store, &run_options, fold)?;
-    drop(cells);
+    match copy_from {
+        Some(source) => {
+            level.for_each_block(&run_options, |index, region, values| {
+                if let Some(encoded) = source.read_encoded_chunk(index)? {
+                    store.write_encoded_chunk(index, encoded)?;
+                }
+                fold_block(region, &values)
+            })?;
+        }
+        None if next.is_some() => {
+            level.store_observed(store, &run_options, |_, region, values| {
+                fold_block(region, values)
+            })?;
+        }
+        None => {
+            level.store_with(store, &run_options)?;
+        }
+    }
+    let Some(next) = next else {
+        return Ok(None);
+    };
+    let next = next.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(Some((
         Array::from_ndarray(next, level.grid().chunk_shape())?,
         next_bytes,
@@ -574,9 +604,16 @@ mod tests {
             MemoryStore::new("level", meta)
         };
         for how in [Downsample::Mean, Downsample::Max, Downsample::Mode] {
-            let (next, bytes) = store_folding(&level, &store(&level), &[2, 2, 2], how, &options)
-                .unwrap()
-                .expect("folded");
+            let (next, bytes) = store_level(
+                &level,
+                &store(&level),
+                &[2, 2, 2],
+                Some(how),
+                None,
+                &options,
+            )
+            .unwrap()
+            .expect("folded");
             let want = level.coarsen(&[2, 2, 2], how, CoarsenBoundary::Pad);
             assert_eq!(next.compute().unwrap(), want.compute().unwrap(), "{how:?}");
             assert_eq!(bytes, 8 * 20 * 20 * 2);
@@ -584,10 +621,24 @@ mod tests {
         // A window across chunks of 3, or a next level over a quarter of
         // `max_mem`: not folded.
         let odd = level.rechunk(vec![3, 8, 8]);
-        let folded = store_folding(&odd, &store(&odd), &[2, 2, 2], Downsample::Mean, &options);
+        let folded = store_level(
+            &odd,
+            &store(&odd),
+            &[2, 2, 2],
+            Some(Downsample::Mean),
+            None,
+            &options,
+        );
         assert!(folded.unwrap().is_none());
         let tight = options.clone().max_mem(20_000).threads(1);
-        let folded = store_folding(&level, &store(&level), &[2, 2, 2], Downsample::Mean, &tight);
+        let folded = store_level(
+            &level,
+            &store(&level),
+            &[2, 2, 2],
+            Some(Downsample::Mean),
+            None,
+            &tight,
+        );
         assert!(folded.unwrap().is_none());
     }
 }

@@ -10,10 +10,12 @@ mod counting;
 mod support;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use ndchunk::chunking::Region;
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, Scalar, ZarrStore};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, Scalar, ZarrStore};
 use ndchunk::{write_pyramid, Array, ComputeOptions, DynArray, PyramidMethod, PyramidOptions};
 
 use cli::{chunkctl, s};
@@ -152,7 +154,7 @@ fn levels_folded_in_memory_equal_levels_read_back() {
             let store = ZarrStore::open(&dst, level).unwrap();
             let shape = store.meta().shape();
             store
-                .read_region::<f64>(&ndchunk::chunking::Region::from_shape(&shape))
+                .read_region::<f64>(&Region::from_shape(&shape))
                 .unwrap()
         };
         levels.push([read("0"), read("1"), read("2")]);
@@ -160,6 +162,92 @@ fn levels_folded_in_memory_equal_levels_read_back() {
     assert_eq!(levels[0], levels[1]);
     assert_eq!(levels[0][0], values);
     assert_eq!(levels[0][2].shape(), &[5, 12, 10]);
+}
+
+/// A store counting the chunks read as stored (encoded), over a Zarr store.
+struct Spy {
+    inner: ZarrStore,
+    encoded_reads: AtomicUsize,
+}
+
+impl ChunkStore for Spy {
+    fn meta(&self) -> &ArrayMeta {
+        self.inner.meta()
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>, IoError> {
+        self.inner.read_chunk_bytes(chunk)
+    }
+    fn write_chunk_bytes(&self, chunk: &[u64], bytes: &[u8]) -> Result<(), IoError> {
+        self.inner.write_chunk_bytes(chunk, bytes)
+    }
+    fn chunk_exists(&self, chunk: &[u64]) -> Result<bool, IoError> {
+        self.inner.chunk_exists(chunk)
+    }
+    fn encoding(&self) -> Option<String> {
+        self.inner.encoding()
+    }
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>, IoError> {
+        self.encoded_reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.read_encoded_chunk(chunk)
+    }
+}
+
+/// Level 0 is copied chunk for chunk, as stored, from a Zarr source with
+/// the pyramid's chunks and codec (nothing encoded again), and written
+/// anew when the chunks differ; the levels are the same either way.
+#[test]
+fn level_zero_is_copied_as_stored_when_the_source_is_encoded_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = volume(dir.path());
+    let plain = ZarrStore::open(&plain, "/").unwrap();
+    // The pyramid's default codec.
+    let zstd = ZarrCodec::Blosc {
+        cname: "zstd".into(),
+        clevel: 3,
+        shuffle: "bitshuffle".into(),
+    };
+    let spec = ZarrArraySpec::new(plain.meta().clone(), ZarrFormat::V3, zstd);
+    let path = dir.path().join("zstd.zarr");
+    let source = ZarrStore::create(&path, "/", &spec).unwrap();
+    DynArray::from_store(Arc::new(plain))
+        .unwrap()
+        .store(&source)
+        .unwrap();
+    let spy = Arc::new(Spy {
+        inner: ZarrStore::open(&path, "/").unwrap(),
+        encoded_reads: AtomicUsize::new(0),
+    });
+    let image = DynArray::from_store(spy.clone()).unwrap();
+    let quiet = PyramidOptions::new()
+        .levels(3)
+        .compute(ComputeOptions::new().progress(false));
+    let mut levels = Vec::new();
+    for (name, options, copied) in [
+        ("same.ome.zarr", quiet.clone(), 3 * 3 * 3),
+        ("other.ome.zarr", quiet.clone().chunks(&[4, 16, 16]), 0),
+    ] {
+        let dst = dir.path().join(name);
+        write_pyramid(&image, &dst, &options).unwrap();
+        assert_eq!(
+            spy.encoded_reads.swap(0, Ordering::Relaxed),
+            copied,
+            "{name}"
+        );
+        let read = |level: &str| {
+            let store = ZarrStore::open(&dst, level).unwrap();
+            let shape = store.meta().shape();
+            store
+                .read_region::<u16>(&Region::from_shape(&shape))
+                .unwrap()
+        };
+        levels.push([read("0"), read("1"), read("2")]);
+    }
+    assert_eq!(levels[0], levels[1]);
+    let whole = Region::from_shape(&source.meta().shape());
+    assert_eq!(levels[0][0], source.read_region::<u16>(&whole).unwrap());
 }
 
 #[test]

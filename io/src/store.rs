@@ -8,6 +8,14 @@ use crate::element::Element;
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
 
+/// The error of a store whose chunks cannot be copied as stored.
+pub(crate) fn not_copyable(location: String) -> IoError {
+    IoError::Storage {
+        location,
+        message: "this store's chunks cannot be copied as stored".into(),
+    }
+}
+
 /// One stored array, whatever the format. Object-safe, so that stores opened
 /// at run time are `Box<dyn ChunkStore>`; the typed helpers are in
 /// [`ChunkStoreExt`].
@@ -50,6 +58,29 @@ pub trait ChunkStore: Send + Sync {
 
     /// Whether a chunk has been written.
     fn chunk_exists(&self, chunk: &[u64]) -> Result<bool>;
+
+    /// How the store encodes its chunks (format, dtype, chunk shape, fill
+    /// value, codecs), where its chunks can be copied as stored: two
+    /// stores of equal encodings hold interchangeable encoded chunks.
+    /// `None` (the default) where they cannot.
+    fn encoding(&self) -> Option<String> {
+        None
+    }
+
+    /// One chunk as stored, encoded (`None` if never written), for
+    /// [`write_encoded_chunk`](Self::write_encoded_chunk) into a store of
+    /// the same [`encoding`](Self::encoding).
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>> {
+        let _ = chunk;
+        Err(not_copyable(self.location()))
+    }
+
+    /// Writes a chunk read by [`read_encoded_chunk`](Self::read_encoded_chunk)
+    /// from a store of the same [`encoding`](Self::encoding), as it is.
+    fn write_encoded_chunk(&self, chunk: &[u64], encoded: Vec<u8>) -> Result<()> {
+        let _ = (chunk, encoded);
+        Err(not_copyable(self.location()))
+    }
 
     /// The decoded bytes of any region, read from the chunks it touches and
     /// only those.

@@ -90,7 +90,7 @@ pub(super) fn source<T: Element>(
     scratch_bytes: u64,
     read: impl Fn(&Region) -> Result<ArrayD<T>> + Send + Sync + 'static,
 ) -> Array<T> {
-    lending_source(name, grid, scratch_bytes, read, None)
+    lending_source(name, grid, scratch_bytes, read, None, None)
 }
 
 /// A source that can also lend its values where they lie ([`HoldFn`]).
@@ -100,6 +100,7 @@ fn lending_source<T: Element>(
     scratch_bytes: u64,
     read: impl Fn(&Region) -> Result<ArrayD<T>> + Send + Sync + 'static,
     hold: Option<Arc<HoldFn>>,
+    store: Option<Arc<dyn ChunkStore>>,
 ) -> Array<T> {
     let read = move |region: &Region| read(region).map(block);
     Array::from_node(Node::new(
@@ -110,6 +111,7 @@ fn lending_source<T: Element>(
             read: Arc::new(read),
             scratch_bytes,
             hold,
+            store,
         },
     ))
 }
@@ -129,7 +131,17 @@ impl<T: Element> Array<T> {
             0,
             read,
             Some(Arc::new(hold)),
+            None,
         ))
+    }
+
+    /// The store this array reads as it is, chunk for chunk (an array
+    /// from [`Array::from_store`] with no operation after it).
+    pub(crate) fn as_stored(&self) -> Option<Arc<dyn ChunkStore>> {
+        match self.node.kind() {
+            NodeKind::Source { store, .. } => store.clone(),
+            _ => None,
+        }
     }
 
     /// An array over a chunk store, with the store's chunks. Reads nothing
@@ -151,6 +163,7 @@ impl<T: Element> Array<T> {
             .max_block_elements()
             .saturating_mul(2 * T::DTYPE.size() as u64);
         let name = format!("from_store({})", store.location());
+        let as_stored = store.clone();
         let chunks = grid.clone();
         let whole_chunk = move |region: &Region| {
             chunks
@@ -201,6 +214,7 @@ impl<T: Element> Array<T> {
             scratch,
             read,
             Some(Arc::new(hold)),
+            Some(as_stored),
         ))
     }
 

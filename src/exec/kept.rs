@@ -174,6 +174,7 @@ impl Kept {
                 read: Arc::new(read),
                 scratch_bytes: 0,
                 hold,
+                store: None,
             },
         )
     }

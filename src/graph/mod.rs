@@ -149,6 +149,9 @@ pub(crate) enum NodeKind {
         /// Lends the values over a region without copying them (an
         /// in-memory array, one decoded chunk), for lane kernels.
         hold: Option<Arc<HoldFn>>,
+        /// The store read as it is, chunk for chunk (`from_store`): where
+        /// its chunks may be copied as stored.
+        store: Option<Arc<dyn ndchunk_io::ChunkStore>>,
     },
     /// A blockwise kernel over inputs of the same shape, each evaluated
     /// over the output's region.
@@ -326,10 +329,12 @@ impl Node {
                 read,
                 scratch_bytes,
                 hold,
+                store,
             } => NodeKind::Source {
                 read: read.clone(),
                 scratch_bytes: *scratch_bytes,
                 hold: hold.clone(),
+                store: store.clone(),
             },
             NodeKind::Invalid { message } => NodeKind::Invalid {
                 message: message.clone(),

@@ -399,4 +399,62 @@ impl ChunkStore for ZarrStore {
         self.chunk_region(chunk)?;
         Ok(self.storage_size(chunk)?.is_some())
     }
+
+    /// The array's metadata without what does not change a chunk's bytes
+    /// (shape, attributes, names, key encoding); `None` when sharded or
+    /// transformed, where a stored object is not one chunk.
+    fn encoding(&self) -> Option<String> {
+        let mut doc = serde_json::to_value(self.array.metadata()).ok()?;
+        let fields = doc.as_object_mut()?;
+        let sharded = fields
+            .get("codecs")
+            .and_then(|c| c.as_array())
+            .is_some_and(|codecs| {
+                codecs
+                    .iter()
+                    .any(|c| c.get("name").and_then(|n| n.as_str()) == Some("sharding_indexed"))
+            });
+        let transformed = fields
+            .get("storage_transformers")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty());
+        if sharded || transformed {
+            return None;
+        }
+        for key in [
+            "shape",
+            "attributes",
+            "dimension_names",
+            "chunk_key_encoding",
+            "dimension_separator",
+        ] {
+            fields.remove(key);
+        }
+        Some(doc.to_string())
+    }
+
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>> {
+        self.chunk_region(chunk)?;
+        if self.encoding().is_none() {
+            return Err(crate::store::not_copyable(self.location.clone()));
+        }
+        self.array
+            .retrieve_encoded_chunk(chunk)
+            .map_err(|e| self.chunk_error(chunk, e))
+    }
+
+    fn write_encoded_chunk(&self, chunk: &[u64], encoded: Vec<u8>) -> Result<()> {
+        self.chunk_region(chunk)?;
+        if self.encoding().is_none() {
+            return Err(crate::store::not_copyable(self.location.clone()));
+        }
+        // SAFETY: the contract of `write_encoded_chunk` is bytes read from a
+        // store of this encoding, which are a chunk encoded as this array's
+        // codecs encode it.
+        unsafe {
+            self.array
+                .store_encoded_chunk(chunk, zarrs::storage::Bytes::from(encoded))
+        }
+        .map_err(|e| self.chunk_error(chunk, e))
+    }
 }
