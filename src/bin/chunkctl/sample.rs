@@ -193,7 +193,7 @@ fn voxel(at: [u64; 3], shape: [u64; 3]) -> u16 {
         h ^ (h >> 29)
     };
     let background =
-        800.0 + 400.0 * at[0] as f64 / shape[0] as f64 + 600.0 * at[2] as f64 / shape[2] as f64;
+        100.0 + 150.0 * at[0] as f64 / shape[0] as f64 + 200.0 * at[2] as f64 / shape[2] as f64;
     let cell = [at[0] / CELL, at[1] / CELL, at[2] / CELL];
     let h = hash(cell[0], cell[1], cell[2]);
     let radius = 4.0 + (h % 9) as f64;
