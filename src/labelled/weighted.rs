@@ -6,11 +6,9 @@
 
 use super::arith::Arith;
 use super::data_array::DataArray;
-use super::variable::Variable;
 use super::{Attrs, Dims};
-use crate::array::{DynArray, Reduction};
+use crate::array::DynArray;
 use crate::error::{Error, Result};
-use crate::ops::layout::Index;
 
 /// A [`DataArray`] with weights (see [`DataArray::weighted`]).
 #[derive(Debug, Clone)]
@@ -73,48 +71,20 @@ impl Weighted {
     }
 
     /// The weighted mean over `dims`: the weighted sum over the sum of the
-    /// weights of the values present (NaN where none is). Both sums are
-    /// one reduction (of the two stacked along a new axis, in one block),
-    /// so the array is read once.
+    /// weights of the values present (NaN where none is).
     pub fn mean(&self, dims: impl Into<Dims>) -> Result<DataArray> {
+        let dims = dims.into();
         let present = self
             .array
-            .map_f64("notnull", |x| if x.is_nan() { 0.0 } else { 1.0 })
-            .arith(Arith::Mul, &self.weights, super::Join::Inner)?;
-        let filled = self
-            .array
-            .map_f64("fillna(0)", |x| if x.is_nan() { 0.0 } else { x })
-            .arith(Arith::Mul, &self.weights, super::Join::Inner)?;
-        debug_assert_eq!(filled.dims(), present.dims());
-        let dims = dims.into().resolve(filled.dims())?;
-        let axes: Vec<usize> = dims
-            .iter()
-            .filter_map(|d| filled.variable.axis(d))
-            .map(|a| a + 1)
-            .collect();
-        let (filled_data, present_data) = (
-            filled.variable.data.as_f64(),
-            present.variable.data.as_f64(),
-        );
-        // The pair in one block, the other axes chunked as they are.
-        let mut axes_chunks = vec![ndchunk_chunking::AxisChunks::from_sizes(&[2])?];
-        axes_chunks.extend(filled_data.grid().axes().iter().cloned());
-        let chunks = crate::Chunks::Grid(ndchunk_chunking::ChunkGrid::new(axes_chunks));
-        let both = crate::ops::layout::stack(&[filled_data, present_data], 0).rechunk(chunks);
-        let sums = DynArray::from(both).reduce(Reduction::Sum, &axes, false);
-        let part = |k: i64| {
-            let mut at = vec![Index::ALL; sums.ndim()];
-            at[0] = Index::At(k);
-            sums.slice(&at).as_f64()
-        };
-        let total = part(1).map("where(!=0)", |w| if w == 0.0 { f64::NAN } else { w });
-        let mean = &part(0) / &total;
-        let kept = filled.dims().iter().filter(|d| !dims.contains(d)).cloned();
-        Ok(DataArray {
-            name: self.array.name.clone(),
-            variable: Variable::new(kept.collect(), DynArray::from(mean)),
-            coords: super::coords_without(&filled.coords, &dims),
-        })
+            .map_f64("notnull", |x| if x.is_nan() { 0.0 } else { 1.0 });
+        let total = present
+            .arith(Arith::Mul, &self.weights, super::Join::Inner)?
+            .reduce(crate::array::Reduction::Sum, dims.clone(), Some(false))?;
+        let total = total.map_f64("where(!=0)", |w| if w == 0.0 { f64::NAN } else { w });
+        let sum = self.sum(dims)?;
+        Ok(sum
+            .arith(Arith::Div, &total, super::Join::Inner)?
+            .renamed_as(&self.array))
     }
 }
 
