@@ -560,12 +560,33 @@ impl DatasetGroupBy {
         self.each(|g| g.var(ddof))
     }
 
-    /// The median of each group (see [`GroupBy::median`]).
+    /// The median of each group of every grouped variable (see
+    /// [`GroupBy::median`]).
+    ///
+    /// ```
+    /// use ndchunk::{Array, Coord, DataArray, Dataset, Values};
+    /// let x = Coord::new(&["x"], Values::float(ndarray::arr1(&[1.0, 2.0, 1.0, 2.0, 1.0]).into_dyn())).unwrap();
+    /// let a = DataArray::new(Array::<i32>::arange(5, [2]).unwrap(), &["x"]).unwrap().with_coord("x", x).unwrap();
+    /// let ds = Dataset::new().with_var("a", a).unwrap();
+    /// let medians = ds.groupby("x").unwrap().median().unwrap();
+    /// // Positions 0, 2, 4 and 1, 3; integers give float64.
+    /// assert_eq!(medians.get("a").unwrap().values::<f64>().unwrap().into_raw_vec_and_offset().0, vec![2.0, 2.0]);
+    /// ```
     pub fn median(&self) -> Result<super::Dataset> {
         self.each(GroupBy::median)
     }
 
-    /// The `q`-th quantile of each group (see [`GroupBy::quantile`]).
+    /// The `q`-th quantile of each group of every grouped variable (see
+    /// [`GroupBy::quantile`]).
+    ///
+    /// ```
+    /// use ndchunk::{Array, Coord, DataArray, Dataset, Values};
+    /// let x = Coord::new(&["x"], Values::float(ndarray::arr1(&[1.0, 2.0, 1.0, 2.0, 1.0]).into_dyn())).unwrap();
+    /// let a = DataArray::new(Array::<f32>::arange(5, [2]).unwrap(), &["x"]).unwrap().with_coord("x", x).unwrap();
+    /// let ds = Dataset::new().with_var("a", a).unwrap();
+    /// let q = ds.groupby("x").unwrap().quantile(0.75).unwrap();
+    /// assert_eq!(q.get("a").unwrap().values::<f64>().unwrap().into_raw_vec_and_offset().0, vec![3.0, 2.5]);
+    /// ```
     pub fn quantile(&self, q: f64) -> Result<super::Dataset> {
         self.each(|g| g.quantile(q))
     }
