@@ -106,6 +106,9 @@ pub(crate) struct BlockInputs {
     region: Box<InputRegionFn>,
     /// The most elements that region holds (for projected bytes).
     max_elements: u64,
+    /// Input axes every block reads whole (`map_blocks`' dropped axes),
+    /// whose chunks do not change a task's size.
+    whole_axes: Vec<usize>,
 }
 
 impl BlockInputs {
@@ -117,7 +120,19 @@ impl BlockInputs {
         Self {
             region: Box::new(region),
             max_elements,
+            whole_axes: Vec::new(),
         }
+    }
+
+    /// The same, saying that every block reads the input `axes` whole.
+    pub(crate) fn reading_whole(mut self, axes: Vec<usize>) -> Self {
+        self.whole_axes = axes;
+        self
+    }
+
+    /// The input axes every block reads whole.
+    pub(crate) fn whole_axes(&self) -> &[usize] {
+        &self.whole_axes
     }
 
     /// Inputs read over the output block itself (of `grid`).

@@ -4,8 +4,10 @@
 //! any calendar.
 //! Reductions run in one pass over the data whatever the number of groups
 //! (each chunk folds into per-group partials, combined in the reduction
-//! tree); groupby arithmetic gathers the small right-hand side by label
-//! inside the blockwise task.
+//! tree); `median` and `quantile`, which no partial folds into, read the
+//! grouped dimension whole in each task instead (`group_quantile.rs`);
+//! groupby arithmetic gathers the small right-hand side by label inside
+//! the blockwise task.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,15 +27,15 @@ use crate::ops::GroupStat;
 /// A [`DataArray`] grouped along a dimension (see [`DataArray::groupby`]).
 #[derive(Debug, Clone)]
 pub struct GroupBy {
-    array: DataArray,
+    pub(super) array: DataArray,
     /// The dimension grouped along.
-    dim: String,
+    pub(super) dim: String,
     /// The groups' dimension and coordinate name (`month`).
-    name: String,
+    pub(super) name: String,
     /// Each group's label, sorted.
-    labels: Values,
+    pub(super) labels: Values,
     /// The group of each position along `dim` (`u32::MAX`: none).
-    group_of: Arc<[u32]>,
+    pub(super) group_of: Arc<[u32]>,
 }
 
 /// A label that sorts and compares exactly: integers (date components,
@@ -346,10 +348,7 @@ impl GroupBy {
     /// and maxima keep the dtype).
     pub(crate) fn reduce(&self, stat: GroupStat, skipna: bool) -> Result<DataArray> {
         let var = &self.array.variable;
-        let axis = var.axis(&self.dim).ok_or_else(|| Error::Internal {
-            operation: "groupby".into(),
-            message: "the grouped dimension left the array".into(),
-        })?;
+        let axis = self.axis()?;
         let dtype = var.data.dtype();
         let skipna = skipna && dtype.is_float();
         let values =
@@ -365,7 +364,25 @@ impl GroupBy {
             _ => DType::Float64,
         };
         let data = crate::with_dtype!(out, T => DynArray::from(wide.astype::<T>()));
-        let mut dims = var.dims.clone();
+        Ok(self.result(axis, data))
+    }
+
+    /// The axis of the grouped dimension in the array.
+    pub(super) fn axis(&self) -> Result<usize> {
+        self.array
+            .variable
+            .axis(&self.dim)
+            .ok_or_else(|| Error::Internal {
+                operation: "groupby".into(),
+                message: "the grouped dimension left the array".into(),
+            })
+    }
+
+    /// A reduction's result: `data`, whose `axis` (the grouped
+    /// dimension's) now holds one place per group, named and labelled by
+    /// the groups; the array's other coordinates kept, attributes not.
+    pub(super) fn result(&self, axis: usize, data: DynArray) -> DataArray {
+        let mut dims = self.array.variable.dims.clone();
         dims[axis] = self.name.clone();
         let mut coords = super::coords_without(&self.array.coords, std::slice::from_ref(&self.dim));
         coords.insert(
@@ -377,11 +394,11 @@ impl GroupBy {
                 encoding: Attrs::new(),
             },
         );
-        Ok(DataArray {
+        DataArray {
             name: self.array.name.clone(),
             variable: Variable::new(dims, data),
             coords,
-        })
+        }
     }
 
     /// Groupby arithmetic (xarray's `x.groupby("time.month") - clim`):
@@ -541,6 +558,37 @@ impl DatasetGroupBy {
     /// The variance of each group with `ddof`.
     pub fn var(&self, ddof: u64) -> Result<super::Dataset> {
         self.each(|g| g.var(ddof))
+    }
+
+    /// The median of each group of every grouped variable (see
+    /// [`GroupBy::median`]).
+    ///
+    /// ```
+    /// use ndchunk::{Array, Coord, DataArray, Dataset, Values};
+    /// let x = Coord::new(&["x"], Values::float(ndarray::arr1(&[1.0, 2.0, 1.0, 2.0, 1.0]).into_dyn())).unwrap();
+    /// let a = DataArray::new(Array::<i32>::arange(5, [2]).unwrap(), &["x"]).unwrap().with_coord("x", x).unwrap();
+    /// let ds = Dataset::new().with_var("a", a).unwrap();
+    /// let medians = ds.groupby("x").unwrap().median().unwrap();
+    /// // Positions 0, 2, 4 and 1, 3; integers give float64.
+    /// assert_eq!(medians.get("a").unwrap().values::<f64>().unwrap().into_raw_vec_and_offset().0, vec![2.0, 2.0]);
+    /// ```
+    pub fn median(&self) -> Result<super::Dataset> {
+        self.each(GroupBy::median)
+    }
+
+    /// The `q`-th quantile of each group of every grouped variable (see
+    /// [`GroupBy::quantile`]).
+    ///
+    /// ```
+    /// use ndchunk::{Array, Coord, DataArray, Dataset, Values};
+    /// let x = Coord::new(&["x"], Values::float(ndarray::arr1(&[1.0, 2.0, 1.0, 2.0, 1.0]).into_dyn())).unwrap();
+    /// let a = DataArray::new(Array::<f32>::arange(5, [2]).unwrap(), &["x"]).unwrap().with_coord("x", x).unwrap();
+    /// let ds = Dataset::new().with_var("a", a).unwrap();
+    /// let q = ds.groupby("x").unwrap().quantile(0.75).unwrap();
+    /// assert_eq!(q.get("a").unwrap().values::<f64>().unwrap().into_raw_vec_and_offset().0, vec![3.0, 2.5]);
+    /// ```
+    pub fn quantile(&self, q: f64) -> Result<super::Dataset> {
+        self.each(|g| g.quantile(q))
     }
 
     /// Groupby arithmetic with `other`'s variable of each name (xarray's

@@ -16,6 +16,7 @@ mod data_array;
 mod dataset;
 mod decode;
 mod display;
+mod group_quantile;
 mod groupby;
 mod open;
 mod quantile;

@@ -281,7 +281,7 @@ impl BlockLayout {
         Ok(Self {
             inputs: arrays.iter().map(|a| a.node().clone()).collect(),
             output,
-            block_inputs: BlockInputs::new(region, max_elements),
+            block_inputs: BlockInputs::new(region, max_elements).reading_whole(dropped),
         })
     }
 }

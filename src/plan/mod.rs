@@ -471,6 +471,9 @@ fn reduce_stage(node: &Arc<Node>) -> Stage {
 /// A chunk shape for the stage's input that would fit: the current largest
 /// chunk with its longest axes halved until the projection fits.
 fn suggest_chunks(stage: &Stage, max_mem: u64) -> String {
+    if let Some(suggestion) = suggest_around_whole_axes(stage, max_mem) {
+        return suggestion;
+    }
     let grid = stage.input_grid();
     let now: Vec<u64> = grid.axes().iter().map(|a| a.max_chunk()).collect();
     let elements = |s: &[u64]| s.iter().product::<u64>().max(1);
@@ -487,4 +490,75 @@ fn suggest_chunks(stage: &Stage, max_mem: u64) -> String {
         shape[axis] = len.div_ceil(2);
     }
     format!("rechunk its input from chunks of {now:?} to about {shape:?}")
+}
+
+/// When a whole-block kernel fused into the stage reads some axes of its
+/// input whole (`map_blocks`' dropped axes: a quantile, a group median),
+/// only the chunks of its other axes change a task's size: the chunk shape
+/// for that input (the largest such one) with its other axes halved, the
+/// longest first, until the projection fits. `None` when no such kernel.
+fn suggest_around_whole_axes(stage: &Stage, max_mem: u64) -> Option<String> {
+    let mut seen = HashSet::new();
+    let mut todo = vec![&stage.node];
+    let mut widest: Option<(&Arc<Node>, &crate::graph::BlockInputs)> = None;
+    while let Some(node) = todo.pop() {
+        // The stage's own node, and what fuses under it (up to other
+        // stages' results).
+        let fused = Arc::ptr_eq(node, &stage.node) || !is_stage(node);
+        if !seen.insert(node.id()) || !fused {
+            continue;
+        }
+        if let NodeKind::Map {
+            regions: crate::graph::MapRegions::Blocks(reads),
+            ..
+        } = node.kind()
+        {
+            let wider = widest.is_none_or(|(_, w)| reads.max_elements() > w.max_elements());
+            if !reads.whole_axes().is_empty() && wider {
+                widest = Some((node, reads.as_ref()));
+            }
+        }
+        todo.extend(node.inputs());
+    }
+    let (kernel, reads) = widest?;
+    let input = kernel.inputs().into_iter().next()?;
+    let whole = reads.whole_axes();
+    let now: Vec<u64> = input.grid().axes().iter().map(|a| a.max_chunk()).collect();
+    let mut slab = now.clone();
+    for &k in whole {
+        slab[k] = input.grid().axis(k).len();
+    }
+    let elements = |s: &[u64]| s.iter().product::<u64>().max(1) as f64;
+    let needed = stage.required_bytes() as f64;
+    let scale = |s: &[u64]| needed * elements(s) / elements(&slab);
+    let mut shape = slab.clone();
+    let what = format!(
+        "{} reads all of axis {} in each task",
+        kernel.name(),
+        whole
+            .iter()
+            .map(|&k| format!("{k} ({} elements)", slab[k]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    while scale(&shape) > max_mem as f64 * 0.9 {
+        let longest = (0..shape.len())
+            .filter(|k| !whole.contains(k))
+            .max_by_key(|&k| shape[k]);
+        match longest {
+            Some(k) if shape[k] > 1 => shape[k] = shape[k].div_ceil(2),
+            _ => {
+                return Some(format!(
+                    "{what}, which max_mem cannot hold even with one element of the others"
+                ))
+            }
+        }
+    }
+    for &k in whole {
+        shape[k] = now[k];
+    }
+    Some(format!(
+        "{what}, so only the other axes' chunks make it smaller: rechunk its input from \
+         chunks of {now:?} to about {shape:?}"
+    ))
 }
