@@ -520,21 +520,30 @@ fn a_label_held_twice_keeps_the_dimension_as_pandas() {
     assert!(once.dims().is_empty());
 }
 
-/// numpy's result dtype of `a + b` and `a / b` for every pair of numeric
-/// dtypes, as `{"int8,uint8": ["int16", "float64"], …}`.
+/// numpy's result of `a + b`, `a - b`, `a * b` and `a / b` for every
+/// pair of dtypes of ones, booleans included, as `{"int8,uint8": [["int16",
+/// 2.0], …], …}` in that order of operators; `null` where numpy raises
+/// (a boolean minus a boolean).
 const NUMPY_PROMOTION: &str = r#"
-import json, itertools
+import json, itertools, operator
 import numpy as np
-names = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
+names = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 out = {}
 for a, b in itertools.product(names, names):
     x, y = np.ones(1, a), np.ones(1, b)
-    out[f"{a},{b}"] = [str((x + y).dtype), str((x / y).dtype)]
+    row = []
+    for op in [operator.add, operator.sub, operator.mul, operator.truediv]:
+        try:
+            r = op(x, y)
+            row.append([str(r.dtype), float(r[0])])
+        except TypeError:
+            row.append(None)
+    out[f"{a},{b}"] = row
 print(json.dumps(out))
 "#;
 
 #[test]
-fn arithmetic_result_dtypes_are_numpys() {
+fn arithmetic_result_dtypes_and_values_are_numpys_booleans_included() {
     let Some(python) = support::python_peer() else {
         return;
     };
@@ -552,14 +561,24 @@ fn arithmetic_result_dtypes_are_numpys() {
     };
     for (pair, want) in &table {
         let (a, b) = pair.split_once(',').unwrap();
-        let sum = ones(a).arith(Arith::Add, &ones(b), Join::Inner).unwrap();
-        let quotient = ones(a).arith(Arith::Div, &ones(b), Join::Inner).unwrap();
-        assert_eq!(sum.dtype().name(), want[0].as_str().unwrap(), "{pair}: +");
-        assert_eq!(
-            quotient.dtype().name(),
-            want[1].as_str().unwrap(),
-            "{pair}: /"
-        );
-        assert_eq!(sum.values::<f64>().unwrap()[[0]], 2.0, "{pair}");
+        for (op, want) in [Arith::Add, Arith::Sub, Arith::Mul, Arith::Div]
+            .into_iter()
+            .zip(want.as_array().unwrap())
+        {
+            let got = ones(a).arith(op, &ones(b), Join::Inner);
+            if want.is_null() {
+                let e = got.unwrap_err().to_string();
+                assert!(e.contains("boolean"), "{pair} {op:?}: {e}");
+                continue;
+            }
+            let got = got.unwrap_or_else(|e| panic!("{pair} {op:?}: {e}"));
+            assert_eq!(
+                got.dtype().name(),
+                want[0].as_str().unwrap(),
+                "{pair} {op:?}"
+            );
+            let value = got.values::<f64>().unwrap()[[0]];
+            assert_eq!(value, want[1].as_f64().unwrap(), "{pair} {op:?}");
+        }
     }
 }

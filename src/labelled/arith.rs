@@ -13,7 +13,7 @@ use super::dataset::Dataset;
 use super::variable::Variable;
 use super::Attrs;
 use crate::array::{Array, DynArray};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::DType;
 use crate::ops::{where_, Numeric};
 
@@ -69,7 +69,7 @@ impl DataArray {
     pub fn arith(&self, op: Arith, other: &DataArray, join: Join) -> Result<DataArray> {
         let (a, b) = align(self, other, join)?;
         let (x, y, dims) = broadcast_pair(&a, &b);
-        let data = arith_dyn(&x, &y, op);
+        let data = arith_dyn(&x, &y, op)?;
         Ok(combine(&a, &b, dims, data))
     }
 
@@ -198,15 +198,27 @@ fn op_arrays<T: Numeric>(a: &Array<T>, b: &Array<T>, op: Arith) -> Array<T> {
 
 /// `a <op> b` in numpy's result type: [`promote`]d for `+ - *`, and for
 /// true division the same but at least a float (`float64` for integers).
-fn arith_dyn(a: &DynArray, b: &DynArray, op: Arith) -> DynArray {
+/// Two booleans stay booleans, as numpy's: `+` is `or`, `*` is `and`, and
+/// `-` is refused (numpy raises a `TypeError`).
+fn arith_dyn(a: &DynArray, b: &DynArray, op: Arith) -> Result<DynArray> {
+    if let (DynArray::Bool(x), DynArray::Bool(y)) = (a, b) {
+        match op {
+            Arith::Add => return Ok(x.logical_or(y.clone()).into()),
+            Arith::Mul => return Ok(x.logical_and(y.clone()).into()),
+            Arith::Sub => {
+                return Err(Error::Invalid {
+                    operation: "subtraction of two boolean arrays".into(),
+                    message: "numpy does not subtract booleans: use logical_xor".into(),
+                })
+            }
+            Arith::Div => {}
+        }
+    }
     let mut dtype = promote(a.dtype(), b.dtype());
     if op == Arith::Div && !dtype.is_float() {
         dtype = DType::Float64;
     }
-    if dtype == DType::Bool {
-        dtype = DType::Int64;
-    }
-    numeric(a, b, op, dtype).unwrap_or_else(|| op_arrays(&a.as_f64(), &b.as_f64(), op).into())
+    Ok(numeric(a, b, op, dtype).unwrap_or_else(|| op_arrays(&a.as_f64(), &b.as_f64(), op).into()))
 }
 
 /// `a <op> b` with both cast to `dtype` (a numeric dtype).
