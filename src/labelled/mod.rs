@@ -41,7 +41,7 @@ pub use dataset::Dataset;
 pub use groupby::{DatasetGroupBy, GroupBy};
 pub use open::{open_dataset, open_dataset_with, open_zarr, open_zarr_with, OpenOptions};
 pub use rolling::Rolling;
-pub use select::{Label, Sel};
+pub use select::{Label, Nearest, Sel};
 pub use values::Values;
 pub use variable::Coord;
 pub use weighted::Weighted;
