@@ -582,3 +582,115 @@ fn arithmetic_result_dtypes_and_values_are_numpys_booleans_included() {
         }
     }
 }
+
+/// xarray's `d1 <op> d2` for each `arithmetic_join`, of datasets with
+/// variables only one of them has, as `{"outer": {"x": [...], "vars":
+/// {"a": ["float64", [...]], …}}, …}` (variables in xarray's order).
+const DATASET_ARITHMETIC: &str = r#"
+import json, warnings
+import numpy as np, xarray as xr
+warnings.simplefilter("ignore")
+d1 = xr.Dataset({"a": ("x", [1.0, 2.0, 3.0]), "b": ("x", np.array([1, 2, 3], "float32")),
+                 "i": ("x", np.array([1, 2, 3], "int32"))}, coords={"x": [0.0, 1.0, 2.0]})
+d2 = xr.Dataset({"a": ("x", [10.0, 20.0, 30.0]), "c": ("x", np.array([1, 2, 3], "int16"))},
+                coords={"x": [1.0, 2.0, 3.0]})
+out = {}
+for join in ["inner", "outer", "left", "right"]:
+    with xr.set_options(arithmetic_join=join):
+        r = d1 - d2
+    out[join] = {"x": r.x.values.tolist(),
+                 "vars": {k: [str(v.dtype), [None if e != e else e for e in v.values.tolist()]]
+                          for k, v in r.data_vars.items()}}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn dataset_arithmetic_keeps_the_variables_one_side_has_by_the_join_as_xarray() {
+    use ndchunk::Dataset;
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let want: Value = serde_json::from_slice(&support::run_python(
+        &python,
+        DATASET_ARITHMETIC,
+        &[] as &[&str],
+    ))
+    .unwrap();
+    let var = |data: ndchunk::DynArray, x: &[f64]| {
+        let x = Coord::new(&["x"], Values::float(ndarray::arr1(x).into_dyn())).unwrap();
+        DataArray::new(data, &["x"])
+            .unwrap()
+            .with_coord("x", x)
+            .unwrap()
+    };
+    let (x1, x2) = ([0.0, 1.0, 2.0], [1.0, 2.0, 3.0]);
+    let floats = |v: [f64; 3]| Array::from_ndarray(ndarray::arr1(&v).into_dyn(), [2]).unwrap();
+    let d1 = Dataset::new()
+        .with_var("a", var(floats([1.0, 2.0, 3.0]).into(), &x1))
+        .unwrap()
+        .with_var(
+            "b",
+            var(floats([1.0, 2.0, 3.0]).astype::<f32>().into(), &x1),
+        )
+        .unwrap()
+        .with_var(
+            "i",
+            var(floats([1.0, 2.0, 3.0]).astype::<i32>().into(), &x1),
+        )
+        .unwrap();
+    let d2 = Dataset::new()
+        .with_var("a", var(floats([10.0, 20.0, 30.0]).into(), &x2))
+        .unwrap()
+        .with_var(
+            "c",
+            var(floats([1.0, 2.0, 3.0]).astype::<i16>().into(), &x2),
+        )
+        .unwrap();
+    for (join, want) in want.as_object().unwrap() {
+        let j = match join.as_str() {
+            "inner" => Join::Inner,
+            "outer" => Join::Outer,
+            "left" => Join::Left,
+            _ => Join::Right,
+        };
+        let got = d1.arith_dataset(Arith::Sub, &d2, j).unwrap();
+        let names: Vec<&str> = want["vars"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let want_x = &want["x"];
+        assert_eq!(
+            got.data_vars().collect::<Vec<_>>(),
+            names,
+            "{join}: variables"
+        );
+        for (name, want) in want["vars"].as_object().unwrap() {
+            let da = got.get(name).unwrap();
+            assert_eq!(
+                da.dtype().name(),
+                want[0].as_str().unwrap(),
+                "{join} {name}"
+            );
+            let x = da
+                .coord("x")
+                .unwrap()
+                .values()
+                .clone()
+                .float_values()
+                .unwrap();
+            let want_x: Vec<f64> = serde_json::from_value(want_x.clone()).unwrap();
+            assert_eq!(x, want_x, "{join} {name}: x");
+            let values: Vec<f64> = da.values::<f64>().unwrap().iter().copied().collect();
+            let expected: Vec<Option<f64>> = serde_json::from_value(want[1].clone()).unwrap();
+            assert_eq!(values.len(), expected.len(), "{join} {name}");
+            for (v, w) in values.iter().zip(&expected) {
+                match w {
+                    None => assert!(v.is_nan(), "{join} {name}: {v} where xarray has NaN"),
+                    Some(w) => assert_eq!(v, w, "{join} {name}"),
+                }
+            }
+        }
+    }
+}

@@ -150,19 +150,74 @@ impl Dataset {
         Ok(out)
     }
 
-    /// `self <op> other` between the data variables both datasets have
-    /// (by name, as xarray's `ds1 - ds2` with its default inner join on
-    /// names; `join` aligns each pair's indexes).
+    /// `self <op> other` variable by variable, as xarray's `ds1 - ds2`:
+    /// `join` aligns each pair's indexes and also decides the variables
+    /// only one operand has: dropped by `Inner` and `Exact` (xarray's
+    /// default `arithmetic_join="inner"`), kept from the left by `Left`,
+    /// from the right by `Right`, from both by `Outer`, each as itself
+    /// `<op>` NaN (floats, all NaN) on the joined indexes.
+    ///
+    /// ```
+    /// use ndchunk::{Arith, Array, DataArray, Dataset, Join};
+    /// let v = || DataArray::new(Array::<f64>::ones(&[2], [2]).unwrap(), &["x"]).unwrap();
+    /// let a = Dataset::new().with_var("t", v()).unwrap().with_var("only_a", v()).unwrap();
+    /// let b = Dataset::new().with_var("t", v()).unwrap().with_var("only_b", v()).unwrap();
+    /// let inner = a.arith_dataset(Arith::Add, &b, Join::Inner).unwrap();
+    /// assert_eq!(inner.data_vars().collect::<Vec<_>>(), ["t"]);
+    /// let outer = a.arith_dataset(Arith::Add, &b, Join::Outer).unwrap();
+    /// assert_eq!(outer.data_vars().collect::<Vec<_>>(), ["t", "only_a", "only_b"]);
+    /// assert!(outer.get("only_b").unwrap().values::<f64>().unwrap()[[0]].is_nan());
+    /// ```
     pub fn arith_dataset(&self, op: Arith, other: &Dataset, join: Join) -> Result<Dataset> {
+        let keep_left = matches!(join, Join::Left | Join::Outer);
+        let keep_right = matches!(join, Join::Right | Join::Outer);
         let mut out = Dataset::new();
         for name in self.data_vars() {
-            if other.data_vars.contains_key(name) {
-                let result = self.get(name)?.arith(op, &other.get(name)?, join)?;
+            let result = if other.data_vars.contains_key(name) {
+                self.get(name)?.arith(op, &other.get(name)?, join)?
+            } else if keep_left {
+                missing_in_other(&self.get(name)?, op, other, join, true)?
+            } else {
+                continue;
+            };
+            out = out.with_var(name, result.with_name(name))?;
+        }
+        for name in other.data_vars() {
+            if keep_right && !self.data_vars.contains_key(name) {
+                let result = missing_in_other(&other.get(name)?, op, self, join, false)?;
                 out = out.with_var(name, result.with_name(name))?;
             }
         }
         Ok(out)
     }
+}
+
+/// `var <op> NaN` for a variable the dataset `other` lacks, first aligned
+/// by `join` with `other`'s indexes along its dimensions (as xarray aligns
+/// the two datasets whole before applying the operator); `var` is of the
+/// left operand when `left`.
+fn missing_in_other(
+    var: &DataArray,
+    op: Arith,
+    other: &Dataset,
+    join: Join,
+    left: bool,
+) -> Result<DataArray> {
+    let mut out = var.clone();
+    for dim in var.dims() {
+        let Ok(index) = super::index_of(&other.coords, dim) else {
+            continue;
+        };
+        let shape = [index.len() as u64];
+        let probe = Array::<u8>::zeros(&shape, [shape[0].max(1)])?;
+        let probe = DataArray::new(probe, &[dim])?.with_coord(dim, other.coords[dim].clone())?;
+        out = if left {
+            align(&out, &probe, join)?.0
+        } else {
+            align(&probe, &out, join)?.1
+        };
+    }
+    Ok(out.arith_scalar(op, f64::NAN))
 }
 
 macro_rules! scalar_operators {

@@ -201,7 +201,7 @@ fn packed_float_type(
 
 /// xarray's `maybe_promote` for masked data: floats of up to 4 bytes and
 /// integers of up to 2 become `float32`, the rest `float64`.
-fn promoted_float(dtype: DType) -> DType {
+pub(crate) fn promoted_float(dtype: DType) -> DType {
     if (dtype.is_float() && dtype.size() <= 4) || (!dtype.is_float() && dtype.size() <= 2) {
         DType::Float32
     } else {
