@@ -21,7 +21,7 @@ use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::io::info::{container_of, Container};
 use crate::io::zarr::{list_tree, ZarrFormat, ZarrNodeKind};
-use crate::io::{ArrayMeta, ChunkStore, Hdf5Store, Netcdf3Store, Scalar, ZarrStore};
+use crate::io::{ArrayMeta, ChunkStore, Hdf5Store, Netcdf3Store, Scalar};
 
 /// How [`open_zarr_with`] and [`open_dataset_with`] decode, as xarray's
 /// `decode_cf`, `mask_and_scale` and `decode_times` (all on by default).
@@ -91,9 +91,9 @@ pub fn open_zarr_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<D
         let name = node.path.trim_start_matches('/');
         match node.kind {
             ZarrNodeKind::Group(attrs) if name.is_empty() => global = attrs,
-            ZarrNodeKind::Array(meta) if !name.is_empty() && !name.contains('/') => {
-                let meta = meta?;
-                let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open(root, name)?);
+            ZarrNodeKind::Array(store) if !name.is_empty() && !name.contains('/') => {
+                let store: Arc<dyn ChunkStore> = store?;
+                let meta = store.meta().clone();
                 let mut attrs = meta.attributes.clone();
                 // xarray reads a v2 array's fill value as its _FillValue.
                 if node.format == ZarrFormat::V2

@@ -360,9 +360,10 @@ impl Dataset {
         let tree = crate::io::zarr::list_tree(root)?;
         for node in &tree.nodes {
             let name = node.path.trim_start_matches('/');
-            let crate::io::zarr::ZarrNodeKind::Array(Ok(meta)) = &node.kind else {
+            let crate::io::zarr::ZarrNodeKind::Array(Ok(store)) = &node.kind else {
                 continue;
             };
+            let meta = store.meta();
             if name.contains('/') || !meta.dims_or_default().iter().any(|d| d == dim) {
                 continue;
             }
