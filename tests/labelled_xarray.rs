@@ -17,16 +17,18 @@ use serde_json::Value;
 /// `meta.json` (sizes, coords, data variables with dims, dtype, attrs)
 /// and each variable's values as little-endian f64 in `<name>.bin`
 /// (times as strings in the JSON). argv[3]: "decode" or "raw"
-/// (decode_times=False); argv[4]: "netcdf" or "zarr".
+/// (decode_times=False); argv[4]: "netcdf" or "zarr"; argv[5], if
+/// given, the group.
 const DUMP: &str = r#"
 import json, sys, os
 import numpy as np, xarray as xr
 path, out, mode, engine = sys.argv[1:5]
+group = sys.argv[5] if len(sys.argv) > 5 else None
 times = xr.coders.CFDatetimeCoder(use_cftime=True) if mode == "decode" else False
 if engine == "zarr":
-    ds = xr.open_zarr(path, decode_times=times)
+    ds = xr.open_zarr(path, decode_times=times, group=group)
 else:
-    ds = xr.open_dataset(path, decode_times=times)
+    ds = xr.open_dataset(path, decode_times=times, group=group)
 def tstr(t):
     s = f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
     return s + (f".{t.microsecond:06d}" if t.microsecond else "")
@@ -206,6 +208,94 @@ fn dump(python: &Path, path: &Path, mode: &str, engine: &str) -> tempfile::TempD
         ],
     );
     dir
+}
+
+/// A netCDF-4 file (`groups.nc`, by netCDF4-python) and a Zarr store
+/// (`groups.zarr`, by xarray) with nested groups, in the directory argv[1].
+const GROUPS: &str = r#"
+import os, sys
+import numpy as np, netCDF4, xarray as xr
+out = sys.argv[1]
+with netCDF4.Dataset(os.path.join(out, "groups.nc"), "w") as f:
+    f.title = "root"
+    f.createDimension("x", 3)
+    f.createVariable("x", "f8", ("x",))[:] = [1.0, 2.0, 3.0]
+    model = f.createGroup("model")
+    model.source = "a model"
+    model.createDimension("t", 2)
+    model.createVariable("t", "i4", ("t",))[:] = [5, 6]
+    run = model.createGroup("run1")
+    run.member = 1
+    w = run.createVariable("w", "f4", ("t", "x"))
+    w[:] = np.arange(6).reshape(2, 3)
+    w.units = "m"
+root = xr.Dataset({"a": ("x", [1.0, 2.0])}, coords={"x": [0, 1]}, attrs={"title": "root"})
+run = xr.Dataset({"w": (("t", "y"), np.arange(6.0).reshape(2, 3))}, coords={"t": [5, 6]},
+                 attrs={"member": 1})
+store = os.path.join(out, "groups.zarr")
+root.to_zarr(store, zarr_format=2, consolidated=True)
+run.to_zarr(store, group="model/run1", zarr_format=2, consolidated=True)
+"#;
+
+#[test]
+fn a_group_opens_as_xarrays_group_argument_opens_it() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, GROUPS, &[dir.path()]);
+    let cases = [
+        ("groups.nc", "netcdf", "model"),
+        ("groups.nc", "netcdf", "model/run1"),
+        ("groups.nc", "netcdf", "/model/run1/"),
+        ("groups.zarr", "zarr", "model/run1"),
+        ("groups.zarr", "zarr", "/"),
+    ];
+    for (file, engine, group) in cases {
+        let path = dir.path().join(file);
+        let theirs = tempfile::tempdir().unwrap();
+        let args = [
+            path.as_os_str(),
+            theirs.path().as_os_str(),
+            "decode".as_ref(),
+            engine.as_ref(),
+            group.as_ref(),
+        ];
+        support::run_python(&python, DUMP, &args);
+        let ds = open_dataset_with(&path, &OpenOptions::new().group(group))
+            .unwrap_or_else(|e| panic!("{file} {group}: {e}"));
+        compare(&ds, theirs.path(), None);
+    }
+    // A group that is not there, and names that are not plain, are errors
+    // naming them (xarray: "group not found"); none reaches outside.
+    for file in ["groups.nc", "groups.zarr"] {
+        let path = dir.path().join(file);
+        for group in [
+            "nope",
+            "model/nope",
+            "..",
+            "model/../model",
+            "../groups.zarr",
+            "model//run1",
+        ] {
+            let e = open_dataset_with(&path, &OpenOptions::new().group(group))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            let name = group.trim_matches('/');
+            assert!(e.contains(name), "{file} {group}: {e}");
+        }
+    }
+    // netCDF-3 has no groups.
+    if let Some(path) = support::fixture("netcdf/hgt_djf.nc") {
+        let options = OpenOptions::new().group("model");
+        let e = open_dataset_with(path, &options).map(|_| ()).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("\"model\"") && e.contains("no such group"),
+            "{e}"
+        );
+    }
 }
 
 const NETCDF: [&str; 5] = [
