@@ -298,6 +298,65 @@ fn a_group_opens_as_xarrays_group_argument_opens_it() {
     }
 }
 
+/// HDF5 files whose datasets have no dimension scales (by h5py), some
+/// beside netCDF dimensions (by netCDF4-python), in the directory argv[1].
+const PHONY: &str = r#"
+import os, sys
+import numpy as np, h5py, netCDF4
+out = sys.argv[1]
+with h5py.File(os.path.join(out, "plain.h5"), "w") as f:
+    f["a"] = np.arange(6.0).reshape(2, 3)
+    f["b"] = np.arange(6.0).reshape(3, 2)
+    f["c"] = np.arange(4.0).reshape(2, 2)
+    f["z"] = np.arange(5.0)
+    f.create_group("g")["v"] = np.arange(5.0)
+    f.create_group("h")["v"] = np.arange(6.0)
+    f["g"].create_group("k")["q"] = np.arange(7.0)
+    f["m"] = np.arange(7.0)
+mixed = os.path.join(out, "mixed.nc")
+with netCDF4.Dataset(mixed, "w") as f:
+    f.createDimension("x", 3)
+    f.createVariable("x", "f8", ("x",))[:] = [1.0, 2.0, 3.0]
+    g = f.createGroup("g")
+    g.createDimension("y", 4)
+    g.createVariable("u", "f8", ("x",))[:] = [1.0, 2.0, 3.0]
+with h5py.File(mixed, "a") as f:
+    f["raw"] = np.arange(12.0).reshape(3, 4)
+    f["g"]["raw"] = np.arange(60.0).reshape(3, 4, 5)
+"#;
+
+#[test]
+fn datasets_without_dimension_scales_get_netcdf_cs_phony_dimensions() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, PHONY, &[dir.path()]);
+    let cases = [
+        ("plain.h5", "/"),
+        ("plain.h5", "g"),
+        ("plain.h5", "h"),
+        ("plain.h5", "g/k"),
+        ("mixed.nc", "/"),
+        ("mixed.nc", "g"),
+    ];
+    for (file, group) in cases {
+        let path = dir.path().join(file);
+        let theirs = tempfile::tempdir().unwrap();
+        let args = [
+            path.as_os_str(),
+            theirs.path().as_os_str(),
+            "decode".as_ref(),
+            "netcdf".as_ref(),
+            group.as_ref(),
+        ];
+        support::run_python(&python, DUMP, &args);
+        let ds = open_dataset_with(&path, &OpenOptions::new().group(group))
+            .unwrap_or_else(|e| panic!("{file} {group}: {e}"));
+        compare(&ds, theirs.path(), None);
+    }
+}
+
 const NETCDF: [&str; 5] = [
     "netcdf/A1B_north_america.nc",
     "netcdf/air_temperature_small.nc",

@@ -18,6 +18,7 @@ mod decode;
 mod display;
 mod groupby;
 mod open;
+mod phony_dims;
 mod quantile;
 mod region;
 mod resample;

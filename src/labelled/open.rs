@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::dataset::Dataset;
 use super::decode::{self, Stored};
+use super::phony_dims::{lacks_names, phony_dims};
 use super::values::Values;
 use super::variable::{Coord, Variable};
 use super::Attrs;
@@ -218,10 +219,16 @@ pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Resul
                 }
             }
             let global = global.ok_or_else(|| no_group(&location, group, &groups))?;
-            for (full, meta) in crate::io::hdf5::list_datasets(path)? {
+            let datasets = crate::io::hdf5::list_datasets(path)?;
+            groups.push(group.to_string());
+            let phony = phony_dims(&datasets, &dimension_scales(path, &datasets)?, &groups);
+            for (full, mut meta) in datasets {
                 let Some(name) = member_of(&full, group) else {
                     continue;
                 };
+                if let Some(dims) = phony.get(&full) {
+                    meta.dimension_names = Some(dims.iter().cloned().map(Some).collect());
+                }
                 let store: Arc<dyn ChunkStore> = Arc::new(Hdf5Store::open(path, &full)?);
                 found.push(Found::new(name.to_string(), meta, store));
             }
@@ -239,6 +246,15 @@ pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Resul
         }
     };
     assemble(&location, found, global, options)
+}
+
+/// The file's dimension scales when a dataset lacks one (else none: they
+/// are read only to name phony dimensions).
+fn dimension_scales(path: &Path, datasets: &[(String, ArrayMeta)]) -> Result<Vec<(String, u64)>> {
+    if !datasets.iter().any(|(_, m)| lacks_names(m)) {
+        return Ok(Vec::new());
+    }
+    Ok(crate::io::hdf5::list_dimension_scales(path)?)
 }
 
 /// One stored variable, before it becomes a data variable or coordinate.
@@ -342,9 +358,10 @@ fn assemble(
     Ok(ds)
 }
 
-/// The variable's dimension names: the format's, or `dim_<i>` where it
-/// has none (an HDF5 dataset without dimension scales, a Zarr array
-/// without `_ARRAY_DIMENSIONS`, which xarray refuses to open).
+/// The variable's dimension names: the format's (HDF5 datasets without
+/// dimension scales have been given netCDF-C's `phony_dim_<n>`), or
+/// `dim_<i>` where it has none (a Zarr array without `_ARRAY_DIMENSIONS`,
+/// which xarray refuses to open).
 fn dimension_names(location: &str, f: &Found) -> Result<Vec<String>> {
     let names = f.meta.dimension_names.as_ref();
     let complete = names.is_some_and(|n| n.iter().all(Option::is_some));
