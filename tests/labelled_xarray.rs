@@ -11,7 +11,7 @@ use std::path::Path;
 
 use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::{open_dataset, open_dataset_with, open_zarr, Dataset, OpenOptions, Values};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Dumps what xarray opens at argv[1] into the directory argv[2]:
 /// `meta.json` (sizes, coords, data variables with dims, dtype, attrs)
@@ -633,5 +633,104 @@ impl PlusAll for Dataset {
         let mut plus = &t + v;
         plus = plus.with_attrs(t.attrs().clone());
         Dataset::new().with_var("t", plus).unwrap()
+    }
+}
+
+/// Times with missing values, in the directory argv[1]: `nat.nc` (a float
+/// time with `_FillValue` -999, by netCDF4-python) and `nat.zarr` (a
+/// datetime64 coordinate with NaT, by xarray: int64's smallest, no fill).
+const NAT_FILES: &str = r#"
+import os, sys
+import numpy as np, netCDF4, xarray as xr
+out = sys.argv[1]
+with netCDF4.Dataset(os.path.join(out, "nat.nc"), "w") as f:
+    f.createDimension("time", 3)
+    t = f.createVariable("time", "f8", ("time",), fill_value=-999.0)
+    t.units = "days since 2000-01-01"
+    t[:] = [0.0, -999.0, 2.0]
+    f.createVariable("v", "f4", ("time",))[:] = [1.0, 2.0, 3.0]
+times = np.array(["2000-01-01", "NaT", "2000-01-03T12"], dtype="datetime64[ns]")
+xr.Dataset({"v": ("time", [1.0, 2.0, 3.0])}, coords={"time": times}).to_zarr(
+    os.path.join(out, "nat.zarr"), zarr_format=2, consolidated=True)
+"#;
+
+/// What xarray reads at argv[1] (engine argv[2]): the time strings (NaT
+/// as "NaT") and the raw stored numbers with the fill value.
+const NAT_READ: &str = r#"
+import json, sys
+import numpy as np, pandas as pd, xarray as xr
+path, engine = sys.argv[1:3]
+ds = xr.open_zarr(path) if engine == "zarr" else xr.open_dataset(path)
+raw = xr.open_zarr(path, decode_cf=False) if engine == "zarr" else xr.open_dataset(path, decode_cf=False)
+def s(t):
+    return "NaT" if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+print(json.dumps({"times": [s(t) for t in ds.time.values],
+                  "monthly": ds.v.groupby("time.month").mean().values.tolist(),
+                  "raw": [None if v != v else float(v) for v in raw.time.values.tolist()],
+                  "fill": raw.time.attrs.get("_FillValue", raw.time.encoding.get("_FillValue"))},
+                 default=float))
+"#;
+
+fn nat_read(python: &Path, path: &Path, engine: &str) -> Value {
+    let args = [path.as_os_str(), engine.as_ref()];
+    serde_json::from_slice(&support::run_python(python, NAT_READ, &args)).unwrap()
+}
+
+fn time_strings(ds: &Dataset) -> Vec<String> {
+    let Values::Time(times) = ds.coords()["time"].values() else {
+        panic!("time is not decoded: {:?}", ds.coords()["time"].values())
+    };
+    times.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn masked_times_are_nat_and_are_written_back_as_xarray_writes_them() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, NAT_FILES, &[dir.path()]);
+    for (file, engine) in [("nat.nc", "netcdf"), ("nat.zarr", "zarr")] {
+        let path = dir.path().join(file);
+        let theirs = nat_read(&python, &path, engine);
+        let ds = open_dataset(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            json!(time_strings(&ds)),
+            theirs["times"],
+            "{file}: decoded times"
+        );
+        // NaT is in no group.
+        let monthly = ds.get("v").unwrap().groupby("time.month").unwrap().mean();
+        let monthly = monthly.unwrap().values::<f64>().unwrap();
+        assert_eq!(
+            json!(monthly.into_raw_vec_and_offset().0),
+            theirs["monthly"],
+            "{file}"
+        );
+        // What ndchunk writes, xarray reads as the same times, NaT written
+        // as the fill value the file had (else int64's smallest, as xarray).
+        for format in [ZarrFormat::V2, ZarrFormat::V3] {
+            let out = dir.path().join(format!("{file}.{format:?}.zarr"));
+            ds.to_zarr_with(&out, &ndchunk::ZarrWriteOptions::new().format(format))
+                .unwrap();
+            let written = nat_read(&python, &out, "zarr");
+            assert_eq!(
+                written["times"], theirs["times"],
+                "{file} {format:?}: times"
+            );
+            let nat = written["raw"][1].as_f64();
+            if file == "nat.nc" {
+                assert_eq!(
+                    nat,
+                    Some(-999.0),
+                    "{file} {format:?}: NaT stored as the fill"
+                );
+                assert_eq!(written["fill"].as_f64(), Some(-999.0), "{file} {format:?}");
+            } else {
+                assert_eq!(nat, Some(i64::MIN as f64), "{file} {format:?}: NaT stored");
+            }
+            let again = open_zarr(&out).unwrap();
+            assert_eq!(time_strings(&again), time_strings(&ds), "{file} {format:?}");
+        }
     }
 }
