@@ -253,39 +253,19 @@ fn op_arrays<T: Numeric>(a: &Array<T>, b: &Array<T>, op: Arith) -> Array<T> {
 
 /// `a <op> b` in numpy's result type: [`promote`]d for `+ - *`, and for
 /// true division the same but at least a float (`float64` for integers).
-/// Two booleans stay booleans, as numpy's: `+` is `or`, `*` is `and`, and
-/// `-` is refused (numpy raises a `TypeError`).
 fn arith_dyn(a: &DynArray, b: &DynArray, op: Arith) -> Result<DynArray> {
-    if let (DynArray::Bool(x), DynArray::Bool(y)) = (a, b) {
-        match op {
-            Arith::Add => return Ok(x.logical_or(y.clone()).into()),
-            Arith::Mul => return Ok(x.logical_and(y.clone()).into()),
-            Arith::Sub => {
-                return Err(Error::Invalid {
-                    operation: "subtraction of two boolean arrays".into(),
-                    message: "numpy does not subtract booleans: use logical_xor".into(),
-                })
-            }
-            Arith::Div => {}
-        }
-    }
     let mut dtype = promote(a.dtype(), b.dtype());
     if op == Arith::Div && !dtype.is_float() {
         dtype = DType::Float64;
     }
-    Ok(numeric(a, b, op, dtype).unwrap_or_else(|| op_arrays(&a.as_f64(), &b.as_f64(), op).into()))
-}
-
-/// `a <op> b` with both cast to `dtype` (a numeric dtype).
-fn numeric(a: &DynArray, b: &DynArray, op: Arith, dtype: DType) -> Option<DynArray> {
     macro_rules! typed {
         ($($variant:ident $t:ty),*) => {
             match dtype {
                 $(DType::$variant => {
                     let (x, y) = (a.astype::<$t>(), b.astype::<$t>());
-                    Some(op_arrays(&x, &y, op).into())
+                    Ok(op_arrays(&x, &y, op).into())
                 })*
-                DType::Bool => None,
+                DType::Bool => booleans(&a.astype::<bool>(), &b.astype::<bool>(), op),
             }
         };
     }
@@ -293,6 +273,20 @@ fn numeric(a: &DynArray, b: &DynArray, op: Arith, dtype: DType) -> Option<DynArr
         Int8 i8, Int16 i16, Int32 i32, Int64 i64, UInt8 u8, UInt16 u16, UInt32 u32,
         UInt64 u64, Float32 f32, Float64 f64
     )
+}
+
+/// Two booleans stay booleans, as numpy's: `+` is `or`, `*` is `and`, and
+/// `-` is refused (numpy raises a `TypeError`); `/` is never asked here
+/// (it is a float division).
+fn booleans(a: &Array<bool>, b: &Array<bool>, op: Arith) -> Result<DynArray> {
+    match op {
+        Arith::Add => Ok(a.logical_or(b.clone()).into()),
+        Arith::Mul | Arith::Div => Ok(a.logical_and(b.clone()).into()),
+        Arith::Sub => Err(Error::Invalid {
+            operation: "subtraction of two boolean arrays".into(),
+            message: "numpy does not subtract booleans: use logical_xor".into(),
+        }),
+    }
 }
 
 /// numpy's type promotion of two dtypes: the smallest type that holds
