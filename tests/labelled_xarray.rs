@@ -734,3 +734,54 @@ fn masked_times_are_nat_and_are_written_back_as_xarray_writes_them() {
         }
     }
 }
+
+/// A non-index time coordinate (named by a `coordinates` attribute, in
+/// the 360_day calendar, with a masked value), in the file argv[1].
+const TIME_COORD: &str = r#"
+import sys
+import netCDF4
+with netCDF4.Dataset(sys.argv[1], "w") as f:
+    f.createDimension("step", 3)
+    f.createVariable("step", "i4", ("step",))[:] = [0, 1, 2]
+    vt = f.createVariable("valid_time", "f8", ("step",), fill_value=-1.0)
+    vt.units = "hours since 2000-02-29 00:00"
+    vt.calendar = "360_day"
+    vt[:] = [12.0, -1.0, 36.0]
+    v = f.createVariable("v", "f4", ("step",))
+    v.coordinates = "valid_time"
+    v[:] = [1.0, 2.0, 3.0]
+"#;
+
+#[test]
+fn a_non_index_time_coordinate_is_decoded_and_written_back_as_xarray() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("valid_time.nc");
+    support::run_python(&python, TIME_COORD, &[&path]);
+    let ds = open_dataset(&path).unwrap();
+    let Values::Time(times) = ds.coords()["valid_time"].values() else {
+        panic!("valid_time is not decoded")
+    };
+    let shown: Vec<String> = times.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["2000-02-29 12:00:00", "NaT", "2000-02-30 12:00:00"]);
+    // The same as xarray's, NaT aside (xarray's cftime path shows the
+    // reference date there): compared on the stores without the NaT.
+    let ds = ds.isel("step", ndchunk::Index::range(0, 3, 2)).unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.zarr");
+    ds.to_zarr(&out).unwrap();
+    support::run_python(
+        &python,
+        DUMP,
+        &[
+            out.as_os_str(),
+            theirs.path().as_os_str(),
+            "decode".as_ref(),
+            "zarr".as_ref(),
+        ],
+    );
+    compare(&ds, theirs.path(), None);
+    compare(&open_zarr(&out).unwrap(), theirs.path(), None);
+}
