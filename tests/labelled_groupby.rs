@@ -992,3 +992,49 @@ fn a_group_median_is_one_node_reading_each_chunk_once_whatever_the_groups() {
         }
     }
 }
+
+/// xarray's coarsened time coordinate of six times with NaT, as strings.
+const COARSEN_NAT: &str = r#"
+import json
+import numpy as np, pandas as pd, xarray as xr
+t = np.array(["2000-01-01", "NaT", "2000-01-03", "2000-01-04T12", "NaT", "NaT"], dtype="datetime64[ns]")
+da = xr.DataArray(np.arange(6.0), dims="time", coords={"time": t})
+out = da.coarsen(time=2).mean().time.values
+print(json.dumps(["NaT" if pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m-%d %H:%M:%S") for x in out]))
+"#;
+
+#[test]
+fn nat_is_skipped_by_coarsen_and_refused_by_resample_as_xarray() {
+    use ndchunk::{Array, Calendar, CfDatetime, CoarsenBoundary, Coord};
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let want: Value =
+        serde_json::from_slice(&support::run_python(&python, COARSEN_NAT, &[] as &[&str])).unwrap();
+    let std = Calendar::Standard;
+    let day = |d, h| CfDatetime::new(2000, 1, d, h, 0, 0, 0, std).unwrap();
+    let nat = CfDatetime::nat(std);
+    let times = [day(1, 0), nat, day(3, 0), day(4, 12), nat, nat];
+    let data = Array::from_ndarray(ndarray::Array1::range(0.0, 6.0, 1.0).into_dyn(), [4]).unwrap();
+    let time = Coord::new(&["time"], Values::Time(ndarray::arr1(&times).into_dyn())).unwrap();
+    let da = DataArray::new(data, &["time"])
+        .unwrap()
+        .with_coord("time", time)
+        .unwrap();
+    let coarse = da
+        .coarsen(&[("time", 2)], CoarsenBoundary::Exact)
+        .unwrap()
+        .mean()
+        .unwrap();
+    let Values::Time(got) = coarse.coord("time").unwrap().values() else {
+        panic!("no time coordinate")
+    };
+    let got: Vec<String> = got.iter().map(ToString::to_string).collect();
+    assert_eq!(serde_json::json!(got), want);
+    let e = da
+        .resample("time", "1D")
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NaT"), "{e}");
+}

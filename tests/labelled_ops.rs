@@ -520,21 +520,30 @@ fn a_label_held_twice_keeps_the_dimension_as_pandas() {
     assert!(once.dims().is_empty());
 }
 
-/// numpy's result dtype of `a + b` and `a / b` for every pair of numeric
-/// dtypes, as `{"int8,uint8": ["int16", "float64"], …}`.
+/// numpy's result of `a + b`, `a - b`, `a * b` and `a / b` for every
+/// pair of dtypes of ones, booleans included, as `{"int8,uint8": [["int16",
+/// 2.0], …], …}` in that order of operators; `null` where numpy raises
+/// (a boolean minus a boolean).
 const NUMPY_PROMOTION: &str = r#"
-import json, itertools
+import json, itertools, operator
 import numpy as np
-names = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
+names = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 out = {}
 for a, b in itertools.product(names, names):
     x, y = np.ones(1, a), np.ones(1, b)
-    out[f"{a},{b}"] = [str((x + y).dtype), str((x / y).dtype)]
+    row = []
+    for op in [operator.add, operator.sub, operator.mul, operator.truediv]:
+        try:
+            r = op(x, y)
+            row.append([str(r.dtype), float(r[0])])
+        except TypeError:
+            row.append(None)
+    out[f"{a},{b}"] = row
 print(json.dumps(out))
 "#;
 
 #[test]
-fn arithmetic_result_dtypes_are_numpys() {
+fn arithmetic_result_dtypes_and_values_are_numpys_booleans_included() {
     let Some(python) = support::python_peer() else {
         return;
     };
@@ -552,14 +561,136 @@ fn arithmetic_result_dtypes_are_numpys() {
     };
     for (pair, want) in &table {
         let (a, b) = pair.split_once(',').unwrap();
-        let sum = ones(a).arith(Arith::Add, &ones(b), Join::Inner).unwrap();
-        let quotient = ones(a).arith(Arith::Div, &ones(b), Join::Inner).unwrap();
-        assert_eq!(sum.dtype().name(), want[0].as_str().unwrap(), "{pair}: +");
+        for (op, want) in [Arith::Add, Arith::Sub, Arith::Mul, Arith::Div]
+            .into_iter()
+            .zip(want.as_array().unwrap())
+        {
+            let got = ones(a).arith(op, &ones(b), Join::Inner);
+            if want.is_null() {
+                let e = got.unwrap_err().to_string();
+                assert!(e.contains("boolean"), "{pair} {op:?}: {e}");
+                continue;
+            }
+            let got = got.unwrap_or_else(|e| panic!("{pair} {op:?}: {e}"));
+            assert_eq!(
+                got.dtype().name(),
+                want[0].as_str().unwrap(),
+                "{pair} {op:?}"
+            );
+            let value = got.values::<f64>().unwrap()[[0]];
+            assert_eq!(value, want[1].as_f64().unwrap(), "{pair} {op:?}");
+        }
+    }
+}
+
+/// xarray's `d1 <op> d2` for each `arithmetic_join`, of datasets with
+/// variables only one of them has, as `{"outer": {"x": [...], "vars":
+/// {"a": ["float64", [...]], …}}, …}` (variables in xarray's order).
+const DATASET_ARITHMETIC: &str = r#"
+import json, warnings
+import numpy as np, xarray as xr
+warnings.simplefilter("ignore")
+d1 = xr.Dataset({"a": ("x", [1.0, 2.0, 3.0]), "b": ("x", np.array([1, 2, 3], "float32")),
+                 "i": ("x", np.array([1, 2, 3], "int32"))}, coords={"x": [0.0, 1.0, 2.0]})
+d2 = xr.Dataset({"a": ("x", [10.0, 20.0, 30.0]), "c": ("x", np.array([1, 2, 3], "int16"))},
+                coords={"x": [1.0, 2.0, 3.0]})
+out = {}
+for join in ["inner", "outer", "left", "right"]:
+    with xr.set_options(arithmetic_join=join):
+        r = d1 - d2
+    out[join] = {"x": r.x.values.tolist(),
+                 "vars": {k: [str(v.dtype), [None if e != e else e for e in v.values.tolist()]]
+                          for k, v in r.data_vars.items()}}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn dataset_arithmetic_keeps_the_variables_one_side_has_by_the_join_as_xarray() {
+    use ndchunk::Dataset;
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let want: Value = serde_json::from_slice(&support::run_python(
+        &python,
+        DATASET_ARITHMETIC,
+        &[] as &[&str],
+    ))
+    .unwrap();
+    let var = |data: ndchunk::DynArray, x: &[f64]| {
+        let x = Coord::new(&["x"], Values::float(ndarray::arr1(x).into_dyn())).unwrap();
+        DataArray::new(data, &["x"])
+            .unwrap()
+            .with_coord("x", x)
+            .unwrap()
+    };
+    let (x1, x2) = ([0.0, 1.0, 2.0], [1.0, 2.0, 3.0]);
+    let floats = |v: [f64; 3]| Array::from_ndarray(ndarray::arr1(&v).into_dyn(), [2]).unwrap();
+    let d1 = Dataset::new()
+        .with_var("a", var(floats([1.0, 2.0, 3.0]).into(), &x1))
+        .unwrap()
+        .with_var(
+            "b",
+            var(floats([1.0, 2.0, 3.0]).astype::<f32>().into(), &x1),
+        )
+        .unwrap()
+        .with_var(
+            "i",
+            var(floats([1.0, 2.0, 3.0]).astype::<i32>().into(), &x1),
+        )
+        .unwrap();
+    let d2 = Dataset::new()
+        .with_var("a", var(floats([10.0, 20.0, 30.0]).into(), &x2))
+        .unwrap()
+        .with_var(
+            "c",
+            var(floats([1.0, 2.0, 3.0]).astype::<i16>().into(), &x2),
+        )
+        .unwrap();
+    for (join, want) in want.as_object().unwrap() {
+        let j = match join.as_str() {
+            "inner" => Join::Inner,
+            "outer" => Join::Outer,
+            "left" => Join::Left,
+            _ => Join::Right,
+        };
+        let got = d1.arith_dataset(Arith::Sub, &d2, j).unwrap();
+        let names: Vec<&str> = want["vars"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let want_x = &want["x"];
         assert_eq!(
-            quotient.dtype().name(),
-            want[1].as_str().unwrap(),
-            "{pair}: /"
+            got.data_vars().collect::<Vec<_>>(),
+            names,
+            "{join}: variables"
         );
-        assert_eq!(sum.values::<f64>().unwrap()[[0]], 2.0, "{pair}");
+        for (name, want) in want["vars"].as_object().unwrap() {
+            let da = got.get(name).unwrap();
+            assert_eq!(
+                da.dtype().name(),
+                want[0].as_str().unwrap(),
+                "{join} {name}"
+            );
+            let x = da
+                .coord("x")
+                .unwrap()
+                .values()
+                .clone()
+                .float_values()
+                .unwrap();
+            let want_x: Vec<f64> = serde_json::from_value(want_x.clone()).unwrap();
+            assert_eq!(x, want_x, "{join} {name}: x");
+            let values: Vec<f64> = da.values::<f64>().unwrap().iter().copied().collect();
+            let expected: Vec<Option<f64>> = serde_json::from_value(want[1].clone()).unwrap();
+            assert_eq!(values.len(), expected.len(), "{join} {name}");
+            for (v, w) in values.iter().zip(&expected) {
+                match w {
+                    None => assert!(v.is_nan(), "{join} {name}: {v} where xarray has NaN"),
+                    Some(w) => assert_eq!(v, w, "{join} {name}"),
+                }
+            }
+        }
     }
 }

@@ -11,22 +11,24 @@ use std::path::Path;
 
 use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::{open_dataset, open_dataset_with, open_zarr, Dataset, OpenOptions, Values};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Dumps what xarray opens at argv[1] into the directory argv[2]:
 /// `meta.json` (sizes, coords, data variables with dims, dtype, attrs)
 /// and each variable's values as little-endian f64 in `<name>.bin`
 /// (times as strings in the JSON). argv[3]: "decode" or "raw"
-/// (decode_times=False); argv[4]: "netcdf" or "zarr".
+/// (decode_times=False); argv[4]: "netcdf" or "zarr"; argv[5], if
+/// given, the group.
 const DUMP: &str = r#"
 import json, sys, os
 import numpy as np, xarray as xr
 path, out, mode, engine = sys.argv[1:5]
+group = sys.argv[5] if len(sys.argv) > 5 else None
 times = xr.coders.CFDatetimeCoder(use_cftime=True) if mode == "decode" else False
 if engine == "zarr":
-    ds = xr.open_zarr(path, decode_times=times)
+    ds = xr.open_zarr(path, decode_times=times, group=group)
 else:
-    ds = xr.open_dataset(path, decode_times=times)
+    ds = xr.open_dataset(path, decode_times=times, group=group)
 def tstr(t):
     s = f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
     return s + (f".{t.microsecond:06d}" if t.microsecond else "")
@@ -206,6 +208,153 @@ fn dump(python: &Path, path: &Path, mode: &str, engine: &str) -> tempfile::TempD
         ],
     );
     dir
+}
+
+/// A netCDF-4 file (`groups.nc`, by netCDF4-python) and a Zarr store
+/// (`groups.zarr`, by xarray) with nested groups, in the directory argv[1].
+const GROUPS: &str = r#"
+import os, sys
+import numpy as np, netCDF4, xarray as xr
+out = sys.argv[1]
+with netCDF4.Dataset(os.path.join(out, "groups.nc"), "w") as f:
+    f.title = "root"
+    f.createDimension("x", 3)
+    f.createVariable("x", "f8", ("x",))[:] = [1.0, 2.0, 3.0]
+    model = f.createGroup("model")
+    model.source = "a model"
+    model.createDimension("t", 2)
+    model.createVariable("t", "i4", ("t",))[:] = [5, 6]
+    run = model.createGroup("run1")
+    run.member = 1
+    w = run.createVariable("w", "f4", ("t", "x"))
+    w[:] = np.arange(6).reshape(2, 3)
+    w.units = "m"
+root = xr.Dataset({"a": ("x", [1.0, 2.0])}, coords={"x": [0, 1]}, attrs={"title": "root"})
+run = xr.Dataset({"w": (("t", "y"), np.arange(6.0).reshape(2, 3))}, coords={"t": [5, 6]},
+                 attrs={"member": 1})
+store = os.path.join(out, "groups.zarr")
+root.to_zarr(store, zarr_format=2, consolidated=True)
+run.to_zarr(store, group="model/run1", zarr_format=2, consolidated=True)
+"#;
+
+#[test]
+fn a_group_opens_as_xarrays_group_argument_opens_it() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, GROUPS, &[dir.path()]);
+    let cases = [
+        ("groups.nc", "netcdf", "model"),
+        ("groups.nc", "netcdf", "model/run1"),
+        ("groups.nc", "netcdf", "/model/run1/"),
+        ("groups.zarr", "zarr", "model/run1"),
+        ("groups.zarr", "zarr", "/"),
+    ];
+    for (file, engine, group) in cases {
+        let path = dir.path().join(file);
+        let theirs = tempfile::tempdir().unwrap();
+        let args = [
+            path.as_os_str(),
+            theirs.path().as_os_str(),
+            "decode".as_ref(),
+            engine.as_ref(),
+            group.as_ref(),
+        ];
+        support::run_python(&python, DUMP, &args);
+        let ds = open_dataset_with(&path, &OpenOptions::new().group(group))
+            .unwrap_or_else(|e| panic!("{file} {group}: {e}"));
+        compare(&ds, theirs.path(), None);
+    }
+    // A group that is not there, and names that are not plain, are errors
+    // naming them (xarray: "group not found"); none reaches outside.
+    for file in ["groups.nc", "groups.zarr"] {
+        let path = dir.path().join(file);
+        for group in [
+            "nope",
+            "model/nope",
+            "..",
+            "model/../model",
+            "../groups.zarr",
+            "model//run1",
+        ] {
+            let e = open_dataset_with(&path, &OpenOptions::new().group(group))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            let name = group.trim_matches('/');
+            assert!(e.contains(name), "{file} {group}: {e}");
+        }
+    }
+    // netCDF-3 has no groups.
+    if let Some(path) = support::fixture("netcdf/hgt_djf.nc") {
+        let options = OpenOptions::new().group("model");
+        let e = open_dataset_with(path, &options).map(|_| ()).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("\"model\"") && e.contains("no such group"),
+            "{e}"
+        );
+    }
+}
+
+/// HDF5 files whose datasets have no dimension scales (by h5py), some
+/// beside netCDF dimensions (by netCDF4-python), in the directory argv[1].
+const PHONY: &str = r#"
+import os, sys
+import numpy as np, h5py, netCDF4
+out = sys.argv[1]
+with h5py.File(os.path.join(out, "plain.h5"), "w") as f:
+    f["a"] = np.arange(6.0).reshape(2, 3)
+    f["b"] = np.arange(6.0).reshape(3, 2)
+    f["c"] = np.arange(4.0).reshape(2, 2)
+    f["z"] = np.arange(5.0)
+    f.create_group("g")["v"] = np.arange(5.0)
+    f.create_group("h")["v"] = np.arange(6.0)
+    f["g"].create_group("k")["q"] = np.arange(7.0)
+    f["m"] = np.arange(7.0)
+mixed = os.path.join(out, "mixed.nc")
+with netCDF4.Dataset(mixed, "w") as f:
+    f.createDimension("x", 3)
+    f.createVariable("x", "f8", ("x",))[:] = [1.0, 2.0, 3.0]
+    g = f.createGroup("g")
+    g.createDimension("y", 4)
+    g.createVariable("u", "f8", ("x",))[:] = [1.0, 2.0, 3.0]
+with h5py.File(mixed, "a") as f:
+    f["raw"] = np.arange(12.0).reshape(3, 4)
+    f["g"]["raw"] = np.arange(60.0).reshape(3, 4, 5)
+"#;
+
+#[test]
+fn datasets_without_dimension_scales_get_netcdf_cs_phony_dimensions() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, PHONY, &[dir.path()]);
+    let cases = [
+        ("plain.h5", "/"),
+        ("plain.h5", "g"),
+        ("plain.h5", "h"),
+        ("plain.h5", "g/k"),
+        ("mixed.nc", "/"),
+        ("mixed.nc", "g"),
+    ];
+    for (file, group) in cases {
+        let path = dir.path().join(file);
+        let theirs = tempfile::tempdir().unwrap();
+        let args = [
+            path.as_os_str(),
+            theirs.path().as_os_str(),
+            "decode".as_ref(),
+            "netcdf".as_ref(),
+            group.as_ref(),
+        ];
+        support::run_python(&python, DUMP, &args);
+        let ds = open_dataset_with(&path, &OpenOptions::new().group(group))
+            .unwrap_or_else(|e| panic!("{file} {group}: {e}"));
+        compare(&ds, theirs.path(), None);
+    }
 }
 
 const NETCDF: [&str; 5] = [
@@ -485,4 +634,154 @@ impl PlusAll for Dataset {
         plus = plus.with_attrs(t.attrs().clone());
         Dataset::new().with_var("t", plus).unwrap()
     }
+}
+
+/// Times with missing values, in the directory argv[1]: `nat.nc` (a float
+/// time with `_FillValue` -999, by netCDF4-python) and `nat.zarr` (a
+/// datetime64 coordinate with NaT, by xarray: int64's smallest, no fill).
+const NAT_FILES: &str = r#"
+import os, sys
+import numpy as np, netCDF4, xarray as xr
+out = sys.argv[1]
+with netCDF4.Dataset(os.path.join(out, "nat.nc"), "w") as f:
+    f.createDimension("time", 3)
+    t = f.createVariable("time", "f8", ("time",), fill_value=-999.0)
+    t.units = "days since 2000-01-01"
+    t[:] = [0.0, -999.0, 2.0]
+    f.createVariable("v", "f4", ("time",))[:] = [1.0, 2.0, 3.0]
+times = np.array(["2000-01-01", "NaT", "2000-01-03T12"], dtype="datetime64[ns]")
+xr.Dataset({"v": ("time", [1.0, 2.0, 3.0])}, coords={"time": times}).to_zarr(
+    os.path.join(out, "nat.zarr"), zarr_format=2, consolidated=True)
+"#;
+
+/// What xarray reads at argv[1] (engine argv[2]): the time strings (NaT
+/// as "NaT") and the raw stored numbers with the fill value.
+const NAT_READ: &str = r#"
+import json, sys
+import numpy as np, pandas as pd, xarray as xr
+path, engine = sys.argv[1:3]
+ds = xr.open_zarr(path) if engine == "zarr" else xr.open_dataset(path)
+raw = xr.open_zarr(path, decode_cf=False) if engine == "zarr" else xr.open_dataset(path, decode_cf=False)
+def s(t):
+    return "NaT" if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+print(json.dumps({"times": [s(t) for t in ds.time.values],
+                  "monthly": ds.v.groupby("time.month").mean().values.tolist(),
+                  "raw": [None if v != v else float(v) for v in raw.time.values.tolist()],
+                  "fill": raw.time.attrs.get("_FillValue", raw.time.encoding.get("_FillValue"))},
+                 default=float))
+"#;
+
+fn nat_read(python: &Path, path: &Path, engine: &str) -> Value {
+    let args = [path.as_os_str(), engine.as_ref()];
+    serde_json::from_slice(&support::run_python(python, NAT_READ, &args)).unwrap()
+}
+
+fn time_strings(ds: &Dataset) -> Vec<String> {
+    let Values::Time(times) = ds.coords()["time"].values() else {
+        panic!("time is not decoded: {:?}", ds.coords()["time"].values())
+    };
+    times.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn masked_times_are_nat_and_are_written_back_as_xarray_writes_them() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, NAT_FILES, &[dir.path()]);
+    for (file, engine) in [("nat.nc", "netcdf"), ("nat.zarr", "zarr")] {
+        let path = dir.path().join(file);
+        let theirs = nat_read(&python, &path, engine);
+        let ds = open_dataset(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            json!(time_strings(&ds)),
+            theirs["times"],
+            "{file}: decoded times"
+        );
+        // NaT is in no group.
+        let monthly = ds.get("v").unwrap().groupby("time.month").unwrap().mean();
+        let monthly = monthly.unwrap().values::<f64>().unwrap();
+        assert_eq!(
+            json!(monthly.into_raw_vec_and_offset().0),
+            theirs["monthly"],
+            "{file}"
+        );
+        // What ndchunk writes, xarray reads as the same times, NaT written
+        // as the fill value the file had (else int64's smallest, as xarray).
+        for format in [ZarrFormat::V2, ZarrFormat::V3] {
+            let out = dir.path().join(format!("{file}.{format:?}.zarr"));
+            ds.to_zarr_with(&out, &ndchunk::ZarrWriteOptions::new().format(format))
+                .unwrap();
+            let written = nat_read(&python, &out, "zarr");
+            assert_eq!(
+                written["times"], theirs["times"],
+                "{file} {format:?}: times"
+            );
+            let nat = written["raw"][1].as_f64();
+            if file == "nat.nc" {
+                assert_eq!(
+                    nat,
+                    Some(-999.0),
+                    "{file} {format:?}: NaT stored as the fill"
+                );
+                assert_eq!(written["fill"].as_f64(), Some(-999.0), "{file} {format:?}");
+            } else {
+                assert_eq!(nat, Some(i64::MIN as f64), "{file} {format:?}: NaT stored");
+            }
+            let again = open_zarr(&out).unwrap();
+            assert_eq!(time_strings(&again), time_strings(&ds), "{file} {format:?}");
+        }
+    }
+}
+
+/// A non-index time coordinate (named by a `coordinates` attribute, in
+/// the 360_day calendar, with a masked value), in the file argv[1].
+const TIME_COORD: &str = r#"
+import sys
+import netCDF4
+with netCDF4.Dataset(sys.argv[1], "w") as f:
+    f.createDimension("step", 3)
+    f.createVariable("step", "i4", ("step",))[:] = [0, 1, 2]
+    vt = f.createVariable("valid_time", "f8", ("step",), fill_value=-1.0)
+    vt.units = "hours since 2000-02-29 00:00"
+    vt.calendar = "360_day"
+    vt[:] = [12.0, -1.0, 36.0]
+    v = f.createVariable("v", "f4", ("step",))
+    v.coordinates = "valid_time"
+    v[:] = [1.0, 2.0, 3.0]
+"#;
+
+#[test]
+fn a_non_index_time_coordinate_is_decoded_and_written_back_as_xarray() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("valid_time.nc");
+    support::run_python(&python, TIME_COORD, &[&path]);
+    let ds = open_dataset(&path).unwrap();
+    let Values::Time(times) = ds.coords()["valid_time"].values() else {
+        panic!("valid_time is not decoded")
+    };
+    let shown: Vec<String> = times.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["2000-02-29 12:00:00", "NaT", "2000-02-30 12:00:00"]);
+    // The same as xarray's, NaT aside (xarray's cftime path shows the
+    // reference date there): compared on the stores without the NaT.
+    let ds = ds.isel("step", ndchunk::Index::range(0, 3, 2)).unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.zarr");
+    ds.to_zarr(&out).unwrap();
+    support::run_python(
+        &python,
+        DUMP,
+        &[
+            out.as_os_str(),
+            theirs.path().as_os_str(),
+            "decode".as_ref(),
+            "zarr".as_ref(),
+        ],
+    );
+    compare(&ds, theirs.path(), None);
+    compare(&open_zarr(&out).unwrap(), theirs.path(), None);
 }

@@ -345,12 +345,9 @@ fn inspect_zarr(path: &Path) -> Result<Inspection> {
                 stored_bytes: None,
                 link: None,
             },
-            ZarrNodeKind::Array(meta) => {
-                let summary = meta
-                    .as_ref()
-                    .ok()
-                    .and_then(|_| ZarrStore::open(path, &node.path).ok())
-                    .and_then(|s| s.storage_summary().ok());
+            ZarrNodeKind::Array(store) => {
+                let summary = store.as_ref().ok().and_then(|s| s.storage_summary().ok());
+                let meta = store.map(|s| s.meta().clone());
                 NodeInfo {
                     path: node.path,
                     kind: "array",

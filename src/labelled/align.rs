@@ -13,6 +13,7 @@ use super::select::Pick;
 use super::values::Values;
 use crate::array::{Array, DynArray};
 use crate::error::{Error, Result};
+use crate::io::DType;
 use crate::ops::where_;
 
 /// How indexes that differ are joined (xarray's `join=`).
@@ -245,8 +246,8 @@ fn all_missing(x: &DataArray, dim: &str, len: usize, index: &Values) -> DataArra
     let mut shape = x.shape();
     shape[axis] = len as u64;
     let chunks: Vec<u64> = shape.iter().map(|&s| s.max(1)).collect();
-    out.variable.data = match x.dtype() {
-        crate::io::DType::Float32 => Array::full(&shape, f32::NAN, chunks).map(DynArray::from),
+    out.variable.data = match with_nan_dtype(x.dtype()) {
+        DType::Float32 => Array::full(&shape, f32::NAN, chunks).map(DynArray::from),
         _ => Array::full(&shape, f64::NAN, chunks).map(DynArray::from),
     }
     .unwrap_or_else(|_| x.variable.data.clone());
@@ -273,8 +274,18 @@ fn mask_missing(data: &DynArray, axis: usize, positions: &[Option<usize>]) -> Re
     })?;
     let chunks: Vec<u64> = shape.iter().map(|&s| (s as u64).max(1)).collect();
     let present = Array::from_ndarray(present, chunks)?;
-    Ok(match data {
-        DynArray::Float32(a) => where_(&present, a.clone(), f32::NAN).into(),
-        other => where_(&present, other.as_f64(), f64::NAN).into(),
+    Ok(match with_nan_dtype(data.dtype()) {
+        DType::Float32 => where_(&present, data.astype::<f32>(), f32::NAN).into(),
+        _ => where_(&present, data.as_f64(), f64::NAN).into(),
     })
+}
+
+/// The dtype data of `dtype` takes to hold NaN, as xarray's
+/// `maybe_promote`: `float32` for `float32` and integers of up to 16 bits,
+/// else `float64` (booleans too, which xarray makes Python objects).
+fn with_nan_dtype(dtype: DType) -> DType {
+    match dtype {
+        DType::Bool => DType::Float64,
+        other => super::decode::promoted_float(other),
+    }
 }

@@ -13,7 +13,7 @@ use super::dataset::Dataset;
 use super::variable::Variable;
 use super::Attrs;
 use crate::array::{Array, DynArray};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::DType;
 use crate::ops::{where_, Numeric};
 
@@ -69,7 +69,7 @@ impl DataArray {
     pub fn arith(&self, op: Arith, other: &DataArray, join: Join) -> Result<DataArray> {
         let (a, b) = align(self, other, join)?;
         let (x, y, dims) = broadcast_pair(&a, &b);
-        let data = arith_dyn(&x, &y, op);
+        let data = arith_dyn(&x, &y, op)?;
         Ok(combine(&a, &b, dims, data))
     }
 
@@ -150,19 +150,74 @@ impl Dataset {
         Ok(out)
     }
 
-    /// `self <op> other` between the data variables both datasets have
-    /// (by name, as xarray's `ds1 - ds2` with its default inner join on
-    /// names; `join` aligns each pair's indexes).
+    /// `self <op> other` variable by variable, as xarray's `ds1 - ds2`:
+    /// `join` aligns each pair's indexes and also decides the variables
+    /// only one operand has: dropped by `Inner` and `Exact` (xarray's
+    /// default `arithmetic_join="inner"`), kept from the left by `Left`,
+    /// from the right by `Right`, from both by `Outer`, each as itself
+    /// `<op>` NaN (floats, all NaN) on the joined indexes.
+    ///
+    /// ```
+    /// use ndchunk::{Arith, Array, DataArray, Dataset, Join};
+    /// let v = || DataArray::new(Array::<f64>::ones(&[2], [2]).unwrap(), &["x"]).unwrap();
+    /// let a = Dataset::new().with_var("t", v()).unwrap().with_var("only_a", v()).unwrap();
+    /// let b = Dataset::new().with_var("t", v()).unwrap().with_var("only_b", v()).unwrap();
+    /// let inner = a.arith_dataset(Arith::Add, &b, Join::Inner).unwrap();
+    /// assert_eq!(inner.data_vars().collect::<Vec<_>>(), ["t"]);
+    /// let outer = a.arith_dataset(Arith::Add, &b, Join::Outer).unwrap();
+    /// assert_eq!(outer.data_vars().collect::<Vec<_>>(), ["t", "only_a", "only_b"]);
+    /// assert!(outer.get("only_b").unwrap().values::<f64>().unwrap()[[0]].is_nan());
+    /// ```
     pub fn arith_dataset(&self, op: Arith, other: &Dataset, join: Join) -> Result<Dataset> {
+        let keep_left = matches!(join, Join::Left | Join::Outer);
+        let keep_right = matches!(join, Join::Right | Join::Outer);
         let mut out = Dataset::new();
         for name in self.data_vars() {
-            if other.data_vars.contains_key(name) {
-                let result = self.get(name)?.arith(op, &other.get(name)?, join)?;
+            let result = if other.data_vars.contains_key(name) {
+                self.get(name)?.arith(op, &other.get(name)?, join)?
+            } else if keep_left {
+                missing_in_other(&self.get(name)?, op, other, join, true)?
+            } else {
+                continue;
+            };
+            out = out.with_var(name, result.with_name(name))?;
+        }
+        for name in other.data_vars() {
+            if keep_right && !self.data_vars.contains_key(name) {
+                let result = missing_in_other(&other.get(name)?, op, self, join, false)?;
                 out = out.with_var(name, result.with_name(name))?;
             }
         }
         Ok(out)
     }
+}
+
+/// `var <op> NaN` for a variable the dataset `other` lacks, first aligned
+/// by `join` with `other`'s indexes along its dimensions (as xarray aligns
+/// the two datasets whole before applying the operator); `var` is of the
+/// left operand when `left`.
+fn missing_in_other(
+    var: &DataArray,
+    op: Arith,
+    other: &Dataset,
+    join: Join,
+    left: bool,
+) -> Result<DataArray> {
+    let mut out = var.clone();
+    for dim in var.dims() {
+        let Ok(index) = super::index_of(&other.coords, dim) else {
+            continue;
+        };
+        let shape = [index.len() as u64];
+        let probe = Array::<u8>::zeros(&shape, [shape[0].max(1)])?;
+        let probe = DataArray::new(probe, &[dim])?.with_coord(dim, other.coords[dim].clone())?;
+        out = if left {
+            align(&out, &probe, join)?.0
+        } else {
+            align(&probe, &out, join)?.1
+        };
+    }
+    Ok(out.arith_scalar(op, f64::NAN))
 }
 
 macro_rules! scalar_operators {
@@ -198,27 +253,19 @@ fn op_arrays<T: Numeric>(a: &Array<T>, b: &Array<T>, op: Arith) -> Array<T> {
 
 /// `a <op> b` in numpy's result type: [`promote`]d for `+ - *`, and for
 /// true division the same but at least a float (`float64` for integers).
-fn arith_dyn(a: &DynArray, b: &DynArray, op: Arith) -> DynArray {
+fn arith_dyn(a: &DynArray, b: &DynArray, op: Arith) -> Result<DynArray> {
     let mut dtype = promote(a.dtype(), b.dtype());
     if op == Arith::Div && !dtype.is_float() {
         dtype = DType::Float64;
     }
-    if dtype == DType::Bool {
-        dtype = DType::Int64;
-    }
-    numeric(a, b, op, dtype).unwrap_or_else(|| op_arrays(&a.as_f64(), &b.as_f64(), op).into())
-}
-
-/// `a <op> b` with both cast to `dtype` (a numeric dtype).
-fn numeric(a: &DynArray, b: &DynArray, op: Arith, dtype: DType) -> Option<DynArray> {
     macro_rules! typed {
         ($($variant:ident $t:ty),*) => {
             match dtype {
                 $(DType::$variant => {
                     let (x, y) = (a.astype::<$t>(), b.astype::<$t>());
-                    Some(op_arrays(&x, &y, op).into())
+                    Ok(op_arrays(&x, &y, op).into())
                 })*
-                DType::Bool => None,
+                DType::Bool => booleans(&a.astype::<bool>(), &b.astype::<bool>(), op),
             }
         };
     }
@@ -226,6 +273,20 @@ fn numeric(a: &DynArray, b: &DynArray, op: Arith, dtype: DType) -> Option<DynArr
         Int8 i8, Int16 i16, Int32 i32, Int64 i64, UInt8 u8, UInt16 u16, UInt32 u32,
         UInt64 u64, Float32 f32, Float64 f64
     )
+}
+
+/// Two booleans stay booleans, as numpy's: `+` is `or`, `*` is `and`, and
+/// `-` is refused (numpy raises a `TypeError`); `/` is never asked here
+/// (it is a float division).
+fn booleans(a: &Array<bool>, b: &Array<bool>, op: Arith) -> Result<DynArray> {
+    match op {
+        Arith::Add => Ok(a.logical_or(b.clone()).into()),
+        Arith::Mul | Arith::Div => Ok(a.logical_and(b.clone()).into()),
+        Arith::Sub => Err(Error::Invalid {
+            operation: "subtraction of two boolean arrays".into(),
+            message: "numpy does not subtract booleans: use logical_xor".into(),
+        }),
+    }
 }
 
 /// numpy's type promotion of two dtypes: the smallest type that holds

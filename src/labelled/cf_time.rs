@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 /// Microseconds in a day.
 const DAY_US: i128 = 86_400_000_000;
 
-/// A date and time of a CF calendar, to the microsecond. Dates of one
-/// calendar order chronologically.
+/// A date and time of a CF calendar, to the microsecond, or a missing
+/// time ([`CfDatetime::nat`], numpy's NaT). Dates of one calendar order
+/// chronologically.
 ///
 /// ```
 /// use ndchunk::{Calendar, CfDatetime, TimeUnits};
@@ -77,6 +78,37 @@ impl CfDatetime {
         })
     }
 
+    /// A missing time in `calendar`, as numpy's NaT (what xarray decodes
+    /// a masked time to): it is no day of the calendar (month 0), shows as
+    /// `NaT`, and has no distance to any date.
+    ///
+    /// ```
+    /// use ndchunk::{Calendar, CfDatetime, TimeUnits};
+    /// let nat = CfDatetime::nat(Calendar::NoLeap);
+    /// assert!(nat.is_nat());
+    /// assert_eq!(nat.to_string(), "NaT");
+    /// let units: TimeUnits = "days since 2000-01-01".parse().unwrap();
+    /// assert_eq!(units.decode(f64::NAN, Calendar::NoLeap).unwrap(), nat);
+    /// assert!(units.encode(&nat).is_err());
+    /// ```
+    pub fn nat(calendar: Calendar) -> CfDatetime {
+        CfDatetime {
+            year: 0,
+            month: 0,
+            day: 0,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            microsecond: 0,
+            calendar,
+        }
+    }
+
+    /// Whether this is a missing time ([`CfDatetime::nat`]).
+    pub fn is_nat(&self) -> bool {
+        self.month == 0
+    }
+
     /// Seconds from `other` to this date (both of one calendar; `None`
     /// across calendars).
     pub(crate) fn seconds_between(&self, other: &CfDatetime) -> Option<f64> {
@@ -92,8 +124,15 @@ impl CfDatetime {
         CfDatetime::from_microseconds(self.microseconds()? + us, self.calendar)
     }
 
-    /// Microseconds from the start of day 0 of its calendar.
+    /// Microseconds from the start of day 0 of its calendar (an error for
+    /// NaT).
     fn microseconds(&self) -> Result<i128> {
+        if self.is_nat() {
+            return Err(Error::Invalid {
+                operation: format!("{} calendar", self.calendar),
+                message: "NaT (a missing time) is no point in time".into(),
+            });
+        }
         let day = self.calendar.day_number(self.year, self.month, self.day)?;
         let time = ((i128::from(self.hour) * 60 + i128::from(self.minute)) * 60
             + i128::from(self.second))
@@ -125,8 +164,12 @@ impl CfDatetime {
 }
 
 impl fmt::Display for CfDatetime {
-    /// `YYYY-MM-DD hh:mm:ss`, with `.ffffff` when there are microseconds.
+    /// `YYYY-MM-DD hh:mm:ss`, with `.ffffff` when there are microseconds;
+    /// `NaT` for a missing time.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_nat() {
+            return f.write_str("NaT");
+        }
         write!(
             f,
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -223,9 +266,12 @@ impl TimeUnits {
     }
 
     /// The date `value` units after the reference, in `calendar`, to the
-    /// nearest microsecond (as cftime).
+    /// nearest microsecond (as cftime); NaN (a masked time) is NaT.
     pub fn decode(&self, value: f64, calendar: Calendar) -> Result<CfDatetime> {
         self.check_unit(calendar)?;
+        if value.is_nan() {
+            return Ok(CfDatetime::nat(calendar));
+        }
         if !value.is_finite() {
             return Err(self.error(&format!("{value} is not a time")));
         }

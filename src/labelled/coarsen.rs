@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis};
 
+use super::cf_time::CfDatetime;
 use super::data_array::DataArray;
 use super::values::Values;
 use super::variable::Variable;
@@ -186,13 +187,21 @@ fn window_means(values: &Values, w: u64, count: u64) -> Option<Values> {
         Values::Time(dates) => {
             let means: Option<Vec<_>> = (0..count as usize)
                 .map(|k| {
+                    // NaT skipped, as xarray's mean; a window of NaT is NaT.
                     let range = window(k);
-                    let first = dates[[range.start]];
-                    let seconds: f64 = range
+                    let present: Vec<CfDatetime> = range
                         .clone()
-                        .map(|i| dates[[i]].seconds_between(&first).unwrap_or(0.0))
+                        .map(|i| dates[[i]])
+                        .filter(|d| !d.is_nat())
+                        .collect();
+                    let Some(first) = present.first() else {
+                        return Some(CfDatetime::nat(dates[[range.start]].calendar));
+                    };
+                    let seconds: f64 = present
+                        .iter()
+                        .map(|d| d.seconds_between(first).unwrap_or(0.0))
                         .sum::<f64>()
-                        / range.len() as f64;
+                        / present.len() as f64;
                     first
                         .plus_microseconds((seconds * 1e6).round() as i128)
                         .ok()

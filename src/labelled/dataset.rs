@@ -197,9 +197,19 @@ impl Dataset {
         Ok(self.apply(dim, &pick))
     }
 
-    /// `reduction` over `dims` of every data variable that has one of them
-    /// (the others are kept as they are, where xarray reduces them over no
-    /// axis: the same for a mean or a sum, zeros for a `std`).
+    /// `reduction` over `dims` of every data variable, as xarray's: one
+    /// without any of them is reduced over no axis (itself for a sum,
+    /// mean, minimum or maximum; zeros, or NaN, for a `std` or `var`).
+    ///
+    /// ```
+    /// use ndchunk::{Array, DataArray, Dataset};
+    /// let t = DataArray::new(Array::<f64>::ones(&[4, 3], [2, 3]).unwrap(), &["time", "x"]).unwrap();
+    /// let depth = DataArray::new(Array::<i32>::ones(&[3], [3]).unwrap(), &["x"]).unwrap();
+    /// let ds = Dataset::new().with_var("t", t).unwrap().with_var("depth", depth).unwrap();
+    /// let spread = ds.std("time", 0).unwrap();
+    /// assert_eq!(spread.get("depth").unwrap().values::<f64>().unwrap().sum(), 0.0);
+    /// assert_eq!(ds.mean("time").unwrap().get("depth").unwrap().dtype().name(), "int32");
+    /// ```
     pub fn reduce(
         &self,
         reduction: Reduction,
@@ -216,7 +226,7 @@ impl Dataset {
                 let reduced = if var.dims.iter().any(|d| dims.contains(d)) {
                     var.reduce(reduction, &dims, skipna)
                 } else {
-                    var.clone()
+                    var.reduce_over_no_axis(reduction)
                 };
                 (name.clone(), reduced)
             })

@@ -201,7 +201,7 @@ fn packed_float_type(
 
 /// xarray's `maybe_promote` for masked data: floats of up to 4 bytes and
 /// integers of up to 2 become `float32`, the rest `float64`.
-fn promoted_float(dtype: DType) -> DType {
+pub(crate) fn promoted_float(dtype: DType) -> DType {
     if (dtype.is_float() && dtype.size() <= 4) || (!dtype.is_float() && dtype.size() <= 2) {
         DType::Float32
     } else {
@@ -265,7 +265,8 @@ fn first_number(v: &Value) -> Option<f64> {
 }
 
 /// A coordinate's values with times decoded when `decode_times` and its
-/// attributes say `"<unit> since <date>"`; `units` and `calendar` then
+/// attributes say `"<unit> since <date>"` (NaN, a masked time, and int64's
+/// smallest are NaT, as xarray decodes them); `units` and `calendar` then
 /// move to the encoding.
 pub(crate) fn decode_times(
     name: &str,
@@ -284,9 +285,21 @@ pub(crate) fn decode_times(
     else {
         return Ok(values);
     };
-    let Some(numbers) = values.to_f64() else {
+    let Some(mut numbers) = values.to_f64() else {
         return Ok(values);
     };
+    // int64's smallest is numpy's NaT, as xarray writes one without a fill.
+    if let Values::Int {
+        data,
+        dtype: DType::Int64,
+    } = &values
+    {
+        numbers.zip_mut_with(data, |v, &raw| {
+            if raw == i64::MIN {
+                *v = f64::NAN
+            }
+        });
+    }
     let mut dates = Vec::with_capacity(numbers.len());
     for &v in numbers.iter() {
         dates.push(units.decode(v, calendar).map_err(|e| Error::Invalid {

@@ -105,7 +105,7 @@ impl DataArray {
         let keys: Vec<Option<Key>> = match (component, &coord.values) {
             (Some("season"), Values::Time(dates)) => dates
                 .iter()
-                .map(|d| Some(Key::Text(season(d.month).to_string())))
+                .map(|d| (!d.is_nat()).then(|| Key::Text(season(d.month).to_string())))
                 .collect(),
             (Some(part), Values::Time(dates)) => {
                 let field = date_component(part).ok_or_else(|| {
@@ -115,7 +115,14 @@ impl DataArray {
                 })?;
                 dates
                     .iter()
-                    .map(|d| field(d).map(|v| Some(Key::Int(v))))
+                    // NaT is in no group, as xarray's NaN group key.
+                    .map(|d| {
+                        if d.is_nat() {
+                            Ok(None)
+                        } else {
+                            field(d).map(|v| Some(Key::Int(v)))
+                        }
+                    })
                     .collect::<Result<_>>()?
             }
             (Some(part), _) => {

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::dataset::Dataset;
 use super::decode::{self, Stored};
+use super::phony_dims::{lacks_names, phony_dims};
 use super::values::Values;
 use super::variable::{Coord, Variable};
 use super::Attrs;
@@ -21,20 +22,25 @@ use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::io::info::{container_of, Container};
 use crate::io::zarr::{list_tree, ZarrFormat, ZarrNodeKind};
-use crate::io::{ArrayMeta, ChunkStore, Hdf5Store, Netcdf3Store, Scalar, ZarrStore};
+use crate::io::{ArrayMeta, ChunkStore, Hdf5Store, Netcdf3Store, Scalar};
 
 /// How [`open_zarr_with`] and [`open_dataset_with`] decode, as xarray's
-/// `decode_cf`, `mask_and_scale` and `decode_times` (all on by default).
+/// `decode_cf`, `mask_and_scale` and `decode_times` (all on by default),
+/// and which group they open (xarray's `group`; the root by default).
 ///
 /// ```
 /// let raw = ndchunk::OpenOptions::new().decode_cf(false);
 /// let packed = ndchunk::OpenOptions::new().mask_and_scale(false);
-/// # let _ = (raw, packed);
+/// let run = ndchunk::OpenOptions::new().group("model/run1");
+/// # let _ = (raw, packed, run);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenOptions {
     pub(crate) mask_and_scale: bool,
     pub(crate) decode_times: bool,
+    /// The group's path inside the store, without leading or trailing
+    /// `/` (empty: the root).
+    pub(crate) group: String,
 }
 
 impl Default for OpenOptions {
@@ -42,6 +48,7 @@ impl Default for OpenOptions {
         OpenOptions {
             mask_and_scale: true,
             decode_times: true,
+            group: String::new(),
         }
     }
 }
@@ -57,6 +64,7 @@ impl OpenOptions {
         OpenOptions {
             mask_and_scale: on,
             decode_times: on,
+            ..self
         }
     }
 
@@ -72,10 +80,69 @@ impl OpenOptions {
         self.decode_times = on;
         self
     }
+
+    /// The group to open, as xarray's `group=`: a path such as
+    /// `"model/run1"` (a leading `/` and `"/"` for the root are accepted).
+    /// Its variables become the dataset, its attributes the dataset's; a
+    /// group that does not exist, or a path that is not plain names (`..`,
+    /// `.`, empty parts), is an error naming it.
+    ///
+    /// ```
+    /// use ndchunk::{open_zarr_with, Array, DataArray, Dataset, OpenOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = dir.path().join("runs.zarr");
+    /// let t = DataArray::new(Array::<f64>::ones(&[3], [3]).unwrap(), &["x"]).unwrap();
+    /// Dataset::new().with_var("t", t).unwrap().to_zarr(&store).unwrap();
+    /// let root = open_zarr_with(&store, &OpenOptions::new().group("/")).unwrap();
+    /// assert_eq!(root.data_vars().collect::<Vec<_>>(), ["t"]);
+    /// assert!(open_zarr_with(&store, &OpenOptions::new().group("run1")).is_err());
+    /// assert!(open_zarr_with(&store, &OpenOptions::new().group("../runs.zarr")).is_err());
+    /// ```
+    pub fn group(mut self, path: &str) -> Self {
+        self.group = path.trim_matches('/').to_string();
+        self
+    }
+
+    /// The group's path, checked to be plain names that stay inside
+    /// `location`; `""` for the root.
+    fn checked_group(&self, location: &str) -> Result<&str> {
+        if !self.group.is_empty() {
+            crate::io::check_member_path(&self.group, location)?;
+        }
+        Ok(&self.group)
+    }
+}
+
+/// The error for a group `location` does not have; `groups` are those it has.
+fn no_group(location: &str, group: &str, groups: &[String]) -> Error {
+    let names: Vec<String> = groups
+        .iter()
+        .map(|g| format!("{:?}", format!("/{g}")))
+        .collect();
+    let there = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    };
+    Error::Invalid {
+        operation: format!("opening group {group:?} of {location}"),
+        message: format!("no such group; the others there are: {there}"),
+    }
+}
+
+/// `name` relative to `group` when it is a direct member of it.
+fn member_of<'a>(name: &'a str, group: &str) -> Option<&'a str> {
+    let rest = if group.is_empty() {
+        name
+    } else {
+        name.strip_prefix(group)?.strip_prefix('/')?
+    };
+    (!rest.is_empty() && !rest.contains('/')).then_some(rest)
 }
 
 /// Opens the root group of the Zarr store at `path` (v2, consolidated or
-/// not, or v3) as a [`Dataset`], decoded by the default [`OpenOptions`].
+/// not, or v3) as a [`Dataset`], decoded by the default [`OpenOptions`]
+/// (whose [`group`](OpenOptions::group) opens another group).
 /// Reads metadata and coordinates now; data lazily.
 pub fn open_zarr(path: impl AsRef<Path>) -> Result<Dataset> {
     open_zarr_with(path, &OpenOptions::default())
@@ -84,16 +151,23 @@ pub fn open_zarr(path: impl AsRef<Path>) -> Result<Dataset> {
 /// [`open_zarr`] with `options`.
 pub fn open_zarr_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Dataset> {
     let root = path.as_ref();
+    let location = root.display().to_string();
+    let group = options.checked_group(&location)?;
     let tree = list_tree(root)?;
     let mut found = Vec::new();
-    let mut global = Attrs::new();
+    let mut global = None;
+    let mut groups = Vec::new();
     for node in tree.nodes {
-        let name = node.path.trim_start_matches('/');
+        let path = node.path.trim_start_matches('/');
         match node.kind {
-            ZarrNodeKind::Group(attrs) if name.is_empty() => global = attrs,
-            ZarrNodeKind::Array(meta) if !name.is_empty() && !name.contains('/') => {
-                let meta = meta?;
-                let store: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open(root, name)?);
+            ZarrNodeKind::Group(attrs) if path == group => global = Some(attrs),
+            ZarrNodeKind::Group(_) => groups.push(path.to_string()),
+            ZarrNodeKind::Array(store) => {
+                let Some(name) = member_of(path, group) else {
+                    continue;
+                };
+                let store: Arc<dyn ChunkStore> = store?;
+                let meta = store.meta().clone();
                 let mut attrs = meta.attributes.clone();
                 // xarray reads a v2 array's fill value as its _FillValue.
                 if node.format == ZarrFormat::V2
@@ -109,15 +183,20 @@ pub fn open_zarr_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<D
                     store,
                 });
             }
-            _ => {}
         }
     }
-    assemble(&root.display().to_string(), found, global, options)
+    // A store whose root has no group document is still a store.
+    let global = match global {
+        None if group.is_empty() => Attrs::new(),
+        global => global.ok_or_else(|| no_group(&location, group, &groups))?,
+    };
+    assemble(&location, found, global, options)
 }
 
 /// Opens the root group of a netCDF-4/HDF5 or netCDF-3 file (or a Zarr
 /// store, as [`open_zarr`]) as a [`Dataset`], decoded by the default
-/// [`OpenOptions`]. Reads metadata and coordinates now; data lazily.
+/// [`OpenOptions`] (whose [`group`](OpenOptions::group) opens another
+/// group of a netCDF-4/HDF5 file or Zarr store). Reads metadata and coordinates now; data lazily.
 pub fn open_dataset(path: impl AsRef<Path>) -> Result<Dataset> {
     open_dataset_with(path, &OpenOptions::default())
 }
@@ -125,22 +204,38 @@ pub fn open_dataset(path: impl AsRef<Path>) -> Result<Dataset> {
 /// [`open_dataset`] with `options`.
 pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Dataset> {
     let path = path.as_ref();
+    let location = path.display().to_string();
     let mut found = Vec::new();
     let global = match container_of(path)? {
         Container::Zarr => return open_zarr_with(path, options),
         Container::Hdf5 => {
-            for (name, meta) in crate::io::hdf5::list_datasets(path)? {
-                if name.contains('/') {
-                    continue;
+            let group = options.checked_group(&location)?;
+            let (mut global, mut groups) = (None, Vec::new());
+            for (name, attrs) in crate::io::hdf5::list_groups(path)? {
+                if name == group {
+                    global = Some(attrs);
+                } else {
+                    groups.push(name);
                 }
-                let store: Arc<dyn ChunkStore> = Arc::new(Hdf5Store::open(path, &name)?);
-                found.push(Found::new(name, meta, store));
             }
-            crate::io::hdf5::list_groups(path)?
-                .into_iter()
-                .find(|(name, _)| name.is_empty())
-                .map(|(_, attrs)| attrs)
-                .unwrap_or_default()
+            let global = global.ok_or_else(|| no_group(&location, group, &groups))?;
+            let datasets = crate::io::hdf5::list_datasets(path)?;
+            groups.push(group.to_string());
+            let phony = phony_dims(&datasets, &dimension_scales(path, &datasets)?, &groups);
+            for (full, mut meta) in datasets {
+                let Some(name) = member_of(&full, group) else {
+                    continue;
+                };
+                if let Some(dims) = phony.get(&full) {
+                    meta.dimension_names = Some(dims.iter().cloned().map(Some).collect());
+                }
+                let store: Arc<dyn ChunkStore> = Arc::new(Hdf5Store::open(path, &full)?);
+                found.push(Found::new(name.to_string(), meta, store));
+            }
+            global
+        }
+        Container::Netcdf3 if !options.group.is_empty() => {
+            return Err(no_group(&location, &options.group, &[]))
         }
         Container::Netcdf3 => {
             for (name, meta) in crate::io::netcdf3::list_variables(path)? {
@@ -150,7 +245,16 @@ pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Resul
             crate::io::netcdf3::global_attributes(path)?
         }
     };
-    assemble(&path.display().to_string(), found, global, options)
+    assemble(&location, found, global, options)
+}
+
+/// The file's dimension scales when a dataset lacks one (else none: they
+/// are read only to name phony dimensions).
+fn dimension_scales(path: &Path, datasets: &[(String, ArrayMeta)]) -> Result<Vec<(String, u64)>> {
+    if !datasets.iter().any(|(_, m)| lacks_names(m)) {
+        return Ok(Vec::new());
+    }
+    Ok(crate::io::hdf5::list_dimension_scales(path)?)
 }
 
 /// One stored variable, before it becomes a data variable or coordinate.
@@ -254,9 +358,10 @@ fn assemble(
     Ok(ds)
 }
 
-/// The variable's dimension names: the format's, or `dim_<i>` where it
-/// has none (an HDF5 dataset without dimension scales, a Zarr array
-/// without `_ARRAY_DIMENSIONS`, which xarray refuses to open).
+/// The variable's dimension names: the format's (HDF5 datasets without
+/// dimension scales have been given netCDF-C's `phony_dim_<n>`), or
+/// `dim_<i>` where it has none (a Zarr array without `_ARRAY_DIMENSIONS`,
+/// which xarray refuses to open).
 fn dimension_names(location: &str, f: &Found) -> Result<Vec<String>> {
     let names = f.meta.dimension_names.as_ref();
     let complete = names.is_some_and(|n| n.iter().all(Option::is_some));

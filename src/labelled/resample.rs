@@ -137,6 +137,12 @@ impl DataArray {
         let Values::Time(times) = index else {
             return Err(fails(format!("{dim:?} holds no dates to resample")));
         };
+        if times.iter().any(CfDatetime::is_nat) {
+            return Err(fails(format!(
+                "the times of {dim:?} include NaT (a missing time), which falls in no bin: \
+                 select the others first"
+            )));
+        }
         if index.monotonic() != Some(std::cmp::Ordering::Less) {
             return Err(fails(format!(
                 "the times of {dim:?} are not sorted ascending"

@@ -62,6 +62,34 @@ label_from!(
     CfDatetime => Time as CfDatetime, String => Text as String, &str => Text as String,
 );
 
+/// An integer too large for `i64` is a float label, as an index value of
+/// that size is ([`Values::get`]).
+///
+/// ```
+/// use ndchunk::Label;
+/// assert_eq!(Label::from(7u64), Label::Int(7));
+/// assert_eq!(Label::from(3usize), Label::Int(3));
+/// assert_eq!(Label::from(-3isize), Label::Int(-3));
+/// assert_eq!(Label::from(u64::MAX), Label::Float(u64::MAX as f64));
+/// ```
+impl From<u64> for Label {
+    fn from(v: u64) -> Label {
+        i64::try_from(v).map_or(Label::Float(v as f64), Label::Int)
+    }
+}
+
+impl From<usize> for Label {
+    fn from(v: usize) -> Label {
+        Label::from(v as u64)
+    }
+}
+
+impl From<isize> for Label {
+    fn from(v: isize) -> Label {
+        Label::Int(v as i64)
+    }
+}
+
 /// What `sel` picks along one dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sel {
@@ -99,23 +127,55 @@ impl Sel {
         }
     }
 
-    /// The label nearest to `label`.
-    pub fn nearest(label: impl Into<Label>) -> Sel {
-        Sel::Nearest {
+    /// The label nearest to `label`; [`Nearest::tolerance`] bounds the
+    /// distance. A tolerance belongs to `nearest` only: xarray ignores one
+    /// given with a single label and refuses it with a list or a slice, so
+    /// no other selection takes one (this does not compile):
+    ///
+    /// ```compile_fail
+    /// ndchunk::Sel::range(10.0, 20.0).tolerance(1.0);
+    /// ```
+    pub fn nearest(label: impl Into<Label>) -> Nearest {
+        Nearest {
             label: label.into(),
             tolerance: None,
         }
     }
+}
 
-    /// This `nearest` selection, failing beyond `tolerance` (other
-    /// selections have no tolerance and are returned as they are).
-    pub fn tolerance(self, tolerance: f64) -> Sel {
-        match self {
-            Sel::Nearest { label, .. } => Sel::Nearest {
-                label,
-                tolerance: Some(tolerance),
-            },
-            other => other,
+/// A `nearest` selection being built: [`Sel::nearest`], then optionally
+/// a tolerance; a [`Sel`] by `into` (every `sel` takes it as it is).
+///
+/// ```
+/// use ndchunk::{Array, Coord, DataArray, Sel, Values};
+/// let data = Array::from_ndarray(ndarray::arr1(&[1.0, 2.0, 3.0]).into_dyn(), [3]).unwrap();
+/// let lat = Coord::new(&["lat"], Values::float(ndarray::arr1(&[10.0, 20.0, 30.0]).into_dyn()));
+/// let t = DataArray::new(data, &["lat"]).unwrap().with_coord("lat", lat.unwrap()).unwrap();
+/// let at = t.sel("lat", Sel::nearest(21.0).tolerance(1.5)).unwrap();
+/// assert_eq!(at.values::<f64>().unwrap().into_raw_vec_and_offset().0, vec![2.0]);
+/// assert!(t.sel("lat", Sel::nearest(25.0).tolerance(1.5)).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nearest {
+    label: Label,
+    tolerance: Option<f64>,
+}
+
+impl Nearest {
+    /// Fails beyond `tolerance` (in the index's units; seconds for times).
+    pub fn tolerance(self, tolerance: f64) -> Nearest {
+        Nearest {
+            tolerance: Some(tolerance),
+            ..self
+        }
+    }
+}
+
+impl From<Nearest> for Sel {
+    fn from(n: Nearest) -> Sel {
+        Sel::Nearest {
+            label: n.label,
+            tolerance: n.tolerance,
         }
     }
 }

@@ -236,10 +236,7 @@ impl Values {
         Some(match self {
             Values::Bool(a) => Label::Int(i64::from(*a.get(index)?)),
             Values::Int { data, .. } => Label::Int(*data.get(index)?),
-            Values::UInt { data, .. } => {
-                let v = *data.get(index)?;
-                i64::try_from(v).map_or(Label::Float(v as f64), Label::Int)
-            }
+            Values::UInt { data, .. } => Label::from(*data.get(index)?),
             Values::Float { data, .. } => Label::Float(*data.get(index)?),
             Values::Time(a) => Label::Time(*a.get(index)?),
             Values::Text(a) => Label::Text(a.get(index)?.clone()),

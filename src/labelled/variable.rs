@@ -135,6 +135,47 @@ impl Variable {
         let kept = self.dims.iter().filter(|d| !dims.contains(d)).cloned();
         Variable::new(kept.collect(), self.data.reduce(reduction, &axes, skipna))
     }
+
+    /// `reduction` over no axis, as xarray's `Dataset` reductions apply
+    /// it to a variable without the reduced dimensions: the variable
+    /// itself for a sum, mean, minimum or maximum (its dtype too), and for
+    /// a variance or standard deviation zeros (NaN where it is NaN, or
+    /// everywhere when `ddof` > 0), `float32` kept, else `float64`.
+    pub(crate) fn reduce_over_no_axis(&self, reduction: Reduction) -> Variable {
+        match reduction {
+            Reduction::Var { ddof } | Reduction::Std { ddof } => {
+                Variable::new(self.dims.clone(), spread_of_one(&self.data, ddof))
+            }
+            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => self.clone(),
+        }
+    }
+}
+
+/// numpy's variance (and standard deviation) of each element alone: 0,
+/// or NaN where it is NaN or `ddof` leaves no degrees of freedom.
+fn spread_of_one(data: &DynArray, ddof: u64) -> DynArray {
+    let name = "var over no axis";
+    match data {
+        DynArray::Float32(a) => a
+            .map(name, move |v: f32| {
+                if ddof > 0 || v.is_nan() {
+                    f32::NAN
+                } else {
+                    0.0
+                }
+            })
+            .into(),
+        other => other
+            .as_f64()
+            .map(name, move |v| {
+                if ddof > 0 || v.is_nan() {
+                    f64::NAN
+                } else {
+                    0.0
+                }
+            })
+            .into(),
+    }
 }
 
 /// `data` at `pick`'s positions along `axis`: a slice when they are

@@ -150,6 +150,9 @@ impl Dataset {
                     let (numbers, units, calendar) = encode_times(name, dates, &coord.encoding)?;
                     attrs.insert("units".into(), Value::String(units));
                     attrs.insert("calendar".into(), Value::String(calendar));
+                    if let Some(fill) = time_fill_attribute(&numbers, &coord.encoding) {
+                        attrs.insert("_FillValue".into(), fill);
+                    }
                     numbers
                 }
                 values => values.to_dyn_array(name)?,
@@ -360,9 +363,10 @@ impl Dataset {
         let tree = crate::io::zarr::list_tree(root)?;
         for node in &tree.nodes {
             let name = node.path.trim_start_matches('/');
-            let crate::io::zarr::ZarrNodeKind::Array(Ok(meta)) = &node.kind else {
+            let crate::io::zarr::ZarrNodeKind::Array(Ok(store)) = &node.kind else {
                 continue;
             };
+            let meta = store.meta();
             if name.contains('/') || !meta.dims_or_default().iter().any(|d| d == dim) {
                 continue;
             }
@@ -610,32 +614,59 @@ fn regular(data: &DynArray) -> Result<crate::chunking::ChunkGrid> {
     })
 }
 
+/// The number a time's encoding writes NaT as: its `_FillValue` (or
+/// `missing_value`), as xarray writes it back.
+fn time_fill(encoding: &Attrs) -> Option<f64> {
+    ["_FillValue", "missing_value"]
+        .iter()
+        .find_map(|key| encoding.get(*key).and_then(crate::io::attribute_number))
+}
+
+/// The `_FillValue` attribute of times encoded as `numbers`: the
+/// encoding's, when it is one of their type (an integer for integers).
+fn time_fill_attribute(numbers: &DynArray, encoding: &Attrs) -> Option<Value> {
+    let fill = time_fill(encoding)?;
+    if numbers.dtype().is_float() {
+        return Some(Value::from(fill)).filter(|v| !v.is_null());
+    }
+    (fill.fract() == 0.0 && fill.abs() < 9e15).then(|| Value::from(fill as i64))
+}
+
 /// Dates as numbers in their encoding's `units` (or, as xarray infers
 /// them, the coarsest of days, hours, minutes, seconds and microseconds
 /// that counts every date whole, since the first date), with the calendar's
-/// name.
+/// name. NaT is the encoding's fill value, else (as numpy's NaT, which
+/// xarray writes) int64's smallest among whole numbers or NaN.
 fn encode_times(
     name: &str,
     dates: &ndarray::ArrayD<CfDatetime>,
     encoding: &Attrs,
 ) -> Result<(DynArray, String, String)> {
-    let Some(first) = dates.iter().next() else {
+    let Some(calendar) = dates.iter().next().map(|d| d.calendar) else {
         return Err(Error::Invalid {
             operation: format!("to_zarr of {name:?}"),
             message: "an empty time coordinate has no calendar to write".into(),
         });
     };
-    let calendar = first.calendar;
     let units_text = match encoding.get("units").and_then(Value::as_str) {
         Some(units) => units.to_string(),
-        None => infer_units(dates, first),
+        None => infer_units(dates),
     };
     let units: TimeUnits = units_text.parse()?;
+    let fill = time_fill(encoding);
     let numbers = dates
         .iter()
-        .map(|d| units.encode(d))
+        .map(|d| {
+            if d.is_nat() {
+                Ok(fill.filter(|f| f.is_finite()).unwrap_or(f64::NAN))
+            } else {
+                units.encode(d)
+            }
+        })
         .collect::<Result<Vec<f64>>>()?;
-    let whole = numbers.iter().all(|v| v.fract() == 0.0 && v.abs() < 9e15);
+    let whole = numbers
+        .iter()
+        .all(|v| v.is_nan() || (v.fract() == 0.0 && v.abs() < 9e15));
     let shape: Vec<u64> = dates.shape().iter().map(|&s| s as u64).collect();
     let chunks: Vec<u64> = shape.iter().map(|&s| s.max(1)).collect();
     let as_array =
@@ -644,14 +675,20 @@ fn encode_times(
             message: e.to_string(),
         })?;
     let data: DynArray = if whole {
-        Array::from_ndarray(as_array.mapv(|v| v as i64), chunks)?.into()
+        let int = |v: f64| if v.is_nan() { i64::MIN } else { v as i64 };
+        Array::from_ndarray(as_array.mapv(int), chunks)?.into()
     } else {
         Array::from_ndarray(as_array, chunks)?.into()
     };
     Ok((data, units_text, calendar.name().to_string()))
 }
 
-fn infer_units(dates: &ndarray::ArrayD<CfDatetime>, first: &CfDatetime) -> String {
+/// The units xarray infers for `dates`, since the first that is not NaT
+/// (days since 1970-01-01 when all are).
+fn infer_units(dates: &ndarray::ArrayD<CfDatetime>) -> String {
+    let Some(first) = dates.iter().find(|d| !d.is_nat()) else {
+        return "days since 1970-01-01 00:00:00".into();
+    };
     const UNITS: [(&str, f64); 5] = [
         ("days", 86_400.0),
         ("hours", 3_600.0),
@@ -662,7 +699,7 @@ fn infer_units(dates: &ndarray::ArrayD<CfDatetime>, first: &CfDatetime) -> Strin
     let unit = UNITS
         .iter()
         .find(|(_, seconds)| {
-            dates.iter().all(|d| {
+            dates.iter().filter(|d| !d.is_nat()).all(|d| {
                 d.seconds_between(first)
                     .is_some_and(|s| (s / seconds).fract() == 0.0)
             })

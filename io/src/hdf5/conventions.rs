@@ -84,6 +84,11 @@ pub(crate) struct Described {
 }
 
 impl Described {
+    /// Whether this is an HDF5 dimension scale (`CLASS` says so).
+    pub fn is_scale(&self) -> bool {
+        matches!(self.attributes.get("CLASS"), Some(Value::String(s)) if s == "DIMENSION_SCALE")
+    }
+
     /// Whether this is a netCDF dimension-only scale (left out of listings).
     pub fn is_dimension_only(&self) -> bool {
         matches!(self.attributes.get("NAME"), Some(Value::String(s)) if s.starts_with(NETCDF_DIMENSION_ONLY))
@@ -144,7 +149,7 @@ impl Described {
         dimid_name: &mut dyn FnMut(i64) -> Option<String>,
     ) -> Option<Vec<Option<String>>> {
         let rank = self.shape.len();
-        let is_scale = matches!(self.attributes.get("CLASS"), Some(Value::String(s)) if s == "DIMENSION_SCALE");
+        let is_scale = self.is_scale();
         if is_scale && rank == 1 {
             return Some(vec![Some(basename(own_name).to_string())]);
         }

@@ -445,6 +445,17 @@ pub fn list_datasets_with(path: &Path, backend: Backend) -> Result<Vec<(String, 
     checked_names(path, out)
 }
 
+/// Every 1-D dimension scale of the file (each is a netCDF dimension of
+/// its group, named by its last path component), dimension-only
+/// placeholders included, with its length, sorted by path: what a reader
+/// needs to name the dimensions of datasets without scales as netCDF-C
+/// does. Read with the pure backend.
+pub fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
+    let mut out = pure::list_dimension_scales(path)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    checked_names(path, out)
+}
+
 /// The datasets [`list_datasets`] leaves out because no ndchunk dtype holds
 /// their elements (strings, compounds, variable-length sequences, enums,
 /// references, …), each with its element type as a reader would name it

@@ -241,6 +241,31 @@ pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     Ok(out)
 }
 
+/// The 1-D dimension scales of the file (dimension-only ones included),
+/// with their lengths (see [`super::list_dimension_scales`]); unsorted.
+pub(crate) fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
+    let file = open_file(path, "")?;
+    let mut raw = None;
+    let mut out = Vec::new();
+    for name in file.dataset_names() {
+        let name = normalize(&name);
+        let loc = location(path, &name);
+        let ds = file.dataset(&name).map_err(|e| IoError::Metadata {
+            location: loc.clone(),
+            reason: e.to_string(),
+        })?;
+        let described = match describe(path, &ds, &loc, &mut raw) {
+            Ok(d) => d,
+            Err(IoError::UnsupportedDType { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if described.is_scale() && described.shape.len() == 1 {
+            out.push((name, described.shape[0]));
+        }
+    }
+    Ok(out)
+}
+
 /// The datasets no ndchunk dtype holds, with their element types (see
 /// [`super::list_unsupported`]); unsorted.
 pub(crate) fn list_unsupported(path: &Path) -> Result<Vec<(String, String)>> {

@@ -3,22 +3,22 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use super::{location_of, ZarrFormat, ZarrStore};
 use crate::error::{IoError, Result};
-use crate::meta::ArrayMeta;
-use crate::store::ChunkStore;
 
 /// What a node of a store is.
 #[derive(Debug)]
 pub enum ZarrNodeKind {
     /// A group, with its attributes.
     Group(Map<String, Value>),
-    /// An array, or why it cannot be opened (an unsupported dtype or codec:
-    /// the tree still shows it).
-    Array(Result<ArrayMeta>),
+    /// An array, open (its metadata is [`ChunkStore::meta`](crate::ChunkStore::meta): opened once,
+    /// for the walk and for whoever reads it), or why it cannot be opened
+    /// (an unsupported dtype or codec: the tree still shows it).
+    Array(Result<Arc<ZarrStore>>),
 }
 
 /// One node of a Zarr store.
@@ -283,6 +283,10 @@ fn dir_id(dir: &Path) -> Option<DirId> {
     Some((0, h.finish()))
 }
 
+fn array_node(root: &Path, path: &str) -> ZarrNodeKind {
+    ZarrNodeKind::Array(ZarrStore::open(root, path).map(Arc::new))
+}
+
 /// Pushes the node at `path`, if there is one; true when it is an array
 /// (which has no children).
 fn describe(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
@@ -291,23 +295,16 @@ fn describe(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
     let v3 = read_json(&dir.join("zarr.json"));
     let kind_format = match &v3 {
         Some(doc) if doc["zarr_format"] == 3 => match doc["node_type"].as_str() {
-            Some("array") => Some((
-                ZarrNodeKind::Array(ZarrStore::open(root, &node_path).map(|s| s.meta().clone())),
-                ZarrFormat::V3,
-            )),
+            Some("array") => Some((array_node(root, &node_path), ZarrFormat::V3)),
             _ => Some((
                 ZarrNodeKind::Group(doc["attributes"].as_object().cloned().unwrap_or_default()),
                 ZarrFormat::V3,
             )),
         },
-        Some(_) => Some((
-            ZarrNodeKind::Array(ZarrStore::open(root, &node_path).map(|s| s.meta().clone())),
-            ZarrFormat::V3,
-        )),
-        None if dir.join(".zarray").is_file() => Some((
-            ZarrNodeKind::Array(ZarrStore::open(root, &node_path).map(|s| s.meta().clone())),
-            ZarrFormat::V2,
-        )),
+        Some(_) => Some((array_node(root, &node_path), ZarrFormat::V3)),
+        None if dir.join(".zarray").is_file() => {
+            Some((array_node(root, &node_path), ZarrFormat::V2))
+        }
         None if dir.join(".zgroup").is_file() => Some((
             ZarrNodeKind::Group(
                 read_json(&dir.join(".zattrs"))

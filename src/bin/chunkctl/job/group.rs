@@ -148,7 +148,11 @@ fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>, 
                     ZarrNodeKind::Array(Err(IoError::UnsupportedDType { dtype })) => {
                         SourceKind::Unsupported(dtype)
                     }
-                    ZarrNodeKind::Array(meta) => SourceKind::Array(meta.map_err(|e| e.to_string())),
+                    ZarrNodeKind::Array(store) => SourceKind::Array(
+                        store
+                            .map(|s| ndchunk_io::ChunkStore::meta(&*s).clone())
+                            .map_err(|e| e.to_string()),
+                    ),
                 },
             })
             .collect();
