@@ -260,6 +260,12 @@ where
     };
     let ndim = image.ndim();
     let axes = axes(ndim, options.axes.as_deref())?;
+    if options.compute.journal_dir.is_some() {
+        return Err(refuse(
+            "a pyramid is written into a new directory and does not resume: leave journal_dir unset"
+                .into(),
+        ));
+    }
     if options.method == PyramidMethod::Mode && T::DTYPE.is_float() {
         return Err(refuse(format!(
             "mode of {} values: the most frequent value is for label images (integers)",

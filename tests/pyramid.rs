@@ -267,6 +267,14 @@ fn bad_input_is_refused_and_leaves_nothing() {
     let e = write_pyramid(&float, &dst, &mode).unwrap_err().to_string();
     assert!(e.contains("mode of float32"), "{e}");
     assert!(!dst.exists());
+    let resumable = quiet
+        .clone()
+        .compute(ComputeOptions::new().journal_dir(dir.path().join("journal")));
+    let e = write_pyramid(&float, &dst, &resumable)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not resume"), "{e}");
+    assert!(!dst.exists());
     // An existing destination is never written into.
     std::fs::create_dir(&dst).unwrap();
     std::fs::write(dst.join("keep"), b"mine").unwrap();
