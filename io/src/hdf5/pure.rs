@@ -218,26 +218,14 @@ impl Reader {
 /// [`super::list_datasets`]).
 pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     let file = open_file(path, "")?;
-    let mut raw = None;
     let mut out = Vec::new();
-    for name in file.dataset_names() {
-        let name = normalize(&name);
-        let loc = location(path, &name);
-        let ds = file.dataset(&name).map_err(|e| IoError::Metadata {
-            location: loc.clone(),
-            reason: e.to_string(),
-        })?;
-        let described = match describe(path, &ds, &loc, &mut raw) {
-            Ok(d) => d,
-            Err(IoError::UnsupportedDType { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        if described.is_dimension_only() {
-            continue;
+    for_each_described(path, &file, |name, loc, described| {
+        if !described.is_dimension_only() {
+            let meta = described.into_meta(loc, &name, &mut |id| dimid_name(&file, id))?;
+            out.push((name, meta));
         }
-        let meta = described.into_meta(&loc, &name, &mut |id| dimid_name(&file, id))?;
-        out.push((name, meta));
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -245,8 +233,24 @@ pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
 /// with their lengths (see [`super::list_dimension_scales`]); unsorted.
 pub(crate) fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
     let file = open_file(path, "")?;
-    let mut raw = None;
     let mut out = Vec::new();
+    for_each_described(path, &file, |name, _, described| {
+        if described.is_scale() && described.shape.len() == 1 {
+            out.push((name, described.shape[0]));
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f(name, location, what the file says)` for each dataset of a
+/// numeric dtype ndchunk holds.
+fn for_each_described(
+    path: &Path,
+    file: &H5File,
+    mut f: impl FnMut(String, &str, Described) -> Result<()>,
+) -> Result<()> {
+    let mut raw = None;
     for name in file.dataset_names() {
         let name = normalize(&name);
         let loc = location(path, &name);
@@ -254,16 +258,13 @@ pub(crate) fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
             location: loc.clone(),
             reason: e.to_string(),
         })?;
-        let described = match describe(path, &ds, &loc, &mut raw) {
-            Ok(d) => d,
+        match describe(path, &ds, &loc, &mut raw) {
+            Ok(described) => f(name, &loc, described)?,
             Err(IoError::UnsupportedDType { .. }) => continue,
             Err(e) => return Err(e),
-        };
-        if described.is_scale() && described.shape.len() == 1 {
-            out.push((name, described.shape[0]));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The datasets no ndchunk dtype holds, with their element types (see
