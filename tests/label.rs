@@ -178,12 +178,14 @@ fn labels_kept_on_disk_when_the_budget_is_small() {
     let mask = ArrayD::from_shape_fn(IxDyn(&[64, 64, 64]), |_| rng.below(100) < 45);
     let (want, n_want) = flood(&mask, 1);
     let lazy = Array::from_ndarray(mask, [16, 16, 16]).unwrap();
-    // The labels are 1 MiB; the budget keeps a fraction of them.
-    let options = quiet().max_mem(256 << 10);
+    // The labels are 1 MiB; the budget keeps a fraction of them, beside
+    // the 352,800 bytes of planes either side of the 144 block faces that
+    // label holds while joining.
+    let options = quiet().max_mem(512 << 10);
     let (labels, n) = lazy.label(1, &options).unwrap();
     assert_eq!(n, u64::from(n_want));
     let (got, report) = labels.compute_with(&options).unwrap();
-    assert!(report.peak_bytes <= 256 << 10);
+    assert!(report.peak_bytes <= 512 << 10);
     same_components(&got, &want, n).unwrap();
 }
 
@@ -287,4 +289,45 @@ fn connectivity_out_of_range_is_refused() {
         e.contains("regionprops") && e.contains("do not fit max_mem"),
         "{e}"
     );
+}
+
+/// The bytes of the planes either side of every block face of a 64 x 64
+/// mask in 8 x 8 chunks: per face two planes of uint32 labels, one voxel
+/// wider on the other axis on each side within the array.
+fn face_bytes_64_by_8() -> u64 {
+    // Per axis 7 x 8 faces: 2 planes of 10 voxels (8 at the edges + 1).
+    let per_axis: u64 = (0..7u64)
+        .flat_map(|_| (0..8u64).map(|j| if j == 0 || j == 7 { 9 } else { 10 }))
+        .map(|wide| 2 * wide * 4)
+        .sum();
+    2 * per_axis
+}
+
+#[test]
+fn a_budget_too_small_for_the_faces_is_refused_naming_label() {
+    let mut rng = Random::new(3);
+    let mask = ArrayD::from_shape_fn(IxDyn(&[64, 64]), |_| rng.below(100) < 50);
+    let (want, n_want) = flood(&mask, 2);
+    let lazy = Array::from_ndarray(mask, [8, 8]).unwrap();
+    let faces = face_bytes_64_by_8();
+    // The per-block labelling fits, but not beside the faces' planes.
+    let e = lazy
+        .label(2, &quiet().threads(1).max_mem(faces))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("label: max_mem") && e.contains(&format!("{faces} bytes")),
+        "{e}"
+    );
+    // The planes and one face task beside them: joined within it.
+    let e = lazy
+        .label(2, &quiet().threads(1).max_mem(faces + 64))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("label: max_mem"), "{e}");
+    let (labels, n) = lazy
+        .label(2, &quiet().threads(1).max_mem(faces + (4 << 10)))
+        .unwrap();
+    assert_eq!(n, u64::from(n_want));
+    same_components(&labels.compute().unwrap(), &want, n).unwrap();
 }

@@ -8,7 +8,9 @@
 //!    order);
 //! 2. the two planes on either side of each block face are read, and the
 //!    labels that touch across it are joined (a union-find over the labels
-//!    on faces only);
+//!    on faces only); the planes are held whole until then, so their bytes
+//!    are reserved from `max_mem` and the run reading them gets the rest
+//!    (too small a budget is `Error::TaskTooLarge` naming `label`);
 //! 3. a blockwise pass numbers every component 1..=N, lazily.
 //!
 //! Then `props.rs` measures each component ([`Array::regionprops`]).
@@ -44,7 +46,9 @@ impl Array<bool> {
     /// Runs two of its three passes when called, within `options`: each
     /// block labelled on its own and kept (in memory when it fits
     /// `max_mem`, else on disk), then the faces between blocks read to
-    /// join what touches across them. The labels returned are lazy: a
+    /// join what touches across them; the planes either side of the
+    /// faces are held while they are joined, counted in `max_mem`. The
+    /// labels returned are lazy: a
     /// blockwise renumbering of what was kept.
     ///
     /// ```
@@ -220,7 +224,36 @@ fn join_faces(
             local.slice(&index)
         })
         .collect();
-    let (values, _) = compute_many(&arrays.iter().collect::<Vec<_>>(), options)?;
+    // The planes are held whole until every face is joined: their bytes
+    // are reserved from the budget, and the run reading them gets the
+    // rest.
+    let held: u64 = slabs.iter().fold(0u64, |n, (_, r)| {
+        n.saturating_add(r.num_elements().saturating_mul(4))
+    });
+    let max_mem = options.plan_budget().max_mem;
+    let too_small = |needed: u64| Error::TaskTooLarge {
+        operation: "label".into(),
+        needed,
+        limit: max_mem,
+        suggestion: format!(
+            "joining the blocks holds the planes either side of their {} faces, {held} \
+             bytes, beside the run reading them; give a larger budget, or larger chunks \
+             (fewer faces)",
+            slabs.len()
+        ),
+    };
+    let rest = match max_mem.checked_sub(held) {
+        Some(rest) if rest > 0 => rest,
+        _ => return Err(too_small(held.saturating_add(1))),
+    };
+    let (values, _) = compute_many(
+        &arrays.iter().collect::<Vec<_>>(),
+        &options.clone().max_mem(rest),
+    )
+    .map_err(|e| match e {
+        Error::TaskTooLarge { needed, .. } => too_small(needed.saturating_add(held)),
+        e => e,
+    })?;
     let across: Vec<Vec<i64>> = kernel::neighbours(ndim, connectivity);
     let mut joins = Joins::default();
     let global = |at: &[u64], local: u32| -> Result<u64> {
