@@ -3,7 +3,7 @@
 //! `"drop_conflicts"`): the result's name, attributes and each
 //! coordinate's attributes, for reductions, groupby reductions and
 //! arithmetic, resample, rolling, coarsen, weighted, `where`, comparisons,
-//! Dataset reductions and arithmetic; and what `to_zarr` writes of
+//! shape operations, Dataset reductions and arithmetic (every join); and what `to_zarr` writes of
 //! computed results, as xarray reads it back.
 
 mod support;
@@ -34,6 +34,8 @@ clim.attrs = {"units": "K", "c": 3}
 a = xr.Dataset({"t": t, "u": u}, attrs={"title": "A", "k": 1})
 b = xr.Dataset({"t": u, "u": u}, attrs={"title": "B", "j": 2})
 b["u"].attrs = {"units": "m", "long_name": "other"}
+with xr.set_options(arithmetic_join="outer"):
+    outer = a.assign(w=w) + b
 def with_attrs(x, attrs):
     x = x.copy()
     x.attrs = attrs
@@ -49,6 +51,12 @@ cases = {
     "std": array(t.std("x")),
     "quantile": array(t.quantile(0.5, dim="time")),
     "isel": array(t.isel(time=0)),
+    "transpose": array(t.transpose("x", "time")),
+    "rename": array(t.rename(x="y")),
+    "expand_squeeze": array(t.expand_dims("run").squeeze()),
+    "groupby_bins": array(t.groupby_bins("x", [-1.0, 1.5, 4.0]).mean()),
+    "groupby_count": array(t.groupby("time.month").count()),
+    "rolling_std": array(t.rolling(time=3).std()),
     "groupby_month_mean": array(t.groupby("time.month").mean()),
     "groupby_coord_max": array(t.groupby("kind").max()),
     "groupby_median": array(t.groupby("time.month").median()),
@@ -63,10 +71,15 @@ cases = {
     "agreeing": array(t - with_attrs(t.mean("time"), {"units": "K", "c": 3})),
     "scalar": array(t * 2),
     "groupby_arith": array(t.groupby("time.month") - clim),
+    "groupby_coord_arith": array(t.groupby("kind") - t.groupby("kind").mean()),
+    "groupby_index_arith": array(t.groupby("x") - t.groupby("x").mean()),
     "ds_mean": dataset(a.mean("time")),
+    "ds_std": dataset(a.std("x")),
+    "ds_isel": dataset(a.isel(time=slice(0, 4))),
     "ds_groupby_mean": dataset(a.groupby("time.month").mean()),
     "ds_plus_ds": dataset(a + b),
     "ds_minus_da": dataset(a - with_attrs(clim.isel(month=0), {"units": "K", "c": 3})),
+    "ds_plus_ds_outer": dataset(outer),
     "ds_groupby_arith": dataset(a.groupby("time.month") - b.groupby("time.month").mean()),
 }
 print(json.dumps(cases))
@@ -164,6 +177,21 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
         ("std", t.std("x", 0).unwrap()),
         ("quantile", t.quantile(0.5, "time").unwrap()),
         ("isel", t.isel("time", 0).unwrap()),
+        ("transpose", t.transpose(&["x", "time"]).unwrap()),
+        ("rename", t.rename(&[("x", "y")]).unwrap()),
+        (
+            "expand_squeeze",
+            t.expand_dims("run").unwrap().squeeze().unwrap(),
+        ),
+        (
+            "groupby_bins",
+            t.groupby_bins("x", &[-1.0, 1.5, 4.0])
+                .unwrap()
+                .mean()
+                .unwrap(),
+        ),
+        ("groupby_count", month(&t).count().unwrap()),
+        ("rolling_std", t.rolling("time", 3).unwrap().std().unwrap()),
         ("groupby_month_mean", month(&t).mean().unwrap()),
         (
             "groupby_coord_max",
@@ -194,6 +222,20 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
         ),
         ("scalar", &t * 2.0),
         ("groupby_arith", month(&t).sub(&clim).unwrap()),
+        (
+            "groupby_coord_arith",
+            t.groupby("kind")
+                .unwrap()
+                .sub(&t.groupby("kind").unwrap().mean().unwrap())
+                .unwrap(),
+        ),
+        (
+            "groupby_index_arith",
+            t.groupby("x")
+                .unwrap()
+                .sub(&t.groupby("x").unwrap().mean().unwrap())
+                .unwrap(),
+        ),
     ];
     let ds_minus_da = a
         .arith(
@@ -204,6 +246,8 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
         .unwrap();
     let datasets: Vec<(&str, Dataset)> = vec![
         ("ds_mean", a.mean("time").unwrap()),
+        ("ds_std", a.std("x", 0).unwrap()),
+        ("ds_isel", a.isel("time", 0..4).unwrap()),
         (
             "ds_groupby_mean",
             a.groupby("time.month").unwrap().mean().unwrap(),
@@ -213,6 +257,14 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
             a.arith_dataset(Arith::Add, &b, Join::Inner).unwrap(),
         ),
         ("ds_minus_da", ds_minus_da),
+        (
+            "ds_plus_ds_outer",
+            a.clone()
+                .with_var("w", w.clone())
+                .unwrap()
+                .arith_dataset(Arith::Add, &b, Join::Outer)
+                .unwrap(),
+        ),
         (
             "ds_groupby_arith",
             a.groupby("time.month")
