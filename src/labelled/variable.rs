@@ -148,7 +148,8 @@ impl Variable {
 
     /// `reduction` over no axis, as xarray's `Dataset` reductions apply
     /// it to a variable without the reduced dimensions: the variable
-    /// itself for a sum, mean, minimum or maximum (its dtype too), and for
+    /// itself for a sum, mean, minimum or maximum (its dtype too; its
+    /// attributes but not its encoding, as every computed result), and for
     /// a variance or standard deviation zeros (NaN where it is NaN, or
     /// everywhere when `ddof` > 0), `float32` kept, else `float64`.
     pub(crate) fn reduce_over_no_axis(&self, reduction: Reduction) -> Variable {
@@ -156,7 +157,9 @@ impl Variable {
             Reduction::Var { ddof } | Reduction::Std { ddof } => {
                 self.derived(self.dims.clone(), spread_of_one(&self.data, ddof))
             }
-            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => self.clone(),
+            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => {
+                self.derived(self.dims.clone(), self.data.clone())
+            }
         }
     }
 }
