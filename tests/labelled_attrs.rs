@@ -3,8 +3,9 @@
 //! `"drop_conflicts"`): the result's name, attributes and each
 //! coordinate's attributes, for reductions, groupby reductions and
 //! arithmetic, resample, rolling, coarsen, weighted, `where`, comparisons,
-//! shape operations, Dataset reductions and arithmetic (every join); and what `to_zarr` writes of
-//! computed results, as xarray reads it back.
+//! shape operations, Dataset reductions and arithmetic (inner and outer
+//! joins); and what `to_zarr` writes of computed results, as xarray reads
+//! it back.
 
 mod support;
 
@@ -21,11 +22,13 @@ time = pd.date_range("2000-01-30", periods=8, freq="D")
 ds = xr.Dataset(
     {"t": (("time", "x"), np.arange(32.0).reshape(8, 4), {"units": "K", "long_name": "temp", "a": 1}),
      "u": (("time", "x"), np.ones((8, 4)), {"units": "m", "long_name": "temp", "b": 2}),
-     "w": ("x", [1.0, 2.0, 3.0, 4.0], {"role": "weights"})},
+     "w": ("x", [1.0, 2.0, 3.0, 4.0], {"role": "weights"}),
+     "p": ("x", [1.5, 2.5, 3.5, 4.5], {"units": "Pa"})},
     coords={"time": ("time", time, {"axis": "T"}),
             "x": ("x", [0.0, 1.0, 2.0, 3.0], {"units": "km"}),
             "kind": ("x", [1, 2, 1, 2], {"long_name": "kind"})},
     attrs={"title": "A", "k": 1})
+ds.p.encoding = {"dtype": "int16", "scale_factor": 0.5}
 ds.to_zarr(sys.argv[1], mode="w-", zarr_format=2, consolidated=True)
 ds = xr.open_zarr(sys.argv[1]).load()
 t, u, w = ds.t, ds.u, ds.w
@@ -82,6 +85,11 @@ cases = {
     "ds_plus_ds_outer": dataset(outer),
     "ds_groupby_arith": dataset(a.groupby("time.month") - b.groupby("time.month").mean()),
 }
+# Computed results as xarray writes them, for READ_BACK.
+a.assign(p=ds.p).mean("time").assign(
+    anomaly=(t.groupby("time.month") - clim).mean("time"),
+    conflicting=(t + u).mean("time"),
+).to_zarr(sys.argv[2], mode="w-", zarr_format=2, consolidated=True)
 print(json.dumps(cases))
 "#;
 
@@ -91,7 +99,9 @@ import json, sys
 import xarray as xr
 ds = xr.open_zarr(sys.argv[1])
 print(json.dumps({"attrs": dict(ds.attrs), "vars": {k: dict(v.attrs) for k, v in ds.data_vars.items()},
-                  "coords": {k: dict(c.attrs) for k, c in ds.coords.items()}}))
+                  "coords": {k: dict(c.attrs) for k, c in ds.coords.items()},
+                  "stored": {k: [str(v.encoding.get("dtype")), "scale_factor" in v.encoding]
+                             for k, v in ds.variables.items()}}))
 "#;
 
 fn attrs(v: Value) -> ndchunk::Attrs {
@@ -140,8 +150,13 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("in.zarr");
-    let want: Value =
-        serde_json::from_slice(&support::run_python(&python, XARRAY, &[&store])).unwrap();
+    let theirs_written = dir.path().join("xarray.zarr");
+    let want: Value = serde_json::from_slice(&support::run_python(
+        &python,
+        XARRAY,
+        &[&store, &theirs_written],
+    ))
+    .unwrap();
     let ds = ndchunk::open_zarr(&store).unwrap();
     let (t, u, w) = (
         ds.get("t").unwrap(),
@@ -291,9 +306,13 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
         "every case checked"
     );
 
-    // What to_zarr writes of computed results: their attributes, as xarray
-    // reads them back (the dataset's and each variable's).
+    // What to_zarr writes of computed results: their attributes (the
+    // dataset's, each variable's), unpacked (a mean drops the encoding:
+    // `p`, stored as int16 with a scale factor, is written as float64), as
+    // xarray writes the same results.
     let computed = a
+        .with_var("p", ds.get("p").unwrap())
+        .unwrap()
         .mean("time")
         .unwrap()
         .with_var(
@@ -305,16 +324,15 @@ fn attributes_follow_xarrays_keep_attrs_defaults() {
         .unwrap();
     let out = dir.path().join("out.zarr");
     computed.to_zarr(&out).unwrap();
-    let read: Value =
-        serde_json::from_slice(&support::run_python(&python, READ_BACK, &[&out])).unwrap();
-    let mut ours = dataset_json(&computed);
-    // xarray reads index coordinates' time encoding (units, calendar) into
-    // the encoding, not the attributes: the same attributes come back.
-    ours["coords"]
-        .as_object_mut()
-        .unwrap()
-        .retain(|k, _| read["coords"].get(k).is_some());
-    assert_eq!(ours, read, "to_zarr: ours, then what xarray reads back");
+    let read = |path: &std::path::Path| -> Value {
+        serde_json::from_slice(&support::run_python(&python, READ_BACK, &[path])).unwrap()
+    };
+    let (read, theirs) = (read(&out), read(&theirs_written));
+    assert_eq!(
+        read, theirs,
+        "to_zarr: ours, then xarray's, as xarray reads them"
+    );
+    assert_eq!(read["stored"]["p"], json!(["float64", false]));
     assert_eq!(
         read["vars"]["t"],
         json!({"units": "K", "long_name": "temp", "a": 1})

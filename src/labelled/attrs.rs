@@ -1,8 +1,8 @@
 //! Attributes through operations, as xarray's current `keep_attrs`
-//! default (checked against xarray 2026.9): an operation on one array or dataset keeps
-//! its attributes (and drops its encoding, which describes how stored
-//! values were packed, not the computed ones); an operation on two
-//! combines theirs by `"drop_conflicts"` ([`drop_conflicts`]).
+//! default (checked against xarray 2026.9): an operation on one array or
+//! dataset keeps its attributes (and drops its encoding, which describes
+//! how stored values were packed, not the computed ones); an operation on
+//! two combines theirs by `"drop_conflicts"` ([`drop_conflicts`]).
 
 use serde_json::Value;
 
