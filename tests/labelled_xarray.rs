@@ -627,11 +627,11 @@ trait PlusAll {
 }
 
 impl PlusAll for Dataset {
-    /// The dataset with `v` added to `t`.
+    /// The dataset with `v` added to `t` (its attributes kept, as xarray's).
     fn arith_scalar_all(&self, v: f64) -> Dataset {
         let t = self.get("t").unwrap();
-        let mut plus = &t + v;
-        plus = plus.with_attrs(t.attrs().clone());
+        let plus = &t + v;
+        assert_eq!(plus.attrs(), t.attrs());
         Dataset::new().with_var("t", plus).unwrap()
     }
 }

@@ -1,13 +1,17 @@
 //! Arithmetic between labelled arrays, as xarray's: operands are aligned
 //! by dimension name and index (see [`Join`]), broadcast over the
 //! dimensions only one has (the result has the left's dimensions, then
-//! the right's others), and combined lazily in numpy's result dtype. Attributes are dropped
-//! (xarray's `keep_attrs` default for binary operations); the name stays
-//! when both operands have the same one.
+//! the right's others), and combined lazily in numpy's result dtype.
+//! Attributes are merged as xarray's default `keep_attrs` merges them
+//! (`"drop_conflicts"`: both operands' attributes, those whose values
+//! differ dropped; with a scalar, the array's); the name stays when both
+//! operands have the same one; a coordinate both have with the same values
+//! keeps the left's attributes.
 
 use std::ops::{Add, Div, Mul, Sub};
 
 use super::align::{align, Join};
+use super::attrs::drop_conflicts;
 use super::data_array::DataArray;
 use super::dataset::Dataset;
 use super::variable::Variable;
@@ -80,11 +84,7 @@ impl DataArray {
             DynArray::Float32(a) => op_scalar(a, value as f32, op).into(),
             other => op_scalar(&other.as_f64(), value, op).into(),
         };
-        let mut out = self.clone();
-        out.variable.data = data;
-        out.variable.attrs = Attrs::new();
-        out.variable.encoding = Attrs::new();
-        out
+        self.with_data(data)
     }
 
     /// This array where `condition` holds, NaN elsewhere (xarray's
@@ -116,23 +116,21 @@ impl DataArray {
     }
 
     fn compare(&self, value: f64, name: &str, f: fn(f64, f64) -> bool) -> DataArray {
-        let mut out = self.clone();
-        out.variable.data = self
-            .variable
-            .data
-            .as_f64()
-            .map(&format!("{name}({value})"), move |x| f(x, value))
-            .into();
-        out.variable.attrs = Attrs::new();
-        out.variable.encoding = Attrs::new();
-        out
+        self.with_data(
+            self.variable
+                .data
+                .as_f64()
+                .map(&format!("{name}({value})"), move |x| f(x, value))
+                .into(),
+        )
     }
 }
 
 impl Dataset {
     /// `self <op> other` on every data variable (xarray's `ds - da`),
-    /// each aligned by `join` and broadcast by name; the result's
-    /// attributes are dropped, as xarray's.
+    /// each aligned by `join` and broadcast by name; attributes are merged
+    /// as between two arrays (the dataset's with `other`'s, each
+    /// variable's with `other`'s), as xarray's.
     ///
     /// ```
     /// use ndchunk::{Arith, Array, DataArray, Dataset, Join};
@@ -142,7 +140,7 @@ impl Dataset {
     /// assert_eq!(anomaly.get("t").unwrap().values::<f64>().unwrap().sum(), 0.0);
     /// ```
     pub fn arith(&self, op: Arith, other: &DataArray, join: Join) -> Result<Dataset> {
-        let mut out = Dataset::new();
+        let mut out = Dataset::new().with_attrs(drop_conflicts(&self.attrs, other.attrs()));
         for name in self.data_vars() {
             let result = self.get(name)?.arith(op, other, join)?.with_name(name);
             out = out.with_var(name, result)?;
@@ -155,7 +153,8 @@ impl Dataset {
     /// only one operand has: dropped by `Inner` and `Exact` (xarray's
     /// default `arithmetic_join="inner"`), kept from the left by `Left`,
     /// from the right by `Right`, from both by `Outer`, each as itself
-    /// `<op>` NaN (floats, all NaN) on the joined indexes.
+    /// `<op>` NaN (floats, all NaN) on the joined indexes. Attributes are
+    /// merged as between two arrays: the datasets', and each variable's.
     ///
     /// ```
     /// use ndchunk::{Arith, Array, DataArray, Dataset, Join};
@@ -171,7 +170,7 @@ impl Dataset {
     pub fn arith_dataset(&self, op: Arith, other: &Dataset, join: Join) -> Result<Dataset> {
         let keep_left = matches!(join, Join::Left | Join::Outer);
         let keep_right = matches!(join, Join::Right | Join::Outer);
-        let mut out = Dataset::new();
+        let mut out = Dataset::new().with_attrs(drop_conflicts(&self.attrs, &other.attrs));
         for name in self.data_vars() {
             let result = if other.data_vars.contains_key(name) {
                 self.get(name)?.arith(op, &other.get(name)?, join)?
@@ -362,12 +361,14 @@ fn broadcast_pair(a: &DataArray, b: &DataArray) -> (DynArray, DynArray, Vec<Stri
 }
 
 /// The result of an operation on aligned `a` and `b`: their coordinates
-/// merged (those that differ dropped, as xarray drops conflicting ones).
+/// merged (those whose values differ dropped, as xarray drops conflicting
+/// ones; the left's attributes kept), their attributes merged by
+/// [`drop_conflicts`].
 fn combine(a: &DataArray, b: &DataArray, dims: Vec<String>, data: DynArray) -> DataArray {
     let mut coords = a.coords.clone();
     for (name, coord) in &b.coords {
         match coords.get(name) {
-            Some(have) if have != coord => {
+            Some(have) if have.dims != coord.dims || have.values != coord.values => {
                 coords.shift_remove(name);
             }
             Some(_) => {}
@@ -382,7 +383,12 @@ fn combine(a: &DataArray, b: &DataArray, dims: Vec<String>, data: DynArray) -> D
         } else {
             None
         },
-        variable: Variable::new(dims, data),
+        variable: Variable {
+            dims,
+            data,
+            attrs: drop_conflicts(&a.variable.attrs, &b.variable.attrs),
+            encoding: Attrs::new(),
+        },
         coords,
     }
 }

@@ -12,7 +12,6 @@ use ndarray::{ArrayD, Axis};
 use super::cf_time::CfDatetime;
 use super::data_array::DataArray;
 use super::values::Values;
-use super::variable::Variable;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::io::DType;
@@ -148,7 +147,10 @@ impl Coarsen {
         let wide = DynArray::from(data);
         let data = crate::with_dtype!(out, T => DynArray::from(wide.astype::<T>()));
         let mut out = self.array.clone();
-        out.variable = Variable::new(self.array.variable.dims.clone(), data);
+        out.variable = self
+            .array
+            .variable
+            .derived(self.array.variable.dims.clone(), data);
         // Coordinates: along one coarsened dimension, their windows' means.
         let names: Vec<String> = out.coords.keys().cloned().collect();
         for name in names {

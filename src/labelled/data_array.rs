@@ -91,6 +91,17 @@ impl DataArray {
         self
     }
 
+    /// This array with `data` (of the same dimensions) computed from it:
+    /// name, coordinates and attributes kept, encoding dropped (see
+    /// [`super::attrs`]).
+    pub(crate) fn with_data(&self, data: DynArray) -> DataArray {
+        DataArray {
+            name: self.name.clone(),
+            variable: self.variable.derived(self.variable.dims.clone(), data),
+            coords: self.coords.clone(),
+        }
+    }
+
     /// The name, if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
@@ -168,7 +179,7 @@ impl DataArray {
 
     /// `reduction` over `dims`, NaNs skipped when `skipna` (xarray's
     /// default, `None`: skipped for floats). Coordinates along a reduced
-    /// dimension and the attributes are dropped, as xarray's defaults.
+    /// dimension are dropped and the attributes kept, as xarray's defaults.
     pub fn reduce(
         &self,
         reduction: Reduction,

@@ -14,10 +14,11 @@ use std::sync::Arc;
 
 use super::align::Join;
 use super::arith::Arith;
+use super::attrs::drop_conflicts;
 use super::data_array::DataArray;
 use super::select::Pick;
 use super::values::Values;
-use super::variable::{Coord, Variable};
+use super::variable::Coord;
 use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
@@ -36,6 +37,10 @@ pub struct GroupBy {
     pub(super) labels: Values,
     /// The group of each position along `dim` (`u32::MAX`: none).
     pub(super) group_of: Arc<[u32]>,
+    /// The attributes of the groups' coordinate: those of the coordinate
+    /// grouped by when the labels are its values or bins of them (as
+    /// xarray's), none for a date component.
+    pub(super) label_attrs: Attrs,
 }
 
 /// A label that sorts and compares exactly: integers (date components,
@@ -184,7 +189,11 @@ impl DataArray {
         if name != dim && self.dims().contains(&name) {
             return Err(fails(format!("the array has a dimension {name:?} already")));
         }
-        Ok(GroupBy::new(self.clone(), &dim, &name, labels, group_of))
+        let grouped = GroupBy::new(self.clone(), &dim, &name, labels, group_of);
+        Ok(match component {
+            None => grouped.with_label_attrs(coord.attrs.clone()),
+            Some(_) => grouped,
+        })
     }
 }
 
@@ -256,13 +265,10 @@ impl DataArray {
             .into_dyn(),
         );
         let name = format!("{coord}_bins");
-        Ok(GroupBy::new(
-            self.clone(),
-            &c.dims[0],
-            &name,
-            labels,
-            group_of,
-        ))
+        Ok(
+            GroupBy::new(self.clone(), &c.dims[0], &name, labels, group_of)
+                .with_label_attrs(c.attrs.clone()),
+        )
     }
 }
 
@@ -305,7 +311,14 @@ impl GroupBy {
             name: name.to_string(),
             labels,
             group_of,
+            label_attrs: Attrs::new(),
         }
+    }
+
+    /// These groups with `attrs` on the groups' coordinate.
+    pub(crate) fn with_label_attrs(mut self, attrs: Attrs) -> GroupBy {
+        self.label_attrs = attrs;
+        self
     }
 
     /// The groups' labels, sorted (the result's coordinate).
@@ -387,7 +400,7 @@ impl GroupBy {
 
     /// A reduction's result: `data`, whose `axis` (the grouped
     /// dimension's) now holds one place per group, named and labelled by
-    /// the groups; the array's other coordinates kept, attributes not.
+    /// the groups; the array's other coordinates and its attributes kept.
     pub(super) fn result(&self, axis: usize, data: DynArray) -> DataArray {
         let mut dims = self.array.variable.dims.clone();
         dims[axis] = self.name.clone();
@@ -397,13 +410,13 @@ impl GroupBy {
             Coord {
                 dims: vec![self.name.clone()],
                 values: self.labels.clone(),
-                attrs: Attrs::new(),
+                attrs: self.label_attrs.clone(),
                 encoding: Attrs::new(),
             },
         );
         DataArray {
             name: self.array.name.clone(),
-            variable: Variable::new(dims, data),
+            variable: self.array.variable.derived(dims, data),
             coords,
         }
     }
@@ -473,7 +486,7 @@ impl GroupBy {
                 Coord {
                     dims: vec![self.dim.clone()],
                     values: self.labels.select(0, &per_position),
-                    attrs: Attrs::new(),
+                    attrs: self.label_attrs.clone(),
                     encoding: Attrs::new(),
                 },
             );
@@ -493,6 +506,8 @@ impl GroupBy {
 #[derive(Debug, Clone)]
 pub struct DatasetGroupBy {
     vars: Vec<(String, std::result::Result<GroupBy, DataArray>)>,
+    /// The dataset's attributes, which its reductions keep.
+    attrs: Attrs,
 }
 
 impl super::Dataset {
@@ -515,13 +530,16 @@ impl super::Dataset {
             };
             vars.push((name.to_string(), grouped));
         }
-        Ok(DatasetGroupBy { vars })
+        Ok(DatasetGroupBy {
+            vars,
+            attrs: self.attrs.clone(),
+        })
     }
 }
 
 impl DatasetGroupBy {
     fn each(&self, f: impl Fn(&GroupBy) -> Result<DataArray>) -> Result<super::Dataset> {
-        let mut out = super::Dataset::new();
+        let mut out = super::Dataset::new().with_attrs(self.attrs.clone());
         for (name, grouped) in &self.vars {
             let array = match grouped {
                 Ok(g) => f(g)?,
@@ -600,8 +618,10 @@ impl DatasetGroupBy {
 
     /// Groupby arithmetic with `other`'s variable of each name (xarray's
     /// `ds.groupby("time.month") - clim`); variables `other` lacks are kept.
+    /// Attributes are merged as between two arrays (see [`Arith`]): the
+    /// datasets', and each variable's.
     pub fn arith(&self, op: Arith, other: &super::Dataset) -> Result<super::Dataset> {
-        let mut out = super::Dataset::new();
+        let mut out = super::Dataset::new().with_attrs(drop_conflicts(&self.attrs, other.attrs()));
         for (name, grouped) in &self.vars {
             let array = match grouped {
                 Ok(g) if other.data_vars.contains_key(name) => {

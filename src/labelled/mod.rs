@@ -9,6 +9,7 @@
 
 mod align;
 mod arith;
+mod attrs;
 mod calendar;
 mod cf_time;
 mod coarsen;

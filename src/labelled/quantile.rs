@@ -6,7 +6,6 @@
 use ndarray::{ArrayD, Axis};
 
 use super::data_array::DataArray;
-use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::ops::histogram::sorted_quantile;
@@ -59,11 +58,10 @@ impl DataArray {
         let out = map_blocks(&format!("quantile({q})"), &[&data], &spec, move |b, _| {
             nanquantile(&b[0], axis, q)
         });
+        let mut dims = self.variable.dims.clone();
+        dims.remove(axis);
         let mut result = self.clone();
-        result.variable.data = DynArray::from(out);
-        result.variable.dims.remove(axis);
-        result.variable.attrs = Attrs::new();
-        result.variable.encoding = Attrs::new();
+        result.variable = self.variable.derived(dims, DynArray::from(out));
         result.coords = super::coords_without(&self.coords, &[dim.to_string()]);
         Ok(result)
     }

@@ -170,6 +170,7 @@ impl DataArray {
             dim,
             Values::Time(ndarray::Array1::from(edges).into_dyn()),
             Arc::from(group_of),
-        ))
+        )
+        .with_label_attrs(self.coords[dim].attrs.clone()))
     }
 }

@@ -11,7 +11,6 @@
 //! O(1) per position.
 
 use super::data_array::DataArray;
-use super::Attrs;
 use crate::array::{Array, DynArray};
 use crate::error::{Error, Result};
 use crate::io::DType;
@@ -194,14 +193,10 @@ impl Rolling {
     }
 
     fn finish(&self, data: Array<f64>) -> Result<DataArray> {
-        let mut out = self.array.clone();
-        out.variable.data = match self.array.dtype() {
+        Ok(self.array.with_data(match self.array.dtype() {
             DType::Float32 => DynArray::from(data.astype::<f32>()),
             _ => DynArray::from(data),
-        };
-        out.variable.attrs = Attrs::new();
-        out.variable.encoding = Attrs::new();
-        Ok(out)
+        }))
     }
 }
 

@@ -100,14 +100,24 @@ impl Coord {
 }
 
 impl Variable {
-    /// Values along `dims`, without attributes or encoding (what an
-    /// operation makes: xarray's `keep_attrs=False`).
+    /// Values along `dims`, without attributes or encoding (a new array).
     pub(crate) fn new(dims: Vec<String>, data: DynArray) -> Variable {
         Variable {
             dims,
             data,
             attrs: Attrs::new(),
             encoding: Attrs::new(),
+        }
+    }
+
+    /// `data` along `dims` computed from this variable: its attributes
+    /// kept, its encoding not (see [`super::attrs`]).
+    pub(crate) fn derived(&self, dims: Vec<String>, data: DynArray) -> Variable {
+        Variable {
+            dims,
+            data,
+            attrs: self.attrs.clone(),
+            encoding: super::Attrs::new(),
         }
     }
 
@@ -129,24 +139,27 @@ impl Variable {
     }
 
     /// `reduction` over `dims` (those this variable has); attributes are
-    /// dropped, as xarray's `keep_attrs=False`.
+    /// kept, as xarray's `keep_attrs` default.
     pub(crate) fn reduce(&self, reduction: Reduction, dims: &[String], skipna: bool) -> Variable {
         let axes: Vec<usize> = dims.iter().filter_map(|d| self.axis(d)).collect();
         let kept = self.dims.iter().filter(|d| !dims.contains(d)).cloned();
-        Variable::new(kept.collect(), self.data.reduce(reduction, &axes, skipna))
+        self.derived(kept.collect(), self.data.reduce(reduction, &axes, skipna))
     }
 
     /// `reduction` over no axis, as xarray's `Dataset` reductions apply
     /// it to a variable without the reduced dimensions: the variable
-    /// itself for a sum, mean, minimum or maximum (its dtype too), and for
+    /// itself for a sum, mean, minimum or maximum (its dtype too; its
+    /// attributes but not its encoding, as every computed result), and for
     /// a variance or standard deviation zeros (NaN where it is NaN, or
     /// everywhere when `ddof` > 0), `float32` kept, else `float64`.
     pub(crate) fn reduce_over_no_axis(&self, reduction: Reduction) -> Variable {
         match reduction {
             Reduction::Var { ddof } | Reduction::Std { ddof } => {
-                Variable::new(self.dims.clone(), spread_of_one(&self.data, ddof))
+                self.derived(self.dims.clone(), spread_of_one(&self.data, ddof))
             }
-            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => self.clone(),
+            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => {
+                self.derived(self.dims.clone(), self.data.clone())
+            }
         }
     }
 }

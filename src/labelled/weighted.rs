@@ -6,7 +6,7 @@
 
 use super::arith::Arith;
 use super::data_array::DataArray;
-use super::{Attrs, Dims};
+use super::Dims;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 
@@ -51,10 +51,7 @@ impl DataArray {
 
     /// The array as `float64` through `f` element by element.
     fn map_f64(&self, name: &str, f: fn(f64) -> f64) -> DataArray {
-        let mut out = self.clone();
-        out.variable.data = DynArray::from(self.variable.data.as_f64().map(name, f));
-        out.variable.attrs = Attrs::new();
-        out
+        self.with_data(DynArray::from(self.variable.data.as_f64().map(name, f)))
     }
 }
 
@@ -67,7 +64,7 @@ impl Weighted {
         filled
             .arith(Arith::Mul, &self.weights, super::Join::Inner)?
             .reduce(crate::array::Reduction::Sum, dims, Some(false))
-            .map(|s| s.renamed_as(&self.array))
+            .map(|s| s.labelled_as(&self.array))
     }
 
     /// The weighted mean over `dims`: the weighted sum over the sum of the
@@ -84,14 +81,16 @@ impl Weighted {
         let sum = self.sum(dims)?;
         Ok(sum
             .arith(Arith::Div, &total, super::Join::Inner)?
-            .renamed_as(&self.array))
+            .labelled_as(&self.array))
     }
 }
 
 impl DataArray {
-    /// This array with `other`'s name.
-    fn renamed_as(mut self, other: &DataArray) -> DataArray {
+    /// This array with `other`'s name and attributes (a weighted result
+    /// keeps the array's, not the weights', as xarray's).
+    fn labelled_as(mut self, other: &DataArray) -> DataArray {
         self.name = other.name.clone();
+        self.variable.attrs = other.variable.attrs.clone();
         self
     }
 }
