@@ -217,3 +217,59 @@ fn a_slice_of_an_output_reads_the_output_not_the_source_again() {
         "columns 5..25 lie in 2 of 3 column chunks"
     );
 }
+
+#[test]
+fn reductions_of_one_source_over_other_axes_read_each_chunk_once() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let across = a.sum([1], false);
+    let scaled = (&a * 0.5).mean([1], true);
+    let top = a.max([0, 1], false);
+    let outputs = [&across, &scaled, &top];
+    // The three run together, sharing each chunk. (Counted on one thread:
+    // on two, a worker delayed by the OS can fall behind the other by more
+    // than the plan's cache holds, and a chunk is read again.)
+    let (values, _) = compute_many(&outputs, &options(1)).unwrap();
+    every_chunk_read(&store, 1);
+    close(&values[0], &x.sum_axis(Axis(1)));
+    let half = (&x * 0.5).mean_axis(Axis(1)).unwrap().insert_axis(Axis(1));
+    close(&values[1], &half);
+    let max = x.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(values[2][[]], max);
+    // The same bits on two threads, and each run alone.
+    let (two, _) = compute_many(&outputs, &options(2)).unwrap();
+    assert_eq!(two, values);
+    for (output, together) in outputs.iter().zip(&values) {
+        assert_eq!(&output.compute_with(&options(2)).unwrap().0, together);
+    }
+    store.take_reads();
+    // A reduction over the outer axis of chunks split along the inner one
+    // reads them in another order: it runs alone, the others together.
+    let down = a.sum([0], false);
+    let (values, _) = compute_many(&[&across, &down, &top], &options(1)).unwrap();
+    every_chunk_read(&store, 2);
+    close(&values[1], &x.sum_axis(Axis(0)));
+}
+
+#[test]
+fn a_corrupt_chunk_stops_reductions_running_together_naming_it() {
+    let (_, x) = field();
+    let dir = tempfile::tempdir().unwrap();
+    let meta = ArrayMeta::new(
+        ChunkGrid::regular(&[100, 60], &[10, 20]).unwrap(),
+        DType::Float64,
+        Scalar::Float(0.0),
+    );
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(1));
+    let path = dir.path().join("x.zarr");
+    let store = ZarrStore::create(&path, "/", &spec).unwrap();
+    Array::from_ndarray(x, [10, 20])
+        .unwrap()
+        .store(&store)
+        .unwrap();
+    std::fs::write(path.join("c/3/1"), b"not zstd").unwrap();
+    let a = Array::<f64>::from_store(Arc::new(ZarrStore::open_dir(&path).unwrap())).unwrap();
+    let outputs = [&a.sum([1], false), &a.mean([0, 1], false)];
+    let e = compute_many(&outputs, &options(2)).unwrap_err().to_string();
+    assert!(e.contains("chunk [3, 1] is corrupt"), "{e}");
+}

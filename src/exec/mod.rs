@@ -6,6 +6,7 @@ pub(crate) mod budget;
 pub(crate) mod journal;
 pub(crate) mod kept;
 pub(crate) mod progress;
+mod reduce;
 pub(crate) mod run;
 
 pub(crate) use budget::{MemoryBudget, Reservation};

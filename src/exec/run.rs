@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -17,14 +16,15 @@ use crate::error::{Error, Result};
 use crate::exec::journal::Journal;
 use crate::exec::kept::Kept;
 use crate::exec::progress::{stage_bytes, RunProgress, StageBar};
+use crate::exec::reduce::run_joint;
 use crate::exec::{MemoryBudget, ProgressCallback, Reservation};
 use crate::graph::{Node, NodeKind};
+use crate::plan::shared_reads::group_of;
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
-use crate::runtime::block::shape_of;
 use crate::runtime::block::Block;
 use crate::runtime::block_cache::BlockCache;
 use crate::runtime::eval::{eval, shared_nodes, EvalContext, Materialised};
-use crate::runtime::eval_lanes::{eval_lanes, partial_lanes};
+use crate::runtime::eval_lanes::eval_lanes;
 
 /// How to run a computation: a builder over the defaults.
 ///
@@ -206,73 +206,106 @@ pub(crate) fn run(
             .iter()
             .fold(0u64, |n, s| n.saturating_add(stage_bytes(s))),
     );
-    for (i, stage) in stages.iter().enumerate() {
-        // Blocks kept for neighbouring tasks, reserved while it runs.
-        let _cache_held = match stage.cache_bytes {
+    let mut next = 0;
+    while next < stages.len() {
+        // A stage runs alone, or with the stages of its joint group (see
+        // `plan::shared_reads`), all their tasks in one stream.
+        let group = group_of(stages, next);
+        next = group.end;
+        let members = &stages[group.clone()];
+        let first = &members[0];
+        // Blocks kept for other tasks that read them, reserved while the
+        // stages run.
+        let cache_bytes = members.iter().map(|s| s.cache_bytes).sum::<u64>();
+        let _cache_held = match cache_bytes {
             0 => None,
-            bytes => Some(budget.acquire(stage.node.name(), bytes)?),
+            bytes => Some(budget.acquire(first.node.name(), bytes)?),
         };
-        let cache = BlockCache::new(stage.cache_bytes);
-        let ctx = StageRun {
-            cache: &cache,
-            index: i,
-            observer: &observer,
-            stage,
-            shared: shared_nodes(
-                &std::iter::once(&stage.node)
-                    .chain(stage.outputs.iter().map(|o| &o.node))
-                    .collect::<Vec<_>>(),
-                &done,
-            ),
-            outputs,
-            done: &done,
-            budget: &budget,
-            tasks_run: &tasks_run,
-            tasks_resumed: &tasks_resumed,
-            failed: AtomicBool::new(false),
-            show: options.progress,
-            temp_dir: &temp_dir,
-            journal: journal.filter(|_| stage.residence == Residence::Sink),
-        };
-        match stage.residence {
-            Residence::Sink => {
-                // Every output the stage makes of its node (one, unless
-                // the caller gave it twice) gets the block.
-                let ty = stage.node.block_type();
-                let deliver = |index: &[u64], region: &Region, values: Block| -> Result<()> {
-                    let whole = Region::from_shape(&region.shape());
-                    let (last, others) = stage.outputs.split_last().ok_or_else(|| {
-                        internal(&stage.node, "a stage for the output has no output")
-                    })?;
-                    for other in others {
-                        outputs(other.index, index, region, ty.copy_region(&values, &whole)?)?;
+        let cache = BlockCache::new(cache_bytes);
+        let shares: HashSet<u64> = first.shares.iter().map(|s| s.id()).collect();
+        // Where each stage's result lives, and for how long, the plan
+        // says: the caller, or a result kept for later stages.
+        let mut results = Vec::new();
+        for stage in members {
+            results.push(match stage.residence {
+                Residence::Sink => None,
+                Residence::Memory { bytes } | Residence::Spilled { bytes } => {
+                    let in_memory = matches!(stage.residence, Residence::Memory { .. });
+                    if in_memory {
+                        kept.insert(stage.node.id(), budget.acquire(stage.node.name(), bytes)?);
+                    } else {
+                        spilled_bytes += bytes;
                     }
-                    outputs(last.index, index, region, values)
-                };
-                pool.install(|| ctx.run(&deliver))?
-            }
-            Residence::Memory { bytes } | Residence::Spilled { bytes } => {
-                // Where the result lives, and for how long, the plan says.
-                let in_memory = matches!(stage.residence, Residence::Memory { .. });
-                if in_memory {
-                    kept.insert(stage.node.id(), budget.acquire(stage.node.name(), bytes)?);
-                } else {
-                    spilled_bytes += bytes;
+                    let node = &stage.node;
+                    let spill_to = (!in_memory).then_some(temp_dir.as_path());
+                    Some(Kept::new(
+                        node.name(),
+                        node.grid(),
+                        node.block_type(),
+                        spill_to,
+                    )?)
                 }
-                let node = &stage.node;
-                let spill_to = (!in_memory).then_some(temp_dir.as_path());
-                let result = Kept::new(node.name(), node.grid(), node.block_type(), spill_to)?;
-                let keep = |index: &[u64], region: &Region, values: Block| {
-                    result.put(index, region, values)
-                };
-                pool.install(|| ctx.run(&keep))?;
+            });
+        }
+        {
+            let runs: Vec<StageRun<'_>> = group
+                .clone()
+                .map(|i| {
+                    let stage = &stages[i];
+                    StageRun {
+                        cache: &cache,
+                        shares: &shares,
+                        index: i,
+                        observer: &observer,
+                        stage,
+                        shared: shared_nodes(
+                            &std::iter::once(&stage.node)
+                                .chain(stage.outputs.iter().map(|o| &o.node))
+                                .collect::<Vec<_>>(),
+                            &done,
+                        ),
+                        outputs,
+                        done: &done,
+                        budget: &budget,
+                        tasks_run: &tasks_run,
+                        tasks_resumed: &tasks_resumed,
+                        failed: AtomicBool::new(false),
+                        show: options.progress,
+                        temp_dir: &temp_dir,
+                        journal: journal.filter(|_| stage.residence == Residence::Sink),
+                    }
+                })
+                .collect();
+            let sinks: Vec<Box<Sink<'_>>> = members
+                .iter()
+                .zip(&results)
+                .map(|(stage, result)| -> Box<Sink<'_>> {
+                    match result {
+                        Some(result) => Box::new(move |index: &[u64], region: &Region, values| {
+                            result.put(index, region, values)
+                        }),
+                        // Every output the stage makes of its node (one,
+                        // unless the caller gave it twice) gets the block.
+                        None => Box::new(move |index: &[u64], region: &Region, values| {
+                            deliver(stage, outputs, index, region, values)
+                        }),
+                    }
+                })
+                .collect();
+            match runs.as_slice() {
+                [run] => pool.install(|| run.run(&*sinks[0]))?,
+                _ => pool.install(|| run_joint(&runs, &sinks))?,
+            }
+        }
+        for (stage, result) in members.iter().zip(results) {
+            if let Some(result) = result {
                 done.insert(stage.node.id(), result.into_source(&stage.node));
             }
         }
-        // Results whose last reader was this stage are freed now.
-        let freed: Vec<u64> = stages[..=i]
+        // Results whose last reader ran in this group are freed now.
+        let freed: Vec<u64> = stages[..group.end]
             .iter()
-            .filter(|s| s.freed_after == Some(i))
+            .filter(|s| s.freed_after.is_some_and(|f| group.contains(&f)))
             .map(|s| s.node.id())
             .collect();
         done.retain(|id, _| !freed.contains(id));
@@ -289,32 +322,57 @@ pub(crate) fn run(
     })
 }
 
-struct StageRun<'a> {
-    index: usize,
-    observer: &'a RunProgress,
-    stage: &'a Stage,
-    done: &'a Materialised,
+/// Hands a block of `stage`'s result to every output it makes.
+fn deliver(
+    stage: &Stage,
+    outputs: &Outputs<'_>,
+    index: &[u64],
+    region: &Region,
+    values: Block,
+) -> Result<()> {
+    let ty = stage.node.block_type();
+    let whole = Region::from_shape(&region.shape());
+    let (last, others) = stage
+        .outputs
+        .split_last()
+        .ok_or_else(|| internal(&stage.node, "a stage for the output has no output"))?;
+    for other in others {
+        outputs(other.index, index, region, ty.copy_region(&values, &whole)?)?;
+    }
+    outputs(last.index, index, region, values)
+}
+
+pub(super) struct StageRun<'a> {
+    pub(super) index: usize,
+    pub(super) observer: &'a RunProgress,
+    pub(super) stage: &'a Stage,
+    pub(super) done: &'a Materialised,
     /// Nodes of the stage read by several elementwise consumers.
-    shared: HashMap<u64, usize>,
-    budget: &'a MemoryBudget,
-    tasks_run: &'a AtomicU64,
-    tasks_resumed: &'a AtomicU64,
-    failed: AtomicBool,
-    show: bool,
+    pub(super) shared: HashMap<u64, usize>,
+    pub(super) budget: &'a MemoryBudget,
+    pub(super) tasks_run: &'a AtomicU64,
+    pub(super) tasks_resumed: &'a AtomicU64,
+    pub(super) failed: AtomicBool,
+    pub(super) show: bool,
     /// Where spilled results and intermediates go.
-    temp_dir: &'a std::path::Path,
+    pub(super) temp_dir: &'a std::path::Path,
     /// The run's outputs, for a blocks stage that makes several.
-    outputs: &'a Outputs<'a>,
+    pub(super) outputs: &'a Outputs<'a>,
     /// The journal of a stage that makes outputs, when resumable.
-    journal: Option<&'a Journal>,
-    /// Blocks of cached nodes kept for the tasks that read them.
-    cache: &'a BlockCache,
+    pub(super) journal: Option<&'a Journal>,
+    /// Blocks of cached nodes kept for the tasks that read them, and
+    /// chunks of the sources its joint group shares.
+    pub(super) cache: &'a BlockCache,
+    /// The sources whose chunks go through `cache` (a joint group's).
+    pub(super) shares: &'a HashSet<u64>,
 }
 
 impl StageRun<'_> {
     /// A task's evaluation context.
-    fn context(&self) -> EvalContext<'_> {
-        EvalContext::new(self.done, &self.shared).cached_by(Some(self.cache))
+    pub(super) fn context(&self) -> EvalContext<'_> {
+        EvalContext::new(self.done, &self.shared)
+            .cached_by(Some(self.cache))
+            .sharing(self.shares)
     }
 
     fn run(&self, sink: &Sink<'_>) -> Result<()> {
@@ -364,7 +422,7 @@ impl StageRun<'_> {
         self.journal.map_or(Ok(()), |j| j.record(log, task))
     }
 
-    fn fail(&self, block: &[u64], e: Error) -> Error {
+    pub(super) fn fail(&self, block: &[u64], e: Error) -> Error {
         self.fail_in(self.stage.node.name(), block, e)
     }
 
@@ -551,244 +609,11 @@ impl StageRun<'_> {
         }
         Ok(())
     }
-
-    fn run_reduce(&self, sink: &Sink<'_>, progress: &StageBar) -> Result<()> {
-        let node = &self.stage.node;
-        let StageKind::Reduce {
-            leaves_per_block,
-            acc_bytes,
-            ..
-        } = self.stage.kind
-        else {
-            return Ok(());
-        };
-        let name = node.name();
-        let work_bytes = self.stage.task_bytes.saturating_sub(acc_bytes);
-        let tree = Tree {
-            node,
-            leaves: leaves_per_block,
-            slots: Mutex::new(HashMap::new()),
-        };
-        (0..node.grid().num_blocks())
-            .flat_map(|o| (0..leaves_per_block).map(move |l| (o, l)))
-            .take_while(|_| !self.failed.load(Ordering::Relaxed))
-            .map(|item| {
-                let held = self
-                    .budget
-                    .acquire(name, work_bytes)
-                    .and_then(|w| Ok((w, self.budget.acquire(name, acc_bytes)?)));
-                (held, item)
-            })
-            .par_bridge()
-            .try_for_each(|(held, (o, leaf))| {
-                let (work, acc) = held?;
-                let partial = tree
-                    .leaf(o, leaf, &self.context())
-                    .map_err(|(b, e)| self.fail(&b, e))?;
-                drop(work);
-                tree.insert(o, leaf, partial, acc, sink)
-                    .map_err(|(b, e)| self.fail(&b, e))?;
-                self.tasks_run.fetch_add(1, Ordering::Relaxed);
-                let bytes = if self.observer.watched() || progress.shown() {
-                    leaf_bytes(node, o, leaf)
-                } else {
-                    0
-                };
-                progress.task_done(bytes);
-                self.observer.task_done(self.index, name, bytes);
-                Ok(())
-            })
-    }
 }
 
-/// Partial results of the output blocks being reduced, by
-/// (output block, level, index); a group of `split_every` siblings is
-/// combined, in index order, by whichever task delivers its last member.
-struct Tree<'a, 'b> {
-    node: &'a Arc<Node>,
-    leaves: u64,
-    slots: Mutex<HashMap<Slot, (Block, Reservation<'b>)>>,
-}
-
-type Located = (Vec<u64>, Error);
-
-/// (output block, tree level, index within the level).
-type Slot = (u64, u32, u64);
-
-impl<'b> Tree<'_, 'b> {
-    fn parts(
-        &self,
-    ) -> (
-        &Arc<Node>,
-        &dyn crate::graph::Reduction,
-        &[usize],
-        bool,
-        u64,
-    ) {
-        match self.node.kind() {
-            NodeKind::Reduce {
-                input,
-                reduction,
-                axes,
-                keepdims,
-                split_every,
-            } => (
-                input,
-                reduction.as_ref(),
-                axes,
-                *keepdims,
-                (*split_every).max(2),
-            ),
-            _ => unreachable!("a reduce stage's node is a reduction"),
-        }
-    }
-
-    /// Folds the input blocks of one leaf, in block order.
-    fn leaf(&self, o: u64, leaf: u64, ctx: &EvalContext<'_>) -> Result<Block, Located> {
-        let (input, reduction, axes, keepdims, s) = self.parts();
-        let out_index = self
-            .node
-            .grid()
-            .block_index(o)
-            .map_err(|e| (vec![o], e.into()))?;
-        let along: Vec<u64> = axes
-            .iter()
-            .map(|&a| input.grid().axis(a).num_chunks())
-            .collect();
-        let total: u64 = along.iter().product();
-        let mut acc: Option<Block> = None;
-        for j in leaf * s..((leaf + 1) * s).min(total) {
-            let index = input_block(&out_index, j, axes, &along, keepdims, input.grid().ndim());
-            let previous = acc.take();
-            let step = || -> Result<Block> {
-                let region = input.grid().block_region(&index)?;
-                let part = partial_lanes(input, reduction, axes, &region, ctx)?;
-                match previous {
-                    None => Ok(part),
-                    Some(a) => reduction.combine(a, part),
-                }
-            };
-            acc = Some(step().map_err(|e| (index.clone(), e))?);
-        }
-        acc.ok_or_else(|| (out_index, internal(self.node, LOST_PARTIAL)))
-    }
-
-    /// Files a leaf's partial; combines every group it completes, up to
-    /// the root, which goes to `sink`.
-    fn insert(
-        &self,
-        o: u64,
-        leaf: u64,
-        partial: Block,
-        held: Reservation<'b>,
-        sink: &Sink<'_>,
-    ) -> Result<(), Located> {
-        let (_, reduction, _, _, s) = self.parts();
-        let (mut level, mut index, mut width) = (0u32, leaf, self.leaves);
-        let mut item = (partial, held);
-        let located = |e: Error| (vec![o], e);
-        loop {
-            if width == 1 {
-                let grid = self.node.grid();
-                let out_index = grid.block_index(o).map_err(|e| located(e.into()))?;
-                let region = grid
-                    .block_region(&out_index)
-                    .map_err(|e| located(e.into()))?;
-                let value = reduction
-                    .finish(item.0, &shape_of(&region))
-                    .map_err(|e| (out_index.clone(), e))?;
-                return sink(&out_index, &region, value).map_err(|e| (out_index, e));
-            }
-            let group = index / s;
-            let members = group * s..((group + 1) * s).min(width);
-            let siblings = {
-                let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-                slots.insert((o, level, index), item);
-                if members.clone().all(|k| slots.contains_key(&(o, level, k))) {
-                    members
-                        .map(|k| slots.remove(&(o, level, k)))
-                        .collect::<Option<Vec<_>>>()
-                } else {
-                    None
-                }
-            };
-            let Some(siblings) = siblings else {
-                return Ok(());
-            };
-            let mut siblings = siblings.into_iter();
-            let Some((mut acc, held)) = siblings.next() else {
-                return Err(located(internal(self.node, LOST_PARTIAL)));
-            };
-            for (other, other_held) in siblings {
-                acc = reduction.combine(acc, other).map_err(located)?;
-                drop(other_held);
-            }
-            item = (acc, held);
-            index = group;
-            level += 1;
-            width = width.div_ceil(s);
-        }
-    }
-}
-
-/// The input block at position `j` (C order over the reduced axes) under
-/// output block `out_index`.
-fn input_block(
-    out_index: &[u64],
-    mut j: u64,
-    axes: &[usize],
-    along: &[u64],
-    keepdims: bool,
-    ndim: usize,
-) -> Vec<u64> {
-    let mut digits = vec![0u64; along.len()];
-    for (d, &n) in digits.iter_mut().zip(along).rev() {
-        *d = j % n;
-        j /= n;
-    }
-    let mut kept = 0;
-    (0..ndim)
-        .map(|axis| match axes.iter().position(|&a| a == axis) {
-            Some(k) => digits[k],
-            None => {
-                let at = if keepdims { axis } else { kept };
-                kept += 1;
-                out_index[at]
-            }
-        })
-        .collect()
-}
-
-/// Bytes of the input blocks that leaf `leaf` of output block `o` folds.
-fn leaf_bytes(node: &Node, o: u64, leaf: u64) -> u64 {
-    let NodeKind::Reduce {
-        input,
-        axes,
-        keepdims,
-        split_every,
-        ..
-    } = node.kind()
-    else {
-        return 0;
-    };
-    let Ok(out_index) = node.grid().block_index(o) else {
-        return 0;
-    };
-    let s = (*split_every).max(2);
-    let grid = input.grid();
-    let along: Vec<u64> = axes.iter().map(|&a| grid.axis(a).num_chunks()).collect();
-    let total: u64 = along.iter().product();
-    (leaf * s..((leaf + 1) * s).min(total))
-        .map(|j| input_block(&out_index, j, axes, &along, *keepdims, grid.ndim()))
-        .filter_map(|index| grid.block_region(&index).ok())
-        .map(|r| r.num_elements() * input.itemsize())
-        .sum()
-}
-
-const LOST_PARTIAL: &str = "a reduction tree lost a partial";
 const OUTSIDE_BLOCK: &str = "a rechunk's chunk outside its block";
 
-fn internal(node: &Node, what: &str) -> Error {
+pub(super) fn internal(node: &Node, what: &str) -> Error {
     Error::Internal {
         operation: node.name().to_string(),
         message: what.to_string(),

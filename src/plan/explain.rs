@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::shared_reads::group_of;
 use super::{Plan, Residence, StageKind};
 use ndchunk_chunking::format_bytes;
 use ndchunk_chunking::rechunk::ArrayRef;
@@ -85,10 +86,26 @@ impl fmt::Display for Plan {
                 }
             }
             writeln!(f, "    fused: {}", stage.fused.join(" -> "))?;
+            if stage.joint {
+                let group = group_of(&self.stages, i);
+                let names: Vec<String> =
+                    stage.shares.iter().map(|s| s.name().to_string()).collect();
+                writeln!(
+                    f,
+                    "    runs with stage{} {}: each chunk of {} read once for {} stages",
+                    if i - group.start == 1 { "" } else { "s" },
+                    (group.start..i)
+                        .map(|k| (k + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    names.join(", "),
+                    group.len(),
+                )?;
+            }
             if stage.cache_bytes > 0 {
                 writeln!(
                     f,
-                    "    cache: {} of blocks kept for neighbouring tasks (counted in max_mem)",
+                    "    cache: {} of blocks kept for other tasks that read them (counted in max_mem)",
                     format_bytes(stage.cache_bytes)
                 )?;
             }

@@ -14,6 +14,7 @@ pub(crate) mod fused_task;
 mod push_slices;
 mod rechunk_stage;
 mod results;
+pub(crate) mod shared_reads;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -87,6 +88,12 @@ pub struct Stage {
     /// tasks evaluate every output's node over the same block, sharing
     /// what they read); others make `node` alone.
     pub(crate) outputs: Vec<Output>,
+    /// Runs together with the stage before it (a joint group of
+    /// reductions of one source, see [`shared_reads`]).
+    pub(crate) joint: bool,
+    /// The sources whose chunks its joint group reads once for all its
+    /// stages (empty: none shared).
+    pub(crate) shares: Vec<Arc<Node>>,
 }
 
 /// One output of a run: the node a stage hands to the caller, as output
@@ -285,8 +292,10 @@ impl Plan {
                 }
             }
         }
+        shared_reads::join_reductions(&mut stages, budget.max_mem);
         results::place_results(&mut stages, budget.max_mem);
         block_cache::size_caches(&mut stages, budget);
+        shared_reads::size_shared_caches(&mut stages, budget);
         Ok(Plan {
             stages,
             budget: *budget,
@@ -402,6 +411,8 @@ fn blocks_stage(node: &Arc<Node>, outputs: Vec<Output>) -> Stage {
         cache_bytes: 0,
         freed_after: None,
         outputs,
+        joint: false,
+        shares: Vec::new(),
     }
 }
 
@@ -465,6 +476,8 @@ fn reduce_stage(node: &Arc<Node>) -> Stage {
         cache_bytes: 0,
         freed_after: None,
         outputs: Vec::new(),
+        joint: false,
+        shares: Vec::new(),
     }
 }
 

@@ -87,6 +87,8 @@ pub(super) fn stage(node: &Arc<Node>, budget: &PlanBudget, sink_bytes: u64) -> R
         cache_bytes: 0,
         freed_after: None,
         outputs: Vec::new(),
+        joint: false,
+        shares: Vec::new(),
     })
 }
 

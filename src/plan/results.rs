@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use ndchunk_chunking::Region;
 
+use super::shared_reads::group_required_bytes;
 use super::{is_stage, Stage, StageKind};
 use crate::graph::Node;
 
@@ -56,9 +57,9 @@ pub(super) fn place_results(stages: &mut [Stage], max_mem: u64) {
         let bytes = Region::from_shape(&node.grid().shape())
             .num_elements()
             .saturating_mul(node.itemsize());
-        let largest_task = stages[i..]
-            .iter()
-            .map(Stage::required_bytes)
+        // (A stage of a joint group runs with the rest of its group.)
+        let largest_task = (i..n)
+            .map(|k| group_required_bytes(stages, k))
             .max()
             .unwrap_or(0);
         let freed = last_reader.get(&id).copied().unwrap_or(i);

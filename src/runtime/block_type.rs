@@ -40,7 +40,7 @@ pub(crate) trait BlockType: Send + Sync {
     fn hold(&self, block: Block, region: &Region) -> Result<Held>;
     /// A whole array kept as a shared block, lent to lanes (`None` when
     /// it is not in standard layout).
-    fn lend(&self, whole: Arc<Block>) -> Option<Held>;
+    fn lend(&self, whole: Arc<Block>, origin: &[u64]) -> Option<Held>;
     /// A buffer of `len` values for lanes.
     fn lane_buffer(&self, len: usize) -> LaneBuf;
     /// A buffer filled lane by lane, as a block of `shape`.
@@ -131,8 +131,8 @@ impl<T: Element> BlockType for TypeOf<T> {
         Ok(Held::block(take::<T>(block_in, "hold")?, region))
     }
 
-    fn lend(&self, whole: Arc<Block>) -> Option<Held> {
-        Held::shared_block::<T>(whole)
+    fn lend(&self, whole: Arc<Block>, origin: &[u64]) -> Option<Held> {
+        Held::shared_block::<T>(whole, origin)
     }
 
     fn lane_buffer(&self, len: usize) -> LaneBuf {

@@ -4,7 +4,7 @@
 //! intermediates exist at a time; the chain never materialises whole.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ndchunk_chunking::Region;
@@ -29,6 +29,9 @@ pub(crate) struct EvalContext<'a> {
     memo: RefCell<HashMap<(u64, Region), (Block, usize)>>,
     /// The stage's kept blocks of cached nodes (`None`: computed per read).
     cache: Option<&'a BlockCache>,
+    /// Sources whose chunks are read through `cache`, once for all the
+    /// stages of a joint group (see `plan::shared_reads`).
+    shares: Option<&'a HashSet<u64>>,
 }
 
 impl<'a> EvalContext<'a> {
@@ -39,6 +42,7 @@ impl<'a> EvalContext<'a> {
             shared,
             memo: RefCell::new(HashMap::new()),
             cache: None,
+            shares: None,
         }
     }
 
@@ -51,6 +55,34 @@ impl<'a> EvalContext<'a> {
     /// The stage's block cache.
     pub(crate) fn cache(&self) -> Option<&'a BlockCache> {
         self.cache
+    }
+
+    /// The same context reading the chunks of `sources` through its cache.
+    pub(crate) fn sharing(mut self, sources: &'a HashSet<u64>) -> Self {
+        self.shares = Some(sources);
+        self
+    }
+
+    /// The chunk of source `node` that is exactly `region`, read once for
+    /// every stage of a joint group that reads it: `None` when the source
+    /// is not shared or the region is not one of its chunks.
+    pub(crate) fn shared_chunk(&self, node: &Node, region: &Region) -> Result<Option<Arc<Block>>> {
+        let (Some(cache), Some(shares)) = (self.cache, self.shares) else {
+            return Ok(None);
+        };
+        let NodeKind::Source { read, .. } = node.kind() else {
+            return Ok(None);
+        };
+        if !shares.contains(&node.id()) {
+            return Ok(None);
+        }
+        let Some(index) = whole_block(node, region) else {
+            return Ok(None);
+        };
+        let bytes = region.num_elements().saturating_mul(node.itemsize());
+        cache
+            .get(node.id(), &index, bytes, || read(region))
+            .map(Some)
     }
 
     /// Earlier stages' results, by node id.
@@ -135,7 +167,12 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
         return eval(source, region, ctx);
     }
     match node.kind() {
-        NodeKind::Source { read, .. } => read(region),
+        NodeKind::Source { read, .. } => match ctx.shared_chunk(node, region)? {
+            Some(chunk) => node
+                .block_type()
+                .copy_region(&chunk, &Region::from_shape(&region.shape())),
+            None => read(region),
+        },
         NodeKind::Map {
             inputs,
             kernel,
