@@ -234,7 +234,7 @@ impl Dataset {
         Ok(Dataset {
             data_vars,
             coords: super::coords_without(&self.coords, &dims),
-            attrs: self.attrs.clone(),
+            attrs: super::attrs::kept(&self.attrs),
         })
     }
 

@@ -116,7 +116,7 @@ impl Variable {
         Variable {
             dims,
             data,
-            attrs: self.attrs.clone(),
+            attrs: super::attrs::kept(&self.attrs),
             encoding: super::Attrs::new(),
         }
     }

@@ -87,10 +87,17 @@ impl Weighted {
 
 impl DataArray {
     /// This array with `other`'s name and attributes (a weighted result
-    /// keeps the array's, not the weights', as xarray's).
+    /// keeps the array's, not the weights', as xarray's). Under
+    /// `KeepAttrs::set(false)` the coordinates' go too, as xarray's
+    /// weighted results (made by `dot`) lose them.
     fn labelled_as(mut self, other: &DataArray) -> DataArray {
         self.name = other.name.clone();
-        self.variable.attrs = other.variable.attrs.clone();
+        self.variable.attrs = super::attrs::kept(&other.variable.attrs);
+        if !super::KeepAttrs::current() {
+            for coord in self.coords.values_mut() {
+                coord.attrs = super::Attrs::new();
+            }
+        }
         self
     }
 }
