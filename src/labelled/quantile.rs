@@ -30,6 +30,7 @@ impl DataArray {
     /// assert!(split.quantile(0.5, "time").unwrap_err().to_string().contains("chunk"));
     /// ```
     pub fn quantile(&self, q: f64, dim: &str) -> Result<DataArray> {
+        self.refuse_time("quantile")?;
         let fails = |message: String| Error::Invalid {
             operation: format!("quantile({q}, {dim:?})"),
             message,

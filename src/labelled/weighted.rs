@@ -29,6 +29,7 @@ impl DataArray {
     /// assert_eq!(mean.values::<f64>().unwrap()[[]], 2.5); // (1*1 + 3*3) / (1 + 3)
     /// ```
     pub fn weighted(&self, weights: &DataArray) -> Result<Weighted> {
+        self.refuse_time("weighted")?;
         let values = weights.values::<f64>()?;
         let fails = |message: String| Error::Invalid {
             operation: "weighted".into(),
