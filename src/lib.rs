@@ -81,7 +81,7 @@ pub use labelled::{open_dataset, open_dataset_with, open_zarr, open_zarr_with};
 pub use labelled::{time_encoding, Calendar, CfDatetime, TimeUnit, TimeUnits};
 pub use labelled::{
     Arith, Attrs, Coarsen, CoarsenBoundary, Coord, DataArray, Dataset, DatasetGroupBy, Dims,
-    GroupBy, Join, Label, Nearest, OpenOptions, Rolling, Sel, Values, Weighted,
+    GroupBy, Join, KeepAttrs, Label, Nearest, OpenOptions, Rolling, Sel, Values, Weighted,
 };
 pub use ndchunk_chunking as chunking;
 pub use ndchunk_io as io;

@@ -133,14 +133,10 @@ fn dataset_json(r: &Dataset) -> Value {
     json!({"attrs": r.attrs(), "vars": vars, "coords": coords_json(r.coords())})
 }
 
-/// `ours` and `theirs` agree; xarray's scalar `quantile` coordinate,
-/// which ndchunk's quantiles do not add, is left out of the comparison.
+/// `ours` and `theirs` agree (xarray's scalar `quantile` coordinate
+/// included).
 fn check(case: &str, ours: &Value, theirs: &Value) {
-    let mut theirs = theirs.clone();
-    if let Some(coords) = theirs["coords"].as_object_mut() {
-        coords.remove("quantile");
-    }
-    assert_eq!(ours, &theirs, "{case}: ours, then xarray's");
+    assert_eq!(ours, theirs, "{case}: ours, then xarray's");
 }
 
 #[test]

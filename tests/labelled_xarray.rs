@@ -93,10 +93,9 @@ fn check_attrs(what: &str, ours: &serde_json::Map<String, Value>, theirs: &Value
     }
 }
 
-/// ndchunk's dataset against xarray's dump in `dir`; `times_as_numbers`
-/// lists data variables xarray decodes to dates and ndchunk keeps as
-/// numbers (compared with xarray's raw dump in `raw`).
-fn compare(ds: &Dataset, dir: &Path, raw: Option<&Path>) {
+/// ndchunk's dataset against xarray's dump in `dir` (time-valued data
+/// variables, such as time bounds, as dates on both sides).
+fn compare(ds: &Dataset, dir: &Path) {
     let meta: Value =
         serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
     let sizes: BTreeMap<String, u64> = ds.sizes().into_iter().collect();
@@ -142,30 +141,24 @@ fn compare(ds: &Dataset, dir: &Path, raw: Option<&Path>) {
     for (name, theirs) in meta["data_vars"].as_object().unwrap() {
         let var = ds.get(name).unwrap();
         assert_eq!(var.dims(), json_strings(&theirs["dims"]), "{name}: dims");
+        check_attrs(name, var.attrs(), &theirs["attrs"]);
+        if let Some(times) = theirs.get("times") {
+            // Dates in xarray, and in ndchunk: a time-valued data variable
+            // (time_bnds) is decoded as xarray decodes it.
+            assert!(var.is_time(), "{name}: xarray has dates, ndchunk numbers");
+            let ours: Vec<String> = var.times().unwrap().iter().map(|d| d.to_string()).collect();
+            assert_eq!(ours, json_strings(times), "{name}: times");
+            continue;
+        }
+        assert!(!var.is_time(), "{name}: ndchunk has dates, xarray numbers");
         let values = var.values::<f64>().unwrap();
         let values: Vec<f64> = values.iter().copied().collect();
-        let (expected, theirs) = if theirs.get("times").is_some() {
-            // Dates in xarray; ndchunk keeps a data variable's times as
-            // numbers with their units: compare with xarray's raw numbers.
-            let raw = raw.expect("a raw dump for time-valued data variables");
-            let raw_meta: Value =
-                serde_json::from_slice(&std::fs::read(raw.join("meta.json")).unwrap()).unwrap();
-            (
-                support::read_f64(&raw.join(format!("{name}.bin"))),
-                raw_meta["data_vars"][name].clone(),
-            )
-        } else {
-            (
-                support::read_f64(&dir.join(format!("{name}.bin"))),
-                theirs.clone(),
-            )
-        };
+        let expected = support::read_f64(&dir.join(format!("{name}.bin")));
         assert_eq!(
             var.dtype().name(),
             theirs["dtype"].as_str().unwrap(),
             "{name}: dtype"
         );
-        check_attrs(name, var.attrs(), &theirs["attrs"]);
         assert_eq!(values.len(), expected.len(), "{name}: length");
         let differ = values
             .iter()
@@ -264,7 +257,7 @@ fn a_group_opens_as_xarrays_group_argument_opens_it() {
         support::run_python(&python, DUMP, &args);
         let ds = open_dataset_with(&path, &OpenOptions::new().group(group))
             .unwrap_or_else(|e| panic!("{file} {group}: {e}"));
-        compare(&ds, theirs.path(), None);
+        compare(&ds, theirs.path());
     }
     // A group that is not there, and names that are not plain, are errors
     // naming them (xarray: "group not found"); none reaches outside.
@@ -353,7 +346,7 @@ fn datasets_without_dimension_scales_get_netcdf_cs_phony_dimensions() {
         support::run_python(&python, DUMP, &args);
         let ds = open_dataset_with(&path, &OpenOptions::new().group(group))
             .unwrap_or_else(|e| panic!("{file} {group}: {e}"));
-        compare(&ds, theirs.path(), None);
+        compare(&ds, theirs.path());
     }
 }
 
@@ -377,9 +370,9 @@ fn every_netcdf_fixture_opens_as_xarray_opens_it() {
         let decoded = dump(&python, &path, "decode", "netcdf");
         let raw = dump(&python, &path, "raw", "netcdf");
         let ds = open_dataset(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
-        compare(&ds, decoded.path(), Some(raw.path()));
+        compare(&ds, decoded.path());
         let ds = open_dataset_with(&path, &OpenOptions::new().decode_times(false)).unwrap();
-        compare(&ds, raw.path(), None);
+        compare(&ds, raw.path());
     }
 }
 
@@ -398,7 +391,7 @@ fn a_year_zero_reference_in_the_standard_calendar_is_refused_as_xarray_refuses_i
     // Without time decoding it opens, as xarray's decode_times=False.
     let raw = dump(&python, &path, "raw", "netcdf");
     let ds = open_dataset_with(&path, &OpenOptions::new().decode_times(false)).unwrap();
-    compare(&ds, raw.path(), None);
+    compare(&ds, raw.path());
 }
 
 /// Writes a dataset with xarray in `calendar` to a Zarr store (v2 or v3).
@@ -448,7 +441,7 @@ fn what_xarray_writes_in_each_calendar_reads_back_the_same() {
         );
         let ds = open_zarr(&store).unwrap_or_else(|e| panic!("{calendar}: {e}"));
         let theirs = dump(&python, &store, "decode", "zarr");
-        compare(&ds, theirs.path(), None);
+        compare(&ds, theirs.path());
         assert_eq!(
             ds.get("t").unwrap().data().grid().chunk_shape(),
             vec![5, 5, 4]
@@ -482,15 +475,14 @@ fn what_ndchunk_writes_xarray_reads_back_the_same() {
             // xarray reads back what ndchunk opened...
             // (COADS's year-0 times stay numbers on both sides.)
             let decode_times = !file.contains("coads");
-            let raw = dump(&python, &out, "raw", "zarr");
             let theirs = match decode_times {
                 true => dump(&python, &out, "decode", "zarr"),
                 false => dump(&python, &out, "raw", "zarr"),
             };
-            compare(&ds, theirs.path(), Some(raw.path()));
+            compare(&ds, theirs.path());
             // ...and ndchunk reads back what it wrote.
             let again = ndchunk::open_zarr_with(&out, &options).unwrap();
-            compare(&again, theirs.path(), Some(raw.path()));
+            compare(&again, theirs.path());
             // Packed data is written packed, as xarray writes it.
             if file.contains("air_temperature") {
                 let stored =
@@ -558,8 +550,8 @@ fn appending_along_time_and_writing_a_region_read_back_as_xarray_reads_them() {
             .unwrap();
         // xarray and ndchunk read the 17 days as if written at once.
         let theirs = dump(&python, &store, "decode", "zarr");
-        compare(&days(0, 17), theirs.path(), None);
-        compare(&open_zarr(&store).unwrap(), theirs.path(), None);
+        compare(&days(0, 17), theirs.path());
+        compare(&open_zarr(&store).unwrap(), theirs.path());
         // The last chunk is now partial: a further append would rewrite it.
         let e = days(17, 3)
             .to_zarr_with(&store, &ndchunk::ZarrWriteOptions::new().append("time"))
@@ -782,6 +774,6 @@ fn a_non_index_time_coordinate_is_decoded_and_written_back_as_xarray() {
             "zarr".as_ref(),
         ],
     );
-    compare(&ds, theirs.path(), None);
-    compare(&open_zarr(&out).unwrap(), theirs.path(), None);
+    compare(&ds, theirs.path());
+    compare(&open_zarr(&out).unwrap(), theirs.path());
 }

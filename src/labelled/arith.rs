@@ -71,6 +71,9 @@ impl DataArray {
     /// assert!(a.arith(Arith::Add, &b, Join::Exact).is_err());
     /// ```
     pub fn arith(&self, op: Arith, other: &DataArray, join: Join) -> Result<DataArray> {
+        let operation = format!("{op:?}").to_lowercase();
+        self.refuse_time(&operation)?;
+        other.refuse_time(&operation)?;
         let (a, b) = align(self, other, join)?;
         let (x, y, dims) = broadcast_pair(&a, &b);
         let data = arith_dyn(&x, &y, op)?;
@@ -91,6 +94,7 @@ impl DataArray {
     /// `where(cond)`); `condition` is aligned and broadcast as arithmetic
     /// is. Integers become `float64`.
     pub fn where_(&self, condition: &DataArray) -> Result<DataArray> {
+        condition.refuse_time("where (as its condition)")?;
         let (a, c) = align(self, condition, Join::Inner)?;
         let (x, cond, dims) = broadcast_pair(&a, &c);
         let cond = cond.astype::<bool>();
@@ -101,6 +105,8 @@ impl DataArray {
         let mut out = combine(&a, &c, dims, data);
         out.name = self.name.clone();
         out.variable.attrs = self.variable.attrs.clone();
+        // Dates where the condition holds, NaT (NaN) elsewhere.
+        out.variable.time = self.variable.time.clone();
         Ok(out)
     }
 
@@ -388,6 +394,7 @@ fn combine(a: &DataArray, b: &DataArray, dims: Vec<String>, data: DynArray) -> D
             data,
             attrs: drop_conflicts(&a.variable.attrs, &b.variable.attrs),
             encoding: Attrs::new(),
+            time: None,
         },
         coords,
     }

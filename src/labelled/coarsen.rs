@@ -51,6 +51,7 @@ impl DataArray {
     /// assert_eq!(pairs.values::<f64>().unwrap().into_raw_vec_and_offset().0, vec![0.5, 2.5, 4.5]);
     /// ```
     pub fn coarsen(&self, size: &[(&str, u64)], boundary: CoarsenBoundary) -> Result<Coarsen> {
+        self.refuse_time("coarsen")?;
         let mut windows = Vec::new();
         for &(dim, w) in size {
             let fails = |message: String| Error::Invalid {

@@ -155,9 +155,84 @@ impl DataArray {
     }
 
     /// Computes the data into memory as `T` (converting as numpy's
-    /// `astype` when the dtype differs).
+    /// `astype` when the dtype differs). A time variable's values are
+    /// dates: see [`DataArray::times`].
     pub fn values<T: DynElement>(&self) -> Result<ArrayD<T>> {
+        if let Some(time) = &self.variable.time {
+            return Err(Error::Invalid {
+                operation: format!("values of {:?}", self.label()),
+                message: format!(
+                    "a time variable's values are dates (in {}): compute them with times()",
+                    time.describe()
+                ),
+            });
+        }
         self.variable.data.astype::<T>().compute()
+    }
+
+    /// Whether this is a time variable: a data variable whose CF
+    /// attributes said `"<unit> since <date>"` (decoded on open, as
+    /// xarray decodes it, unless `decode_times(false)`), or a minimum,
+    /// maximum, mean or selection of one. Its values are dates
+    /// ([`DataArray::times`]); the stored numbers stay lazy beneath.
+    pub fn is_time(&self) -> bool {
+        self.variable.time.is_some()
+    }
+
+    /// The `units` and calendar a time variable's numbers count its dates
+    /// in (`None` for another array).
+    pub fn time_units(&self) -> Option<(&super::TimeUnits, super::Calendar)> {
+        self.variable.time.as_ref().map(|t| (&t.units, t.calendar))
+    }
+
+    /// Computes a time variable's dates (in its calendar; NaT where
+    /// masked), as xarray's `values` of a decoded time variable: the type
+    /// a time coordinate's [`Values::Time`](super::Values::Time) holds.
+    /// An error for an array that is not one.
+    ///
+    /// ```
+    /// use ndchunk::{open_zarr, Array, Calendar, DataArray, Dataset};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = dir.path().join("frost.zarr");
+    /// let attrs = serde_json::json!({"units": "days since 2000-01-01", "calendar": "noleap"});
+    /// let days = Array::from_ndarray(ndarray::arr2(&[[58, 59], [60, 61]]).into_dyn(), [2, 2]).unwrap();
+    /// let frost = DataArray::new(days, &["year", "x"]).unwrap().with_attrs(attrs.as_object().unwrap().clone());
+    /// Dataset::new().with_var("frost", frost).unwrap().to_zarr(&store).unwrap();
+    ///
+    /// let frost = open_zarr(&store).unwrap().get("frost").unwrap();
+    /// assert!(frost.is_time());
+    /// let dates = frost.times().unwrap();
+    /// assert_eq!(dates[[0, 0]].to_string(), "2000-02-28 00:00:00");
+    /// assert_eq!(dates[[0, 1]].to_string(), "2000-03-01 00:00:00"); // no 29 February
+    /// assert_eq!(frost.max("year").unwrap().times().unwrap()[[1]].to_string(), "2000-03-03 00:00:00");
+    /// assert_eq!(frost.mean("x").unwrap().times().unwrap()[[0]].to_string(), "2000-02-28 12:00:00");
+    /// // What is not defined on dates is refused, naming the variable.
+    /// assert!(frost.sum("year").unwrap_err().to_string().contains("\"frost\" is a time variable"));
+    /// assert!(frost.values::<f64>().is_err());
+    /// ```
+    pub fn times(&self) -> Result<ArrayD<super::CfDatetime>> {
+        let name = self.label();
+        self.variable.times(&name)?.ok_or_else(|| Error::Invalid {
+            operation: format!("times of {name:?}"),
+            message: format!(
+                "not a time variable ({}): its values are numbers",
+                self.dtype().name()
+            ),
+        })
+    }
+
+    /// The name for messages.
+    pub(crate) fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "<unnamed>".into())
+    }
+
+    /// An error when this is a time variable: `operation` is not defined on
+    /// dates.
+    pub(crate) fn refuse_time(&self, operation: &str) -> Result<()> {
+        match &self.variable.time {
+            Some(time) => Err(time.refuse(&self.label(), operation)),
+            None => Ok(()),
+        }
     }
 
     /// Selection by position along `dim`, as xarray's `isel`: an integer
@@ -180,6 +255,8 @@ impl DataArray {
     /// `reduction` over `dims`, NaNs skipped when `skipna` (xarray's
     /// default, `None`: skipped for floats). Coordinates along a reduced
     /// dimension are dropped and the attributes kept, as xarray's defaults.
+    /// A time variable's minimum, maximum and mean are dates; its other
+    /// reductions are refused.
     pub fn reduce(
         &self,
         reduction: Reduction,
@@ -187,6 +264,9 @@ impl DataArray {
         skipna: Option<bool>,
     ) -> Result<DataArray> {
         let dims = dims.into().resolve(self.dims())?;
+        if !super::variable::on_dates(reduction) {
+            self.refuse_time(reduction.name())?;
+        }
         let skipna = skipna.unwrap_or(true);
         Ok(DataArray {
             name: self.name.clone(),

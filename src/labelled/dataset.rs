@@ -223,18 +223,23 @@ impl Dataset {
             .data_vars
             .iter()
             .map(|(name, var)| {
+                if let Some(time) = &var.time {
+                    if !super::variable::on_dates(reduction) {
+                        return Err(time.refuse(name, reduction.name()));
+                    }
+                }
                 let reduced = if var.dims.iter().any(|d| dims.contains(d)) {
                     var.reduce(reduction, &dims, skipna)
                 } else {
                     var.reduce_over_no_axis(reduction)
                 };
-                (name.clone(), reduced)
+                Ok((name.clone(), reduced))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Dataset {
             data_vars,
             coords: super::coords_without(&self.coords, &dims),
-            attrs: self.attrs.clone(),
+            attrs: super::attrs::kept(&self.attrs),
         })
     }
 
@@ -279,6 +284,7 @@ fn coord_as_array(
             data,
             attrs: coord.attrs.clone(),
             encoding: coord.encoding.clone(),
+            time: None,
         },
         coords: coords
             .iter()

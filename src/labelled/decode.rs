@@ -1,14 +1,17 @@
 //! CF decoding as xarray's `decode_cf` does it, on open: `_Unsigned`,
 //! `_FillValue`/`missing_value` to NaN and `scale_factor`/`add_offset`
 //! (lazily, in the task that reads each chunk), and times from
-//! `"<unit> since <date>"` (for coordinates, which are in memory). What
+//! `"<unit> since <date>"` (coordinates' decoded in memory; a data
+//! variable's numbers stay lazy, marked with their time encoding). What
 //! decoding used moves from the attributes to the encoding, so writing
 //! encodes it back.
 
 use serde_json::Value;
 
-use super::cf_time::time_encoding;
+use super::calendar::Calendar;
+use super::cf_time::{time_encoding, CfDatetime, TimeUnits};
 use super::values::Values;
+use super::variable::TimeEncoding;
 use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
@@ -275,24 +278,70 @@ pub(crate) fn decode_times(
     encoding: &mut Attrs,
     enabled: bool,
 ) -> Result<Values> {
-    if !enabled {
+    if values.to_f64().is_none() {
         return Ok(values);
+    }
+    let Some(time) = time_variable(name, attrs, encoding, enabled)? else {
+        return Ok(values);
+    };
+    Ok(Values::Time(dates(
+        name,
+        &values,
+        &time.units,
+        time.calendar,
+    )?))
+}
+
+/// A data variable's time encoding when `decode_times` and its attributes
+/// say `"<unit> since <date>"` (its data, numbers, stay lazy and stored as
+/// they are); `units` and `calendar` then move to the encoding.
+pub(crate) fn time_variable(
+    name: &str,
+    attrs: &mut Attrs,
+    encoding: &mut Attrs,
+    enabled: bool,
+) -> Result<Option<TimeEncoding>> {
+    if !enabled {
+        return Ok(None);
     }
     let Some((units, calendar)) = time_encoding(attrs).map_err(|e| Error::Invalid {
         operation: format!("decoding the times of {name:?}"),
         message: e.to_string(),
     })?
     else {
-        return Ok(values);
+        return Ok(None);
+    };
+    for key in ["units", "calendar"] {
+        if let Some(v) = attrs.remove(key) {
+            encoding.insert(key.into(), v);
+        }
+    }
+    Ok(Some(TimeEncoding { units, calendar }))
+}
+
+/// The dates `values` (numbers) count in `units` of `calendar`: NaN, and
+/// int64's smallest (numpy's NaT, as xarray writes one without a fill),
+/// are NaT.
+pub(crate) fn dates(
+    name: &str,
+    values: &Values,
+    units: &TimeUnits,
+    calendar: Calendar,
+) -> Result<ndarray::ArrayD<CfDatetime>> {
+    let fails = |message: String| Error::Invalid {
+        operation: format!("decoding the times of {name:?}"),
+        message,
     };
     let Some(mut numbers) = values.to_f64() else {
-        return Ok(values);
+        return Err(fails(format!(
+            "{} values are not numbers",
+            values.type_name()
+        )));
     };
-    // int64's smallest is numpy's NaT, as xarray writes one without a fill.
     if let Values::Int {
         data,
         dtype: DType::Int64,
-    } = &values
+    } = values
     {
         numbers.zip_mut_with(data, |v, &raw| {
             if raw == i64::MIN {
@@ -300,22 +349,12 @@ pub(crate) fn decode_times(
             }
         });
     }
-    let mut dates = Vec::with_capacity(numbers.len());
-    for &v in numbers.iter() {
-        dates.push(units.decode(v, calendar).map_err(|e| Error::Invalid {
-            operation: format!("decoding the times of {name:?}"),
-            message: e.to_string(),
-        })?);
-    }
-    let dates =
-        ndarray::ArrayD::from_shape_vec(numbers.raw_dim(), dates).map_err(|e| Error::Internal {
-            operation: "decode_times".into(),
-            message: e.to_string(),
-        })?;
-    for key in ["units", "calendar"] {
-        if let Some(v) = attrs.remove(key) {
-            encoding.insert(key.into(), v);
-        }
-    }
-    Ok(Values::Time(dates))
+    let dates = numbers
+        .iter()
+        .map(|&v| units.decode(v, calendar).map_err(|e| fails(e.to_string())))
+        .collect::<Result<Vec<_>>>()?;
+    ndarray::ArrayD::from_shape_vec(numbers.raw_dim(), dates).map_err(|e| Error::Internal {
+        operation: "decode_times".into(),
+        message: e.to_string(),
+    })
 }

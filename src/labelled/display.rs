@@ -33,7 +33,7 @@ impl fmt::Display for Dataset {
                 f,
                 "    {name:<width$} ({}) {} chunks=({})",
                 var.dims.join(", "),
-                var.data.dtype().name(),
+                var.type_name(),
                 chunks(&var.data.grid().chunk_shape()),
             )?;
         }
@@ -53,7 +53,7 @@ impl fmt::Display for DataArray {
         writeln!(
             f,
             "{} chunks=({})",
-            self.dtype().name(),
+            self.variable.type_name(),
             chunks(&self.data().grid().chunk_shape())
         )?;
         let width = self.coords.keys().map(|k| k.len()).max().unwrap_or(0);

@@ -177,8 +177,8 @@ impl GroupBy {
 
     /// The `q`-th quantile (0 to 1) of each group, NaNs skipped, linear
     /// interpolation between the two nearest values (numpy's default), as
-    /// `float64` (xarray's `groupby(...).quantile(q)`, without its scalar
-    /// `quantile` coordinate, as [`DataArray::quantile`]). Runs as
+    /// `float64`, with the scalar `quantile` coordinate (`q`), as xarray's
+    /// `groupby(...).quantile(q)` and [`DataArray::quantile`]. Runs as
     /// [`GroupBy::median`] does: the grouped dimension whole in each task.
     ///
     /// ```
@@ -196,7 +196,11 @@ impl GroupBy {
                 message: "q must be between 0 and 1".into(),
             });
         }
-        self.quantiles(Stat::Quantile(q))
+        let mut result = self.quantiles(Stat::Quantile(q))?;
+        result
+            .coords
+            .insert("quantile".into(), super::quantile::quantile_coord(q));
+        Ok(result)
     }
 
     fn quantiles(&self, stat: Stat) -> Result<DataArray> {

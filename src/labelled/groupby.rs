@@ -539,7 +539,7 @@ impl super::Dataset {
 
 impl DatasetGroupBy {
     fn each(&self, f: impl Fn(&GroupBy) -> Result<DataArray>) -> Result<super::Dataset> {
-        let mut out = super::Dataset::new().with_attrs(self.attrs.clone());
+        let mut out = super::Dataset::new().with_attrs(super::attrs::kept(&self.attrs));
         for (name, grouped) in &self.vars {
             let array = match grouped {
                 Ok(g) => f(g)?,

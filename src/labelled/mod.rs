@@ -36,6 +36,7 @@ use indexmap::IndexMap;
 
 pub use align::Join;
 pub use arith::Arith;
+pub use attrs::KeepAttrs;
 pub use calendar::Calendar;
 pub use cf_time::{time_encoding, CfDatetime, TimeUnit, TimeUnits};
 pub use coarsen::{Coarsen, CoarsenBoundary};

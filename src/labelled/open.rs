@@ -75,7 +75,10 @@ impl OpenOptions {
         self
     }
 
-    /// Time coordinates decoded to dates from `"<unit> since <date>"`.
+    /// Times decoded to dates from `"<unit> since <date>"`: coordinates
+    /// in memory, data variables (such as `time_bnds`, which takes its
+    /// time's units when it has none) as lazy numbers marked as dates
+    /// (see [`DataArray::times`](super::DataArray::times)).
     pub fn decode_times(mut self, on: bool) -> Self {
         self.decode_times = on;
         self
@@ -296,6 +299,10 @@ fn assemble(
         named(&f.attrs);
     }
     global.remove("coordinates");
+    let mut found = found;
+    if options.decode_times {
+        bounds_take_time_units(&mut found);
+    }
     let mut ds = Dataset::default();
     let mut coords: IndexMap<String, Coord> = IndexMap::new();
     for f in found {
@@ -337,6 +344,12 @@ fn assemble(
                 },
             );
         } else {
+            let time = match data.dtype() {
+                crate::io::DType::Bool => None,
+                _ => {
+                    decode::time_variable(&f.name, &mut attrs, &mut encoding, options.decode_times)?
+                }
+            };
             ds.data_vars.insert(
                 f.name,
                 Variable {
@@ -344,6 +357,7 @@ fn assemble(
                     data,
                     attrs,
                     encoding,
+                    time,
                 },
             );
         }
@@ -356,6 +370,35 @@ fn assemble(
     ds.attrs = global;
     check_sizes(location, &ds)?;
     Ok(ds)
+}
+
+/// xarray's `_update_bounds_attributes`: the variable a time's `bounds`
+/// attribute names takes the time's `units` (and `calendar`) where it has
+/// none of its own, so that it decodes to the same dates.
+fn bounds_take_time_units(found: &mut [Found]) {
+    let mut given: Vec<(String, Attrs)> = Vec::new();
+    for f in found.iter() {
+        let units = f.attrs.get("units").and_then(Value::as_str);
+        let Some(Value::String(bounds)) = f.attrs.get("bounds") else {
+            continue;
+        };
+        if units.is_some_and(|u| u.contains("since")) {
+            let mut time = Attrs::new();
+            for key in ["units", "calendar"] {
+                if let Some(v) = f.attrs.get(key) {
+                    time.insert(key.into(), v.clone());
+                }
+            }
+            given.push((bounds.clone(), time));
+        }
+    }
+    for (bounds, time) in given {
+        if let Some(b) = found.iter_mut().find(|f| f.name == bounds) {
+            for (key, value) in time {
+                b.attrs.entry(key).or_insert(value);
+            }
+        }
+    }
 }
 
 /// The variable's dimension names: the format's (HDF5 datasets without

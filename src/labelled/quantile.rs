@@ -6,6 +6,8 @@
 use ndarray::{ArrayD, Axis};
 
 use super::data_array::DataArray;
+use super::values::Values;
+use super::variable::Coord;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::ops::histogram::sorted_quantile;
@@ -14,17 +16,21 @@ use crate::ops::{map_blocks, BlockSpec};
 impl DataArray {
     /// The `q`-th quantile (0 to 1) along `dim`, NaNs skipped, linear
     /// interpolation between the two nearest values (numpy's default),
-    /// as `float64` (xarray's). `dim` must be one chunk: see the error for
-    /// the `chunk` call that makes it so.
+    /// as `float64` (xarray's), with xarray's scalar `quantile`
+    /// coordinate (`q`). `dim` must be one chunk: see the error for the
+    /// `chunk` call that makes it so.
     ///
     /// ```
-    /// use ndchunk::{Array, DataArray};
+    /// use ndchunk::{Array, DataArray, Values};
     /// let x = DataArray::new(Array::<f64>::arange(5, [5]).unwrap(), &["time"]).unwrap();
-    /// assert_eq!(x.quantile(0.25, "time").unwrap().values::<f64>().unwrap()[[]], 1.0);
+    /// let q = x.quantile(0.25, "time").unwrap();
+    /// assert_eq!(q.values::<f64>().unwrap()[[]], 1.0);
+    /// assert_eq!(q.coord("quantile").unwrap().values(), &Values::float(ndarray::arr0(0.25).into_dyn()));
     /// let split = x.chunk([2]);
     /// assert!(split.quantile(0.5, "time").unwrap_err().to_string().contains("chunk"));
     /// ```
     pub fn quantile(&self, q: f64, dim: &str) -> Result<DataArray> {
+        self.refuse_time("quantile")?;
         let fails = |message: String| Error::Invalid {
             operation: format!("quantile({q}, {dim:?})"),
             message,
@@ -63,7 +69,19 @@ impl DataArray {
         let mut result = self.clone();
         result.variable = self.variable.derived(dims, DynArray::from(out));
         result.coords = super::coords_without(&self.coords, &[dim.to_string()]);
+        result.coords.insert("quantile".into(), quantile_coord(q));
         Ok(result)
+    }
+}
+
+/// xarray's scalar `quantile` coordinate of a quantile's result: `q`, as
+/// `float64`, without dimensions or attributes.
+pub(crate) fn quantile_coord(q: f64) -> Coord {
+    Coord {
+        dims: Vec::new(),
+        values: Values::float(ndarray::arr0(q).into_dyn()),
+        attrs: super::Attrs::new(),
+        encoding: super::Attrs::new(),
     }
 }
 

@@ -40,6 +40,7 @@ impl DataArray {
     /// assert_eq!(m[[5]], 4.0);
     /// ```
     pub fn rolling(&self, dim: &str, window: u64) -> Result<Rolling> {
+        self.refuse_time("rolling")?;
         let axis = self
             .variable
             .axis(dim)

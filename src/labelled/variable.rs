@@ -3,6 +3,8 @@
 //! [`Coord`], each with its attributes and encoding, and how a selection
 //! or a reduction applies to each.
 
+use super::calendar::Calendar;
+use super::cf_time::TimeUnits;
 use super::select::Pick;
 use super::values::Values;
 use super::Attrs;
@@ -17,6 +19,37 @@ pub(crate) struct Variable {
     pub data: DynArray,
     pub attrs: Attrs,
     pub encoding: Attrs,
+    /// Set for a time variable: `data` are numbers in these units, its
+    /// values the dates they count (NaN, and int64's smallest, are NaT).
+    pub time: Option<TimeEncoding>,
+}
+
+/// How a time variable's numbers count dates: `"<unit> since <date>"` in
+/// a calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TimeEncoding {
+    pub units: TimeUnits,
+    pub calendar: Calendar,
+}
+
+impl TimeEncoding {
+    /// "days since 2000-01-01, noleap".
+    pub(crate) fn describe(&self) -> String {
+        format!("{}, {}", self.units, self.calendar)
+    }
+
+    /// The error for `operation` on the time variable `name`.
+    pub(crate) fn refuse(&self, name: &str, operation: &str) -> Error {
+        Error::Invalid {
+            operation: format!("{operation} of {name:?}"),
+            message: format!(
+                "{name:?} is a time variable (dates in {}): {operation} is not defined on \
+                 dates; ndchunk computes selections, where, min, max and mean of times \
+                 (open with decode_times(false) to work on the numbers)",
+                self.describe()
+            ),
+        }
+    }
 }
 
 /// A coordinate: dimension names over values held in memory (an index
@@ -107,17 +140,58 @@ impl Variable {
             data,
             attrs: Attrs::new(),
             encoding: Attrs::new(),
+            time: None,
         }
     }
 
     /// `data` along `dims` computed from this variable: its attributes
-    /// kept, its encoding not (see [`super::attrs`]).
+    /// kept, its encoding not (see [`super::attrs`]). Computed from a time
+    /// variable's numbers by an operation that knows nothing of dates, the
+    /// data would be meaningless: they are an error when computed instead
+    /// (operations that can say no up front do; this is the net under
+    /// those that cannot).
     pub(crate) fn derived(&self, dims: Vec<String>, data: DynArray) -> Variable {
+        let data = match &self.time {
+            None => data,
+            Some(time) => refused(&data, time),
+        };
         Variable {
             dims,
             data,
-            attrs: self.attrs.clone(),
+            attrs: super::attrs::kept(&self.attrs),
             encoding: super::Attrs::new(),
+            time: None,
+        }
+    }
+
+    /// `data` along `dims` computed from this variable's dates by an
+    /// operation defined on them (min, max, mean, where): still dates, in
+    /// the same encoding; attributes as [`Variable::derived`].
+    pub(crate) fn derived_time(&self, dims: Vec<String>, data: DynArray) -> Variable {
+        Variable {
+            dims,
+            data,
+            attrs: super::attrs::kept(&self.attrs),
+            encoding: super::Attrs::new(),
+            time: self.time.clone(),
+        }
+    }
+
+    /// The dates of a time variable, computed (`None` for another).
+    pub(crate) fn times(&self, name: &str) -> Result<Option<ndarray::ArrayD<super::CfDatetime>>> {
+        let Some(time) = &self.time else {
+            return Ok(None);
+        };
+        let numbers = Values::load(&self.data)?;
+        super::decode::dates(name, &numbers, &time.units, time.calendar).map(Some)
+    }
+
+    /// The dtype's name, or `datetime (<calendar>)` for a time variable
+    /// (as a time coordinate shows).
+    pub(crate) fn type_name(&self) -> String {
+        match &self.time {
+            Some(time) => format!("datetime ({})", time.calendar),
+            None => self.data.dtype().name().to_string(),
         }
     }
 
@@ -139,11 +213,17 @@ impl Variable {
     }
 
     /// `reduction` over `dims` (those this variable has); attributes are
-    /// kept, as xarray's `keep_attrs` default.
+    /// kept, as xarray's `keep_attrs` default. A time variable's minimum,
+    /// maximum and mean are dates (the mean of the numbers counts the
+    /// mean date).
     pub(crate) fn reduce(&self, reduction: Reduction, dims: &[String], skipna: bool) -> Variable {
         let axes: Vec<usize> = dims.iter().filter_map(|d| self.axis(d)).collect();
         let kept = self.dims.iter().filter(|d| !dims.contains(d)).cloned();
-        self.derived(kept.collect(), self.data.reduce(reduction, &axes, skipna))
+        let data = self.data.reduce(reduction, &axes, skipna);
+        if on_dates(reduction) {
+            return self.derived_time(kept.collect(), data);
+        }
+        self.derived(kept.collect(), data)
     }
 
     /// `reduction` over no axis, as xarray's `Dataset` reductions apply
@@ -157,11 +237,33 @@ impl Variable {
             Reduction::Var { ddof } | Reduction::Std { ddof } => {
                 self.derived(self.dims.clone(), spread_of_one(&self.data, ddof))
             }
-            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => {
+            Reduction::Sum if self.time.is_some() => {
                 self.derived(self.dims.clone(), self.data.clone())
+            }
+            Reduction::Sum | Reduction::Mean | Reduction::Min | Reduction::Max => {
+                self.derived_time(self.dims.clone(), self.data.clone())
             }
         }
     }
+}
+
+/// Whether `reduction` is defined on dates (and gives dates).
+pub(crate) fn on_dates(reduction: Reduction) -> bool {
+    matches!(reduction, Reduction::Min | Reduction::Max | Reduction::Mean)
+}
+
+/// `data`, computed from a time variable's numbers by an operation not
+/// defined on dates, as an array that is an error when computed.
+fn refused(data: &DynArray, time: &TimeEncoding) -> DynArray {
+    let operation = data.node().name().to_string();
+    let message = format!(
+        "{operation} of a time variable (dates in {}) is not defined on dates; ndchunk \
+         computes selections, where, min, max and mean of times",
+        time.describe()
+    );
+    crate::with_dtype!(data.dtype(), T => DynArray::from(
+        crate::ops::elementwise::invalid::<T>(&operation, data.grid().clone(), message)
+    ))
 }
 
 /// numpy's variance (and standard deviation) of each element alone: 0,

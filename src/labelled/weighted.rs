@@ -29,6 +29,7 @@ impl DataArray {
     /// assert_eq!(mean.values::<f64>().unwrap()[[]], 2.5); // (1*1 + 3*3) / (1 + 3)
     /// ```
     pub fn weighted(&self, weights: &DataArray) -> Result<Weighted> {
+        self.refuse_time("weighted")?;
         let values = weights.values::<f64>()?;
         let fails = |message: String| Error::Invalid {
             operation: "weighted".into(),
@@ -87,10 +88,17 @@ impl Weighted {
 
 impl DataArray {
     /// This array with `other`'s name and attributes (a weighted result
-    /// keeps the array's, not the weights', as xarray's).
+    /// keeps the array's, not the weights', as xarray's). Under
+    /// `KeepAttrs::set(false)` the coordinates' go too, as xarray's
+    /// weighted results (made by `dot`) lose them.
     fn labelled_as(mut self, other: &DataArray) -> DataArray {
         self.name = other.name.clone();
-        self.variable.attrs = other.variable.attrs.clone();
+        self.variable.attrs = super::attrs::kept(&other.variable.attrs);
+        if !super::KeepAttrs::current() {
+            for coord in self.coords.values_mut() {
+                coord.attrs = super::Attrs::new();
+            }
+        }
         self
     }
 }

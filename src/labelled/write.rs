@@ -16,6 +16,7 @@ use super::cf_time::{CfDatetime, TimeUnits};
 use super::dataset::Dataset;
 use super::region::{check_region, RegionStore};
 use super::values::Values;
+use super::variable::TimeEncoding;
 use super::Attrs;
 use crate::array::{store_many, Array, DynArray};
 use crate::error::{Error, Result};
@@ -174,6 +175,9 @@ impl Dataset {
                 attrs.insert("coordinates".into(), Value::String(non_index.join(" ")));
             }
             let data = pack(&var.data, &var.encoding, &mut attrs)?;
+            if let Some(time) = &var.time {
+                time_attributes(time, &var.encoding, &mut attrs);
+            }
             prepared.push((name, data, &var.dims, attrs));
         }
         for (_, data, _, _) in &prepared {
@@ -217,6 +221,11 @@ impl Dataset {
         // write leaves the store as it was.
         if let Mode::Append(dim) = &options.mode {
             self.check_append(root, dim)?;
+        }
+        for (name, var) in &self.data_vars {
+            if let (Some(time), true) = (&var.time, touches(&var.dims)) {
+                check_stored_time(root, name, time)?;
+            }
         }
         let mut planned: Vec<Planned> = Vec::new();
         let mut write = |name: &str, dims: &[String], data: Item<'_>| -> Result<()> {
@@ -391,6 +400,50 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// The `units` and `calendar` a time variable is written with: those it
+/// was stored with while its encoding says so (written back as they were),
+/// else (a computed result) those its numbers count in.
+fn time_attributes(time: &TimeEncoding, encoding: &Attrs, attrs: &mut Attrs) {
+    attrs.insert("units".into(), Value::String(time.units.to_string()));
+    let calendar = match encoding.get("units") {
+        Some(_) => encoding.get("calendar").cloned(),
+        None => Some(Value::String(time.calendar.name().to_string())),
+    };
+    if let Some(calendar) = calendar {
+        attrs.insert("calendar".into(), calendar);
+    }
+}
+
+/// A time variable goes into a stored array only with the same units and
+/// calendar (its numbers are written as they are).
+fn check_stored_time(root: &Path, name: &str, time: &TimeEncoding) -> Result<()> {
+    let Ok(store) = ZarrStore::open(root, name) else {
+        // The write reports a missing array.
+        return Ok(());
+    };
+    let attrs = &store.meta().attributes;
+    let units = attrs.get("units").and_then(Value::as_str);
+    let calendar = attrs
+        .get("calendar")
+        .and_then(Value::as_str)
+        .map_or(Ok(crate::labelled::Calendar::Standard), str::parse);
+    if units != Some(time.units.to_string().as_str()) || calendar.ok() != Some(time.calendar) {
+        return Err(Error::Invalid {
+            operation: format!("to_zarr of {name:?} into {}", root.display()),
+            message: format!(
+                "its times are in {}, the store's in {}, {}",
+                time.describe(),
+                units.unwrap_or("no units"),
+                attrs
+                    .get("calendar")
+                    .and_then(Value::as_str)
+                    .unwrap_or("standard")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What is written for one variable.
