@@ -285,3 +285,24 @@ fn what_is_not_defined_on_dates_is_refused_naming_the_variable() {
     assert!(numbers.sum("time").is_ok());
     assert!(frost.times().is_ok() && t.times().is_err());
 }
+
+#[test]
+fn a_time_coordinate_taken_as_an_array_is_a_time_variable() {
+    use ndchunk::{Array, Calendar, CfDatetime, Coord, Values};
+    let day = |d| CfDatetime::new(2001, 2, d, 6, 0, 0, 0, Calendar::Day360).unwrap();
+    let dates = ndarray::arr1(&[day(28), day(29), day(30)]).into_dyn();
+    let data = Array::<f64>::ones(&[3], [2]).unwrap();
+    let time = Coord::new(&["time"], Values::Time(dates.clone())).unwrap();
+    let t = DataArray::new(data, &["time"])
+        .unwrap()
+        .with_coord("time", time)
+        .unwrap();
+    let ds = Dataset::new().with_var("t", t).unwrap();
+    // As xarray's ds["time"]: the dates, and what is defined on them.
+    let time = ds.get("time").unwrap();
+    assert!(time.is_time());
+    assert_eq!(time.times().unwrap(), dates);
+    assert_eq!(time.max("time").unwrap().times().unwrap()[[]], day(30));
+    assert_eq!(time.mean("time").unwrap().times().unwrap()[[]], day(29));
+    assert!(time.sum("time").is_err());
+}

@@ -5,7 +5,8 @@ use indexmap::IndexMap;
 
 use super::data_array::DataArray;
 use super::select::{self, Pick, Sel};
-use super::variable::{Coord, Variable};
+use super::values::Values;
+use super::variable::{Coord, TimeEncoding, Variable};
 use super::{Attrs, Dims};
 use crate::array::Reduction;
 use crate::error::{Error, Result};
@@ -276,7 +277,22 @@ fn coord_as_array(
     coord: &Coord,
     coords: &IndexMap<String, Coord>,
 ) -> Result<DataArray> {
-    let data = coord.values.to_dyn_array(&format!("coordinate {name:?}"))?;
+    // Dates become a time variable: their numbers in the coordinate's
+    // encoding (or units xarray would infer), as xarray's `ds["time"]`.
+    let (data, time) = match &coord.values {
+        Values::Time(dates) if !dates.is_empty() => {
+            let (numbers, units, _) = super::write::encode_times(name, dates, &coord.encoding)?;
+            let calendar = dates.iter().next().map(|d| d.calendar);
+            let time = calendar.map(|calendar| -> Result<TimeEncoding> {
+                Ok(TimeEncoding {
+                    units: units.parse()?,
+                    calendar,
+                })
+            });
+            (numbers, time.transpose()?)
+        }
+        values => (values.to_dyn_array(&format!("coordinate {name:?}"))?, None),
+    };
     Ok(DataArray {
         name: Some(name.to_string()),
         variable: Variable {
@@ -284,7 +300,7 @@ fn coord_as_array(
             data,
             attrs: coord.attrs.clone(),
             encoding: coord.encoding.clone(),
-            time: None,
+            time,
         },
         coords: coords
             .iter()

@@ -690,7 +690,7 @@ fn time_fill_attribute(numbers: &DynArray, encoding: &Attrs) -> Option<Value> {
 /// that counts every date whole, since the first date), with the calendar's
 /// name. NaT is the encoding's fill value, else (as numpy's NaT, which
 /// xarray writes) int64's smallest among whole numbers or NaN.
-fn encode_times(
+pub(crate) fn encode_times(
     name: &str,
     dates: &ndarray::ArrayD<CfDatetime>,
     encoding: &Attrs,
