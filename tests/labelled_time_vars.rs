@@ -305,4 +305,19 @@ fn a_time_coordinate_taken_as_an_array_is_a_time_variable() {
     assert_eq!(time.max("time").unwrap().times().unwrap()[[]], day(30));
     assert_eq!(time.mean("time").unwrap().times().unwrap()[[]], day(29));
     assert!(time.sum("time").is_err());
+    // NaT (stored as int64's smallest) is skipped, as xarray's skipna.
+    let with_nat = ndarray::arr1(&[day(29), CfDatetime::nat(Calendar::Day360), day(28)]);
+    let time = Coord::new(&["time"], Values::Time(with_nat.into_dyn())).unwrap();
+    let t = DataArray::new(Array::<f64>::ones(&[3], [3]).unwrap(), &["time"])
+        .unwrap()
+        .with_coord("time", time)
+        .unwrap();
+    let time = Dataset::new()
+        .with_var("t", t)
+        .unwrap()
+        .get("time")
+        .unwrap();
+    assert_eq!(time.min("time").unwrap().times().unwrap()[[]], day(28));
+    assert_eq!(time.max("time").unwrap().times().unwrap()[[]], day(29));
+    assert!(time.times().unwrap()[[1]].is_nat());
 }

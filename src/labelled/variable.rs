@@ -219,10 +219,23 @@ impl Variable {
     pub(crate) fn reduce(&self, reduction: Reduction, dims: &[String], skipna: bool) -> Variable {
         let axes: Vec<usize> = dims.iter().filter_map(|d| self.axis(d)).collect();
         let kept = self.dims.iter().filter(|d| !dims.contains(d)).cloned();
-        let data = self.data.reduce(reduction, &axes, skipna);
         if on_dates(reduction) {
+            // NaT stored as int64's smallest (numpy's, as xarray writes it
+            // without a fill value) is NaN to the reduction, so skipped.
+            let numbers = match self.data.typed::<i64>() {
+                Ok(ints) if self.time.is_some() => DynArray::from(ints.map("NaT as NaN", |v| {
+                    if v == i64::MIN {
+                        f64::NAN
+                    } else {
+                        v as f64
+                    }
+                })),
+                _ => self.data.clone(),
+            };
+            let data = numbers.reduce(reduction, &axes, skipna);
             return self.derived_time(kept.collect(), data);
         }
+        let data = self.data.reduce(reduction, &axes, skipna);
         self.derived(kept.collect(), data)
     }
 
