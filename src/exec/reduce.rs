@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::exec::progress::{stage_bytes, StageBar};
 use crate::exec::Reservation;
 use crate::graph::{Node, NodeKind};
+use crate::plan::shared_reads::leaf_span;
 use crate::plan::StageKind;
 use crate::runtime::block::{shape_of, Block};
 use crate::runtime::eval::EvalContext;
@@ -91,9 +92,9 @@ impl<'a> StageRun<'a> {
         Ok(())
     }
 
-    /// Where a task starts reading: its first input block, as a linear
+    /// Where a task stops reading: its last input block, as a linear
     /// index of the input's grid (how a joint group orders its tasks).
-    fn first_block(&self, (o, leaf): Leaf) -> u64 {
+    fn last_block(&self, (o, leaf): Leaf) -> u64 {
         let NodeKind::Reduce {
             input,
             axes,
@@ -109,16 +110,24 @@ impl<'a> StageRun<'a> {
             return 0;
         };
         let along: Vec<u64> = axes.iter().map(|&a| grid.axis(a).num_chunks()).collect();
-        let j = leaf * (*split_every).max(2);
+        let total: u64 = along.iter().product();
+        let j = ((leaf + 1) * (*split_every).max(2))
+            .min(total)
+            .saturating_sub(1);
         let index = input_block(&out_index, j, axes, &along, *keepdims, grid.ndim());
         grid.linear_index(&index).unwrap_or(0)
     }
 }
 
 /// Runs the reduction stages of a joint group as one stream of tasks:
-/// each stage's tasks in its own order, merged by the input block each
-/// starts from, so the readers of a shared chunk run close together and
-/// find it in the stage cache. Each stage keeps its own tree.
+/// each stage's tasks in its own order, merged by the last input block
+/// each reads, so the readers of a shared chunk run close together and
+/// find it in the stage cache. The stages are ranked by how many blocks a
+/// task reads, and each task is placed one block later per stage ranked
+/// before its own: the readers of one chunk are then not side by side in
+/// the stream (two workers would wait on one decode), and a task folding
+/// many blocks comes after the short ones that read them first. Each
+/// stage keeps its own tree.
 pub(super) fn run_joint(runs: &[StageRun<'_>], sinks: &[Box<Sink<'_>>]) -> Result<()> {
     let names: Vec<&str> = runs.iter().map(|r| r.stage.node.name()).collect();
     let tasks: u64 = runs.iter().map(|r| r.stage.tasks).sum();
@@ -126,11 +135,15 @@ pub(super) fn run_joint(runs: &[StageRun<'_>], sinks: &[Box<Sink<'_>>]) -> Resul
     let show = runs.iter().any(|r| r.show) && tasks > 1;
     let progress = StageBar::new(&names.join(" + "), bytes, show);
     let trees: Vec<Tree<'_, '_>> = runs.iter().map(|r| Tree::new(&r.stage.node)).collect();
+    let mut by_span: Vec<usize> = (0..runs.len()).collect();
+    by_span.sort_by_key(|&k| leaf_span(runs[k].stage));
     let mut streams: Vec<Peekable<_>> = runs
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(k, r)| {
+            let delay = by_span.iter().position(|&m| m == k).unwrap_or(0) as u64;
             r.leaves()
-                .map(|leaf| (r.first_block(leaf), leaf))
+                .map(move |leaf| (r.last_block(leaf).saturating_add(delay), leaf))
                 .peekable()
         })
         .collect();

@@ -7,7 +7,7 @@
 use super::arith::Arith;
 use super::data_array::DataArray;
 use super::Dims;
-use crate::array::DynArray;
+use crate::array::{DynArray, Reduction};
 use crate::error::{Error, Result};
 
 /// A [`DataArray`] with weights (see [`DataArray::weighted`]).
@@ -62,9 +62,7 @@ impl Weighted {
         let filled = self
             .array
             .map_f64("fillna(0)", |x| if x.is_nan() { 0.0 } else { x });
-        filled
-            .arith(Arith::Mul, &self.weights, super::Join::Inner)?
-            .reduce(crate::array::Reduction::Sum, dims, Some(false))
+        self.weighted_sum(&filled, dims.into())
             .map(|s| s.labelled_as(&self.array))
     }
 
@@ -75,14 +73,36 @@ impl Weighted {
         let present = self
             .array
             .map_f64("notnull", |x| if x.is_nan() { 0.0 } else { 1.0 });
-        let total = present
-            .arith(Arith::Mul, &self.weights, super::Join::Inner)?
-            .reduce(crate::array::Reduction::Sum, dims.clone(), Some(false))?;
+        let total = self.weighted_sum(&present, dims.clone())?;
         let total = total.map_f64("where(!=0)", |w| if w == 0.0 { f64::NAN } else { w });
         let sum = self.sum(dims)?;
         Ok(sum
             .arith(Arith::Div, &total, super::Join::Inner)?
             .labelled_as(&self.array))
+    }
+
+    /// The sum over `dims` of `values` times the weights. The dimensions
+    /// the weights do not have are summed first, over the values alone
+    /// (`Σ_lat,lon x·w(lat)` is `Σ_lat w(lat)·Σ_lon x`), so the weights
+    /// are never broadcast over the values' blocks, and those sums fold
+    /// lane by lane as the values are read.
+    fn weighted_sum(&self, values: &DataArray, dims: Dims) -> Result<DataArray> {
+        let join = super::Join::Inner;
+        let product = values.arith(Arith::Mul, &self.weights, join)?;
+        let dims = dims.resolve(product.dims())?;
+        let weighs = |d: &String| self.weights.dims().contains(d);
+        let (outer, inner): (Vec<String>, Vec<String>) = dims
+            .into_iter()
+            .partition(|d| weighs(d) || !values.dims().contains(d));
+        if inner.is_empty() {
+            return product.reduce(Reduction::Sum, Dims::Named(outer), Some(false));
+        }
+        let partial = values.reduce(Reduction::Sum, Dims::Named(inner), Some(false))?;
+        let product = partial.arith(Arith::Mul, &self.weights, join)?;
+        if outer.is_empty() {
+            return Ok(product);
+        }
+        product.reduce(Reduction::Sum, Dims::Named(outer), Some(false))
     }
 }
 

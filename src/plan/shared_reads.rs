@@ -100,9 +100,12 @@ pub(super) fn group_required_bytes(stages: &[Stage], k: usize) -> u64 {
 
 /// Adds to the first stage of each group the bytes of the shared
 /// sources' chunks kept while it runs: those read between a chunk's
-/// first and last reader (the longest leaf of each member, plus one per
-/// worker running ahead), within what the budget leaves beside the
-/// results kept in memory and the group's tasks.
+/// first and last reader, so that none is read twice. A chunk's last
+/// reader is a task folding up to a leaf's span of blocks after it (one
+/// block later per member, the executor's order), and the task before it
+/// touched a span of older blocks again: twice the members' spans, plus
+/// one block per member and per worker running ahead. Within what the
+/// budget leaves beside the results kept in memory and the group's tasks.
 pub(super) fn size_shared_caches(stages: &mut [Stage], budget: &PlanBudget) {
     let mut k = 0;
     while k < stages.len() {
@@ -121,7 +124,10 @@ pub(super) fn size_shared_caches(stages: &mut [Stage], budget: &PlanBudget) {
                     .grid()
                     .max_block_elements()
                     .saturating_mul(source.itemsize());
-                span.saturating_add(budget.workers)
+                let delays = members.len() as u64;
+                span.saturating_mul(2)
+                    .saturating_add(delays)
+                    .saturating_add(budget.workers)
                     .min(source.grid().num_blocks())
                     .saturating_mul(block)
             })
@@ -146,7 +152,7 @@ pub(super) fn size_shared_caches(stages: &mut [Stage], budget: &PlanBudget) {
 }
 
 /// Input blocks one task of a reduction stage folds, at most.
-fn leaf_span(stage: &Stage) -> u64 {
+pub(crate) fn leaf_span(stage: &Stage) -> u64 {
     match (&stage.kind, stage.node.kind()) {
         (StageKind::Reduce { split_every, .. }, NodeKind::Reduce { input, axes, .. }) => {
             let along: u64 = axes
