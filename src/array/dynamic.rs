@@ -295,6 +295,18 @@ impl DynArray {
         self.astype()
     }
 
+    /// `f` of each element as `float64`, in one elementwise step (not an
+    /// `astype` and a `map`: one lane kernel where a chain runs by lanes).
+    pub(crate) fn map_f64(
+        &self,
+        name: &str,
+        f: impl Fn(f64) -> f64 + Copy + Send + Sync + 'static,
+    ) -> Array<f64> {
+        each!(self, a => a.map(name, move |x| f(x.as_())), bool b => {
+            b.map(name, move |x| f(f64::from(u8::from(x))))
+        })
+    }
+
     /// The elements as `f32`.
     pub fn as_f32(&self) -> Array<f32> {
         self.astype()

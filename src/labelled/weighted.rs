@@ -52,7 +52,7 @@ impl DataArray {
 
     /// The array as `float64` through `f` element by element.
     fn map_f64(&self, name: &str, f: fn(f64) -> f64) -> DataArray {
-        self.with_data(DynArray::from(self.variable.data.as_f64().map(name, f)))
+        self.with_data(DynArray::from(self.variable.data.map_f64(name, f)))
     }
 }
 

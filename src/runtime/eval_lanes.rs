@@ -72,7 +72,9 @@ pub(crate) fn partial_lanes(
     // Whatever the input, so that the order of the sums never depends on
     // how the input is had (lent, read, or evaluated).
     let Some(fold) = reduction.lane_fold().filter(|_| worth_lanes(region)) else {
-        return reduction.partial(eval(input, region, ctx)?, axes, region);
+        // The whole block, made lane by lane from leaves lent where they
+        // lie (a chunk as decoded, not a copy of it).
+        return reduction.partial(eval_lanes(input, region, ctx)?, axes, region);
     };
     let reduced: Vec<bool> = (0..region.ndim()).map(|a| axes.contains(&a)).collect();
     let first = fold_run_axis(&reduced);
