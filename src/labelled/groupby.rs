@@ -371,10 +371,9 @@ impl GroupBy {
         let axis = self.axis()?;
         let dtype = var.data.dtype();
         let skipna = skipna && dtype.is_float();
-        let values =
-            var.data
-                .as_f64()
-                .grouped(axis, self.group_of.clone(), self.labels.len(), stat, skipna);
+        let values = var
+            .data
+            .grouped(axis, self.group_of.clone(), self.labels.len(), stat, skipna);
         let wide = DynArray::from(values);
         let out = match (stat, dtype) {
             (GroupStat::Count, _) => DType::Int64,

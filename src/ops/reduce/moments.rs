@@ -115,7 +115,7 @@ impl<T: Numeric + Float> LaneFold for Typed<T> {
 impl<T: Numeric + Float> Reduction for Typed<T> {
     fn partial(&self, b: Block, axes: &[usize], _region: &Region) -> Result<Block> {
         let r = &self.0;
-        let a = take::<T>(b, r.name)?;
+        let mut a = take::<T>(b, r.name)?;
         let skip = r.skip_nan;
         let keep = move |x: T| if skip && is_nan(x) { T::ZERO } else { x };
         let sum = fold_axes(&a, axes, T::ZERO, keep, T::add_elem);
@@ -136,15 +136,16 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
             .and(&count)
             .map_collect(|&s, &c| if c > 0 { s / cast(c) } else { s });
         let m2 = Some({
-            let deviations = Zip::from(&a).and_broadcast(&mean).map_collect(|&x, &m| {
-                if skip && is_nan(x) {
+            // The block is ours: its squared deviations overwrite it.
+            Zip::from(&mut a).and_broadcast(&mean).for_each(|x, &m| {
+                *x = if skip && is_nan(*x) {
                     T::ZERO
                 } else {
-                    let d = x - m;
+                    let d = *x - m;
                     d * d
                 }
             });
-            fold_axes(&deviations, axes, T::ZERO, |x| x, T::add_elem)
+            fold_axes(&a, axes, T::ZERO, |x| x, T::add_elem)
         });
         Ok(Box::new(Moments { count, mean, m2 }))
     }
