@@ -7,7 +7,11 @@
 //! joins); and what `to_zarr` writes of computed results, as xarray reads
 //! it back.
 
+#[path = "support/attrs_json.rs"]
+mod attrs_json;
 mod support;
+
+use attrs_json::{array_json, dataset_json};
 
 use ndchunk::{Arith, CoarsenBoundary, DataArray, Dataset, Join};
 use serde_json::{json, Value};
@@ -106,31 +110,6 @@ print(json.dumps({"attrs": dict(ds.attrs), "vars": {k: dict(v.attrs) for k, v in
 
 fn attrs(v: Value) -> ndchunk::Attrs {
     v.as_object().unwrap().clone()
-}
-
-fn coords_json<'a>(coords: impl IntoIterator<Item = (&'a String, &'a ndchunk::Coord)>) -> Value {
-    coords
-        .into_iter()
-        .map(|(k, c)| (k.clone(), Value::Object(c.attrs().clone())))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-fn array_json(r: &DataArray) -> Value {
-    json!({"name": r.name(), "attrs": r.attrs(), "coords": coords_json(r.coords())})
-}
-
-fn dataset_json(r: &Dataset) -> Value {
-    let vars: serde_json::Map<_, _> = r
-        .data_vars()
-        .map(|k| {
-            (
-                k.to_string(),
-                Value::Object(r.get(k).unwrap().attrs().clone()),
-            )
-        })
-        .collect();
-    json!({"attrs": r.attrs(), "vars": vars, "coords": coords_json(r.coords())})
 }
 
 /// `ours` and `theirs` agree (xarray's scalar `quantile` coordinate

@@ -5,10 +5,14 @@
 //! coordinate (of an array and of groups), as xarray adds it, checked by
 //! `xr.testing.assert_identical` on what ndchunk writes.
 
+#[path = "support/attrs_json.rs"]
+mod attrs_json;
 mod support;
 
+use attrs_json::{array_json, dataset_json};
+
 use ndchunk::{Arith, DataArray, Dataset, Join, KeepAttrs, Values};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Writes the inputs to the store argv[1], then prints xarray's results
 /// under `keep_attrs=False`: `{"name", "attrs", "coords": {name: attrs}}`
@@ -56,31 +60,6 @@ with xr.set_options(keep_attrs=False):
     }
 print(json.dumps(cases))
 "#;
-
-fn coords_json<'a>(coords: impl IntoIterator<Item = (&'a String, &'a ndchunk::Coord)>) -> Value {
-    coords
-        .into_iter()
-        .map(|(k, c)| (k.clone(), Value::Object(c.attrs().clone())))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-fn array_json(r: &DataArray) -> Value {
-    json!({"name": r.name(), "attrs": r.attrs(), "coords": coords_json(r.coords())})
-}
-
-fn dataset_json(r: &Dataset) -> Value {
-    let vars: serde_json::Map<_, _> = r
-        .data_vars()
-        .map(|k| {
-            (
-                k.to_string(),
-                Value::Object(r.get(k).unwrap().attrs().clone()),
-            )
-        })
-        .collect();
-    json!({"attrs": r.attrs(), "vars": vars, "coords": coords_json(r.coords())})
-}
 
 #[test]
 fn keep_attrs_false_drops_attributes_where_xarray_drops_them() {
