@@ -273,3 +273,24 @@ fn a_corrupt_chunk_stops_reductions_running_together_naming_it() {
     let e = compute_many(&outputs, &options(2)).unwrap_err().to_string();
     assert!(e.contains("chunk [3, 1] is corrupt"), "{e}");
 }
+
+#[test]
+fn reductions_running_together_within_a_small_budget_give_the_same_values() {
+    let (store, x) = field();
+    let a = Array::<f64>::from_store(store.clone()).unwrap();
+    let across = a.sum([1], true);
+    let top = a.max([0, 1], true);
+    // Later stages read both: they are kept (or spilled) meanwhile.
+    let anomaly = (&a - &across) / &top;
+    let want = (&x - &x.sum_axis(Axis(1)).insert_axis(Axis(1)))
+        / x.iter().copied().fold(f64::MIN, f64::max);
+    for max_mem in [64 << 10, 256 << 20] {
+        let options = ComputeOptions::new()
+            .threads(2)
+            .max_mem(max_mem)
+            .progress(false);
+        let (values, report) = compute_many(&[&anomaly, &across], &options).unwrap();
+        close(&values[0], &want);
+        assert!(report.peak_bytes <= max_mem, "{report:?}");
+    }
+}
