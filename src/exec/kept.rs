@@ -159,7 +159,7 @@ impl Kept {
         };
         // A result complete in memory is lent whole to lane kernels.
         let lent = match &kept.place {
-            Place::Complete(whole) => ty.lend(whole.clone(), &vec![0; kept.grid.ndim()]),
+            Place::Complete(whole) => ty.lend(whole.clone()),
             _ => None,
         };
         let hold = lent.map(|held| {

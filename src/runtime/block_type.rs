@@ -40,7 +40,9 @@ pub(crate) trait BlockType: Send + Sync {
     fn hold(&self, block: Block, region: &Region) -> Result<Held>;
     /// A whole array kept as a shared block, lent to lanes (`None` when
     /// it is not in standard layout).
-    fn lend(&self, whole: Arc<Block>, origin: &[u64]) -> Option<Held>;
+    fn lend(&self, whole: Arc<Block>) -> Option<Held>;
+    /// A copy of the values `held` as a block (of its box's shape).
+    fn held_block(&self, held: &Held) -> Result<Block>;
     /// A buffer of `len` values for lanes.
     fn lane_buffer(&self, len: usize) -> LaneBuf;
     /// A buffer filled lane by lane, as a block of `shape`.
@@ -131,8 +133,23 @@ impl<T: Element> BlockType for TypeOf<T> {
         Ok(Held::block(take::<T>(block_in, "hold")?, region))
     }
 
-    fn lend(&self, whole: Arc<Block>, origin: &[u64]) -> Option<Held> {
-        Held::shared_block::<T>(whole, origin)
+    fn lend(&self, whole: Arc<Block>) -> Option<Held> {
+        Held::shared_block::<T>(whole)
+    }
+
+    fn held_block(&self, held: &Held) -> Result<Block> {
+        let shape: Vec<usize> = held.shape().iter().map(|&n| n as usize).collect();
+        let len = shape.iter().product();
+        let values = held.lane(0, len).get::<T>().ok_or_else(|| Error::Internal {
+            operation: "held_block".into(),
+            message: format!("held values are not {}", T::DTYPE.name()),
+        })?;
+        Ok(block(ArrayD::from_shape_vec(IxDyn(&shape), values.to_vec()).map_err(
+            |e| Error::Internal {
+                operation: "held_block".into(),
+                message: e.to_string(),
+            },
+        )?))
     }
 
     fn lane_buffer(&self, len: usize) -> LaneBuf {

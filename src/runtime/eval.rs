@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::{BlockInfo, MapRegions, Node, NodeKind, Scan};
 use crate::runtime::block::{shape_of, Block};
 use crate::runtime::block_cache::BlockCache;
+use crate::runtime::lanes::Held;
 
 /// Reductions already computed by earlier stages, by node id, as sources.
 pub(crate) type Materialised = HashMap<u64, Arc<Node>>;
@@ -64,13 +65,14 @@ impl<'a> EvalContext<'a> {
     }
 
     /// The chunk of source `node` that is exactly `region`, read once for
-    /// every stage of a joint group that reads it: `None` when the source
+    /// every stage of a joint group that reads it, as the store decoded
+    /// it (a [`Held`] lent to lanes where it lies): `None` when the source
     /// is not shared or the region is not one of its chunks.
-    pub(crate) fn shared_chunk(&self, node: &Node, region: &Region) -> Result<Option<Arc<Block>>> {
+    pub(crate) fn shared_chunk(&self, node: &Node, region: &Region) -> Result<Option<Held>> {
         let (Some(cache), Some(shares)) = (self.cache, self.shares) else {
             return Ok(None);
         };
-        let NodeKind::Source { read, .. } = node.kind() else {
+        let NodeKind::Source { hold: Some(hold), .. } = node.kind() else {
             return Ok(None);
         };
         if !shares.contains(&node.id()) {
@@ -80,9 +82,15 @@ impl<'a> EvalContext<'a> {
             return Ok(None);
         };
         let bytes = region.num_elements().saturating_mul(node.itemsize());
-        cache
-            .get(node.id(), &index, bytes, || read(region))
+        let chunk = cache.get(node.id(), &index, bytes, || {
+            let held = hold(region)?.ok_or_else(|| internal(node))?;
+            Ok(Box::new(held) as Block)
+        })?;
+        chunk
+            .downcast_ref::<Held>()
+            .cloned()
             .map(Some)
+            .ok_or_else(|| internal(node))
     }
 
     /// Earlier stages' results, by node id.
@@ -168,9 +176,7 @@ fn compute(node: &Arc<Node>, region: &Region, ctx: &EvalContext<'_>) -> Result<B
     }
     match node.kind() {
         NodeKind::Source { read, .. } => match ctx.shared_chunk(node, region)? {
-            Some(chunk) => node
-                .block_type()
-                .copy_region(&chunk, &Region::from_shape(&region.shape())),
+            Some(chunk) => node.block_type().held_block(&chunk),
             None => read(region),
         },
         NodeKind::Map {

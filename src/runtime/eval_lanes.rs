@@ -371,11 +371,9 @@ struct Where<'a, 'b> {
 fn leaf(node: &Arc<Node>, at: &Where<'_, '_>) -> Result<Held> {
     let (region, done) = (at.region, at.ctx.materialised());
     let source = done.get(&node.id()).unwrap_or(node);
-    // A chunk a joint group shares, lent as the first reader read it.
+    // A chunk a joint group shares, lent as the store decoded it.
     if let Some(chunk) = at.ctx.shared_chunk(source, region)? {
-        if let Some(held) = source.block_type().lend(chunk, region.start()) {
-            return Ok(held);
-        }
+        return Ok(chunk);
     }
     if let NodeKind::Source {
         hold: Some(hold), ..

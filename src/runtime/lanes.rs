@@ -201,27 +201,23 @@ impl Held {
     /// A whole array (origin 0) that `owner` keeps (a heap buffer stays
     /// where it is when its owner moves); `None` unless it is in standard
     /// (C) layout.
-    fn whole<T: Element>(
-        owner: Arc<dyn Any + Send + Sync>,
-        array: &ArrayD<T>,
-        origin: &[u64],
-    ) -> Option<Self> {
+    fn whole<T: Element>(owner: Arc<dyn Any + Send + Sync>, array: &ArrayD<T>) -> Option<Self> {
         let values = array.as_slice()?;
         let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
+        let origin = vec![0; shape.len()];
         let at = (values.as_ptr(), values.len());
-        (origin.len() == shape.len()).then(|| Self::new(owner, at, origin, &shape))
+        Some(Self::new(owner, at, &origin, &shape))
     }
 
     /// A whole in-memory array, shared.
     pub(crate) fn array<T: Element>(data: Arc<ArrayD<T>>) -> Option<Self> {
-        Self::whole(data.clone(), &data, &vec![0; data.ndim()])
+        Self::whole(data.clone(), &data)
     }
 
-    /// A block kept whole (an earlier stage's result, at origin 0; a
-    /// chunk a joint group shares, at its chunk's origin), shared; `None`
-    /// unless it is an `ArrayD<T>` in standard layout.
-    pub(crate) fn shared_block<T: Element>(whole: Arc<Block>, origin: &[u64]) -> Option<Self> {
-        Self::whole(whole.clone(), whole.downcast_ref::<ArrayD<T>>()?, origin)
+    /// A whole array kept as a block (an earlier stage's result), shared;
+    /// `None` unless it is an `ArrayD<T>` in standard layout.
+    pub(crate) fn shared_block<T: Element>(whole: Arc<Block>) -> Option<Self> {
+        Self::whole(whole.clone(), whole.downcast_ref::<ArrayD<T>>()?)
     }
 
     /// A block over `region`, owned.
