@@ -140,16 +140,21 @@ impl<T: Element> BlockType for TypeOf<T> {
     fn held_block(&self, held: &Held) -> Result<Block> {
         let shape: Vec<usize> = held.shape().iter().map(|&n| n as usize).collect();
         let len = shape.iter().product();
-        let values = held.lane(0, len).get::<T>().ok_or_else(|| Error::Internal {
-            operation: "held_block".into(),
-            message: format!("held values are not {}", T::DTYPE.name()),
-        })?;
-        Ok(block(ArrayD::from_shape_vec(IxDyn(&shape), values.to_vec()).map_err(
-            |e| Error::Internal {
+        let values = held
+            .lane(0, len)
+            .get::<T>()
+            .ok_or_else(|| Error::Internal {
                 operation: "held_block".into(),
-                message: e.to_string(),
-            },
-        )?))
+                message: format!("held values are not {}", T::DTYPE.name()),
+            })?;
+        Ok(block(
+            ArrayD::from_shape_vec(IxDyn(&shape), values.to_vec()).map_err(|e| {
+                Error::Internal {
+                    operation: "held_block".into(),
+                    message: e.to_string(),
+                }
+            })?,
+        ))
     }
 
     fn lane_buffer(&self, len: usize) -> LaneBuf {

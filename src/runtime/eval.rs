@@ -72,7 +72,10 @@ impl<'a> EvalContext<'a> {
         let (Some(cache), Some(shares)) = (self.cache, self.shares) else {
             return Ok(None);
         };
-        let NodeKind::Source { hold: Some(hold), .. } = node.kind() else {
+        let NodeKind::Source {
+            hold: Some(hold), ..
+        } = node.kind()
+        else {
             return Ok(None);
         };
         if !shares.contains(&node.id()) {

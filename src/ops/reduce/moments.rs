@@ -70,13 +70,67 @@ fn chan<T: Float>(na: u64, ma: T, m2a: T, nb: u64, mb: T, m2b: T) -> (u64, T, T)
 /// `mean`'s lane accumulator: sums and counts.
 type Sums<T> = (Vec<T>, Vec<u64>);
 
+/// `var`/`std`'s lane accumulator: counts, means and M2 of each output
+/// element, in `f64` whatever `T` (as a two-pass `float32` variance is
+/// accurate, a running one is not): Welford's update for a lane across
+/// output elements, Chan's join of a lane's own moments for a lane along
+/// the reduced axes.
+type Welford = (Vec<u64>, Vec<f64>, Vec<f64>);
+
+impl<T: Numeric + Float> Typed<T> {
+    fn fold_moments(&self, acc: &mut dyn Any, at: usize, values: &[T], across: bool) -> Result<()> {
+        let r = &self.0;
+        let (counts, means, m2s) = accumulator::<Welford>(acc, r.name)?;
+        let skip = r.skip_nan;
+        let n = values.len();
+        let wide = |x: T| x.to_f64().unwrap_or(f64::NAN);
+        if across {
+            let cells = counts[at..at + n]
+                .iter_mut()
+                .zip(&mut means[at..at + n])
+                .zip(&mut m2s[at..at + n]);
+            for (((c, m), m2), &x) in cells.zip(values) {
+                if skip && is_nan(x) {
+                    continue;
+                }
+                let x = wide(x);
+                *c += 1;
+                let d = x - *m;
+                *m += d / *c as f64;
+                *m2 += d * (x - *m);
+            }
+            return Ok(());
+        }
+        let kept = |x: &&T| !(skip && is_nan(**x));
+        let count = values.iter().filter(kept).count() as u64;
+        if count == 0 {
+            return Ok(());
+        }
+        let sum: f64 = values.iter().filter(kept).map(|&x| wide(x)).sum();
+        let mean = sum / count as f64;
+        let m2: f64 = values
+            .iter()
+            .filter(kept)
+            .map(|&x| (wide(x) - mean) * (wide(x) - mean))
+            .sum();
+        (counts[at], means[at], m2s[at]) = chan(counts[at], means[at], m2s[at], count, mean, m2);
+        Ok(())
+    }
+}
+
 impl<T: Numeric + Float> LaneFold for Typed<T> {
     fn start(&self, n: usize) -> Box<dyn Any + Send> {
+        if self.0.kind != Kind::Mean {
+            return Box::new((vec![0u64; n], vec![0.0; n], vec![0.0; n]) as Welford);
+        }
         Box::new((vec![T::ZERO; n], vec![0u64; n]) as Sums<T>)
     }
 
     fn fold(&self, acc: &mut dyn Any, at: usize, lane: Lane<'_>, across: bool) -> Result<()> {
         let r = &self.0;
+        if r.kind != Kind::Mean {
+            return self.fold_moments(acc, at, typed::<T>(&lane, r.name)?, across);
+        }
         let (sums, counts) = accumulator::<Sums<T>>(acc, r.name)?;
         let values = typed::<T>(&lane, r.name)?;
         let skip = r.skip_nan;
@@ -103,6 +157,19 @@ impl<T: Numeric + Float> LaneFold for Typed<T> {
 
     fn finish(&self, acc: Box<dyn Any + Send>, shape: &[usize]) -> Result<Block> {
         let name = self.0.name;
+        if self.0.kind != Kind::Mean {
+            let (counts, means, m2s) = finished::<Welford>(acc, name)?;
+            let narrow = |v: Vec<f64>| -> Vec<T> {
+                v.into_iter()
+                    .map(|x| T::from(x).unwrap_or_else(T::nan))
+                    .collect()
+            };
+            return Ok(Box::new(Moments {
+                count: shaped(counts, shape, name)?,
+                mean: shaped(narrow(means), shape, name)?,
+                m2: Some(shaped(narrow(m2s), shape, name)?),
+            }));
+        }
         let (sums, counts) = finished::<Sums<T>>(acc, name)?;
         Ok(Box::new(Moments {
             count: shaped(counts, shape, name)?,
@@ -151,8 +218,7 @@ impl<T: Numeric + Float> Reduction for Typed<T> {
     }
 
     fn lane_fold(&self) -> Option<&dyn LaneFold> {
-        // `var`/`std` fold deviations from a block's mean: whole blocks.
-        (self.0.kind == Kind::Mean).then_some(self as &dyn LaneFold)
+        Some(self)
     }
 
     fn combine(&self, acc: Block, other: Block) -> Result<Block> {
