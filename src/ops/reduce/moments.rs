@@ -72,10 +72,10 @@ type Sums<T> = (Vec<T>, Vec<u64>);
 
 /// `var`/`std`'s lane accumulator: counts, means and M2 of each output
 /// element, in `f64` whatever `T` (as a two-pass `float32` variance is
-/// accurate, a running one is not): Welford's update for a lane across
-/// output elements, Chan's join of a lane's own moments for a lane along
-/// the reduced axes.
-type Welford = (Vec<u64>, Vec<f64>, Vec<f64>);
+/// accurate, a running one is not; counts are exact below 2^53): Welford's
+/// update for a lane across output elements, Chan's join of a lane's own
+/// moments for a lane along the reduced axes.
+type Welford = (Vec<f64>, Vec<f64>, Vec<f64>);
 
 impl<T: Numeric + Float> Typed<T> {
     fn fold_moments(&self, acc: &mut dyn Any, at: usize, values: &[T], across: bool) -> Result<()> {
@@ -89,20 +89,21 @@ impl<T: Numeric + Float> Typed<T> {
                 .iter_mut()
                 .zip(&mut means[at..at + n])
                 .zip(&mut m2s[at..at + n]);
+            // Without branches, so that it vectorises: a skipped NaN
+            // counts 0 and moves nothing (its deviation is from 0).
             for (((c, m), m2), &x) in cells.zip(values) {
-                if skip && is_nan(x) {
-                    continue;
-                }
                 let x = wide(x);
-                *c += 1;
+                let k = if skip && x.is_nan() { 0.0 } else { 1.0 };
+                let x = if k == 0.0 { 0.0 } else { x };
+                *c += k;
                 let d = x - *m;
-                *m += d / *c as f64;
-                *m2 += d * (x - *m);
+                *m += k * d / c.max(1.0);
+                *m2 += k * d * (x - *m);
             }
             return Ok(());
         }
         let kept = |x: &&T| !(skip && is_nan(**x));
-        let count = values.iter().filter(kept).count() as u64;
+        let count = values.iter().filter(kept).count();
         if count == 0 {
             return Ok(());
         }
@@ -113,7 +114,15 @@ impl<T: Numeric + Float> Typed<T> {
             .filter(kept)
             .map(|&x| (wide(x) - mean) * (wide(x) - mean))
             .sum();
-        (counts[at], means[at], m2s[at]) = chan(counts[at], means[at], m2s[at], count, mean, m2);
+        let (c, m, m2) = chan(
+            counts[at] as u64,
+            means[at],
+            m2s[at],
+            count as u64,
+            mean,
+            m2,
+        );
+        (counts[at], means[at], m2s[at]) = (c as f64, m, m2);
         Ok(())
     }
 }
@@ -121,7 +130,7 @@ impl<T: Numeric + Float> Typed<T> {
 impl<T: Numeric + Float> LaneFold for Typed<T> {
     fn start(&self, n: usize) -> Box<dyn Any + Send> {
         if self.0.kind != Kind::Mean {
-            return Box::new((vec![0u64; n], vec![0.0; n], vec![0.0; n]) as Welford);
+            return Box::new((vec![0.0; n], vec![0.0; n], vec![0.0; n]) as Welford);
         }
         Box::new((vec![T::ZERO; n], vec![0u64; n]) as Sums<T>)
     }
@@ -164,6 +173,7 @@ impl<T: Numeric + Float> LaneFold for Typed<T> {
                     .map(|x| T::from(x).unwrap_or_else(T::nan))
                     .collect()
             };
+            let counts = counts.into_iter().map(|c| c as u64).collect();
             return Ok(Box::new(Moments {
                 count: shaped(counts, shape, name)?,
                 mean: shaped(narrow(means), shape, name)?,
