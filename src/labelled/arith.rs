@@ -121,7 +121,12 @@ impl DataArray {
         self.compare(value, "less", |x, v| x < v)
     }
 
-    fn compare(&self, value: f64, name: &str, f: fn(f64, f64) -> bool) -> DataArray {
+    fn compare(
+        &self,
+        value: f64,
+        name: &str,
+        f: impl Fn(f64, f64) -> bool + Send + Sync + 'static,
+    ) -> DataArray {
         self.with_data(
             self.variable
                 .data

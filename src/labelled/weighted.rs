@@ -51,7 +51,12 @@ impl DataArray {
     }
 
     /// The array as `float64` through `f` element by element.
-    fn map_f64(&self, name: &str, f: fn(f64) -> f64) -> DataArray {
+    /// (`f` a closure, not a `fn` pointer: the lane loop inlines it.)
+    fn map_f64(
+        &self,
+        name: &str,
+        f: impl Fn(f64) -> f64 + Copy + Send + Sync + 'static,
+    ) -> DataArray {
         self.with_data(DynArray::from(self.variable.data.map_f64(name, f)))
     }
 }
