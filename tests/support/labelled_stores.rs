@@ -46,6 +46,7 @@ cases = {
     "doy_mean": da.groupby("time.dayofyear").mean(),
     "lat_mean": da.groupby("lat").mean(),
     "anomaly": da.groupby("time.month") - clim,
+    "anom_std": (da.groupby("time.month") - clim).std("time"),
     "lat_bins_mean": da.groupby_bins("lat", [-60.0, -45.0, 0.0, 45.0]).mean(),
 }
 meta = {}
