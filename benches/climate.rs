@@ -9,7 +9,9 @@
 //! xarray + flox when the peer Python has it.
 //!
 //! Run: `cargo bench --bench climate`. `NDCHUNK_BENCH_TIME=N` sets the
-//! hours (default 8760); `NDCHUNK_BENCH_PEERS=0` skips Python.
+//! hours (default 8760); `NDCHUNK_BENCH_PEERS=0` skips Python;
+//! `NDCHUNK_PYTHON=path/to/python` times the peers with that Python (the
+//! tests' peer venv has no flox: give one that has it for the flox row).
 
 #[path = "../src/bin/chunkctl/sample.rs"]
 mod sample;
