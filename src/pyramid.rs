@@ -453,9 +453,7 @@ fn store_level<T: CoarsenElement>(
     match copy_from {
         Some(source) => {
             level.for_each_block(&run_options, |index, region, values| {
-                if let Some(encoded) = source.read_encoded_chunk(index)? {
-                    store.write_encoded_chunk(index, encoded)?;
-                }
+                store.copy_encoded_chunk_from(source, index)?;
                 fold_block(region, &values)
             })?;
         }

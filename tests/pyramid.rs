@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use ndchunk::chunking::Region;
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, Scalar, ZarrStore};
+use ndchunk::io::{
+    ArrayMeta, ChunkStore, ChunkStoreExt, DType, EncodedChunk, IoError, Scalar, ZarrStore,
+};
 use ndchunk::{write_pyramid, Array, ComputeOptions, DynArray, PyramidMethod, PyramidOptions};
 
 use cli::{chunkctl, s};
@@ -189,7 +191,7 @@ impl ChunkStore for Spy {
     fn encoding(&self) -> Option<String> {
         self.inner.encoding()
     }
-    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>, IoError> {
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<EncodedChunk>, IoError> {
         self.encoded_reads.fetch_add(1, Ordering::Relaxed);
         self.inner.read_encoded_chunk(chunk)
     }
