@@ -455,7 +455,9 @@ fn store_level<T: CoarsenElement>(
     // the chunk as stored (as much as its encoded bound), as a store's
     // write holds its encoded form.
     let block: Vec<u64> = level.grid().axes().iter().map(|a| a.max_chunk()).collect();
-    let fold_bytes = fold.map_or(0, |(how, _)| reduce_windows_bytes::<T>(&block, factors, how));
+    let fold_bytes = fold.map_or(0, |(how, _)| {
+        reduce_windows_bytes::<T>(&block, factors, how)
+    });
     match copy_from {
         Some(source) => {
             let chunk_bytes = level

@@ -559,8 +559,14 @@ fn nat_is_not_the_earliest_date_of_an_index() {
     };
     assert!(t.sel("time", since).is_err());
     // An exact label is found past the NaT (xarray: 1.0 and 2.0).
-    assert_eq!(picked(&t.sel("time", Sel::At(Label::from(times[1]))).unwrap()), [1.0]);
-    assert_eq!(picked(&t.sel("time", Sel::At(Label::from("2000-01-02"))).unwrap()), [2.0]);
+    assert_eq!(
+        picked(&t.sel("time", Sel::At(Label::from(times[1]))).unwrap()),
+        [1.0]
+    );
+    assert_eq!(
+        picked(&t.sel("time", Sel::At(Label::from("2000-01-02"))).unwrap()),
+        [2.0]
+    );
     // NaT is never nearest: a label before every date picks the first date.
     let before = Label::from(std_t(1999, 12, 31, 0));
     assert_eq!(picked(&t.sel("time", Sel::nearest(before)).unwrap()), [1.0]);

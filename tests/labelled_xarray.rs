@@ -391,7 +391,11 @@ fn phony_dimensions_count_string_datasets_and_scales_as_netcdf_c() {
         ("names.h5:g", "c", &["phony_dim_0", "phony_dim_1"]),
     ];
     for (case, var, dims) in expected {
-        assert_eq!(json_strings(&theirs[case][var]), dims, "xarray {case} {var}");
+        assert_eq!(
+            json_strings(&theirs[case][var]),
+            dims,
+            "xarray {case} {var}"
+        );
         let (file, group) = case.split_once(':').unwrap();
         let ds = open_dataset_with(dir.path().join(file), &OpenOptions::new().group(group))
             .unwrap_or_else(|e| panic!("{case}: {e}"));

@@ -355,7 +355,10 @@ fn copying_level_zero_counts_the_encoded_chunk_in_max_mem() {
             }
             None => {
                 let e = result.unwrap_err().to_string();
-                assert!(e.contains("too small") && e.contains("one task needs 17.0 KiB"), "{e}");
+                assert!(
+                    e.contains("too small") && e.contains("one task needs 17.0 KiB"),
+                    "{e}"
+                );
                 assert_eq!(reads, 0, "refused before anything is read");
             }
         }

@@ -55,8 +55,11 @@ fn chunks_copied_as_stored_read_back_the_same() {
         "names and attributes do not count"
     );
     // A chunk the copy holds and the source never wrote is erased.
-    copy.write_chunk(&[1, 1], ndarray::ArrayD::<u16>::ones(ndarray::IxDyn(&[8, 10])).view())
-        .unwrap();
+    copy.write_chunk(
+        &[1, 1],
+        ndarray::ArrayD::<u16>::ones(ndarray::IxDyn(&[8, 10])).view(),
+    )
+    .unwrap();
     for chunk in source.meta().grid.all_blocks().iter() {
         let copied = copy.copy_encoded_chunk_from(&source, &chunk).unwrap();
         assert_eq!(copied, chunk != [1, 1], "{chunk:?}");

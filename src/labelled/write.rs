@@ -715,7 +715,13 @@ pub(crate) fn encode_times(
     // NaN stands for NaT until the numbers' type is known.
     let numbers = dates
         .iter()
-        .map(|d| if d.is_nat() { Ok(f64::NAN) } else { units.encode(d) })
+        .map(|d| {
+            if d.is_nat() {
+                Ok(f64::NAN)
+            } else {
+                units.encode(d)
+            }
+        })
         .collect::<Result<Vec<f64>>>()?;
     let whole = numbers.iter().all(|&v| v.is_nan() || whole_number(v));
     let shape: Vec<u64> = dates.shape().iter().map(|&s| s as u64).collect();
