@@ -471,7 +471,20 @@ fn in_stored_form(name: &str, item: Item<'_>, meta: &ArrayMeta) -> Result<DynArr
                     });
                 }
             }
-            let numbers = encode_times(name, dates, &encoding)?.0;
+            let mut numbers = encode_times(name, dates, &encoding)?.0;
+            // Whole times mark NaT with int64's smallest, which a float
+            // store holds as a (huge) number: there NaT is NaN, the float
+            // fill.
+            if meta.dtype.is_float() && numbers.dtype() == DType::Int64 {
+                let nat = i64::MIN as f64;
+                numbers = DynArray::from(numbers.as_f64().map("nat_as_nan", move |v| {
+                    if v == nat {
+                        f64::NAN
+                    } else {
+                        v
+                    }
+                }));
+            }
             if numbers.dtype().is_float() && !meta.dtype.is_float() {
                 return Err(Error::Invalid {
                     operation: format!("to_zarr of {name:?}"),
