@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
+use ndchunk_chunking::rechunk::encoded_bound;
 use ndchunk_chunking::Region;
 use serde_json::{json, Map, Value};
 
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::io::zarr::{create_group, ZarrArraySpec, ZarrCodec, ZarrFormat};
 use crate::io::{ArrayMeta, ChunkStore, ZarrStore};
 use crate::labelled::CoarsenBoundary;
-use crate::ops::coarsen::reduce_windows;
+use crate::ops::coarsen::{reduce_windows, reduce_windows_bytes};
 use crate::ops::layout::Index;
 use crate::ops::{CoarsenElement, Downsample, FilterElement, FilterOptions, PadMode};
 use crate::runtime::block::slice_of;
@@ -450,17 +451,27 @@ fn store_level<T: CoarsenElement>(
         Ok(())
     };
     let run_options = options.clone().max_mem(max_mem - next_bytes);
+    // What a task holds beside its block: the fold's scratch and, copying,
+    // the chunk as stored (as much as its encoded bound), as a store's
+    // write holds its encoded form.
+    let block: Vec<u64> = level.grid().axes().iter().map(|a| a.max_chunk()).collect();
+    let fold_bytes = fold.map_or(0, |(how, _)| {
+        reduce_windows_bytes::<T>(&block, factors, how)
+    });
     match copy_from {
         Some(source) => {
-            level.for_each_block(&run_options, |index, region, values| {
-                if let Some(encoded) = source.read_encoded_chunk(index)? {
-                    store.write_encoded_chunk(index, encoded)?;
-                }
+            let chunk_bytes = level
+                .grid()
+                .max_block_elements()
+                .saturating_mul(std::mem::size_of::<T>() as u64);
+            let held = encoded_bound(chunk_bytes).saturating_add(fold_bytes);
+            level.for_each_block_holding(&run_options, held, |index, region, values| {
+                store.copy_encoded_chunk_from(source, index)?;
                 fold_block(region, &values)
             })?;
         }
         None if next.is_some() => {
-            level.store_observed(store, &run_options, |_, region, values| {
+            level.store_observed(store, &run_options, fold_bytes, |_, region, values| {
                 fold_block(region, values)
             })?;
         }

@@ -518,3 +518,63 @@ fn bad_input_gives_an_error_naming_what_was_wrong() {
     let e = error(plain.sel("y", 1.0));
     assert_names(&e, &["\"y\"", "no index", "isel"]);
 }
+
+/// A `time` index `[NaT, 2000-01-01, 2000-01-02]` over `[0, 1, 2]`.
+fn with_nat_first() -> (DataArray, Vec<CfDatetime>) {
+    let times = vec![
+        CfDatetime::nat(Calendar::Standard),
+        std_t(2000, 1, 1, 0),
+        std_t(2000, 1, 2, 0),
+    ];
+    let data = Array::from_ndarray(ndarray::arr1(&[0.0, 1.0, 2.0]).into_dyn(), [3]).unwrap();
+    let coord = Coord::new(&["time"], Values::Time(ndarray::arr1(&times).into_dyn())).unwrap();
+    let t = DataArray::new(data, &["time"])
+        .unwrap()
+        .with_coord("time", coord)
+        .unwrap();
+    (t, times)
+}
+
+fn picked(a: &DataArray) -> Vec<f64> {
+    a.values::<f64>().unwrap().into_raw_vec_and_offset().0
+}
+
+#[test]
+fn nat_is_not_the_earliest_date_of_an_index() {
+    // As pandas: an index holding NaT is not sorted, so a label slice is a
+    // KeyError there and an error naming NaT here (not [NaT, 2000-01-01]).
+    let (t, times) = with_nat_first();
+    let upto = Sel::Range {
+        start: None,
+        stop: Some(Label::from(times[1])),
+    };
+    let err = t.sel("time", upto).unwrap_err().to_string();
+    assert!(
+        err.contains("not monotonic") && err.contains("NaT"),
+        "{err}"
+    );
+    let since = Sel::Range {
+        start: Some(Label::from(times[2])),
+        stop: None,
+    };
+    assert!(t.sel("time", since).is_err());
+    // An exact label is found past the NaT (xarray: 1.0 and 2.0).
+    assert_eq!(
+        picked(&t.sel("time", Sel::At(Label::from(times[1]))).unwrap()),
+        [1.0]
+    );
+    assert_eq!(
+        picked(&t.sel("time", Sel::At(Label::from("2000-01-02"))).unwrap()),
+        [2.0]
+    );
+    // NaT is never nearest: a label before every date picks the first date.
+    let before = Label::from(std_t(1999, 12, 31, 0));
+    assert_eq!(picked(&t.sel("time", Sel::nearest(before)).unwrap()), [1.0]);
+    let after = Label::from(std_t(2000, 1, 5, 0));
+    assert_eq!(picked(&t.sel("time", Sel::nearest(after)).unwrap()), [2.0]);
+    // NaT sorts after every date (numpy's order), in any calendar.
+    let nat = CfDatetime::nat(Calendar::ProlepticGregorian);
+    let bc = CfDatetime::new(-1, 1, 1, 0, 0, 0, 0, Calendar::ProlepticGregorian).unwrap();
+    let late = CfDatetime::new(9999, 1, 1, 0, 0, 0, 0, Calendar::ProlepticGregorian).unwrap();
+    assert!(nat > bc && nat > late);
+}

@@ -321,3 +321,109 @@ fn a_time_coordinate_taken_as_an_array_is_a_time_variable() {
     assert_eq!(time.max("time").unwrap().times().unwrap()[[]], day(29));
     assert!(time.times().unwrap()[[1]].is_nat());
 }
+
+/// Writes argv[1]/tf.nc with netCDF4-python: float times with a finite
+/// `_FillValue`, not whole in their units, one of them masked.
+const FLOAT_FILL_TIMES: &str = r#"
+import sys, os
+import numpy as np, netCDF4
+with netCDF4.Dataset(os.path.join(sys.argv[1], "tf.nc"), "w") as d:
+    d.createDimension("time", 3)
+    t = d.createVariable("time", "f8", ("time",), fill_value=-9999.0)
+    t.units = "days since 2000-01-01"
+    t[:] = np.ma.masked_array([0.0, 0.5, 0.0], mask=[False, False, True])
+    d.createVariable("v", "f4", ("time",))[:] = [1.0, 2.0, 3.0]
+"#;
+
+/// xarray reads the store argv[2] with the same times as the file argv[1]
+/// (the masked one NaT) and its NaT not as the fill number.
+const SAME_TIMES: &str = r#"
+import sys
+import numpy as np, xarray as xr
+nc = xr.open_dataset(sys.argv[1]).load()
+back = xr.open_zarr(sys.argv[2]).load()
+assert np.isnat(nc.time.values[2]), nc.time.values
+np.testing.assert_array_equal(back.time.values, nc.time.values)
+raw = xr.open_zarr(sys.argv[2], decode_cf=False, mask_and_scale=False)
+assert np.isnan(raw.time.values[2]), raw.time.values
+"#;
+
+#[test]
+fn nat_in_float_times_with_a_finite_fill_stays_nat_through_to_zarr() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    support::run_python(&python, FLOAT_FILL_TIMES, &[dir.path()]);
+    let nc = dir.path().join("tf.nc");
+    let out = dir.path().join("tf.zarr");
+    let ds = open_dataset(&nc).unwrap();
+    ds.to_zarr(&out).unwrap();
+    support::run_python(&python, SAME_TIMES, &[&nc, &out]);
+    let back = ndchunk::open_zarr(&out).unwrap();
+    let ndchunk::Values::Time(t) = back.coords()["time"].values().clone() else {
+        panic!("time is not dates");
+    };
+    assert!(t[[2]].is_nat(), "NaT came back as {}", t[[2]]);
+    assert_eq!(t[[1]].to_string(), "2000-01-01 12:00:00");
+    // Taken as an array, the time's numbers mark NaT as NaN too.
+    let time = ds.get("time").unwrap();
+    assert!(time.times().unwrap()[[2]].is_nat());
+}
+
+/// `[0, 1, 2]` along `time` at `times`.
+fn along(times: &[ndchunk::CfDatetime]) -> Dataset {
+    use ndchunk::{Array, Coord, Values};
+    let n = times.len() as u64;
+    let data = Array::<f64>::ones(&[n], [n]).unwrap();
+    let dates = ndarray::Array1::from(times.to_vec()).into_dyn();
+    let time = Coord::new(&["time"], Values::Time(dates)).unwrap();
+    let v = DataArray::new(data, &["time"])
+        .unwrap()
+        .with_coord("time", time)
+        .unwrap();
+    Dataset::new().with_var("v", v).unwrap()
+}
+
+/// Writes the store argv[1] with xarray: two whole days kept as float64
+/// numbers (the time's encoding), in chunks of 2.
+const FLOAT_DAYS: &str = r#"
+import sys
+import numpy as np, pandas as pd, xarray as xr
+ds = xr.Dataset({"v": ("time", np.ones(2))},
+                coords={"time": pd.date_range("2000-01-01", periods=2)})
+ds.time.encoding = {"dtype": "float64", "units": "days since 2000-01-01"}
+ds.chunk({"time": 2}).to_zarr(sys.argv[1], zarr_format=2, consolidated=True)
+"#;
+
+/// xarray reads the store argv[1] back with NaT last.
+const NAT_LAST: &str = r#"
+import sys
+import numpy as np, xarray as xr
+t = xr.open_zarr(sys.argv[1]).time.values
+assert str(t[2]).startswith("2000-01-03T00:00:00") and np.isnat(t[3]), t
+"#;
+
+#[test]
+fn nat_appended_into_float_times_stays_nat() {
+    use ndchunk::{Calendar, CfDatetime};
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let day = |d| CfDatetime::new(2000, 1, d, 0, 0, 0, 0, Calendar::ProlepticGregorian).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.zarr");
+    support::run_python(&python, FLOAT_DAYS, &[&out]);
+    // Whole days with a NaT: encoded as int64, NaT as int64's smallest,
+    // which the float store must hold as NaN.
+    along(&[day(3), CfDatetime::nat(Calendar::ProlepticGregorian)])
+        .to_zarr_with(&out, &ndchunk::ZarrWriteOptions::new().append("time"))
+        .unwrap();
+    let back = ndchunk::open_zarr(&out).unwrap();
+    let ndchunk::Values::Time(times) = back.coords()["time"].values().clone() else {
+        panic!("time is not dates");
+    };
+    assert_eq!(times[[2]], day(3));
+    assert!(times[[3]].is_nat(), "NaT came back as {}", times[[3]]);
+    support::run_python(&python, NAT_LAST, &[&out]);
+}

@@ -350,6 +350,59 @@ fn datasets_without_dimension_scales_get_netcdf_cs_phony_dimensions() {
     }
 }
 
+/// HDF5 files with string datasets (by h5py), one a dimension scale, in
+/// the directory argv[1]; prints each file's variables' dimensions as
+/// xarray's netcdf4 engine (netCDF-C) names them.
+const PHONY_STRINGS: &str = r#"
+import json, os, sys
+import numpy as np, h5py, xarray as xr
+out = sys.argv[1]
+with h5py.File(os.path.join(out, "scale.h5"), "w") as f:
+    s = f.create_dataset("station", data=np.array([b"ab", b"cd"], dtype="S2"))
+    s.make_scale("station")
+    f["v"] = np.zeros((2, 3))
+with h5py.File(os.path.join(out, "names.h5"), "w") as f:
+    f["a_names"] = np.array([b"x", b"y", b"z"], dtype="S1")
+    f["b"] = np.zeros((4,))
+    f.create_group("g")["c"] = np.zeros((3, 5))
+result = {}
+for name in ["scale.h5", "names.h5"]:
+    for group in [None, "g"] if name == "names.h5" else [None]:
+        ds = xr.open_dataset(os.path.join(out, name), engine="netcdf4", group=group)
+        result[f"{name}:{group or ''}"] = {k: list(v.dims) for k, v in ds.variables.items()}
+print(json.dumps(result))
+"#;
+
+#[test]
+fn phony_dimensions_count_string_datasets_and_scales_as_netcdf_c() {
+    let Some(python) = support::python_peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let theirs: Value =
+        serde_json::from_slice(&support::run_python(&python, PHONY_STRINGS, &[dir.path()]))
+            .unwrap();
+    // netCDF-C: v(station, phony_dim_1) (the string scale is dimension 0);
+    // g/c(phony_dim_0, phony_dim_1) first, then a_names(phony_dim_2), so
+    // b(phony_dim_3).
+    let expected = [
+        ("scale.h5:", "v", ["station", "phony_dim_1"].as_slice()),
+        ("names.h5:", "b", &["phony_dim_3"]),
+        ("names.h5:g", "c", &["phony_dim_0", "phony_dim_1"]),
+    ];
+    for (case, var, dims) in expected {
+        assert_eq!(
+            json_strings(&theirs[case][var]),
+            dims,
+            "xarray {case} {var}"
+        );
+        let (file, group) = case.split_once(':').unwrap();
+        let ds = open_dataset_with(dir.path().join(file), &OpenOptions::new().group(group))
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(ds.get(var).unwrap().dims(), dims, "ndchunk {case} {var}");
+    }
+}
+
 const NETCDF: [&str; 5] = [
     "netcdf/A1B_north_america.nc",
     "netcdf/air_temperature_small.nc",

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use ndchunk::chunking::Region;
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, IoError, Scalar, ZarrStore};
+use ndchunk::io::{
+    ArrayMeta, ChunkStore, ChunkStoreExt, DType, EncodedChunk, IoError, Scalar, ZarrStore,
+};
 use ndchunk::{write_pyramid, Array, ComputeOptions, DynArray, PyramidMethod, PyramidOptions};
 
 use cli::{chunkctl, s};
@@ -189,7 +191,7 @@ impl ChunkStore for Spy {
     fn encoding(&self) -> Option<String> {
         self.inner.encoding()
     }
-    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>, IoError> {
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<EncodedChunk>, IoError> {
         self.encoded_reads.fetch_add(1, Ordering::Relaxed);
         self.inner.read_encoded_chunk(chunk)
     }
@@ -305,4 +307,60 @@ fn bad_input_is_refused_and_leaves_nothing() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("inside the source"), "{e}");
     assert!(!inside.exists());
+}
+
+/// Copying level 0 as stored holds each chunk's encoded bytes beside its
+/// decoded block, and folding holds the fold's scratch: both are counted
+/// in `max_mem`, so a budget that holds a block but not what is held
+/// beside it is refused up front (never exceeded in flight).
+#[test]
+fn copying_level_zero_counts_the_encoded_chunk_in_max_mem() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = volume(dir.path());
+    let plain = ZarrStore::open(&plain, "/").unwrap();
+    let zstd = ZarrCodec::Blosc {
+        cname: "zstd".into(),
+        clevel: 3,
+        shuffle: "bitshuffle".into(),
+    };
+    let spec = ZarrArraySpec::new(plain.meta().clone(), ZarrFormat::V3, zstd);
+    let path = dir.path().join("zstd.zarr");
+    let source = ZarrStore::create(&path, "/", &spec).unwrap();
+    DynArray::from_store(Arc::new(plain))
+        .unwrap()
+        .store(&source)
+        .unwrap();
+    let spy = Arc::new(Spy {
+        inner: ZarrStore::open(&path, "/").unwrap(),
+        encoded_reads: AtomicUsize::new(0),
+    });
+    let image = DynArray::from_store(spy.clone()).unwrap();
+    // A block is 8 * 16 * 16 * 2 = 4096 bytes; a task reading one holds
+    // 3 * 4096 (the chunk decoded and read, the block), and copying it as
+    // stored up to `encoded_bound(4096)` = 5152 more: 17440.
+    for (max_mem, copied) in [(15_000u64, None), (17_440, Some(27)), (1 << 20, Some(27))] {
+        let options = PyramidOptions::new().levels(1).compute(
+            ComputeOptions::new()
+                .progress(false)
+                .threads(1)
+                .max_mem(max_mem),
+        );
+        let dst = dir.path().join(format!("{max_mem}.ome.zarr"));
+        let result = write_pyramid(&image, &dst, &options);
+        let reads = spy.encoded_reads.swap(0, Ordering::Relaxed);
+        match copied {
+            Some(n) => {
+                assert!(result.is_ok(), "{max_mem}: {result:?}");
+                assert_eq!(reads, n, "{max_mem}: every chunk copied as stored");
+            }
+            None => {
+                let e = result.unwrap_err().to_string();
+                assert!(
+                    e.contains("too small") && e.contains("one task needs 17.0 KiB"),
+                    "{e}"
+                );
+                assert_eq!(reads, 0, "refused before anything is read");
+            }
+        }
+    }
 }

@@ -45,5 +45,5 @@ pub use memory::MemoryStore;
 pub use meta::{attribute_number, ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
 pub use netcdf3::Netcdf3Store;
-pub use store::{ChunkStore, ChunkStoreExt};
+pub use store::{ChunkStore, ChunkStoreExt, EncodedChunk};
 pub use zarr::ZarrStore;

@@ -16,6 +16,37 @@ pub(crate) fn not_copyable(location: String) -> IoError {
     }
 }
 
+/// One chunk as a store holds it, encoded, read by
+/// [`ChunkStore::read_encoded_chunk`]: only a store makes one, and it
+/// keeps the [`encoding`](ChunkStore::encoding) of the store it was read
+/// from, so that it is written only into a store of that encoding
+/// ([`ChunkStore::copy_encoded_chunk_from`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedChunk {
+    encoding: String,
+    bytes: Vec<u8>,
+}
+
+impl EncodedChunk {
+    pub(crate) fn new(encoding: String, bytes: Vec<u8>) -> EncodedChunk {
+        EncodedChunk { encoding, bytes }
+    }
+
+    /// The encoding of the store it was read from.
+    pub fn encoding(&self) -> &str {
+        &self.encoding
+    }
+
+    /// The bytes as stored.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// One stored array, whatever the format. Object-safe, so that stores opened
 /// at run time are `Box<dyn ChunkStore>`; the typed helpers are in
 /// [`ChunkStoreExt`].
@@ -68,17 +99,20 @@ pub trait ChunkStore: Send + Sync {
     }
 
     /// One chunk as stored, encoded (`None` if never written), for
-    /// [`write_encoded_chunk`](Self::write_encoded_chunk) into a store of
-    /// the same [`encoding`](Self::encoding).
-    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>> {
+    /// [`copy_encoded_chunk_from`](Self::copy_encoded_chunk_from) into a
+    /// store of the same [`encoding`](Self::encoding).
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<EncodedChunk>> {
         let _ = chunk;
         Err(not_copyable(self.location()))
     }
 
-    /// Writes a chunk read by [`read_encoded_chunk`](Self::read_encoded_chunk)
-    /// from a store of the same [`encoding`](Self::encoding), as it is.
-    fn write_encoded_chunk(&self, chunk: &[u64], encoded: Vec<u8>) -> Result<()> {
-        let _ = (chunk, encoded);
+    /// Copies chunk `chunk` of `source` into this store as stored, without
+    /// decoding it, when both encode their chunks alike (equal
+    /// [`encoding`](Self::encoding) and chunk grid; else an error, and
+    /// nothing is written); a chunk `source` never wrote is erased here, so
+    /// it reads as the fill value in both. Returns whether one was copied.
+    fn copy_encoded_chunk_from(&self, source: &dyn ChunkStore, chunk: &[u64]) -> Result<bool> {
+        let _ = (source, chunk);
         Err(not_copyable(self.location()))
     }
 

@@ -91,7 +91,20 @@ impl<T: Element> Array<T> {
         options: &ComputeOptions,
         f: impl Fn(&[u64], &Region, ArrayD<T>) -> Result<()> + Sync,
     ) -> Result<ComputeReport> {
-        let plan = Plan::new(&self.node, &options.plan_budget())?;
+        self.for_each_block_holding(options, 0, f)
+    }
+
+    /// [`Array::for_each_block`] where `f` holds up to `held` bytes of its
+    /// own per block, counted in the budget beside the block.
+    pub(crate) fn for_each_block_holding(
+        &self,
+        options: &ComputeOptions,
+        held: u64,
+        f: impl Fn(&[u64], &Region, ArrayD<T>) -> Result<()> + Sync,
+    ) -> Result<ComputeReport> {
+        let mut budget = options.plan_budget();
+        budget.sink_bytes = held;
+        let plan = Plan::new(&self.node, &budget)?;
         let name = self.node.name();
         let outputs = |_: usize, index: &[u64], region: &Region, values: Block| -> Result<()> {
             f(index, region, take::<T>(values, name)?)
@@ -150,7 +163,7 @@ pub fn store_many(
         .iter()
         .map(|(array, store)| for_store(array.node(), store.meta(), &store.location()))
         .collect::<Result<Vec<_>>>()?;
-    store_nodes(&nodes, &stores, options, None)
+    store_nodes(&nodes, &stores, options, None, 0)
 }
 
 /// Sees each block as it is stored (its output, index, region, values).
@@ -168,7 +181,7 @@ pub fn store_many_plan(
         .map(|(array, meta)| for_store(array.node(), meta, "the store"))
         .collect::<Result<Vec<_>>>()?;
     let metas: Vec<&ArrayMeta> = pairs.iter().map(|&(_, m)| m).collect();
-    plan_stores(&nodes, &metas, options)
+    plan_stores(&nodes, &metas, options, 0)
 }
 
 /// Writes `nodes` (each on its store's grid) into `stores`, in one run,
@@ -178,9 +191,10 @@ fn store_nodes(
     stores: &[&dyn ChunkStore],
     options: &ComputeOptions,
     observe: Option<Observer>,
+    observer_bytes: u64,
 ) -> Result<ComputeReport> {
     let metas: Vec<&ArrayMeta> = stores.iter().map(|s| s.meta()).collect();
-    let plan = plan_stores(nodes, &metas, options)?;
+    let plan = plan_stores(nodes, &metas, options, observer_bytes)?;
     // The journal belongs to this plan into these stores: another plan
     // (other operations, budget, threads) or store is another run.
     let journal = match &options.journal_dir {
@@ -239,11 +253,13 @@ pub(super) fn for_store(node: &Arc<Node>, meta: &ArrayMeta, location: &str) -> R
 
 /// The plan writing `nodes` (each already on its store's grid) into stores
 /// of `metas`: each task of an output stage also holds a store's chunk and
-/// its encoded form while writing.
+/// its encoded form while writing, and `observer_bytes` (what an observer
+/// of the blocks allocates for one).
 pub(super) fn plan_stores(
     nodes: &[Arc<Node>],
     metas: &[&ArrayMeta],
     options: &ComputeOptions,
+    observer_bytes: u64,
 ) -> Result<Plan> {
     let chunk_bytes = nodes
         .iter()
@@ -256,8 +272,9 @@ pub(super) fn plan_stores(
         .max()
         .unwrap_or(0);
     let mut budget = options.plan_budget();
-    budget.sink_bytes =
-        chunk_bytes.saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes));
+    budget.sink_bytes = chunk_bytes
+        .saturating_add(ndchunk_chunking::rechunk::encoded_bound(chunk_bytes))
+        .saturating_add(observer_bytes);
     Plan::for_outputs(nodes, &budget)
 }
 
@@ -276,7 +293,7 @@ impl<T: Element> Array<T> {
     /// and what each task holds.
     pub fn store_plan(&self, meta: &ArrayMeta, options: &ComputeOptions) -> Result<Plan> {
         let node = for_store(&self.node, meta, "the store")?;
-        plan_stores(&[node], &[meta], options)
+        plan_stores(&[node], &[meta], options, 0)
     }
 
     /// [`Array::store`] within `options`. Writes are whole chunks, so a
@@ -289,17 +306,20 @@ impl<T: Element> Array<T> {
         options: &ComputeOptions,
     ) -> Result<ComputeReport> {
         let node = for_store(&self.node, store.meta(), &store.location())?;
-        store_nodes(&[node], &[store], options, None)
+        store_nodes(&[node], &[store], options, None, 0)
     }
 
     /// [`Array::store_with`], handing each block to `f` (its index, region
     /// and values) on the run's threads before it is written: to fold the
     /// array into something else in the same pass (a pyramid's next
-    /// level). Not resumable: a resumed run would skip blocks `f` must see.
+    /// level), which allocates up to `observer_bytes` per block (counted in
+    /// the budget). Not resumable: a resumed run would skip blocks `f` must
+    /// see.
     pub(crate) fn store_observed(
         &self,
         store: &dyn ChunkStore,
         options: &ComputeOptions,
+        observer_bytes: u64,
         f: impl Fn(&[u64], &Region, &ArrayD<T>) -> Result<()> + Sync,
     ) -> Result<ComputeReport> {
         if let Some(dir) = &options.journal_dir {
@@ -319,6 +339,6 @@ impl<T: Element> Array<T> {
             }
         };
         let node = for_store(&self.node, store.meta(), &store.location())?;
-        store_nodes(&[node], &[store], options, Some(&observe))
+        store_nodes(&[node], &[store], options, Some(&observe), observer_bytes)
     }
 }

@@ -13,7 +13,8 @@ const DAY_US: i128 = 86_400_000_000;
 
 /// A date and time of a CF calendar, to the microsecond, or a missing
 /// time ([`CfDatetime::nat`], numpy's NaT). Dates of one calendar order
-/// chronologically.
+/// chronologically; NaT sorts after every date, as numpy sorts it (an
+/// index holding NaT is not sorted: see `Values::monotonic`).
 ///
 /// ```
 /// use ndchunk::{Calendar, CfDatetime, TimeUnits};
@@ -23,7 +24,7 @@ const DAY_US: i128 = 86_400_000_000;
 /// assert_eq!(t.to_string(), "2000-02-30 12:00:00");
 /// assert_eq!(units.encode(&t).unwrap(), 59.5);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CfDatetime {
     /// The year, as the calendar numbers it (see [`Calendar::has_year_zero`]).
     pub year: i64,
@@ -41,6 +42,33 @@ pub struct CfDatetime {
     pub microsecond: u32,
     /// The calendar it is a date of.
     pub calendar: Calendar,
+}
+
+impl Ord for CfDatetime {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // NaT's fields are zero: compared as they are, it would fall
+        // between year -1 and year 1.
+        let key = |t: &CfDatetime| {
+            (
+                t.is_nat(),
+                t.year,
+                t.month,
+                t.day,
+                t.hour,
+                t.minute,
+                t.second,
+                t.microsecond,
+                t.calendar,
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for CfDatetime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl CfDatetime {

@@ -5,7 +5,7 @@
 //! `coordinates` attribute names) loaded into memory, data variables lazy
 //! on the stored chunks, and CF decoding ([`OpenOptions`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -224,7 +224,7 @@ pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Resul
             let global = global.ok_or_else(|| no_group(&location, group, &groups))?;
             let datasets = crate::io::hdf5::list_datasets(path)?;
             groups.push(group.to_string());
-            let phony = phony_dims(&datasets, &dimension_scales(path, &datasets)?, &groups);
+            let phony = phony_names(path, &datasets, &groups)?;
             for (full, mut meta) in datasets {
                 let Some(name) = member_of(&full, group) else {
                     continue;
@@ -251,13 +251,22 @@ pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Resul
     assemble(&location, found, global, options)
 }
 
-/// The file's dimension scales when a dataset lacks one (else none: they
-/// are read only to name phony dimensions).
-fn dimension_scales(path: &Path, datasets: &[(String, ArrayMeta)]) -> Result<Vec<(String, u64)>> {
+/// The phony dimension names of the file's datasets, when one lacks a
+/// name (else none: every dataset's layout and the dimension scales are
+/// read only to name them).
+fn phony_names(
+    path: &Path,
+    datasets: &[(String, ArrayMeta)],
+    groups: &[String],
+) -> Result<HashMap<String, Vec<String>>> {
     if !datasets.iter().any(|(_, m)| lacks_names(m)) {
-        return Ok(Vec::new());
+        return Ok(HashMap::new());
     }
-    Ok(crate::io::hdf5::list_dimension_scales(path)?)
+    Ok(phony_dims(
+        &crate::io::hdf5::list_dataset_layouts(path)?,
+        &crate::io::hdf5::list_dimension_scales(path)?,
+        groups,
+    ))
 }
 
 /// One stored variable, before it becomes a data variable or coordinate.

@@ -10,13 +10,15 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::io::hdf5::DatasetLayout;
 use crate::io::ArrayMeta;
 
 /// The dimension names of each dataset (by path) that lacks a name on some
-/// axis, given every dataset of the file, its 1-D dimension scales (path,
-/// length) and its groups (paths, `""` the root).
+/// axis, given every dataset of the file (of any element type: netCDF-C
+/// counts strings too), its 1-D dimension scales (path, length; strings
+/// too) and its groups (paths, `""` the root).
 pub(crate) fn phony_dims(
-    datasets: &[(String, ArrayMeta)],
+    datasets: &[(String, DatasetLayout)],
     scales: &[(String, u64)],
     groups: &[String],
 ) -> HashMap<String, Vec<String>> {
@@ -31,15 +33,16 @@ pub(crate) fn phony_dims(
             .filter(|(path, _)| parent(path) == group)
             .map(|(path, len)| (basename(path).to_string(), *len))
             .collect();
-        for (path, meta) in datasets.iter().filter(|(p, _)| parent(p) == group) {
-            if !lacks_names(meta) {
+        for (path, layout) in datasets.iter().filter(|(p, _)| parent(p) == group) {
+            let ndim = layout.shape.len();
+            if !names_missing(layout.dimension_names.as_deref(), ndim) {
                 continue;
             }
-            let given = meta.dimension_names.clone().unwrap_or_default();
-            let mut names: Vec<Option<String>> = (0..meta.grid.ndim())
+            let given = layout.dimension_names.clone().unwrap_or_default();
+            let mut names: Vec<Option<String>> = (0..ndim)
                 .map(|axis| given.get(axis).cloned().flatten())
                 .collect();
-            for (axis, len) in meta.grid.shape().into_iter().enumerate() {
+            for (axis, &len) in layout.shape.iter().enumerate() {
                 if names[axis].is_some() {
                     continue;
                 }
@@ -65,9 +68,14 @@ pub(crate) fn phony_dims(
 
 /// Whether some axis of the dataset has no dimension name.
 pub(crate) fn lacks_names(meta: &ArrayMeta) -> bool {
-    match &meta.dimension_names {
+    names_missing(meta.dimension_names.as_deref(), meta.grid.ndim())
+}
+
+/// Whether some of `ndim` axes has no name in `names`.
+fn names_missing(names: Option<&[Option<String>]>, ndim: usize) -> bool {
+    match names {
         Some(names) => names.iter().any(Option::is_none),
-        None => meta.grid.ndim() > 0,
+        None => ndim > 0,
     }
 }
 

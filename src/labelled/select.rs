@@ -352,7 +352,8 @@ impl<'a> Searcher<'a> {
             (from as u64..to.max(from) as u64).collect()
         } else {
             let mut found = Vec::new();
-            for i in 0..self.index.len() {
+            // NaN and NaT label nothing (and compare with nothing).
+            for i in (0..self.index.len()).filter(|&i| !self.index.is_missing(i)) {
                 if self.cmp(i, &label)? == Ordering::Equal {
                     found.push(i as u64);
                 }
@@ -367,8 +368,15 @@ impl<'a> Searcher<'a> {
 
     fn sorted(&self, what: &str) -> Result<()> {
         if self.order.is_none() {
+            // pandas refuses these too (KeyError, "index must be monotonic").
+            let missing = (0..self.index.len()).any(|i| self.index.is_missing(i));
+            let why = match (missing, self.index) {
+                (true, Values::Time(_)) => " (it holds NaT, which sorts nowhere)",
+                (true, _) => " (it holds NaN, which sorts nowhere)",
+                (false, _) => "",
+            };
             return Err(self.error(format!(
-                "{what} needs a sorted index, and the index of {:?} is not monotonic",
+                "{what} needs a sorted index, and the index of {:?} is not monotonic{why}",
                 self.dim
             )));
         }
@@ -409,6 +417,19 @@ impl<'a> Searcher<'a> {
     }
 
     fn nearest(&self, label: &Label, tolerance: Option<f64>) -> Result<u64> {
+        // NaN and NaT are never nearest: the other values are searched,
+        // when they are sorted.
+        let present: Vec<usize> = (0..self.index.len())
+            .filter(|&i| !self.index.is_missing(i))
+            .collect();
+        if self.order.is_none() && present.len() < self.index.len() {
+            let index = self.index.select(0, &present);
+            let within = Searcher::new(&index, self.dim);
+            if within.order.is_some() {
+                let k = within.nearest(label, tolerance)?;
+                return Ok(present[k as usize] as u64);
+            }
+        }
         self.sorted("method=\"nearest\"")?;
         let label = self.resolve_label(label)?;
         let n = self.index.len();
@@ -452,7 +473,8 @@ impl<'a> Searcher<'a> {
         let Values::Time(a) = self.index else {
             return false;
         };
-        let (Some(lo), Some(hi)) = (a.iter().min(), a.iter().max()) else {
+        let dates = || a.iter().filter(|t| !t.is_nat());
+        let (Some(lo), Some(hi)) = (dates().min(), dates().max()) else {
             return false;
         };
         period.start <= *hi && period.end > *lo

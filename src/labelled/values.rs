@@ -244,7 +244,8 @@ impl Values {
     }
 
     /// How the `i`-th value of a 1-D coordinate compares with `label`;
-    /// `None` when they cannot be compared (a number against a date, NaN).
+    /// `None` when they cannot be compared (a number against a date, NaN,
+    /// NaT).
     pub(crate) fn compare(&self, i: usize, label: &Label) -> Option<Ordering> {
         match (self, label) {
             (Values::Int { data, .. }, Label::Int(l)) => Some(data[[i]].cmp(l)),
@@ -253,10 +254,22 @@ impl Values {
             } else {
                 data[[i]].cmp(&(*l as u64))
             }),
-            (Values::Time(a), Label::Time(t)) => Some(a[[i]].cmp(t)),
+            (Values::Time(a), Label::Time(t)) => {
+                (!a[[i]].is_nat() && !t.is_nat()).then(|| a[[i]].cmp(t))
+            }
             (Values::Text(a), Label::Text(t)) => Some(a[[i]].cmp(t)),
             (_, Label::Int(_) | Label::Float(_)) => self.number(i)?.partial_cmp(&label.number()?),
             _ => None,
+        }
+    }
+
+    /// Whether the `i`-th value of a 1-D coordinate is missing (NaN, NaT):
+    /// it is no label and sorts nowhere.
+    pub(crate) fn is_missing(&self, i: usize) -> bool {
+        match self {
+            Values::Float { data, .. } => data[[i]].is_nan(),
+            Values::Time(a) => a[[i]].is_nat(),
+            _ => false,
         }
     }
 
@@ -281,7 +294,7 @@ impl Values {
     }
 
     /// Whether the values (1-D) are sorted ascending, descending, or
-    /// neither (NaN anywhere counts as neither).
+    /// neither (NaN or NaT anywhere counts as neither, as pandas has it).
     pub(crate) fn monotonic(&self) -> Option<Ordering> {
         let n = self.len();
         let label = |i: usize| self.get(&[i]);

@@ -471,7 +471,20 @@ fn in_stored_form(name: &str, item: Item<'_>, meta: &ArrayMeta) -> Result<DynArr
                     });
                 }
             }
-            let numbers = encode_times(name, dates, &encoding)?.0;
+            let mut numbers = encode_times(name, dates, &encoding)?.0;
+            // Whole times mark NaT with int64's smallest, which a float
+            // store holds as a (huge) number: there NaT is NaN, the float
+            // fill.
+            if meta.dtype.is_float() && numbers.dtype() == DType::Int64 {
+                let nat = i64::MIN as f64;
+                numbers = DynArray::from(numbers.as_f64().map("nat_as_nan", move |v| {
+                    if v == nat {
+                        f64::NAN
+                    } else {
+                        v
+                    }
+                }));
+            }
             if numbers.dtype().is_float() && !meta.dtype.is_float() {
                 return Err(Error::Invalid {
                     operation: format!("to_zarr of {name:?}"),
@@ -676,20 +689,26 @@ fn time_fill(encoding: &Attrs) -> Option<f64> {
 }
 
 /// The `_FillValue` attribute of times encoded as `numbers`: the
-/// encoding's, when it is one of their type (an integer for integers).
+/// encoding's, when they are integers and it is one (float times mark
+/// NaT with NaN, the fill `create` gives every float array).
 fn time_fill_attribute(numbers: &DynArray, encoding: &Attrs) -> Option<Value> {
     let fill = time_fill(encoding)?;
-    if numbers.dtype().is_float() {
-        return Some(Value::from(fill)).filter(|v| !v.is_null());
-    }
-    (fill.fract() == 0.0 && fill.abs() < 9e15).then(|| Value::from(fill as i64))
+    (!numbers.dtype().is_float() && whole_number(fill)).then(|| Value::from(fill as i64))
+}
+
+/// Whether `v` is a whole number an `i64` (and an `f64`) holds exactly.
+fn whole_number(v: f64) -> bool {
+    v.fract() == 0.0 && v.abs() < 9e15
 }
 
 /// Dates as numbers in their encoding's `units` (or, as xarray infers
 /// them, the coarsest of days, hours, minutes, seconds and microseconds
 /// that counts every date whole, since the first date), with the calendar's
-/// name. NaT is the encoding's fill value, else (as numpy's NaT, which
-/// xarray writes) int64's smallest among whole numbers or NaN.
+/// name. The numbers are integers when every date is whole in the units,
+/// NaT then the encoding's (whole) fill value, else (as numpy's NaT, which
+/// xarray writes) int64's smallest; otherwise floats, NaT NaN: a float
+/// array is written with NaN as its fill, so a finite fill number would
+/// read back as a date.
 pub(crate) fn encode_times(
     name: &str,
     dates: &ndarray::ArrayD<CfDatetime>,
@@ -706,20 +725,18 @@ pub(crate) fn encode_times(
         None => infer_units(dates),
     };
     let units: TimeUnits = units_text.parse()?;
-    let fill = time_fill(encoding);
+    // NaN stands for NaT until the numbers' type is known.
     let numbers = dates
         .iter()
         .map(|d| {
             if d.is_nat() {
-                Ok(fill.filter(|f| f.is_finite()).unwrap_or(f64::NAN))
+                Ok(f64::NAN)
             } else {
                 units.encode(d)
             }
         })
         .collect::<Result<Vec<f64>>>()?;
-    let whole = numbers
-        .iter()
-        .all(|v| v.is_nan() || (v.fract() == 0.0 && v.abs() < 9e15));
+    let whole = numbers.iter().all(|&v| v.is_nan() || whole_number(v));
     let shape: Vec<u64> = dates.shape().iter().map(|&s| s as u64).collect();
     let chunks: Vec<u64> = shape.iter().map(|&s| s.max(1)).collect();
     let as_array =
@@ -728,7 +745,10 @@ pub(crate) fn encode_times(
             message: e.to_string(),
         })?;
     let data: DynArray = if whole {
-        let int = |v: f64| if v.is_nan() { i64::MIN } else { v as i64 };
+        let nat = time_fill(encoding)
+            .filter(|&f| whole_number(f))
+            .map_or(i64::MIN, |f| f as i64);
+        let int = |v: f64| if v.is_nan() { nat } else { v as i64 };
         Array::from_ndarray(as_array.mapv(int), chunks)?.into()
     } else {
         Array::from_ndarray(as_array, chunks)?.into()

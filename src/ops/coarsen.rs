@@ -166,6 +166,38 @@ fn aligned_chunks(
     AxisChunks::from_sizes(&sizes)
 }
 
+/// The most bytes [`reduce_windows`] allocates for a block of at most
+/// `block` elements per axis: its output and, per output element, the
+/// running sum and count (mean), best value (max, min) or the window's
+/// values in a vector (mode, its capacity up to twice the values).
+pub(crate) fn reduce_windows_bytes<T: CoarsenElement>(
+    block: &[u64],
+    factors: &[u64],
+    how: Downsample,
+) -> u64 {
+    let size = std::mem::size_of::<T>() as u64;
+    let outputs = block
+        .iter()
+        .zip(factors)
+        .map(|(&n, &f)| n.div_ceil(f.max(1)))
+        .fold(1u64, u64::saturating_mul);
+    let per_output = match how {
+        Downsample::Mean => std::mem::size_of::<(f64, u64)>() as u64,
+        Downsample::Max | Downsample::Min => std::mem::size_of::<Option<T>>() as u64,
+        Downsample::Mode => std::mem::size_of::<Vec<T>>() as u64,
+    };
+    let window_values = match how {
+        Downsample::Mode => block
+            .iter()
+            .fold(size, |n, &b| n.saturating_mul(b))
+            .saturating_mul(2),
+        _ => 0,
+    };
+    outputs
+        .saturating_mul(per_output.saturating_add(size))
+        .saturating_add(window_values)
+}
+
 /// One block's windows reduced: output element `o` from the input's
 /// elements `o * factor ..` along each axis (fewer at the end).
 pub(crate) fn reduce_windows<T: CoarsenElement>(

@@ -143,7 +143,7 @@ impl Described {
     /// h5netcdf's rule: a dimension scale is its own dimension (or, with
     /// `_Netcdf4Coordinates`, has the dimensions it lists); any other
     /// dataset has the last scale attached to each axis.
-    fn dimension_names(
+    pub fn dimension_names(
         &self,
         own_name: &str,
         dimid_name: &mut dyn FnMut(i64) -> Option<String>,

@@ -447,11 +447,33 @@ pub fn list_datasets_with(path: &Path, backend: Backend) -> Result<Vec<(String, 
 
 /// Every 1-D dimension scale of the file (each is a netCDF dimension of
 /// its group, named by its last path component), dimension-only
-/// placeholders included, with its length, sorted by path: what a reader
+/// placeholders and scales of element types ndchunk does not hold
+/// (strings) included, with its length, sorted by path: what a reader
 /// needs to name the dimensions of datasets without scales as netCDF-C
 /// does. Read with the pure backend.
 pub fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
     let mut out = pure::list_dimension_scales(path)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    checked_names(path, out)
+}
+
+/// A dataset's shape and dimension names, whatever its element type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetLayout {
+    /// The dataset's shape.
+    pub shape: Vec<u64>,
+    /// Per axis, the dimension (scale) named, as in
+    /// [`ArrayMeta::dimension_names`].
+    pub dimension_names: Option<Vec<Option<String>>>,
+}
+
+/// The shape and dimension names of every dataset of the file, those of
+/// element types ndchunk does not hold (strings, compounds, …) included,
+/// netCDF dimension-only scales left out, sorted by path: netCDF-C gives
+/// every such dataset dimensions, so naming the others' phony dimensions
+/// as it does counts them too. Read with the pure backend.
+pub fn list_dataset_layouts(path: &Path) -> Result<Vec<(String, DatasetLayout)>> {
+    let mut out = pure::list_dataset_layouts(path)?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     checked_names(path, out)
 }

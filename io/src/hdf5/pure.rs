@@ -23,7 +23,7 @@ use ndchunk_chunking::Region;
 use super::attrs::{self, NumberLayout};
 use super::conventions::{basename, hide_bookkeeping, Described};
 use super::rawfile::RawFile;
-use super::{check_hdf5_file, location, normalize};
+use super::{check_hdf5_file, location, normalize, DatasetLayout};
 use crate::dtype::DType;
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
@@ -171,7 +171,7 @@ impl Reader {
             .dataset(dataset)
             .map_err(|e| missing(&file, &loc, dataset, e))?;
         let mut raw = None;
-        let described = describe(path, &ds, &loc, &mut raw)?;
+        let described = describe(path, &ds, &loc, &mut raw, Elements::Held)?;
         if let Some(filter) = ds
             .filters()
             .unwrap_or_default()
@@ -219,7 +219,7 @@ impl Reader {
 pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     let file = open_file(path, "")?;
     let mut out = Vec::new();
-    for_each_described(path, &file, |name, loc, described| {
+    for_each_described(path, &file, Elements::Held, |name, loc, described| {
         if !described.is_dimension_only() {
             let meta = described.into_meta(loc, &name, &mut |id| dimid_name(&file, id))?;
             out.push((name, meta));
@@ -229,12 +229,13 @@ pub(crate) fn list(path: &Path) -> Result<Vec<(String, ArrayMeta)>> {
     Ok(out)
 }
 
-/// The 1-D dimension scales of the file (dimension-only ones included),
-/// with their lengths (see [`super::list_dimension_scales`]); unsorted.
+/// The 1-D dimension scales of the file (dimension-only ones included, and
+/// those of element types ndchunk does not hold, such as strings), with
+/// their lengths (see [`super::list_dimension_scales`]); unsorted.
 pub(crate) fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
     let file = open_file(path, "")?;
     let mut out = Vec::new();
-    for_each_described(path, &file, |name, _, described| {
+    for_each_described(path, &file, Elements::Any, |name, _, described| {
         if described.is_scale() && described.shape.len() == 1 {
             out.push((name, described.shape[0]));
         }
@@ -243,11 +244,45 @@ pub(crate) fn list_dimension_scales(path: &Path) -> Result<Vec<(String, u64)>> {
     Ok(out)
 }
 
-/// Calls `f(name, location, what the file says)` for each dataset of a
-/// numeric dtype ndchunk holds.
+/// The shape and dimension names of every dataset of the file, whatever
+/// its element type, dimension-only scales left out (see
+/// [`super::list_dataset_layouts`]); unsorted.
+pub(crate) fn list_dataset_layouts(path: &Path) -> Result<Vec<(String, DatasetLayout)>> {
+    let file = open_file(path, "")?;
+    let mut out = Vec::new();
+    for_each_described(path, &file, Elements::Any, |name, _, described| {
+        if !described.is_dimension_only() {
+            let dimension_names = described.dimension_names(&name, &mut |id| dimid_name(&file, id));
+            let shape = described.shape;
+            out.push((
+                name,
+                DatasetLayout {
+                    shape,
+                    dimension_names,
+                },
+            ));
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Which datasets a listing describes, by element type.
+#[derive(Clone, Copy, PartialEq)]
+enum Elements {
+    /// Those of a dtype ndchunk holds.
+    Held,
+    /// Every one: only the shape and attributes are used (the dtype of one
+    /// ndchunk does not hold is a placeholder).
+    Any,
+}
+
+/// Calls `f(name, location, what the file says)` for each dataset whose
+/// elements `elements` takes.
 fn for_each_described(
     path: &Path,
     file: &H5File,
+    elements: Elements,
     mut f: impl FnMut(String, &str, Described) -> Result<()>,
 ) -> Result<()> {
     let mut raw = None;
@@ -258,7 +293,7 @@ fn for_each_described(
             location: loc.clone(),
             reason: e.to_string(),
         })?;
-        match describe(path, &ds, &loc, &mut raw) {
+        match describe(path, &ds, &loc, &mut raw, elements) {
             Ok(described) => f(name, &loc, described)?,
             Err(IoError::UnsupportedDType { .. }) => continue,
             Err(e) => return Err(e),
@@ -399,17 +434,24 @@ fn describe(
     ds: &H5Dataset,
     loc: &str,
     raw: &mut Option<RawFile>,
+    elements: Elements,
 ) -> Result<Described> {
     let bad = |reason: String| IoError::Metadata {
         location: loc.to_string(),
         reason,
     };
     let datatype = ds.datatype().map_err(|e| bad(e.to_string()))?;
-    let (dtype, big_endian) = dtype_of(&datatype).ok_or_else(|| IoError::UnsupportedDType {
-        dtype: format!("HDF5 {datatype} in {loc}"),
-    })?;
+    let (dtype, big_endian, held) = match (dtype_of(&datatype), elements) {
+        (Some((dtype, big_endian)), _) => (dtype, big_endian, true),
+        (None, Elements::Any) => (DType::UInt8, false, false),
+        (None, Elements::Held) => {
+            return Err(IoError::UnsupportedDType {
+                dtype: format!("HDF5 {datatype} in {loc}"),
+            })
+        }
+    };
     let fill = match ds.fill_value().map_err(|e| bad(e.to_string()))? {
-        FillValue::UserDefined(mut bytes) if bytes.len() == dtype.size() => {
+        FillValue::UserDefined(mut bytes) if held && bytes.len() == dtype.size() => {
             if big_endian {
                 bytes.reverse();
             }

@@ -33,7 +33,7 @@ use zarrs::storage::ReadableStorageTraits;
 use crate::copy::{copy_box, filled};
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
-use crate::store::ChunkStore;
+use crate::store::{ChunkStore, EncodedChunk};
 
 /// One Zarr array (v2 or v3) on the filesystem.
 pub struct ZarrStore {
@@ -433,28 +433,57 @@ impl ChunkStore for ZarrStore {
         Some(doc.to_string())
     }
 
-    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<Vec<u8>>> {
+    fn read_encoded_chunk(&self, chunk: &[u64]) -> Result<Option<EncodedChunk>> {
         self.chunk_region(chunk)?;
-        if self.encoding().is_none() {
+        let Some(encoding) = self.encoding() else {
             return Err(crate::store::not_copyable(self.location.clone()));
-        }
-        self.array
+        };
+        let bytes = self
+            .array
             .retrieve_encoded_chunk(chunk)
-            .map_err(|e| self.chunk_error(chunk, e))
+            .map_err(|e| self.chunk_error(chunk, e))?;
+        Ok(bytes.map(|b| EncodedChunk::new(encoding, b)))
     }
 
-    fn write_encoded_chunk(&self, chunk: &[u64], encoded: Vec<u8>) -> Result<()> {
+    fn copy_encoded_chunk_from(&self, source: &dyn ChunkStore, chunk: &[u64]) -> Result<bool> {
         self.chunk_region(chunk)?;
-        if self.encoding().is_none() {
+        let Some(encoding) = self.encoding() else {
             return Err(crate::store::not_copyable(self.location.clone()));
+        };
+        let unlike = |why: &str| IoError::Storage {
+            location: self.location.clone(),
+            message: format!(
+                "chunk {chunk:?} of {} cannot be copied here as stored: {why}",
+                source.location()
+            ),
+        };
+        if source.meta().grid != self.meta().grid {
+            return Err(unlike("the chunk grids differ"));
         }
-        // SAFETY: the contract of `write_encoded_chunk` is bytes read from a
-        // store of this encoding, which are a chunk encoded as this array's
-        // codecs encode it.
+        if source.encoding().as_deref() != Some(encoding.as_str()) {
+            return Err(unlike("the stores encode their chunks differently"));
+        }
+        let Some(encoded) = source.read_encoded_chunk(chunk)? else {
+            self.array
+                .erase_chunk(chunk)
+                .map_err(|e| self.chunk_error(chunk, e))?;
+            return Ok(false);
+        };
+        // What the source says of its encoding is not what decides: the
+        // chunk carries the encoding of the Zarr store it was read from.
+        if encoded.encoding() != encoding {
+            return Err(unlike("the chunk read was encoded differently"));
+        }
+        // SAFETY: `EncodedChunk`s are made only by `read_encoded_chunk`
+        // above, of a Zarr array of this encoding (dtype, chunk shape,
+        // codecs, fill value): the bytes are a chunk as this array's codecs
+        // encode it, and Zarr stores edge chunks whole, so any chunk of one
+        // is a valid chunk of the other.
         unsafe {
             self.array
-                .store_encoded_chunk(chunk, zarrs::storage::Bytes::from(encoded))
+                .store_encoded_chunk(chunk, zarrs::storage::Bytes::from(encoded.into_bytes()))
         }
-        .map_err(|e| self.chunk_error(chunk, e))
+        .map_err(|e| self.chunk_error(chunk, e))?;
+        Ok(true)
     }
 }
