@@ -197,22 +197,19 @@ impl ChunkStore for Spy {
     }
 }
 
-/// Level 0 is copied chunk for chunk, as stored, from a Zarr source with
-/// the pyramid's chunks and codec (nothing encoded again), and written
-/// anew when the chunks differ; the levels are the same either way.
-#[test]
-fn level_zero_is_copied_as_stored_when_the_source_is_encoded_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let plain = volume(dir.path());
+/// The test volume stored again with the pyramid's default codec (blosc
+/// zstd, bitshuffle) under `dir`, behind a spy counting its encoded
+/// reads, and the array over it.
+fn encoded_alike_source(dir: &Path) -> (Arc<Spy>, DynArray) {
+    let plain = volume(dir);
     let plain = ZarrStore::open(&plain, "/").unwrap();
-    // The pyramid's default codec.
     let zstd = ZarrCodec::Blosc {
         cname: "zstd".into(),
         clevel: 3,
         shuffle: "bitshuffle".into(),
     };
     let spec = ZarrArraySpec::new(plain.meta().clone(), ZarrFormat::V3, zstd);
-    let path = dir.path().join("zstd.zarr");
+    let path = dir.join("zstd.zarr");
     let source = ZarrStore::create(&path, "/", &spec).unwrap();
     DynArray::from_store(Arc::new(plain))
         .unwrap()
@@ -223,6 +220,16 @@ fn level_zero_is_copied_as_stored_when_the_source_is_encoded_alike() {
         encoded_reads: AtomicUsize::new(0),
     });
     let image = DynArray::from_store(spy.clone()).unwrap();
+    (spy, image)
+}
+
+/// Level 0 is copied chunk for chunk, as stored, from a Zarr source with
+/// the pyramid's chunks and codec (nothing encoded again), and written
+/// anew when the chunks differ; the levels are the same either way.
+#[test]
+fn level_zero_is_copied_as_stored_when_the_source_is_encoded_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spy, image) = encoded_alike_source(dir.path());
     let quiet = PyramidOptions::new()
         .levels(3)
         .compute(ComputeOptions::new().progress(false));
@@ -248,8 +255,8 @@ fn level_zero_is_copied_as_stored_when_the_source_is_encoded_alike() {
         levels.push([read("0"), read("1"), read("2")]);
     }
     assert_eq!(levels[0], levels[1]);
-    let whole = Region::from_shape(&source.meta().shape());
-    assert_eq!(levels[0][0], source.read_region::<u16>(&whole).unwrap());
+    let whole = Region::from_shape(&spy.inner.meta().shape());
+    assert_eq!(levels[0][0], spy.inner.read_region::<u16>(&whole).unwrap());
 }
 
 #[test]
@@ -316,25 +323,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
 #[test]
 fn copying_level_zero_counts_the_encoded_chunk_in_max_mem() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = volume(dir.path());
-    let plain = ZarrStore::open(&plain, "/").unwrap();
-    let zstd = ZarrCodec::Blosc {
-        cname: "zstd".into(),
-        clevel: 3,
-        shuffle: "bitshuffle".into(),
-    };
-    let spec = ZarrArraySpec::new(plain.meta().clone(), ZarrFormat::V3, zstd);
-    let path = dir.path().join("zstd.zarr");
-    let source = ZarrStore::create(&path, "/", &spec).unwrap();
-    DynArray::from_store(Arc::new(plain))
-        .unwrap()
-        .store(&source)
-        .unwrap();
-    let spy = Arc::new(Spy {
-        inner: ZarrStore::open(&path, "/").unwrap(),
-        encoded_reads: AtomicUsize::new(0),
-    });
-    let image = DynArray::from_store(spy.clone()).unwrap();
+    let (spy, image) = encoded_alike_source(dir.path());
     // A block is 8 * 16 * 16 * 2 = 4096 bytes; a task reading one holds
     // 3 * 4096 (the chunk decoded and read, the block), and copying it as
     // stored up to `encoded_bound(4096)` = 5152 more: 17440.
