@@ -33,3 +33,20 @@ pub fn dataset_json(r: &Dataset) -> Value {
         .collect();
     json!({"attrs": r.attrs(), "vars": vars, "coords": coords_json(r.coords())})
 }
+
+/// The same JSON of xarray's results, in Python: `array(r)` and
+/// `dataset(r)`, prepended to the attribute tests' scripts
+/// ([`with_json`]).
+const PYTHON_JSON: &str = r#"
+def array(r):
+    return {"name": r.name, "attrs": dict(r.attrs),
+            "coords": {k: dict(c.attrs) for k, c in r.coords.items()}}
+def dataset(r):
+    return {"attrs": dict(r.attrs), "vars": {k: dict(v.attrs) for k, v in r.data_vars.items()},
+            "coords": {k: dict(c.attrs) for k, c in r.coords.items()}}
+"#;
+
+/// `script` with `array(r)` and `dataset(r)` defined first.
+pub fn with_json(script: &str) -> String {
+    format!("{PYTHON_JSON}{script}")
+}
