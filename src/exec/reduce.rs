@@ -19,7 +19,7 @@ use crate::exec::progress::{stage_bytes, StageBar};
 use crate::exec::Reservation;
 use crate::graph::{Node, NodeKind};
 use crate::plan::shared_reads::leaf_span;
-use crate::plan::StageKind;
+use crate::plan::{Stage, StageKind};
 use crate::runtime::block::{shape_of, Block};
 use crate::runtime::eval::EvalContext;
 use crate::runtime::eval_lanes::partial_lanes;
@@ -32,7 +32,7 @@ type Held<'b> = Result<(Reservation<'b>, Reservation<'b>)>;
 
 impl<'a> StageRun<'a> {
     pub(super) fn run_reduce(&self, sink: &Sink<'_>, progress: &StageBar) -> Result<()> {
-        let tree = Tree::new(&self.stage.node);
+        let tree = Tree::new(self.stage);
         self.leaves()
             .take_while(|_| !self.failed.load(Ordering::Relaxed))
             .map(|leaf| (self.admit(), leaf))
@@ -42,12 +42,7 @@ impl<'a> StageRun<'a> {
 
     /// The stage's tasks, output block by output block.
     fn leaves(&self) -> impl Iterator<Item = Leaf> + 'a {
-        let leaves = match self.stage.kind {
-            StageKind::Reduce {
-                leaves_per_block, ..
-            } => leaves_per_block,
-            _ => 0,
-        };
+        let leaves = leaves_per_block(self.stage);
         (0..self.stage.node.grid().num_blocks()).flat_map(move |o| (0..leaves).map(move |l| (o, l)))
     }
 
@@ -119,6 +114,16 @@ impl<'a> StageRun<'a> {
     }
 }
 
+/// A reduction stage's leaves (tasks) per output block, as planned.
+fn leaves_per_block(stage: &Stage) -> u64 {
+    match stage.kind {
+        StageKind::Reduce {
+            leaves_per_block, ..
+        } => leaves_per_block,
+        _ => 0,
+    }
+}
+
 /// Runs the reduction stages of a joint group as one stream of tasks:
 /// each stage's tasks in its own order, merged by the last input block
 /// each reads, so the readers of a shared chunk run close together and
@@ -134,7 +139,7 @@ pub(super) fn run_joint(runs: &[StageRun<'_>], sinks: &[Box<Sink<'_>>]) -> Resul
     let bytes = runs.iter().map(|r| stage_bytes(r.stage)).sum();
     let show = runs.iter().any(|r| r.show) && tasks > 1;
     let progress = StageBar::new(&names.join(" + "), bytes, show);
-    let trees: Vec<Tree<'_, '_>> = runs.iter().map(|r| Tree::new(&r.stage.node)).collect();
+    let trees: Vec<Tree<'_, '_>> = runs.iter().map(|r| Tree::new(r.stage)).collect();
     let mut by_span: Vec<usize> = (0..runs.len()).collect();
     by_span.sort_by_key(|&k| leaf_span(runs[k].stage));
     let mut streams: Vec<Peekable<_>> = runs
@@ -186,23 +191,12 @@ type Located = (Vec<u64>, Error);
 type Slot = (u64, u32, u64);
 
 impl<'a, 'b> Tree<'a, 'b> {
-    fn new(node: &'a Arc<Node>) -> Self {
-        let leaves = match node.kind() {
-            NodeKind::Reduce {
-                input,
-                axes,
-                split_every,
-                ..
-            } => axes
-                .iter()
-                .map(|&a| input.grid().axis(a).num_chunks())
-                .product::<u64>()
-                .div_ceil((*split_every).max(2)),
-            _ => 0,
-        };
+    /// The tree of a reduction stage: its leaves per output block are
+    /// the plan's.
+    fn new(stage: &'a Stage) -> Self {
         Self {
-            node,
-            leaves,
+            node: &stage.node,
+            leaves: leaves_per_block(stage),
             slots: Mutex::new(HashMap::new()),
         }
     }
