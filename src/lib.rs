@@ -89,5 +89,5 @@ pub use ops::{blockwise, concatenate, map_blocks, stack, where_, BlockSpec, Inde
 pub use ops::{Axes, MeanElement, ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use ops::{CoarsenElement, Downsample};
 pub use ops::{FilterElement, FilterFloat, FilterOptions, Operand, PadMode, RegionProps};
-pub use plan::{Plan, Residence, Stage, StageKind};
+pub use plan::{Plan, Residence, ShardStage, Stage, StageKind};
 pub use pyramid::{write_pyramid, PyramidMethod, PyramidOptions};

@@ -13,7 +13,7 @@ use ndchunk_io::{ArrayMeta, ChunkStore, Element, IoError};
 use super::{allocate_whole, in_memory_shape, Array, DynArray};
 use crate::error::{Error, Result};
 use crate::exec::journal::Journal;
-use crate::exec::run::{run, ComputeOptions, ComputeReport};
+use crate::exec::run::{check_shard, run, ComputeOptions, ComputeReport};
 use crate::graph::Node;
 use crate::plan::Plan;
 use crate::runtime::block::{slice_of, take, Block};
@@ -195,6 +195,7 @@ fn store_nodes(
 ) -> Result<ComputeReport> {
     let metas: Vec<&ArrayMeta> = stores.iter().map(|s| s.meta()).collect();
     let plan = plan_stores(nodes, &metas, options, observer_bytes)?;
+    check_shard(&plan, options)?;
     // The journal belongs to this plan into these stores: another plan
     // (other operations, budget, threads) or store is another run.
     let journal = match &options.journal_dir {
@@ -209,7 +210,7 @@ fn store_nodes(
                     meta.dtype.name(),
                 ));
             }
-            Some(Journal::open(dir, &identity)?)
+            Some(Journal::open(dir, &identity, options.shard.as_ref())?)
         }
         None => None,
     };
@@ -220,7 +221,8 @@ fn store_nodes(
         nodes[k].block_type().write_chunk(stores[k], index, values)
     };
     let report = run(&plan, &outputs, options, journal.as_ref())?;
-    if let Some(journal) = journal {
+    // A shard's journal stays for the plan's other shards and stages.
+    if let Some(journal) = journal.filter(|_| options.shard.is_none()) {
         journal.finish()?;
     }
     Ok(report)

@@ -17,10 +17,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+use crate::plan::shards::{shard_suffix, Shard};
 use ndchunk_io::owned_paths::OwnedPaths;
 
 const LOCK_FILE: &str = "lock";
 const IDENTITY_FILE: &str = "plan.txt";
+
+fn other_run(dir: &Path) -> Error {
+    journal_error(
+        dir,
+        "holds the journal of an interrupted run of another computation \
+         (other operations, budget, threads or output): run that one again to \
+         resume it, or delete this journal to start over",
+    )
+}
 
 fn journal_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Job {
@@ -35,7 +45,8 @@ pub(crate) struct Journal {
     dir: PathBuf,
     owned: OwnedPaths,
     logs: Mutex<HashMap<String, File>>,
-    _lock: File,
+    /// The journal's lock (and a shard's own), held while the run lasts.
+    _locks: Vec<File>,
 }
 
 impl Journal {
@@ -43,34 +54,73 @@ impl Journal {
     /// described by `identity`. Another run holding it is an error; a
     /// journal of another run (another plan, budget or sink) is an error;
     /// none starts a new one.
-    pub(crate) fn open(dir: &Path, identity: &str) -> Result<Journal> {
+    ///
+    /// A shard's run (`shard`) shares the journal with the other shards of
+    /// its plan: it holds the journal's lock shared (so a whole run cannot
+    /// start beside it) and its own shard's lock alone.
+    pub(crate) fn open(dir: &Path, identity: &str, shard: Option<&Shard>) -> Result<Journal> {
         std::fs::create_dir_all(dir)
             .map_err(|e| journal_error(dir, format!("cannot create the journal: {e}")))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| journal_error(&lock_path, e.to_string()))?;
-        lock.try_lock().map_err(|_| {
+        let open_lock = |name: &str| {
+            let path = dir.join(name);
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| journal_error(&path, e.to_string()))
+        };
+        let busy = |_| {
             journal_error(
                 dir,
                 "another run is using this journal; wait for it or stop it first",
             )
-        })?;
+        };
+        let lock = open_lock(LOCK_FILE)?;
+        let mut locks = Vec::new();
+        match shard {
+            None => lock.try_lock().map_err(busy)?,
+            Some(shard) => {
+                lock.try_lock_shared().map_err(busy)?;
+                let own = open_lock(&shard.log(LOCK_FILE))?;
+                own.try_lock().map_err(|_| {
+                    journal_error(
+                        dir,
+                        format!(
+                            "shard {} of {} of stage {} is already running",
+                            shard.index, shard.count, shard.stage
+                        ),
+                    )
+                })?;
+                locks.push(own);
+            }
+        }
+        locks.push(lock);
         let mut owned = OwnedPaths::protecting(&[]);
         owned.claim(dir, "the journal")?;
         let identity_path = dir.join(IDENTITY_FILE);
         match std::fs::read_to_string(&identity_path) {
             Ok(stored) if stored == identity => {}
-            Ok(_) => {
-                return Err(journal_error(
-                    dir,
-                    "holds the journal of an interrupted run of another computation \
-                     (other operations, budget, threads or output): run that one again to \
-                     resume it, or delete this journal to start over",
-                ))
+            Ok(_) => return Err(other_run(dir)),
+            // Shards start side by side: the first to write the identity
+            // wins (a link never replaces), the others check theirs
+            // against it. Nothing is cleared: what is here is theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && shard.is_some() => {
+                let tmp = dir.join(format!("plan.txt.{}.tmp", std::process::id()));
+                std::fs::write(&tmp, identity).map_err(|e| journal_error(&tmp, e.to_string()))?;
+                let linked = std::fs::hard_link(&tmp, &identity_path);
+                owned.remove(&tmp)?;
+                match linked {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let stored = std::fs::read_to_string(&identity_path)
+                            .map_err(|e| journal_error(&identity_path, e.to_string()))?;
+                        if stored != identity {
+                            return Err(other_run(dir));
+                        }
+                    }
+                    Err(e) => return Err(journal_error(&identity_path, e.to_string())),
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Nothing runs before the identity is written: whatever is
@@ -93,7 +143,7 @@ impl Journal {
             dir: dir.to_path_buf(),
             owned,
             logs: Mutex::new(HashMap::new()),
-            _lock: lock,
+            _locks: locks,
         })
     }
 
@@ -138,9 +188,32 @@ impl Journal {
         Ok(())
     }
 
-    /// Whether every task of `log` is done.
+    /// Whether every task of `log` is done: by one run, or by every shard
+    /// of some number of shards.
     pub(crate) fn is_complete(&self, log: &str) -> bool {
-        self.complete_path(log).is_file()
+        if self.complete_path(log).is_file() {
+            return true;
+        }
+        // Shard logs are `{log}-shard-{i}-of-{n}`: complete when, for the
+        // `n` of any one of them, all `n` are.
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return false;
+        };
+        let prefix = format!("{log}-shard-0-of-");
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let count = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(&prefix))
+                .and_then(|n| n.strip_suffix(".complete"))
+                .and_then(|n| n.parse::<u64>().ok());
+            count.is_some_and(|n| {
+                (0..n).all(|i| {
+                    self.complete_path(&format!("{log}{}", shard_suffix(i, n)))
+                        .is_file()
+                })
+            })
+        })
     }
 
     /// Marks `log` complete.

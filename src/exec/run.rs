@@ -19,6 +19,7 @@ use crate::exec::progress::{stage_bytes, RunProgress, StageBar};
 use crate::exec::reduce::run_joint;
 use crate::exec::{MemoryBudget, ProgressCallback, Reservation};
 use crate::graph::{Node, NodeKind};
+use crate::plan::shards::Shard;
 use crate::plan::shared_reads::group_of;
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
 use crate::runtime::block::Block;
@@ -44,6 +45,7 @@ pub struct ComputeOptions {
     pub(crate) on_progress: Option<ProgressCallback>,
     pub(crate) temp_dir: Option<std::path::PathBuf>,
     pub(crate) journal_dir: Option<std::path::PathBuf>,
+    pub(crate) shard: Option<Shard>,
 }
 
 impl Default for ComputeOptions {
@@ -55,6 +57,7 @@ impl Default for ComputeOptions {
             on_progress: None,
             temp_dir: None,
             journal_dir: None,
+            shard: None,
         }
     }
 }
@@ -108,6 +111,26 @@ impl ComputeOptions {
     /// when the run completes. Without one, a failed run starts over.
     pub fn journal_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.journal_dir = Some(dir.into());
+        self
+    }
+
+    /// For [`Array::store_with`](crate::Array::store_with): runs only
+    /// shard `index` of `count` of stage `stage` (from 1) of the plan's
+    /// [`shard_stages`](crate::Plan::shard_stages), the stage's tasks `t`
+    /// with `t % count == index`, so that separate processes (a job array
+    /// on a cluster) share the work. Every shard is given the same
+    /// [`journal_dir`](Self::journal_dir), where shards record their
+    /// finished tasks (a shard run again does only what is left) and a
+    /// rechunk keeps its intermediates between stages; a stage refuses to
+    /// start until every shard of the stage before it has finished. The
+    /// journal is left in place for the next stage: delete it once the
+    /// last stage's shards have all finished.
+    pub fn shard(mut self, stage: usize, index: u64, count: u64) -> Self {
+        self.shard = Some(Shard {
+            stage,
+            index,
+            count,
+        });
         self
     }
 }
@@ -169,6 +192,21 @@ impl ComputeOptions {
     }
 }
 
+/// Refuses a shard (see [`ComputeOptions::shard`]) that `plan` does not
+/// have, or that has no journal; before anything is written.
+pub(crate) fn check_shard(plan: &Plan, options: &ComputeOptions) -> Result<()> {
+    let Some(shard) = &options.shard else {
+        return Ok(());
+    };
+    if options.journal_dir.is_none() {
+        return Err(Error::Invalid {
+            operation: "shard".into(),
+            message: "a shard needs a journal_dir, the same for every shard of the plan".into(),
+        });
+    }
+    shard.check(plan.shard_stages()?.len())
+}
+
 /// Runs `plan` within its budget, handing its outputs' blocks to
 /// `outputs`; with a `journal`, the tasks of the stages that make outputs
 /// are journaled and those an interrupted run finished are skipped.
@@ -181,6 +219,15 @@ pub(crate) fn run(
     let started = Instant::now();
     let max_mem = plan.budget().max_mem;
     plan.check()?;
+    check_shard(plan, options)?;
+    if options.shard.is_some() && journal.is_none() {
+        return Err(Error::Invalid {
+            operation: "shard".into(),
+            message: "only store_with runs a shard (a compute's result would miss \
+                      the other shards' blocks)"
+                .into(),
+        });
+    }
     let budget = MemoryBudget::new(max_mem);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.unwrap_or(0))
@@ -273,6 +320,7 @@ pub(crate) fn run(
                         show: options.progress,
                         temp_dir: &temp_dir,
                         journal: journal.filter(|_| stage.residence == Residence::Sink),
+                        shard: options.shard,
                     }
                 })
                 .collect();
@@ -360,6 +408,8 @@ pub(super) struct StageRun<'a> {
     pub(super) outputs: &'a Outputs<'a>,
     /// The journal of a stage that makes outputs, when resumable.
     pub(super) journal: Option<&'a Journal>,
+    /// The share of the plan this run does (`None`: all of it).
+    pub(super) shard: Option<Shard>,
     /// Blocks of cached nodes kept for the tasks that read them, and
     /// chunks of the sources its joint group shares.
     pub(super) cache: &'a BlockCache,
@@ -444,13 +494,16 @@ impl StageRun<'_> {
         let grid = node.grid();
         let name = node.name();
         let log = format!("stage-{}-blocks", self.index);
+        let log = self.shard.map_or(log.clone(), |shard| shard.log(&log));
         let done = self.journaled(&log)?;
         // Several outputs on this grid: each task makes all of them, from
         // one evaluation context, so what they share is read once.
         let several = (self.stage.outputs.len() > 1).then_some(&self.stage.outputs);
-        grid.all_blocks()
+        let ran: Result<()> = grid
+            .all_blocks()
             .iter()
             .enumerate()
+            .filter(|(i, _)| self.shard.is_none_or(|shard| shard.takes(*i as u64)))
             .filter(|(i, b)| {
                 !self.skip(&done, *i as u64, || {
                     grid.block_region(b).map_or(0, |r| r.num_elements()) * node.itemsize()
@@ -487,7 +540,14 @@ impl StageRun<'_> {
                 progress.task_done(bytes);
                 self.observer.task_done(self.index, name, bytes);
                 Ok(())
-            })
+            });
+        ran?;
+        // A shard's part of the stage is done: the next stage may start
+        // once every shard's is.
+        match (self.shard, self.journal) {
+            (Some(_), Some(journal)) => journal.complete(&log),
+            _ => Ok(()),
+        }
     }
 
     /// The planner's passes, one after the other: a task evaluates its
@@ -524,12 +584,36 @@ impl StageRun<'_> {
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
             // Errors name the pass; their block is one of the pass's blocks.
             let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
-            let log = format!("stage-{}-pass-{k}", self.index);
-            if self.journal.is_some_and(|j| j.is_complete(&log)) {
-                self.resumed(
-                    pass.tasks(),
-                    node.grid().num_bytes(node.itemsize()).unwrap_or(0),
-                );
+            let pass_log = format!("stage-{}-pass-{k}", self.index);
+            let complete = self.journal.is_some_and(|j| j.is_complete(&pass_log));
+            // A shard runs its stage's pass alone, once every shard of the
+            // pass before it has finished.
+            if let Some(shard) = self.shard {
+                if k + 1 > shard.stage {
+                    break;
+                }
+                if k + 1 < shard.stage && !complete {
+                    return Err(Error::Invalid {
+                        operation: "shard".into(),
+                        message: format!(
+                            "stage {} cannot start: stage {} is not finished (run all of its \
+                             shards first)",
+                            shard.stage,
+                            k + 1
+                        ),
+                    });
+                }
+            }
+            let log = match self.shard {
+                Some(shard) if shard.stage == k + 1 => shard.log(&pass_log),
+                _ => pass_log,
+            };
+            if complete || self.journal.is_some_and(|j| j.is_complete(&log)) {
+                let tasks = match self.shard {
+                    Some(shard) if shard.stage == k + 1 => shard.share(pass.tasks()),
+                    _ => pass.tasks(),
+                };
+                self.resumed(tasks, node.grid().num_bytes(node.itemsize()).unwrap_or(0));
                 previous = (k < last).then(|| intermediate(k)).transpose()?;
                 continue;
             }
@@ -547,6 +631,7 @@ impl StageRun<'_> {
                 .all_blocks()
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| self.shard.is_none_or(|shard| shard.takes(*i as u64)))
                 .filter(|(i, b)| {
                     !self.skip(&done, *i as u64, || {
                         pass.blocks.block_region(b).map_or(0, |r| r.num_elements())
@@ -597,8 +682,9 @@ impl StageRun<'_> {
                 })?;
             if let Some(journal) = self.journal {
                 journal.complete(&log)?;
-                // The intermediate this pass read is no longer needed.
-                if k > 0 {
+                // The intermediate this pass read is no longer needed
+                // (when no other shard may still be reading it).
+                if k > 0 && self.shard.is_none() {
                     drop(previous.take());
                     journal.remove_scratch(&(k - 1).to_string())?;
                 }

@@ -14,6 +14,7 @@ pub(crate) mod fused_task;
 mod push_slices;
 mod rechunk_stage;
 mod results;
+pub(crate) mod shards;
 pub(crate) mod shared_reads;
 
 use std::collections::HashSet;
@@ -26,6 +27,7 @@ use crate::graph::{Node, NodeKind};
 
 pub(crate) use fused_task::{fused_ops, peak_bytes};
 pub use results::Residence;
+pub use shards::ShardStage;
 
 /// How a stage's tasks are made.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,138 @@
+//! A plan's steps as shards: the parts of a run that separate processes
+//! (on one machine, or as the tasks of a Slurm or HyperQueue job array)
+//! can share. A step's tasks are dealt out by index (task `t` to shard
+//! `t mod count`), so any process can tell its share from the plan alone;
+//! the steps run one after the other.
+//!
+//! Only a plan whose results between steps live on disk can be split
+//! across processes: today, a plan of one stage writing the caller's
+//! stores: a rechunk (each pass a step; its intermediates live in the
+//! run's journal directory) or one blocks stage (one step). A plan that
+//! keeps a result in memory for a later stage (a reduction read by
+//! another operation) runs in one process.
+
+use serde::Serialize;
+
+use super::{Plan, Residence, StageKind};
+use crate::error::{Error, Result};
+
+/// One step of a plan, as shards run it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ShardStage {
+    /// What the step does, e.g. `pass 1/2 of rechunk`.
+    pub description: String,
+    /// Its tasks; task `t` belongs to shard `t mod count`.
+    pub tasks: u64,
+    /// Projected peak bytes of one task.
+    pub task_bytes: u64,
+}
+
+impl Plan {
+    /// The plan's steps as shards run them (see
+    /// [`ComputeOptions::shard`](crate::ComputeOptions::shard)), or, for a
+    /// plan that keeps results in memory between its stages, an error
+    /// saying so.
+    pub fn shard_stages(&self) -> Result<Vec<ShardStage>> {
+        let [stage] = self.stages() else {
+            return Err(not_shardable(format!(
+                "the plan has {} stages whose results pass through memory; \
+                 only a plan of one stage writing its stores (a rechunk, or blockwise \
+                 operations) runs as shards",
+                self.stages().len()
+            )));
+        };
+        if stage.residence != Residence::Sink {
+            return Err(not_shardable(format!(
+                "stage `{}` keeps its result in memory",
+                stage.operation()
+            )));
+        }
+        let name = stage.operation();
+        match &stage.kind {
+            StageKind::Blocks => Ok(vec![ShardStage {
+                description: format!("blocks of {name}"),
+                tasks: stage.tasks,
+                task_bytes: stage.task_bytes,
+            }]),
+            StageKind::Rechunk { plan, pass_bytes } => Ok(plan
+                .passes
+                .iter()
+                .zip(pass_bytes)
+                .enumerate()
+                .map(|(k, (pass, &task_bytes))| ShardStage {
+                    description: format!("pass {}/{} of {name}", k + 1, plan.passes.len()),
+                    tasks: pass.tasks(),
+                    task_bytes,
+                })
+                .collect()),
+            StageKind::Reduce { .. } => Err(not_shardable(format!(
+                "stage `{name}` is a reduction, whose partial results pass through memory"
+            ))),
+        }
+    }
+}
+
+fn not_shardable(message: String) -> Error {
+    Error::Invalid {
+        operation: "shard".into(),
+        message: format!("this plan cannot run as shards: {message}"),
+    }
+}
+
+/// Which share of which step a run does: tasks `t` of step `stage`
+/// (1-based) with `t % count == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub(crate) stage: usize,
+    pub(crate) index: u64,
+    pub(crate) count: u64,
+}
+
+impl Shard {
+    /// Refuses a shard outside the plan's `steps`.
+    pub(crate) fn check(&self, steps: usize) -> Result<()> {
+        let invalid = |message: String| Error::Invalid {
+            operation: "shard".into(),
+            message,
+        };
+        if self.count == 0 {
+            return Err(invalid("the number of shards must be at least 1".into()));
+        }
+        if self.index >= self.count {
+            return Err(invalid(format!(
+                "shard index {} is out of range: shards of {} are numbered 0 to {}",
+                self.index,
+                self.count,
+                self.count - 1
+            )));
+        }
+        if self.stage == 0 || self.stage > steps {
+            return Err(invalid(format!(
+                "stage {} does not exist: the plan has stages 1 to {steps}",
+                self.stage
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether task `task` of the step is this shard's.
+    pub(crate) fn takes(&self, task: u64) -> bool {
+        task % self.count == self.index
+    }
+
+    /// How many of a step's `tasks` are this shard's.
+    pub(crate) fn share(&self, tasks: u64) -> u64 {
+        tasks / self.count + u64::from(self.index < tasks % self.count)
+    }
+
+    /// The journal log of this shard's part of the step whose log is `log`.
+    pub(crate) fn log(&self, log: &str) -> String {
+        format!("{log}{}", shard_suffix(self.index, self.count))
+    }
+}
+
+/// What a shard's log adds to its step's.
+pub(crate) fn shard_suffix(index: u64, count: u64) -> String {
+    format!("-shard-{index}-of-{count}")
+}

@@ -1,0 +1,246 @@
+//! A plan run as shards in separate processes (`ComputeOptions::shard`):
+//! this test binary runs itself as the shard processes, kills one with
+//! `kill -9` and runs it again, and the store's chunks are byte for byte
+//! those of a run in one process. A stage waits for every shard of the
+//! stage before it; bad shards and unshardable plans are refused.
+
+#[path = "support/cli.rs"]
+mod cli;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use cli::make_source;
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Scalar, ZarrStore};
+use ndchunk::{Array, ComputeOptions, Error};
+
+const DIR: &str = "NDCHUNK_SHARD_TEST_DIR";
+const SHARD: &str = "NDCHUNK_SHARD_TEST_SHARD";
+
+/// `src * 2 + 1` of a (200, 64, 64) float64 array in time-step chunks,
+/// stored as (200, 8, 8) chunks within 4 MiB on one thread: a rechunk
+/// through an intermediate, so a plan of two stages.
+fn job(dir: &Path, dst: &str, create: bool) -> (Array<f64>, ZarrStore, ComputeOptions) {
+    let src = dir.join("src-float64-V3.zarr");
+    if !src.exists() {
+        make_source(
+            dir,
+            DType::Float64,
+            &[200, 64, 64],
+            &[1, 64, 64],
+            ZarrFormat::V3,
+            "gzip:9",
+        );
+    }
+    let source: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open_dir(&src).unwrap());
+    let array = Array::<f64>::from_store(source).unwrap() * 2.0 + 1.0;
+    let dst = dir.join(dst);
+    let grid = ChunkGrid::regular(&[200, 64, 64], &[200, 8, 8]).unwrap();
+    let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
+    let target = if create {
+        ZarrStore::create(&dst, "/", &spec).unwrap()
+    } else {
+        ZarrStore::open_dir(&dst).unwrap()
+    };
+    let options = ComputeOptions::default()
+        .max_mem(4 << 20)
+        .threads(1)
+        .progress(false);
+    (array, target, options)
+}
+
+fn journal(dir: &Path) -> PathBuf {
+    dir.join("journal")
+}
+
+/// The child: shard `stage/index/count` (from the environment) of the job.
+#[test]
+#[ignore = "run as a child process by shards_in_processes_give_the_bytes_of_one_run"]
+fn child_runs_a_shard() {
+    let (Some(dir), Some(shard)) = (std::env::var_os(DIR), std::env::var(SHARD).ok()) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let [stage, index, count]: [u64; 3] = shard
+        .split('/')
+        .map(|n| n.parse().unwrap())
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    let (array, target, options) = job(dir, "sharded.zarr", false);
+    let options = options
+        .journal_dir(journal(dir))
+        .shard(stage as usize, index, count);
+    array.store_with(&target, &options).unwrap();
+}
+
+fn spawn_shard(dir: &Path, stage: usize, index: u64, count: u64) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["child_runs_a_shard", "--exact", "--ignored", "--nocapture"])
+        .env(DIR, dir)
+        .env(SHARD, format!("{stage}/{index}/{count}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Every chunk file of a store, by path, with its bytes.
+fn chunk_files(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut todo = vec![store.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((path.strip_prefix(store).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn shards_in_processes_give_the_bytes_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (array, whole_target, options) = job(dir.path(), "whole.zarr", true);
+    array.store_with(&whole_target, &options).unwrap();
+    let (array, _target, _) = job(dir.path(), "sharded.zarr", true);
+    let stages = array
+        .store_plan(whole_target.meta(), &options)
+        .unwrap()
+        .shard_stages()
+        .unwrap();
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    let count = 3;
+    for (s, stage) in stages.iter().enumerate() {
+        let stage_number = s + 1;
+        assert!(stage.tasks >= 2 * count, "{stage:?}");
+        let mut children: Vec<Child> = (0..count)
+            .map(|i| spawn_shard(dir.path(), stage_number, i, count))
+            .collect();
+        // Shard 0 of the first stage is killed once it has done a task,
+        // then run again: it does only what is left.
+        if stage_number == 1 {
+            let log = journal(dir.path()).join("stage-0-pass-0-shard-0-of-3.done");
+            let started = std::time::Instant::now();
+            while std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .count()
+                < 1
+            {
+                assert!(started.elapsed().as_secs() < 120, "no progress");
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            assert!(
+                children[0].try_wait().unwrap().is_none(),
+                "shard 0 finished before it could be killed; make the job bigger"
+            );
+            children[0].kill().unwrap();
+            children[0].wait().unwrap();
+            children[0] = spawn_shard(dir.path(), stage_number, 0, count);
+        }
+        for mut child in children {
+            assert!(
+                child.wait().unwrap().success(),
+                "a shard of stage {stage_number} failed"
+            );
+        }
+    }
+    assert_eq!(
+        chunk_files(&dir.path().join("sharded.zarr")),
+        chunk_files(&dir.path().join("whole.zarr")),
+        "the sharded run's chunks differ from one run's"
+    );
+    // A shard run again after its stage finished does nothing.
+    let (array, target, options) = job(dir.path(), "sharded.zarr", false);
+    let report = array
+        .store_with(
+            &target,
+            &options.journal_dir(journal(dir.path())).shard(2, 1, 3),
+        )
+        .unwrap();
+    assert_eq!(report.tasks_run, 0, "{report:?}");
+    assert!(report.tasks_resumed > 0, "{report:?}");
+}
+
+fn shard_error(dir: &Path, options: ComputeOptions) -> String {
+    let (array, target, _) = job(dir, "sharded.zarr", false);
+    match array.store_with(&target, &options) {
+        Err(e @ Error::Invalid { .. }) => e.to_string(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_stage_waits_for_every_shard_of_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let (array, target, options) = job(dir.path(), "sharded.zarr", true);
+    let options = options.journal_dir(journal(dir.path()));
+    array
+        .store_with(&target, &options.clone().shard(1, 0, 2))
+        .unwrap();
+    let e = shard_error(dir.path(), options.clone().shard(2, 0, 2));
+    assert!(e.contains("stage 1 is not finished"), "{e}");
+    array
+        .store_with(&target, &options.clone().shard(1, 1, 2))
+        .unwrap();
+    // Stage 2 in another number of shards than stage 1 had.
+    for i in 0..3 {
+        array
+            .store_with(&target, &options.clone().shard(2, i, 3))
+            .unwrap();
+    }
+    let written = Array::<f64>::from_store(Arc::new(target)).unwrap();
+    assert_eq!(
+        written.compute().unwrap(),
+        array.compute().unwrap(),
+        "the sharded store holds the expression's values"
+    );
+}
+
+#[test]
+fn bad_shards_and_unshardable_plans_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, options) = job(dir.path(), "sharded.zarr", true);
+    let with_journal = options.journal_dir(journal(dir.path()));
+    for (options, expected) in [
+        (
+            with_journal.clone().shard(1, 3, 3),
+            "shard index 3 is out of range",
+        ),
+        (with_journal.clone().shard(1, 0, 0), "at least 1"),
+        (
+            with_journal.clone().shard(0, 0, 1),
+            "stage 0 does not exist",
+        ),
+        (
+            with_journal.clone().shard(3, 0, 1),
+            "stage 3 does not exist: the plan has stages 1 to 2",
+        ),
+        (
+            ComputeOptions::default().max_mem(4 << 20).shard(1, 0, 1),
+            "needs a journal_dir",
+        ),
+    ] {
+        let e = shard_error(dir.path(), options);
+        assert!(e.contains(expected), "{e} (expected: {expected})");
+    }
+    // An anomaly: the mean is kept in memory for the subtraction.
+    let (array, target, _) = job(dir.path(), "sharded.zarr", false);
+    let anomaly = &array - &array.mean([0], true);
+    let e = anomaly
+        .store_with(&target, &with_journal.shard(1, 0, 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot run as shards"), "{e}");
+}
