@@ -244,3 +244,19 @@ fn bad_shards_and_unshardable_plans_are_refused() {
         .to_string();
     assert!(e.contains("cannot run as shards"), "{e}");
 }
+
+#[test]
+fn a_whole_run_finishes_what_shards_began() {
+    let dir = tempfile::tempdir().unwrap();
+    let (array, target, options) = job(dir.path(), "sharded.zarr", true);
+    let options = options.journal_dir(journal(dir.path()));
+    let shard = array
+        .store_with(&target, &options.clone().shard(1, 0, 2))
+        .unwrap();
+    assert!(shard.tasks_run > 0, "{shard:?}");
+    let whole = array.store_with(&target, &options).unwrap();
+    assert_eq!(whole.tasks_resumed, shard.tasks_run, "{whole:?}");
+    assert!(!journal(dir.path()).exists(), "the journal is removed");
+    let written = Array::<f64>::from_store(Arc::new(target)).unwrap();
+    assert_eq!(written.compute().unwrap(), array.compute().unwrap());
+}

@@ -155,17 +155,34 @@ impl Journal {
         self.dir.join(format!("{log}.complete"))
     }
 
-    /// The tasks of `log` already done (a torn last line is ignored).
+    /// The tasks of `log` already done, by a whole run or by shards of
+    /// any number (a torn last line is ignored).
     pub(crate) fn done(&self, log: &str) -> Result<HashSet<u64>> {
-        match std::fs::read_to_string(self.log_path(log)) {
-            Ok(text) => Ok(text
-                .split_inclusive('\n')
-                .filter(|line| line.ends_with('\n'))
-                .filter_map(|line| line.trim().parse().ok())
-                .collect()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
-            Err(e) => Err(journal_error(&self.log_path(log), e.to_string())),
+        let mut files = vec![self.log_path(log)];
+        let shard_prefix = format!("{log}-shard-");
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            files.extend(entries.flatten().map(|e| e.path()).filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(&shard_prefix))
+                    .and_then(|n| n.strip_suffix(".done"))
+                    .and_then(|n| n.split_once("-of-"))
+                    .is_some_and(|(i, n)| i.parse::<u64>().is_ok() && n.parse::<u64>().is_ok())
+            }));
         }
+        let mut done = HashSet::new();
+        for path in files {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => done.extend(
+                    text.split_inclusive('\n')
+                        .filter(|line| line.ends_with('\n'))
+                        .filter_map(|line| line.trim().parse::<u64>().ok()),
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(journal_error(&path, e.to_string())),
+            }
+        }
+        Ok(done)
     }
 
     /// Records task `task` of `log` as done.

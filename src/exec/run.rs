@@ -494,8 +494,9 @@ impl StageRun<'_> {
         let grid = node.grid();
         let name = node.name();
         let log = format!("stage-{}-blocks", self.index);
-        let log = self.shard.map_or(log.clone(), |shard| shard.log(&log));
+        // Done by any run of the stage: whole, or by shards of any number.
         let done = self.journaled(&log)?;
+        let log = self.shard.map_or(log.clone(), |shard| shard.log(&log));
         // Several outputs on this grid: each task makes all of them, from
         // one evaluation context, so what they share is read once.
         let several = (self.stage.outputs.len() > 1).then_some(&self.stage.outputs);
@@ -604,16 +605,23 @@ impl StageRun<'_> {
                     });
                 }
             }
+            let done = self.journaled(&pass_log)?;
             let log = match self.shard {
                 Some(shard) if shard.stage == k + 1 => shard.log(&pass_log),
                 _ => pass_log,
             };
             if complete || self.journal.is_some_and(|j| j.is_complete(&log)) {
+                // Counted as found done: the tasks this run would have run
+                // (a shard's share of its own stage; none of the stages
+                // before it).
                 let tasks = match self.shard {
                     Some(shard) if shard.stage == k + 1 => shard.share(pass.tasks()),
-                    _ => pass.tasks(),
+                    Some(_) => 0,
+                    None => pass.tasks(),
                 };
-                self.resumed(tasks, node.grid().num_bytes(node.itemsize()).unwrap_or(0));
+                if tasks > 0 {
+                    self.resumed(tasks, node.grid().num_bytes(node.itemsize()).unwrap_or(0));
+                }
                 previous = (k < last).then(|| intermediate(k)).transpose()?;
                 continue;
             }
@@ -626,7 +634,6 @@ impl StageRun<'_> {
                 Some(intermediate) => intermediate.put(index, region, values),
                 None => sink(index, region, values),
             };
-            let done = self.journaled(&log)?;
             pass.blocks
                 .all_blocks()
                 .iter()

@@ -6,6 +6,7 @@ mod job;
 mod plan;
 mod pyramid;
 mod rechunk;
+mod run;
 mod sample;
 
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ enum Command {
     /// Zarr) within a memory budget: planned (direct or through
     /// intermediates), parallel, resumable after a kill.
     Rechunk(rechunk::RechunkArgs),
+    /// Run one shard of one stage of a plan made by `rechunk --plan-out`:
+    /// one task of a Slurm or HyperQueue job array, or one of several
+    /// processes on one machine.
+    Run(run::RunArgs),
     /// Write an image (Zarr array, or an array of an HDF5/netCDF file) and
     /// its downsampled levels as an OME-Zarr multiscale image.
     Pyramid(pyramid::PyramidArgs),
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Rechunk(args) => rechunk::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Pyramid(args) => pyramid::run(&args),
     };
     match result {

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use crate::job::{is_group, plan_group, JobStatus, Outcome, ZarrRechunk};
+use crate::job::array::Prepared;
+use crate::job::{is_group, plan_group, JobArgs, JobStatus, Outcome};
 use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;
-use ndchunk::io::zarr::ZarrFormat;
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
@@ -88,30 +88,88 @@ pub struct RechunkArgs {
     /// Print the plan and the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the job's plan to this file and begin the job in DST, running
+    /// no task: its stages then run as shards, in any number of processes
+    /// or cluster jobs, with `chunkctl run PLAN --stage S --shard I/N`.
+    #[arg(long, value_name = "PLAN")]
+    plan_out: Option<PathBuf>,
+}
+
+/// `--plan-out`: the plan file, and how to run it.
+fn save_plan(
+    prepared: &Prepared,
+    job_args: JobArgs,
+    path: &std::path::Path,
+    args: &RechunkArgs,
+) -> Result<(), Box<dyn Error>> {
+    let job_args = JobArgs {
+        src: std::path::absolute(&job_args.src)?,
+        dst: std::path::absolute(&job_args.dst)?,
+        temp: job_args.temp.map(std::path::absolute).transpose()?,
+        ..job_args
+    };
+    let plan = prepared.save_plan(&job_args, path)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(());
+    }
+    if !args.quiet {
+        println!(
+            "{}
+",
+            prepared.explain()
+        );
+    }
+    println!(
+        "plan written to {}: DST is begun, no task run yet",
+        path.display()
+    );
+    for stage in &plan.stages {
+        println!(
+            "  stage {}: {} ({} task{}; per shard process: {} CPU{}, {})",
+            stage.stage,
+            stage.does,
+            stage.tasks,
+            if stage.tasks == 1 { "" } else { "s" },
+            stage.cpus,
+            if stage.cpus == 1 { "" } else { "s" },
+            format_bytes(stage.memory_bytes)
+        );
+    }
+    println!(
+        "run each stage after the one before, in as many shards as you like:\n  \
+         chunkctl run {} --stage S --shard I/N",
+        path.display()
+    );
+    Ok(())
 }
 
 pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
-    let mut job = ZarrRechunk::new(&args.src, &args.dst, &args.chunks);
-    job.max_mem = parse_bytes(&args.max_mem)?;
-    job.chunk_bytes = parse_bytes(&args.chunk_bytes)?;
-    job.temp = args.temp.clone();
-    job.format = args.format.as_deref().map(|f| {
-        if f == "v2" {
-            ZarrFormat::V2
-        } else {
-            ZarrFormat::V3
-        }
-    });
-    job.codec = args.codec.as_deref().map(str::parse).transpose()?;
-    job.shards = args.shards.clone();
-    if let Some(threads) = args.threads {
-        job.threads = threads;
-    }
+    let job_args = JobArgs {
+        src: args.src.clone(),
+        dst: args.dst.clone(),
+        chunks: args.chunks.clone(),
+        chunk_bytes: parse_bytes(&args.chunk_bytes)?,
+        max_mem: parse_bytes(&args.max_mem)?,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        temp: args.temp.clone(),
+        format: args.format.clone(),
+        codec: args.codec.clone(),
+        shards: args.shards.clone(),
+    };
+    let mut job = job_args.to_job()?;
     job.overwrite = args.overwrite;
     job.restart = args.restart;
     job.arrays = args.arrays.clone();
     job.skip_unsupported = args.skip_unsupported;
     job.progress = !args.quiet && !args.json;
+    if args.plan_out.is_some() && is_group(&args.src) {
+        return Err(
+            "--plan-out plans one array; for a group or file, plan each array (SRC/NAME)".into(),
+        );
+    }
     if is_group(&args.src) {
         let plan = plan_group(&job)?;
         for warning in &plan.warnings {
@@ -186,6 +244,9 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
         );
     }
     let prepared = job.prepare()?;
+    if let Some(path) = &args.plan_out {
+        return save_plan(&prepared, job_args, path, args);
+    }
     if !args.dry_run && !args.quiet && !args.json {
         println!("{}\n", prepared.explain());
     }

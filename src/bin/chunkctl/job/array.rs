@@ -195,6 +195,25 @@ impl ZarrRechunk {
 }
 
 /// A planned job, ready to run.
+/// What [`Prepared::begin`] found in DST.
+enum Begun {
+    /// An earlier run of the same job finished it.
+    UpToDate,
+    /// The job's work directory, new or resumed, locked.
+    Open(WorkDir, JobStatus),
+}
+
+/// One shard of one stage of a job's plan (see `chunkctl run`).
+#[derive(Debug, Clone, Copy)]
+pub struct ShardOf {
+    /// The stage, from 1.
+    pub stage: usize,
+    /// The shard, from 0.
+    pub index: u64,
+    /// Shards of the stage.
+    pub count: u64,
+}
+
 pub struct Prepared {
     job: ZarrRechunk,
     source: Arc<dyn ChunkStore>,
@@ -255,82 +274,23 @@ impl Prepared {
     /// unchanged source only, and rerunning a finished one writes nothing.
     pub fn run(self) -> Result<Outcome> {
         let start = Instant::now();
-        let dst = &self.job.dst;
-        let work = dst.join(WORK_DIR);
         let owned = self.job.owned_paths()?;
-        let source_now = SourceState::of(&self.job.src)?;
-        let up_to_date = |plan: RechunkPlan| -> Result<Outcome> {
-            let (chunks_stored, stored_bytes) = ZarrStore::open_dir(dst)?.storage_summary()?;
-            Ok(Outcome {
-                plan,
-                report: None,
-                status: JobStatus::UpToDate,
-                seconds: start.elapsed().as_secs_f64(),
-                logical_bytes: self.source.meta().logical_bytes(),
-                chunks_stored,
-                stored_bytes,
-            })
+        let Begun::Open(work_dir, status) = self.begin(&owned)? else {
+            return self.up_to_date(start);
         };
-        // Decided before anything is written: a DST that is not ours to
-        // write into is refused untouched.
-        let finished = self.finished_here(&source_now)?;
-        if finished && !work.exists() {
-            return up_to_date(self.plan);
-        }
-        check_destination(dst, &self.job)?;
-        let interrupted = work.is_dir();
-        // From here on, DST is changed only under its lock, which stays in
-        // place while DST is cleared: a second run waits for no one.
-        std::fs::create_dir_all(&work)
-            .map_err(|e| job_error(&work, format!("cannot create: {e}")))?;
-        let lock = WorkDir::lock(&work)?;
-        if finished {
-            // Killed while cleaning up after itself: finish the cleanup.
-            owned.remove(&self.job.scratch_dir()?)?;
-            owned.remove(&work)?;
-            drop(lock);
-            return up_to_date(self.plan);
-        }
-        let discard = self.job.overwrite || self.job.restart && interrupted;
-        if discard {
-            owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
-            owned.remove(&self.job.scratch_dir()?)?;
-        }
-        let manifest = json!({"job": self.identity});
-        let opened = WorkDir::open(&work, lock, &self.identity, &manifest, source_now, &owned)?;
-        let (work_dir, status) = match opened {
-            Opened::New(work_dir) => (work_dir, JobStatus::Ran),
-            Opened::Resumed(work_dir) => (work_dir, JobStatus::Resumed),
-        };
-        let target = ZarrStore::create_unpublished(dst, "/", &self.spec)?;
-        // The executor's journal and intermediates: in DST's work
-        // directory, or under --temp; found again by a resumed run.
-        let scratch_dir = self.job.scratch_dir()?;
-        let mut options = self.job.options();
-        options = options.journal_dir(scratch_dir.clone());
-        options = options.temp_dir(scratch_dir.clone());
-        let report = self.array.store_with(&target, &options)?;
-        // Published only if SRC did not change under the run.
-        let changed = SourceState::of(&self.job.src)?.changed_since(work_dir.source());
-        if changed > 0 {
-            return Err(job_error(
-                &self.job.src,
-                format!(
-                    "SRC changed while it was read ({changed} chunk file{} changed, added or removed); \
-                     DST is left unfinished: pass --restart to start over from SRC as it is now",
-                    if changed == 1 { "" } else { "s" }
-                ),
-            ));
-        }
+        let report = self.store(None)?;
+        self.check_source(&work_dir)?;
+        let target = self.target()?;
         target.publish()?;
         crash_point("published");
         let (chunks_stored, stored_bytes) = target.storage_summary()?;
-        // The record comes before the journal goes: a kill in between
-        // leaves a state the same command recognises as finished.
         let record = json!({"job": self.identity, "source": work_dir.source().digest()});
-        write_whole(&dst.join(FINISHED_RECORD), record.to_string().as_bytes())?;
+        write_whole(
+            &self.job.dst.join(FINISHED_RECORD),
+            record.to_string().as_bytes(),
+        )?;
         crash_point("recorded");
-        owned.remove(&scratch_dir)?;
+        owned.remove(&self.job.scratch_dir()?)?;
         crash_point("scratch-removed");
         work_dir.finish(&owned)?;
         Ok(Outcome {
@@ -344,9 +304,164 @@ impl Prepared {
         })
     }
 
-    /// Whether DST is already this job's finished output, made from SRC
-    /// as it is now. DST made by this job from another state of SRC is an
-    /// error, unless `--overwrite`.
+    /// Begins the job in DST, or finds it done: a new job's work directory
+    /// made, an interrupted one's checked for resuming (same job, same
+    /// source), DST emptied first where `--overwrite` or `--restart` say.
+    /// The work directory is locked for this process while it is open.
+    fn begin(&self, owned: &OwnedPaths) -> Result<Begun> {
+        let dst = &self.job.dst;
+        let work = dst.join(WORK_DIR);
+        let finished = self.finished_here(&SourceState::of(&self.job.src)?)?;
+        if finished && !work.exists() {
+            return Ok(Begun::UpToDate);
+        }
+        check_destination(dst, &self.job)?;
+        let interrupted = work.is_dir();
+        std::fs::create_dir_all(&work)
+            .map_err(|e| job_error(&work, format!("cannot create: {e}")))?;
+        let lock = WorkDir::lock(&work)?;
+        if finished {
+            // Finished, but killed while cleaning up: finish cleaning.
+            owned.remove(&self.job.scratch_dir()?)?;
+            owned.remove(&work)?;
+            drop(lock);
+            return Ok(Begun::UpToDate);
+        }
+        let discard = self.job.overwrite || self.job.restart && interrupted;
+        if discard {
+            owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
+            owned.remove(&self.job.scratch_dir()?)?;
+        }
+        let new = !work.join("manifest.json").exists();
+        let work_dir = self.open_work(&work, lock, false, owned)?;
+        let status = if new {
+            JobStatus::Ran
+        } else {
+            JobStatus::Resumed
+        };
+        Ok(Begun::Open(work_dir, status))
+    }
+
+    /// Opens the work directory `work`, `lock` held: a new one (unless
+    /// `shared`, a shard's), or an interrupted one of this same job over
+    /// the same source.
+    pub(crate) fn open_work(
+        &self,
+        work: &Path,
+        lock: std::fs::File,
+        shared: bool,
+        owned: &OwnedPaths,
+    ) -> Result<WorkDir> {
+        let source_now = SourceState::of(&self.job.src)?;
+        let manifest = json!({"job": self.identity});
+        Ok(
+            match WorkDir::open(
+                work,
+                lock,
+                shared,
+                &self.identity,
+                &manifest,
+                source_now,
+                owned,
+            )? {
+                Opened::New(work_dir) | Opened::Resumed(work_dir) => work_dir,
+            },
+        )
+    }
+
+    /// Begins the job for a plan file: as [`Prepared::run`] would, running
+    /// nothing; a job finished already has nothing to plan.
+    pub(crate) fn begin_for_plan(&self, owned: &OwnedPaths) -> Result<WorkDir> {
+        match self.begin(owned)? {
+            Begun::Open(work_dir, _) => Ok(work_dir),
+            Begun::UpToDate => Err(job_error(
+                &self.job.dst,
+                "was finished by this same job already: there is nothing to plan",
+            )),
+        }
+    }
+
+    /// The paths the job may delete (inside DST and its scratch).
+    pub(crate) fn owned(&self) -> Result<OwnedPaths> {
+        self.job.owned_paths()
+    }
+
+    /// The job's destination.
+    pub(crate) fn dst(&self) -> &Path {
+        &self.job.dst
+    }
+
+    /// The job as planned: what defines its output.
+    pub(crate) fn identity(&self) -> &Value {
+        &self.identity
+    }
+
+    /// The engine's plan of the job.
+    pub(crate) fn engine_plan(&self) -> &Plan {
+        &self.engine_plan
+    }
+
+    /// The outcome of a job an earlier run finished.
+    fn up_to_date(self, start: Instant) -> Result<Outcome> {
+        let (chunks_stored, stored_bytes) =
+            ZarrStore::open_dir(&self.job.dst)?.storage_summary()?;
+        Ok(Outcome {
+            plan: self.plan,
+            report: None,
+            status: JobStatus::UpToDate,
+            seconds: start.elapsed().as_secs_f64(),
+            logical_bytes: self.source.meta().logical_bytes(),
+            chunks_stored,
+            stored_bytes,
+        })
+    }
+
+    /// DST as the job writes it: chunks, and metadata kept back until
+    /// [`ZarrStore::publish`].
+    fn target(&self) -> Result<ZarrStore> {
+        Ok(ZarrStore::create_unpublished(
+            &self.job.dst,
+            "/",
+            &self.spec,
+        )?)
+    }
+
+    /// The engine's run into DST, journaled beside the scratch: all of it,
+    /// or one shard of one stage.
+    pub(crate) fn store(&self, shard: Option<ShardOf>) -> Result<ComputeReport> {
+        let scratch_dir = self.job.scratch_dir()?;
+        let mut options = self
+            .job
+            .options()
+            .journal_dir(scratch_dir.clone())
+            .temp_dir(scratch_dir);
+        if let Some(ShardOf {
+            stage,
+            index,
+            count,
+        }) = shard
+        {
+            options = options.shard(stage, index, count);
+        }
+        self.array.store_with(&self.target()?, &options)
+    }
+
+    /// Refuses a job whose source changed while it was read.
+    pub(crate) fn check_source(&self, work_dir: &WorkDir) -> Result<()> {
+        let changed = SourceState::of(&self.job.src)?.changed_since(work_dir.source());
+        if changed > 0 {
+            return Err(job_error(
+                &self.job.src,
+                format!(
+                    "SRC changed while it was read ({changed} chunk file{} changed, added or removed); \
+                     DST is left unfinished: pass --restart to start over from SRC as it is now",
+                    if changed == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn finished_here(&self, source_now: &SourceState) -> Result<bool> {
         let dst = &self.job.dst;
         let Some(record) = read_json(&dst.join(FINISHED_RECORD)) else {
@@ -463,7 +578,7 @@ fn source_identity(src: &Path) -> Result<String> {
     })
 }
 
-fn job_error(path: &Path, message: impl Into<String>) -> Error {
+pub(crate) fn job_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Job {
         path: path.display().to_string(),
         message: message.into(),

@@ -9,8 +9,10 @@
 
 pub(crate) mod array;
 pub(crate) mod group;
+pub(crate) mod plan_file;
 mod source_state;
 mod work_dir;
 
-pub use array::{JobStatus, Outcome, ZarrRechunk};
+pub use array::{JobStatus, Outcome, ShardOf, ZarrRechunk};
 pub use group::{is_group, plan_group};
+pub use plan_file::{JobArgs, PlanFile};

@@ -58,10 +58,12 @@ impl WorkDir {
     /// unchanged source is resumed; one of another job, one whose source
     /// changed since, or a damaged one is an error; none starts a new one,
     /// the source state and then `manifest` (which includes `job`) written
-    /// first.
+    /// first. A shard's (`shared`, its lock from [`WorkDir::lock_shared`])
+    /// only resumes: none is an error.
     pub(crate) fn open(
         dir: &Path,
         lock: File,
+        shared: bool,
         job: &Value,
         manifest: &Value,
         source: SourceState,
@@ -116,6 +118,11 @@ impl WorkDir {
                 }
                 Ok(Opened::Resumed(Self::with(dir, lock, earlier)))
             }
+            // A shard joins a job its plan began; it never begins one.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && shared => Err(job_error(
+                dir,
+                "holds no job made by `chunkctl rechunk --plan-out`: make the plan again",
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // No task runs before the manifest exists: whatever else
                 // is here (pass logs, scratch) is from a run killed before
@@ -140,6 +147,16 @@ impl WorkDir {
     /// Creates and takes the lock of the work directory `dir` (which
     /// exists); another run holding it is an error.
     pub(crate) fn lock(dir: &Path) -> Result<File> {
+        Self::lock_as(dir, false)
+    }
+
+    /// The lock a shard holds: shared with the other shards of its plan,
+    /// so that no whole run (nor `--overwrite`) starts beside them.
+    pub(crate) fn lock_shared(dir: &Path) -> Result<File> {
+        Self::lock_as(dir, true)
+    }
+
+    fn lock_as(dir: &Path, shared: bool) -> Result<File> {
         let path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)
@@ -147,7 +164,12 @@ impl WorkDir {
             .write(true)
             .open(&path)
             .map_err(|e| job_error(&path, e.to_string()))?;
-        lock.try_lock().map_err(|_| {
+        let locked = if shared {
+            lock.try_lock_shared()
+        } else {
+            lock.try_lock()
+        };
+        locked.map_err(|_| {
             job_error(
                 dir,
                 "another chunkctl run is writing here; wait for it or stop it first",

@@ -1,0 +1,215 @@
+//! A rechunk job as a plan file, run stage by stage as shards by any
+//! number of processes (`chunkctl rechunk --plan-out`, `chunkctl run`).
+//!
+//! The file holds the job's arguments (the command that makes it), its
+//! stages (the engine's [`ndchunk::Plan::shard_stages`], then a last one
+//! that publishes DST), and an identity: a digest of the job as planned
+//! and of SRC's chunk files. Every `chunkctl run` plans the job again from
+//! the arguments and refuses to run unless the identity is the same, so a
+//! plan file never runs against stores that changed since, nor under
+//! another chunkctl. The work itself is the engine's: shards of a stage
+//! share DST's journal, where each records its finished tasks.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::array::{job_error, Prepared, ShardOf, WORK_DIR};
+use super::source_state::{fnv1a, SourceState};
+use super::work_dir::{write_whole, WorkDir};
+use super::ZarrRechunk;
+use ndchunk::io::zarr::ZarrFormat;
+use ndchunk::{ComputeReport, Result};
+use ndchunk_io::owned_paths::is_within;
+
+/// The version of the plan file's layout.
+const LAYOUT: u32 = 1;
+
+/// Bytes a shard's process needs beyond its tasks' projected peak: the
+/// program, its thread stacks, the allocator's slack.
+pub const PROCESS_OVERHEAD: u64 = 64 << 20;
+
+/// The arguments of the job, as `chunkctl rechunk` took them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobArgs {
+    pub src: PathBuf,
+    pub dst: PathBuf,
+    pub chunks: String,
+    pub chunk_bytes: u64,
+    pub max_mem: u64,
+    pub threads: usize,
+    pub temp: Option<PathBuf>,
+    pub format: Option<String>,
+    pub codec: Option<String>,
+    pub shards: Option<String>,
+}
+
+impl JobArgs {
+    /// The job these arguments describe.
+    pub fn to_job(&self) -> std::result::Result<ZarrRechunk, Box<dyn std::error::Error>> {
+        let mut job = ZarrRechunk::new(&self.src, &self.dst, &self.chunks);
+        job.chunk_bytes = self.chunk_bytes;
+        job.max_mem = self.max_mem;
+        job.threads = self.threads.max(1);
+        job.temp = self.temp.clone();
+        job.format = match self.format.as_deref() {
+            None => None,
+            Some("v2") => Some(ZarrFormat::V2),
+            Some("v3") => Some(ZarrFormat::V3),
+            Some(other) => return Err(format!("format `{other}` is not v2 or v3").into()),
+        };
+        job.codec = self.codec.as_deref().map(str::parse).transpose()?;
+        job.shards = self.shards.clone();
+        Ok(job)
+    }
+}
+
+/// One stage of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanStage {
+    /// From 1.
+    pub stage: usize,
+    /// What it does.
+    pub does: String,
+    /// Tasks, dealt to shards by index (task `t` to shard `t mod N`).
+    pub tasks: u64,
+    /// Projected peak bytes of one task.
+    pub task_bytes: u64,
+    /// Threads of one shard's process.
+    pub cpus: usize,
+    /// Memory to ask of a scheduler for one shard's process: its tasks in
+    /// flight at the projected peak, plus [`PROCESS_OVERHEAD`].
+    pub memory_bytes: u64,
+}
+
+/// A plan file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The layout of this file.
+    pub ndchunk_plan: u32,
+    /// The chunkctl that wrote it; no other runs it.
+    pub chunkctl: String,
+    /// Digest of the job as planned and of SRC's chunk files.
+    pub identity: String,
+    pub job: JobArgs,
+    /// The engine's stages, then the one that publishes DST.
+    pub stages: Vec<PlanStage>,
+}
+
+impl PlanFile {
+    /// Reads a plan file, refusing one of another layout or chunkctl.
+    pub fn read(path: &Path) -> Result<PlanFile> {
+        let bytes = std::fs::read(path).map_err(|e| job_error(path, e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| job_error(path, format!("not a plan file: {e}")))?;
+        let version = env!("CARGO_PKG_VERSION");
+        if value["ndchunk_plan"] != LAYOUT || value["chunkctl"] != version {
+            return Err(job_error(
+                path,
+                format!(
+                    "made by chunkctl {} (plan layout {}); this is chunkctl {version} (layout \
+                     {LAYOUT}): make the plan again with this chunkctl",
+                    value["chunkctl"], value["ndchunk_plan"]
+                ),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| job_error(path, format!("not a plan file: {e}")))
+    }
+
+    /// The stage that publishes DST: the last.
+    pub fn publish_stage(&self) -> usize {
+        self.stages.len()
+    }
+}
+
+/// The identity of `prepared` over SRC as it is now.
+fn identity(prepared: &Prepared, src: &Path) -> Result<String> {
+    let source = SourceState::of(src)?;
+    let text = format!("{}\n{}", prepared.identity(), source.digest());
+    Ok(format!("{:016x}", fnv1a(text.as_bytes())))
+}
+
+impl Prepared {
+    /// Begins the job in DST (as a run would, running no task) and writes
+    /// its plan to `path`.
+    pub fn save_plan(&self, args: &JobArgs, path: &Path) -> Result<PlanFile> {
+        let (src_file, _) = ndchunk_io::info::split_array_path(&args.src.to_string_lossy());
+        if is_within(path, &src_file)? {
+            return Err(job_error(path, "the plan file would be written into SRC"));
+        }
+        let engine_stages = self.engine_plan().shard_stages()?;
+        let threads = args.threads.max(1);
+        let mut stages: Vec<PlanStage> = engine_stages
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let in_flight = s.tasks.min(threads as u64).max(1);
+                let peak = in_flight.saturating_mul(s.task_bytes).min(args.max_mem);
+                PlanStage {
+                    stage: k + 1,
+                    does: s.description.clone(),
+                    tasks: s.tasks,
+                    task_bytes: s.task_bytes,
+                    cpus: threads,
+                    memory_bytes: peak + PROCESS_OVERHEAD,
+                }
+            })
+            .collect();
+        stages.push(PlanStage {
+            stage: stages.len() + 1,
+            does: "publish DST: run any task the shards left undone, check that SRC is \
+                   unchanged, write the metadata, remove the journal"
+                .into(),
+            tasks: 1,
+            task_bytes: 0,
+            cpus: 1,
+            memory_bytes: PROCESS_OVERHEAD,
+        });
+        let owned = self.owned()?;
+        // The work directory is made now, so that shards starting side by
+        // side find it; none of them makes one.
+        drop(self.begin_for_plan(&owned)?);
+        let plan = PlanFile {
+            ndchunk_plan: LAYOUT,
+            chunkctl: env!("CARGO_PKG_VERSION").into(),
+            identity: identity(self, &args.src)?,
+            job: args.clone(),
+            stages,
+        };
+        let text =
+            serde_json::to_string_pretty(&plan).map_err(|e| job_error(path, e.to_string()))?;
+        write_whole(path, text.as_bytes())?;
+        Ok(plan)
+    }
+
+    /// Refuses to run `plan` unless it is this job's, over SRC as it was.
+    pub fn check_plan(&self, plan: &PlanFile, path: &Path) -> Result<()> {
+        if identity(self, &plan.job.src)? != plan.identity {
+            return Err(job_error(
+                path,
+                "SRC (or the job) has changed since this plan was made: running it would mix \
+                 old and new data; make the plan again (and pass --restart to discard the \
+                 work done)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs shard `shard` of the job begun by its plan.
+    pub fn run_shard(&self, shard: ShardOf) -> Result<ComputeReport> {
+        let owned = self.owned()?;
+        let work = self.dst().join(WORK_DIR);
+        if !work.is_dir() {
+            return Err(job_error(
+                self.dst(),
+                "holds no unfinished job: make the plan with `chunkctl rechunk --plan-out`, \
+                 or it is finished already",
+            ));
+        }
+        let lock = WorkDir::lock_shared(&work)?;
+        let work_dir = self.open_work(&work, lock, true, &owned)?;
+        let report = self.store(Some(shard))?;
+        self.check_source(&work_dir)?;
+        Ok(report)
+    }
+}
