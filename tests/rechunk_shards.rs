@@ -9,10 +9,10 @@
 mod cli;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use cli::{assert_same_values, chunkctl, s, slow_job};
+use cli::{assert_same_values, chunkctl, s, slow_job, store_files};
 
 fn run_shard(plan: &Path, stage: usize, shard: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_chunkctl"))
@@ -34,25 +34,6 @@ fn stderr(args: &[&str]) -> String {
     let out = chunkctl(args);
     assert!(!out.status.success(), "{args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Every file under `dir` but the finished job's record, with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if !path.ends_with(".ndchunk-rechunk.json") {
-                let bytes = std::fs::read(&path).unwrap();
-                found.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 /// The plan's stages, from the plan file.
@@ -137,8 +118,8 @@ fn shards_in_processes_give_the_bytes_of_one_rechunk() {
         "the shards did every task: {stdout}"
     );
     assert_eq!(
-        files(&sharded),
-        files(&whole),
+        store_files(&sharded),
+        store_files(&whole),
         "the sharded rechunk differs"
     );
     assert!(

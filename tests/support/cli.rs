@@ -188,3 +188,23 @@ pub fn kill_once_journaled(args: &[&str], dst: &Path, tasks: usize) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Every file under `dir` but a finished rechunk's record, with its
+/// bytes, by path: two stores written alike compare equal.
+pub fn store_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if !path.ends_with(".ndchunk-rechunk.json") {
+                let bytes = std::fs::read(&path).unwrap();
+                found.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    found.sort();
+    found
+}

@@ -25,6 +25,7 @@ pub const PEER_REQUIREMENTS: &[&str] = &[
     "scipy==1.17.1",
     "scikit-image==0.26.0",
     "ome-zarr==0.18.0",
+    "hyperqueue==0.27.0",
 ];
 
 /// Says loudly that a test did not run. Written straight to stderr:

@@ -8,6 +8,7 @@ mod pyramid;
 mod rechunk;
 mod run;
 mod sample;
+mod submit;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,9 @@ enum Command {
     /// one task of a Slurm or HyperQueue job array, or one of several
     /// processes on one machine.
     Run(run::RunArgs),
+    /// Write (and with --submit, submit) a plan's stages as Slurm job
+    /// arrays chained by `afterok`, or as one HyperQueue job.
+    Submit(submit::SubmitArgs),
     /// Write an image (Zarr array, or an array of an HDF5/netCDF file) and
     /// its downsampled levels as an OME-Zarr multiscale image.
     Pyramid(pyramid::PyramidArgs),
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(&args),
         Command::Rechunk(args) => rechunk::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Submit(args) => submit::run(&args),
         Command::Pyramid(args) => pyramid::run(&args),
     };
     match result {

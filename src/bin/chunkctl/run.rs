@@ -51,8 +51,9 @@ fn shard_of(args: &RunArgs) -> Result<(u64, u64), Box<dyn Error>> {
             .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
         return parsed.ok_or_else(|| format!("--shard `{text}`: expected I/N, e.g. 0/4").into());
     }
-    let Some(count) = args.shards else {
-        return Ok((0, 1));
+    let count = match args.shards {
+        None | Some(1) => return Ok((0, args.shards.unwrap_or(1))),
+        Some(count) => count,
     };
     for variable in INDEX_VARIABLES {
         if let Ok(value) = std::env::var(variable) {
