@@ -260,3 +260,43 @@ fn a_whole_run_finishes_what_shards_began() {
     let written = Array::<f64>::from_store(Arc::new(target)).unwrap();
     assert_eq!(written.compute().unwrap(), array.compute().unwrap());
 }
+
+/// A reduction's output blocks are dealt out whole: shards of it give the
+/// bytes of one run, and a whole run resumes what shards began.
+#[test]
+fn a_reduction_runs_as_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let (array, _, options) = job(dir.path(), "unused.zarr", true);
+    // Each time step's spatial mean: one output block per input chunk.
+    let means = array.mean([1, 2], false);
+    let meta = ArrayMeta::new(means.grid().clone(), DType::Float64, Scalar::Float(0.0));
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
+    let create = |name: &str| ZarrStore::create(&dir.path().join(name), "/", &spec).unwrap();
+    let whole = create("whole.zarr");
+    means.store_with(&whole, &options).unwrap();
+    let sharded = create("sharded.zarr");
+    let stages = means
+        .store_plan(sharded.meta(), &options)
+        .unwrap()
+        .shard_stages()
+        .unwrap();
+    assert_eq!(stages.len(), 1, "{stages:?}");
+    assert_eq!(stages[0].tasks, 200, "one task per output block");
+    let options = options.journal_dir(journal(dir.path()));
+    let mut run = 0;
+    for i in 0..3 {
+        let report = means
+            .store_with(&sharded, &options.clone().shard(1, i, 3))
+            .unwrap();
+        run += report.tasks_run;
+    }
+    assert_eq!(
+        chunk_files(&dir.path().join("sharded.zarr")),
+        chunk_files(&dir.path().join("whole.zarr"))
+    );
+    // Every leaf ran once over the three shards; a whole run finds all
+    // of them done.
+    let report = means.store_with(&sharded, &options).unwrap();
+    assert_eq!(report.tasks_run, 0, "{report:?}");
+    assert_eq!(report.tasks_resumed, run, "{report:?}");
+}

@@ -31,13 +31,40 @@ type Leaf = (u64, u64);
 type Held<'b> = Result<(Reservation<'b>, Reservation<'b>)>;
 
 impl<'a> StageRun<'a> {
+    /// Runs a reduction stage alone. With a journal (a stage whose
+    /// result goes to the caller's store), each output block is recorded
+    /// once written, and those an interrupted run wrote (or, for a shard,
+    /// that another shard writes: shards take output blocks `o % count ==
+    /// index`) are not computed.
     pub(super) fn run_reduce(&self, sink: &Sink<'_>, progress: &StageBar) -> Result<()> {
         let tree = Tree::new(self.stage);
-        self.leaves()
+        let log = format!("stage-{}-reduce", self.index);
+        let done = self.journaled(&log)?;
+        let log = self.shard.map_or(log.clone(), |shard| shard.log(&log));
+        let grid = self.stage.node.grid();
+        let recorded = |index: &[u64], region: &ndchunk_chunking::Region, values: Block| {
+            sink(index, region, values)?;
+            self.record(&log, grid.linear_index(index)?)
+        };
+        let leaves = leaves_per_block(self.stage);
+        let mut skipped = 0;
+        let ran: Result<()> = self
+            .leaves()
+            .filter(|&(o, _)| self.shard.is_none_or(|shard| shard.takes(o)))
+            .filter(|&(o, leaf)| {
+                let skip = done.contains(&o);
+                skipped += u64::from(skip && leaf == 0);
+                !skip
+            })
             .take_while(|_| !self.failed.load(Ordering::Relaxed))
             .map(|leaf| (self.admit(), leaf))
             .par_bridge()
-            .try_for_each(|(held, leaf)| self.fold_leaf(&tree, held, leaf, sink, progress))
+            .try_for_each(|(held, leaf)| self.fold_leaf(&tree, held, leaf, &recorded, progress));
+        ran?;
+        if skipped > 0 {
+            self.resumed(skipped * leaves, 0);
+        }
+        self.complete_shard(&log)
     }
 
     /// The stage's tasks, output block by output block.

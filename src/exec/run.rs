@@ -447,7 +447,7 @@ impl StageRun<'_> {
 
     /// The tasks of `log` an interrupted run finished (none without a
     /// journal).
-    fn journaled(&self, log: &str) -> Result<HashSet<u64>> {
+    pub(super) fn journaled(&self, log: &str) -> Result<HashSet<u64>> {
         self.journal.map_or(Ok(HashSet::new()), |j| j.done(log))
     }
 
@@ -463,12 +463,12 @@ impl StageRun<'_> {
     }
 
     /// `tasks` tasks moving `bytes` found done by an interrupted run.
-    fn resumed(&self, tasks: u64, bytes: u64) {
+    pub(super) fn resumed(&self, tasks: u64, bytes: u64) {
         self.tasks_resumed.fetch_add(tasks, Ordering::Relaxed);
         self.observer.tasks_resumed(tasks, bytes);
     }
 
-    fn record(&self, log: &str, task: u64) -> Result<()> {
+    pub(super) fn record(&self, log: &str, task: u64) -> Result<()> {
         self.journal.map_or(Ok(()), |j| j.record(log, task))
     }
 
@@ -543,10 +543,14 @@ impl StageRun<'_> {
                 Ok(())
             });
         ran?;
-        // A shard's part of the stage is done: the next stage may start
-        // once every shard's is.
+        self.complete_shard(&log)
+    }
+
+    /// Marks a shard's part of its stage done (`log`, the shard's): the
+    /// next stage may start once every shard's is.
+    pub(super) fn complete_shard(&self, log: &str) -> Result<()> {
         match (self.shard, self.journal) {
-            (Some(_), Some(journal)) => journal.complete(&log),
+            (Some(_), Some(journal)) => journal.complete(log),
             _ => Ok(()),
         }
     }

@@ -7,7 +7,8 @@
 //! Only a plan whose results between steps live on disk can be split
 //! across processes: today, a plan of one stage writing the caller's
 //! stores: a rechunk (each pass a step; its intermediates live in the
-//! run's journal directory) or one blocks stage (one step). A plan that
+//! run's journal directory), one blocks stage, or one reduction (one step
+//! each; a reduction's output blocks are dealt out whole). A plan that
 //! keeps a result in memory for a later stage (a reduction read by
 //! another operation) runs in one process.
 
@@ -22,7 +23,9 @@ use crate::error::{Error, Result};
 pub struct ShardStage {
     /// What the step does, e.g. `pass 1/2 of rechunk`.
     pub description: String,
-    /// Its tasks; task `t` belongs to shard `t mod count`.
+    /// Its tasks, dealt out by index: task `t` belongs to shard
+    /// `t mod count`. (A reduction's are its output blocks, each with
+    /// every leaf and combine that makes it.)
     pub tasks: u64,
     /// Projected peak bytes of one task.
     pub task_bytes: u64,
@@ -66,9 +69,13 @@ impl Plan {
                     task_bytes,
                 })
                 .collect()),
-            StageKind::Reduce { .. } => Err(not_shardable(format!(
-                "stage `{name}` is a reduction, whose partial results pass through memory"
-            ))),
+            // A reduction's output block is made whole by one shard: its
+            // leaves and its tree, in the same order as in one run.
+            StageKind::Reduce { .. } => Ok(vec![ShardStage {
+                description: format!("reduction {name}"),
+                tasks: stage.grid().num_blocks(),
+                task_bytes: stage.task_bytes,
+            }]),
         }
     }
 }
