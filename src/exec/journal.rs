@@ -106,7 +106,8 @@ impl Journal {
             // wins (a link never replaces), the others check theirs
             // against it. Nothing is cleared: what is here is theirs.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && shard.is_some() => {
-                let tmp = dir.join(format!("plan.txt.{}.tmp", std::process::id()));
+                let own = shard.map_or(String::new(), |s| s.log(""));
+                let tmp = dir.join(format!("plan.txt.{}{own}.tmp", std::process::id()));
                 std::fs::write(&tmp, identity).map_err(|e| journal_error(&tmp, e.to_string()))?;
                 let linked = std::fs::hard_link(&tmp, &identity_path);
                 owned.remove(&tmp)?;

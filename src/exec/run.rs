@@ -117,8 +117,9 @@ impl ComputeOptions {
     /// For [`Array::store_with`](crate::Array::store_with): runs only
     /// shard `index` of `count` of stage `stage` (from 1) of the plan's
     /// [`shard_stages`](crate::Plan::shard_stages), the stage's tasks `t`
-    /// with `t % count == index`, so that separate processes (a job array
-    /// on a cluster) share the work. Every shard is given the same
+    /// with `t % count == index` (a reduction's tasks are its output
+    /// blocks), so that separate processes (a job array on a cluster)
+    /// share the work. Every shard is given the same
     /// [`journal_dir`](Self::journal_dir), where shards record their
     /// finished tasks (a shard run again does only what is left) and a
     /// rechunk keeps its intermediates between stages; a stage refuses to

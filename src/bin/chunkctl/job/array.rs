@@ -311,17 +311,22 @@ impl Prepared {
     fn begin(&self, owned: &OwnedPaths) -> Result<Begun> {
         let dst = &self.job.dst;
         let work = dst.join(WORK_DIR);
-        let finished = self.finished_here(&SourceState::of(&self.job.src)?)?;
+        let source_now = SourceState::of(&self.job.src)?;
+        // Decided before anything is written: a DST that is not ours to
+        // write into is refused untouched.
+        let finished = self.finished_here(&source_now)?;
         if finished && !work.exists() {
             return Ok(Begun::UpToDate);
         }
         check_destination(dst, &self.job)?;
         let interrupted = work.is_dir();
+        // From here on, DST is changed only under its lock, which stays in
+        // place while DST is cleared: a second run waits for no one.
         std::fs::create_dir_all(&work)
             .map_err(|e| job_error(&work, format!("cannot create: {e}")))?;
         let lock = WorkDir::lock(&work)?;
         if finished {
-            // Finished, but killed while cleaning up: finish cleaning.
+            // Killed while cleaning up after itself: finish the cleanup.
             owned.remove(&self.job.scratch_dir()?)?;
             owned.remove(&work)?;
             drop(lock);
@@ -332,40 +337,34 @@ impl Prepared {
             owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
             owned.remove(&self.job.scratch_dir()?)?;
         }
-        let new = !work.join("manifest.json").exists();
-        let work_dir = self.open_work(&work, lock, false, owned)?;
-        let status = if new {
-            JobStatus::Ran
-        } else {
-            JobStatus::Resumed
-        };
-        Ok(Begun::Open(work_dir, status))
+        Ok(
+            match self.open_work(&work, lock, false, source_now, owned)? {
+                Opened::New(work_dir) => Begun::Open(work_dir, JobStatus::Ran),
+                Opened::Resumed(work_dir) => Begun::Open(work_dir, JobStatus::Resumed),
+            },
+        )
     }
 
-    /// Opens the work directory `work`, `lock` held: a new one (unless
-    /// `shared`, a shard's), or an interrupted one of this same job over
-    /// the same source.
+    /// Opens the work directory `work`, `lock` held, SRC now in state
+    /// `source_now`: a new one (unless `shared`, a shard's), or an
+    /// interrupted one of this same job over the same source.
     pub(crate) fn open_work(
         &self,
         work: &Path,
         lock: std::fs::File,
         shared: bool,
+        source_now: SourceState,
         owned: &OwnedPaths,
-    ) -> Result<WorkDir> {
-        let source_now = SourceState::of(&self.job.src)?;
+    ) -> Result<Opened> {
         let manifest = json!({"job": self.identity});
-        Ok(
-            match WorkDir::open(
-                work,
-                lock,
-                shared,
-                &self.identity,
-                &manifest,
-                source_now,
-                owned,
-            )? {
-                Opened::New(work_dir) | Opened::Resumed(work_dir) => work_dir,
-            },
+        WorkDir::open(
+            work,
+            lock,
+            shared,
+            &self.identity,
+            &manifest,
+            source_now,
+            owned,
         )
     }
 
@@ -384,6 +383,11 @@ impl Prepared {
     /// The paths the job may delete (inside DST and its scratch).
     pub(crate) fn owned(&self) -> Result<OwnedPaths> {
         self.job.owned_paths()
+    }
+
+    /// The job's source.
+    pub(crate) fn src(&self) -> &Path {
+        &self.job.src
     }
 
     /// The job's destination.

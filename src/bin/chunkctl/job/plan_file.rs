@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::array::{job_error, Prepared, ShardOf, WORK_DIR};
 use super::source_state::{fnv1a, SourceState};
-use super::work_dir::{write_whole, WorkDir};
+use super::work_dir::{write_whole, Opened, WorkDir};
 use super::ZarrRechunk;
 use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::{ComputeReport, Result};
@@ -207,7 +207,9 @@ impl Prepared {
             ));
         }
         let lock = WorkDir::lock_shared(&work)?;
-        let work_dir = self.open_work(&work, lock, true, &owned)?;
+        let source_now = SourceState::of(self.src())?;
+        let (Opened::Resumed(work_dir) | Opened::New(work_dir)) =
+            self.open_work(&work, lock, true, source_now, &owned)?;
         let report = self.store(Some(shard))?;
         self.check_source(&work_dir)?;
         Ok(report)
