@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use cli::make_source;
+use cli::{kill_once_logged, make_source, store_files};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Scalar, ZarrStore};
 use ndchunk::{Array, ComputeOptions, Error};
@@ -89,25 +89,6 @@ fn spawn_shard(dir: &Path, stage: usize, index: u64, count: u64) -> Child {
         .unwrap()
 }
 
-/// Every chunk file of a store, by path, with its bytes.
-fn chunk_files(store: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut todo = vec![store.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                files.push((path.strip_prefix(store).unwrap().to_path_buf(), bytes));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn shards_in_processes_give_the_bytes_of_one_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -131,22 +112,7 @@ fn shards_in_processes_give_the_bytes_of_one_run() {
         // then run again: it does only what is left.
         if stage_number == 1 {
             let log = journal(dir.path()).join("stage-0-pass-0-shard-0-of-3.done");
-            let started = std::time::Instant::now();
-            while std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .lines()
-                .count()
-                < 1
-            {
-                assert!(started.elapsed().as_secs() < 120, "no progress");
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            assert!(
-                children[0].try_wait().unwrap().is_none(),
-                "shard 0 finished before it could be killed; make the job bigger"
-            );
-            children[0].kill().unwrap();
-            children[0].wait().unwrap();
+            kill_once_logged(&mut children[0], &log);
             children[0] = spawn_shard(dir.path(), stage_number, 0, count);
         }
         for mut child in children {
@@ -157,8 +123,8 @@ fn shards_in_processes_give_the_bytes_of_one_run() {
         }
     }
     assert_eq!(
-        chunk_files(&dir.path().join("sharded.zarr")),
-        chunk_files(&dir.path().join("whole.zarr")),
+        store_files(&dir.path().join("sharded.zarr")),
+        store_files(&dir.path().join("whole.zarr")),
         "the sharded run's chunks differ from one run's"
     );
     // A shard run again after its stage finished does nothing.
@@ -291,8 +257,8 @@ fn a_reduction_runs_as_shards() {
         run += report.tasks_run;
     }
     assert_eq!(
-        chunk_files(&dir.path().join("sharded.zarr")),
-        chunk_files(&dir.path().join("whole.zarr"))
+        store_files(&dir.path().join("sharded.zarr")),
+        store_files(&dir.path().join("whole.zarr"))
     );
     // Every leaf ran once over the three shards; a whole run finds all
     // of them done.

@@ -14,30 +14,13 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cli::{chunkctl, s, slow_job, store_files};
+use cli::{chunkctl, planned_rechunk, s, store_files};
 use slurm::SlurmCluster;
 
-/// A rechunk through an intermediate (two passes), done once by
-/// `chunkctl rechunk` into `whole.zarr`, and planned into `sharded.zarr`.
-/// Returns the plan file and both destinations.
+/// A rechunk of two passes, done once into `whole.zarr` and planned into
+/// `sharded.zarr`: the plan file and both destinations.
 fn planned(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let (_, whole, args) = slow_job(dir, 48, "whole.zarr");
-    let args: Vec<&str> = args
-        .iter()
-        .map(|a| if a == "8MiB" { "512KiB" } else { a.as_str() })
-        .collect();
-    assert!(chunkctl(&args).status.success());
-    let sharded = dir.join("sharded.zarr");
-    let plan = dir.join("plan.json");
-    let mut plan_args = args.clone();
-    plan_args[2] = s(&sharded);
-    plan_args.extend(["--plan-out", s(&plan)]);
-    let out = chunkctl(&plan_args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, plan, whole, sharded, _) = planned_rechunk(dir, 48, "512KiB");
     let text = std::fs::read_to_string(&plan).unwrap();
     assert!(text.contains("pass 2/2"), "a plan of two passes: {text}");
     (plan, whole, sharded)

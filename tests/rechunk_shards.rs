@@ -12,7 +12,9 @@ mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use cli::{assert_same_values, chunkctl, s, slow_job, store_files};
+use cli::{
+    assert_same_values, chunkctl, kill_once_logged, planned_rechunk, s, slow_job, store_files,
+};
 
 fn run_shard(plan: &Path, stage: usize, shard: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_chunkctl"))
@@ -46,25 +48,7 @@ fn stages(plan: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn shards_in_processes_give_the_bytes_of_one_rechunk() {
     let dir = tempfile::tempdir().unwrap();
-    let (src, whole, args) = slow_job(dir.path(), 120, "whole.zarr");
-    // A budget that sends the rechunk through an intermediate.
-    let args: Vec<&str> = args
-        .iter()
-        .map(|a| if a == "8MiB" { "1MiB" } else { a.as_str() })
-        .collect();
-    assert!(chunkctl(&args).status.success());
-    let sharded = dir.path().join("sharded.zarr");
-    let plan = dir.path().join("plan.json");
-    let mut plan_args = args.clone();
-    plan_args[2] = s(&sharded);
-    plan_args.extend(["--plan-out", s(&plan)]);
-    let out = chunkctl(&plan_args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (src, plan, whole, sharded, stdout) = planned_rechunk(dir.path(), 120, "1MiB");
     assert!(stdout.contains("chunkctl run"), "{stdout}");
     assert!(
         !sharded.join("zarr.json").exists(),
@@ -81,22 +65,7 @@ fn shards_in_processes_give_the_bytes_of_one_rechunk() {
         if stage == 1 {
             // Shard 0 is killed once it has done a task, and run again.
             let log = sharded.join(".ndchunk-rechunk/scratch/stage-0-pass-0-shard-0-of-3.done");
-            let started = std::time::Instant::now();
-            while std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .lines()
-                .count()
-                < 1
-            {
-                assert!(started.elapsed().as_secs() < 120, "no progress");
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            assert!(
-                children[0].try_wait().unwrap().is_none(),
-                "shard 0 finished before it could be killed; make the job bigger"
-            );
-            children[0].kill().unwrap();
-            children[0].wait().unwrap();
+            kill_once_logged(&mut children[0], &log);
             children[0] = run_shard(&plan, stage, "0/3");
         }
         for mut child in children {

@@ -208,3 +208,54 @@ pub fn store_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     found.sort();
     found
 }
+
+/// A rechunk through an intermediate: [`slow_job`]'s at `budget`, done
+/// once by `chunkctl rechunk` into `whole.zarr`, and planned into
+/// `sharded.zarr` (`--plan-out plan.json`, whose stdout is returned).
+/// Returns the source, the plan file, both destinations and that stdout.
+pub fn planned_rechunk(
+    dir: &Path,
+    times: u64,
+    budget: &str,
+) -> (PathBuf, PathBuf, PathBuf, PathBuf, String) {
+    let (src, whole, args) = slow_job(dir, times, "whole.zarr");
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if a == "8MiB" { budget } else { a.as_str() })
+        .collect();
+    assert!(chunkctl(&args).status.success());
+    let sharded = dir.join("sharded.zarr");
+    let plan = dir.join("plan.json");
+    let mut plan_args = args.clone();
+    plan_args[2] = s(&sharded);
+    plan_args.extend(["--plan-out", s(&plan)]);
+    let out = chunkctl(&plan_args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (src, plan, whole, sharded, stdout)
+}
+
+/// `kill -9`s `child`, a shard, once its journal `log` holds a finished
+/// task; it must still be running then (a real interruption, mid-run).
+pub fn kill_once_logged(child: &mut std::process::Child, log: &Path) {
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 1
+    {
+        assert!(started.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the shard finished before it could be killed; make the job bigger"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
