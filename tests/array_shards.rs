@@ -19,6 +19,7 @@ use ndchunk::{Array, ComputeOptions, Error};
 
 const DIR: &str = "NDCHUNK_SHARD_TEST_DIR";
 const SHARD: &str = "NDCHUNK_SHARD_TEST_SHARD";
+const KIND: &str = "NDCHUNK_SHARD_TEST_KIND";
 
 /// `src * 2 + 1` of a (200, 64, 64) float64 array in time-step chunks,
 /// stored as (200, 8, 8) chunks within 4 MiB on one thread: a rechunk
@@ -71,16 +72,26 @@ fn child_runs_a_shard() {
         .collect::<Vec<_>>()
         .try_into()
         .unwrap();
-    let (array, target, options) = job(dir, "sharded.zarr", false);
+    let (array, target, options) = match std::env::var(KIND).as_deref() {
+        Ok("reduction") => reduction_job(dir, "sharded.zarr", false),
+        _ => job(dir, "sharded.zarr", false),
+    };
     let options = options
         .journal_dir(journal(dir))
         .shard(stage as usize, index, count);
     array.store_with(&target, &options).unwrap();
 }
 
+/// Shard `index` of `count` of stage `stage` of the rechunk job (or, with
+/// `reduction`, of [`reduction_job`]), as a child process.
 fn spawn_shard(dir: &Path, stage: usize, index: u64, count: u64) -> Child {
+    spawn_shard_of("rechunk", dir, stage, index, count)
+}
+
+fn spawn_shard_of(kind: &str, dir: &Path, stage: usize, index: u64, count: u64) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["child_runs_a_shard", "--exact", "--ignored", "--nocapture"])
+        .env(KIND, kind)
         .env(DIR, dir)
         .env(SHARD, format!("{stage}/{index}/{count}"))
         .stdout(Stdio::null())
@@ -227,20 +238,30 @@ fn a_whole_run_finishes_what_shards_began() {
     assert_eq!(written.compute().unwrap(), array.compute().unwrap());
 }
 
-/// A reduction's output blocks are dealt out whole: shards of it give the
-/// bytes of one run, and a whole run resumes what shards began.
-#[test]
-fn a_reduction_runs_as_shards() {
-    let dir = tempfile::tempdir().unwrap();
-    let (array, _, options) = job(dir.path(), "unused.zarr", true);
-    // Each time step's spatial mean: one output block per input chunk.
+/// Each time step's spatial mean of the job's array (one output block
+/// per input chunk), stored in `dst`.
+fn reduction_job(dir: &Path, dst: &str, create: bool) -> (Array<f64>, ZarrStore, ComputeOptions) {
+    let (array, _, options) = job(dir, "unused.zarr", !dir.join("unused.zarr").exists());
     let means = array.mean([1, 2], false);
     let meta = ArrayMeta::new(means.grid().clone(), DType::Float64, Scalar::Float(0.0));
     let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
-    let create = |name: &str| ZarrStore::create(&dir.path().join(name), "/", &spec).unwrap();
-    let whole = create("whole.zarr");
+    let target = if create {
+        ZarrStore::create(&dir.join(dst), "/", &spec).unwrap()
+    } else {
+        ZarrStore::open_dir(&dir.join(dst)).unwrap()
+    };
+    (means, target, options)
+}
+
+/// A reduction's output blocks are dealt out whole: shards of it, in
+/// separate processes side by side, give the bytes of one run, and a whole
+/// run then finds every leaf done.
+#[test]
+fn a_reduction_runs_as_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let (means, whole, options) = reduction_job(dir.path(), "whole.zarr", true);
     means.store_with(&whole, &options).unwrap();
-    let sharded = create("sharded.zarr");
+    let (means, sharded, _) = reduction_job(dir.path(), "sharded.zarr", true);
     let stages = means
         .store_plan(sharded.meta(), &options)
         .unwrap()
@@ -248,21 +269,19 @@ fn a_reduction_runs_as_shards() {
         .unwrap();
     assert_eq!(stages.len(), 1, "{stages:?}");
     assert_eq!(stages[0].tasks, 200, "one task per output block");
-    let options = options.journal_dir(journal(dir.path()));
-    let mut run = 0;
-    for i in 0..3 {
-        let report = means
-            .store_with(&sharded, &options.clone().shard(1, i, 3))
-            .unwrap();
-        run += report.tasks_run;
+    let children: Vec<Child> = (0..3)
+        .map(|i| spawn_shard_of("reduction", dir.path(), 1, i, 3))
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a shard failed");
     }
     assert_eq!(
         store_files(&dir.path().join("sharded.zarr")),
         store_files(&dir.path().join("whole.zarr"))
     );
-    // Every leaf ran once over the three shards; a whole run finds all
-    // of them done.
-    let report = means.store_with(&sharded, &options).unwrap();
+    let report = means
+        .store_with(&sharded, &options.journal_dir(journal(dir.path())))
+        .unwrap();
     assert_eq!(report.tasks_run, 0, "{report:?}");
-    assert_eq!(report.tasks_resumed, run, "{report:?}");
+    assert_eq!(report.tasks_resumed, stages[0].tasks, "{report:?}");
 }
