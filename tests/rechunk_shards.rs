@@ -141,6 +141,11 @@ fn bad_plans_and_shards_are_refused() {
         text.contains("cpus: 1") && text.contains("--mem="),
         "{text}"
     );
+    // Scripts are never written into SRC.
+    let inside = src.join("scripts");
+    let e = stderr(&["submit", "--slurm", p, "--out", s(&inside)]);
+    assert!(e.contains("would be written into SRC"), "{e}");
+    assert!(!inside.exists());
     // Another chunkctl's plan.
     let other = dir.path().join("other.json");
     let text = std::fs::read_to_string(&plan).unwrap();
