@@ -1,14 +1,14 @@
-//! A plan's steps as shards: the parts of a run that separate processes
+//! A plan's shard stages: the parts of a run that separate processes
 //! (on one machine, or as the tasks of a Slurm or HyperQueue job array)
-//! can share. A step's tasks are dealt out by index (task `t` to shard
+//! can share. A shard stage's tasks are dealt out by index (task `t` to shard
 //! `t mod count`), so any process can tell its share from the plan alone;
-//! the steps run one after the other.
+//! the shard stages run one after the other.
 //!
-//! Only a plan whose results between steps live on disk can be split
+//! Only a plan whose results between shard stages live on disk can be split
 //! across processes: today, a plan of one stage writing the caller's
-//! stores: a rechunk (each pass a step; its intermediates live in the
-//! run's journal directory), one blocks stage, or one reduction (one step
-//! each; a reduction's output blocks are dealt out whole). A plan that
+//! stores: a rechunk (each pass a shard stage; its intermediates live in the
+//! run's journal directory), one blocks stage, or one reduction (one shard
+//! stage each; a reduction's output blocks are dealt out whole). A plan that
 //! keeps a result in memory for a later stage (a reduction read by
 //! another operation) runs in one process.
 
@@ -17,11 +17,12 @@ use serde::Serialize;
 use super::{Plan, Residence, StageKind};
 use crate::error::{Error, Result};
 
-/// One step of a plan, as shards run it.
+/// One shard stage of a plan: a part of the run that shards share, after
+/// the shard stage before it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ShardStage {
-    /// What the step does, e.g. `pass 1/2 of rechunk`.
+    /// What it does, e.g. `pass 1/2 of rechunk`.
     pub description: String,
     /// Its tasks, dealt out by index: task `t` belongs to shard
     /// `t mod count`. (A reduction's are its output blocks, each with
@@ -32,7 +33,7 @@ pub struct ShardStage {
 }
 
 impl Plan {
-    /// The plan's steps as shards run them (see
+    /// The plan's shard stages (see
     /// [`ComputeOptions::shard`](crate::ComputeOptions::shard)), or, for a
     /// plan that keeps results in memory between its stages, an error
     /// saying so.
@@ -87,7 +88,7 @@ fn not_shardable(message: String) -> Error {
     }
 }
 
-/// Which share of which step a run does: tasks `t` of step `stage`
+/// Which share of which shard stage a run does: tasks `t` of shard stage `stage`
 /// (1-based) with `t % count == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shard {
@@ -97,8 +98,8 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    /// Refuses a shard outside the plan's `steps`.
-    pub(crate) fn check(&self, steps: usize) -> Result<()> {
+    /// Refuses a shard outside the plan's `stages` shard stages.
+    pub(crate) fn check(&self, stages: usize) -> Result<()> {
         let invalid = |message: String| Error::Invalid {
             operation: "shard".into(),
             message,
@@ -114,32 +115,32 @@ impl Shard {
                 self.count - 1
             )));
         }
-        if self.stage == 0 || self.stage > steps {
+        if self.stage == 0 || self.stage > stages {
             return Err(invalid(format!(
-                "stage {} does not exist: the plan has stages 1 to {steps}",
+                "stage {} does not exist: the plan has stages 1 to {stages}",
                 self.stage
             )));
         }
         Ok(())
     }
 
-    /// Whether task `task` of the step is this shard's.
+    /// Whether task `task` of the shard stage is this shard's.
     pub(crate) fn takes(&self, task: u64) -> bool {
         task % self.count == self.index
     }
 
-    /// How many of a step's `tasks` are this shard's.
+    /// How many of a shard stage's `tasks` are this shard's.
     pub(crate) fn share(&self, tasks: u64) -> u64 {
         tasks / self.count + u64::from(self.index < tasks % self.count)
     }
 
-    /// The journal log of this shard's part of the step whose log is `log`.
+    /// The journal log of this shard's part of the shard stage whose log is `log`.
     pub(crate) fn log(&self, log: &str) -> String {
         format!("{log}{}", shard_suffix(self.index, self.count))
     }
 }
 
-/// What a shard's log adds to its step's.
+/// What a shard's log adds to its shard stage's.
 pub(crate) fn shard_suffix(index: u64, count: u64) -> String {
     format!("-shard-{index}-of-{count}")
 }
