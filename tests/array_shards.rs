@@ -212,6 +212,17 @@ fn bad_shards_and_unshardable_plans_are_refused() {
         let e = shard_error(dir.path(), options);
         assert!(e.contains(expected), "{e} (expected: {expected})");
     }
+    // Pieces of a journal without its plan (a run killed as it began or
+    // ended) are not a shard's to take over.
+    std::fs::create_dir_all(journal(dir.path())).unwrap();
+    std::fs::write(journal(dir.path()).join("stage-0-pass-0.done"), "0\n").unwrap();
+    let (array, target, _) = job(dir.path(), "sharded.zarr", false);
+    let e = array
+        .store_with(&target, &with_journal.clone().shard(1, 0, 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("without its plan"), "{e}");
+    std::fs::remove_dir_all(journal(dir.path())).unwrap();
     // An anomaly: the mean is kept in memory for the subtraction.
     let (array, target, _) = job(dir.path(), "sharded.zarr", false);
     let anomaly = &array - &array.mean([0], true);

@@ -45,6 +45,13 @@ fn slurm_runs_a_plan_as_chained_job_arrays() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("stage 3: Slurm job"), "{stdout}");
+    let chain = dir.path().join("plan.slurm/submit.sh");
+    let parsed = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&chain)
+        .status()
+        .unwrap();
+    assert!(parsed.success(), "submit.sh is not valid bash");
     let script = std::fs::read_to_string(dir.path().join("plan.slurm/stage-1.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --array=0-2"), "{script}");
     assert!(script.contains("#SBATCH --mem="), "{script}");

@@ -38,6 +38,10 @@ fn stderr(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+fn text_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
 /// The plan's stages, from the plan file.
 fn stages(plan: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(plan).unwrap();
@@ -95,6 +99,8 @@ fn shards_in_processes_give_the_bytes_of_one_rechunk() {
         !sharded.join(".ndchunk-rechunk").exists(),
         "the journal is removed"
     );
+    let e = stderr(&["run", s(&plan), "--stage", "1", "--shard", "0/3"]);
+    assert!(e.contains("holds no unfinished job"), "{e}");
     assert_same_values(&src, &sharded);
     // zarr-python reads it.
     if let Some(python) = support::python_peer() {
@@ -146,6 +152,31 @@ fn bad_plans_and_shards_are_refused() {
     let e = stderr(&["submit", "--slurm", p, "--out", s(&inside)]);
     assert!(e.contains("would be written into SRC"), "{e}");
     assert!(!inside.exists());
+    // A plan file edited by hand (a stage removed, so that stage 2 would
+    // count as the publish).
+    let edited = dir.path().join("edited.json");
+    let mut value: serde_json::Value = serde_json::from_str(&text_of(&plan)).unwrap();
+    let stages = value["stages"].as_array_mut().unwrap();
+    stages.remove(1);
+    stages[1]["stage"] = 2.into();
+    std::fs::write(&edited, value.to_string()).unwrap();
+    let e = stderr(&["run", s(&edited), "--stage", "2"]);
+    assert!(e.contains("the plan file has changed"), "{e}");
+    // Slurm's #SBATCH lines cannot carry every path.
+    let e = stderr(&["submit", "--slurm", p, "--out", s(&dir.path().join("a b"))]);
+    assert!(e.contains("choose another --out"), "{e}");
+    // A plan is never made in a dry run.
+    let e = stderr(&[
+        "rechunk",
+        s(&src),
+        s(&dst),
+        "--chunks",
+        "24,8,8",
+        "--dry-run",
+        "--plan-out",
+        s(&dir.path().join("p3.json")),
+    ]);
+    assert!(e.contains("cannot be used with"), "{e}");
     // Another chunkctl's plan.
     let other = dir.path().join("other.json");
     let text = std::fs::read_to_string(&plan).unwrap();
@@ -166,7 +197,7 @@ fn bad_plans_and_shards_are_refused() {
     std::fs::write(&chunk, [bytes.as_slice(), b" "].concat()).unwrap();
     let e = stderr(&["run", p, "--stage", "1"]);
     assert!(
-        e.contains("SRC (or the job) has changed since this plan was made"),
+        e.contains("SRC, the job or the plan file has changed since the plan was made"),
         "{e}"
     );
     let in_dst: Vec<_> = std::fs::read_dir(&dst)

@@ -70,11 +70,18 @@ impl Journal {
                 .open(&path)
                 .map_err(|e| journal_error(&path, e.to_string()))
         };
-        let busy = |_| {
-            journal_error(
+        let busy = |e: std::fs::TryLockError| match e {
+            std::fs::TryLockError::WouldBlock => journal_error(
                 dir,
                 "another run is using this journal; wait for it or stop it first",
-            )
+            ),
+            std::fs::TryLockError::Error(e) => journal_error(
+                dir,
+                format!(
+                    "cannot lock the journal on this file system ({e}); shards need file \
+                     locks (flock) that work across machines"
+                ),
+            ),
         };
         let lock = open_lock(LOCK_FILE)?;
         let mut locks = Vec::new();
@@ -82,15 +89,16 @@ impl Journal {
             None => lock.try_lock().map_err(busy)?,
             Some(shard) => {
                 lock.try_lock_shared().map_err(busy)?;
-                let own = open_lock(&shard.log(LOCK_FILE))?;
-                own.try_lock().map_err(|_| {
-                    journal_error(
+                let own = open_lock(&shard.log(&format!("{LOCK_FILE}-stage-{}", shard.stage)))?;
+                own.try_lock().map_err(|e| match e {
+                    std::fs::TryLockError::WouldBlock => journal_error(
                         dir,
                         format!(
                             "shard {} of {} of stage {} is already running",
                             shard.index, shard.count, shard.stage
                         ),
-                    )
+                    ),
+                    e => busy(e),
                 })?;
                 locks.push(own);
             }
@@ -106,6 +114,27 @@ impl Journal {
             // wins (a link never replaces), the others check theirs
             // against it. Nothing is cleared: what is here is theirs.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && shard.is_some() => {
+                // Logs without an identity are from a run killed before it
+                // started, or while its journal was removed: not a shard's
+                // to take over (a whole run clears them).
+                let stale = std::fs::read_dir(dir)
+                    .map_err(|e| journal_error(dir, e.to_string()))?
+                    .flatten()
+                    .any(|entry| {
+                        let name = entry.file_name();
+                        let name = name.to_string_lossy();
+                        !name.starts_with(LOCK_FILE) && !name.ends_with(".tmp")
+                    });
+                // (A shard starting beside this one links the identity
+                // before it logs anything: its logs come with it.)
+                if stale && !identity_path.exists() {
+                    return Err(journal_error(
+                        dir,
+                        "holds pieces of a journal without its plan (a run killed while it \
+                         began or ended): run the store once without a shard to clear it, \
+                         or delete this journal",
+                    ));
+                }
                 let own = shard.map_or(String::new(), |s| s.log(""));
                 let tmp = dir.join(format!("plan.txt.{}{own}.tmp", std::process::id()));
                 std::fs::write(&tmp, identity).map_err(|e| journal_error(&tmp, e.to_string()))?;

@@ -91,7 +91,7 @@ pub struct RechunkArgs {
     /// Write the job's plan to this file and begin the job in DST, running
     /// no task: its stages then run as shards, in any number of processes
     /// or cluster jobs, with `chunkctl run PLAN --stage S --shard I/N`.
-    #[arg(long, value_name = "PLAN")]
+    #[arg(long, value_name = "PLAN", conflicts_with = "dry_run")]
     plan_out: Option<PathBuf>,
 }
 

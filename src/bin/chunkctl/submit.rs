@@ -87,6 +87,19 @@ fn slurm(
     chunkctl: &Path,
     out: &Path,
 ) -> Result<(), Box<dyn Error>> {
+    // `#SBATCH` lines are not shell: a path is written bare, and Slurm
+    // expands `%` in it.
+    let bare = out.display().to_string();
+    if bare
+        .chars()
+        .any(|c| c.is_whitespace() || "%\"'\\#".contains(c))
+    {
+        return Err(format!(
+            "{bare}: Slurm's #SBATCH lines cannot carry a path with spaces, quotes, `%`, `#` \
+             or backslashes; choose another --out"
+        )
+        .into());
+    }
     let last = plan.publish_stage();
     let mut scripts = Vec::new();
     for stage in &plan.stages {
@@ -94,10 +107,8 @@ fn slurm(
         let mut script = String::from("#!/bin/bash\n");
         writeln!(
             script,
-            "# {}: stage {} of {last}: {}",
-            plan_path.display(),
-            stage.stage,
-            stage.does
+            "# Stage {} of {last} of an ndchunk plan (`chunkctl submit --slurm`).",
+            stage.stage
         )?;
         writeln!(script, "#SBATCH --job-name=ndchunk-stage-{}", stage.stage)?;
         if stage.stage != last {
@@ -142,11 +153,12 @@ fn slurm(
         } else {
             format!("--dependency=afterok:$job{k} ")
         };
+        // `--parsable` prints `id` or `id;cluster`: the id alone.
         writeln!(
             chain,
-            "job{}=$(sbatch --parsable {dependency}{})",
-            k + 1,
-            quoted(script)
+            "job{n}=$(sbatch --parsable {dependency}{})\njob{n}=${{job{n}%%;*}}",
+            quoted(script),
+            n = k + 1
         )?;
         writeln!(chain, "echo \"stage {}: job $job{}\"", k + 1, k + 1)?;
     }
@@ -209,8 +221,7 @@ fn hyperqueue(
     let mut script = String::new();
     writeln!(
         script,
-        "\"\"\"HyperQueue job of the ndchunk plan {}.",
-        plan_path.display()
+        "\"\"\"HyperQueue job of an ndchunk plan (PLAN below)."
     )?;
     writeln!(script)?;
     writeln!(

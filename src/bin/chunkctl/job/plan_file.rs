@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{job_error, Prepared, ShardOf, WORK_DIR};
+use super::array::{job_error, Prepared, ShardOf, FINISHED_RECORD, WORK_DIR};
 use super::source_state::{fnv1a, SourceState};
 use super::work_dir::{write_whole, Opened, WorkDir};
 use super::ZarrRechunk;
@@ -122,24 +122,25 @@ impl PlanFile {
     }
 }
 
-/// The identity of `prepared` over SRC as it is now.
-fn identity(prepared: &Prepared, src: &Path) -> Result<String> {
-    let source = SourceState::of(src)?;
-    let text = format!("{}\n{}", prepared.identity(), source.digest());
+/// The identity of a plan: the job as planned (`prepared`), its arguments
+/// and stages as written, and SRC as it is now.
+fn identity(prepared: &Prepared, args: &JobArgs, stages: &[PlanStage]) -> Result<String> {
+    let source = SourceState::of(&args.src)?;
+    let written =
+        serde_json::to_string(&(args, stages)).map_err(|e| job_error(&args.src, e.to_string()))?;
+    let text = format!("{}\n{written}\n{}", prepared.identity(), source.digest());
     Ok(format!("{:016x}", fnv1a(text.as_bytes())))
 }
 
 impl Prepared {
-    /// Begins the job in DST (as a run would, running no task) and writes
-    /// its plan to `path`.
-    pub fn save_plan(&self, args: &JobArgs, path: &Path) -> Result<PlanFile> {
-        let (src_file, _) = ndchunk_io::info::split_array_path(&args.src.to_string_lossy());
-        if is_within(path, &src_file)? {
-            return Err(job_error(path, "the plan file would be written into SRC"));
-        }
-        let engine_stages = self.engine_plan().shard_stages()?;
+    /// The stages of the job's plan: the engine's shard stages, each with
+    /// what one shard's process needs, then the one that publishes DST
+    /// (which asks as much as the largest, as it runs what the shards left).
+    fn plan_stages(&self, args: &JobArgs) -> Result<Vec<PlanStage>> {
         let threads = args.threads.max(1);
-        let mut stages: Vec<PlanStage> = engine_stages
+        let mut stages: Vec<PlanStage> = self
+            .engine_plan()
+            .shard_stages()?
             .iter()
             .enumerate()
             .map(|(k, s)| {
@@ -155,6 +156,7 @@ impl Prepared {
                 }
             })
             .collect();
+        let largest = stages.iter().map(|s| s.memory_bytes).max();
         stages.push(PlanStage {
             stage: stages.len() + 1,
             does: "publish DST: run any task the shards left undone, check that SRC is \
@@ -162,9 +164,20 @@ impl Prepared {
                 .into(),
             tasks: 1,
             task_bytes: 0,
-            cpus: 1,
-            memory_bytes: PROCESS_OVERHEAD,
+            cpus: threads,
+            memory_bytes: largest.unwrap_or(PROCESS_OVERHEAD),
         });
+        Ok(stages)
+    }
+
+    /// Begins the job in DST (as a run would, running no task) and writes
+    /// its plan to `path`.
+    pub fn save_plan(&self, args: &JobArgs, path: &Path) -> Result<PlanFile> {
+        let (src_file, _) = ndchunk_io::info::split_array_path(&args.src.to_string_lossy());
+        if is_within(path, &src_file)? {
+            return Err(job_error(path, "the plan file would be written into SRC"));
+        }
+        let stages = self.plan_stages(args)?;
         let owned = self.owned()?;
         // The work directory is made now, so that shards starting side by
         // side find it; none of them makes one.
@@ -172,7 +185,7 @@ impl Prepared {
         let plan = PlanFile {
             ndchunk_plan: LAYOUT,
             chunkctl: env!("CARGO_PKG_VERSION").into(),
-            identity: identity(self, &args.src)?,
+            identity: identity(self, args, &stages)?,
             job: args.clone(),
             stages,
         };
@@ -184,12 +197,13 @@ impl Prepared {
 
     /// Refuses to run `plan` unless it is this job's, over SRC as it was.
     pub fn check_plan(&self, plan: &PlanFile, path: &Path) -> Result<()> {
-        if identity(self, &plan.job.src)? != plan.identity {
+        let stages = self.plan_stages(&plan.job)?;
+        if identity(self, &plan.job, &stages)? != plan.identity || stages != plan.stages {
             return Err(job_error(
                 path,
-                "SRC (or the job) has changed since this plan was made: running it would mix \
-                 old and new data; make the plan again (and pass --restart to discard the \
-                 work done)",
+                "SRC, the job or the plan file has changed since the plan was made: running \
+                 it would mix old and new data; make the plan again (`chunkctl rechunk \
+                 --plan-out`, with --restart to discard the work done)",
             ));
         }
         Ok(())
@@ -199,7 +213,7 @@ impl Prepared {
     pub fn run_shard(&self, shard: ShardOf) -> Result<ComputeReport> {
         let owned = self.owned()?;
         let work = self.dst().join(WORK_DIR);
-        if !work.is_dir() {
+        if self.dst().join(FINISHED_RECORD).exists() || !work.is_dir() {
             return Err(job_error(
                 self.dst(),
                 "holds no unfinished job: make the plan with `chunkctl rechunk --plan-out`, \

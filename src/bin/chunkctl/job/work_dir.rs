@@ -169,11 +169,18 @@ impl WorkDir {
         } else {
             lock.try_lock()
         };
-        locked.map_err(|_| {
-            job_error(
+        locked.map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => job_error(
                 dir,
                 "another chunkctl run is writing here; wait for it or stop it first",
-            )
+            ),
+            std::fs::TryLockError::Error(e) => job_error(
+                dir,
+                format!(
+                    "cannot lock the work directory on this file system ({e}); chunkctl \
+                     needs file locks (flock), across machines for shards"
+                ),
+            ),
         })?;
         Ok(lock)
     }
