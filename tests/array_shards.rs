@@ -171,6 +171,16 @@ fn a_stage_waits_for_every_shard_of_the_one_before() {
     array
         .store_with(&target, &options.clone().shard(1, 1, 2))
         .unwrap();
+    // While stage 2 runs in 3 shards (a running shard's hold on its count,
+    // as the journal keeps it), it cannot also be run in 2.
+    let running = std::fs::File::create(journal(dir.path()).join("lock-stage-2-count-3")).unwrap();
+    running.lock_shared().unwrap();
+    let e = array
+        .store_with(&target, &options.clone().shard(2, 0, 2))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("stage 2 is being run in 3 shards now"), "{e}");
+    drop(running);
     // Stage 2 in another number of shards than stage 1 had.
     for i in 0..3 {
         array

@@ -101,6 +101,7 @@ impl Journal {
                     e => busy(e),
                 })?;
                 locks.push(own);
+                locks.push(Self::lock_count(dir, shard, &open_lock, &busy)?);
             }
         }
         locks.push(lock);
@@ -175,6 +176,55 @@ impl Journal {
             logs: Mutex::new(HashMap::new()),
             _locks: locks,
         })
+    }
+
+    /// A shard's hold on its stage's number of shards: shared with the
+    /// other shards of that number, while no shard of another number of
+    /// the same stage runs (two dealings of one stage would write the same
+    /// intermediate chunks). Checked and taken under the stage's own lock.
+    fn lock_count(
+        dir: &Path,
+        shard: &Shard,
+        open_lock: &dyn Fn(&str) -> Result<File>,
+        busy: &dyn Fn(std::fs::TryLockError) -> Error,
+    ) -> Result<File> {
+        let stage = format!("{LOCK_FILE}-stage-{}", shard.stage);
+        let guard = open_lock(&stage)?;
+        guard
+            .lock()
+            .map_err(|e| busy(std::fs::TryLockError::Error(e)))?;
+        let prefix = format!("{stage}-count-");
+        let entries = std::fs::read_dir(dir).map_err(|e| journal_error(dir, e.to_string()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(count) = name
+                .strip_prefix(&prefix)
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if count == shard.count {
+                continue;
+            }
+            let other = open_lock(&name)?;
+            match other.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(journal_error(
+                        dir,
+                        format!(
+                            "stage {} is being run in {count} shards now: run it in {count} \
+                             too, or wait for those to finish",
+                            shard.stage
+                        ),
+                    ))
+                }
+                Err(e) => return Err(busy(e)),
+            }
+        }
+        let mine = open_lock(&format!("{prefix}{}", shard.count))?;
+        mine.try_lock_shared().map_err(busy)?;
+        Ok(mine)
     }
 
     fn log_path(&self, log: &str) -> PathBuf {
