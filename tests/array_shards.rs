@@ -168,6 +168,8 @@ fn a_stage_waits_for_every_shard_of_the_one_before() {
         .unwrap();
     let e = shard_error(dir.path(), options.clone().shard(2, 0, 2));
     assert!(e.contains("stage 1 is not finished"), "{e}");
+    let e = shard_error(dir.path(), options.clone().finish_shards());
+    assert!(e.contains("stage 1 is not finished"), "{e}");
     array
         .store_with(&target, &options.clone().shard(1, 1, 2))
         .unwrap();
@@ -187,6 +189,12 @@ fn a_stage_waits_for_every_shard_of_the_one_before() {
             .store_with(&target, &options.clone().shard(2, i, 3))
             .unwrap();
     }
+    // Every shard stage finished: the journal goes.
+    let report = array
+        .store_with(&target, &options.clone().finish_shards())
+        .unwrap();
+    assert_eq!(report.tasks_run, 0, "{report:?}");
+    assert!(!journal(dir.path()).exists(), "the journal is removed");
     let written = Array::<f64>::from_store(Arc::new(target)).unwrap();
     assert_eq!(
         written.compute().unwrap(),

@@ -210,7 +210,16 @@ fn store_nodes(
                     meta.dtype.name(),
                 ));
             }
+            if options.finish_shards {
+                return finish_shards(&plan, dir, &identity, options);
+            }
             Some(Journal::open(dir, &identity, options.shard.as_ref())?)
+        }
+        None if options.finish_shards => {
+            return Err(Error::Invalid {
+                operation: "finish_shards".into(),
+                message: "needs the journal_dir the shards were given".into(),
+            })
         }
         None => None,
     };
@@ -226,6 +235,52 @@ fn store_nodes(
         journal.finish()?;
     }
     Ok(report)
+}
+
+/// [`ComputeOptions::finish_shards`]: every shard stage of `plan` must be
+/// finished in the journal at `dir` (of the run `identity`); the journal
+/// then goes. Nothing runs.
+fn finish_shards(
+    plan: &Plan,
+    dir: &std::path::Path,
+    identity: &str,
+    options: &ComputeOptions,
+) -> Result<ComputeReport> {
+    let invalid = |message: String| Error::Invalid {
+        operation: "finish_shards".into(),
+        message,
+    };
+    if options.shard.is_some() {
+        return Err(invalid(
+            "a run either is a shard or finishes the shards".into(),
+        ));
+    }
+    let stages = plan.shard_stages()?;
+    if !dir.join("plan.txt").is_file() {
+        return Err(invalid(format!(
+            "{}: no shard of this plan has run in this journal",
+            dir.display()
+        )));
+    }
+    let journal = Journal::open(dir, identity, None)?;
+    for (k, log) in plan.shard_stage_logs().iter().enumerate() {
+        if !journal.is_complete(log) {
+            return Err(invalid(format!(
+                "stage {} is not finished (run all of its shards first)",
+                k + 1
+            )));
+        }
+    }
+    journal.finish()?;
+    Ok(ComputeReport {
+        max_mem: plan.max_mem(),
+        peak_bytes: 0,
+        tasks_run: 0,
+        tasks_resumed: stages.iter().map(|s| s.tasks).sum(),
+        stages: plan.stages().len(),
+        spilled_bytes: 0,
+        seconds: 0.0,
+    })
 }
 
 /// `node` as it will be written into a store of `meta` at `location`:

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::exec::progress::{stage_bytes, StageBar};
 use crate::exec::Reservation;
 use crate::graph::{Node, NodeKind};
+use crate::plan::shards::reduce_log;
 use crate::plan::shared_reads::leaf_span;
 use crate::plan::{Stage, StageKind};
 use crate::runtime::block::{shape_of, Block};
@@ -38,7 +39,7 @@ impl<'a> StageRun<'a> {
     /// index`) are not computed.
     pub(super) fn run_reduce(&self, sink: &Sink<'_>, progress: &StageBar) -> Result<()> {
         let tree = Tree::new(self.stage);
-        let log = format!("stage-{}-reduce", self.index);
+        let log = reduce_log(self.index);
         let done = self.journaled(&log)?;
         let log = self.shard.map_or(log.clone(), |shard| shard.log(&log));
         let grid = self.stage.node.grid();

@@ -19,7 +19,7 @@ use crate::exec::progress::{stage_bytes, RunProgress, StageBar};
 use crate::exec::reduce::run_joint;
 use crate::exec::{MemoryBudget, ProgressCallback, Reservation};
 use crate::graph::{Node, NodeKind};
-use crate::plan::shards::Shard;
+use crate::plan::shards::{blocks_log, pass_log, Shard};
 use crate::plan::shared_reads::group_of;
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
 use crate::runtime::block::Block;
@@ -46,6 +46,7 @@ pub struct ComputeOptions {
     pub(crate) temp_dir: Option<std::path::PathBuf>,
     pub(crate) journal_dir: Option<std::path::PathBuf>,
     pub(crate) shard: Option<Shard>,
+    pub(crate) finish_shards: bool,
 }
 
 impl Default for ComputeOptions {
@@ -58,6 +59,7 @@ impl Default for ComputeOptions {
             temp_dir: None,
             journal_dir: None,
             shard: None,
+            finish_shards: false,
         }
     }
 }
@@ -124,14 +126,24 @@ impl ComputeOptions {
     /// finished tasks (a shard run again does only what is left) and a
     /// rechunk keeps its intermediates between stages; a stage refuses to
     /// start until every shard of the stage before it has finished. The
-    /// journal is left in place for the next stage: delete it once the
-    /// last stage's shards have all finished.
+    /// journal is left in place for the next stage; a last run with
+    /// [`finish_shards`](Self::finish_shards) checks that every stage is
+    /// finished and removes it.
     pub fn shard(mut self, stage: usize, index: u64, count: u64) -> Self {
         self.shard = Some(Shard {
             stage,
             index,
             count,
         });
+        self
+    }
+
+    /// For [`Array::store_with`](crate::Array::store_with) after its
+    /// [`shard`](Self::shard)s: runs nothing, checks that every shard
+    /// stage is finished (refusing, naming the first that is not) and
+    /// removes the journal. The store is then complete.
+    pub fn finish_shards(mut self) -> Self {
+        self.finish_shards = true;
         self
     }
 }
@@ -494,7 +506,7 @@ impl StageRun<'_> {
         let node = &self.stage.node;
         let grid = node.grid();
         let name = node.name();
-        let log = format!("stage-{}-blocks", self.index);
+        let log = blocks_log(self.index);
         // Done by any run of the stage: whole, or by shards of any number.
         let done = self.journaled(&log)?;
         let log = self.shard.map_or(log.clone(), |shard| shard.log(&log));
@@ -590,7 +602,7 @@ impl StageRun<'_> {
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
             // Errors name the pass; their block is one of the pass's blocks.
             let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
-            let pass_log = format!("stage-{}-pass-{k}", self.index);
+            let pass_log = pass_log(self.index, k);
             let complete = self.journal.is_some_and(|j| j.is_complete(&pass_log));
             // A shard runs its stage's pass alone, once every shard of the
             // pass before it has finished.

@@ -144,3 +144,33 @@ impl Shard {
 pub(crate) fn shard_suffix(index: u64, count: u64) -> String {
     format!("-shard-{index}-of-{count}")
 }
+
+/// The journal log of stage `index`'s blocks.
+pub(crate) fn blocks_log(index: usize) -> String {
+    format!("stage-{index}-blocks")
+}
+
+/// The journal log of reduction stage `index`'s output blocks.
+pub(crate) fn reduce_log(index: usize) -> String {
+    format!("stage-{index}-reduce")
+}
+
+/// The journal log of pass `k` of rechunk stage `index`.
+pub(crate) fn pass_log(index: usize, k: usize) -> String {
+    format!("stage-{index}-pass-{k}")
+}
+
+impl Plan {
+    /// The journal logs of the plan's shard stages, in order (a plan that
+    /// [`Plan::shard_stages`] accepts).
+    pub(crate) fn shard_stage_logs(&self) -> Vec<String> {
+        match self.stages().first().map(|s| &s.kind) {
+            Some(StageKind::Blocks) => vec![blocks_log(0)],
+            Some(StageKind::Reduce { .. }) => vec![reduce_log(0)],
+            Some(StageKind::Rechunk { plan, .. }) => {
+                (0..plan.passes.len()).map(|k| pass_log(0, k)).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+}

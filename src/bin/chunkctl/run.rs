@@ -113,7 +113,7 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
         if count != 1 {
             return Err(format!("stage {last} publishes DST: it runs as one shard (0/1)").into());
         }
-        let outcome = prepared.run()?;
+        let outcome = prepared.publish()?;
         if args.json {
             let mut out = serde_json::to_value(&outcome)?;
             out["peak_rss_bytes"] = json!(peak_rss_bytes());

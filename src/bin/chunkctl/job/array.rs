@@ -203,6 +203,17 @@ enum Begun {
     Open(WorkDir, JobStatus),
 }
 
+/// What part of the job's work a run does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part {
+    /// All of it.
+    Whole,
+    /// One shard of one stage of its plan file.
+    Shard(ShardOf),
+    /// None: every shard of its plan file has finished (checked).
+    Finish,
+}
+
 /// One shard of one stage of a job's plan (see `chunkctl run`).
 #[derive(Debug, Clone, Copy)]
 pub struct ShardOf {
@@ -273,12 +284,22 @@ impl Prepared {
     /// that looks finished; rerunning the same job resumes it, over an
     /// unchanged source only, and rerunning a finished one writes nothing.
     pub fn run(self) -> Result<Outcome> {
+        self.run_as(Part::Whole)
+    }
+
+    /// The last stage of a plan file: once every shard has finished,
+    /// publishes DST as [`Prepared::run`] does, running nothing.
+    pub fn publish(self) -> Result<Outcome> {
+        self.run_as(Part::Finish)
+    }
+
+    fn run_as(self, part: Part) -> Result<Outcome> {
         let start = Instant::now();
         let owned = self.job.owned_paths()?;
         let Begun::Open(work_dir, status) = self.begin(&owned)? else {
             return self.up_to_date(start);
         };
-        let report = self.store(None)?;
+        let report = self.store(part)?;
         self.check_source(&work_dir)?;
         let target = self.target()?;
         target.publish()?;
@@ -432,21 +453,22 @@ impl Prepared {
 
     /// The engine's run into DST, journaled beside the scratch: all of it,
     /// or one shard of one stage.
-    pub(crate) fn store(&self, shard: Option<ShardOf>) -> Result<ComputeReport> {
+    pub(crate) fn store(&self, part: Part) -> Result<ComputeReport> {
         let scratch_dir = self.job.scratch_dir()?;
-        let mut options = self
+        let options = self
             .job
             .options()
             .journal_dir(scratch_dir.clone())
             .temp_dir(scratch_dir);
-        if let Some(ShardOf {
-            stage,
-            index,
-            count,
-        }) = shard
-        {
-            options = options.shard(stage, index, count);
-        }
+        let options = match part {
+            Part::Whole => options,
+            Part::Shard(ShardOf {
+                stage,
+                index,
+                count,
+            }) => options.shard(stage, index, count),
+            Part::Finish => options.finish_shards(),
+        };
         self.array.store_with(&self.target()?, &options)
     }
 

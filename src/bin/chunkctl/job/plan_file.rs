@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{job_error, Prepared, ShardOf, FINISHED_RECORD, WORK_DIR};
+use super::array::{job_error, Part, Prepared, ShardOf, FINISHED_RECORD, WORK_DIR};
 use super::source_state::{fnv1a, SourceState};
 use super::work_dir::{write_whole, Opened, WorkDir};
 use super::ZarrRechunk;
@@ -134,8 +134,7 @@ fn identity(prepared: &Prepared, args: &JobArgs, stages: &[PlanStage]) -> Result
 
 impl Prepared {
     /// The stages of the job's plan: the engine's shard stages, each with
-    /// what one shard's process needs, then the one that publishes DST
-    /// (which asks as much as the largest, as it runs what the shards left).
+    /// what one shard's process needs, then the one that publishes DST.
     fn plan_stages(&self, args: &JobArgs) -> Result<Vec<PlanStage>> {
         let threads = args.threads.max(1);
         let mut stages: Vec<PlanStage> = self
@@ -156,16 +155,15 @@ impl Prepared {
                 }
             })
             .collect();
-        let largest = stages.iter().map(|s| s.memory_bytes).max();
         stages.push(PlanStage {
             stage: stages.len() + 1,
-            does: "publish DST: run any task the shards left undone, check that SRC is \
-                   unchanged, write the metadata, remove the journal"
+            does: "publish DST: check that every shard finished and SRC is unchanged, \
+                   write the metadata, remove the journal"
                 .into(),
             tasks: 1,
             task_bytes: 0,
-            cpus: threads,
-            memory_bytes: largest.unwrap_or(PROCESS_OVERHEAD),
+            cpus: 1,
+            memory_bytes: PROCESS_OVERHEAD,
         });
         Ok(stages)
     }
@@ -224,7 +222,7 @@ impl Prepared {
         let source_now = SourceState::of(self.src())?;
         let (Opened::Resumed(work_dir) | Opened::New(work_dir)) =
             self.open_work(&work, lock, true, source_now, &owned)?;
-        let report = self.store(Some(shard))?;
+        let report = self.store(Part::Shard(shard))?;
         self.check_source(&work_dir)?;
         Ok(report)
     }
