@@ -130,7 +130,10 @@ fn bad_plans_and_shards_are_refused() {
     let e = stderr(&["run", p, "--stage", "2", "--shard", "0/1"]);
     assert!(e.contains("stage 1 is not finished"), "{e}");
     let e = stderr(&["run", p, "--stage", "3"]);
-    assert!(e.contains("stage 1 is not finished"), "the publish waits: {e}");
+    assert!(
+        e.contains("stage 1 is not finished"),
+        "the publish waits: {e}"
+    );
     let e = stderr(&["run", p, "--stage", "1", "--shard", "4/4"]);
     assert!(e.contains("shard 4/4 is out of range"), "{e}");
     let e = stderr(&["run", p, "--stage", "9"]);
