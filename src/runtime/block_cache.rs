@@ -107,13 +107,24 @@ impl BlockCache {
                 return compute().map(Arc::new);
             }
             // Waits while another task computes it.
-            let value = lock(&slot);
-            if let Some(block) = value.as_ref() {
-                return Ok(block.clone());
+            loop {
+                let value = lock(&slot);
+                if let Some(block) = value.as_ref() {
+                    return Ok(block.clone());
+                }
+                drop(value);
+                // Empty: its task has not yet taken the slot (it is still
+                // listed: wait for it), or its computation failed (it
+                // removed the entry: this task tries, without keeping).
+                let pending = lock(&self.state)
+                    .entries
+                    .get(&key)
+                    .is_some_and(|e| Arc::ptr_eq(&e.slot, &slot) && e.computing.is_some());
+                if !pending {
+                    return compute().map(Arc::new);
+                }
+                std::thread::yield_now();
             }
-            // Its computation failed: this task tries, without keeping.
-            drop(value);
-            return compute().map(Arc::new);
         }
         let mut value = lock(&slot);
         let computed = compute();
