@@ -12,45 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use cli::{journaled_tasks, make_source};
-use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Scalar, ZarrStore};
+use cli::{doubled_store, journaled_tasks};
+use ndchunk::io::zarr::ZarrCodec;
+use ndchunk::io::{ChunkStore, ZarrStore};
 use ndchunk::{Array, ComputeOptions};
 
 const DIR: &str = "NDCHUNK_RESUME_TEST_DIR";
 
-/// The source, the target store and the expression: `src * 2 + 1` of a
-/// (200, 64, 64) float64 array in time-step chunks, stored as (200, 8, 8)
-/// chunks within 4 MiB on one thread (so through intermediates).
+/// [`doubled_store`] into `dst.zarr` (raw chunks), journaled.
 fn job(dir: &Path, create: bool) -> (Array<f64>, ZarrStore, ComputeOptions) {
-    let src = dir.join("src-float64-V3.zarr");
-    if create {
-        make_source(
-            dir,
-            DType::Float64,
-            &[200, 64, 64],
-            &[1, 64, 64],
-            ZarrFormat::V3,
-            "gzip:9",
-        );
-    }
-    let source: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open_dir(&src).unwrap());
-    let array = Array::<f64>::from_store(source).unwrap() * 2.0 + 1.0;
-    let dst = dir.join("dst.zarr");
-    let grid = ChunkGrid::regular(&[200, 64, 64], &[200, 8, 8]).unwrap();
-    let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
-    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::None);
-    let target = if create {
-        ZarrStore::create(&dst, "/", &spec).unwrap()
-    } else {
-        ZarrStore::open_dir(&dst).unwrap()
-    };
-    let options = ComputeOptions::default()
-        .max_mem(4 << 20)
-        .threads(1)
-        .progress(false)
-        .journal_dir(journal_dir(dir));
-    (array, target, options)
+    let (array, target, options) = doubled_store(dir, "dst.zarr", ZarrCodec::None, create);
+    (array, target, options.journal_dir(journal_dir(dir)))
 }
 
 fn journal_dir(dir: &Path) -> PathBuf {

@@ -12,46 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use cli::{kill_once_logged, make_source, store_files};
+use cli::{doubled_store, kill_once_logged, store_files};
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
-use ndchunk::io::{ArrayMeta, ChunkGrid, ChunkStore, DType, Scalar, ZarrStore};
+use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
 use ndchunk::{Array, ComputeOptions, Error};
 
 const DIR: &str = "NDCHUNK_SHARD_TEST_DIR";
 const SHARD: &str = "NDCHUNK_SHARD_TEST_SHARD";
 const KIND: &str = "NDCHUNK_SHARD_TEST_KIND";
 
-/// `src * 2 + 1` of a (200, 64, 64) float64 array in time-step chunks,
-/// stored as (200, 8, 8) chunks within 4 MiB on one thread: a rechunk
-/// through an intermediate, so a plan of two stages.
+/// [`doubled_store`] into `dst` (gzip chunks): a plan of two stages.
 fn job(dir: &Path, dst: &str, create: bool) -> (Array<f64>, ZarrStore, ComputeOptions) {
-    let src = dir.join("src-float64-V3.zarr");
-    if !src.exists() {
-        make_source(
-            dir,
-            DType::Float64,
-            &[200, 64, 64],
-            &[1, 64, 64],
-            ZarrFormat::V3,
-            "gzip:9",
-        );
-    }
-    let source: Arc<dyn ChunkStore> = Arc::new(ZarrStore::open_dir(&src).unwrap());
-    let array = Array::<f64>::from_store(source).unwrap() * 2.0 + 1.0;
-    let dst = dir.join(dst);
-    let grid = ChunkGrid::regular(&[200, 64, 64], &[200, 8, 8]).unwrap();
-    let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
-    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
-    let target = if create {
-        ZarrStore::create(&dst, "/", &spec).unwrap()
-    } else {
-        ZarrStore::open_dir(&dst).unwrap()
-    };
-    let options = ComputeOptions::default()
-        .max_mem(4 << 20)
-        .threads(1)
-        .progress(false);
-    (array, target, options)
+    doubled_store(dir, dst, ZarrCodec::Gzip(5), create)
 }
 
 fn journal(dir: &Path) -> PathBuf {

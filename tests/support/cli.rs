@@ -259,3 +259,45 @@ pub fn kill_once_logged(child: &mut std::process::Child, log: &Path) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The engine's resumable store used by the library's kill tests:
+/// `src * 2 + 1` of a (200, 64, 64) float64 array in time-step chunks
+/// (gzip-9, made once in `dir`), stored into `dir/dst` as (200, 8, 8)
+/// chunks in `codec`, within 4 MiB on one thread: a rechunk through an
+/// intermediate. The store is created when `create`, else opened. The
+/// options carry no journal.
+pub fn doubled_store(
+    dir: &Path,
+    dst: &str,
+    codec: ZarrCodec,
+    create: bool,
+) -> (ndchunk::Array<f64>, ZarrStore, ndchunk::ComputeOptions) {
+    let src = dir.join("src-float64-V3.zarr");
+    if !src.exists() {
+        make_source(
+            dir,
+            DType::Float64,
+            &[200, 64, 64],
+            &[1, 64, 64],
+            ZarrFormat::V3,
+            "gzip:9",
+        );
+    }
+    let source: std::sync::Arc<dyn ChunkStore> =
+        std::sync::Arc::new(ZarrStore::open_dir(&src).unwrap());
+    let array = ndchunk::Array::<f64>::from_store(source).unwrap() * 2.0 + 1.0;
+    let dst = dir.join(dst);
+    let grid = ChunkGrid::regular(&[200, 64, 64], &[200, 8, 8]).unwrap();
+    let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, codec);
+    let target = if create {
+        ZarrStore::create(&dst, "/", &spec).unwrap()
+    } else {
+        ZarrStore::open_dir(&dst).unwrap()
+    };
+    let options = ndchunk::ComputeOptions::default()
+        .max_mem(4 << 20)
+        .threads(1)
+        .progress(false);
+    (array, target, options)
+}
