@@ -74,7 +74,7 @@ pub use array::{compute_many, splitmix64, store_many, store_many_plan};
 pub use array::{Array, Chunks, DynArray, DynElement, Reduction};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
-pub use exec::run::{ComputeOptions, ComputeReport};
+pub use exec::run::{ComputeOptions, ComputeReport, REMOTE_IO_THREADS};
 pub use graph::BlockInfo;
 pub use labelled::ZarrWriteOptions;
 pub use labelled::{open_dataset, open_dataset_with, open_zarr, open_zarr_with};

@@ -118,7 +118,7 @@ fn store_many_writes_zarr_stores_read_back_and_each_chunk_read_once() {
             Scalar::Float(0.0),
         );
         let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(1));
-        ZarrStore::create(&dir.path().join(name), "/", &spec).unwrap()
+        ZarrStore::create(dir.path().join(name), "/", &spec).unwrap()
     };
     let doubled = create("doubled.zarr", [10, 20], DType::Float64);
     let as_f32 = create("f32.zarr", [10, 20], DType::Float32);
@@ -134,9 +134,9 @@ fn store_many_writes_zarr_stores_read_back_and_each_chunk_read_once() {
     assert_eq!(report.tasks_run, 30);
     every_chunk_read(&store, 1);
     let whole = Region::from_shape(&[100, 60]);
-    let reopened = ZarrStore::open_dir(&dir.path().join("doubled.zarr")).unwrap();
+    let reopened = ZarrStore::open_dir(dir.path().join("doubled.zarr")).unwrap();
     assert_eq!(reopened.read_region::<f64>(&whole).unwrap(), &x * 2.0);
-    let reopened = ZarrStore::open_dir(&dir.path().join("f32.zarr")).unwrap();
+    let reopened = ZarrStore::open_dir(dir.path().join("f32.zarr")).unwrap();
     assert_eq!(
         reopened.read_region::<f32>(&whole).unwrap(),
         x.mapv(|v| v as f32)
@@ -151,7 +151,7 @@ fn store_many_writes_zarr_stores_read_back_and_each_chunk_read_once() {
         .to_string()
         .contains("two arrays are to be stored into"));
     // Also when the second is the same directory spelled otherwise.
-    let again = ZarrStore::open_dir(&dir.path().join(".").join("doubled.zarr")).unwrap();
+    let again = ZarrStore::open_dir(dir.path().join(".").join("doubled.zarr")).unwrap();
     let respelled = [
         (&outputs[0].0, &doubled as &dyn ChunkStore),
         (&outputs[1].0, &again as &dyn ChunkStore),

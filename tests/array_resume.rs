@@ -75,7 +75,7 @@ fn store_resumes_after_kill() {
         .unwrap()
         .0;
     let stored: Arc<dyn ChunkStore> =
-        Arc::new(ZarrStore::open_dir(&dir.path().join("dst.zarr")).unwrap());
+        Arc::new(ZarrStore::open_dir(dir.path().join("dst.zarr")).unwrap());
     let stored = Array::<f64>::from_store(stored).unwrap().compute().unwrap();
     assert_eq!(stored, expected);
 }

@@ -247,9 +247,9 @@ fn reduction_job(dir: &Path, dst: &str, create: bool) -> (Array<f64>, ZarrStore,
     let meta = ArrayMeta::new(means.grid().clone(), DType::Float64, Scalar::Float(0.0));
     let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
     let target = if create {
-        ZarrStore::create(&dir.join(dst), "/", &spec).unwrap()
+        ZarrStore::create(dir.join(dst), "/", &spec).unwrap()
     } else {
-        ZarrStore::open_dir(&dir.join(dst)).unwrap()
+        ZarrStore::open_dir(dir.join(dst)).unwrap()
     };
     (means, target, options)
 }

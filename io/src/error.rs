@@ -107,6 +107,15 @@ pub enum IoError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Object storage that refused the request (HTTP 403: credentials,
+    /// or the bucket's policy).
+    #[error("{location}: permission denied: {reason}")]
+    PermissionDenied {
+        /// The store.
+        location: String,
+        /// What the server said, and what to check.
+        reason: String,
+    },
     /// A write to a store that ndchunk only reads (a netCDF-3 file): a
     /// variant of its own so that a caller can tell "choose another output"
     /// from a failing disk.

@@ -62,6 +62,13 @@ pub trait ChunkStore: Send + Sync {
     /// Where the array is, for messages (`path/to/store.zarr/temperature`).
     fn location(&self) -> String;
 
+    /// Whether every chunk read or written is a request over the network
+    /// (object storage), whose latency only many requests in flight hide:
+    /// the engine then runs more tasks at once than there are cores.
+    fn is_remote(&self) -> bool {
+        false
+    }
+
     /// The decoded bytes of one chunk (the fill value if never written).
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>>;
 

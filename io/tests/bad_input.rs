@@ -70,7 +70,7 @@ fn missing_and_malformed_metadata_are_errors() {
     assert!(matches!(err, IoError::Metadata { .. }), "{err}");
     assert!(err.to_string().contains("no zarr.json or .zarray"), "{err}");
     // A path that does not exist.
-    let err = ZarrStore::open_dir(&dir.path().join("nope")).unwrap_err();
+    let err = ZarrStore::open_dir(dir.path().join("nope")).unwrap_err();
     assert!(matches!(err, IoError::NotAStore { .. }), "{err}");
     // Malformed JSON.
     std::fs::write(dir.path().join("zarr.json"), b"{ not json").unwrap();

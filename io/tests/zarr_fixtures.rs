@@ -88,7 +88,7 @@ fn v3_attributes_and_v2_attributes_are_read() {
     let Some(base) = support::fixture("zarr/zarrs-tests") else {
         return;
     };
-    let store = ZarrStore::open_dir(&base.join("v3_zarr_python/array_zstd.zarr")).unwrap();
+    let store = ZarrStore::open_dir(base.join("v3_zarr_python/array_zstd.zarr")).unwrap();
     assert_eq!(store.meta().attributes["key"], "value");
     assert!(
         store.meta().codecs.iter().any(|c| c.starts_with("zstd")),
@@ -149,7 +149,7 @@ fn string_arrays_are_refused_as_unsupported_dtype() {
         "zarr_python_compat/cities_v3.zarr",
         "v3/cities.zarr",
     ] {
-        match ZarrStore::open_dir(&base.join(path)) {
+        match ZarrStore::open_dir(base.join(path)) {
             Err(IoError::UnsupportedDType { dtype }) => assert!(!dtype.is_empty(), "{path}"),
             other => panic!("{path}: expected an unsupported dtype, got {other:?}"),
         }

@@ -85,7 +85,7 @@ fn stores_written_by_zarr_python_read_identically() {
     assert!(cases.len() >= 11 * 13 + 5);
     for case in &cases {
         let name = case["name"].as_str().unwrap();
-        let store = ZarrStore::open_dir(&dir.path().join(format!("{name}.zarr")))
+        let store = ZarrStore::open_dir(dir.path().join(format!("{name}.zarr")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let meta = store.meta();
         assert_eq!(meta.dtype.name(), case["dtype"].as_str().unwrap(), "{name}");
@@ -267,8 +267,8 @@ fn stores_written_by_ndchunk_read_identically_in_zarr_python_and_xarray() {
             }
         }
     }
-    write_consolidated(&root.join("v2"), ZarrFormat::V2).unwrap();
-    write_consolidated(&root.join("v3"), ZarrFormat::V3).unwrap();
+    write_consolidated(root.join("v2"), ZarrFormat::V2).unwrap();
+    write_consolidated(root.join("v3"), ZarrFormat::V3).unwrap();
     let script = r#"
 import sys, json, numpy as np, zarr, xarray as xr
 root = sys.argv[1]

@@ -13,7 +13,7 @@ use ndchunk_io::{ArrayMeta, ChunkStore, Element, IoError};
 use super::{allocate_whole, in_memory_shape, Array, DynArray};
 use crate::error::{Error, Result};
 use crate::exec::journal::Journal;
-use crate::exec::run::{check_shard, run, ComputeOptions, ComputeReport};
+use crate::exec::run::{check_shard, for_remote_io, run, ComputeOptions, ComputeReport};
 use crate::graph::Node;
 use crate::plan::Plan;
 use crate::runtime::block::{slice_of, take, Block};
@@ -46,6 +46,7 @@ pub fn compute_many<T: Element>(
         });
     }
     let nodes: Vec<Arc<Node>> = arrays.iter().map(|a| a.node.clone()).collect();
+    let options = &*for_remote_io(options, nodes.iter().any(|n| n.reads_remote()));
     let plan = Plan::for_outputs(&nodes, &options.plan_budget())?;
     let shapes = nodes
         .iter()
@@ -193,6 +194,8 @@ fn store_nodes(
     observe: Option<Observer>,
     observer_bytes: u64,
 ) -> Result<ComputeReport> {
+    let remote = stores.iter().any(|s| s.is_remote()) || nodes.iter().any(|n| n.reads_remote());
+    let options = &*for_remote_io(options, remote);
     let metas: Vec<&ArrayMeta> = stores.iter().map(|s| s.meta()).collect();
     let plan = plan_stores(nodes, &metas, options, observer_bytes)?;
     check_shard(&plan, options)?;

@@ -312,6 +312,28 @@ impl Node {
         }
     }
 
+    /// Whether this node or one it reads, however far up, reads a store
+    /// over the network ([`ChunkStore::is_remote`](ndchunk_io::ChunkStore::is_remote)).
+    pub(crate) fn reads_remote(self: &Arc<Node>) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node.id) {
+                continue;
+            }
+            if let NodeKind::Source {
+                store: Some(store), ..
+            } = &node.kind
+            {
+                if store.is_remote() {
+                    return true;
+                }
+            }
+            stack.extend(node.inputs());
+        }
+        false
+    }
+
     /// Bytes of one element of the output.
     pub(crate) fn itemsize(&self) -> u64 {
         self.ty.dtype().size() as u64

@@ -21,7 +21,7 @@ use super::Attrs;
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::io::info::{container_of, Container};
-use crate::io::zarr::{list_tree, ZarrFormat, ZarrNodeKind};
+use crate::io::zarr::{list_tree, ZarrFormat, ZarrNodeKind, ZarrRoot};
 use crate::io::{ArrayMeta, ChunkStore, Hdf5Store, Netcdf3Store, Scalar};
 
 /// How [`open_zarr_with`] and [`open_dataset_with`] decode, as xarray's
@@ -146,15 +146,22 @@ fn member_of<'a>(name: &'a str, group: &str) -> Option<&'a str> {
 /// Opens the root group of the Zarr store at `path` (v2, consolidated or
 /// not, or v3) as a [`Dataset`], decoded by the default [`OpenOptions`]
 /// (whose [`group`](OpenOptions::group) opens another group).
-/// Reads metadata and coordinates now; data lazily.
+/// Reads metadata and coordinates now; data lazily. `path` is a directory
+/// or an `s3://bucket/store.zarr` URL (credentials and endpoint from the
+/// standard AWS environment variables: see
+/// [`ZarrRoot`](crate::io::zarr::ZarrRoot)).
 pub fn open_zarr(path: impl AsRef<Path>) -> Result<Dataset> {
     open_zarr_with(path, &OpenOptions::default())
 }
 
 /// [`open_zarr`] with `options`.
 pub fn open_zarr_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Dataset> {
-    let root = path.as_ref();
-    let location = root.display().to_string();
+    open_zarr_at(&ZarrRoot::parse(path)?, options)
+}
+
+/// [`open_zarr_with`] of a root already parsed.
+pub(crate) fn open_zarr_at(root: &ZarrRoot, options: &OpenOptions) -> Result<Dataset> {
+    let location = root.to_string();
     let group = options.checked_group(&location)?;
     let tree = list_tree(root)?;
     let mut found = Vec::new();
@@ -207,6 +214,10 @@ pub fn open_dataset(path: impl AsRef<Path>) -> Result<Dataset> {
 /// [`open_dataset`] with `options`.
 pub fn open_dataset_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Dataset> {
     let path = path.as_ref();
+    let root = ZarrRoot::parse(path)?;
+    if root.is_remote() {
+        return open_zarr_at(&root, options);
+    }
     let location = path.display().to_string();
     let mut found = Vec::new();
     let global = match container_of(path)? {

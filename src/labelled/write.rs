@@ -7,7 +7,6 @@
 //! one run of the engine.
 
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -21,8 +20,11 @@ use super::Attrs;
 use crate::array::{store_many, Array, DynArray};
 use crate::error::{Error, Result};
 use crate::exec::run::{ComputeOptions, ComputeReport};
-use crate::io::zarr::{create_group, write_consolidated, ZarrArraySpec, ZarrCodec, ZarrFormat};
+use crate::io::zarr::{
+    create_group, write_consolidated, ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot,
+};
 use crate::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
+use std::path::Path;
 
 /// How [`Dataset::to_zarr_with`] writes: the Zarr format (v3 by default,
 /// as xarray with zarr-python 3), the codec (zstd level 3 by default),
@@ -114,7 +116,8 @@ impl ZarrWriteOptions {
 impl Dataset {
     /// Writes the dataset as a new Zarr store at `path` (which must not
     /// exist: nothing is overwritten), with the default
-    /// [`ZarrWriteOptions`].
+    /// [`ZarrWriteOptions`]. `path` is a directory or an
+    /// `s3://bucket/store.zarr` URL (see [`ZarrRoot`] for credentials).
     pub fn to_zarr(&self, path: impl AsRef<Path>) -> Result<ComputeReport> {
         self.to_zarr_with(path, &ZarrWriteOptions::default())
     }
@@ -127,7 +130,7 @@ impl Dataset {
         path: impl AsRef<Path>,
         options: &ZarrWriteOptions,
     ) -> Result<ComputeReport> {
-        let root = path.as_ref();
+        let root = &ZarrRoot::parse(path)?;
         if options.mode != Mode::Create {
             return self.write_into(root, options);
         }
@@ -135,8 +138,7 @@ impl Dataset {
             return Err(Error::Invalid {
                 operation: "to_zarr".into(),
                 message: format!(
-                    "{} already exists: to_zarr writes a new store and overwrites nothing",
-                    root.display()
+                    "{root} already exists: to_zarr writes a new store and overwrites nothing"
                 ),
             });
         }
@@ -201,12 +203,12 @@ impl Dataset {
 
 impl Dataset {
     /// Writes into the existing store at `root`, as `options.mode` says.
-    fn write_into(&self, root: &Path, options: &ZarrWriteOptions) -> Result<ComputeReport> {
+    fn write_into(&self, root: &ZarrRoot, options: &ZarrWriteOptions) -> Result<ComputeReport> {
         let fails = |message: String| Error::Invalid {
-            operation: format!("to_zarr into {}", root.display()),
+            operation: format!("to_zarr into {root}"),
             message,
         };
-        if !root.is_dir() {
+        if !root.exists() {
             return Err(fails(
                 "there is no store here: appending and region writes go into an existing one"
                     .into(),
@@ -350,7 +352,7 @@ impl Dataset {
                 return Err(e);
             }
         };
-        let format = if root.join("zarr.json").exists() {
+        let format = if root.contains("zarr.json") {
             ZarrFormat::V3
         } else {
             ZarrFormat::V2
@@ -364,9 +366,9 @@ impl Dataset {
     /// An append along `dim` must bring every stored array that has `dim`
     /// (else the store's arrays would disagree on its length), and its
     /// coordinates without `dim` must be the store's.
-    fn check_append(&self, root: &Path, dim: &str) -> Result<()> {
+    fn check_append(&self, root: &ZarrRoot, dim: &str) -> Result<()> {
         let fails = |message: String| Error::Invalid {
-            operation: format!("appending to {} along {dim:?}", root.display()),
+            operation: format!("appending to {root} along {dim:?}"),
             message,
         };
         let tree = crate::io::zarr::list_tree(root)?;
@@ -385,7 +387,7 @@ impl Dataset {
                 )));
             }
         }
-        let stored = super::open::open_zarr_with(root, &super::open::OpenOptions::new())?;
+        let stored = super::open::open_zarr_at(root, &super::open::OpenOptions::new())?;
         for (name, coord) in &self.coords {
             if coord.dims.iter().any(|d| d == dim) {
                 continue;
@@ -418,7 +420,7 @@ fn time_attributes(time: &TimeEncoding, encoding: &Attrs, attrs: &mut Attrs) {
 
 /// A time variable goes into a stored array only with the same units and
 /// calendar (its numbers are written as they are).
-fn check_stored_time(root: &Path, name: &str, time: &TimeEncoding) -> Result<()> {
+fn check_stored_time(root: &ZarrRoot, name: &str, time: &TimeEncoding) -> Result<()> {
     let Ok(store) = ZarrStore::open(root, name) else {
         // The write reports a missing array.
         return Ok(());
@@ -431,7 +433,7 @@ fn check_stored_time(root: &Path, name: &str, time: &TimeEncoding) -> Result<()>
         .map_or(Ok(crate::labelled::Calendar::Standard), str::parse);
     if units != Some(time.units.to_string().as_str()) || calendar.ok() != Some(time.calendar) {
         return Err(Error::Invalid {
-            operation: format!("to_zarr of {name:?} into {}", root.display()),
+            operation: format!("to_zarr of {name:?} into {root}"),
             message: format!(
                 "its times are in {}, the store's in {}, {}",
                 time.describe(),
@@ -591,7 +593,7 @@ fn place(
 
 /// Creates the array `name` for `data` along `dims`.
 fn create(
-    root: &Path,
+    root: &ZarrRoot,
     name: &str,
     data: &DynArray,
     dims: &[String],

@@ -2,7 +2,6 @@
 //! (clean and exactly what zarr-python and xarray expect), then opened by
 //! zarrs like any other array.
 
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde_json::{json, Value};
@@ -10,6 +9,8 @@ use serde_json::{json, Value};
 use crate::dtype::DType;
 use crate::error::{IoError, Result};
 use crate::meta::{ArrayMeta, Scalar};
+
+use super::ZarrRoot;
 
 /// Which Zarr format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,27 +196,14 @@ fn v2_compressor(codec: &ZarrCodec) -> Value {
     }
 }
 
-/// Writes a metadata document whole or not at all (temp file + rename), so
-/// a killed writer never leaves half a document.
-pub(super) fn write_json(path: &Path, value: &Value) -> Result<()> {
-    let fail = |e: String| IoError::Storage {
-        location: path.display().to_string(),
-        message: format!("cannot write metadata: {e}"),
-    };
-    let text = serde_json::to_string_pretty(value).map_err(|e| fail(e.to_string()))?;
-    let tmp = path.with_extension("ndchunk-tmp");
-    std::fs::write(&tmp, text).map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))
-}
-
-/// The metadata documents of a new array (file path, content), and the
+/// The metadata documents of a new array (key, content), and the
 /// array's directory, created.
 pub(super) fn metadata_documents(
-    root: &Path,
+    root: &ZarrRoot,
     path: &str,
     spec: &ZarrArraySpec,
-) -> Result<Vec<(PathBuf, Value)>> {
-    let location = super::location_of(root, path);
+) -> Result<Vec<(String, Value)>> {
+    let location = root.location(path);
     let meta = &spec.meta;
     let grid = &meta.grid;
     if !grid.is_regular() {
@@ -229,11 +217,15 @@ pub(super) fn metadata_documents(
         .iter()
         .map(|a| a.regular_chunk().unwrap_or(1).max(1))
         .collect();
-    let dir = root.join(path.trim_matches('/'));
-    std::fs::create_dir_all(&dir).map_err(|e| IoError::Storage {
-        location: location.clone(),
-        message: format!("cannot create {}: {e}", dir.display()),
-    })?;
+    root.create_dir(path)?;
+    let node = path.trim_matches('/');
+    let key = |file: &str| {
+        if node.is_empty() {
+            file.to_string()
+        } else {
+            format!("{node}/{file}")
+        }
+    };
     let names: Option<Vec<Value>> = meta.dimension_names.as_ref().map(|n| {
         n.iter()
             .map(|d| d.as_ref().map_or(Value::Null, |s| json!(s)))
@@ -286,7 +278,7 @@ pub(super) fn metadata_documents(
             if let Some(names) = names {
                 doc["dimension_names"] = Value::Array(names);
             }
-            Ok(vec![(dir.join("zarr.json"), doc)])
+            Ok(vec![(key("zarr.json"), doc)])
         }
         ZarrFormat::V2 => {
             if spec.inner_chunks.is_some() {
@@ -313,8 +305,8 @@ pub(super) fn metadata_documents(
             // `.zattrs` first: a writer killed in between leaves no array
             // without its `_ARRAY_DIMENSIONS`.
             Ok(vec![
-                (dir.join(".zattrs"), Value::Object(attrs)),
-                (dir.join(".zarray"), doc),
+                (key(".zattrs"), Value::Object(attrs)),
+                (key(".zarray"), doc),
             ])
         }
     }

@@ -2,12 +2,11 @@
 //! metadata.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::{location_of, ZarrFormat, ZarrStore};
+use super::{ZarrFormat, ZarrRoot, ZarrStore};
 use crate::error::{IoError, Result};
 
 /// What a node of a store is.
@@ -32,8 +31,19 @@ pub struct ZarrNode {
     pub kind: ZarrNodeKind,
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+/// The document at `key` under `root`, if there is one that parses.
+fn read_json(root: &ZarrRoot, key: &str) -> Option<Value> {
+    root.read_json(key).ok().flatten()
+}
+
+/// `path/file` as a key from the root.
+fn key(path: &str, file: &str) -> String {
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        file.to_string()
+    } else {
+        format!("{path}/{file}")
+    }
 }
 
 /// What [`list_tree`] found: the nodes, and what the caller should warn
@@ -50,7 +60,7 @@ pub struct ZarrTree {
 /// Every group and array under `root`, parents before children, siblings
 /// by name. Each array is opened for real (so a node that zarrs cannot read
 /// shows the reason). See [`list_tree`] for the warnings.
-pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
+pub fn list_nodes(root: impl Into<ZarrRoot>) -> Result<Vec<ZarrNode>> {
     Ok(list_tree(root)?.nodes)
 }
 
@@ -80,20 +90,16 @@ pub fn list_nodes(root: &Path) -> Result<Vec<ZarrNode>> {
 /// assert!(tree.warnings[0].starts_with("/sub/up: a symlink back to a directory already listed"));
 /// # }
 /// ```
-pub fn list_tree(root: &Path) -> Result<ZarrTree> {
-    if !root.is_dir() {
-        return Err(IoError::NotAStore {
-            path: root.display().to_string(),
-            reason: "no such directory".into(),
-        });
-    }
+pub fn list_tree(root: impl Into<ZarrRoot>) -> Result<ZarrTree> {
+    let root = &root.into();
+    root.storage()?;
     let mut tree = ZarrTree {
         nodes: Vec::new(),
         warnings: Vec::new(),
     };
     let mut walk_state = Walk {
         seen: HashMap::new(),
-        holding_root: holding(root),
+        holding_root: root.holding(),
         not_followed: Vec::new(),
     };
     walk(root, "", &mut tree, &mut walk_state)?;
@@ -133,7 +139,7 @@ pub fn list_tree(root: &Path) -> Result<ZarrTree> {
     }
     if tree.nodes.is_empty() {
         return Err(IoError::NotAStore {
-            path: root.display().to_string(),
+            path: root.to_string(),
             reason: "no zarr.json, .zarray or .zgroup found".into(),
         });
     }
@@ -144,9 +150,9 @@ pub fn list_tree(root: &Path) -> Result<ZarrTree> {
 /// `.zmetadata`, or `consolidated_metadata` in a v3 root `zarr.json`),
 /// parents before children, siblings by name; `None` without any. Each is
 /// checked to be a plain path inside the store.
-fn consolidated_paths(root: &Path) -> Result<Option<Vec<String>>> {
-    let location = root.display().to_string();
-    let listed: Option<Vec<String>> = if let Some(doc) = read_json(&root.join(".zmetadata")) {
+fn consolidated_paths(root: &ZarrRoot) -> Result<Option<Vec<String>>> {
+    let location = root.to_string();
+    let listed: Option<Vec<String>> = if let Some(doc) = read_json(root, ".zmetadata") {
         match doc["metadata"].as_object() {
             Some(m) => {
                 let mut nodes = Vec::new();
@@ -166,7 +172,7 @@ fn consolidated_paths(root: &Path) -> Result<Option<Vec<String>>> {
             None => None,
         }
     } else {
-        read_json(&root.join("zarr.json")).and_then(|doc| {
+        read_json(root, "zarr.json").and_then(|doc| {
             doc["consolidated_metadata"]["metadata"]
                 .as_object()
                 .map(|listed| {
@@ -198,11 +204,11 @@ struct Walk {
     not_followed: Vec<String>,
 }
 
-fn walk(root: &Path, path: &str, tree: &mut ZarrTree, state: &mut Walk) -> Result<()> {
+fn walk(root: &ZarrRoot, path: &str, tree: &mut ZarrTree, state: &mut Walk) -> Result<()> {
     // A directory already walked (reached again through a symlink) is a
     // loop, or a second name for one node: entered once. One holding the
     // store would list the store again from outside it: never entered.
-    if let Some(id) = dir_id(&root.join(path)) {
+    if let Some(id) = root.node_id(path) {
         let warning = if state.holding_root.contains(&id) {
             Some(format!(
                 "/{path}: a symlink to a directory that holds the store (a loop); not followed"
@@ -235,7 +241,7 @@ fn walk(root: &Path, path: &str, tree: &mut ZarrTree, state: &mut Walk) -> Resul
     if describe(root, path, &mut tree.nodes) {
         return Ok(());
     }
-    let (children, unreadable) = child_dirs(root, path)?;
+    let (children, unreadable) = root.child_dirs(path)?;
     for name in unreadable {
         let parent = if path.is_empty() { "" } else { "/" };
         tree.warnings.push(format!(
@@ -250,49 +256,24 @@ fn walk(root: &Path, path: &str, tree: &mut ZarrTree, state: &mut Walk) -> Resul
         };
         // A directory's name is the store's to choose; before it becomes a
         // node path (joined onto DST by a copy) it must be a plain one.
-        crate::check_member_path(&child_path, &root.display().to_string())?;
+        crate::check_member_path(&child_path, &root.to_string())?;
         walk(root, &child_path, tree, state)?;
     }
     Ok(())
 }
 
-/// The identities of the directories that hold `root` (its ancestors,
-/// through symlinks: `root` is canonicalised first).
-fn holding(root: &Path) -> HashSet<DirId> {
-    let Ok(canonical) = std::fs::canonicalize(root) else {
-        return HashSet::new();
-    };
-    canonical.ancestors().skip(1).filter_map(dir_id).collect()
-}
-
 /// A directory's identity (device, inode), through symlinks.
 type DirId = (u64, u64);
 
-#[cfg(unix)]
-fn dir_id(dir: &Path) -> Option<DirId> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn dir_id(dir: &Path) -> Option<DirId> {
-    use std::hash::{Hash, Hasher};
-    let canonical = std::fs::canonicalize(dir).ok()?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    canonical.hash(&mut h);
-    Some((0, h.finish()))
-}
-
-fn array_node(root: &Path, path: &str) -> ZarrNodeKind {
+fn array_node(root: &ZarrRoot, path: &str) -> ZarrNodeKind {
     ZarrNodeKind::Array(ZarrStore::open(root, path).map(Arc::new))
 }
 
 /// Pushes the node at `path`, if there is one; true when it is an array
 /// (which has no children).
-fn describe(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
-    let dir = root.join(path);
+fn describe(root: &ZarrRoot, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
     let node_path = format!("/{path}");
-    let v3 = read_json(&dir.join("zarr.json"));
+    let v3 = read_json(root, &key(path, "zarr.json"));
     let kind_format = match &v3 {
         Some(doc) if doc["zarr_format"] == 3 => match doc["node_type"].as_str() {
             Some("array") => Some((array_node(root, &node_path), ZarrFormat::V3)),
@@ -302,12 +283,12 @@ fn describe(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
             )),
         },
         Some(_) => Some((array_node(root, &node_path), ZarrFormat::V3)),
-        None if dir.join(".zarray").is_file() => {
+        None if root.has(&key(path, ".zarray")) => {
             Some((array_node(root, &node_path), ZarrFormat::V2))
         }
-        None if dir.join(".zgroup").is_file() => Some((
+        None if root.has(&key(path, ".zgroup")) => Some((
             ZarrNodeKind::Group(
-                read_json(&dir.join(".zattrs"))
+                read_json(root, &key(path, ".zattrs"))
                     .and_then(|v| v.as_object().cloned())
                     .unwrap_or_default(),
             ),
@@ -328,19 +309,14 @@ fn describe(root: &Path, path: &str, nodes: &mut Vec<ZarrNode>) -> bool {
 
 /// Creates a group (and the directory) with attributes.
 pub fn create_group(
-    root: &Path,
+    root: impl Into<ZarrRoot>,
     path: &str,
     format: ZarrFormat,
     attributes: &Map<String, Value>,
 ) -> Result<()> {
-    let dir = root.join(path.trim_matches('/'));
-    let fail = |e: std::io::Error| IoError::Storage {
-        location: location_of(root, path),
-        message: format!("cannot create group: {e}"),
-    };
-    std::fs::create_dir_all(&dir).map_err(fail)?;
-    let write =
-        |file: &str, value: Value| std::fs::write(dir.join(file), value.to_string()).map_err(fail);
+    let root = root.into();
+    root.create_dir(path)?;
+    let write = |file: &str, value: Value| root.write_json(&key(path, file), &value);
     match format {
         ZarrFormat::V3 => write(
             "zarr.json",
@@ -361,48 +337,39 @@ pub fn create_group(
 /// not yet part of the v3 specification). The root group must exist. The
 /// file is replaced atomically (written aside, then renamed), so a crash
 /// never leaves a torn root document.
-pub fn write_consolidated(root: &Path, format: ZarrFormat) -> Result<()> {
-    let storage = |e: std::io::Error, what: &str| IoError::Storage {
-        location: root.display().to_string(),
-        message: format!("cannot write {what}: {e}"),
-    };
+pub fn write_consolidated(root: impl Into<ZarrRoot>, format: ZarrFormat) -> Result<()> {
+    let root = &root.into();
     let (file, doc) = match format {
         ZarrFormat::V2 => {
             let mut metadata = Map::new();
-            collect_v2(root, "", &mut metadata, &mut holding(root))?;
+            collect_v2(root, "", &mut metadata, &mut root.holding())?;
             (
                 ".zmetadata",
                 json!({"metadata": metadata, "zarr_consolidated_format": 1}),
             )
         }
         ZarrFormat::V3 => {
-            let Some(mut doc) = read_json(&root.join("zarr.json")) else {
+            let Some(mut doc) = read_json(root, "zarr.json") else {
                 return Err(IoError::Metadata {
-                    location: root.display().to_string(),
+                    location: root.to_string(),
                     reason: "no root zarr.json to consolidate into".into(),
                 });
             };
             let mut metadata = Map::new();
-            collect_v3(root, "", &mut metadata, &mut holding(root))?;
+            collect_v3(root, "", &mut metadata, &mut root.holding())?;
             doc["consolidated_metadata"] =
                 json!({"kind": "inline", "must_understand": false, "metadata": metadata});
             ("zarr.json", doc)
         }
     };
-    let aside = root.join(format!(".{file}.partial"));
-    std::fs::write(
-        &aside,
-        serde_json::to_string_pretty(&doc).unwrap_or_default(),
-    )
-    .map_err(|e| storage(e, file))?;
-    std::fs::rename(&aside, root.join(file)).map_err(|e| storage(e, file))
+    root.write_json(file, &doc)
 }
 
 /// Every node's `zarr.json` below `path`, keyed by path from the root; a
 /// group's own entry carries an empty consolidated listing, as zarr-python
 /// writes it.
 fn collect_v3(
-    root: &Path,
+    root: &ZarrRoot,
     path: &str,
     out: &mut Map<String, Value>,
     seen: &mut HashSet<DirId>,
@@ -410,13 +377,13 @@ fn collect_v3(
     if !first_visit(root, path, seen) {
         return Ok(());
     }
-    for child in child_dirs(root, path)?.0 {
+    for child in root.child_dirs(path)?.0 {
         let child = if path.is_empty() {
             child
         } else {
             format!("{path}/{child}")
         };
-        let Some(mut doc) = read_json(&root.join(&child).join("zarr.json")) else {
+        let Some(mut doc) = read_json(root, &key(&child, "zarr.json")) else {
             continue;
         };
         let is_group = doc["node_type"] == "group";
@@ -433,7 +400,7 @@ fn collect_v3(
 }
 
 fn collect_v2(
-    root: &Path,
+    root: &ZarrRoot,
     path: &str,
     out: &mut Map<String, Value>,
     seen: &mut HashSet<DirId>,
@@ -441,9 +408,8 @@ fn collect_v2(
     if !first_visit(root, path, seen) {
         return Ok(());
     }
-    let dir = root.join(path);
     for file in [".zgroup", ".zarray", ".zattrs"] {
-        if let Some(doc) = read_json(&dir.join(file)) {
+        if let Some(doc) = read_json(root, &key(path, file)) {
             let key = if path.is_empty() {
                 file.to_string()
             } else {
@@ -452,10 +418,10 @@ fn collect_v2(
             out.insert(key, doc);
         }
     }
-    if dir.join(".zarray").is_file() {
+    if root.has(&key(path, ".zarray")) {
         return Ok(());
     }
-    let (children, _) = child_dirs(root, path)?;
+    let (children, _) = root.child_dirs(path)?;
     for child in children {
         collect_v2(
             root,
@@ -475,29 +441,6 @@ fn collect_v2(
 /// recorded in `seen`): consolidating, as listing, enters a directory
 /// reached through symlinks once, and never one holding the store (which
 /// `seen` starts with), so a loop cannot make it run forever.
-fn first_visit(root: &Path, path: &str, seen: &mut HashSet<DirId>) -> bool {
-    dir_id(&root.join(path)).is_none_or(|id| seen.insert(id))
-}
-
-/// The child directories of a node (names, sorted), and those whose names
-/// are not UTF-8 (lossily, to name them in a warning).
-fn child_dirs(root: &Path, path: &str) -> Result<(Vec<String>, Vec<String>)> {
-    let mut children = Vec::new();
-    let mut unreadable = Vec::new();
-    let entries = std::fs::read_dir(root.join(path)).map_err(|e| IoError::Storage {
-        location: location_of(root, path),
-        message: e.to_string(),
-    })?;
-    for entry in entries.filter_map(|entry| entry.ok()) {
-        if !entry.path().is_dir() {
-            continue;
-        }
-        match entry.file_name().into_string() {
-            Ok(name) if !name.starts_with('.') => children.push(name),
-            Ok(_) => {}
-            Err(name) => unreadable.push(name.to_string_lossy().into_owned()),
-        }
-    }
-    children.sort();
-    Ok((children, unreadable))
+fn first_visit(root: &ZarrRoot, path: &str, seen: &mut HashSet<DirId>) -> bool {
+    root.node_id(path).is_none_or(|id| seen.insert(id))
 }

@@ -2,11 +2,9 @@
 //! raw metadata document (to name codecs and recognise what zarrs refuses)
 //! and the `ArrayMeta` built from it.
 
-use std::path::Path;
-
 use serde_json::{Map, Value};
 use zarrs::array::Array;
-use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::ReadableWritableListableStorageTraits;
 
 use ndchunk_chunking::grid::MAX_IRREGULAR_CHUNKS;
 use ndchunk_chunking::{AxisChunks, ChunkGrid, ChunkingError};
@@ -14,6 +12,8 @@ use ndchunk_chunking::{AxisChunks, ChunkGrid, ChunkingError};
 use crate::dtype::DType;
 use crate::error::{IoError, Result};
 use crate::meta::{ArrayMeta, Scalar};
+
+use super::ZarrRoot;
 
 /// The metadata document of one array as stored: v3 `zarr.json`, or v2
 /// `.zarray` with its `.zattrs` merged in under `"attributes"`.
@@ -48,26 +48,17 @@ fn collect_v3_codecs(codecs: &Value, names: &mut Vec<String>) {
     }
 }
 
-fn read_json(path: &Path, location: &str) -> Result<Option<Value>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| IoError::Metadata {
-                location: location.to_string(),
-                reason: format!("{} is not valid JSON: {e}", path.display()),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(IoError::Storage {
-            location: location.to_string(),
-            message: format!("cannot read {}: {e}", path.display()),
-        }),
-    }
-}
-
 /// Reads the metadata document of the array at `path` under `root`.
-pub(super) fn read_raw(root: &Path, path: &str, location: &str) -> Result<RawMeta> {
-    let dir = root.join(path.trim_matches('/'));
-    if let Some(json) = read_json(&dir.join("zarr.json"), location)? {
+pub(super) fn read_raw(root: &ZarrRoot, path: &str, location: &str) -> Result<RawMeta> {
+    let node = path.trim_matches('/');
+    let key = |file: &str| {
+        if node.is_empty() {
+            file.to_string()
+        } else {
+            format!("{node}/{file}")
+        }
+    };
+    if let Some(json) = root.read_json(&key("zarr.json"))? {
         if !json["zarr_format"].is_u64() {
             return Err(IoError::Metadata {
                 location: location.to_string(),
@@ -89,15 +80,16 @@ pub(super) fn read_raw(root: &Path, path: &str, location: &str) -> Result<RawMet
         }
         return Ok(RawMeta { json, v2: false });
     }
-    if let Some(mut json) = read_json(&dir.join(".zarray"), location)? {
-        let attrs =
-            read_json(&dir.join(".zattrs"), location)?.unwrap_or_else(|| Value::Object(Map::new()));
+    if let Some(mut json) = root.read_json(&key(".zarray"))? {
+        let attrs = root
+            .read_json(&key(".zattrs"))?
+            .unwrap_or_else(|| Value::Object(Map::new()));
         json["attributes"] = attrs;
         return Ok(RawMeta { json, v2: true });
     }
-    let reason = if dir.join(".zgroup").exists() {
+    let reason = if root.has(&key(".zgroup")) {
         "this is a Zarr v2 group, not an array".to_string()
-    } else if !dir.exists() {
+    } else if !root.node_exists(node) {
         "no such array".to_string()
     } else {
         "no zarr.json or .zarray here".to_string()
@@ -110,12 +102,8 @@ pub(super) fn read_raw(root: &Path, path: &str, location: &str) -> Result<RawMet
 
 /// The raw metadata of documents about to be written (`zarr.json`, or
 /// `.zarray` and `.zattrs`).
-pub(super) fn raw_from_documents(documents: &[(std::path::PathBuf, Value)]) -> RawMeta {
-    let name = |p: &std::path::PathBuf| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
+pub(super) fn raw_from_documents(documents: &[(String, Value)]) -> RawMeta {
+    let name = |key: &String| key.rsplit('/').next().unwrap_or_default().to_string();
     let find = |wanted: &str| {
         documents
             .iter()
@@ -175,7 +163,7 @@ pub(super) fn open_error(location: &str, raw: &RawMeta, message: &str) -> IoErro
 
 /// The `ArrayMeta` of an open array.
 pub(super) fn array_meta(
-    array: &Array<FilesystemStore>,
+    array: &Array<dyn ReadableWritableListableStorageTraits>,
     raw: &RawMeta,
     location: &str,
 ) -> Result<ArrayMeta> {
@@ -252,7 +240,11 @@ pub(super) fn array_meta(
 
 /// The chunk (or shard) grid: regular grids stay O(ndim); other grids are
 /// read chunk by chunk along each axis.
-fn grid_of(array: &Array<FilesystemStore>, shape: &[u64], location: &str) -> Result<ChunkGrid> {
+fn grid_of(
+    array: &Array<dyn ReadableWritableListableStorageTraits>,
+    shape: &[u64],
+    location: &str,
+) -> Result<ChunkGrid> {
     let counts = array.chunk_grid_shape().to_vec();
     let ndim = shape.len();
     let zero = vec![0u64; ndim];

@@ -1,8 +1,9 @@
-//! Zarr v2 and v3 arrays through `zarrs`, on the local filesystem.
+//! Zarr v2 and v3 arrays through `zarrs`, on the local filesystem or in
+//! S3-compatible object storage (see [`ZarrRoot`]).
 //!
 //! An array is opened by its store root and its path inside the store
 //! (`ZarrStore::open(root, "/group/array")`), or by the array's own
-//! directory (`ZarrStore::open_dir`). Reading goes through zarrs' codec
+//! directory or URL (`ZarrStore::open_dir`). Reading goes through zarrs' codec
 //! pipeline with its internal parallelism off: ndchunk runs chunk tasks in
 //! parallel itself, and the two pools would fight. For a sharded v3 array
 //! the grid is the shard grid (a shard is read and written whole).
@@ -11,43 +12,47 @@ mod cf_fill;
 mod create;
 mod hierarchy;
 mod metadata;
+mod root;
 
 pub use cf_fill::FILL_VALUE;
 pub use create::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 pub use hierarchy::{
     create_group, list_nodes, list_tree, write_consolidated, ZarrNode, ZarrNodeKind, ZarrTree,
 };
+pub use root::ZarrRoot;
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use unsafe_cell_slice::UnsafeCellSlice;
 use zarrs::array::{
     Array, ArrayBytes, ArrayBytesDecodeIntoTarget, ArrayBytesFixedDisjointView, ArraySubset,
     CodecOptions,
 };
-use zarrs::filesystem::FilesystemStore;
-use zarrs::storage::ReadableStorageTraits;
+use zarrs::storage::{ReadableStorageTraits, ReadableWritableListableStorageTraits};
 
 use crate::copy::{copy_box, filled};
 use crate::error::{IoError, Result};
 use crate::meta::ArrayMeta;
 use crate::store::{ChunkStore, EncodedChunk};
 
-/// One Zarr array (v2 or v3) on the filesystem.
+use root::Storage;
+
+/// One Zarr array (v2 or v3), in a directory or in object storage.
 pub struct ZarrStore {
-    array: Array<FilesystemStore>,
-    storage: Arc<FilesystemStore>,
+    array: Array<dyn ReadableWritableListableStorageTraits>,
+    storage: Storage,
     meta: ArrayMeta,
     location: String,
-    dir: PathBuf,
+    root: ZarrRoot,
+    /// The array's node path in `root` (`/group/array`).
+    path: String,
     options: CodecOptions,
     format: ZarrFormat,
     compressor: ZarrCodec,
     null_fill: bool,
     /// Metadata documents not yet written (see `create_unpublished`).
-    unpublished: Mutex<Option<Vec<(PathBuf, serde_json::Value)>>>,
+    unpublished: Mutex<Option<Vec<(String, serde_json::Value)>>>,
 }
 
 impl std::fmt::Debug for ZarrStore {
@@ -59,57 +64,22 @@ impl std::fmt::Debug for ZarrStore {
     }
 }
 
-/// `root` + `path` as a display location (`data.zarr/group/array`).
-fn location_of(root: &Path, path: &str) -> String {
-    let inner = path.trim_matches('/');
-    if inner.is_empty() {
-        root.display().to_string()
-    } else {
-        format!("{}/{inner}", root.display())
-    }
-}
-
 /// Normalises a node path to zarrs' form (`/a/b`, `/` for the root).
 fn node_path(path: &str) -> String {
     format!("/{}", path.trim_matches('/'))
 }
 
-/// Opens the filesystem store at `root`.
-fn filesystem(root: &Path) -> Result<Arc<FilesystemStore>> {
-    if !root.is_dir() {
-        return Err(IoError::NotAStore {
-            path: root.display().to_string(),
-            reason: if root.exists() {
-                "not a directory".into()
-            } else {
-                "no such directory".into()
-            },
-        });
-    }
-    FilesystemStore::new(root)
-        .map(Arc::new)
-        .map_err(|e| IoError::NotAStore {
-            path: root.display().to_string(),
-            reason: e.to_string(),
-        })
-}
-
 impl ZarrStore {
-    /// Opens the array at `path` inside the store rooted at `root`.
-    pub fn open(root: &Path, path: &str) -> Result<Self> {
-        let storage = filesystem(root)?;
-        let location = location_of(root, path);
-        let raw = metadata::read_raw(root, path, &location)?;
+    /// Opens the array at `path` inside the store rooted at `root` (a
+    /// directory, or a [`ZarrRoot`] such as `s3://bucket/store.zarr`).
+    pub fn open(root: impl Into<ZarrRoot>, path: &str) -> Result<Self> {
+        let root = root.into();
+        let storage = root.storage()?;
+        let location = root.location(path);
+        let raw = metadata::read_raw(&root, path, &location)?;
         let array = Array::open(storage.clone(), &node_path(path))
             .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
-        Self::assemble(
-            array,
-            storage,
-            &raw,
-            location,
-            root.join(path.trim_matches('/')),
-            None,
-        )
+        Self::assemble(array, storage, &raw, location, root, path, None)
     }
 
     /// Sets the shape of the array at `path` (its metadata only: chunks
@@ -117,9 +87,10 @@ impl ZarrStore {
     /// as the fill value until written) and returns it open: how a dataset
     /// is appended to along a dimension. The metadata file is replaced
     /// atomically (written aside, then renamed).
-    pub fn resize(root: &Path, path: &str, shape: &[u64]) -> Result<Self> {
-        let location = location_of(root, path);
-        let raw = metadata::read_raw(root, path, &location)?;
+    pub fn resize(root: impl Into<ZarrRoot>, path: &str, shape: &[u64]) -> Result<Self> {
+        let root = root.into();
+        let location = root.location(path);
+        let raw = metadata::read_raw(&root, path, &location)?;
         let dims = raw.json["shape"].as_array().map_or(0, Vec::len);
         if dims != shape.len() {
             return Err(IoError::Metadata {
@@ -137,25 +108,24 @@ impl ZarrStore {
         } else {
             "zarr.json"
         };
-        let dir = root.join(path.trim_matches('/'));
-        let aside = dir.join(format!(".{file}.resizing"));
-        let fail = |e: std::io::Error| IoError::Storage {
-            location: location.clone(),
-            message: format!("cannot rewrite the metadata: {e}"),
+        let node = path.trim_matches('/');
+        let key = if node.is_empty() {
+            file.to_string()
+        } else {
+            format!("{node}/{file}")
         };
-        std::fs::write(&aside, json.to_string()).map_err(fail)?;
-        std::fs::rename(&aside, dir.join(file)).map_err(fail)?;
+        root.write_json(&key, &json)?;
         Self::open(root, path)
     }
 
-    /// Opens the array whose metadata lives in directory `dir`.
-    pub fn open_dir(dir: &Path) -> Result<Self> {
+    /// Opens the array whose metadata lives in directory (or at URL) `dir`.
+    pub fn open_dir(dir: impl Into<ZarrRoot>) -> Result<Self> {
         Self::open(dir, "/")
     }
 
     /// Creates (or replaces the metadata of) an array and returns it open.
     /// No chunk is written: every chunk reads as the fill value.
-    pub fn create(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Self> {
+    pub fn create(root: impl Into<ZarrRoot>, path: &str, spec: &ZarrArraySpec) -> Result<Self> {
         let store = Self::create_unpublished(root, path, spec)?;
         store.publish()?;
         Ok(store)
@@ -165,13 +135,15 @@ impl ZarrStore {
     /// written, but until [`publish`](Self::publish) the directory is not a
     /// Zarr array to anyone else, so an unfinished write never looks like a
     /// finished one.
-    pub fn create_unpublished(root: &Path, path: &str, spec: &ZarrArraySpec) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|e| IoError::Storage {
-            location: root.display().to_string(),
-            message: format!("cannot create the store directory: {e}"),
-        })?;
-        let location = location_of(root, path);
-        let documents = create::metadata_documents(root, path, spec)?;
+    pub fn create_unpublished(
+        root: impl Into<ZarrRoot>,
+        path: &str,
+        spec: &ZarrArraySpec,
+    ) -> Result<Self> {
+        let root = root.into();
+        root.create_dir("")?;
+        let location = root.location(path);
+        let documents = create::metadata_documents(&root, path, spec)?;
         let raw = metadata::raw_from_documents(&documents);
         let mut for_zarrs = raw.json.clone();
         if raw.v2 {
@@ -184,7 +156,7 @@ impl ZarrStore {
                 location: location.clone(),
                 reason: format!("ndchunk wrote metadata zarrs cannot read: {e}"),
             })?;
-        let storage = filesystem(root)?;
+        let storage = root.storage()?;
         let mut array = Array::new_with_metadata(storage.clone(), &node_path(path), parsed)
             .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
         if raw.v2 {
@@ -193,24 +165,18 @@ impl ZarrStore {
                 .cloned()
                 .unwrap_or_default();
         }
-        Self::assemble(
-            array,
-            storage,
-            &raw,
-            location,
-            root.join(path.trim_matches('/')),
-            Some(documents),
-        )
+        Self::assemble(array, storage, &raw, location, root, path, Some(documents))
     }
 
     /// The store around an open zarrs array and its raw metadata.
     fn assemble(
-        array: Array<FilesystemStore>,
-        storage: Arc<FilesystemStore>,
+        array: Array<dyn ReadableWritableListableStorageTraits>,
+        storage: Storage,
         raw: &metadata::RawMeta,
         location: String,
-        dir: PathBuf,
-        unpublished: Option<Vec<(PathBuf, serde_json::Value)>>,
+        root: ZarrRoot,
+        path: &str,
+        unpublished: Option<Vec<(String, serde_json::Value)>>,
     ) -> Result<Self> {
         let meta = metadata::array_meta(&array, raw, &location)?;
         Ok(Self {
@@ -218,7 +184,8 @@ impl ZarrStore {
             storage,
             meta,
             location,
-            dir,
+            root,
+            path: node_path(path),
             options: CodecOptions::default().with_concurrent_target(1),
             format: if raw.v2 {
                 ZarrFormat::V2
@@ -239,8 +206,8 @@ impl ZarrStore {
             message: "a writer panicked".into(),
         })?;
         if let Some(documents) = pending.as_ref() {
-            for (file, doc) in documents {
-                create::write_json(file, doc)?;
+            for (key, doc) in documents {
+                self.root.write_json(key, doc)?;
             }
         }
         *pending = None;
@@ -266,32 +233,13 @@ impl ZarrStore {
     /// found by walking the array's directory once rather than asking for
     /// every chunk of the grid.
     pub fn storage_summary(&self) -> Result<(u64, u64)> {
-        fn walk(dir: &Path, top: bool, acc: &mut (u64, u64)) -> std::io::Result<()> {
-            for entry in std::fs::read_dir(dir)? {
-                let entry = entry?;
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                let kind = entry.file_type()?;
-                // At the top, dot-names are never chunks: metadata, and
-                // what tools keep beside it (chunkctl's journal and record).
-                if top && (name.starts_with('.') || name == "zarr.json") {
-                    continue;
-                }
-                if kind.is_dir() {
-                    walk(&entry.path(), false, acc)?;
-                } else {
-                    acc.0 += 1;
-                    acc.1 += entry.metadata()?.len();
-                }
-            }
-            Ok(())
-        }
-        let mut acc = (0, 0);
-        walk(&self.dir, true, &mut acc).map_err(|e| IoError::Storage {
-            location: self.location.clone(),
-            message: format!("cannot list the array's chunks: {e}"),
-        })?;
-        Ok(acc)
+        self.root.chunk_summary(&self.path)
+    }
+
+    /// The root of the store this array was opened in, and its node path
+    /// there.
+    pub fn root(&self) -> (&ZarrRoot, &str) {
+        (&self.root, &self.path)
     }
 
     fn storage_size(&self, chunk: &[u64]) -> Result<Option<u64>> {
@@ -319,6 +267,10 @@ impl ChunkStore for ZarrStore {
 
     fn location(&self) -> String {
         self.location.clone()
+    }
+
+    fn is_remote(&self) -> bool {
+        self.root.is_remote()
     }
 
     fn read_chunk_bytes(&self, chunk: &[u64]) -> Result<Vec<u8>> {
