@@ -13,7 +13,7 @@ use crate::netcdf3::{self, global_attributes, list_variables, Netcdf3Store};
 use crate::store::ChunkStore;
 use crate::zarr::ZarrStore;
 
-use crate::zarr::{list_tree, ZarrFormat, ZarrNodeKind};
+use crate::zarr::{list_tree, ZarrFormat, ZarrNodeKind, ZarrRoot};
 
 /// One group or array of a store.
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +190,10 @@ pub struct Inspection {
 /// [`inspect`] with the listing's warnings, so a caller that prints the
 /// tree also says what it left out, from the same walk.
 pub fn inspect_tree(path: &Path) -> Result<Inspection> {
+    let root = ZarrRoot::parse(path)?;
+    if root.is_remote() {
+        return inspect_zarr(root);
+    }
     let (file, _) = split_array_path(&path.to_string_lossy());
     if !file.exists() {
         return Err(IoError::NotAStore {
@@ -198,7 +202,7 @@ pub fn inspect_tree(path: &Path) -> Result<Inspection> {
         });
     }
     if container_of(&file)? == Container::Zarr {
-        return inspect_zarr(&file);
+        return inspect_zarr(file.as_path());
     }
     Ok(Inspection {
         nodes: inspect(path)?,
@@ -224,6 +228,10 @@ pub fn inspect_tree(path: &Path) -> Result<Inspection> {
 /// store's warnings (symlink loops, stale consolidated metadata) are
 /// dropped here: see [`inspect_tree`].
 pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
+    let root = ZarrRoot::parse(path)?;
+    if root.is_remote() {
+        return Ok(inspect_zarr(root)?.nodes);
+    }
     let (file, inner) = split_array_path(&path.to_string_lossy());
     if !file.exists() {
         return Err(IoError::NotAStore {
@@ -232,7 +240,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeInfo>> {
         });
     }
     match container_of(&file)? {
-        Container::Zarr => Ok(inspect_zarr(&file)?.nodes),
+        Container::Zarr => Ok(inspect_zarr(file.as_path())?.nodes),
         Container::Hdf5 => inspect_hdf5(&file, inner.as_deref()),
         Container::Netcdf3 => {
             let mut out = vec![NodeInfo {
@@ -323,7 +331,7 @@ fn inspect_hdf5(file: &Path, inner: Option<&str>) -> Result<Vec<NodeInfo>> {
     Ok(out)
 }
 
-fn inspect_zarr(path: &Path) -> Result<Inspection> {
+fn inspect_zarr(path: impl Into<ZarrRoot>) -> Result<Inspection> {
     let tree = list_tree(path)?;
     let mut out = Vec::new();
     for node in tree.nodes {

@@ -19,7 +19,7 @@ pub use create::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 pub use hierarchy::{
     create_group, list_nodes, list_tree, write_consolidated, ZarrNode, ZarrNodeKind, ZarrTree,
 };
-pub use root::ZarrRoot;
+pub use root::{StoredObject, ZarrRoot};
 
 use std::borrow::Cow;
 use std::sync::Mutex;

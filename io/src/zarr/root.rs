@@ -60,7 +60,27 @@ pub(crate) type Storage = Arc<dyn ReadableWritableListableStorageTraits>;
 pub struct ZarrRoot {
     place: Place,
     /// The storage, made on first use and shared by clones.
-    storage: Arc<Mutex<Option<Storage>>>,
+    opened: Arc<Mutex<Option<Opened>>>,
+}
+
+/// A root's storage once opened: zarrs' view, and for a bucket the
+/// `object_store` client under it (which lists with sizes and versions).
+#[derive(Clone)]
+struct Opened {
+    storage: Storage,
+    objects: Option<Arc<PrefixStore<AmazonS3>>>,
+}
+
+/// One stored object (a chunk or document) as a listing gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Its key below the listed node (`c/0/1`, `zarr.json`).
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What changes when it is rewritten: the file's modification time in
+    /// nanoseconds, or the object's ETag (or its last-modified time).
+    pub version: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +139,7 @@ impl ZarrRoot {
     fn new(place: Place) -> Self {
         Self {
             place,
-            storage: Arc::new(Mutex::new(None)),
+            opened: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -210,11 +230,15 @@ impl ZarrRoot {
     /// The storage (opened on first use: a local root must be a directory;
     /// an S3 root's bucket must answer).
     pub(crate) fn storage(&self) -> Result<Storage> {
-        let mut slot = self.storage.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(storage) = slot.as_ref() {
-            return Ok(storage.clone());
+        Ok(self.open()?.storage)
+    }
+
+    fn open(&self) -> Result<Opened> {
+        let mut slot = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(opened) = slot.as_ref() {
+            return Ok(opened.clone());
         }
-        let storage: Storage = match &self.place {
+        let opened = match &self.place {
             Place::Dir(dir) => {
                 if !dir.is_dir() {
                     return Err(IoError::NotAStore {
@@ -226,15 +250,62 @@ impl ZarrRoot {
                         },
                     });
                 }
-                Arc::new(FilesystemStore::new(dir).map_err(|e| IoError::NotAStore {
+                let storage = FilesystemStore::new(dir).map_err(|e| IoError::NotAStore {
                     path: dir.display().to_string(),
                     reason: e.to_string(),
-                })?)
+                })?;
+                Opened {
+                    storage: Arc::new(storage),
+                    objects: None,
+                }
             }
-            Place::S3 { bucket, prefix } => s3_storage(&self.to_string(), bucket, prefix)?,
+            Place::S3 { bucket, prefix } => s3_open(&self.to_string(), bucket, prefix)?,
         };
-        *slot = Some(storage.clone());
-        Ok(storage)
+        *slot = Some(opened.clone());
+        Ok(opened)
+    }
+
+    /// Every file or object below the node `path`, with its size and
+    /// version, from one listing (keys relative to the node, sorted).
+    pub fn list_objects(&self, path: &str) -> Result<Vec<StoredObject>> {
+        let path = path.trim_matches('/');
+        let location = self.location(path);
+        let fail = |message: String| IoError::Storage {
+            location: location.clone(),
+            message: format!("cannot list: {message}"),
+        };
+        let mut out = Vec::new();
+        match &self.place {
+            Place::Dir(dir) => {
+                walk_files(&dir.join(path), "", &mut out).map_err(|e| fail(e.to_string()))?
+            }
+            Place::S3 { .. } => {
+                use futures::TryStreamExt;
+                let Some(objects) = self.open()?.objects else {
+                    return Err(fail("no client".into()));
+                };
+                let prefix = object_store::path::Path::from(path);
+                let listed: Vec<object_store::ObjectMeta> = runtime()
+                    .block_on(objects.list(Some(&prefix)).try_collect())
+                    .map_err(|e| fail(e.to_string()))?;
+                for meta in listed {
+                    let key = meta.location.as_ref();
+                    let key = key
+                        .strip_prefix(prefix.as_ref())
+                        .unwrap_or(key)
+                        .trim_start_matches('/');
+                    out.push(StoredObject {
+                        key: key.to_string(),
+                        size: meta.size,
+                        version: meta
+                            .e_tag
+                            .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
     }
 
     /// Makes the node directory `path` (nothing to make in a bucket).
@@ -250,7 +321,7 @@ impl ZarrRoot {
     }
 
     /// The JSON document at `key` (`group/zarr.json`); `None` if absent.
-    pub(crate) fn read_json(&self, key: &str) -> Result<Option<Value>> {
+    pub fn read_json(&self, key: &str) -> Result<Option<Value>> {
         let location = self.location(key);
         let bytes = match &self.place {
             Place::Dir(dir) => match std::fs::read(dir.join(key)) {
@@ -297,10 +368,10 @@ impl ZarrRoot {
         }
     }
 
-    /// Writes a metadata document whole or not at all: on disk aside and
+    /// Writes a JSON document whole or not at all: on disk aside and
     /// renamed over the old one, in a bucket by one PUT (which S3 applies
     /// atomically).
-    pub(crate) fn write_json(&self, key: &str, value: &Value) -> Result<()> {
+    pub fn write_json(&self, key: &str, value: &Value) -> Result<()> {
         let location = self.location(key);
         let fail = |e: String| IoError::Storage {
             location: location.clone(),
@@ -420,58 +491,37 @@ impl ZarrRoot {
     /// top-level metadata and dot-names: chunkctl's records) and the bytes
     /// they take, from one listing.
     pub(crate) fn chunk_summary(&self, path: &str) -> Result<(u64, u64)> {
-        let path = path.trim_matches('/');
-        let location = self.location(path);
-        let fail = |message: String| IoError::Storage {
-            location: location.clone(),
-            message: format!("cannot list the array's chunks: {message}"),
-        };
-        match &self.place {
-            Place::Dir(dir) => {
-                let mut acc = (0, 0);
-                walk_files(&dir.join(path), true, &mut acc).map_err(|e| fail(e.to_string()))?;
-                Ok(acc)
-            }
-            Place::S3 { .. } => {
-                let storage = self.storage()?;
-                let prefix = store_prefix(path, &location)?;
-                let keys = storage
-                    .list_prefix(&prefix)
-                    .map_err(|e| fail(e.to_string()))?;
-                let mut acc = (0, 0);
-                for key in keys {
-                    let rest = &key.as_str()[prefix.as_str().len()..];
-                    let top = rest.split('/').next().unwrap_or_default();
-                    if top.starts_with('.') || top == "zarr.json" {
-                        continue;
-                    }
-                    acc.0 += 1;
-                    acc.1 += storage
-                        .size_key(&key)
-                        .map_err(|e| fail(e.to_string()))?
-                        .unwrap_or(0);
-                }
-                Ok(acc)
-            }
-        }
+        Ok(self
+            .list_objects(path)?
+            .iter()
+            .filter(|o| {
+                let top = o.key.split('/').next().unwrap_or_default();
+                !(top.starts_with('.') || top == "zarr.json")
+            })
+            .fold((0, 0), |(n, bytes), o| (n + 1, bytes + o.size)))
     }
 }
 
-/// Files below `dir` and their bytes; at the top, dot-names and
-/// `zarr.json` are metadata and what tools keep beside it, never chunks.
-fn walk_files(dir: &Path, top: bool, acc: &mut (u64, u64)) -> std::io::Result<()> {
+/// The files below `dir` (symlinks to files read through, symlinks to
+/// directories not entered, so a loop cannot make the walk endless).
+fn walk_files(dir: &Path, prefix: &str, out: &mut Vec<StoredObject>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if top && (name.starts_with('.') || name == "zarr.json") {
-            continue;
-        }
+        let key = format!("{prefix}{}", entry.file_name().to_string_lossy());
         if entry.file_type()?.is_dir() {
-            walk_files(&entry.path(), false, acc)?;
-        } else {
-            acc.0 += 1;
-            acc.1 += entry.metadata()?.len();
+            walk_files(&entry.path(), &format!("{key}/"), out)?;
+        } else if let Ok(meta) = std::fs::metadata(entry.path()) {
+            if meta.is_file() {
+                let modified = meta
+                    .modified()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                out.push(StoredObject {
+                    key,
+                    size: meta.len(),
+                    version: modified.to_string(),
+                });
+            }
         }
     }
     Ok(())
@@ -575,10 +625,10 @@ fn s3_client(url: &str, bucket: &str, retry: RetryConfig) -> Result<AmazonS3> {
     })
 }
 
-/// The zarrs storage of `s3://bucket/prefix`, after one listing of the
-/// prefix has shown that the endpoint answers, the bucket exists and the
+/// The storage of `s3://bucket/prefix`, after one listing of the prefix
+/// has shown that the endpoint answers, the bucket exists and the
 /// credentials are accepted.
-fn s3_storage(url: &str, bucket: &str, prefix: &str) -> Result<Storage> {
+fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
     // The probe does not retry for minutes: an endpoint that does not
     // answer, or a bucket that refuses, is said at once.
     let probe = s3_client(
@@ -595,11 +645,15 @@ fn s3_storage(url: &str, bucket: &str, prefix: &str) -> Result<Storage> {
         .block_on(probe.list_with_delimiter(Some(&listed_prefix)))
         .map_err(|e| s3_error(url, bucket, e))?;
     let client = s3_client(url, bucket, RetryConfig::default())?;
-    let store = AsyncObjectStore::new(PrefixStore::new(client, prefix));
-    Ok(Arc::new(AsyncToSyncStorageAdapter::new(
-        Arc::new(store),
-        TokioBlockOn,
-    )))
+    let objects = Arc::new(PrefixStore::new(client, prefix));
+    let store = AsyncObjectStore::new(objects.clone());
+    Ok(Opened {
+        storage: Arc::new(AsyncToSyncStorageAdapter::new(
+            Arc::new(store),
+            TokioBlockOn,
+        )),
+        objects: Some(objects),
+    })
 }
 
 /// An S3 error in the user's terms: refused credentials, a missing bucket,
