@@ -26,6 +26,8 @@ pub const PEER_REQUIREMENTS: &[&str] = &[
     "scikit-image==0.26.0",
     "ome-zarr==0.18.0",
     "hyperqueue==0.27.0",
+    "moto[server]==5.2.5",
+    "s3fs==2026.9.0",
 ];
 
 /// Says loudly that a test did not run. Written straight to stderr:
