@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use crate::job::array::Prepared;
+use crate::job::array::{absolute_place, is_url, Prepared};
 use crate::job::{is_group, plan_group, JobArgs, JobStatus, Outcome};
 use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
-    /// Source: a Zarr array or group (a directory; v2 or v3), an HDF5/netCDF
+    /// Source: a Zarr array or group (a directory, or an array in object
+    /// storage as `s3://bucket/path.zarr`; v2 or v3), an HDF5/netCDF
     /// file (all its variables, converted to a Zarr v3 group), or one array
     /// of a file as FILE:/NAME (converted to a Zarr v3 array). For a group
     /// or file, every array whose dimensions --chunks names is rechunked
@@ -29,7 +30,11 @@ pub struct RechunkArgs {
     /// arrays with --array.
     src: PathBuf,
     /// Destination Zarr array or group directory (must not exist, unless --overwrite,
-    /// or it is an interrupted run of this same command, which resumes).
+    /// or it is an interrupted run of this same command, which resumes), or
+    /// an array in object storage as `s3://bucket/path.zarr` (an empty
+    /// prefix; needs --journal). S3 credentials and endpoint come from the
+    /// standard AWS environment variables (AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP).
     dst: PathBuf,
     /// Target chunks: by dimension name (`time=8760,lat=10,lon=10`; names
     /// not given keep their chunks) or positional (`8760,10,10`); `-1` is
@@ -42,9 +47,14 @@ pub struct RechunkArgs {
     /// Target bytes of an `auto` chunk.
     #[arg(long, default_value = "128MiB")]
     chunk_bytes: String,
-    /// Directory for intermediate arrays (default: inside DST).
+    /// Directory for intermediate arrays (default: inside DST, or in
+    /// --journal for DST in object storage).
     #[arg(long)]
     temp: Option<PathBuf>,
+    /// A local directory for the journal of a DST in object storage (where
+    /// no lock or journal can live); run again with the same one to resume.
+    #[arg(long, value_name = "DIR")]
+    journal: Option<PathBuf>,
     /// Zarr format of DST (default: that of SRC).
     #[arg(long, value_parser = ["v2", "v3"])]
     format: Option<String>,
@@ -103,9 +113,10 @@ fn save_plan(
     args: &RechunkArgs,
 ) -> Result<(), Box<dyn Error>> {
     let job_args = JobArgs {
-        src: std::path::absolute(&job_args.src)?,
-        dst: std::path::absolute(&job_args.dst)?,
+        src: absolute_place(&job_args.src),
+        dst: absolute_place(&job_args.dst),
         temp: job_args.temp.map(std::path::absolute).transpose()?,
+        journal: job_args.journal.map(std::path::absolute).transpose()?,
         ..job_args
     };
     let plan = prepared.save_plan(&job_args, path)?;
@@ -151,10 +162,17 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
         chunks: args.chunks.clone(),
         chunk_bytes: parse_bytes(&args.chunk_bytes)?,
         max_mem: parse_bytes(&args.max_mem)?,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: args.threads.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // Object storage: many requests in flight hide its latency.
+            if is_url(&args.src) || is_url(&args.dst) {
+                cores.max(ndchunk::REMOTE_IO_THREADS)
+            } else {
+                cores
+            }
+        }),
         temp: args.temp.clone(),
+        journal: args.journal.clone(),
         format: args.format.clone(),
         codec: args.codec.clone(),
         shards: args.shards.clone(),
@@ -168,6 +186,20 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     if args.plan_out.is_some() && is_group(&args.src) {
         return Err(
             "--plan-out plans one array; for a group or file, plan each array (SRC/NAME)".into(),
+        );
+    }
+    if is_group(&args.src) && (is_url(&args.src) || is_url(&args.dst)) {
+        return Err(
+            "rechunking a whole group in object storage is not supported yet: \
+                    rechunk its arrays one by one (SRC/NAME into DST/NAME)"
+                .into(),
+        );
+    }
+    if args.journal.is_some() && !is_url(&args.dst) {
+        return Err(
+            "--journal is for a DST in object storage; a local DST keeps its \
+                    journal inside it"
+                .into(),
         );
     }
     if is_group(&args.src) {

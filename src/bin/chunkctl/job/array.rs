@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use ndchunk_chunking::rechunk::{plan_rechunk, PlanOptions, RechunkPlan};
 use ndchunk_chunking::{normalize_chunks, ChunkSpec, NormalizeOptions, DEFAULT_CHUNK_BYTES};
 use ndchunk_io::info::{container_of, open_array, split_array_path, Container};
-use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, FILL_VALUE};
+use ndchunk_io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot, FILL_VALUE};
 use ndchunk_io::{ChunkStore, ZarrStore};
 
 use super::source_state::{fnv1a, SourceState};
-use super::work_dir::{write_whole, Opened, WorkDir, LOCK_FILE};
+use super::work_dir::{Opened, WorkDir, LOCK_FILE};
 use ndchunk::DynArray;
 use ndchunk::{ComputeOptions, ComputeReport};
 use ndchunk::{Error, Result};
@@ -47,8 +47,13 @@ pub struct ZarrRechunk {
     pub chunk_bytes: u64,
     /// Memory budget for all tasks in flight.
     pub max_mem: u64,
-    /// Where intermediates go (default: inside `dst`).
+    /// Where intermediates go (default: inside `dst`, or in `journal` when
+    /// `dst` is in object storage).
     pub temp: Option<PathBuf>,
+    /// A local directory for the journal (and intermediates) of a job whose
+    /// `dst` is in object storage, where no lock or append-only log can
+    /// live; unused for a local `dst`, whose journal lives inside it.
+    pub journal: Option<PathBuf>,
     /// Format of `dst` (default: the source's).
     pub format: Option<ZarrFormat>,
     /// Compressor of `dst` (default: the source's).
@@ -88,6 +93,7 @@ impl ZarrRechunk {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             max_mem: 1 << 30,
             temp: None,
+            journal: None,
             format: None,
             codec: None,
             shards: None,
@@ -172,7 +178,7 @@ impl ZarrRechunk {
         spec.v2_null_fill = null_fill;
         let job = json!({
             "src": source_identity(&self.src)?,
-            "dst": std::path::absolute(&self.dst).unwrap_or_else(|_| self.dst.clone()).display().to_string(),
+            "dst": absolute_place(&self.dst).display().to_string(),
             "src_chunks": meta.grid,
             "dtype": meta.dtype,
             "chunks": write_grid,
@@ -306,10 +312,7 @@ impl Prepared {
         crash_point("published");
         let (chunks_stored, stored_bytes) = target.storage_summary()?;
         let record = json!({"job": self.identity, "source": work_dir.source().digest()});
-        write_whole(
-            &self.job.dst.join(FINISHED_RECORD),
-            record.to_string().as_bytes(),
-        )?;
+        self.job.dst_root()?.write_json(FINISHED_RECORD, &record)?;
         crash_point("recorded");
         owned.remove(&self.job.scratch_dir()?)?;
         crash_point("scratch-removed");
@@ -331,7 +334,7 @@ impl Prepared {
     /// The work directory is locked for this process while it is open.
     fn begin(&self, owned: &OwnedPaths) -> Result<Begun> {
         let dst = &self.job.dst;
-        let work = dst.join(WORK_DIR);
+        let work = self.job.work_dir()?;
         let source_now = SourceState::of(&self.job.src)?;
         // Decided before anything is written: a DST that is not ours to
         // write into is refused untouched.
@@ -339,7 +342,7 @@ impl Prepared {
         if finished && !work.exists() {
             return Ok(Begun::UpToDate);
         }
-        check_destination(dst, &self.job)?;
+        check_destination(&self.job, &work)?;
         let interrupted = work.is_dir();
         // From here on, DST is changed only under its lock, which stays in
         // place while DST is cleared: a second run waits for no one.
@@ -355,7 +358,14 @@ impl Prepared {
         }
         let discard = self.job.overwrite || self.job.restart && interrupted;
         if discard {
-            owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
+            if is_url(dst) {
+                // Nothing in the bucket is deleted: a restarted job (the
+                // same job, so the same chunk keys) writes every chunk
+                // again, a chunk of fill values by erasing its key.
+                owned.empty_keeping(&work, Path::new(LOCK_FILE))?;
+            } else {
+                owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
+            }
             owned.remove(&self.job.scratch_dir()?)?;
         }
         Ok(
@@ -416,6 +426,16 @@ impl Prepared {
         &self.job.dst
     }
 
+    /// The job's work directory (see [`ZarrRechunk::work_dir`]).
+    pub(crate) fn work_dir(&self) -> Result<PathBuf> {
+        self.job.work_dir()
+    }
+
+    /// Whether DST holds the record of a finished job.
+    pub(crate) fn finished_record_exists(&self) -> Result<bool> {
+        Ok(self.job.dst_root()?.contains(FINISHED_RECORD))
+    }
+
     /// The job as planned: what defines its output.
     pub(crate) fn identity(&self) -> &Value {
         &self.identity
@@ -429,7 +449,7 @@ impl Prepared {
     /// The outcome of a job an earlier run finished.
     fn up_to_date(self, start: Instant) -> Result<Outcome> {
         let (chunks_stored, stored_bytes) =
-            ZarrStore::open_dir(&self.job.dst)?.storage_summary()?;
+            ZarrStore::open_dir(self.job.dst_root()?)?.storage_summary()?;
         Ok(Outcome {
             plan: self.plan,
             report: None,
@@ -445,7 +465,7 @@ impl Prepared {
     /// [`ZarrStore::publish`].
     fn target(&self) -> Result<ZarrStore> {
         Ok(ZarrStore::create_unpublished(
-            &self.job.dst,
+            self.job.dst_root()?,
             "/",
             &self.spec,
         )?)
@@ -490,7 +510,13 @@ impl Prepared {
 
     fn finished_here(&self, source_now: &SourceState) -> Result<bool> {
         let dst = &self.job.dst;
-        let Some(record) = read_json(&dst.join(FINISHED_RECORD)) else {
+        let Some(record) = self
+            .job
+            .dst_root()?
+            .read_json(FINISHED_RECORD)
+            .ok()
+            .flatten()
+        else {
             return Ok(false);
         };
         if record["job"] != self.identity || self.job.overwrite {
@@ -507,12 +533,6 @@ impl Prepared {
     }
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-}
-
 impl ZarrRechunk {
     /// The executor's options for this job (its journal set by the run).
     fn options(&self) -> ComputeOptions {
@@ -525,11 +545,31 @@ impl ZarrRechunk {
     /// The paths this job may write and delete: DST and its scratch
     /// directory, never SRC (compared by identity, not spelling).
     pub(crate) fn owned_paths(&self) -> Result<OwnedPaths> {
-        let (file, _) = split_array_path(&self.src.to_string_lossy());
-        let mut owned = OwnedPaths::protecting(&[&file]);
-        owned.claim(&self.dst, "the destination")?;
-        if let Some(temp) = &self.temp {
-            if is_within(temp, &file)? {
+        // A source in object storage has nothing on this machine to keep
+        // from harm; a destination there, only its local work directory
+        // here to own.
+        let file = if is_url(&self.src) {
+            None
+        } else {
+            Some(split_array_path(&self.src.to_string_lossy()).0)
+        };
+        let mut owned =
+            OwnedPaths::protecting(&file.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+        if is_url(&self.dst) {
+            owned.claim(&self.work_dir()?, "the journal directory")?;
+        } else {
+            owned.claim(&self.dst, "the destination")?;
+        }
+        if let (Some(journal), Some(file)) = (&self.journal, &file) {
+            if is_within(journal, file)? {
+                return Err(job_error(
+                    journal,
+                    "--journal lies inside the source: choose a directory outside it",
+                ));
+            }
+        }
+        if let (Some(temp), Some(file)) = (&self.temp, &file) {
+            if is_within(temp, file)? {
                 return Err(job_error(
                     temp,
                     format!(
@@ -550,14 +590,44 @@ impl ZarrRechunk {
     fn scratch_dir(&self) -> Result<PathBuf> {
         Ok(match &self.temp {
             Some(temp) => {
-                let dst = resolve(&self.dst)?;
+                let dst = if is_url(&self.dst) {
+                    self.dst.clone()
+                } else {
+                    resolve(&self.dst)?
+                };
                 temp.join(format!(
                     "ndchunk-rechunk-{:016x}",
                     fnv1a(dst.to_string_lossy().as_bytes())
                 ))
             }
-            None => self.dst.join(WORK_DIR).join("scratch"),
+            None => self.work_dir()?.join("scratch"),
         })
+    }
+
+    /// DST as a Zarr root: a directory, or a prefix in object storage.
+    pub(crate) fn dst_root(&self) -> Result<ZarrRoot> {
+        Ok(ZarrRoot::parse(&self.dst)?)
+    }
+
+    /// The job's work directory (lock, manifest, journal): inside DST, or,
+    /// for DST in object storage, a directory in `--journal` named for DST,
+    /// so that the same job finds it again when it resumes.
+    pub(crate) fn work_dir(&self) -> Result<PathBuf> {
+        if !is_url(&self.dst) {
+            return Ok(self.dst.join(WORK_DIR));
+        }
+        let Some(journal) = &self.journal else {
+            return Err(job_error(
+                &self.dst,
+                "DST is in object storage, where no journal can live: pass --journal DIR, \
+                 a local directory for the job's journal and intermediates (the same one \
+                 to resume)",
+            ));
+        };
+        Ok(journal.join(format!(
+            "ndchunk-rechunk-{:016x}",
+            fnv1a(self.dst.to_string_lossy().as_bytes())
+        )))
     }
 }
 
@@ -568,8 +638,9 @@ impl ZarrRechunk {
 fn open_source(src: &Path) -> Result<(Box<dyn ChunkStore>, ZarrFormat, ZarrCodec, bool)> {
     let text = src.to_string_lossy();
     let (file, inner) = split_array_path(&text);
-    if container_of(&file)? == Container::Zarr {
+    if is_url(src) || container_of(&file)? == Container::Zarr {
         let zarr = match &inner {
+            _ if is_url(src) => ZarrStore::open_dir(ZarrRoot::parse(src)?)?,
             None => ZarrStore::open_dir(&file)?,
             Some(inner) => ZarrStore::open(&file, inner)?,
         };
@@ -595,6 +666,9 @@ fn open_source(src: &Path) -> Result<(Box<dyn ChunkStore>, ZarrFormat, ZarrCodec
 /// What names the source in a job's identity: its canonical path, plus the
 /// array inside a file.
 fn source_identity(src: &Path) -> Result<String> {
+    if is_url(src) {
+        return Ok(ZarrRoot::parse(src)?.to_string());
+    }
     let text = src.to_string_lossy();
     let (file, inner) = split_array_path(&text);
     let canonical = std::fs::canonicalize(&file).map_err(|e| job_error(&file, e.to_string()))?;
@@ -602,6 +676,20 @@ fn source_identity(src: &Path) -> Result<String> {
         Some(inner) => format!("{}:{inner}", canonical.display()),
         None => canonical.display().to_string(),
     })
+}
+
+/// Whether a SRC or DST argument names object storage (`s3://…`) rather
+/// than a path ([`ZarrRoot::parse`] then says whether it is one we read).
+pub(crate) fn is_url(path: &Path) -> bool {
+    path.to_str().is_some_and(|text| text.contains("://"))
+}
+
+/// `path` made absolute, a URL as it is.
+pub(crate) fn absolute_place(path: &Path) -> PathBuf {
+    if is_url(path) {
+        return path.to_path_buf();
+    }
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 pub(crate) fn job_error(path: &Path, message: impl Into<String>) -> Error {
@@ -616,7 +704,26 @@ pub(crate) fn job_error(path: &Path, message: impl Into<String>) -> Error {
 /// run (which the journal then resumes or refuses) is; with `--overwrite`
 /// or `--restart`, so is a Zarr store or a folder this tool made, which is
 /// then cleared under the run's lock; anything else is refused untouched.
-fn check_destination(dst: &Path, job: &ZarrRechunk) -> Result<()> {
+fn check_destination(job: &ZarrRechunk, work: &Path) -> Result<()> {
+    let dst = &job.dst;
+    if is_url(dst) {
+        // In object storage: an empty prefix, or one an interrupted run of
+        // a job with its work directory here wrote into (the journal then
+        // resumes it or refuses); never anything else, as nothing there is
+        // known to be ours to delete.
+        if !job.dst_root()?.exists() || work.is_dir() {
+            return Ok(());
+        }
+        return Err(job_error(
+            dst,
+            if job.overwrite {
+                "already holds objects, and --overwrite does not delete from object storage: \
+                 remove them first (aws s3 rm --recursive), or choose another destination"
+            } else {
+                "already holds objects; choose another destination (or remove them first)"
+            },
+        ));
+    }
     let Ok(meta) = std::fs::symlink_metadata(dst) else {
         return Ok(());
     };

@@ -89,6 +89,16 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
 /// Whether `src` is a hierarchy of arrays rather than one array: a Zarr
 /// group, or a whole HDF5/netCDF file (`file.nc`, not `file.nc:/var`).
 pub fn is_group(src: &Path) -> bool {
+    if super::array::is_url(src) {
+        return ndchunk_io::zarr::ZarrRoot::parse(src).is_ok_and(|root| {
+            root.contains(".zgroup")
+                || root
+                    .read_json("zarr.json")
+                    .ok()
+                    .flatten()
+                    .is_some_and(|doc| doc["node_type"] == "group")
+        });
+    }
     if src.join(".zgroup").is_file() {
         return true;
     }

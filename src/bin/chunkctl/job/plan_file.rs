@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{job_error, Part, Prepared, ShardOf, FINISHED_RECORD, WORK_DIR};
+use super::array::{job_error, Part, Prepared, ShardOf};
 use super::source_state::{fnv1a, SourceState};
 use super::work_dir::{write_whole, Opened, WorkDir};
 use super::ZarrRechunk;
@@ -39,6 +39,9 @@ pub struct JobArgs {
     pub max_mem: u64,
     pub threads: usize,
     pub temp: Option<PathBuf>,
+    /// The local journal directory of a DST in object storage.
+    #[serde(default)]
+    pub journal: Option<PathBuf>,
     pub format: Option<String>,
     pub codec: Option<String>,
     pub shards: Option<String>,
@@ -52,6 +55,7 @@ impl JobArgs {
         job.max_mem = self.max_mem;
         job.threads = self.threads.max(1);
         job.temp = self.temp.clone();
+        job.journal = self.journal.clone();
         job.format = match self.format.as_deref() {
             None => None,
             Some("v2") => Some(ZarrFormat::V2),
@@ -210,8 +214,8 @@ impl Prepared {
     /// Runs shard `shard` of the job begun by its plan.
     pub fn run_shard(&self, shard: ShardOf) -> Result<ComputeReport> {
         let owned = self.owned()?;
-        let work = self.dst().join(WORK_DIR);
-        if self.dst().join(FINISHED_RECORD).exists() || !work.is_dir() {
+        let work = self.work_dir()?;
+        if self.finished_record_exists()? || !work.is_dir() {
             return Err(job_error(
                 self.dst(),
                 "holds no unfinished job: make the plan with `chunkctl rechunk --plan-out`, \

@@ -1,25 +1,30 @@
-//! What the source looked like when a job read it: one line per file that
-//! holds its chunks (size, modification time, path), so that a resumed or
+//! What the source looked like when a job read it: one line per file or
+//! object that holds its chunks (size, version, path), so that a resumed or
 //! repeated job can tell an unchanged source from a rewritten one, chunk by
 //! chunk, instead of mixing old and new data.
 //!
 //! A Zarr array is its directory's files (metadata and every chunk or
-//! shard); an array inside an HDF5/netCDF file is the whole file (one
-//! entry: such files change as a whole). A chunk rewritten with the same
-//! size within the file system's timestamp resolution is not seen; every
-//! other rewrite is.
+//! shard), each versioned by its modification time, or its objects in a
+//! bucket, each versioned by its ETag; an array inside an HDF5/netCDF file
+//! is the whole file (one entry: such files change as a whole). A file
+//! rewritten with the same size within the file system's timestamp
+//! resolution is not seen; every other rewrite is.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndchunk_io::info::split_array_path;
+use ndchunk_io::zarr::ZarrRoot;
+
+use super::array::is_url;
 
 use ndchunk::{Error, Result};
 
-/// The files of a source, by path relative to it: `(size, mtime in ns)`.
+/// The files of a source, by path relative to it: `(size, version)`, the
+/// version a modification time in ns or an object's ETag (no spaces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SourceState {
-    files: BTreeMap<String, (u64, u128)>,
+    files: BTreeMap<String, (u64, String)>,
 }
 
 fn state_error(path: &Path, message: impl Into<String>) -> Error {
@@ -29,28 +34,37 @@ fn state_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-fn stamp(path: &Path, meta: &std::fs::Metadata) -> Result<(u64, u128)> {
+fn stamp(path: &Path, meta: &std::fs::Metadata) -> Result<(u64, String)> {
     let modified = meta
         .modified()
         .map_err(|e| state_error(path, e.to_string()))?
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    Ok((meta.len(), modified))
+    Ok((meta.len(), modified.to_string()))
 }
 
 impl SourceState {
-    /// Reads the state of `src` (a Zarr array directory, or `FILE:/NAME`).
+    /// Reads the state of `src` (a Zarr array directory or URL, or
+    /// `FILE:/NAME`).
     pub(crate) fn of(src: &Path) -> Result<Self> {
+        let listed = |root: ZarrRoot, path: &str| -> Result<Self> {
+            let files = root
+                .list_objects(path)?
+                .into_iter()
+                .map(|o| (o.key, (o.size, o.version.replace(' ', "_"))))
+                .collect();
+            Ok(Self { files })
+        };
+        if is_url(src) {
+            return listed(ZarrRoot::parse(src)?, "");
+        }
         let (file, inner) = split_array_path(&src.to_string_lossy());
-        let mut files = BTreeMap::new();
         let meta = std::fs::metadata(&file).map_err(|e| state_error(&file, e.to_string()))?;
         if meta.is_file() {
-            files.insert(String::new(), stamp(&file, &meta)?);
-        } else {
-            let dir = file.join(inner.unwrap_or_default().trim_start_matches('/'));
-            walk(&dir, "", &mut files)?;
+            let files = BTreeMap::from([(String::new(), stamp(&file, &meta)?)]);
+            return Ok(Self { files });
         }
-        Ok(Self { files })
+        listed(ZarrRoot::from(file), inner.as_deref().unwrap_or_default())
     }
 
     /// How many files differ between two states (changed, added or
@@ -73,7 +87,7 @@ impl SourceState {
     pub(crate) fn to_text(&self) -> String {
         self.files
             .iter()
-            .map(|(name, (size, mtime))| format!("{size} {mtime} {name}\n"))
+            .map(|(name, (size, version))| format!("{size} {version} {name}\n"))
             .collect()
     }
 
@@ -84,8 +98,8 @@ impl SourceState {
             let line = line.strip_suffix('\n')?;
             let mut parts = line.splitn(3, ' ');
             let size = parts.next()?.parse().ok()?;
-            let mtime = parts.next()?.parse().ok()?;
-            files.insert(parts.next()?.to_string(), (size, mtime));
+            let version = parts.next()?.to_string();
+            files.insert(parts.next()?.to_string(), (size, version));
         }
         Some(Self { files })
     }
@@ -94,28 +108,6 @@ impl SourceState {
     pub(crate) fn digest(&self) -> String {
         format!("{:016x}", fnv1a(self.to_text().as_bytes()))
     }
-}
-
-/// The files below `dir`; symlinks to files are read through, symlinks to
-/// directories are not entered (a loop cannot make the walk endless).
-fn walk(dir: &Path, prefix: &str, files: &mut BTreeMap<String, (u64, u128)>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| state_error(dir, e.to_string()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| state_error(dir, e.to_string()))?;
-        let path = entry.path();
-        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-        let kind = entry
-            .file_type()
-            .map_err(|e| state_error(&path, e.to_string()))?;
-        if kind.is_dir() {
-            walk(&path, &format!("{name}/"), files)?;
-        } else if let Ok(meta) = std::fs::metadata(&path) {
-            if meta.is_file() {
-                files.insert(name, stamp(&path, &meta)?);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// FNV-1a: a stable, dependency-free digest (not against an adversary:
