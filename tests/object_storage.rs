@@ -1,0 +1,225 @@
+//! Zarr in S3-compatible object storage through the library, against a real
+//! local S3 server (moto): what ndchunk writes to `s3://` xarray and
+//! zarr-python read back through s3fs, what they write there ndchunk reads,
+//! and a lazy expression over a remote array stored into another one.
+//!
+//! One server serves the whole binary; its address and credentials are set
+//! once, in the standard AWS environment variables, before any test touches
+//! S3, so that this process (object_store) and the Python peers it starts
+//! (botocore) find it the way a user's programs would.
+
+#[path = "support/s3.rs"]
+mod s3;
+mod support;
+#[path = "support/xarray_dump.rs"]
+mod xarray_dump;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot};
+use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, Region, Scalar, ZarrStore};
+use ndchunk::{open_dataset, open_zarr, Array, ComputeOptions, DynArray};
+use s3::S3Server;
+
+/// The binary's server with its bucket `lib`, or `None` after a loud skip.
+fn server() -> Option<&'static S3Server> {
+    static SERVER: OnceLock<Option<S3Server>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let server = S3Server::start()?;
+            server.create_bucket("lib");
+            for (key, value) in server.env() {
+                std::env::set_var(key, value);
+            }
+            Some(server)
+        })
+        .as_ref()
+}
+
+/// A smooth field `(time, y, x)`, as climate data is: a seasonal wave over
+/// a spatial pattern.
+fn field(times: u64, ny: u64, nx: u64, chunks: [u64; 3]) -> Array<f32> {
+    let values =
+        ndarray::Array3::from_shape_fn((times as usize, ny as usize, nx as usize), |(t, y, x)| {
+            let (t, y, x) = (t as f32, y as f32, x as f32);
+            280.0 + 10.0 * (t / 58.0).sin() + 5.0 * (y / 7.0).cos() * (x / 11.0).sin()
+        });
+    Array::from_ndarray(values.into_dyn(), chunks).unwrap()
+}
+
+fn zarr_spec(array: &Array<f32>, chunks: &[u64], format: ZarrFormat) -> ZarrArraySpec {
+    let grid = ndchunk::chunking::ChunkGrid::regular(&array.shape(), chunks).unwrap();
+    let mut meta = ArrayMeta::new(grid, DType::Float32, Scalar::Float(f64::NAN));
+    meta.dimension_names = Some(vec![
+        Some("time".into()),
+        Some("y".into()),
+        Some("x".into()),
+    ]);
+    ZarrArraySpec::new(meta, format, ZarrCodec::Zstd(3))
+}
+
+/// zarr-python's view of an array in the bucket: its chunks and the sum and
+/// a few values of its data, as JSON.
+const ZARR_READ: &str = r#"
+import json, sys, zarr, numpy as np
+a = zarr.open_array(sys.argv[1], mode="r", storage_options=json.loads(sys.argv[2]))
+v = a[:].astype("float64")
+print(json.dumps({"chunks": list(a.chunks), "sum": float(v.sum()),
+                  "corner": float(v[0, 0, 0]), "last": float(v[-1, -1, -1])}))
+"#;
+
+#[test]
+fn a_store_into_s3_reads_back_in_zarr_python_and_ndchunk() {
+    let Some(s3) = server() else {
+        return;
+    };
+    let python = support::python_peer().unwrap();
+    let data = field(40, 30, 20, [1, 30, 20]);
+    let expected = data.compute().unwrap();
+    for (format, url) in [
+        (ZarrFormat::V3, "s3://lib/field-v3.zarr"),
+        (ZarrFormat::V2, "s3://lib/nested/field-v2.zarr"),
+    ] {
+        let root = ZarrRoot::parse(url).unwrap();
+        let target =
+            ZarrStore::create_unpublished(&root, "/", &zarr_spec(&data, &[40, 10, 10], format))
+                .unwrap();
+        assert!(target.is_remote());
+        // The time series chunks, from daily maps: a rechunk in the graph.
+        let report = DynArray::from(data.clone())
+            .store_with(
+                &target,
+                &ComputeOptions::new().max_mem(4 << 20).progress(false),
+            )
+            .unwrap();
+        assert!(report.tasks_run > 0);
+        // Unpublished, the prefix is no array to anyone.
+        let e = ZarrStore::open_dir(&root).unwrap_err().to_string();
+        assert!(e.contains("no zarr.json or .zarray"), "{e}");
+        target.publish().unwrap();
+        assert_eq!(target.storage_summary().unwrap().0, 6);
+
+        // zarr-python, through s3fs.
+        let out = support::run_python(
+            &python,
+            ZARR_READ,
+            &[url.to_string(), s3.storage_options_json()],
+        );
+        let theirs: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(theirs["chunks"], serde_json::json!([40, 10, 10]), "{url}");
+        let sum: f64 = expected.iter().map(|&v| f64::from(v)).sum();
+        assert!(
+            (theirs["sum"].as_f64().unwrap() - sum).abs() < 1e-6 * sum.abs(),
+            "{url}"
+        );
+        assert_eq!(
+            theirs["corner"].as_f64().unwrap(),
+            f64::from(expected[[0, 0, 0]])
+        );
+        assert_eq!(
+            theirs["last"].as_f64().unwrap(),
+            f64::from(expected[[39, 29, 19]])
+        );
+
+        // ndchunk, again from the bucket: every value.
+        let back = ZarrStore::open_dir(ZarrRoot::parse(url).unwrap()).unwrap();
+        let values = back
+            .read_region::<f32>(&Region::from_shape(&[40, 30, 20]))
+            .unwrap();
+        assert_eq!(values, expected);
+    }
+}
+
+#[test]
+fn an_expression_over_a_remote_array_is_stored_into_another() {
+    let Some(_s3) = server() else {
+        return;
+    };
+    let data = field(30, 16, 16, [1, 16, 16]);
+    let source_root = ZarrRoot::parse("s3://lib/expr-src.zarr").unwrap();
+    let source = ZarrStore::create(
+        &source_root,
+        "/",
+        &zarr_spec(&data, &[1, 16, 16], ZarrFormat::V3),
+    )
+    .unwrap();
+    DynArray::from(data.clone()).store(&source).unwrap();
+
+    // Anomalies from the time mean, to time series: read from the bucket,
+    // written to it, nothing local.
+    let remote = Array::<f32>::from_store(std::sync::Arc::new(
+        ZarrStore::open_dir(&source_root).unwrap(),
+    ))
+    .unwrap();
+    let anomaly = &remote - &remote.mean([0usize], true);
+    let target = ZarrStore::create(
+        ZarrRoot::parse("s3://lib/expr-anomaly.zarr").unwrap(),
+        "/",
+        &zarr_spec(&data, &[30, 4, 4], ZarrFormat::V3),
+    )
+    .unwrap();
+    DynArray::from(anomaly).store(&target).unwrap();
+
+    let local = &data - &data.mean([0usize], true);
+    let expected = local.compute().unwrap();
+    let stored = target
+        .read_region::<f32>(&Region::from_shape(&[30, 16, 16]))
+        .unwrap();
+    let worst = stored
+        .iter()
+        .zip(expected.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "largest difference {worst}");
+}
+
+#[test]
+fn xarray_reads_what_to_zarr_wrote_into_s3_and_open_zarr_reads_xarrays() {
+    let Some(_s3) = server() else {
+        return;
+    };
+    let python = support::python_peer().unwrap();
+    let Some(nc) = support::fixture("netcdf/air_temperature_small.nc") else {
+        return;
+    };
+    let ds = open_dataset(&nc).unwrap();
+    let url = "s3://lib/air.zarr";
+    ds.to_zarr(url).unwrap();
+    // xarray opens it through s3fs, which finds the server by the
+    // environment as this process did.
+    let theirs = xarray_dump::dump(&python, Path::new(url), "decode", "zarr");
+    xarray_dump::compare(&ds, theirs.path());
+    // A store is never overwritten, in a bucket as on disk.
+    let e = ds.to_zarr(url).unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+
+    // What xarray writes into the bucket, ndchunk opens there.
+    let write = r#"
+import sys, xarray as xr
+xr.open_dataset(sys.argv[1]).to_zarr(sys.argv[2], mode="w-", consolidated=True)
+"#;
+    let xr_url = "s3://lib/air-by-xarray.zarr";
+    support::run_python(&python, write, &[nc.display().to_string(), xr_url.into()]);
+    let opened = open_zarr(xr_url).unwrap();
+    let theirs = xarray_dump::dump(&python, Path::new(xr_url), "decode", "zarr");
+    xarray_dump::compare(&opened, theirs.path());
+}
+
+#[test]
+fn a_missing_bucket_and_a_bad_url_are_said_before_anything_is_written() {
+    let Some(_s3) = server() else {
+        return;
+    };
+    let e = ndchunk::open_zarr("s3://no-such-bucket/x.zarr")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no bucket `no-such-bucket`"), "{e}");
+    let e = ndchunk::open_zarr("s3://lib/nothing-here.zarr")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no zarr.json, .zarray or .zgroup"), "{e}");
+    for bad in ["gs://lib/x.zarr", "s3:///x.zarr", "s3://lib/../x.zarr"] {
+        assert!(ZarrRoot::parse(bad).is_err(), "{bad}");
+    }
+}
