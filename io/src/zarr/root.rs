@@ -660,16 +660,17 @@ fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
 /// an endpoint that does not answer.
 fn s3_error(url: &str, bucket: &str, error: object_store::Error) -> IoError {
     let detail = error.to_string();
+    let denied = || IoError::PermissionDenied {
+        location: url.to_string(),
+        reason: format!(
+            "{} refused the request: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and \
+             AWS_SESSION_TOKEN) and the bucket's policy ({detail})",
+            endpoint()
+        ),
+    };
     match error {
         object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. } => IoError::PermissionDenied {
-            location: url.to_string(),
-            reason: format!(
-                "{} refused the request: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and \
-                 AWS_SESSION_TOKEN) and the bucket's policy ({detail})",
-                endpoint()
-            ),
-        },
+        | object_store::Error::Unauthenticated { .. } => denied(),
         object_store::Error::NotFound { .. } => IoError::NotAStore {
             path: url.to_string(),
             reason: format!("no bucket `{bucket}` at {}", endpoint()),
@@ -678,12 +679,7 @@ fn s3_error(url: &str, bucket: &str, error: object_store::Error) -> IoError {
             path: url.to_string(),
             reason: format!("no bucket `{bucket}` at {}", endpoint()),
         },
-        _ if detail.contains("403") || detail.contains("AccessDenied") => {
-            IoError::PermissionDenied {
-                location: url.to_string(),
-                reason: format!("{} refused the request ({detail})", endpoint()),
-            }
-        }
+        _ if detail.contains("403 Forbidden") || detail.contains("AccessDenied") => denied(),
         _ => IoError::Storage {
             location: url.to_string(),
             message: format!(

@@ -1,0 +1,354 @@
+//! `chunkctl info` and `chunkctl rechunk` with object storage on either
+//! side, against a real local S3 server (moto): a rechunk into a bucket,
+//! killed with `kill -9` and run again, ends with objects byte for byte
+//! those of the same rechunk on disk, which zarr-python reads; a rechunk
+//! from one bucket array to another; and each bad input (no journal, a
+//! missing bucket, an endpoint that does not answer, refused credentials, a
+//! prefix holding someone else's objects) is a clear error that writes
+//! nothing.
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/s3.rs"]
+mod s3;
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use cli::{chunkctl, journaled_tasks, s, slow_job, store_files};
+use s3::S3Server;
+
+/// `chunkctl ARGS` with `env` (the server's AWS variables).
+fn chunkctl_with(env: &[(String, String)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("chunkctl runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `script` with the peer Python and `env`; its stdout.
+fn python_with(env: &[(String, String)], script: &str, args: &[&str]) -> String {
+    let python = support::python_peer().unwrap();
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every object under `bucket/prefix/`, downloaded by boto3 into `into`
+/// (keys as paths): to compare with a store on disk.
+fn download(env: &[(String, String)], bucket: &str, prefix: &str, into: &Path) {
+    let script = r#"
+import os, sys, boto3
+bucket, prefix, into = sys.argv[1:4]
+s3 = boto3.client("s3")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+    for o in page.get("Contents", []):
+        path = os.path.join(into, o["Key"][len(prefix) + 1:])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file(bucket, o["Key"], path)
+"#;
+    python_with(env, script, &[bucket, prefix, s(into)]);
+}
+
+/// The keys under `bucket/prefix/`, listed by boto3.
+fn keys(env: &[(String, String)], bucket: &str, prefix: &str) -> Vec<String> {
+    let script = r#"
+import sys, boto3
+bucket, prefix = sys.argv[1:3]
+pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+for page in pages:
+    for o in page.get("Contents", []):
+        print(o["Key"])
+"#;
+    python_with(env, script, &[bucket, prefix])
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Whether zarr-python reads the same values at `url` (through s3fs) as
+/// in the array directory `local`.
+const SAME_VALUES: &str = r#"
+import json, sys, zarr, numpy as np
+url, local, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+remote = zarr.open_array(url, mode="r", storage_options=options)
+print(remote.chunks, np.array_equal(remote[:], zarr.open_array(local, mode="r")[:]))
+"#;
+
+#[test]
+fn a_rechunk_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_it() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    server.create_bucket("cli");
+    let env = server.env();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, local, args) = slow_job(dir.path(), 400, "local.zarr");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = chunkctl(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The same job into the bucket, its journal here; killed mid-run.
+    let journal = dir.path().join("journal");
+    let url = "s3://cli/series.zarr";
+    let mut remote_args = args.clone();
+    remote_args[2] = url;
+    remote_args.extend(["--journal", s(&journal)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
+        .args(&remote_args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while journaled_tasks(&journal) < 3 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the job finished ({status}) before it could be killed; make it bigger");
+        }
+        assert!(started.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Killed, the prefix holds chunks but no array.
+    let info = chunkctl_with(&env, &["info", url]);
+    assert!(!info.status.success());
+    assert!(stderr(&info).contains("no zarr.json"), "{}", stderr(&info));
+
+    let out = chunkctl_with(&env, &remote_args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The journal directory holds nothing of the job once it is done.
+    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 0);
+
+    // Byte for byte the local run's chunks and metadata.
+    let fetched = dir.path().join("fetched");
+    download(&env, "cli", "series.zarr", &fetched);
+    assert!(fetched.join(".ndchunk-rechunk.json").is_file());
+    assert_eq!(store_files(&fetched), store_files(&local));
+    let same = python_with(
+        &env,
+        SAME_VALUES,
+        &[url, s(&src), &server.storage_options_json()],
+    );
+    assert_eq!(same.trim(), "(400, 8, 8) True");
+
+    // Run again: finished, nothing written.
+    let out = chunkctl_with(&env, &remote_args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("finished by an earlier run"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // From the bucket into the bucket, back to the source's chunks.
+    let back = "s3://cli/maps.zarr";
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            url,
+            back,
+            "--chunks",
+            "1,64,64",
+            "--max-mem",
+            "8MiB",
+            "--journal",
+            s(&journal),
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let same = python_with(
+        &env,
+        SAME_VALUES,
+        &[back, s(&src), &server.storage_options_json()],
+    );
+    assert_eq!(same.trim(), "(1, 64, 64) True");
+    let info = chunkctl_with(&env, &["info", back]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("float64 (time: 400, lat: 64, lon: 64)"),
+        "{text}"
+    );
+    assert!(text.contains("400 chunks (400 written)"), "{text}");
+}
+
+#[test]
+fn bad_input_in_object_storage_is_refused_and_writes_nothing() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    server.create_bucket("bad");
+    let env = server.env();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _, _) = slow_job(dir.path(), 4, "unused.zarr");
+    let journal = dir.path().join("journal");
+    let rechunk = |dst: &str, extra: &[&str], env: &[(String, String)]| {
+        let mut args = vec!["rechunk", s(&src), dst, "--chunks", "4,8,8", "--quiet"];
+        args.extend(extra);
+        chunkctl_with(env, &args)
+    };
+
+    // No journal for a DST in a bucket.
+    let out = rechunk("s3://bad/a.zarr", &[], &env);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("pass --journal DIR"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(keys(&env, "bad", "a.zarr").is_empty());
+
+    // A bucket that is not there.
+    let out = rechunk(
+        "s3://missing-bucket/a.zarr",
+        &["--journal", s(&journal)],
+        &env,
+    );
+    assert!(
+        stderr(&out).contains("no bucket `missing-bucket`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = chunkctl_with(&env, &["info", "s3://missing-bucket/a.zarr"]);
+    assert!(
+        stderr(&out).contains("no bucket `missing-bucket`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // An endpoint nothing answers at.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nowhere: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT_URL" => (k.clone(), format!("http://127.0.0.1:{port}")),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let out = chunkctl_with(&nowhere, &["info", "s3://bad/a.zarr"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("cannot reach http://127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
+
+    // A prefix holding someone else's objects is left alone, with or
+    // without --overwrite.
+    python_with(
+        &env,
+        "import boto3; boto3.client('s3').put_object(Bucket='bad', Key='theirs/notes.txt', Body=b'mine')",
+        &[],
+    );
+    for extra in [vec![], vec!["--overwrite"]] {
+        let mut args = vec!["--journal", s(&journal)];
+        args.extend(extra);
+        let out = rechunk("s3://bad/theirs", &args, &env);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("already holds objects"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(keys(&env, "bad", "theirs/"), ["theirs/notes.txt"]);
+
+    // A group in a bucket is refused whole (its arrays go one by one).
+    python_with(
+        &env,
+        r#"
+import json, sys, zarr
+g = zarr.open_group("s3://bad/group.zarr", mode="w", storage_options=json.loads(sys.argv[1]))
+g.create_array("t", shape=(4,), chunks=(2,), dtype="f4")
+"#,
+        &[&server.storage_options_json()],
+    );
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            "s3://bad/group.zarr",
+            "s3://bad/group2.zarr",
+            "--chunks",
+            "4",
+            "--journal",
+            s(&journal),
+        ],
+    );
+    assert!(stderr(&out).contains("one by one"), "{}", stderr(&out));
+    assert!(keys(&env, "bad", "group2.zarr").is_empty());
+
+    // A --journal for a local DST is a mistake, said.
+    let out = rechunk(
+        s(&dir.path().join("local.zarr")),
+        &["--journal", s(&journal)],
+        &env,
+    );
+    assert!(
+        stderr(&out).contains("--journal is for a DST in object storage"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("local.zarr").exists());
+}
+
+#[test]
+fn refused_credentials_are_said_as_such() {
+    let Some(server) = S3Server::start_with_auth() else {
+        return;
+    };
+    server.create_bucket("locked");
+    let good = server.env();
+    let wrong: Vec<(String, String)> = good
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_SECRET_ACCESS_KEY" => (k.clone(), "not-the-secret".to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _, _) = slow_job(dir.path(), 4, "unused.zarr");
+    let journal = dir.path().join("journal");
+    let args = [
+        "rechunk",
+        s(&src),
+        "s3://locked/a.zarr",
+        "--chunks",
+        "4,8,8",
+        "--journal",
+        s(&journal),
+        "--quiet",
+    ];
+    let out = chunkctl_with(&wrong, &args);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(e.contains("permission denied"), "{e}");
+    assert!(e.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+    assert!(keys(&good, "locked", "a.zarr").is_empty());
+    // With the right ones, the same command works.
+    let out = chunkctl_with(&good, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!keys(&good, "locked", "a.zarr").is_empty());
+}
