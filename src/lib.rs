@@ -54,10 +54,16 @@
 //! dimensions and holds coordinates in memory; [`for_xarray_users`] maps
 //! each xarray call to ndchunk's.
 //!
+//! Zarr stores may live in S3-compatible object storage: pass an
+//! `s3://bucket/store.zarr` URL where a path goes ([`object_storage`]).
+//!
 //! The chunk-grid algebra is [`chunking`], the stores are [`io`].
 
 #[doc = include_str!("for_xarray_users.md")]
 pub mod for_xarray_users {}
+
+#[doc = include_str!("object_storage.md")]
+pub mod object_storage {}
 
 mod array;
 mod error;
