@@ -40,13 +40,11 @@ fn main() {
     let chunks = [4, ny, nx];
     let shape = [times, ny, nx];
     // A seasonal wave over a spatial pattern: compresses like a real field.
-    let values = ndarray::Array3::from_shape_fn(
-        (times as usize, ny as usize, nx as usize),
-        |(t, y, x)| {
+    let values =
+        ndarray::Array3::from_shape_fn((times as usize, ny as usize, nx as usize), |(t, y, x)| {
             let (t, y, x) = (t as f32, y as f32, x as f32);
             280.0 + 10.0 * (t / 58.0).sin() + 5.0 * (y / 17.0).cos() * (x / 23.0).sin()
-        },
-    );
+        });
     let field = Array::<f32>::from_ndarray(values.into_dyn(), chunks).unwrap();
     let grid = ChunkGrid::regular(&shape, &chunks).unwrap();
     let meta = ArrayMeta::new(grid.clone(), DType::Float32, Scalar::Float(f64::NAN));
@@ -54,8 +52,8 @@ fn main() {
     println!(
         "field {shape:?} float32 in {} chunks of {chunks:?} ({} KiB), zstd-3, {} MiB",
         grid.num_blocks(),
-        chunks.iter().product::<u64>() * 4 >> 10,
-        shape.iter().product::<u64>() * 4 >> 20
+        (chunks.iter().product::<u64>() * 4) >> 10,
+        (shape.iter().product::<u64>() * 4) >> 20
     );
 
     let Some(server) = S3Server::start() else {
@@ -83,7 +81,8 @@ fn main() {
             .unwrap();
         let write = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let stored = Array::<f32>::from_store(Arc::new(ZarrStore::open_dir(&root).unwrap())).unwrap();
+        let stored =
+            Array::<f32>::from_store(Arc::new(ZarrStore::open_dir(&root).unwrap())).unwrap();
         let (mean, _) = stored.mean([0usize], false).compute_with(&options).unwrap();
         let read = t.elapsed().as_secs_f64();
         assert!((mean[[0, 0]] - 280.0).abs() < 10.0);
@@ -104,13 +103,19 @@ fn main() {
             None,
         ),
         run(
-            &format!("S3, moto ({} threads)", ndchunk::REMOTE_IO_THREADS.max(cores)),
+            &format!(
+                "S3, moto ({} threads)",
+                ndchunk::REMOTE_IO_THREADS.max(cores)
+            ),
             ZarrRoot::parse("s3://bench/direct.zarr").unwrap(),
             &direct,
             None,
         ),
         run(
-            &format!("S3 + 20 ms/request ({} threads)", ndchunk::REMOTE_IO_THREADS.max(cores)),
+            &format!(
+                "S3 + 20 ms/request ({} threads)",
+                ndchunk::REMOTE_IO_THREADS.max(cores)
+            ),
             ZarrRoot::parse("s3://bench/latency.zarr").unwrap(),
             &slow,
             None,
