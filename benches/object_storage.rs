@@ -6,6 +6,11 @@
 //! are against the local-disk run and against the server without added
 //! latency, all in this process, in this run.
 //!
+//! moto is a Python server, and slow: its own throughput, not latency,
+//! bounds the runs against it. With `NDCHUNK_S3S_FS=/path/to/s3s-fs` (a
+//! Rust S3 server over a directory: `cargo install s3s-fs --features
+//! binary`, Apache-2.0) the same runs go against it too.
+//!
 //! Run: `cargo bench --bench object_storage` (`NDCHUNK_BENCH_MIB` sets the
 //! size, 128 by default). Needs the Python peers (moto), as the tests do.
 
@@ -22,6 +27,59 @@ use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot};
 use ndchunk::io::{ArrayMeta, DType, Scalar, ZarrStore};
 use ndchunk::{Array, ComputeOptions, DynArray};
 use s3::{LatencyProxy, S3Server};
+
+/// `s3s-fs` serving a temporary directory on a free port, killed when
+/// dropped.
+struct S3sFs {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl S3sFs {
+    fn start(program: &str, bucket: &str) -> S3sFs {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        std::fs::create_dir(dir.path().join(bucket)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(program)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                s3::TEST_KEY,
+                "--secret-key",
+                s3::TEST_SECRET,
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 20, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        S3sFs {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// One run: seconds to store the field, seconds to read its time mean.
 struct Timing {
@@ -64,7 +122,6 @@ fn main() {
     for (key, value) in server.env() {
         std::env::set_var(key, value);
     }
-    let proxy = LatencyProxy::start(server.addr(), Duration::from_millis(20));
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
@@ -93,62 +150,76 @@ fn main() {
         }
     };
 
-    let direct = server.endpoint();
-    let slow = proxy.endpoint();
-    let rows = [
-        run(
-            &format!("local disk ({cores} threads)"),
-            ZarrRoot::from(dir.path().join("field.zarr")),
-            &direct,
+    let remote_threads = ndchunk::REMOTE_IO_THREADS.max(cores);
+    let mut rows = vec![run(
+        &format!("local disk ({cores} threads)"),
+        ZarrRoot::from(dir.path().join("field.zarr")),
+        &server.endpoint(),
+        None,
+    )];
+    let mut servers: Vec<(String, std::net::SocketAddr, String)> =
+        vec![("moto".into(), server.addr(), server.endpoint())];
+    let s3s = std::env::var("NDCHUNK_S3S_FS")
+        .ok()
+        .map(|program| S3sFs::start(&program, "bench"));
+    if let Some(s3s) = &s3s {
+        servers.push((
+            "s3s-fs".into(),
+            s3s.addr(),
+            format!("http://{}", s3s.addr()),
+        ));
+    }
+    let mut proxies = Vec::new();
+    for (name, addr, endpoint) in &servers {
+        let proxy = LatencyProxy::start(*addr, Duration::from_millis(20));
+        let slow = proxy.endpoint();
+        let url = |what: &str| ZarrRoot::parse(format!("s3://bench/{name}-{what}.zarr")).unwrap();
+        rows.push(run(
+            &format!("S3, {name} ({remote_threads} threads)"),
+            url("direct"),
+            endpoint,
             None,
-        ),
-        run(
-            &format!(
-                "S3, moto ({} threads)",
-                ndchunk::REMOTE_IO_THREADS.max(cores)
-            ),
-            ZarrRoot::parse("s3://bench/direct.zarr").unwrap(),
-            &direct,
-            None,
-        ),
-        run(
-            &format!(
-                "S3 + 20 ms/request ({} threads)",
-                ndchunk::REMOTE_IO_THREADS.max(cores)
-            ),
-            ZarrRoot::parse("s3://bench/latency.zarr").unwrap(),
+        ));
+        rows.push(run(
+            &format!("S3, {name} + 20 ms/request ({remote_threads} threads)"),
+            url("latency"),
             &slow,
             None,
-        ),
-        run(
-            &format!("S3 + 20 ms/request ({cores} threads)"),
-            ZarrRoot::parse("s3://bench/latency-few.zarr").unwrap(),
+        ));
+        rows.push(run(
+            &format!("S3, {name} + 20 ms/request ({cores} threads)"),
+            url("latency-few"),
             &slow,
             Some(cores),
-        ),
-    ];
+        ));
+        proxies.push((name.clone(), proxy));
+    }
     let logical = (shape.iter().product::<u64>() * 4) as f64 / (1 << 20) as f64;
+    // "x S3": against the same server without the added latency.
     println!(
         "\n| run | store | MiB/s | x local | x S3 | mean over time | MiB/s | x local | x S3 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for row in &rows {
+    for (k, row) in rows.iter().enumerate() {
+        let base = if k == 0 { 0 } else { 1 + (k - 1) / 3 * 3 };
         println!(
             "| {} | {:.2} s | {:.0} | {:.2}x | {:.2}x | {:.2} s | {:.0} | {:.2}x | {:.2}x |",
             row.name,
             row.write,
             logical / row.write,
             row.write / rows[0].write,
-            row.write / rows[1].write,
+            row.write / rows[base].write,
             row.read,
             logical / row.read,
             row.read / rows[0].read,
-            row.read / rows[1].read,
+            row.read / rows[base].read,
         );
     }
-    println!(
-        "\nrequests through the 20 ms proxy: {} (on {} connections)",
-        proxy.requests(),
-        proxy.connections()
-    );
+    for (name, proxy) in &proxies {
+        println!(
+            "requests through the 20 ms proxy to {name}: {} (on {} connections)",
+            proxy.requests(),
+            proxy.connections()
+        );
+    }
 }

@@ -190,6 +190,18 @@ fn a_rechunk_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_i
         "{text}"
     );
     assert!(text.contains("400 chunks (400 written)"), "{text}");
+
+    // The endpoint as a flag, as the AWS CLI takes it.
+    let flagged: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "AWS_ENDPOINT_URL" && k != "AWS_ALLOW_HTTP")
+        .cloned()
+        .collect();
+    let info = chunkctl_with(
+        &flagged,
+        &["info", back, "--endpoint-url", &server.endpoint()],
+    );
+    assert!(info.status.success(), "{}", stderr(&info));
 }
 
 #[test]

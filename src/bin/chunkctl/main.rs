@@ -22,6 +22,13 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The S3-compatible server that `s3://` URLs name buckets of (MinIO,
+    /// Ceph, a local test server), as the AWS CLI's flag: the same as
+    /// AWS_ENDPOINT_URL, and an `http://` one is allowed. Credentials come
+    /// from the environment only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY):
+    /// a secret on a command line is seen by every user of the machine.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +82,14 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
     let cli = Cli::parse();
+    if let Some(endpoint) = &cli.endpoint_url {
+        // Read by the S3 client when a bucket is first used; set while
+        // this is the only thread.
+        std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+        if endpoint.starts_with("http://") {
+            std::env::set_var("AWS_ALLOW_HTTP", "true");
+        }
+    }
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Plan(args) => plan::run(&args),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{job_error, Part, Prepared, ShardOf};
+use super::array::{is_url, job_error, Part, Prepared, ShardOf};
 use super::source_state::{fnv1a, SourceState};
 use super::work_dir::{write_whole, Opened, WorkDir};
 use super::ZarrRechunk;
@@ -79,7 +79,9 @@ pub struct PlanStage {
     pub tasks: u64,
     /// Projected peak bytes of one task.
     pub task_bytes: u64,
-    /// Threads of one shard's process.
+    /// CPUs to ask of a scheduler for one shard's process: its threads, or
+    /// for a job over object storage (whose threads mostly wait on the
+    /// network) no more than the planning machine's cores.
     pub cpus: usize,
     /// Memory to ask of a scheduler for one shard's process: its tasks in
     /// flight at the projected peak, plus [`PROCESS_OVERHEAD`].
@@ -141,6 +143,15 @@ impl Prepared {
     /// what one shard's process needs, then the one that publishes DST.
     fn plan_stages(&self, args: &JobArgs) -> Result<Vec<PlanStage>> {
         let threads = args.threads.max(1);
+        // Threads of a job over object storage mostly wait on the network
+        // (there are REMOTE_IO_THREADS of them to keep requests in
+        // flight): its CPU work needs no more cores than a local job's.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = if is_url(&args.src) || is_url(&args.dst) {
+            threads.min(cores)
+        } else {
+            threads
+        };
         let mut stages: Vec<PlanStage> = self
             .engine_plan()
             .shard_stages()?
@@ -154,7 +165,7 @@ impl Prepared {
                     does: s.description.clone(),
                     tasks: s.tasks,
                     task_bytes: s.task_bytes,
-                    cpus: threads,
+                    cpus,
                     memory_bytes: peak + PROCESS_OVERHEAD,
                 }
             })
