@@ -11,8 +11,8 @@
 //! S3 settings come from the standard AWS environment variables, as the
 //! AWS CLI reads them: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_SESSION_TOKEN`, `AWS_REGION` (or `AWS_DEFAULT_REGION`),
-//! `AWS_ENDPOINT_URL` for S3-compatible servers (MinIO, Ceph, moto), and
-//! `AWS_ALLOW_HTTP=true` for an `http://` endpoint. Requests that fail
+//! and `AWS_ENDPOINT_URL` for S3-compatible servers (MinIO, Ceph, moto;
+//! an `http://` one is used as given). Requests that fail
 //! with a server error or throttling are retried with exponential backoff
 //! (up to 10 times within 3 minutes); a refused request (403), a missing
 //! bucket and an endpoint that does not answer are said when the root is
@@ -606,7 +606,7 @@ fn endpoint() -> String {
 
 fn s3_client(url: &str, bucket: &str, retry: RetryConfig) -> Result<AmazonS3> {
     // Client settings as configuration keys: `with_client_options` would
-    // replace what the environment set (`AWS_ALLOW_HTTP`).
+    // replace what the environment set.
     [
         (ClientConfigKey::ConnectTimeout, "10s"),
         (ClientConfigKey::Timeout, "120s"),
@@ -618,6 +618,9 @@ fn s3_client(url: &str, bucket: &str, retry: RetryConfig) -> Result<AmazonS3> {
     })
     .with_bucket_name(bucket)
     .with_retry(retry)
+    // An endpoint given as `http://` (a test server, a MinIO on the local
+    // network) is meant as given.
+    .with_allow_http(endpoint().starts_with("http://"))
     .build()
     .map_err(|e| IoError::NotAStore {
         path: url.to_string(),

@@ -24,7 +24,7 @@ struct Cli {
     command: Command,
     /// The S3-compatible server that `s3://` URLs name buckets of (MinIO,
     /// Ceph, a local test server), as the AWS CLI's flag: the same as
-    /// AWS_ENDPOINT_URL, and an `http://` one is allowed. Credentials come
+    /// AWS_ENDPOINT_URL (an `http://` one is used as given). Credentials come
     /// from the environment only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY):
     /// a secret on a command line is seen by every user of the machine.
     #[arg(long, global = true, value_name = "URL")]
@@ -86,9 +86,6 @@ fn main() -> ExitCode {
         // Read by the S3 client when a bucket is first used; set while
         // this is the only thread.
         std::env::set_var("AWS_ENDPOINT_URL", endpoint);
-        if endpoint.starts_with("http://") {
-            std::env::set_var("AWS_ALLOW_HTTP", "true");
-        }
     }
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),

@@ -34,7 +34,7 @@ pub struct RechunkArgs {
     /// an array in object storage as `s3://bucket/path.zarr` (an empty
     /// prefix; needs --journal). S3 credentials and endpoint come from the
     /// standard AWS environment variables (AWS_ACCESS_KEY_ID,
-    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP).
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
     dst: PathBuf,
     /// Target chunks: by dimension name (`time=8760,lat=10,lon=10`; names
     /// not given keep their chunks) or positional (`8760,10,10`); `-1` is
