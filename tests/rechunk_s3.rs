@@ -191,6 +191,46 @@ fn a_rechunk_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_i
     );
     assert!(text.contains("400 chunks (400 written)"), "{text}");
 
+    // A job planned from the bucket sees its source change there: an
+    // object rewritten with other bytes has another ETag.
+    let plan = dir.path().join("plan.json");
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            back,
+            "s3://cli/again.zarr",
+            "--chunks",
+            "400,8,8",
+            "--max-mem",
+            "8MiB",
+            "--journal",
+            s(&journal),
+            "--plan-out",
+            s(&plan),
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    python_with(
+        &env,
+        r#"
+import boto3
+s3 = boto3.client("s3")
+other = s3.get_object(Bucket="cli", Key="maps.zarr/c/1/0/0")["Body"].read()
+s3.put_object(Bucket="cli", Key="maps.zarr/c/0/0/0", Body=other)
+"#,
+        &[],
+    );
+    let out = chunkctl_with(&env, &["run", s(&plan), "--stage", "1", "--shard", "0/1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("has changed since the plan was made"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(keys(&env, "cli", "again.zarr").is_empty());
+
     // The endpoint as a flag, as the AWS CLI takes it.
     let flagged: Vec<(String, String)> = env
         .iter()
