@@ -14,9 +14,9 @@ mod s3;
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use cli::{chunkctl, journaled_tasks, s, slow_job, store_files};
+use cli::{chunkctl, kill_once_journaled_with, s, slow_job, store_files};
 use s3::S3Server;
 
 /// `chunkctl ARGS` with `env` (the server's AWS variables).
@@ -35,19 +35,7 @@ fn stderr(out: &Output) -> String {
 /// Runs `script` with the peer Python and `env`; its stdout.
 fn python_with(env: &[(String, String)], script: &str, args: &[&str]) -> String {
     let python = support::python_peer().unwrap();
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(support::run_python_with_env(&python, env, script, args)).unwrap()
 }
 
 /// Every object under `bucket/prefix/`, downloaded by boto3 into `into`
@@ -110,23 +98,7 @@ fn a_rechunk_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_i
     let mut remote_args = args.clone();
     remote_args[2] = url;
     remote_args.extend(["--journal", s(&journal)]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
-        .args(&remote_args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while journaled_tasks(&journal) < 3 {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the job finished ({status}) before it could be killed; make it bigger");
-        }
-        assert!(started.elapsed().as_secs() < 120, "no progress");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_journaled_with(&env, &remote_args, &journal, 3);
     // Killed, the prefix holds chunks but no array.
     let info = chunkctl_with(&env, &["info", url]);
     assert!(!info.status.success());

@@ -10,27 +10,13 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use s3::{LatencyProxy, S3Server};
 
-/// Runs `script` with the peer Python, `env` and `args`; its stdout, or a
-/// failure with its stderr.
+/// Runs `script` with the peer Python, `env` and `args`; its stdout.
 fn python_with_env(python: &Path, env: &[(String, String)], script: &str, args: &[&str]) -> String {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(support::run_python_with_env(python, env, script, args)).unwrap()
 }
 
 #[test]

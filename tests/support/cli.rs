@@ -171,14 +171,26 @@ pub fn journaled_tasks(dst: &Path) -> usize {
 /// Starts `chunkctl ARGS` and `kill -9`s it once `tasks` tasks are
 /// journaled under `dst`: a real interruption, mid-run.
 pub fn kill_once_journaled(args: &[&str], dst: &Path, tasks: usize) {
+    kill_once_journaled_with(&[], args, dst, tasks)
+}
+
+/// [`kill_once_journaled`] with `env` added to chunkctl's environment,
+/// counting the tasks journaled under `journal` (DST, or a `--journal`).
+pub fn kill_once_journaled_with(
+    env: &[(String, String)],
+    args: &[&str],
+    journal: &Path,
+    tasks: usize,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chunkctl"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
-    while journaled_tasks(dst) < tasks {
+    while journaled_tasks(journal) < tasks {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the job finished ({status}) before it could be killed; make it bigger");
         }

@@ -97,10 +97,22 @@ pub fn dask_cases() -> Option<Vec<Value>> {
 /// Runs `script` with the peer Python and `args`, failing the test with
 /// Python's stderr if it fails; returns its stdout.
 pub fn run_python<A: AsRef<std::ffi::OsStr>>(python: &Path, script: &str, args: &[A]) -> Vec<u8> {
+    run_python_with_env(python, &[], script, args)
+}
+
+/// [`run_python`] with `env` added to the environment (a test server's
+/// address and credentials, say).
+pub fn run_python_with_env<A: AsRef<std::ffi::OsStr>>(
+    python: &Path,
+    env: &[(String, String)],
+    script: &str,
+    args: &[A],
+) -> Vec<u8> {
     let out = Command::new(python)
         .arg("-c")
         .arg(script)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     assert!(

@@ -218,14 +218,7 @@ pub(super) fn metadata_documents(
         .map(|a| a.regular_chunk().unwrap_or(1).max(1))
         .collect();
     root.create_dir(path)?;
-    let node = path.trim_matches('/');
-    let key = |file: &str| {
-        if node.is_empty() {
-            file.to_string()
-        } else {
-            format!("{node}/{file}")
-        }
-    };
+    let key = |file: &str| super::root::node_key(path, file);
     let names: Option<Vec<Value>> = meta.dimension_names.as_ref().map(|n| {
         n.iter()
             .map(|d| d.as_ref().map_or(Value::Null, |s| json!(s)))

@@ -36,15 +36,7 @@ fn read_json(root: &ZarrRoot, key: &str) -> Option<Value> {
     root.read_json(key).ok().flatten()
 }
 
-/// `path/file` as a key from the root.
-fn key(path: &str, file: &str) -> String {
-    let path = path.trim_matches('/');
-    if path.is_empty() {
-        file.to_string()
-    } else {
-        format!("{path}/{file}")
-    }
-}
+use super::root::node_key as key;
 
 /// What [`list_tree`] found: the nodes, and what the caller should warn
 /// about (loops not followed, names that are not UTF-8, consolidated

@@ -51,13 +51,7 @@ fn collect_v3_codecs(codecs: &Value, names: &mut Vec<String>) {
 /// Reads the metadata document of the array at `path` under `root`.
 pub(super) fn read_raw(root: &ZarrRoot, path: &str, location: &str) -> Result<RawMeta> {
     let node = path.trim_matches('/');
-    let key = |file: &str| {
-        if node.is_empty() {
-            file.to_string()
-        } else {
-            format!("{node}/{file}")
-        }
-    };
+    let key = |file: &str| super::root::node_key(node, file);
     if let Some(json) = root.read_json(&key("zarr.json"))? {
         if !json["zarr_format"].is_u64() {
             return Err(IoError::Metadata {

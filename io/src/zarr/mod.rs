@@ -108,13 +108,7 @@ impl ZarrStore {
         } else {
             "zarr.json"
         };
-        let node = path.trim_matches('/');
-        let key = if node.is_empty() {
-            file.to_string()
-        } else {
-            format!("{node}/{file}")
-        };
-        root.write_json(&key, &json)?;
+        root.write_json(&root::node_key(path, file), &json)?;
         Self::open(root, path)
     }
 

@@ -545,6 +545,12 @@ fn dir_id(dir: &Path) -> Option<(u64, u64)> {
     Some((0, h.finish()))
 }
 
+/// The key of the document `file` of the node at `path` (`g/a/zarr.json`;
+/// `zarr.json` at the root).
+pub(super) fn node_key(path: &str, file: &str) -> String {
+    join_key(path.trim_matches('/'), file)
+}
+
 fn join_key(prefix: &str, path: &str) -> String {
     match (prefix.is_empty(), path.is_empty()) {
         (true, _) => path.to_string(),
