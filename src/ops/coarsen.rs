@@ -12,7 +12,7 @@ use num_traits::AsPrimitive;
 
 use crate::array::{Array, Chunks};
 use crate::labelled::CoarsenBoundary;
-use crate::ops::blocks::{map_blocks, BlockSpec};
+use crate::ops::blocks::{map_blocks_built as map_blocks, BlockSpec};
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::Index;
 use crate::ops::per_axis;
