@@ -18,8 +18,8 @@ use ndchunk::chunking::ChunkGrid;
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ArrayMeta, ChunkStore, ChunkStoreExt, DType, Scalar, ZarrStore};
 use ndchunk::{
-    concatenate, stack, where_, Array, Axes, ComputeOptions, DynArray, Index, PadMode, PlanFile,
-    ReduceOptions,
+    concatenate, stack, where_, Array, Axes, CoarsenBoundary, ComputeOptions, Downsample, DynArray,
+    FilterOptions, Index, PadMode, PlanFile, ReduceOptions,
 };
 
 const DIR: &str = "NDCHUNK_PLAN_FILE_TEST_DIR";
@@ -417,6 +417,39 @@ fn every_serialisable_operation_comes_back_from_its_file() {
             vec![20, 12, 10],
         ),
         (
+            "filters",
+            (a.gaussian_filter(&[1.0, 0.5, 2.0], &FilterOptions::new())
+                + a.median_filter(&[3], &FilterOptions::new().mode(PadMode::Constant(1.0)))
+                + a.uniform_filter(&[2, 3, 1], &FilterOptions::new().mode(PadMode::Wrap))
+                + a.laplace(&FilterOptions::new())
+                + a.gaussian_gradient_magnitude(&[1.5], &FilterOptions::new().truncate(2.0))
+                + a.minimum_filter(&[3], &FilterOptions::new())
+                - a.maximum_filter(&[1, 5, 1], &FilterOptions::new()))
+            .into(),
+            vec![10, 6, 5],
+        ),
+        (
+            "sobel",
+            a.astype::<u16>()
+                .sobel(1, &FilterOptions::new().mode(PadMode::Edge))
+                .into(),
+            vec![20, 12, 10],
+        ),
+        (
+            "coarsen",
+            (a.coarsen(&[2, 3, 2], Downsample::Mean, CoarsenBoundary::Exact)
+                + a.coarsen(&[2, 3, 2], Downsample::Max, CoarsenBoundary::Exact))
+            .into(),
+            vec![5, 4, 5],
+        ),
+        (
+            "coarsen_trim",
+            a.astype::<i32>()
+                .coarsen(&[3, 5, 4], Downsample::Mode, CoarsenBoundary::Trim)
+                .into(),
+            vec![6, 2, 2],
+        ),
+        (
             "shared",
             {
                 let b = (&a * 2.0).rechunk([10, 12, 10]);
@@ -482,14 +515,10 @@ fn local_operations_are_refused_when_saving() {
     assert!(e.contains("reads an in-memory store"), "{e}");
     // An operation that keeps no recipe is refused by name, never saved
     // as something else.
-    let coarse = a.coarsen(
-        &[2, 2, 2],
-        ndchunk::Downsample::Mean,
-        ndchunk::CoarsenBoundary::Exact,
-    );
-    let e = save_error(&(coarse + 1.0).into(), dir);
+    let (labels, _) = a.greater(283.0).label(1, &options()).unwrap();
+    let e = save_error(&labels.astype::<f64>().into(), dir);
     assert!(
-        e.contains("`coarsen([2, 2, 2], Mean)` is not an operation a plan file can hold"),
+        e.contains("`label` is not an operation a plan file can hold"),
         "{e}"
     );
     // The same expressions run in this process.

@@ -176,7 +176,10 @@ impl<T: Element> Array<T> {
         if !in_memory {
             report.spilled_bytes = report.spilled_bytes.saturating_add(bytes);
         }
-        Ok((Array::from_node(result.into_source(node)), report))
+        let persisted = Array::from_node(result.into_source(node)).local_only(
+            "`persist` keeps its result in this process: this plan can only run in this process",
+        );
+        Ok((persisted, report))
     }
 
     /// Writes the array into `store`, chunk by chunk (rechunked to the

@@ -226,16 +226,18 @@ struct FileBody {
 /// and `_with` options, [`DynArray::reduce`]), `cumsum`/`cumprod` and
 /// their `nan…` forms; `rechunk`, `slice`, `take`, `transpose`, `squeeze`,
 /// `expand_dims`, `broadcast_to`, `reshape`, `pad`, `concatenate`,
-/// `stack`.
+/// `stack`; `coarsen`; the filters (`gaussian_filter`,
+/// `gaussian_gradient_magnitude`, `uniform_filter`, `minimum_filter`,
+/// `maximum_filter`, `median_filter`, `sobel`, `laplace`).
 ///
 /// Local only (the plan runs only in the process that built it, and
 /// saving it is refused, naming the operation): anything given a Rust
 /// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
-/// `map_overlap`, and so the filters built on it), data in this process's
-/// memory (`from_ndarray`, a `MemoryStore`, a `persist`ed result), stores
-/// other than Zarr and HDF5 (netCDF-3), and every other operation
-/// (`coarsen`, `label`, grouped reductions, the labelled layer's CF
-/// decoding), which keeps no recipe yet.
+/// `map_overlap`), data in this process's memory (`from_ndarray`, a
+/// `MemoryStore`, a `persist`ed result), stores other than Zarr and HDF5
+/// (netCDF-3, scratch stores), and every other operation (`label`,
+/// grouped reductions, the labelled layer's CF decoding, rolling windows
+/// and quantiles), which keeps no recipe yet.
 #[derive(Clone)]
 pub struct PlanFile {
     body: FileBody,
@@ -299,6 +301,20 @@ fn save(
     options: &ComputeOptions,
     path: &Path,
 ) -> Result<PlanFile> {
+    // The budget made explicit, so that every process plans the same.
+    let remote = store.is_remote() || node.reads_remote();
+    let options = for_remote_io(options, remote);
+    let budget = options.plan_budget();
+    // The plan as this process would run it: an invalid operation or a
+    // budget too small is said as `store_with` says it.
+    let original = for_store(node, store.meta(), &store.location())?;
+    plan_stores(
+        std::slice::from_ref(&original),
+        &[store.meta()],
+        &options,
+        0,
+    )?
+    .check()?;
     let mut steps = Vec::new();
     let mut sources = Vec::new();
     let mut seen = HashMap::new();
@@ -309,10 +325,6 @@ fn save(
             store.location()
         ))
     })?;
-    // The budget made explicit, so that every process plans the same.
-    let remote = store.is_remote() || node.reads_remote();
-    let options = for_remote_io(options, remote);
-    let budget = options.plan_budget();
     let mut body = FileBody {
         ndchunk_plan: LAYOUT,
         ndchunk: env!("CARGO_PKG_VERSION").into(),
@@ -330,7 +342,6 @@ fn save(
     // one node by node: a recipe that does not rebuild its operation
     // exactly is refused here, not found out in a shard.
     let (root, destination) = rebuild(&body)?;
-    let original = for_store(node, store.meta(), &store.location())?;
     let rebuilt = for_store(root.node(), destination.meta(), &destination.location())?;
     if let Some(difference) = first_difference(&original, &rebuilt) {
         return Err(Error::Internal {
@@ -1121,6 +1132,76 @@ fn replay(step: &Step, inputs: &[DynArray], body: &FileBody) -> Result<DynArray>
                     crate::ops::concatenate(&arrays, axis).into()
                 }
             })
+        }
+        "gaussian_filter"
+        | "gaussian_gradient_magnitude"
+        | "uniform_filter"
+        | "minimum_filter"
+        | "maximum_filter"
+        | "median_filter"
+        | "sobel"
+        | "laplace" => {
+            let filter = crate::ops::FilterOptions::from_value(&args["options"])?;
+            numeric!(input_dtype, T => {
+                let a = typed::<T>(inputs, 0)?;
+                match op {
+                    "gaussian_filter" | "gaussian_gradient_magnitude" => {
+                        let sigma = args["sigma"]
+                            .as_array()
+                            .ok_or_else(|| file_error("no sigma".into()))?
+                            .iter()
+                            .map(scalar_from::<f64>)
+                            .collect::<Result<Vec<f64>>>()?;
+                        if op == "gaussian_filter" {
+                            a.gaussian_filter(&sigma, &filter).into()
+                        } else {
+                            a.gaussian_gradient_magnitude(&sigma, &filter).into()
+                        }
+                    }
+                    "sobel" => a.sobel(field(args, "axis")?, &filter).into(),
+                    "laplace" => a.laplace(&filter).into(),
+                    _ => {
+                        let size: Vec<u64> = field(args, "size")?;
+                        match op {
+                            "uniform_filter" => a.uniform_filter(&size, &filter).into(),
+                            "minimum_filter" => a.minimum_filter(&size, &filter).into(),
+                            "maximum_filter" => a.maximum_filter(&size, &filter).into(),
+                            _ => a.median_filter(&size, &filter).into(),
+                        }
+                    }
+                }
+            }, unsupported)
+        }
+        "coarsen" => {
+            use crate::labelled::CoarsenBoundary;
+            use crate::ops::Downsample;
+            let factors: Vec<u64> = field(args, "factors")?;
+            let how = match args["how"].as_str() {
+                Some("Mean") => Downsample::Mean,
+                Some("Max") => Downsample::Max,
+                Some("Min") => Downsample::Min,
+                Some("Mode") => Downsample::Mode,
+                _ => {
+                    return Err(file_error(format!(
+                        "unknown coarsen method {}",
+                        args["how"]
+                    )))
+                }
+            };
+            let boundary = match args["boundary"].as_str() {
+                Some("Exact") => CoarsenBoundary::Exact,
+                Some("Trim") => CoarsenBoundary::Trim,
+                Some("Pad") => CoarsenBoundary::Pad,
+                _ => {
+                    return Err(file_error(format!(
+                        "unknown coarsen boundary {}",
+                        args["boundary"]
+                    )))
+                }
+            };
+            numeric!(input_dtype, T => {
+                typed::<T>(inputs, 0)?.coarsen(&factors, how, boundary).into()
+            }, unsupported)
         }
         other => {
             return Err(file_error(format!(
