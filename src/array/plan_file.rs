@@ -126,6 +126,9 @@ struct StoreRecord {
     spec: StoreSpec,
     dtype: DType,
     grid: ChunkGrid,
+    /// How its chunks are encoded (codecs), where the store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encoding: Option<String>,
     /// A source's files or objects (name, size, modification time or
     /// ETag), digested; none for the destination, which the run writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -422,6 +425,7 @@ fn reopen_source(location: &str) -> Result<StoreRecord> {
         spec,
         dtype: meta.dtype,
         grid: meta.grid.clone(),
+        encoding: store.encoding(),
         state: Some(state),
     })
 }
@@ -445,6 +449,7 @@ fn record_store(
         spec,
         dtype: meta.dtype,
         grid: meta.grid.clone(),
+        encoding: store.encoding(),
         state,
     })
 }
@@ -589,10 +594,13 @@ fn rebuild(body: &FileBody) -> Result<(DynArray, Arc<dyn ChunkStore>)> {
         .ok_or_else(|| file_error("the file holds no steps".into()))?;
     let destination = open_spec(&body.destination.spec)?;
     let meta = destination.meta();
-    if meta.dtype != body.destination.dtype || meta.grid != body.destination.grid {
+    if meta.dtype != body.destination.dtype
+        || meta.grid != body.destination.grid
+        || destination.encoding() != body.destination.encoding
+    {
         return Err(file_error(format!(
-            "the destination {} is no longer the array the plan was made for (its dtype or \
-             chunks changed)",
+            "the destination {} is no longer the array the plan was made for (its dtype, \
+             chunks or codecs changed)",
             destination.location()
         )));
     }
