@@ -495,6 +495,30 @@ fn an_hdf5_source_comes_back_from_its_file() {
     assert!(e.contains("has changed since the plan was made"), "{e}");
 }
 
+#[test]
+fn a_plan_that_keeps_results_in_memory_runs_whole_not_as_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let store = source(&dir.join("src.zarr"), &[20, 12, 10], &[4, 5, 5]);
+    let a = Array::<f64>::from_store(store).unwrap();
+    let anomaly: DynArray = (&a - &a.mean(0, true)).into();
+    same_through_a_file(dir, "anomaly", &anomaly, &[20, 6, 5]);
+    let plan = PlanFile::load(dir.join("anomaly.json")).unwrap();
+    assert!(plan.shard_stages().is_empty());
+    let why = plan.not_shardable().unwrap();
+    assert!(why.contains("cannot run as shards"), "{why}");
+    let e = plan
+        .run(
+            &ComputeOptions::new()
+                .progress(false)
+                .journal_dir(dir.join("journal"))
+                .shard(1, 0, 2),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot run as shards"), "{e}");
+}
+
 fn save_error(array: &DynArray, dir: &Path) -> String {
     let shape = array.shape();
     let chunks: Vec<u64> = shape.iter().map(|&n| n.max(1)).collect();

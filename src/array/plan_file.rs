@@ -267,6 +267,46 @@ impl<T: Element> Array<T> {
     /// only this process can make (see [`PlanFile`]: a Rust closure, data
     /// in memory), naming the first such operation, and when a source or
     /// the store cannot be opened again by path.
+    ///
+    /// The processes that run the file run it through [`PlanFile::run`]
+    /// (shards, and the last run with
+    /// [`finish_shards`](ComputeOptions::finish_shards), share one
+    /// [`journal_dir`](ComputeOptions::journal_dir)), within the budget
+    /// the plan was made for.
+    ///
+    /// ```
+    /// # fn main() -> ndchunk::Result<()> {
+    /// use std::sync::Arc;
+    /// use ndchunk::chunking::ChunkGrid;
+    /// use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+    /// use ndchunk::io::{ArrayMeta, DType, Scalar, ZarrStore};
+    /// use ndchunk::{Array, ComputeOptions, PlanFile};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let spec = |chunks: &[u64]| {
+    ///     let grid = ChunkGrid::regular(&[8, 6], chunks).unwrap();
+    ///     let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
+    ///     ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::None)
+    /// };
+    /// let src = ZarrStore::create(dir.path().join("src.zarr"), "/", &spec(&[2, 6]))?;
+    /// Array::<f64>::arange(48, [48])?.reshape(&[8, 6]).store(&src)?;
+    /// let out = ZarrStore::create(dir.path().join("out.zarr"), "/", &spec(&[8, 3]))?;
+    /// let a = Array::<f64>::from_store(Arc::new(src))?;
+    /// let options = ComputeOptions::new().max_mem(64 << 20).threads(2).progress(false);
+    /// (&a * 2.0 + 1.0).save_plan(&out, &options, dir.path().join("plan.json"))?;
+    ///
+    /// // In any process: the file, not the expression.
+    /// let plan = PlanFile::load(dir.path().join("plan.json"))?;
+    /// plan.run(&ComputeOptions::new().progress(false))?;
+    /// let written = Array::<f64>::from_store(Arc::new(ZarrStore::open_dir(dir.path().join("out.zarr"))?))?;
+    /// assert_eq!(written.compute()?[[7, 5]], 95.0);
+    ///
+    /// // A closure makes the plan local to this process.
+    /// let local = a.map("half", |x| x / 2.0);
+    /// let refused = local.save_plan(&out, &options, dir.path().join("local.json"));
+    /// assert!(refused.unwrap_err().to_string().contains("`half` runs a Rust closure"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn save_plan(
         &self,
         store: &dyn ChunkStore,
@@ -388,7 +428,7 @@ fn flatten(
         .iter()
         .map(|input| flatten(input, steps, sources, seen))
         .collect::<Result<Vec<_>>>()?;
-    let mut args = recipe.args.clone();
+    let mut args = recipe.args.to_value();
     if recipe.op == "from_store" {
         let location = args["location"].as_str().unwrap_or_default().to_string();
         let record = reopen_source(&location)?;

@@ -43,6 +43,26 @@ impl std::fmt::Debug for Origin {
     }
 }
 
+/// A recipe's arguments: as JSON, or made into JSON only when a plan is
+/// saved (an argument that may be large, as `take`'s indices, is not
+/// copied for every array built).
+pub(crate) enum Args {
+    /// Already JSON.
+    Json(Value),
+    /// JSON when asked.
+    Lazy(Box<dyn Fn() -> Value + Send + Sync>),
+}
+
+impl Args {
+    /// The arguments as JSON.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Args::Json(value) => value.clone(),
+            Args::Lazy(make) => make(),
+        }
+    }
+}
+
 /// One serialisable operation: what a plan file holds per array.
 pub(crate) struct Recipe {
     /// The operation (`add`, `from_store`, `mean`, …).
@@ -50,7 +70,7 @@ pub(crate) struct Recipe {
     /// The result's element type.
     pub(crate) dtype: DType,
     /// Its arguments other than arrays.
-    pub(crate) args: Value,
+    pub(crate) args: Args,
     /// The arrays it was given, in order.
     pub(crate) inputs: Vec<Origin>,
 }
@@ -73,7 +93,18 @@ impl<T: Element> Array<T> {
     }
 
     /// This array, built by `op` with `args` from the arrays of `inputs`.
-    pub(crate) fn recorded(mut self, op: &'static str, args: Value, inputs: Vec<Origin>) -> Self {
+    pub(crate) fn recorded(self, op: &'static str, args: Value, inputs: Vec<Origin>) -> Self {
+        self.recorded_with(op, Args::Json(args), inputs)
+    }
+
+    /// [`recorded`](Self::recorded) with arguments made when a plan is
+    /// saved.
+    pub(crate) fn recorded_with(
+        mut self,
+        op: &'static str,
+        args: Args,
+        inputs: Vec<Origin>,
+    ) -> Self {
         self.origin = Origin::Recipe(Arc::new(Recipe {
             op,
             dtype: T::DTYPE,

@@ -24,9 +24,12 @@ impl<T: Element> Array<T> {
     /// assert_eq!(b.grid().to_sizes(), vec![vec![1, 1, 1, 1]]);
     /// ```
     pub fn take(&self, indices: &[i64], axis: usize) -> Array<T> {
-        let args = serde_json::json!({ "indices": indices, "axis": axis });
+        let kept: std::sync::Arc<[i64]> = indices.into();
+        let args = crate::array::recipe::Args::Lazy(Box::new(
+            move || serde_json::json!({ "indices": &*kept, "axis": axis }),
+        ));
         self.take_built(indices, axis)
-            .recorded("take", args, vec![self.origin()])
+            .recorded_with("take", args, vec![self.origin()])
     }
 
     fn take_built(&self, indices: &[i64], axis: usize) -> Array<T> {
