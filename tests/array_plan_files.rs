@@ -519,6 +519,56 @@ fn a_plan_that_keeps_results_in_memory_runs_whole_not_as_shards() {
     assert!(e.contains("cannot run as shards"), "{e}");
 }
 
+#[test]
+fn a_reduction_runs_as_shards_from_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let store = source(&dir.join("src.zarr"), &[24, 12, 10], &[4, 3, 5]);
+    let a = Array::<f64>::from_store(store).unwrap();
+    let spread = a.std_with(0, 1, &ReduceOptions::default().split_every(3));
+    let whole = target(&dir.join("whole.zarr"), DType::Float64, &[12, 10], &[3, 5]);
+    spread.store_with(&whole, &options()).unwrap();
+    let sharded = target(
+        &dir.join("sharded.zarr"),
+        DType::Float64,
+        &[12, 10],
+        &[3, 5],
+    );
+    let path = dir.join("spread.json");
+    let saved = spread.save_plan(&sharded, &options(), &path).unwrap();
+    assert_eq!(saved.shard_stages().len(), 1);
+    assert_eq!(saved.shard_stages()[0].tasks, 8);
+    let journal = ComputeOptions::new()
+        .progress(false)
+        .journal_dir(dir.join("journal"));
+    for i in 0..3 {
+        let plan = PlanFile::load(&path).unwrap();
+        plan.run(&journal.clone().shard(1, i, 3)).unwrap();
+    }
+    PlanFile::load(&path)
+        .unwrap()
+        .run(&journal.finish_shards())
+        .unwrap();
+    assert!(
+        store_files(&dir.join("sharded.zarr")) == store_files(&dir.join("whole.zarr")),
+        "the sharded reduction differs from one run's"
+    );
+    // Each task reads its output block's columns over the whole reduced axis.
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let last = &file["stages"][0]["task_list"][7];
+    assert_eq!(last["writes"]["start"], serde_json::json!([9, 5]), "{last}");
+    assert_eq!(
+        last["reads"]["start"],
+        serde_json::json!([0, 9, 5]),
+        "{last}"
+    );
+    assert_eq!(
+        last["reads"]["stop"],
+        serde_json::json!([24, 12, 10]),
+        "{last}"
+    );
+}
+
 fn save_error(array: &DynArray, dir: &Path) -> String {
     let shape = array.shape();
     let chunks: Vec<u64> = shape.iter().map(|&n| n.max(1)).collect();
@@ -564,6 +614,19 @@ fn local_operations_are_refused_when_saving() {
         dir,
     );
     assert!(e.contains("reads an in-memory store"), "{e}");
+    // Nor is a plan file written into its own source.
+    let out = target(
+        &dir.join("out.zarr"),
+        DType::Float64,
+        &[8, 6, 4],
+        &[8, 6, 4],
+    );
+    let e = (&a * 2.0)
+        .save_plan(&out, &options(), dir.join("src.zarr/plan.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("would be written into the source"), "{e}");
+
     // An operation that keeps no recipe is refused by name, never saved
     // as something else.
     let (labels, _) = a.greater(283.0).label(1, &options()).unwrap();

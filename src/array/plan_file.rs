@@ -238,9 +238,12 @@ struct FileBody {
 /// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
 /// `map_overlap`), data in this process's memory (`from_ndarray`, a
 /// `MemoryStore`, a `persist`ed result), stores other than Zarr and HDF5
-/// (netCDF-3, scratch stores), and every other operation (`label`,
-/// grouped reductions, the labelled layer's CF decoding, rolling windows
-/// and quantiles), which keeps no recipe yet.
+/// (netCDF-3), and every other operation, which keeps no recipe yet:
+/// `label`, and those of the labelled layer built on closures or grouped
+/// reductions (a `DataArray` with a scalar, CF decoding, `groupby`,
+/// `resample`, `weighted`, `rolling`, `quantile`). Such a plan still runs
+/// in this process as ever; only saving it is refused. Plans of several
+/// outputs (`store_many`) are not saved yet either.
 #[derive(Clone)]
 pub struct PlanFile {
     body: FileBody,
@@ -362,6 +365,22 @@ fn save(
     let mut sources = Vec::new();
     let mut seen = HashMap::new();
     flatten(&origin, &mut steps, &mut sources, &mut seen)?;
+    for source in &sources {
+        let inside = match &source.spec {
+            StoreSpec::Zarr { url } if !url.contains("://") => Some(PathBuf::from(url)),
+            StoreSpec::Hdf5 { path, .. } => Some(path.clone()),
+            StoreSpec::Zarr { .. } => None,
+        };
+        if let Some(place) = inside {
+            if ndchunk_io::owned_paths::is_within(path, &place)? {
+                return Err(save_error(format!(
+                    "the plan file {} would be written into the source {}",
+                    path.display(),
+                    place.display()
+                )));
+            }
+        }
+    }
     let destination = record_store(store, None).map_err(|why| {
         save_error(format!(
             "the destination {} cannot be opened again by another process: {why}",
