@@ -485,6 +485,24 @@ fn an_hdf5_source_comes_back_from_its_file() {
         serde_json::from_slice(&std::fs::read(dir.join("hdf5.json")).unwrap()).unwrap();
     assert_eq!(file["sources"][0]["kind"], "hdf5", "{file}");
     assert_eq!(file["sources"][0]["dataset"], "t2m");
+    // An HDF5 destination is refused: shards cannot share its one writer.
+    let h5_out = Hdf5Store::create(
+        &dir.join("out.h5"),
+        "anomaly",
+        &ArrayMeta::new(
+            ChunkGrid::regular(&[20, 12, 10], &[20, 3, 5]).unwrap(),
+            DType::Float64,
+            Scalar::Float(0.0),
+        ),
+        Compression::deflate(1),
+    )
+    .unwrap();
+    let e = (&a * 2.0)
+        .save_plan(&h5_out, &options(), dir.join("h5-out.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("plan files write Zarr arrays"), "{e}");
+    drop(h5_out);
     // The file rewritten (touched) after planning: refused.
     std::thread::sleep(std::time::Duration::from_millis(20));
     let bytes = std::fs::read(&path).unwrap();

@@ -217,8 +217,9 @@ struct FileBody {
 ///
 /// # What a plan file can hold
 ///
-/// Serialisable: sources [`Array::from_store`] over a Zarr array (local
-/// or `s3://`) or an HDF5/netCDF-4 dataset, `full`, `zeros`, `ones`,
+/// The destination is a Zarr array (local or `s3://`). Serialisable:
+/// sources [`Array::from_store`] over a Zarr array (local or `s3://`) or
+/// an HDF5/netCDF-4 dataset, `full`, `zeros`, `ones`,
 /// `arange`, `linspace`, `random_uniform`, `random_normal`; arithmetic
 /// (`+ - * /`) with scalars and arrays, comparisons (`greater` …
 /// `not_equal`), `abs`, the named float functions (`sqrt`, `exp`, `log`,
@@ -498,6 +499,15 @@ fn record_store(
     let location = store.location();
     if location.starts_with("memory:") {
         return Err("it is an in-memory store".into());
+    }
+    let zarr =
+        location.contains("://") || std::fs::canonicalize(&location).is_ok_and(|dir| dir.is_dir());
+    if !zarr {
+        return Err(
+            "plan files write Zarr arrays (an HDF5 file takes one writer at a time, \
+                    so shards in several processes cannot share it)"
+                .into(),
+        );
     }
     let (spec, reopened) = open_by_location(&location)?;
     if reopened.meta() != store.meta() || reopened.encoding() != store.encoding() {
