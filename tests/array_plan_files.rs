@@ -682,6 +682,21 @@ fn load_error(path: &Path) -> String {
 }
 
 #[test]
+fn a_source_whose_metadata_changed_since_it_was_opened_is_refused_when_saving() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let store = source(&dir.join("src.zarr"), &[8, 6, 4], &[4, 3, 4]);
+    let a = Array::<f64>::from_store(store).unwrap() * 2.0;
+    // Its metadata replaced on disk: another fill value.
+    let grid = ChunkGrid::regular(&[8, 6, 4], &[4, 3, 4]).unwrap();
+    let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(1.0));
+    let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
+    ZarrStore::create(dir.join("src.zarr"), "/", &spec).unwrap();
+    let e = save_error(&a.into(), dir);
+    assert!(e.contains("is not the one this expression reads"), "{e}");
+}
+
+#[test]
 fn a_source_changed_after_planning_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = saved(dir.path());

@@ -168,8 +168,8 @@ impl<T: Element> Array<T> {
             .max_block_elements()
             .saturating_mul(2 * T::DTYPE.size() as u64);
         let name = format!("from_store({})", store.location());
-        let recipe = serde_json::json!({ "location": store.location() });
         let as_stored = store.clone();
+        let recorded = store.clone();
         let chunks = grid.clone();
         let whole_chunk = move |region: &Region| {
             chunks
@@ -222,7 +222,7 @@ impl<T: Element> Array<T> {
             Some(Arc::new(hold)),
             Some(as_stored),
         )
-        .recorded("from_store", recipe, Vec::new()))
+        .recorded_source(recorded))
     }
 
     /// An array of `shape` where every element is `value`; blocks are made

@@ -154,7 +154,10 @@ struct TaskRecord {
     /// The region of the stage's output it writes (whole blocks of the
     /// stage's output grid).
     writes: Region,
-    /// The region of the stage's input it reads.
+    /// The region of the stage's input it reads: a reduction's input
+    /// over its output block, the reduced axes whole; a rechunk pass's
+    /// read block; a blocks stage's own block (its fused operations pull
+    /// from their inputs the region each needs: a slice's, a transpose's).
     reads: Region,
 }
 
@@ -451,7 +454,7 @@ fn flatten(
     let mut args = recipe.args.to_value();
     if recipe.op == "from_store" {
         let location = args["location"].as_str().unwrap_or_default().to_string();
-        let record = reopen_source(&location)?;
+        let record = reopen_source(&location, recipe.store.as_deref())?;
         args = json!({ "source": sources.len() });
         sources.push(record);
     }
@@ -466,7 +469,7 @@ fn flatten(
 }
 
 /// A source read by `from_store(location)`, as another process opens it.
-fn reopen_source(location: &str) -> Result<StoreRecord> {
+fn reopen_source(location: &str, read: Option<&dyn ChunkStore>) -> Result<StoreRecord> {
     if location.starts_with("memory:") {
         return Err(save_error(format!(
             "`from_store({location})` reads an in-memory store: this plan can only run in \
@@ -479,6 +482,14 @@ fn reopen_source(location: &str) -> Result<StoreRecord> {
         ))
     })?;
     let (spec, store) = store;
+    if let Some(read) = read {
+        if read.meta() != store.meta() || read.encoding() != store.encoding() {
+            return Err(save_error(format!(
+                "`from_store({location})`: the array at that path is not the one this \
+                 expression reads (its metadata changed since it was opened); open it again"
+            )));
+        }
+    }
     let state = state_of(&spec, &*store)?;
     let meta = store.meta();
     Ok(StoreRecord {

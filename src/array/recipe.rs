@@ -73,6 +73,9 @@ pub(crate) struct Recipe {
     pub(crate) args: Args,
     /// The arrays it was given, in order.
     pub(crate) inputs: Vec<Origin>,
+    /// The store a source reads, to check that the one a plan file opens
+    /// again by path is the same array.
+    pub(crate) store: Option<Arc<dyn ndchunk_io::ChunkStore>>,
 }
 
 impl<T: Element> Array<T> {
@@ -110,6 +113,19 @@ impl<T: Element> Array<T> {
             dtype: T::DTYPE,
             args,
             inputs,
+            store: None,
+        }));
+        self
+    }
+
+    /// This array, read from `store` as it is (`from_store`).
+    pub(crate) fn recorded_source(mut self, store: Arc<dyn ndchunk_io::ChunkStore>) -> Self {
+        self.origin = Origin::Recipe(Arc::new(Recipe {
+            op: "from_store",
+            dtype: T::DTYPE,
+            args: Args::Json(json!({ "location": store.location() })),
+            inputs: Vec::new(),
+            store: Some(store),
         }));
         self
     }
