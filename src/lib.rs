@@ -49,7 +49,9 @@
 //! Its operations build a graph of one node per operation, never one per
 //! chunk; [`Array::plan`] cuts that graph into stages that run within a
 //! memory budget ([`ComputeOptions`]) on one parallel executor, and
-//! [`Array::store_with`] resumes after a kill. The labelled layer
+//! [`Array::store_with`] resumes after a kill. [`Array::save_plan`] writes
+//! a store's plan to a file ([`PlanFile`]) that other processes load and
+//! run, as shards of each stage, without the code that built it. The labelled layer
 //! ([`DataArray`], [`Dataset`], [`open_zarr`], [`open_dataset`]) names
 //! dimensions and holds coordinates in memory; [`for_xarray_users`] maps
 //! each xarray call to ndchunk's.
@@ -77,7 +79,7 @@ mod runtime;
 
 pub use array::RandomFloat;
 pub use array::{compute_many, splitmix64, store_many, store_many_plan};
-pub use array::{Array, Chunks, DynArray, DynElement, Reduction};
+pub use array::{Array, Chunks, DynArray, DynElement, PlanFile, Reduction};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport, REMOTE_IO_THREADS};

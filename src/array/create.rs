@@ -9,6 +9,7 @@ use ndchunk_chunking::{normalize_chunks, ChunkGrid, ChunkSpec, NormalizeOptions,
 use ndchunk_io::{ChunkStore, ChunkStoreExt, Element, IoError};
 use num_traits::{AsPrimitive, Float};
 
+use super::recipe::scalar;
 use super::Array;
 use crate::error::Result;
 use crate::graph::{HoldFn, Node, NodeKind};
@@ -132,6 +133,10 @@ impl<T: Element> Array<T> {
             read,
             Some(Arc::new(hold)),
             None,
+        )
+        .local_only(
+            "`from_ndarray` reads an array in this process's memory: this plan can only run in \
+             this process (write the data to a store and read it with `from_store`)",
         ))
     }
 
@@ -164,6 +169,7 @@ impl<T: Element> Array<T> {
             .saturating_mul(2 * T::DTYPE.size() as u64);
         let name = format!("from_store({})", store.location());
         let as_stored = store.clone();
+        let recorded = store.clone();
         let chunks = grid.clone();
         let whole_chunk = move |region: &Region| {
             chunks
@@ -215,19 +221,22 @@ impl<T: Element> Array<T> {
             read,
             Some(Arc::new(hold)),
             Some(as_stored),
-        ))
+        )
+        .recorded_source(recorded))
     }
 
     /// An array of `shape` where every element is `value`; blocks are made
     /// when needed.
     pub fn full(shape: &[u64], value: T, chunks: impl Into<Chunks>) -> Result<Array<T>> {
         let grid = chunks.into().resolve(shape, T::DTYPE.size())?;
+        let args = serde_json::json!({ "shape": shape, "value": scalar(value), "grid": grid });
         Ok(source(
             format!("full({value:?})"),
             grid,
             0,
             move |region: &Region| Ok(ArrayD::from_elem(IxDyn(&shape_of(region)), value)),
-        ))
+        )
+        .recorded("full", args, Vec::new()))
     }
 }
 
@@ -248,11 +257,13 @@ impl<T: Numeric> Array<T> {
         u64: AsPrimitive<T>,
     {
         let grid = chunks.into().resolve(&[n], T::DTYPE.size())?;
+        let args = serde_json::json!({ "n": n, "grid": grid });
         Ok(source("arange", grid, 0, move |region: &Region| {
             let values: Vec<T> = region.range(0).map(|i| i.as_()).collect();
             Ok(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values)
                 .unwrap_or_else(|_| ArrayD::default(IxDyn(&[0]))))
-        }))
+        })
+        .recorded("arange", args, Vec::new()))
     }
 }
 
@@ -283,11 +294,16 @@ where
         let grid = chunks.into().resolve(&[num], T::DTYPE.size())?;
         let value = linspace_fn(start, stop, num, endpoint);
         let name = format!("linspace({start:?}, {stop:?}, {num})");
+        let args = serde_json::json!({
+            "start": scalar(start), "stop": scalar(stop), "num": num, "endpoint": endpoint,
+            "grid": grid,
+        });
         Ok(source(name, grid, 0, move |region: &Region| {
             let values: Vec<T> = region.range(0).map(|i| value(i).as_()).collect();
             Ok(ArrayD::from_shape_vec(IxDyn(&[values.len()]), values)
                 .unwrap_or_else(|_| ArrayD::default(IxDyn(&[0]))))
-        }))
+        })
+        .recorded("linspace", args, Vec::new()))
     }
 }
 

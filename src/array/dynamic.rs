@@ -177,6 +177,11 @@ macro_rules! numeric_elements {
                     b.map(&format!("astype({})", <$t as Element>::DTYPE.name()), |x| {
                         AsPrimitive::<$t>::as_(u8::from(x))
                     })
+                    .recorded(
+                        "astype",
+                        serde_json::json!({ "to": <$t as Element>::DTYPE.name() }),
+                        vec![b.origin()],
+                    )
                 })
             }
         }
@@ -205,7 +210,16 @@ impl DynElement for bool {
 }
 
 fn nonzero<T: Numeric>(array: &Array<T>) -> Array<bool> {
-    array.map("astype(bool)", |x| x != T::ZERO)
+    array.map("astype(bool)", |x| x != T::ZERO).recorded(
+        "astype",
+        serde_json::json!({ "to": "bool" }),
+        vec![array.origin()],
+    )
+}
+
+/// How the typed array was built (see `recipe.rs`).
+pub(crate) fn each_origin(array: &DynArray) -> super::recipe::Origin {
+    each!(array, a => a.origin())
 }
 
 impl<T: DynElement> From<Array<T>> for DynArray {

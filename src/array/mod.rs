@@ -5,7 +5,10 @@
 mod create;
 mod dynamic;
 mod many;
+mod plan_file;
 mod random;
+pub(crate) mod recipe;
+pub use plan_file::PlanFile;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -38,12 +41,18 @@ pub use random::{splitmix64, RandomFloat};
 /// ```
 pub struct Array<T: Element> {
     node: Arc<Node>,
+    /// How it was built, for plan files (see [`Array::save_plan`]).
+    origin: recipe::Origin,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T: Element> Clone for Array<T> {
     fn clone(&self) -> Self {
-        Self::from_node(self.node.clone())
+        Self {
+            node: self.node.clone(),
+            origin: self.origin.clone(),
+            _type: PhantomData,
+        }
     }
 }
 
@@ -68,6 +77,7 @@ impl<T: Element> Array<T> {
     pub(crate) fn from_node(node: Arc<Node>) -> Self {
         Self {
             node,
+            origin: recipe::Origin::Unrecorded,
             _type: PhantomData,
         }
     }
@@ -166,7 +176,10 @@ impl<T: Element> Array<T> {
         if !in_memory {
             report.spilled_bytes = report.spilled_bytes.saturating_add(bytes);
         }
-        Ok((Array::from_node(result.into_source(node)), report))
+        let persisted = Array::from_node(result.into_source(node)).local_only(
+            "`persist` keeps its result in this process: this plan can only run in this process",
+        );
+        Ok((persisted, report))
     }
 
     /// Writes the array into `store`, chunk by chunk (rechunked to the

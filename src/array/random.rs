@@ -122,9 +122,11 @@ where
         let grid = chunks.into().resolve(shape, T::DTYPE.size())?;
         let whole = shape.to_vec();
         let name = format!("random_uniform(seed={seed})");
+        let args = serde_json::json!({ "seed": seed, "shape": shape, "grid": grid });
         Ok(source(name, grid, 0, move |region: &Region| {
             from_flat_index(&whole, region, |i| T::unit(splitmix64(seed, i)))
-        }))
+        })
+        .recorded("random_uniform", args, Vec::new()))
     }
 
     /// Normal values of mean `mean` and standard deviation `std`, seeded:
@@ -149,10 +151,18 @@ where
         let grid = chunks.into().resolve(shape, T::DTYPE.size())?;
         let whole = shape.to_vec();
         let name = format!("random_normal(seed={seed}, {mean:?}, {std:?})");
+        let args = serde_json::json!({
+            "seed": seed,
+            "mean": super::recipe::scalar(mean),
+            "std": super::recipe::scalar(std),
+            "shape": shape,
+            "grid": grid,
+        });
         Ok(source(name, grid, 0, move |region: &Region| {
             from_flat_index(&whole, region, |i| {
                 (mean + std * standard_normal(seed, i)).as_()
             })
-        }))
+        })
+        .recorded("random_normal", args, Vec::new()))
     }
 }

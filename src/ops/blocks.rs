@@ -110,6 +110,18 @@ pub fn map_blocks<T: Element, U: Element>(
     spec: &BlockSpec,
     f: impl Fn(Vec<ArrayD<T>>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
 ) -> Array<U> {
+    map_blocks_built(name, inputs, spec, f).made_by_closure(name)
+}
+
+/// [`map_blocks`] for the engine's own kernels: an array that keeps no
+/// recipe (a plan reading it is local, named by its operation), where
+/// `map_blocks` says the user's closure makes it so.
+pub(crate) fn map_blocks_built<T: Element, U: Element>(
+    name: &str,
+    inputs: &[&Array<T>],
+    spec: &BlockSpec,
+    f: impl Fn(Vec<ArrayD<T>>, &BlockInfo<'_>) -> ArrayD<U> + Send + Sync + 'static,
+) -> Array<U> {
     let layout = match BlockLayout::new(inputs, spec) {
         Ok(layout) => layout,
         Err(message) => {
@@ -342,6 +354,7 @@ impl<T: Element> Array<T> {
             Ok(grid) => grid,
             Err(e) => return invalid("rechunk", self.grid().clone(), e.to_string()),
         };
-        Array::from_node(self.node().rechunked(grid))
+        let args = serde_json::json!({ "grid": grid });
+        Array::from_node(self.node().rechunked(grid)).recorded("rechunk", args, vec![self.origin()])
     }
 }

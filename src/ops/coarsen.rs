@@ -12,7 +12,7 @@ use num_traits::AsPrimitive;
 
 use crate::array::{Array, Chunks};
 use crate::labelled::CoarsenBoundary;
-use crate::ops::blocks::{map_blocks, BlockSpec};
+use crate::ops::blocks::{map_blocks_built as map_blocks, BlockSpec};
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::Index;
 use crate::ops::per_axis;
@@ -78,6 +78,21 @@ impl<T: CoarsenElement> Array<T> {
     /// assert_eq!(third.compute().unwrap().into_raw_vec_and_offset().0, vec![2, 5, 8, 9]);
     /// ```
     pub fn coarsen(&self, factors: &[u64], how: Downsample, boundary: CoarsenBoundary) -> Array<T> {
+        let args = serde_json::json!({
+            "factors": factors,
+            "how": format!("{how:?}"),
+            "boundary": format!("{boundary:?}"),
+        });
+        self.coarsen_built(factors, how, boundary)
+            .recorded("coarsen", args, vec![self.origin()])
+    }
+
+    fn coarsen_built(
+        &self,
+        factors: &[u64],
+        how: Downsample,
+        boundary: CoarsenBoundary,
+    ) -> Array<T> {
         let name = format!("coarsen({factors:?}, {how:?})");
         let shape = self.shape();
         let ndim = shape.len();

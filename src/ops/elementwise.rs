@@ -9,6 +9,7 @@ use ndarray::{ArrayD, Zip};
 use ndchunk_io::Element;
 use num_traits::{AsPrimitive, Float};
 
+use crate::array::recipe::{operand, scalar};
 use crate::array::Array;
 use crate::graph::{BlockInfo, MapRegions, Node, NodeKind};
 use crate::ops::layout::broadcast_shapes;
@@ -107,6 +108,7 @@ impl<T: Element> Array<T> {
             move |ins, _| Ok(block(take::<T>(first(ins), &op)?.mapv(&*f))),
             Some(lanes),
         )
+        .made_by_closure(name)
     }
 
     /// `f` applied to every element in place (no new buffer per block).
@@ -125,6 +127,7 @@ impl<T: Element> Array<T> {
             },
             Some(lanes),
         )
+        .made_by_closure(name)
     }
 
     /// `f(self, other)` element by element; `other` a scalar or an array
@@ -154,8 +157,22 @@ impl<T: Element> Array<T> {
                 self.zip_arrays(&other, name, lanes, move |a, b| {
                     block(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)))
                 })
+                .made_by_closure(name)
             }
         }
+    }
+
+    /// [`zip_with`](Self::zip_with) by a built-in operation `name`,
+    /// recorded for plan files.
+    pub(crate) fn zip_builtin<U: Element>(
+        &self,
+        other: Operand<T>,
+        name: &'static str,
+        f: impl Fn(T, T) -> U + Send + Sync + 'static,
+    ) -> Array<U> {
+        let mut inputs = vec![self.origin()];
+        let args = serde_json::json!({ "other": operand(&other, &mut inputs) });
+        self.zip_with(other, name, f).recorded(name, args, inputs)
     }
 
     /// [`zip_with`](Self::zip_with) into the same type, writing into the
@@ -227,6 +244,11 @@ impl<T: Element> Array<T> {
         T: AsPrimitive<U>,
     {
         self.map(&format!("astype({})", U::DTYPE.name()), |x| x.as_())
+            .recorded(
+                "astype",
+                serde_json::json!({ "to": U::DTYPE.name() }),
+                vec![self.origin()],
+            )
     }
 }
 
@@ -235,7 +257,7 @@ macro_rules! comparisons {
         impl<T: Element + PartialOrd> Array<T> {$(
             $(#[$doc])*
             pub fn $name(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-                self.zip_with(other, stringify!($name), |x, y| x $op y)
+                self.zip_builtin(other.into(), stringify!($name), |x, y| x $op y)
             }
         )*}
     };
@@ -259,7 +281,11 @@ comparisons!(
 impl<T: Numeric> Array<T> {
     /// `|x|`.
     pub fn abs(&self) -> Array<T> {
-        self.map_inplace("abs", T::abs_elem)
+        self.map_inplace("abs", T::abs_elem).recorded(
+            "abs",
+            serde_json::Value::Null,
+            vec![self.origin()],
+        )
     }
 }
 
@@ -268,7 +294,11 @@ macro_rules! float_unary {
         impl<T: Numeric + Float> Array<T> {$(
             $(#[$doc])*
             pub fn $name(&self) -> Array<T> {
-                self.map_inplace(stringify!($name), $f)
+                self.map_inplace(stringify!($name), $f).recorded(
+                    stringify!($name),
+                    serde_json::Value::Null,
+                    vec![self.origin()],
+                )
             }
         )*}
     };
@@ -319,13 +349,15 @@ impl<T: Numeric + Float> Array<T> {
     /// numpy returns).
     pub fn powf(&self, p: T) -> Array<T> {
         let name = format!("powf({p:?})");
-        if T::from(0.5) == Some(p) {
-            return self.map_inplace(&name, |x| x.sqrt());
-        }
-        if p == T::one() + T::one() {
-            return self.map_inplace(&name, |x| x * x);
-        }
-        self.map_inplace(&name, move |x| x.powf(p))
+        let result = if T::from(0.5) == Some(p) {
+            self.map_inplace(&name, |x| x.sqrt())
+        } else if p == T::one() + T::one() {
+            self.map_inplace(&name, |x| x * x)
+        } else {
+            self.map_inplace(&name, move |x| x.powf(p))
+        };
+        let args = serde_json::json!({ "p": scalar(p) });
+        result.recorded("powf", args, vec![self.origin()])
     }
 }
 
@@ -334,13 +366,16 @@ impl<T: Numeric + Float> Array<T> {
 fn same_type<T: Numeric>(
     a: &Array<T>,
     b: Operand<T>,
-    name: &str,
+    name: &'static str,
     f: impl Fn(T, T) -> T + Copy + Send + Sync + 'static,
 ) -> Array<T> {
-    match b {
+    let mut inputs = vec![a.origin()];
+    let args = serde_json::json!({ "other": operand(&b, &mut inputs) });
+    let result = match b {
         Operand::Scalar(s) => a.map_inplace(&format!("{name}({s:?})"), move |x| f(x, s)),
         Operand::Array(b) => a.zip_inplace(&b, name, f),
-    }
+    };
+    result.recorded(name, args, inputs)
 }
 
 macro_rules! arithmetic {

@@ -9,6 +9,7 @@ use ndarray::{ArrayD, ArrayViewD, Zip};
 use ndchunk_io::Element;
 use num_traits::Float;
 
+use crate::array::recipe::{operand, scalar};
 use crate::array::Array;
 use crate::error::Error;
 use crate::ops::blocks::{take_all, user_block};
@@ -20,17 +21,29 @@ use crate::runtime::lanes::ternary;
 impl<T: Element + Float> Array<T> {
     /// Whether each element is NaN.
     pub fn isnan(&self) -> Array<bool> {
-        self.map("isnan", |x: T| x.is_nan())
+        self.map("isnan", |x: T| x.is_nan()).recorded(
+            "isnan",
+            serde_json::Value::Null,
+            vec![self.origin()],
+        )
     }
 
     /// Whether each element is neither NaN nor infinite.
     pub fn isfinite(&self) -> Array<bool> {
-        self.map("isfinite", |x: T| x.is_finite())
+        self.map("isfinite", |x: T| x.is_finite()).recorded(
+            "isfinite",
+            serde_json::Value::Null,
+            vec![self.origin()],
+        )
     }
 
     /// Whether each element is `+inf` or `-inf`.
     pub fn isinf(&self) -> Array<bool> {
-        self.map("isinf", |x: T| x.is_infinite())
+        self.map("isinf", |x: T| x.is_infinite()).recorded(
+            "isinf",
+            serde_json::Value::Null,
+            vec![self.origin()],
+        )
     }
 }
 
@@ -52,28 +65,37 @@ impl<T: Element + PartialOrd> Array<T> {
                 low
             }
         })
+        .recorded(
+            "clip",
+            serde_json::json!({ "min": scalar(min), "max": scalar(max) }),
+            vec![self.origin()],
+        )
     }
 }
 
 impl Array<bool> {
     /// `self AND other`, element by element (numpy's `logical_and`).
     pub fn logical_and(&self, other: impl Into<Operand<bool>>) -> Array<bool> {
-        self.zip_with(other, "logical_and", |x, y| x & y)
+        self.zip_builtin(other.into(), "logical_and", |x, y| x & y)
     }
 
     /// `self OR other` (numpy's `logical_or`).
     pub fn logical_or(&self, other: impl Into<Operand<bool>>) -> Array<bool> {
-        self.zip_with(other, "logical_or", |x, y| x | y)
+        self.zip_builtin(other.into(), "logical_or", |x, y| x | y)
     }
 
     /// `self XOR other` (numpy's `logical_xor`).
     pub fn logical_xor(&self, other: impl Into<Operand<bool>>) -> Array<bool> {
-        self.zip_with(other, "logical_xor", |x, y| x ^ y)
+        self.zip_builtin(other.into(), "logical_xor", |x, y| x ^ y)
     }
 
     /// `NOT self` (numpy's `logical_not`).
     pub fn logical_not(&self) -> Array<bool> {
-        self.map_inplace("logical_not", |x| !x)
+        self.map_inplace("logical_not", |x| !x).recorded(
+            "logical_not",
+            serde_json::Value::Null,
+            vec![self.origin()],
+        )
     }
 }
 
@@ -124,13 +146,23 @@ pub fn where_<T: Element>(
     x: impl Into<Operand<T>>,
     y: impl Into<Operand<T>>,
 ) -> Array<T> {
+    let (x, y) = (x.into(), y.into());
+    let mut inputs = vec![condition.origin()];
+    let args = serde_json::json!({
+        "x": operand(&x, &mut inputs),
+        "y": operand(&y, &mut inputs),
+    });
+    where_built(condition, x, y).recorded("where", args, inputs)
+}
+
+fn where_built<T: Element>(condition: &Array<bool>, x: Operand<T>, y: Operand<T>) -> Array<T> {
     // Scalars become arrays of one element, broadcast like any other.
     let as_array = |o: Operand<T>| match o {
         Operand::Array(a) => a,
         Operand::Scalar(s) => Array::full(&[], s, Vec::<u64>::new())
             .unwrap_or_else(|e| invalid("where", condition.grid().clone(), e.to_string())),
     };
-    let (x, y) = (as_array(x.into()), as_array(y.into()));
+    let (x, y) = (as_array(x), as_array(y));
     let shapes = [condition.shape(), x.shape(), y.shape()];
     let Some(shape) =
         broadcast_shapes(&shapes[0], &shapes[1]).and_then(|s| broadcast_shapes(&s, &shapes[2]))
@@ -243,4 +275,5 @@ pub fn blockwise<T: Element, U: Element>(
         },
         None,
     )
+    .made_by_closure(name)
 }

@@ -69,6 +69,7 @@ impl<T: Element> Array<T> {
         let mode = boundary.map_or("none", |m| m.rule().2);
         let name = format!("map_overlap(depth {depth:?}, {mode})");
         self.overlap(name, depth, boundary, f)
+            .made_by_closure("map_overlap")
     }
 
     /// [`map_overlap`](Self::map_overlap) as the operation `name`.

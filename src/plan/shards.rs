@@ -12,14 +12,14 @@
 //! keeps a result in memory for a later stage (a reduction read by
 //! another operation) runs in one process.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Plan, Residence, StageKind};
 use crate::error::{Error, Result};
 
 /// One shard stage of a plan: a part of the run that shards share, after
 /// the shard stage before it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ShardStage {
     /// What it does, e.g. `pass 1/2 of rechunk`.

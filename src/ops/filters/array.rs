@@ -14,6 +14,7 @@ use super::{
     correlate, derivatives, kernels, rank, uniform, window_reach, AfterPass, FilterFloat,
     SIGMA_SKIP,
 };
+use crate::array::recipe::scalar;
 use crate::array::Array;
 use crate::ops::elementwise::invalid;
 use crate::ops::layout::PadMode;
@@ -46,6 +47,26 @@ impl Default for FilterOptions {
 }
 
 impl FilterOptions {
+    /// The options as a plan file holds them.
+    pub(crate) fn to_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "mode": self.mode.to_value(),
+            "truncate": scalar(self.truncate),
+            "order": self.order,
+        })
+    }
+
+    /// The options [`to_value`](Self::to_value) wrote.
+    pub(crate) fn from_value(value: &serde_json::Value) -> crate::error::Result<Self> {
+        let order: Vec<usize> = serde_json::from_value(value["order"].clone())
+            .map_err(|e| crate::array::recipe::file_error(format!("bad filter order: {e}")))?;
+        Ok(Self {
+            mode: PadMode::from_value(&value["mode"])?,
+            truncate: crate::array::recipe::scalar_from(&value["truncate"])?,
+            order,
+        })
+    }
+
     /// scipy's defaults: mode `reflect` (which is [`PadMode::Symmetric`],
     /// numpy's name; see [`PadMode`] for the table of names), `truncate`
     /// 4.0, order 0.
@@ -181,6 +202,16 @@ impl<T: FilterElement> Array<T> {
     /// assert!(blurred.iter().all(|&v: &f32| (v - 7.0).abs() < 1e-5));
     /// ```
     pub fn gaussian_filter(&self, sigma: &[f64], options: &FilterOptions) -> Array<T::Float> {
+        let sigmas: Vec<serde_json::Value> = sigma.iter().map(|&s| scalar(s)).collect();
+        let args = serde_json::json!({ "sigma": sigmas, "options": options.to_value() });
+        self.gaussian_filter_built(sigma, options).recorded(
+            "gaussian_filter",
+            args,
+            vec![self.origin()],
+        )
+    }
+
+    fn gaussian_filter_built(&self, sigma: &[f64], options: &FilterOptions) -> Array<T::Float> {
         let ndim = self.ndim();
         let name = format!("gaussian_filter(sigma {sigma:?})");
         let truncate = options.truncate;
@@ -204,6 +235,17 @@ impl<T: FilterElement> Array<T> {
         sigma: &[f64],
         options: &FilterOptions,
     ) -> Array<T::Float> {
+        let sigmas: Vec<serde_json::Value> = sigma.iter().map(|&s| scalar(s)).collect();
+        let args = serde_json::json!({ "sigma": sigmas, "options": options.to_value() });
+        self.gaussian_gradient_magnitude_built(sigma, options)
+            .recorded("gaussian_gradient_magnitude", args, vec![self.origin()])
+    }
+
+    fn gaussian_gradient_magnitude_built(
+        &self,
+        sigma: &[f64],
+        options: &FilterOptions,
+    ) -> Array<T::Float> {
         let name = format!("gaussian_gradient_magnitude(sigma {sigma:?})");
         let truncate = options.truncate;
         let sigma = match check_sigma(sigma, self.ndim()) {
@@ -220,6 +262,15 @@ impl<T: FilterElement> Array<T> {
     /// a window of `size` elements along each axis (one size for all axes
     /// allowed), as scipy's running sums, one pass per axis.
     pub fn uniform_filter(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
+        let args = serde_json::json!({ "size": size, "options": options.to_value() });
+        self.uniform_filter_built(size, options).recorded(
+            "uniform_filter",
+            args,
+            vec![self.origin()],
+        )
+    }
+
+    fn uniform_filter_built(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
         self.window_filter("uniform_filter", size, options, |b, axis, s| {
             uniform::uniform_filter1d(b.view_mut(), axis, s)
         })
@@ -228,6 +279,15 @@ impl<T: FilterElement> Array<T> {
     /// `scipy.ndimage.minimum_filter(x, size, mode, cval)`: the smallest
     /// value in a window of `size` elements along each axis.
     pub fn minimum_filter(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
+        let args = serde_json::json!({ "size": size, "options": options.to_value() });
+        self.minimum_filter_built(size, options).recorded(
+            "minimum_filter",
+            args,
+            vec![self.origin()],
+        )
+    }
+
+    fn minimum_filter_built(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
         self.window_filter("minimum_filter", size, options, |b, axis, s| {
             rank::minimum_filter1d(b.view_mut(), axis, s)
         })
@@ -236,6 +296,15 @@ impl<T: FilterElement> Array<T> {
     /// `scipy.ndimage.maximum_filter(x, size, mode, cval)`: the largest
     /// value in a window of `size` elements along each axis.
     pub fn maximum_filter(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
+        let args = serde_json::json!({ "size": size, "options": options.to_value() });
+        self.maximum_filter_built(size, options).recorded(
+            "maximum_filter",
+            args,
+            vec![self.origin()],
+        )
+    }
+
+    fn maximum_filter_built(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
         self.window_filter("maximum_filter", size, options, |b, axis, s| {
             rank::maximum_filter1d(b.view_mut(), axis, s)
         })
@@ -246,6 +315,12 @@ impl<T: FilterElement> Array<T> {
     /// upper middle value, as scipy's). Each output element sorts its
     /// window: meant for small windows.
     pub fn median_filter(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
+        let args = serde_json::json!({ "size": size, "options": options.to_value() });
+        self.median_filter_built(size, options)
+            .recorded("median_filter", args, vec![self.origin()])
+    }
+
+    fn median_filter_built(&self, size: &[u64], options: &FilterOptions) -> Array<T::Float> {
         let name = format!("median_filter(size {size:?})");
         let sizes = check_sizes(size, self.ndim());
         let depth = sizes
@@ -260,6 +335,12 @@ impl<T: FilterElement> Array<T> {
     /// `scipy.ndimage.sobel(x, axis, mode, cval)`: the derivative along
     /// `axis` (`[-1, 0, 1]`), smoothed by `[1, 2, 1]` along the others.
     pub fn sobel(&self, axis: usize, options: &FilterOptions) -> Array<T::Float> {
+        let args = serde_json::json!({ "axis": axis, "options": options.to_value() });
+        self.sobel_built(axis, options)
+            .recorded("sobel", args, vec![self.origin()])
+    }
+
+    fn sobel_built(&self, axis: usize, options: &FilterOptions) -> Array<T::Float> {
         let name = format!("sobel(axis {axis})");
         let ndim = self.ndim();
         let depth = match axis < ndim {
@@ -276,6 +357,12 @@ impl<T: FilterElement> Array<T> {
     /// `scipy.ndimage.laplace(x, mode, cval)`: the sum over the axes of
     /// the second difference `[1, -2, 1]`.
     pub fn laplace(&self, options: &FilterOptions) -> Array<T::Float> {
+        let args = serde_json::json!({ "options": options.to_value() });
+        self.laplace_built(options)
+            .recorded("laplace", args, vec![self.origin()])
+    }
+
+    fn laplace_built(&self, options: &FilterOptions) -> Array<T::Float> {
         let depth = Ok(vec![1; self.ndim()]);
         self.filtered("laplace".into(), depth, options, |b, _| {
             *b = derivatives::laplace(b.view())

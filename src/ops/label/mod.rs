@@ -32,7 +32,7 @@ use ndchunk_chunking::{ChunkGrid, Region};
 
 use crate::array::{compute_many, Array};
 use crate::error::{Error, Result};
-use crate::ops::blocks::{map_blocks, BlockSpec};
+use crate::ops::blocks::{map_blocks_built as map_blocks, BlockSpec};
 use crate::ops::layout::Index;
 use crate::ComputeOptions;
 

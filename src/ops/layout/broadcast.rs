@@ -37,6 +37,12 @@ impl<T: Element> Array<T> {
     /// assert!(a.broadcast_to(&[4]).compute().is_err());
     /// ```
     pub fn broadcast_to(&self, shape: &[u64]) -> Array<T> {
+        let args = serde_json::json!({ "shape": shape });
+        self.broadcast_to_built(shape)
+            .recorded("broadcast_to", args, vec![self.origin()])
+    }
+
+    fn broadcast_to_built(&self, shape: &[u64]) -> Array<T> {
         let name = format!("broadcast_to({shape:?})");
         let own = self.shape();
         if own == shape {

@@ -144,7 +144,12 @@ fn concat_node<T: Element>(arrays: &[Array<T>], axis: usize, name: String) -> Ar
 /// assert_eq!(c.grid().to_sizes(), vec![vec![2, 1, 2]]);
 /// ```
 pub fn concatenate<T: Element>(arrays: &[Array<T>], axis: usize) -> Array<T> {
-    concat_node(arrays, axis, format!("concatenate(axis={axis})"))
+    let inputs = arrays.iter().map(|a| a.origin()).collect();
+    concat_node(arrays, axis, format!("concatenate(axis={axis})")).recorded(
+        "concatenate",
+        serde_json::json!({ "axis": axis }),
+        inputs,
+    )
 }
 
 /// The arrays (all of one shape) joined along a new axis at `axis`
@@ -158,6 +163,11 @@ pub fn concatenate<T: Element>(arrays: &[Array<T>], axis: usize) -> Array<T> {
 /// assert_eq!(s.compute().unwrap().into_raw_vec_and_offset().0, vec![0, 0, 1, 1, 2, 2]);
 /// ```
 pub fn stack<T: Element>(arrays: &[Array<T>], axis: usize) -> Array<T> {
+    let inputs = arrays.iter().map(|a| a.origin()).collect();
+    stack_built(arrays, axis).recorded("stack", serde_json::json!({ "axis": axis }), inputs)
+}
+
+fn stack_built<T: Element>(arrays: &[Array<T>], axis: usize) -> Array<T> {
     let name = format!("stack(axis={axis})");
     if let Some(first) = arrays.first() {
         if let Some(bad) = arrays.iter().position(|a| a.shape() != first.shape()) {

@@ -30,6 +30,7 @@ use crate::runtime::block_type::block_type;
 pub(crate) use broadcast::broadcast_shapes;
 pub use concat::{concatenate, stack};
 pub use pad::PadMode;
+pub(crate) use slice::index_from;
 pub use slice::Index;
 
 /// A layout node computing `T`.

@@ -48,6 +48,37 @@ pub enum PadMode<T> {
     Wrap,
 }
 
+impl<T: ndchunk_io::Element> PadMode<T> {
+    /// The mode as a plan file holds it.
+    pub(crate) fn to_value(self) -> serde_json::Value {
+        match self {
+            PadMode::Constant(v) => {
+                serde_json::json!({ "constant": crate::array::recipe::scalar(v) })
+            }
+            PadMode::Edge => "edge".into(),
+            PadMode::Reflect => "reflect".into(),
+            PadMode::Symmetric => "symmetric".into(),
+            PadMode::Wrap => "wrap".into(),
+        }
+    }
+
+    /// The mode [`to_value`](Self::to_value) wrote.
+    pub(crate) fn from_value(value: &serde_json::Value) -> crate::error::Result<Self> {
+        if let Some(v) = value.get("constant") {
+            return Ok(PadMode::Constant(crate::array::recipe::scalar_from(v)?));
+        }
+        match value.as_str() {
+            Some("edge") => Ok(PadMode::Edge),
+            Some("reflect") => Ok(PadMode::Reflect),
+            Some("symmetric") => Ok(PadMode::Symmetric),
+            Some("wrap") => Ok(PadMode::Wrap),
+            _ => Err(crate::array::recipe::file_error(format!(
+                "unknown pad mode {value}"
+            ))),
+        }
+    }
+}
+
 impl<T: Copy> PadMode<T> {
     /// The gather rule, its fill value and the mode's numpy name.
     pub(crate) fn rule(self) -> (PadRule, Option<T>, &'static str) {
@@ -80,6 +111,12 @@ impl<T: Element> Array<T> {
     /// assert_eq!(w.compute().unwrap().into_raw_vec_and_offset().0, vec![1, 2, 0, 1, 2, 0, 1]);
     /// ```
     pub fn pad(&self, widths: &[(u64, u64)], mode: PadMode<T>) -> Array<T> {
+        let args = serde_json::json!({ "widths": widths, "mode": mode.to_value() });
+        self.pad_built(widths, mode)
+            .recorded("pad", args, vec![self.origin()])
+    }
+
+    fn pad_built(&self, widths: &[(u64, u64)], mode: PadMode<T>) -> Array<T> {
         let (rule, fill, mode_name) = mode.rule();
         let mode_name = match fill {
             Some(v) => format!("{mode_name}({v:?})"),

@@ -31,6 +31,12 @@ impl<T: Element> Array<T> {
     /// assert_eq!(t.compute().unwrap().into_raw_vec_and_offset().0, vec![0, 3, 1, 4, 2, 5]);
     /// ```
     pub fn transpose(&self, axes: &[usize]) -> Array<T> {
+        let args = serde_json::json!({ "axes": axes });
+        self.transpose_built(axes)
+            .recorded("transpose", args, vec![self.origin()])
+    }
+
+    fn transpose_built(&self, axes: &[usize]) -> Array<T> {
         let ndim = self.ndim();
         let axes: Vec<usize> = if axes.is_empty() {
             (0..ndim).rev().collect()
@@ -71,6 +77,12 @@ impl<T: Element> Array<T> {
     /// assert!(a.squeeze(Some(&[1])).compute().is_err());
     /// ```
     pub fn squeeze(&self, axes: Option<&[usize]>) -> Array<T> {
+        let args = serde_json::json!({ "axes": axes });
+        self.squeeze_built(axes)
+            .recorded("squeeze", args, vec![self.origin()])
+    }
+
+    fn squeeze_built(&self, axes: Option<&[usize]>) -> Array<T> {
         let shape = self.shape();
         let name = match axes {
             Some(axes) => format!("squeeze({axes:?})"),
@@ -118,6 +130,12 @@ impl<T: Element> Array<T> {
     /// assert_eq!(a.expand_dims(1).shape(), vec![4, 1, 5]);
     /// ```
     pub fn expand_dims(&self, axis: usize) -> Array<T> {
+        let args = serde_json::json!({ "axis": axis });
+        self.expand_dims_built(axis)
+            .recorded("expand_dims", args, vec![self.origin()])
+    }
+
+    fn expand_dims_built(&self, axis: usize) -> Array<T> {
         let name = format!("expand_dims({axis})");
         let shape = self.shape();
         if let Err(message) = check_axis(axis, shape.len() + 1) {

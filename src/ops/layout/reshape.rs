@@ -306,6 +306,12 @@ impl<T: Element> Array<T> {
     /// assert!(a.reshape(&[4, 3]).compute().is_err());
     /// ```
     pub fn reshape(&self, shape: &[i64]) -> Array<T> {
+        let args = serde_json::json!({ "shape": shape });
+        self.reshape_built(shape)
+            .recorded("reshape", args, vec![self.origin()])
+    }
+
+    fn reshape_built(&self, shape: &[i64]) -> Array<T> {
         let name = format!("reshape({shape:?})");
         let input_shape = self.shape();
         let size: u64 = input_shape.iter().product();

@@ -147,6 +147,41 @@ fn describe(indices: &[Index]) -> String {
     format!("slice[{}]", items.join(", "))
 }
 
+/// An index as a plan file holds it.
+pub(crate) fn index_value(index: &Index) -> serde_json::Value {
+    match *index {
+        Index::Range { start, stop, step } => serde_json::json!({ "range": [start, stop, step] }),
+        Index::At(i) => serde_json::json!({ "at": i }),
+        Index::NewAxis => serde_json::json!("newaxis"),
+    }
+}
+
+/// The index [`index_value`] wrote.
+pub(crate) fn index_from(value: &serde_json::Value) -> Option<Index> {
+    if value == "newaxis" {
+        return Some(Index::NewAxis);
+    }
+    if let Some(i) = value.get("at") {
+        return i.as_i64().map(Index::At);
+    }
+    let range = value.get("range")?.as_array()?;
+    let [start, stop, step] = range.as_slice() else {
+        return None;
+    };
+    let bound = |v: &serde_json::Value| -> Option<Option<i64>> {
+        if v.is_null() {
+            Some(None)
+        } else {
+            v.as_i64().map(Some)
+        }
+    };
+    Some(Index::Range {
+        start: bound(start)?,
+        stop: bound(stop)?,
+        step: step.as_i64()?,
+    })
+}
+
 impl<T: Element> Array<T> {
     /// numpy's basic indexing `a[...]`: one [`Index`] per axis (missing
     /// trailing ones take the whole axis), plus any number of
@@ -164,6 +199,13 @@ impl<T: Element> Array<T> {
     /// assert_eq!(a.slice(&[Index::At(-1)]).compute().unwrap().into_raw_vec_and_offset().0, vec![9]);
     /// ```
     pub fn slice(&self, indices: &[Index]) -> Array<T> {
+        let indices_value: Vec<serde_json::Value> = indices.iter().map(index_value).collect();
+        let args = serde_json::json!({ "indices": indices_value });
+        self.slice_built(indices)
+            .recorded("slice", args, vec![self.origin()])
+    }
+
+    fn slice_built(&self, indices: &[Index]) -> Array<T> {
         let name = describe(indices);
         let shape = self.shape();
         let used = indices.iter().filter(|i| **i != Index::NewAxis).count();

@@ -24,6 +24,15 @@ impl<T: Element> Array<T> {
     /// assert_eq!(b.grid().to_sizes(), vec![vec![1, 1, 1, 1]]);
     /// ```
     pub fn take(&self, indices: &[i64], axis: usize) -> Array<T> {
+        let kept: std::sync::Arc<[i64]> = indices.into();
+        let args = crate::array::recipe::Args::Lazy(Box::new(
+            move || serde_json::json!({ "indices": &*kept, "axis": axis }),
+        ));
+        self.take_built(indices, axis)
+            .recorded_with("take", args, vec![self.origin()])
+    }
+
+    fn take_built(&self, indices: &[i64], axis: usize) -> Array<T> {
         let name = format!("take(axis={axis}, {} indices)", indices.len());
         let shape = self.shape();
         if let Err(message) = check_axis(axis, shape.len()) {

@@ -142,7 +142,11 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::argmin`] with `keepdims` and `split_every` chosen.
     pub fn argmin_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
-        self.arg_extreme("argmin", true, false, axis, options)
+        let axis: Axes = axis.into();
+        let args = crate::array::recipe::reduce_args(&axis, options);
+        let inputs = vec![self.origin()];
+        let result = { self.arg_extreme("argmin", true, false, axis, options) };
+        result.recorded("argmin", args, inputs)
     }
 
     /// Index along `axis` of the largest element (the first one; the
@@ -159,7 +163,11 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::argmax`] with `keepdims` and `split_every` chosen.
     pub fn argmax_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
-        self.arg_extreme("argmax", false, false, axis, options)
+        let axis: Axes = axis.into();
+        let args = crate::array::recipe::reduce_args(&axis, options);
+        let inputs = vec![self.origin()];
+        let result = { self.arg_extreme("argmax", false, false, axis, options) };
+        result.recorded("argmax", args, inputs)
     }
 
     /// Index along `axis` of the smallest element that is not NaN; a
@@ -178,7 +186,11 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::nanargmin`] with `keepdims` and `split_every` chosen.
     pub fn nanargmin_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
-        self.arg_extreme("nanargmin", true, true, axis, options)
+        let axis: Axes = axis.into();
+        let args = crate::array::recipe::reduce_args(&axis, options);
+        let inputs = vec![self.origin()];
+        let result = { self.arg_extreme("nanargmin", true, true, axis, options) };
+        result.recorded("nanargmin", args, inputs)
     }
 
     /// Index along `axis` of the largest element that is not NaN.
@@ -188,6 +200,10 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::nanargmax`] with `keepdims` and `split_every` chosen.
     pub fn nanargmax_with(&self, axis: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
-        self.arg_extreme("nanargmax", false, true, axis, options)
+        let axis: Axes = axis.into();
+        let args = crate::array::recipe::reduce_args(&axis, options);
+        let inputs = vec![self.origin()];
+        let result = { self.arg_extreme("nanargmax", false, true, axis, options) };
+        result.recorded("nanargmax", args, inputs)
     }
 }

@@ -161,7 +161,11 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::min`] with `keepdims` and `split_every` chosen.
     pub fn min_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        self.extreme("min", true, false, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = { self.extreme("min", true, false, axes, options) };
+        result.recorded("min", args, inputs)
     }
 
     /// Largest element over `axes` (NaN if any is NaN).
@@ -177,7 +181,11 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::max`] with `keepdims` and `split_every` chosen.
     pub fn max_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        self.extreme("max", false, false, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = { self.extreme("max", false, false, axes, options) };
+        result.recorded("max", args, inputs)
     }
 
     /// Smallest element over `axes` ignoring NaN (NaN where all are NaN,
@@ -194,7 +202,11 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::nanmin`] with `keepdims` and `split_every` chosen.
     pub fn nanmin_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        self.extreme("nanmin", true, true, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = { self.extreme("nanmin", true, true, axes, options) };
+        result.recorded("nanmin", args, inputs)
     }
 
     /// Largest element over `axes` ignoring NaN (NaN where all are NaN).
@@ -210,6 +222,10 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::nanmax`] with `keepdims` and `split_every` chosen.
     pub fn nanmax_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        self.extreme("nanmax", false, true, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = { self.extreme("nanmax", false, true, axes, options) };
+        result.recorded("nanmax", args, inputs)
     }
 }

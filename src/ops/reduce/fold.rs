@@ -134,8 +134,14 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::sum`] with `keepdims` and `split_every` chosen.
     pub fn sum_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        let r = Fold::reduction("sum", T::ZERO, |x: T| x, T::add_elem);
-        self.reduce("sum", r, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let r = Fold::reduction("sum", T::ZERO, |x: T| x, T::add_elem);
+            self.reduce("sum", r, axes, options)
+        };
+        result.recorded("sum", args, inputs)
     }
 
     /// Product over `axes` (1 over an empty extent; integers wrap).
@@ -151,8 +157,14 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::prod`] with `keepdims` and `split_every` chosen.
     pub fn prod_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        let r = Fold::reduction("prod", T::ONE, |x: T| x, T::mul_elem);
-        self.reduce("prod", r, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let r = Fold::reduction("prod", T::ONE, |x: T| x, T::mul_elem);
+            self.reduce("prod", r, axes, options)
+        };
+        result.recorded("prod", args, inputs)
     }
 
     /// Sum over `axes` with NaN counted as 0 (numpy's `nansum`; the same
@@ -169,13 +181,19 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::nansum`] with `keepdims` and `split_every` chosen.
     pub fn nansum_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        let skip = |x: T| if is_nan(x) { T::ZERO } else { x };
-        self.reduce(
-            "nansum",
-            Fold::reduction("nansum", T::ZERO, skip, T::add_elem),
-            axes,
-            options,
-        )
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let skip = |x: T| if is_nan(x) { T::ZERO } else { x };
+            self.reduce(
+                "nansum",
+                Fold::reduction("nansum", T::ZERO, skip, T::add_elem),
+                axes,
+                options,
+            )
+        };
+        result.recorded("nansum", args, inputs)
     }
 
     /// Product over `axes` with NaN counted as 1 (numpy's `nanprod`).
@@ -191,12 +209,18 @@ impl<T: Numeric> Array<T> {
 
     /// [`Array::nanprod`] with `keepdims` and `split_every` chosen.
     pub fn nanprod_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T> {
-        let skip = |x: T| if is_nan(x) { T::ONE } else { x };
-        self.reduce(
-            "nanprod",
-            Fold::reduction("nanprod", T::ONE, skip, T::mul_elem),
-            axes,
-            options,
-        )
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let skip = |x: T| if is_nan(x) { T::ONE } else { x };
+            self.reduce(
+                "nanprod",
+                Fold::reduction("nanprod", T::ONE, skip, T::mul_elem),
+                axes,
+                options,
+            )
+        };
+        result.recorded("nanprod", args, inputs)
     }
 }

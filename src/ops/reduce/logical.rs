@@ -25,8 +25,14 @@ impl<T: Element> Array<T> {
 
     /// [`Array::any`] with `keepdims` and `split_every` chosen.
     pub fn any_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<bool> {
-        let r = Fold::reduction("any", false, |x: T| x != T::default(), |a, b| a || b);
-        self.reduce("any", r, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let r = Fold::reduction("any", false, |x: T| x != T::default(), |a, b| a || b);
+            self.reduce("any", r, axes, options)
+        };
+        result.recorded("any", args, inputs)
     }
 
     /// Whether every element over `axes` is nonzero (`true` over an empty
@@ -44,8 +50,14 @@ impl<T: Element> Array<T> {
 
     /// [`Array::all`] with `keepdims` and `split_every` chosen.
     pub fn all_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<bool> {
-        let r = Fold::reduction("all", true, |x: T| x != T::default(), |a, b| a && b);
-        self.reduce("all", r, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let r = Fold::reduction("all", true, |x: T| x != T::default(), |a, b| a && b);
+            self.reduce("all", r, axes, options)
+        };
+        result.recorded("all", args, inputs)
     }
 
     /// How many elements over `axes` are nonzero, as `i64` (numpy's
@@ -62,10 +74,16 @@ impl<T: Element> Array<T> {
 
     /// [`Array::count_nonzero`] with `keepdims` and `split_every` chosen.
     pub fn count_nonzero_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<i64> {
-        let nonzero = |x: T| i64::from(x != T::default());
-        let r = Fold::reduction("count_nonzero", 0i64, nonzero, |a: i64, b| {
-            a.wrapping_add(b)
-        });
-        self.reduce("count_nonzero", r, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = {
+            let nonzero = |x: T| i64::from(x != T::default());
+            let r = Fold::reduction("count_nonzero", 0i64, nonzero, |a: i64, b| {
+                a.wrapping_add(b)
+            });
+            self.reduce("count_nonzero", r, axes, options)
+        };
+        result.recorded("count_nonzero", args, inputs)
     }
 }

@@ -376,7 +376,11 @@ impl<T: MeanElement> Array<T> {
 
     /// [`Array::mean`] with `keepdims` and `split_every` chosen.
     pub fn mean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T::Mean> {
-        T::to_mean_type(self).moments("mean", Kind::Mean, false, 0, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result = { T::to_mean_type(self).moments("mean", Kind::Mean, false, 0, axes, options) };
+        result.recorded("mean", args, inputs)
     }
 
     /// Variance over `axes`, dividing by `max(n - ddof, 0)` as numpy.
@@ -398,7 +402,13 @@ impl<T: MeanElement> Array<T> {
         ddof: u64,
         options: &ReduceOptions,
     ) -> Array<T::Mean> {
-        T::to_mean_type(self).moments("var", Kind::Var, false, ddof, axes, options)
+        let axes: Axes = axes.into();
+        let mut args = crate::array::recipe::reduce_args(&axes, options);
+        args["ddof"] = serde_json::json!(ddof);
+        let inputs = vec![self.origin()];
+        let result =
+            { T::to_mean_type(self).moments("var", Kind::Var, false, ddof, axes, options) };
+        result.recorded("var", args, inputs)
     }
 
     /// Standard deviation over `axes`, dividing by `max(n - ddof, 0)`.
@@ -413,7 +423,13 @@ impl<T: MeanElement> Array<T> {
         ddof: u64,
         options: &ReduceOptions,
     ) -> Array<T::Mean> {
-        T::to_mean_type(self).moments("std", Kind::Std, false, ddof, axes, options)
+        let axes: Axes = axes.into();
+        let mut args = crate::array::recipe::reduce_args(&axes, options);
+        args["ddof"] = serde_json::json!(ddof);
+        let inputs = vec![self.origin()];
+        let result =
+            { T::to_mean_type(self).moments("std", Kind::Std, false, ddof, axes, options) };
+        result.recorded("std", args, inputs)
     }
 
     /// Mean over `axes` of the elements that are not NaN (NaN where all
@@ -430,7 +446,12 @@ impl<T: MeanElement> Array<T> {
 
     /// [`Array::nanmean`] with `keepdims` and `split_every` chosen.
     pub fn nanmean_with(&self, axes: impl Into<Axes>, options: &ReduceOptions) -> Array<T::Mean> {
-        T::to_mean_type(self).moments("nanmean", Kind::Mean, true, 0, axes, options)
+        let axes: Axes = axes.into();
+        let args = crate::array::recipe::reduce_args(&axes, options);
+        let inputs = vec![self.origin()];
+        let result =
+            { T::to_mean_type(self).moments("nanmean", Kind::Mean, true, 0, axes, options) };
+        result.recorded("nanmean", args, inputs)
     }
 
     /// Variance over `axes` of the elements that are not NaN, dividing by
@@ -453,7 +474,13 @@ impl<T: MeanElement> Array<T> {
         ddof: u64,
         options: &ReduceOptions,
     ) -> Array<T::Mean> {
-        T::to_mean_type(self).moments("nanvar", Kind::Var, true, ddof, axes, options)
+        let axes: Axes = axes.into();
+        let mut args = crate::array::recipe::reduce_args(&axes, options);
+        args["ddof"] = serde_json::json!(ddof);
+        let inputs = vec![self.origin()];
+        let result =
+            { T::to_mean_type(self).moments("nanvar", Kind::Var, true, ddof, axes, options) };
+        result.recorded("nanvar", args, inputs)
     }
 
     /// Standard deviation over `axes` of the elements that are not NaN.
@@ -468,6 +495,12 @@ impl<T: MeanElement> Array<T> {
         ddof: u64,
         options: &ReduceOptions,
     ) -> Array<T::Mean> {
-        T::to_mean_type(self).moments("nanstd", Kind::Std, true, ddof, axes, options)
+        let axes: Axes = axes.into();
+        let mut args = crate::array::recipe::reduce_args(&axes, options);
+        args["ddof"] = serde_json::json!(ddof);
+        let inputs = vec![self.origin()];
+        let result =
+            { T::to_mean_type(self).moments("nanstd", Kind::Std, true, ddof, axes, options) };
+        result.recorded("nanstd", args, inputs)
     }
 }

@@ -214,7 +214,11 @@ impl<T: Numeric> Array<T> {
     /// println!("{}", a.cumsum(0).explain().unwrap()); // carries, then the scan
     /// ```
     pub fn cumsum(&self, axis: impl Into<Axes>) -> Array<T> {
-        self.scan("cumsum", T::ZERO, T::add_elem, false, axis)
+        let axis: Axes = axis.into();
+        let args = serde_json::json!({ "axis": crate::array::recipe::axes_value(&axis) });
+        let inputs = vec![self.origin()];
+        let result = { self.scan("cumsum", T::ZERO, T::add_elem, false, axis) };
+        result.recorded("cumsum", args, inputs)
     }
 
     /// Cumulative product along `axis` (numpy's `cumprod`).
@@ -225,7 +229,11 @@ impl<T: Numeric> Array<T> {
     /// assert_eq!(a.cumprod(0).compute().unwrap().into_raw_vec_and_offset().0, vec![1, 2, 6, 24, 120]);
     /// ```
     pub fn cumprod(&self, axis: impl Into<Axes>) -> Array<T> {
-        self.scan("cumprod", T::ONE, T::mul_elem, false, axis)
+        let axis: Axes = axis.into();
+        let args = serde_json::json!({ "axis": crate::array::recipe::axes_value(&axis) });
+        let inputs = vec![self.origin()];
+        let result = { self.scan("cumprod", T::ONE, T::mul_elem, false, axis) };
+        result.recorded("cumprod", args, inputs)
     }
 
     /// Cumulative sum along `axis` with NaN counted as 0 (numpy's
@@ -237,13 +245,21 @@ impl<T: Numeric> Array<T> {
     /// assert_eq!(a.nancumsum(0).compute().unwrap().into_raw_vec_and_offset().0, vec![0.0, 1.0, 1.0, 3.0]);
     /// ```
     pub fn nancumsum(&self, axis: impl Into<Axes>) -> Array<T> {
-        self.scan("nancumsum", T::ZERO, T::add_elem, true, axis)
+        let axis: Axes = axis.into();
+        let args = serde_json::json!({ "axis": crate::array::recipe::axes_value(&axis) });
+        let inputs = vec![self.origin()];
+        let result = { self.scan("nancumsum", T::ZERO, T::add_elem, true, axis) };
+        result.recorded("nancumsum", args, inputs)
     }
 
     /// Cumulative product along `axis` with NaN counted as 1 (numpy's
     /// `nancumprod`).
     pub fn nancumprod(&self, axis: impl Into<Axes>) -> Array<T> {
-        self.scan("nancumprod", T::ONE, T::mul_elem, true, axis)
+        let axis: Axes = axis.into();
+        let args = serde_json::json!({ "axis": crate::array::recipe::axes_value(&axis) });
+        let inputs = vec![self.origin()];
+        let result = { self.scan("nancumprod", T::ONE, T::mul_elem, true, axis) };
+        result.recorded("nancumprod", args, inputs)
     }
 }
 

@@ -1,0 +1,1378 @@
+//! Plan files: a lazy expression's store, planned, written to a file that
+//! another process loads and runs (whole, or one shard of one stage)
+//! without the code that built the expression.
+//!
+//! The file holds the recipes of the expression's arrays (see
+//! `recipe.rs`: each a built-in operation, its arguments, its inputs),
+//! the stores (sources and the destination, each by how to open it again
+//! and, for sources, a digest of their files or objects), the budget, the
+//! physical plan's stages with each shard stage's tasks (output region,
+//! input region, projected bytes), and an identity: a digest of all of it.
+//! Loading checks the layout and the ndchunk version, the identity (a
+//! hand-edited file is refused), that every source is as it was, then
+//! rebuilds the expression by replaying the recipes through the same
+//! constructors, plans it again and refuses a plan that is not the one in
+//! the file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ndchunk_chunking::{ChunkGrid, Region};
+use ndchunk_io::zarr::ZarrRoot;
+use ndchunk_io::{ChunkStore, DType, Element, Hdf5Store, ZarrStore};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::dynamic::DynElement;
+use super::many::{for_store, plan_stores};
+use super::recipe::{axes_from, file_error, scalar_from, Origin, Recipe};
+use super::{Array, Chunks, DynArray};
+use crate::error::{Error, Result};
+use crate::exec::run::{for_remote_io, ComputeOptions, ComputeReport};
+use crate::graph::{Node, NodeKind};
+use crate::ops::layout::{index_from, PadMode};
+use crate::ops::{Index, Operand, ReduceOptions};
+use crate::plan::{Plan, ShardStage, StageKind};
+
+/// Runs `$body` with `$T` bound to the numeric type of `$dtype`; for
+/// `bool`, returns the error `$else(dtype)`.
+macro_rules! numeric {
+    ($dtype:expr, $T:ident => $body:expr, $else:expr) => {
+        match $dtype {
+            DType::Int8 => {
+                type $T = i8;
+                $body
+            }
+            DType::Int16 => {
+                type $T = i16;
+                $body
+            }
+            DType::Int32 => {
+                type $T = i32;
+                $body
+            }
+            DType::Int64 => {
+                type $T = i64;
+                $body
+            }
+            DType::UInt8 => {
+                type $T = u8;
+                $body
+            }
+            DType::UInt16 => {
+                type $T = u16;
+                $body
+            }
+            DType::UInt32 => {
+                type $T = u32;
+                $body
+            }
+            DType::UInt64 => {
+                type $T = u64;
+                $body
+            }
+            DType::Float32 => {
+                type $T = f32;
+                $body
+            }
+            DType::Float64 => {
+                type $T = f64;
+                $body
+            }
+            other => return Err($else(other)),
+        }
+    };
+}
+
+/// [`numeric!`] for the float types.
+macro_rules! float {
+    ($dtype:expr, $T:ident => $body:expr, $else:expr) => {
+        match $dtype {
+            DType::Float32 => {
+                type $T = f32;
+                $body
+            }
+            DType::Float64 => {
+                type $T = f64;
+                $body
+            }
+            other => return Err($else(other)),
+        }
+    };
+}
+
+/// The version of the plan file's layout.
+const LAYOUT: u32 = 1;
+
+/// Shard stages of more tasks than this are described by their grids
+/// alone, without one entry per task.
+const LISTED_TASKS: u64 = 100_000;
+
+/// How to open a store again in another process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum StoreSpec {
+    /// A Zarr array: an absolute directory, or an `s3://` URL.
+    Zarr { url: String },
+    /// A dataset of an HDF5 or netCDF-4 file.
+    Hdf5 { path: PathBuf, dataset: String },
+}
+
+/// A store as the file records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoreRecord {
+    #[serde(flatten)]
+    spec: StoreSpec,
+    dtype: DType,
+    grid: ChunkGrid,
+    /// How its chunks are encoded (codecs), where the store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encoding: Option<String>,
+    /// A source's files or objects (name, size, modification time or
+    /// ETag), digested; none for the destination, which the run writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+}
+
+/// One array of the expression: an operation over earlier steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Step {
+    op: String,
+    dtype: DType,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    args: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    inputs: Vec<usize>,
+}
+
+/// One task of a shard stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TaskRecord {
+    /// Its number: shard `i` of `N` runs the tasks `task % N == i`.
+    task: u64,
+    /// The region of the stage's output it writes (whole blocks of the
+    /// stage's output grid).
+    writes: Region,
+    /// The region of the stage's input it reads: a reduction's input
+    /// over its output block, the reduced axes whole; a rechunk pass's
+    /// read block; a blocks stage's own block (its fused operations pull
+    /// from their inputs the region each needs: a slice's, a transpose's).
+    reads: Region,
+}
+
+/// One shard stage as the file records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StageRecord {
+    /// From 1, as [`ComputeOptions::shard`] numbers them.
+    stage: usize,
+    #[serde(flatten)]
+    shard: ShardStage,
+    /// The grid of what it writes (the store's chunks, an intermediate's,
+    /// a reduction's output blocks).
+    output_grid: ChunkGrid,
+    /// The grid of what it reads.
+    input_grid: ChunkGrid,
+    /// Each task, when there are at most 100 000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task_list: Option<Vec<TaskRecord>>,
+}
+
+/// The file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FileBody {
+    ndchunk_plan: u32,
+    ndchunk: String,
+    /// A digest of everything below.
+    identity: String,
+    max_mem: u64,
+    threads: usize,
+    steps: Vec<Step>,
+    destination: StoreRecord,
+    sources: Vec<StoreRecord>,
+    /// The plan as `explain()` prints it.
+    explain: Vec<String>,
+    /// The shard stages (empty when the plan runs in one process only,
+    /// `not_shardable` saying why).
+    stages: Vec<StageRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    not_shardable: Option<String>,
+}
+
+/// A saved plan: a lazy expression stored into a store, planned for a
+/// budget, that any process can load and run (whole, or shard by shard)
+/// without the code that built the expression.
+///
+/// Made by [`Array::save_plan`] (or [`DynArray::save_plan`]), read by
+/// [`PlanFile::load`], run by [`PlanFile::run`]. The file is JSON: the
+/// recipes of the expression's arrays (each a built-in operation, its
+/// arguments and its inputs), the stores (each source by how to open it
+/// again, with a digest of its files or objects; the destination by path),
+/// the budget (`max_mem`, threads), the plan's shard stages with each
+/// task's output region, input region and projected bytes, and an
+/// identity: a digest of all of it.
+///
+/// Loading refuses a file of another layout or ndchunk version, a file
+/// whose contents do not match its identity (edited by hand; the digest
+/// is FNV-1a, which catches edits and damage, not a forger), a source
+/// whose files changed since the plan was made, and a plan that comes out
+/// differently when the expression is rebuilt.
+///
+/// # What a plan file can hold
+///
+/// The destination is a Zarr array (local or `s3://`). Serialisable:
+/// sources [`Array::from_store`] over a Zarr array (local or `s3://`) or
+/// an HDF5/netCDF-4 dataset, `full`, `zeros`, `ones`,
+/// `arange`, `linspace`, `random_uniform`, `random_normal`; arithmetic
+/// (`+ - * /`) with scalars and arrays, comparisons (`greater` …
+/// `not_equal`), `abs`, the named float functions (`sqrt`, `exp`, `log`,
+/// `sin`, … `rad2deg`), `powf`, `astype` (and [`DynArray::astype`]),
+/// `isnan`/`isfinite`/`isinf`, `clip`, the logical operators, `where_`;
+/// reductions (`sum`, `prod`, `mean`, `var`, `std`, `min`, `max`,
+/// `argmin`, `argmax`, `any`, `all`, `count_nonzero`, their `nan…` forms
+/// and `_with` options, [`DynArray::reduce`]), `cumsum`/`cumprod` and
+/// their `nan…` forms; `rechunk`, `slice`, `take`, `transpose`, `squeeze`,
+/// `expand_dims`, `broadcast_to`, `reshape`, `pad`, `concatenate`,
+/// `stack`; `coarsen`; the filters (`gaussian_filter`,
+/// `gaussian_gradient_magnitude`, `uniform_filter`, `minimum_filter`,
+/// `maximum_filter`, `median_filter`, `sobel`, `laplace`).
+///
+/// Local only (the plan runs only in the process that built it, and
+/// saving it is refused, naming the operation): anything given a Rust
+/// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
+/// `map_overlap`), data in this process's memory (`from_ndarray`, a
+/// `MemoryStore`, a `persist`ed result), stores other than Zarr and HDF5
+/// (netCDF-3), and every other operation, which keeps no recipe yet:
+/// `label`, and those of the labelled layer built on closures or grouped
+/// reductions (a `DataArray` with a scalar, CF decoding, `groupby`,
+/// `resample`, `weighted`, `rolling`, `quantile`). Such a plan still runs
+/// in this process as ever; only saving it is refused. Plans of several
+/// outputs (`store_many`) are not saved yet either.
+#[derive(Clone)]
+pub struct PlanFile {
+    body: FileBody,
+    root: DynArray,
+    destination: Arc<dyn ChunkStore>,
+}
+
+impl std::fmt::Debug for PlanFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanFile")
+            .field("identity", &self.body.identity)
+            .field("destination", &self.destination.location())
+            .field("stages", &self.body.stages.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// Plans storing this array into `store` within `options` (as
+    /// [`Array::store_with`] would) and writes the plan to `path` as a
+    /// [`PlanFile`], which another process loads and runs, whole or as
+    /// shards ([`ComputeOptions::shard`]), writing the same bytes as
+    /// `store_with` here. Refused when the expression reads something
+    /// only this process can make (see [`PlanFile`]: a Rust closure, data
+    /// in memory), naming the first such operation, and when a source or
+    /// the store cannot be opened again by path.
+    ///
+    /// The processes that run the file run it through [`PlanFile::run`]
+    /// (shards, and the last run with
+    /// [`finish_shards`](ComputeOptions::finish_shards), share one
+    /// [`journal_dir`](ComputeOptions::journal_dir)), within the budget
+    /// the plan was made for.
+    ///
+    /// ```
+    /// # fn main() -> ndchunk::Result<()> {
+    /// use std::sync::Arc;
+    /// use ndchunk::chunking::ChunkGrid;
+    /// use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+    /// use ndchunk::io::{ArrayMeta, DType, Scalar, ZarrStore};
+    /// use ndchunk::{Array, ComputeOptions, PlanFile};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let spec = |chunks: &[u64]| {
+    ///     let grid = ChunkGrid::regular(&[8, 6], chunks).unwrap();
+    ///     let meta = ArrayMeta::new(grid, DType::Float64, Scalar::Float(0.0));
+    ///     ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::None)
+    /// };
+    /// let src = ZarrStore::create(dir.path().join("src.zarr"), "/", &spec(&[2, 6]))?;
+    /// Array::<f64>::arange(48, [48])?.reshape(&[8, 6]).store(&src)?;
+    /// let out = ZarrStore::create(dir.path().join("out.zarr"), "/", &spec(&[8, 3]))?;
+    /// let a = Array::<f64>::from_store(Arc::new(src))?;
+    /// let options = ComputeOptions::new().max_mem(64 << 20).threads(2).progress(false);
+    /// (&a * 2.0 + 1.0).save_plan(&out, &options, dir.path().join("plan.json"))?;
+    ///
+    /// // In any process: the file, not the expression.
+    /// let plan = PlanFile::load(dir.path().join("plan.json"))?;
+    /// plan.run(&ComputeOptions::new().progress(false))?;
+    /// let written = Array::<f64>::from_store(Arc::new(ZarrStore::open_dir(dir.path().join("out.zarr"))?))?;
+    /// assert_eq!(written.compute()?[[7, 5]], 95.0);
+    ///
+    /// // A closure makes the plan local to this process.
+    /// let local = a.map("half", |x| x / 2.0);
+    /// let refused = local.save_plan(&out, &options, dir.path().join("local.json"));
+    /// assert!(refused.unwrap_err().to_string().contains("`half` runs a Rust closure"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn save_plan(
+        &self,
+        store: &dyn ChunkStore,
+        options: &ComputeOptions,
+        path: impl AsRef<Path>,
+    ) -> Result<PlanFile> {
+        save(self.node(), self.origin(), store, options, path.as_ref())
+    }
+}
+
+impl DynArray {
+    /// [`Array::save_plan`] of the typed array.
+    pub fn save_plan(
+        &self,
+        store: &dyn ChunkStore,
+        options: &ComputeOptions,
+        path: impl AsRef<Path>,
+    ) -> Result<PlanFile> {
+        let origin = super::dynamic::each_origin(self);
+        save(self.node(), origin, store, options, path.as_ref())
+    }
+}
+
+fn save_error(message: impl Into<String>) -> Error {
+    Error::Invalid {
+        operation: "save_plan".into(),
+        message: message.into(),
+    }
+}
+
+fn save(
+    node: &Arc<Node>,
+    origin: Origin,
+    store: &dyn ChunkStore,
+    options: &ComputeOptions,
+    path: &Path,
+) -> Result<PlanFile> {
+    // The budget made explicit, so that every process plans the same.
+    let remote = store.is_remote() || node.reads_remote();
+    let options = for_remote_io(options, remote);
+    let budget = options.plan_budget();
+    // The plan as this process would run it: an invalid operation or a
+    // budget too small is said as `store_with` says it.
+    let original = for_store(node, store.meta(), &store.location())?;
+    plan_stores(
+        std::slice::from_ref(&original),
+        &[store.meta()],
+        &options,
+        0,
+    )?
+    .check()?;
+    let mut steps = Vec::new();
+    let mut sources = Vec::new();
+    let mut seen = HashMap::new();
+    flatten(&origin, &mut steps, &mut sources, &mut seen)?;
+    for source in &sources {
+        let inside = match &source.spec {
+            StoreSpec::Zarr { url } if !url.contains("://") => Some(PathBuf::from(url)),
+            StoreSpec::Hdf5 { path, .. } => Some(path.clone()),
+            StoreSpec::Zarr { .. } => None,
+        };
+        if let Some(place) = inside {
+            if ndchunk_io::owned_paths::is_within(path, &place)? {
+                return Err(save_error(format!(
+                    "the plan file {} would be written into the source {}",
+                    path.display(),
+                    place.display()
+                )));
+            }
+        }
+    }
+    let destination = record_store(store, None).map_err(|why| {
+        save_error(format!(
+            "the destination {} cannot be opened again by another process: {why}",
+            store.location()
+        ))
+    })?;
+    let mut body = FileBody {
+        ndchunk_plan: LAYOUT,
+        ndchunk: env!("CARGO_PKG_VERSION").into(),
+        identity: String::new(),
+        max_mem: budget.max_mem,
+        threads: budget.workers as usize,
+        steps,
+        destination,
+        sources,
+        explain: Vec::new(),
+        stages: Vec::new(),
+        not_shardable: None,
+    };
+    // The expression as the file will rebuild it, checked against this
+    // one node by node: a recipe that does not rebuild its operation
+    // exactly is refused here, not found out in a shard.
+    let (root, destination) = rebuild(&body)?;
+    let rebuilt = for_store(root.node(), destination.meta(), &destination.location())?;
+    if let Some(difference) = first_difference(&original, &rebuilt) {
+        return Err(Error::Internal {
+            operation: "save_plan".into(),
+            message: format!(
+                "the expression rebuilt from its recipes differs from this one ({difference})"
+            ),
+        });
+    }
+    let plan = plan_of(&root, &destination, &body)?;
+    describe(&mut body, &plan)?;
+    body.identity = identity(&body)?;
+    let text = serde_json::to_string_pretty(&body).map_err(|e| save_error(e.to_string()))?;
+    write_whole(path, text.as_bytes())?;
+    Ok(PlanFile {
+        body,
+        root,
+        destination,
+    })
+}
+
+/// The recipes reachable from `origin`, inputs first, each once (an array
+/// used twice is one step, so the rebuilt graph shares it as this one
+/// does); the first array only this process can make is refused.
+fn flatten(
+    origin: &Origin,
+    steps: &mut Vec<Step>,
+    sources: &mut Vec<StoreRecord>,
+    seen: &mut HashMap<*const Recipe, usize>,
+) -> Result<usize> {
+    let recipe = match origin {
+        Origin::Recipe(recipe) => recipe,
+        Origin::Local(why) => return Err(save_error(why.to_string())),
+        Origin::Unrecorded => return Err(save_error("an operation keeps no recipe")),
+    };
+    if let Some(&k) = seen.get(&Arc::as_ptr(recipe)) {
+        return Ok(k);
+    }
+    let inputs = recipe
+        .inputs
+        .iter()
+        .map(|input| flatten(input, steps, sources, seen))
+        .collect::<Result<Vec<_>>>()?;
+    let mut args = recipe.args.to_value();
+    if recipe.op == "from_store" {
+        let location = args["location"].as_str().unwrap_or_default().to_string();
+        let record = reopen_source(&location, recipe.store.as_deref())?;
+        args = json!({ "source": sources.len() });
+        sources.push(record);
+    }
+    steps.push(Step {
+        op: recipe.op.to_string(),
+        dtype: recipe.dtype,
+        args,
+        inputs,
+    });
+    seen.insert(Arc::as_ptr(recipe), steps.len() - 1);
+    Ok(steps.len() - 1)
+}
+
+/// A source read by `from_store(location)`, as another process opens it.
+fn reopen_source(location: &str, read: Option<&dyn ChunkStore>) -> Result<StoreRecord> {
+    if location.starts_with("memory:") {
+        return Err(save_error(format!(
+            "`from_store({location})` reads an in-memory store: this plan can only run in \
+             this process"
+        )));
+    }
+    let store = open_by_location(location).map_err(|why| {
+        save_error(format!(
+            "`from_store({location})`: {why}, so this plan can only run in this process"
+        ))
+    })?;
+    let (spec, store) = store;
+    if let Some(read) = read {
+        if read.meta() != store.meta() || read.encoding() != store.encoding() {
+            return Err(save_error(format!(
+                "`from_store({location})`: the array at that path is not the one this \
+                 expression reads (its metadata changed since it was opened); open it again"
+            )));
+        }
+    }
+    let state = state_of(&spec, &*store)?;
+    let meta = store.meta();
+    Ok(StoreRecord {
+        spec,
+        dtype: meta.dtype,
+        grid: meta.grid.clone(),
+        encoding: store.encoding(),
+        state: Some(state),
+    })
+}
+
+/// The destination, as another process opens it (checked to be the same
+/// array: metadata and encoding).
+fn record_store(
+    store: &dyn ChunkStore,
+    state: Option<String>,
+) -> std::result::Result<StoreRecord, String> {
+    let location = store.location();
+    if location.starts_with("memory:") {
+        return Err("it is an in-memory store".into());
+    }
+    let zarr =
+        location.contains("://") || std::fs::canonicalize(&location).is_ok_and(|dir| dir.is_dir());
+    if !zarr {
+        return Err(
+            "plan files write Zarr arrays (an HDF5 file takes one writer at a time, \
+                    so shards in several processes cannot share it)"
+                .into(),
+        );
+    }
+    let (spec, reopened) = open_by_location(&location)?;
+    if reopened.meta() != store.meta() || reopened.encoding() != store.encoding() {
+        return Err("opened again by its path, it is not the same array".into());
+    }
+    let meta = store.meta();
+    Ok(StoreRecord {
+        spec,
+        dtype: meta.dtype,
+        grid: meta.grid.clone(),
+        encoding: store.encoding(),
+        state,
+    })
+}
+
+/// The store at `location` (a store's own), opened as a Zarr array or
+/// an HDF5 dataset, with how to open it again from anywhere.
+fn open_by_location(
+    location: &str,
+) -> std::result::Result<(StoreSpec, Arc<dyn ChunkStore>), String> {
+    if location.contains("://") {
+        let root = ZarrRoot::parse(location).map_err(|e| e.to_string())?;
+        let store = ZarrStore::open_dir(root).map_err(|e| e.to_string())?;
+        let spec = StoreSpec::Zarr {
+            url: location.to_string(),
+        };
+        return Ok((spec, Arc::new(store)));
+    }
+    if let Ok(dir) = std::fs::canonicalize(location) {
+        if dir.is_dir() {
+            let store = ZarrStore::open_dir(&dir).map_err(|e| e.to_string())?;
+            let spec = StoreSpec::Zarr {
+                url: dir.display().to_string(),
+            };
+            return Ok((spec, Arc::new(store)));
+        }
+    }
+    if let Some((file, dataset)) = location.rsplit_once(":/") {
+        if let Ok(path) = std::fs::canonicalize(file) {
+            let store = Hdf5Store::open(&path, dataset).map_err(|e| e.to_string())?;
+            let spec = StoreSpec::Hdf5 {
+                path,
+                dataset: dataset.to_string(),
+            };
+            return Ok((spec, Arc::new(store)));
+        }
+    }
+    Err("ndchunk opens again only Zarr arrays and HDF5 datasets, by path".into())
+}
+
+/// Opens a store the file records.
+fn open_spec(spec: &StoreSpec) -> Result<Arc<dyn ChunkStore>> {
+    Ok(match spec {
+        StoreSpec::Zarr { url } => Arc::new(ZarrStore::open_dir(ZarrRoot::parse(url)?)?),
+        StoreSpec::Hdf5 { path, dataset } => Arc::new(Hdf5Store::open(path, dataset)?),
+    })
+}
+
+/// A digest of a source's files or objects: names, sizes, and
+/// modification times (ETags in a bucket).
+fn state_of(spec: &StoreSpec, store: &dyn ChunkStore) -> Result<String> {
+    let mut text = String::new();
+    match spec {
+        StoreSpec::Zarr { url } => {
+            let root = ZarrRoot::parse(url)?;
+            for object in root.list_objects("")? {
+                text.push_str(&format!(
+                    "{} {} {}\n",
+                    object.key, object.size, object.version
+                ));
+            }
+        }
+        StoreSpec::Hdf5 { path, .. } => {
+            let meta = std::fs::metadata(path).map_err(|e| Error::Job {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            text.push_str(&format!("{} {modified}\n", meta.len()));
+        }
+    }
+    text.push_str(&serde_json::to_string(store.meta()).unwrap_or_default());
+    Ok(format!("{:016x}", fnv1a(text.as_bytes())))
+}
+
+/// FNV-1a, 64 bits.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The digest of a file's contents (its identity field left out).
+fn identity(body: &FileBody) -> Result<String> {
+    let mut body = body.clone();
+    body.identity = String::new();
+    let text = serde_json::to_string(&body).map_err(|e| file_error(e.to_string()))?;
+    Ok(format!("{:016x}", fnv1a(text.as_bytes())))
+}
+
+/// Writes `bytes` to `path` whole: into a file beside it, then renamed.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |e: std::io::Error| Error::Job {
+        path: path.display().to_string(),
+        message: format!("cannot write the plan file: {e}"),
+    };
+    let name = path
+        .file_name()
+        .map_or("plan".into(), |n| n.to_string_lossy().to_string());
+    let aside = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&aside, bytes).map_err(fail)?;
+    std::fs::rename(&aside, path).map_err(|e| {
+        let _ = std::fs::remove_file(&aside);
+        fail(e)
+    })
+}
+
+/// The expression and the destination the file describes, rebuilt.
+fn rebuild(body: &FileBody) -> Result<(DynArray, Arc<dyn ChunkStore>)> {
+    let mut built: Vec<DynArray> = Vec::with_capacity(body.steps.len());
+    for (k, step) in body.steps.iter().enumerate() {
+        let inputs = step
+            .inputs
+            .iter()
+            .map(|&i| {
+                built.get(i).cloned().filter(|_| i < k).ok_or_else(|| {
+                    file_error(format!("step {k} reads step {i}, which comes after it"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let array = replay(step, &inputs, body).map_err(|e| match e {
+            Error::Invalid { operation, message } if operation == "plan file" => {
+                file_error(format!("step {k} ({}): {message}", step.op))
+            }
+            other => other,
+        })?;
+        if array.dtype() != step.dtype {
+            return Err(file_error(format!(
+                "step {k} ({}) gives {}, the file says {}",
+                step.op,
+                array.dtype(),
+                step.dtype
+            )));
+        }
+        built.push(array);
+    }
+    let root = built
+        .pop()
+        .ok_or_else(|| file_error("the file holds no steps".into()))?;
+    let destination = open_spec(&body.destination.spec)?;
+    let meta = destination.meta();
+    if meta.dtype != body.destination.dtype
+        || meta.grid != body.destination.grid
+        || destination.encoding() != body.destination.encoding
+    {
+        return Err(file_error(format!(
+            "the destination {} is no longer the array the plan was made for (its dtype, \
+             chunks or codecs changed)",
+            destination.location()
+        )));
+    }
+    Ok((root, destination))
+}
+
+/// The plan of storing `root` into `destination` within the file's budget.
+fn plan_of(root: &DynArray, destination: &Arc<dyn ChunkStore>, body: &FileBody) -> Result<Plan> {
+    let options = file_options(body, &ComputeOptions::new())?;
+    let node = for_store(root.node(), destination.meta(), &destination.location())?;
+    plan_stores(&[node], &[destination.meta()], &options, 0)
+}
+
+/// `options` with the file's budget; refused when they ask for another.
+fn file_options(body: &FileBody, options: &ComputeOptions) -> Result<ComputeOptions> {
+    let other = |what: &str, asked: String, planned: String| Error::Invalid {
+        operation: "plan file".into(),
+        message: format!(
+            "the plan was made for {what} {planned}; these options ask for {asked} (a plan \
+             file runs within the budget it was planned for)"
+        ),
+    };
+    if let Some(max_mem) = options.max_mem.filter(|&m| m != body.max_mem) {
+        return Err(other(
+            "max_mem",
+            max_mem.to_string(),
+            body.max_mem.to_string(),
+        ));
+    }
+    if let Some(threads) = options.threads.filter(|&t| t != body.threads) {
+        return Err(other(
+            "threads",
+            threads.to_string(),
+            body.threads.to_string(),
+        ));
+    }
+    Ok(options.clone().max_mem(body.max_mem).threads(body.threads))
+}
+
+/// Fills in the plan's text and shard stages.
+fn describe(body: &mut FileBody, plan: &Plan) -> Result<()> {
+    body.explain = plan.to_string().lines().map(String::from).collect();
+    body.stages.clear();
+    body.not_shardable = None;
+    let shards = match plan.shard_stages() {
+        Ok(shards) => shards,
+        Err(e) => {
+            body.not_shardable = Some(e.to_string());
+            return Ok(());
+        }
+    };
+    let Some(stage) = plan.stages().first() else {
+        return Ok(());
+    };
+    let node = &stage.node;
+    // (output grid, input grid, task → (writes, reads)) per shard stage.
+    type Tasks<'a> = Box<dyn Fn(u64) -> Result<(Region, Region)> + 'a>;
+    let mut grids: Vec<(ChunkGrid, ChunkGrid, Tasks<'_>)> = Vec::new();
+    match &stage.kind {
+        StageKind::Blocks => {
+            let grid = node.grid().clone();
+            let g = grid.clone();
+            let tasks: Tasks<'_> = Box::new(move |t| {
+                let region = g.block_region(&g.block_index(t)?)?;
+                Ok((region.clone(), region))
+            });
+            grids.push((grid.clone(), grid, tasks));
+        }
+        StageKind::Reduce { .. } => {
+            let NodeKind::Reduce {
+                input,
+                axes,
+                keepdims,
+                ..
+            } = node.kind()
+            else {
+                return Err(file_error("a reduction stage without its reduction".into()));
+            };
+            let (out, inp) = (node.grid().clone(), input.grid().clone());
+            let (o, i) = (out.clone(), inp.clone());
+            let (axes, keepdims) = (axes.clone(), *keepdims);
+            let tasks: Tasks<'_> = Box::new(move |t| {
+                let region = o.block_region(&o.block_index(t)?)?;
+                let (mut start, mut stop) = (Vec::new(), Vec::new());
+                let mut k = 0;
+                for axis in 0..i.ndim() {
+                    if axes.contains(&axis) {
+                        start.push(0);
+                        stop.push(i.axis(axis).len());
+                        k += usize::from(keepdims);
+                    } else {
+                        start.push(region.start()[k]);
+                        stop.push(region.stop()[k]);
+                        k += 1;
+                    }
+                }
+                Ok((region, Region::new(start, stop)?))
+            });
+            grids.push((out, inp, tasks));
+        }
+        StageKind::Rechunk { plan, .. } => {
+            for pass in &plan.passes {
+                let blocks = pass.blocks.clone();
+                let tasks: Tasks<'_> = Box::new(move |t| {
+                    let region = blocks.block_region(&blocks.block_index(t)?)?;
+                    Ok((region.clone(), region))
+                });
+                grids.push((pass.output_chunks.clone(), pass.input_chunks.clone(), tasks));
+            }
+        }
+    }
+    for (k, (shard, (output_grid, input_grid, tasks))) in shards.into_iter().zip(grids).enumerate()
+    {
+        let task_list = if shard.tasks <= LISTED_TASKS {
+            Some(
+                (0..shard.tasks)
+                    .map(|t| {
+                        let (writes, reads) = tasks(t)?;
+                        Ok(TaskRecord {
+                            task: t,
+                            writes,
+                            reads,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        } else {
+            None
+        };
+        body.stages.push(StageRecord {
+            stage: k + 1,
+            shard,
+            output_grid,
+            input_grid,
+            task_list,
+        });
+    }
+    Ok(())
+}
+
+/// Where two graphs first differ (node by node, inputs first), if they do:
+/// operation, kind, grid, dtype and inputs, sources by their kind alone
+/// (a source is named by its path, which the file makes absolute).
+fn first_difference(a: &Arc<Node>, b: &Arc<Node>) -> Option<String> {
+    let (x, y) = (signature(a), signature(b));
+    if x.len() != y.len() {
+        return Some(format!("{} nodes against {}", x.len(), y.len()));
+    }
+    x.into_iter()
+        .zip(y)
+        .find(|(x, y)| x != y)
+        .map(|(x, y)| format!("{x} against {y}"))
+}
+
+/// The graph under `root`, one line per node, inputs first.
+fn signature(root: &Arc<Node>) -> Vec<String> {
+    fn visit(node: &Arc<Node>, ids: &mut HashMap<u64, usize>, lines: &mut Vec<String>) -> usize {
+        if let Some(&k) = ids.get(&node.id()) {
+            return k;
+        }
+        let inputs: Vec<usize> = node
+            .inputs()
+            .into_iter()
+            .map(|input| visit(input, ids, lines))
+            .collect();
+        let (kind, name) = match node.kind() {
+            NodeKind::Source { .. } => ("source".to_string(), "source".to_string()),
+            NodeKind::Map { regions, lanes, .. } => (
+                format!(
+                    "map({}, lanes {})",
+                    match regions {
+                        crate::graph::MapRegions::Any => "any",
+                        crate::graph::MapRegions::Blocks(_) => "blocks",
+                    },
+                    lanes.is_some()
+                ),
+                node.name().to_string(),
+            ),
+            NodeKind::Rechunk { .. } => ("rechunk".into(), node.name().to_string()),
+            NodeKind::Reduce {
+                axes,
+                keepdims,
+                split_every,
+                ..
+            } => (
+                format!("reduce({axes:?}, {keepdims}, {split_every})"),
+                node.name().to_string(),
+            ),
+            NodeKind::Scan { axis, .. } => (format!("scan({axis})"), node.name().to_string()),
+            NodeKind::Layout { .. } => ("layout".into(), node.name().to_string()),
+            NodeKind::Cached { reach, .. } => {
+                (format!("cached({reach:?})"), node.name().to_string())
+            }
+            NodeKind::Invalid { message } => (format!("invalid({message})"), node.name().into()),
+        };
+        lines.push(format!(
+            "{kind} `{name}` {} {:?} <- {inputs:?}",
+            node.block_type().dtype(),
+            node.grid()
+        ));
+        ids.insert(node.id(), lines.len() - 1);
+        lines.len() - 1
+    }
+    let mut lines = Vec::new();
+    visit(root, &mut HashMap::new(), &mut lines);
+    lines
+}
+
+impl PlanFile {
+    /// Reads the plan file at `path` and rebuilds its expression, refusing
+    /// a file of another layout or ndchunk version, one edited since it
+    /// was written, one whose sources changed since, and one whose plan
+    /// comes out differently now.
+    pub fn load(path: impl AsRef<Path>) -> Result<PlanFile> {
+        let path = path.as_ref();
+        let refuse = |message: String| Error::Job {
+            path: path.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| refuse(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| refuse(format!("not a plan file: {e}")))?;
+        let version = env!("CARGO_PKG_VERSION");
+        if value["ndchunk_plan"] != LAYOUT || value["ndchunk"] != version {
+            return Err(refuse(format!(
+                "made by ndchunk {} (plan file layout {}); this is ndchunk {version} (layout \
+                 {LAYOUT}): make the plan again with this version",
+                value["ndchunk"], value["ndchunk_plan"]
+            )));
+        }
+        let body: FileBody =
+            serde_json::from_value(value).map_err(|e| refuse(format!("not a plan file: {e}")))?;
+        if identity(&body)? != body.identity {
+            return Err(refuse(
+                "its contents do not match its identity: the file was changed after it was \
+                 written; make the plan again"
+                    .into(),
+            ));
+        }
+        for source in &body.sources {
+            let store = open_spec(&source.spec)?;
+            let state = state_of(&source.spec, &*store)?;
+            if Some(state) != source.state {
+                return Err(refuse(format!(
+                    "the source {} has changed since the plan was made: running it would mix \
+                     old and new data; make the plan again",
+                    store.location()
+                )));
+            }
+        }
+        let (root, destination) = rebuild(&body)?;
+        let plan = plan_of(&root, &destination, &body)?;
+        let mut again = body.clone();
+        describe(&mut again, &plan)?;
+        if again.stages != body.stages || again.explain != body.explain {
+            return Err(refuse(
+                "the expression, planned again, does not give the plan in the file; make the \
+                 plan again"
+                    .into(),
+            ));
+        }
+        Ok(PlanFile {
+            body,
+            root,
+            destination,
+        })
+    }
+
+    /// The digest of the file's contents, which names this plan.
+    pub fn identity(&self) -> &str {
+        &self.body.identity
+    }
+
+    /// The plan's shard stages, in order (see [`ComputeOptions::shard`]);
+    /// empty when the plan runs in one process only
+    /// ([`not_shardable`](Self::not_shardable) says why).
+    pub fn shard_stages(&self) -> Vec<ShardStage> {
+        self.body.stages.iter().map(|s| s.shard.clone()).collect()
+    }
+
+    /// Why the plan cannot run as shards, if it cannot.
+    pub fn not_shardable(&self) -> Option<&str> {
+        self.body.not_shardable.as_deref()
+    }
+
+    /// The memory budget the plan was made for, and runs within.
+    pub fn max_mem(&self) -> u64 {
+        self.body.max_mem
+    }
+
+    /// The threads the plan was made for, and runs with.
+    pub fn threads(&self) -> usize {
+        self.body.threads
+    }
+
+    /// The plan as [`Array::explain`] prints it.
+    pub fn explain(&self) -> String {
+        self.body.explain.join("\n")
+    }
+
+    /// The location of the store the plan writes.
+    pub fn destination(&self) -> String {
+        self.destination.location()
+    }
+
+    /// Runs the plan into its store, as [`Array::store_with`] with
+    /// `options`: whole, or one shard ([`ComputeOptions::shard`], with a
+    /// [`journal_dir`](ComputeOptions::journal_dir) every shard shares),
+    /// or [`finish_shards`](ComputeOptions::finish_shards). The budget is
+    /// the plan's: options asking for another `max_mem` or number of
+    /// threads are refused.
+    pub fn run(&self, options: &ComputeOptions) -> Result<ComputeReport> {
+        let options = file_options(&self.body, options)?;
+        self.root.store_with(&*self.destination, &options)
+    }
+}
+
+/// `steps[k]`'s array from its inputs' arrays.
+fn replay(step: &Step, inputs: &[DynArray], body: &FileBody) -> Result<DynArray> {
+    let args = &step.args;
+    let op = step.op.as_str();
+    let first = inputs.first();
+    let input_dtype = first.map_or(step.dtype, DynArray::dtype);
+    let grid = || -> Result<Chunks> { Ok(Chunks::Grid(field(args, "grid")?)) };
+    let unsupported = |dtype: DType| file_error(format!("`{op}` of {dtype} is not possible"));
+    Ok(match op {
+        "from_store" => {
+            let k: usize = field(args, "source")?;
+            let source = body
+                .sources
+                .get(k)
+                .ok_or_else(|| file_error(format!("no source {k}")))?;
+            let store = open_spec(&source.spec)?;
+            if store.meta().grid != source.grid || store.meta().dtype != source.dtype {
+                return Err(file_error(format!(
+                    "the source {} is no longer the array the plan was made for",
+                    store.location()
+                )));
+            }
+            DynArray::from_store(store)?
+        }
+        "full" => {
+            let shape: Vec<u64> = field(args, "shape")?;
+            crate::with_dtype!(step.dtype, T => {
+                Array::<T>::full(&shape, scalar_from(&args["value"])?, grid()?)?.into()
+            })
+        }
+        "arange" => {
+            let n: u64 = field(args, "n")?;
+            numeric!(step.dtype, T => Array::<T>::arange(n, grid()?)?.into(), unsupported)
+        }
+        "linspace" => {
+            let (start, stop) = (scalar_from(&args["start"])?, scalar_from(&args["stop"])?);
+            let (num, endpoint): (u64, bool) = (field(args, "num")?, field(args, "endpoint")?);
+            float!(step.dtype, T => {
+                Array::<T>::linspace(start, stop, num, endpoint, grid()?)?.into()
+            }, unsupported)
+        }
+        "random_uniform" | "random_normal" => {
+            let (seed, shape): (u64, Vec<u64>) = (field(args, "seed")?, field(args, "shape")?);
+            float!(step.dtype, T => if op == "random_uniform" {
+                Array::<T>::random_uniform(seed, &shape, grid()?)?.into()
+            } else {
+                let (mean, std) = (scalar_from(&args["mean"])?, scalar_from(&args["std"])?);
+                Array::<T>::random_normal(seed, mean, std, &shape, grid()?)?.into()
+            }, unsupported)
+        }
+        "add" | "sub" | "mul" | "div" => numeric!(input_dtype, T => {
+            let (a, b) = (typed::<T>(inputs, 0)?, operand::<T>(&args["other"], inputs)?);
+            match op {
+                "add" => (&a + b).into(),
+                "sub" => (&a - b).into(),
+                "mul" => (&a * b).into(),
+                _ => (&a / b).into(),
+            }
+        }, unsupported),
+        "greater" | "greater_equal" | "less" | "less_equal" | "equal" | "not_equal" => {
+            crate::with_dtype!(input_dtype, T => {
+                let (a, b) = (typed::<T>(inputs, 0)?, operand::<T>(&args["other"], inputs)?);
+                match op {
+                    "greater" => a.greater(b),
+                    "greater_equal" => a.greater_equal(b),
+                    "less" => a.less(b),
+                    "less_equal" => a.less_equal(b),
+                    "equal" => a.equal(b),
+                    _ => a.not_equal(b),
+                }
+                .into()
+            })
+        }
+        "logical_and" | "logical_or" | "logical_xor" => {
+            let (a, b) = (
+                typed::<bool>(inputs, 0)?,
+                operand::<bool>(&args["other"], inputs)?,
+            );
+            match op {
+                "logical_and" => a.logical_and(b),
+                "logical_or" => a.logical_or(b),
+                _ => a.logical_xor(b),
+            }
+            .into()
+        }
+        "logical_not" => typed::<bool>(inputs, 0)?.logical_not().into(),
+        "abs" => numeric!(input_dtype, T => typed::<T>(inputs, 0)?.abs().into(), unsupported),
+        "sqrt" | "exp" | "expm1" | "log" | "log10" | "log2" | "log1p" | "sin" | "cos" | "tan"
+        | "arcsin" | "arccos" | "arctan" | "sinh" | "cosh" | "tanh" | "deg2rad" | "rad2deg" => {
+            float!(input_dtype, T => float_function(&typed::<T>(inputs, 0)?, op)?.into(), unsupported)
+        }
+        "powf" => float!(input_dtype, T => {
+            typed::<T>(inputs, 0)?.powf(scalar_from(&args["p"])?).into()
+        }, unsupported),
+        "isnan" | "isfinite" | "isinf" => float!(input_dtype, T => {
+            let a = typed::<T>(inputs, 0)?;
+            match op {
+                "isnan" => a.isnan(),
+                "isfinite" => a.isfinite(),
+                _ => a.isinf(),
+            }
+            .into()
+        }, unsupported),
+        "clip" => crate::with_dtype!(input_dtype, T => {
+            let (min, max) = (scalar_from(&args["min"])?, scalar_from(&args["max"])?);
+            typed::<T>(inputs, 0)?.clip(min, max).into()
+        }),
+        "astype" => astype(input(inputs, 0)?, step.dtype)?,
+        "where" => crate::with_dtype!(step.dtype, T => {
+            let condition = typed::<bool>(inputs, 0)?;
+            let (x, y) = (operand::<T>(&args["x"], inputs)?, operand::<T>(&args["y"], inputs)?);
+            crate::ops::where_(&condition, x, y).into()
+        }),
+        "sum" | "prod" | "nansum" | "nanprod" | "min" | "max" | "nanmin" | "nanmax" | "argmin"
+        | "argmax" | "nanargmin" | "nanargmax" | "mean" | "nanmean" | "var" | "nanvar" | "std"
+        | "nanstd" => {
+            let axes = axes_from(&args["axes"])?;
+            let options = ReduceOptions::default()
+                .keepdims(field(args, "keepdims")?)
+                .split_every(field(args, "split_every")?);
+            let ddof = || field::<u64>(args, "ddof");
+            numeric!(input_dtype, T => {
+                let a = typed::<T>(inputs, 0)?;
+                match op {
+                    "sum" => a.sum_with(axes, &options).into(),
+                    "prod" => a.prod_with(axes, &options).into(),
+                    "nansum" => a.nansum_with(axes, &options).into(),
+                    "nanprod" => a.nanprod_with(axes, &options).into(),
+                    "min" => a.min_with(axes, &options).into(),
+                    "max" => a.max_with(axes, &options).into(),
+                    "nanmin" => a.nanmin_with(axes, &options).into(),
+                    "nanmax" => a.nanmax_with(axes, &options).into(),
+                    "argmin" => a.argmin_with(axes, &options).into(),
+                    "argmax" => a.argmax_with(axes, &options).into(),
+                    "nanargmin" => a.nanargmin_with(axes, &options).into(),
+                    "nanargmax" => a.nanargmax_with(axes, &options).into(),
+                    "mean" => a.mean_with(axes, &options).into(),
+                    "nanmean" => a.nanmean_with(axes, &options).into(),
+                    "var" => a.var_with(axes, ddof()?, &options).into(),
+                    "nanvar" => a.nanvar_with(axes, ddof()?, &options).into(),
+                    "std" => a.std_with(axes, ddof()?, &options).into(),
+                    _ => a.nanstd_with(axes, ddof()?, &options).into(),
+                }
+            }, unsupported)
+        }
+        "any" | "all" | "count_nonzero" => {
+            let axes = axes_from(&args["axes"])?;
+            let options = ReduceOptions::default()
+                .keepdims(field(args, "keepdims")?)
+                .split_every(field(args, "split_every")?);
+            crate::with_dtype!(input_dtype, T => {
+                let a = typed::<T>(inputs, 0)?;
+                match op {
+                    "any" => a.any_with(axes, &options).into(),
+                    "all" => a.all_with(axes, &options).into(),
+                    _ => a.count_nonzero_with(axes, &options).into(),
+                }
+            })
+        }
+        "cumsum" | "cumprod" | "nancumsum" | "nancumprod" => {
+            let axis = axes_from(&args["axis"])?;
+            numeric!(input_dtype, T => {
+                let a = typed::<T>(inputs, 0)?;
+                match op {
+                    "cumsum" => a.cumsum(axis),
+                    "cumprod" => a.cumprod(axis),
+                    "nancumsum" => a.nancumsum(axis),
+                    _ => a.nancumprod(axis),
+                }
+                .into()
+            }, unsupported)
+        }
+        "rechunk" => input(inputs, 0)?.rechunk(Chunks::Grid(field(args, "grid")?)),
+        "slice" => {
+            let indices = args["indices"]
+                .as_array()
+                .ok_or_else(|| file_error("slice without indices".into()))?
+                .iter()
+                .map(|v| index_from(v).ok_or_else(|| file_error(format!("bad index {v}"))))
+                .collect::<Result<Vec<Index>>>()?;
+            input(inputs, 0)?.slice(&indices)
+        }
+        "take" => {
+            let (indices, axis): (Vec<i64>, usize) =
+                (field(args, "indices")?, field(args, "axis")?);
+            input(inputs, 0)?.take(&indices, axis)
+        }
+        "transpose" => input(inputs, 0)?.transpose(&field::<Vec<usize>>(args, "axes")?),
+        "expand_dims" => input(inputs, 0)?.expand_dims(field(args, "axis")?),
+        "squeeze" => {
+            let axes: Option<Vec<usize>> = field(args, "axes")?;
+            crate::with_dtype!(input_dtype, T => {
+                typed::<T>(inputs, 0)?.squeeze(axes.as_deref()).into()
+            })
+        }
+        "broadcast_to" => {
+            let shape: Vec<u64> = field(args, "shape")?;
+            crate::with_dtype!(input_dtype, T => typed::<T>(inputs, 0)?.broadcast_to(&shape).into())
+        }
+        "reshape" => {
+            let shape: Vec<i64> = field(args, "shape")?;
+            crate::with_dtype!(input_dtype, T => typed::<T>(inputs, 0)?.reshape(&shape).into())
+        }
+        "pad" => {
+            let widths: Vec<(u64, u64)> = field(args, "widths")?;
+            crate::with_dtype!(input_dtype, T => {
+                let mode = PadMode::<T>::from_value(&args["mode"])?;
+                typed::<T>(inputs, 0)?.pad(&widths, mode).into()
+            })
+        }
+        "concatenate" | "stack" => {
+            let axis: usize = field(args, "axis")?;
+            crate::with_dtype!(step.dtype, T => {
+                let arrays = (0..inputs.len())
+                    .map(|k| typed::<T>(inputs, k))
+                    .collect::<Result<Vec<_>>>()?;
+                if op == "stack" {
+                    crate::ops::stack(&arrays, axis).into()
+                } else {
+                    crate::ops::concatenate(&arrays, axis).into()
+                }
+            })
+        }
+        "gaussian_filter"
+        | "gaussian_gradient_magnitude"
+        | "uniform_filter"
+        | "minimum_filter"
+        | "maximum_filter"
+        | "median_filter"
+        | "sobel"
+        | "laplace" => {
+            let filter = crate::ops::FilterOptions::from_value(&args["options"])?;
+            numeric!(input_dtype, T => {
+                let a = typed::<T>(inputs, 0)?;
+                match op {
+                    "gaussian_filter" | "gaussian_gradient_magnitude" => {
+                        let sigma = args["sigma"]
+                            .as_array()
+                            .ok_or_else(|| file_error("no sigma".into()))?
+                            .iter()
+                            .map(scalar_from::<f64>)
+                            .collect::<Result<Vec<f64>>>()?;
+                        if op == "gaussian_filter" {
+                            a.gaussian_filter(&sigma, &filter).into()
+                        } else {
+                            a.gaussian_gradient_magnitude(&sigma, &filter).into()
+                        }
+                    }
+                    "sobel" => a.sobel(field(args, "axis")?, &filter).into(),
+                    "laplace" => a.laplace(&filter).into(),
+                    _ => {
+                        let size: Vec<u64> = field(args, "size")?;
+                        match op {
+                            "uniform_filter" => a.uniform_filter(&size, &filter).into(),
+                            "minimum_filter" => a.minimum_filter(&size, &filter).into(),
+                            "maximum_filter" => a.maximum_filter(&size, &filter).into(),
+                            _ => a.median_filter(&size, &filter).into(),
+                        }
+                    }
+                }
+            }, unsupported)
+        }
+        "coarsen" => {
+            use crate::labelled::CoarsenBoundary;
+            use crate::ops::Downsample;
+            let factors: Vec<u64> = field(args, "factors")?;
+            let how = match args["how"].as_str() {
+                Some("Mean") => Downsample::Mean,
+                Some("Max") => Downsample::Max,
+                Some("Min") => Downsample::Min,
+                Some("Mode") => Downsample::Mode,
+                _ => {
+                    return Err(file_error(format!(
+                        "unknown coarsen method {}",
+                        args["how"]
+                    )))
+                }
+            };
+            let boundary = match args["boundary"].as_str() {
+                Some("Exact") => CoarsenBoundary::Exact,
+                Some("Trim") => CoarsenBoundary::Trim,
+                Some("Pad") => CoarsenBoundary::Pad,
+                _ => {
+                    return Err(file_error(format!(
+                        "unknown coarsen boundary {}",
+                        args["boundary"]
+                    )))
+                }
+            };
+            numeric!(input_dtype, T => {
+                typed::<T>(inputs, 0)?.coarsen(&factors, how, boundary).into()
+            }, unsupported)
+        }
+        other => {
+            return Err(file_error(format!(
+                "`{other}` is not an operation this ndchunk can rebuild"
+            )))
+        }
+    })
+}
+
+/// An argument of a step.
+fn field<V: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<V> {
+    serde_json::from_value(args[name].clone())
+        .map_err(|e| file_error(format!("argument `{name}` ({}): {e}", args[name])))
+}
+
+fn input(inputs: &[DynArray], k: usize) -> Result<&DynArray> {
+    inputs
+        .get(k)
+        .ok_or_else(|| file_error(format!("input {k} is missing")))
+}
+
+fn typed<T: DynElement>(inputs: &[DynArray], k: usize) -> Result<Array<T>> {
+    let array = input(inputs, k)?;
+    array.typed::<T>().map_err(|_| {
+        file_error(format!(
+            "input {k} holds {}, not {}",
+            array.dtype(),
+            T::DTYPE
+        ))
+    })
+}
+
+/// A binary operation's other side: a scalar, or one of the inputs.
+fn operand<T: DynElement>(value: &Value, inputs: &[DynArray]) -> Result<Operand<T>> {
+    if let Some(s) = value.get("scalar") {
+        return Ok(Operand::Scalar(scalar_from(s)?));
+    }
+    let k = value["input"]
+        .as_u64()
+        .ok_or_else(|| file_error(format!("bad operand {value}")))?;
+    Ok(Operand::Array(typed::<T>(inputs, k as usize)?))
+}
+
+/// `astype` as the array was converted: numbers by `Array::astype`, to
+/// and from `bool` by `DynArray::astype`.
+fn astype(a: &DynArray, to: DType) -> Result<DynArray> {
+    if a.dtype() == DType::Bool || to == DType::Bool {
+        if a.dtype() == to {
+            return Err(file_error("astype from bool to bool".into()));
+        }
+        return Ok(crate::with_dtype!(to, U => a.astype::<U>().into()));
+    }
+    let unsupported = |dtype: DType| file_error(format!("astype of {dtype}"));
+    let converted: DynArray = numeric!(a.dtype(), T => {
+        let a = a.typed::<T>()?;
+        numeric!(to, U => a.astype::<U>().into(), unsupported)
+    }, unsupported);
+    Ok(converted)
+}
+
+fn float_function<T: crate::ops::Numeric + num_traits::Float>(
+    a: &Array<T>,
+    name: &str,
+) -> Result<Array<T>> {
+    Ok(match name {
+        "sqrt" => a.sqrt(),
+        "exp" => a.exp(),
+        "expm1" => a.expm1(),
+        "log" => a.log(),
+        "log10" => a.log10(),
+        "log2" => a.log2(),
+        "log1p" => a.log1p(),
+        "sin" => a.sin(),
+        "cos" => a.cos(),
+        "tan" => a.tan(),
+        "arcsin" => a.arcsin(),
+        "arccos" => a.arccos(),
+        "arctan" => a.arctan(),
+        "sinh" => a.sinh(),
+        "cosh" => a.cosh(),
+        "tanh" => a.tanh(),
+        "deg2rad" => a.deg2rad(),
+        "rad2deg" => a.rad2deg(),
+        other => return Err(file_error(format!("no float function `{other}`"))),
+    })
+}
