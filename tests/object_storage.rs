@@ -223,3 +223,75 @@ fn a_missing_bucket_and_a_bad_url_are_said_before_anything_is_written() {
         assert!(ZarrRoot::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_plan_file_over_buckets_runs_from_its_file_as_shards() {
+    let Some(_s3) = server() else {
+        return;
+    };
+    let data = field(24, 16, 16, [1, 16, 16]);
+    let source_root = ZarrRoot::parse("s3://lib/plan-src.zarr").unwrap();
+    let source = ZarrStore::create(
+        &source_root,
+        "/",
+        &zarr_spec(&data, &[1, 16, 16], ZarrFormat::V3),
+    )
+    .unwrap();
+    DynArray::from(data.clone()).store(&source).unwrap();
+    let remote = Array::<f32>::from_store(std::sync::Arc::new(
+        ZarrStore::open_dir(&source_root).unwrap(),
+    ))
+    .unwrap();
+    // Converted to kelvin from tenths of a degree, to time series: a
+    // rechunk whose passes are shard stages. Built-in operations only.
+    let anomaly = &remote * 0.1 + 273.15;
+    let options = ComputeOptions::new()
+        .max_mem(1 << 20)
+        .threads(2)
+        .progress(false);
+    let create = |url: &str| {
+        ZarrStore::create(
+            ZarrRoot::parse(url).unwrap(),
+            "/",
+            &zarr_spec(&data, &[24, 4, 4], ZarrFormat::V3),
+        )
+        .unwrap()
+    };
+    let whole = create("s3://lib/plan-whole.zarr");
+    anomaly.store_with(&whole, &options).unwrap();
+
+    let sharded = create("s3://lib/plan-sharded.zarr");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    let saved = anomaly.save_plan(&sharded, &options, &path).unwrap();
+    let stages = saved.shard_stages().len();
+    assert!(stages >= 1);
+    let journal = ComputeOptions::new()
+        .progress(false)
+        .journal_dir(dir.path().join("journal"));
+    for stage in 1..=stages {
+        for i in 0..2 {
+            let plan = ndchunk::PlanFile::load(&path).unwrap();
+            plan.run(&journal.clone().shard(stage, i, 2)).unwrap();
+        }
+    }
+    ndchunk::PlanFile::load(&path)
+        .unwrap()
+        .run(&journal.finish_shards())
+        .unwrap();
+    let all = Region::from_shape(&[24, 16, 16]);
+    assert_eq!(
+        sharded.read_region::<f32>(&all).unwrap(),
+        whole.read_region::<f32>(&all).unwrap()
+    );
+
+    // A source object rewritten since planning: the file refuses to load.
+    let other = source
+        .read_region::<f32>(&Region::from_shape(&[1, 16, 16]))
+        .unwrap();
+    source
+        .write_chunk(&[5, 0, 0], (other.mapv(|v| v + 1.0)).view())
+        .unwrap();
+    let e = ndchunk::PlanFile::load(&path).unwrap_err().to_string();
+    assert!(e.contains("changed"), "{e}");
+}
