@@ -202,6 +202,27 @@ s3.put_object(Bucket="cli", Key="maps.zarr/c/0/0/0", Body=other)
         stderr(&out)
     );
     assert!(keys(&env, "cli", "again.zarr").is_empty());
+    // That job is begun there: another one may not --restart over it (its
+    // chunks would be left beside the new ones).
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            back,
+            "s3://cli/again.zarr",
+            "--chunks",
+            "200,8,8",
+            "--journal",
+            s(&journal),
+            "--restart",
+            "--quiet",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("interrupted run of another job"),
+        "{}",
+        stderr(&out)
+    );
 
     // The endpoint as a flag, as the AWS CLI takes it.
     let flagged: Vec<(String, String)> = env
@@ -259,6 +280,9 @@ fn bad_input_in_object_storage_is_refused_and_writes_nothing() {
         "{}",
         stderr(&out)
     );
+    // Nothing was made here for a bucket that could not be asked: a
+    // journal would later pass for this job's own run in that prefix.
+    assert!(std::fs::read_dir(&journal).map_or(true, |mut d| d.next().is_none()));
 
     // An endpoint nothing answers at.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -134,7 +134,7 @@ impl Dataset {
         if options.mode != Mode::Create {
             return self.write_into(root, options);
         }
-        if root.exists() {
+        if root.exists()? {
             return Err(Error::Invalid {
                 operation: "to_zarr".into(),
                 message: format!(
@@ -208,7 +208,7 @@ impl Dataset {
             operation: format!("to_zarr into {root}"),
             message,
         };
-        if !root.exists() {
+        if !root.exists()? {
             return Err(fails(
                 "there is no store here: appending and region writes go into an existing one"
                     .into(),

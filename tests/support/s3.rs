@@ -8,8 +8,9 @@
 //! `NDCHUNK_REQUIRE_PYTHON=1`.
 //!
 //! Rust clients find the server through [`S3Server::env`] (the standard AWS
-//! variables, and `AWS_ALLOW_HTTP=true`, which the `object_store` crate
-//! needs for an `http://` endpoint). Python ones (zarr-python through
+//! variables, and `AWS_ALLOW_HTTP=true` for other clients of the
+//! `object_store` crate; ndchunk needs none for an `http://` endpoint).
+//! Python ones (zarr-python through
 //! s3fs) take [`S3Server::storage_options_json`] as an argument:
 //!
 //! ```ignore

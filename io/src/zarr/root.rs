@@ -182,9 +182,19 @@ impl ZarrRoot {
     }
 
     /// Whether anything is stored here (a directory or file, or any object
-    /// under the prefix).
-    pub fn exists(&self) -> bool {
-        self.node_exists("")
+    /// under the prefix). A bucket that cannot be asked (refused
+    /// credentials, no such bucket, no answer) is an error, never "no".
+    pub fn exists(&self) -> Result<bool> {
+        match &self.place {
+            Place::Dir(dir) => Ok(dir.exists()),
+            Place::S3 { .. } => Ok(!self.list_objects("")?.is_empty()),
+        }
+    }
+
+    /// Where requests for this root go: the S3 endpoint (`None` for a
+    /// directory), as the environment sets it when the root is used.
+    pub fn endpoint(&self) -> Option<String> {
+        self.is_remote().then(endpoint)
     }
 
     /// Whether the document `key` (`zarr.json`, `group/.zarray`) is here.
@@ -239,6 +249,12 @@ impl ZarrRoot {
             return Ok(opened.clone());
         }
         let opened = match &self.place {
+            Place::Dir(dir) if dir.to_str().is_some_and(|t| t.contains("://")) => {
+                return Err(IoError::NotAStore {
+                    path: dir.display().to_string(),
+                    reason: "a URL taken as a path: make the root with ZarrRoot::parse".into(),
+                })
+            }
             Place::Dir(dir) => {
                 if !dir.is_dir() {
                     return Err(IoError::NotAStore {
@@ -311,6 +327,13 @@ impl ZarrRoot {
     /// Makes the node directory `path` (nothing to make in a bucket).
     pub(crate) fn create_dir(&self, path: &str) -> Result<()> {
         if let Place::Dir(dir) = &self.place {
+            // A URL given as a path is not made into local directories.
+            if dir.to_str().is_some_and(|t| t.contains("://")) {
+                return Err(IoError::NotAStore {
+                    path: dir.display().to_string(),
+                    reason: "a URL taken as a path: make the root with ZarrRoot::parse".into(),
+                });
+            }
             let dir = dir.join(path.trim_matches('/'));
             std::fs::create_dir_all(&dir).map_err(|e| IoError::Storage {
                 location: self.location(path),
@@ -689,6 +712,23 @@ fn s3_error(url: &str, bucket: &str, error: object_store::Error) -> IoError {
             reason: format!("no bucket `{bucket}` at {}", endpoint()),
         },
         _ if detail.contains("403 Forbidden") || detail.contains("AccessDenied") => denied(),
+        _ if detail.contains("PermanentRedirect")
+            || detail.contains("301 Moved")
+            || detail.contains("AuthorizationHeaderMalformed") =>
+        {
+            IoError::NotAStore {
+                path: url.to_string(),
+                reason: format!(
+                    "the bucket `{bucket}` is in another region than AWS_REGION says \
+                     ({detail})"
+                ),
+            }
+        }
+        // Any other answer: the server is there, and said no.
+        _ if detail.contains("non-2xx status code") => IoError::Storage {
+            location: url.to_string(),
+            message: format!("{} refused the request: {detail}", endpoint()),
+        },
         _ => IoError::Storage {
             location: url.to_string(),
             message: format!(

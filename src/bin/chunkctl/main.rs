@@ -85,7 +85,9 @@ fn main() -> ExitCode {
     if let Some(endpoint) = &cli.endpoint_url {
         // Read by the S3 client when a bucket is first used; set while
         // this is the only thread.
+        // Both names: the S3 client prefers the service-specific one.
         std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+        std::env::set_var("AWS_ENDPOINT_URL_S3", endpoint);
     }
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),

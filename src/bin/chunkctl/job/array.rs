@@ -178,7 +178,7 @@ impl ZarrRechunk {
         spec.v2_null_fill = null_fill;
         let job = json!({
             "src": source_identity(&self.src)?,
-            "dst": absolute_place(&self.dst).display().to_string(),
+            "dst": self.dst_place()?,
             "src_chunks": meta.grid,
             "dtype": meta.dtype,
             "chunks": write_grid,
@@ -335,6 +335,13 @@ impl Prepared {
     fn begin(&self, owned: &OwnedPaths) -> Result<Begun> {
         let dst = &self.job.dst;
         let work = self.job.work_dir()?;
+        if is_url(dst) {
+            // The bucket is asked first: refused credentials, a missing
+            // bucket or no answer stop the job before anything is made
+            // here (a work directory would later pass for this job's own
+            // interrupted run in that prefix).
+            self.job.dst_root()?.exists()?;
+        }
         let source_now = SourceState::of(&self.job.src)?;
         // Decided before anything is written: a DST that is not ours to
         // write into is refused untouched.
@@ -359,9 +366,23 @@ impl Prepared {
         let discard = self.job.overwrite || self.job.restart && interrupted;
         if discard {
             if is_url(dst) {
-                // Nothing in the bucket is deleted: a restarted job (the
-                // same job, so the same chunk keys) writes every chunk
-                // again, a chunk of fill values by erasing its key.
+                // Nothing in the bucket is deleted: only the same job
+                // (the same chunk keys) restarts there, and writes every
+                // chunk again (a chunk of fill values as no object, as
+                // Zarr stores it). Another job's chunks would be left
+                // beside the new ones: refused.
+                let manifest = std::fs::read(work.join("manifest.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                if manifest.is_some_and(|m| m["job"] != self.identity) {
+                    return Err(job_error(
+                        dst,
+                        "holds the interrupted run of another job (other chunks, format or \
+                         source), whose objects --restart would leave beside this one's: \
+                         remove them first (aws s3 rm --recursive), or choose another \
+                         destination",
+                    ));
+                }
                 owned.empty_keeping(&work, Path::new(LOCK_FILE))?;
             } else {
                 owned.empty_keeping(dst, &Path::new(WORK_DIR).join(LOCK_FILE))?;
@@ -609,6 +630,17 @@ impl ZarrRechunk {
         Ok(ZarrRoot::parse(&self.dst)?)
     }
 
+    /// DST as the job's identity names it: an absolute path, or the URL
+    /// (normalised) with the endpoint its requests go to, so that the same
+    /// prefix of another server is another job.
+    fn dst_place(&self) -> Result<String> {
+        if !is_url(&self.dst) {
+            return Ok(absolute_place(&self.dst).display().to_string());
+        }
+        let root = self.dst_root()?;
+        Ok(format!("{root} at {}", root.endpoint().unwrap_or_default()))
+    }
+
     /// The job's work directory (lock, manifest, journal): inside DST, or,
     /// for DST in object storage, a directory in `--journal` named for DST,
     /// so that the same job finds it again when it resumes.
@@ -624,9 +656,11 @@ impl ZarrRechunk {
                  to resume)",
             ));
         };
+        // Named apart from `--temp`'s scratch directories (which may be
+        // the same folder), for DST and the endpoint it lives at.
         Ok(journal.join(format!(
-            "ndchunk-rechunk-{:016x}",
-            fnv1a(self.dst.to_string_lossy().as_bytes())
+            "ndchunk-journal-{:016x}",
+            fnv1a(self.dst_place()?.as_bytes())
         )))
     }
 }
@@ -711,7 +745,7 @@ fn check_destination(job: &ZarrRechunk, work: &Path) -> Result<()> {
         // a job with its work directory here wrote into (the journal then
         // resumes it or refuses); never anything else, as nothing there is
         // known to be ours to delete.
-        if !job.dst_root()?.exists() || work.is_dir() {
+        if !job.dst_root()?.exists()? || work.is_dir() {
             return Ok(());
         }
         return Err(job_error(

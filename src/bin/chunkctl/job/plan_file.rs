@@ -81,7 +81,7 @@ pub struct PlanStage {
     pub task_bytes: u64,
     /// CPUs to ask of a scheduler for one shard's process: its threads, or
     /// for a job over object storage (whose threads mostly wait on the
-    /// network) no more than the planning machine's cores.
+    /// network) one per four threads.
     pub cpus: usize,
     /// Memory to ask of a scheduler for one shard's process: its tasks in
     /// flight at the projected peak, plus [`PROCESS_OVERHEAD`].
@@ -145,10 +145,10 @@ impl Prepared {
         let threads = args.threads.max(1);
         // Threads of a job over object storage mostly wait on the network
         // (there are REMOTE_IO_THREADS of them to keep requests in
-        // flight): its CPU work needs no more cores than a local job's.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // flight): one CPU per four of them. (Of the plan's arguments
+        // only, so that every machine computes the same stages.)
         let cpus = if is_url(&args.src) || is_url(&args.dst) {
-            threads.min(cores)
+            threads.div_ceil(4)
         } else {
             threads
         };
