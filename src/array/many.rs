@@ -352,6 +352,9 @@ impl<T: Element> Array<T> {
     /// created) and `options`: the rechunk to the store's chunks, if any,
     /// and what each task holds.
     pub fn store_plan(&self, meta: &ArrayMeta, options: &ComputeOptions) -> Result<Plan> {
+        // (A remote destination is not known from its metadata: a plan
+        // read from object storage gets the remote threads here.)
+        let options = &*for_remote_io(options, self.node.reads_remote());
         let node = for_store(&self.node, meta, "the store")?;
         plan_stores(&[node], &[meta], options, 0)
     }

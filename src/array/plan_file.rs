@@ -113,8 +113,13 @@ const LISTED_TASKS: u64 = 100_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum StoreSpec {
-    /// A Zarr array: an absolute directory, or an `s3://` URL.
-    Zarr { url: String },
+    /// A Zarr array: an absolute directory, or an `s3://` URL and the
+    /// endpoint its requests went to when the plan was made.
+    Zarr {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
     /// A dataset of an HDF5 or netCDF-4 file.
     Hdf5 { path: PathBuf, dataset: String },
 }
@@ -371,7 +376,7 @@ fn save(
     flatten(&origin, &mut steps, &mut sources, &mut seen)?;
     for source in &sources {
         let inside = match &source.spec {
-            StoreSpec::Zarr { url } if !url.contains("://") => Some(PathBuf::from(url)),
+            StoreSpec::Zarr { url, .. } if !url.contains("://") => Some(PathBuf::from(url)),
             StoreSpec::Hdf5 { path, .. } => Some(path.clone()),
             StoreSpec::Zarr { .. } => None,
         };
@@ -544,6 +549,7 @@ fn open_by_location(
         let store = ZarrStore::open_dir(root).map_err(|e| e.to_string())?;
         let spec = StoreSpec::Zarr {
             url: location.to_string(),
+            endpoint: root_endpoint(location),
         };
         return Ok((spec, Arc::new(store)));
     }
@@ -552,6 +558,7 @@ fn open_by_location(
             let store = ZarrStore::open_dir(&dir).map_err(|e| e.to_string())?;
             let spec = StoreSpec::Zarr {
                 url: dir.display().to_string(),
+                endpoint: None,
             };
             return Ok((spec, Arc::new(store)));
         }
@@ -569,10 +576,31 @@ fn open_by_location(
     Err("ndchunk opens again only Zarr arrays and HDF5 datasets, by path".into())
 }
 
+/// The endpoint an `s3://` location's requests go to now.
+fn root_endpoint(location: &str) -> Option<String> {
+    ZarrRoot::parse(location)
+        .ok()
+        .and_then(|root| root.endpoint())
+}
+
 /// Opens a store the file records.
 fn open_spec(spec: &StoreSpec) -> Result<Arc<dyn ChunkStore>> {
     Ok(match spec {
-        StoreSpec::Zarr { url } => Arc::new(ZarrStore::open_dir(ZarrRoot::parse(url)?)?),
+        StoreSpec::Zarr { url, endpoint } => {
+            let now = root_endpoint(url);
+            if *endpoint != now {
+                return Err(Error::Invalid {
+                    operation: "plan file".into(),
+                    message: format!(
+                        "{url} was planned at {}, and would now be read at {}: set the \
+                         same AWS_ENDPOINT_URL as when the plan was made",
+                        endpoint.as_deref().unwrap_or("AWS S3"),
+                        now.as_deref().unwrap_or("AWS S3")
+                    ),
+                });
+            }
+            Arc::new(ZarrStore::open_dir(ZarrRoot::parse(url)?)?)
+        }
         StoreSpec::Hdf5 { path, dataset } => Arc::new(Hdf5Store::open(path, dataset)?),
     })
 }
@@ -582,7 +610,7 @@ fn open_spec(spec: &StoreSpec) -> Result<Arc<dyn ChunkStore>> {
 fn state_of(spec: &StoreSpec, store: &dyn ChunkStore) -> Result<String> {
     let mut text = String::new();
     match spec {
-        StoreSpec::Zarr { url } => {
+        StoreSpec::Zarr { url, .. } => {
             let root = ZarrRoot::parse(url)?;
             for object in root.list_objects("")? {
                 text.push_str(&format!(

@@ -187,7 +187,7 @@ impl Prepared {
     /// its plan to `path`.
     pub fn save_plan(&self, args: &JobArgs, path: &Path) -> Result<PlanFile> {
         let (src_file, _) = ndchunk_io::info::split_array_path(&args.src.to_string_lossy());
-        if is_within(path, &src_file)? {
+        if !is_url(&args.src) && is_within(path, &src_file)? {
             return Err(job_error(path, "the plan file would be written into SRC"));
         }
         let stages = self.plan_stages(args)?;
