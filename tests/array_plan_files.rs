@@ -9,7 +9,12 @@
 //! changed after planning, a file of another layout or version, and a
 //! hand-edited file are refused when loading.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::path::{Path, PathBuf};
+
+use cli::{kill_once_logged, store_files};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
@@ -60,25 +65,6 @@ fn target(path: &Path, dtype: DType, shape: &[u64], chunks: &[u64]) -> ZarrStore
     let meta = ArrayMeta::new(grid, dtype, fill);
     let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Zstd(3));
     ZarrStore::create(path, "/", &spec).unwrap()
-}
-
-/// Every file under `dir` (relative path, bytes), sorted.
-fn store_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                found.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 /// The sharded job: an anomaly-like expression over a (200, 64, 64)
@@ -140,26 +126,6 @@ fn spawn_shard(dir: &Path, stage: usize, index: u64, count: u64) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
-}
-
-/// Waits until `log` records a task, then kills `child` (SIGKILL).
-fn kill_once_logged(child: &mut Child, log: &Path) {
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        < 1
-    {
-        assert!(started.elapsed().as_secs() < 120, "no progress");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the shard finished before it could be killed; make the job bigger"
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]

@@ -59,6 +59,18 @@ fn zarr_spec(array: &Array<f32>, chunks: &[u64], format: ZarrFormat) -> ZarrArra
     ZarrArraySpec::new(meta, format, ZarrCodec::Zstd(3))
 }
 
+/// `data` stored at `url` in daily chunks, and the lazy array reading it
+/// back from there.
+fn in_bucket(url: &str, data: &Array<f32>) -> (ZarrStore, Array<f32>) {
+    let root = ZarrRoot::parse(url).unwrap();
+    let spec = zarr_spec(data, &[1, data.shape()[1], data.shape()[2]], ZarrFormat::V3);
+    let store = ZarrStore::create(&root, "/", &spec).unwrap();
+    DynArray::from(data.clone()).store(&store).unwrap();
+    let remote =
+        Array::<f32>::from_store(std::sync::Arc::new(ZarrStore::open_dir(&root).unwrap())).unwrap();
+    (store, remote)
+}
+
 /// zarr-python's view of an array in the bucket: its chunks and the sum and
 /// a few values of its data, as JSON.
 const ZARR_READ: &str = r#"
@@ -137,21 +149,9 @@ fn an_expression_over_a_remote_array_is_stored_into_another() {
         return;
     };
     let data = field(30, 16, 16, [1, 16, 16]);
-    let source_root = ZarrRoot::parse("s3://lib/expr-src.zarr").unwrap();
-    let source = ZarrStore::create(
-        &source_root,
-        "/",
-        &zarr_spec(&data, &[1, 16, 16], ZarrFormat::V3),
-    )
-    .unwrap();
-    DynArray::from(data.clone()).store(&source).unwrap();
-
+    let (_, remote) = in_bucket("s3://lib/expr-src.zarr", &data);
     // Anomalies from the time mean, to time series: read from the bucket,
     // written to it, nothing local.
-    let remote = Array::<f32>::from_store(std::sync::Arc::new(
-        ZarrStore::open_dir(&source_root).unwrap(),
-    ))
-    .unwrap();
     let anomaly = &remote - &remote.mean([0usize], true);
     let target = ZarrStore::create(
         ZarrRoot::parse("s3://lib/expr-anomaly.zarr").unwrap(),
@@ -230,18 +230,7 @@ fn a_plan_file_over_buckets_runs_from_its_file_as_shards() {
         return;
     };
     let data = field(24, 16, 16, [1, 16, 16]);
-    let source_root = ZarrRoot::parse("s3://lib/plan-src.zarr").unwrap();
-    let source = ZarrStore::create(
-        &source_root,
-        "/",
-        &zarr_spec(&data, &[1, 16, 16], ZarrFormat::V3),
-    )
-    .unwrap();
-    DynArray::from(data.clone()).store(&source).unwrap();
-    let remote = Array::<f32>::from_store(std::sync::Arc::new(
-        ZarrStore::open_dir(&source_root).unwrap(),
-    ))
-    .unwrap();
+    let (source, remote) = in_bucket("s3://lib/plan-src.zarr", &data);
     // Converted to kelvin from tenths of a degree, to time series: a
     // rechunk whose passes are shard stages. Built-in operations only.
     let anomaly = &remote * 0.1 + 273.15;
