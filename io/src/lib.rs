@@ -34,6 +34,7 @@ pub mod netcdf3;
 pub mod owned_paths;
 pub mod scratch;
 pub mod store;
+mod write_whole;
 pub mod zarr;
 
 pub use dtype::DType;
@@ -46,4 +47,5 @@ pub use meta::{attribute_number, ArrayMeta, Scalar};
 pub use ndchunk_chunking::{ChunkGrid, Region};
 pub use netcdf3::Netcdf3Store;
 pub use store::{ChunkStore, ChunkStoreExt, EncodedChunk};
+pub use write_whole::write_whole;
 pub use zarr::ZarrStore;

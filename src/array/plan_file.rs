@@ -426,7 +426,10 @@ fn save(
     describe(&mut body, &plan)?;
     body.identity = identity(&body)?;
     let text = serde_json::to_string_pretty(&body).map_err(|e| save_error(e.to_string()))?;
-    write_whole(path, text.as_bytes())?;
+    ndchunk_io::write_whole(path, text.as_bytes()).map_err(|e| Error::Job {
+        path: path.display().to_string(),
+        message: format!("cannot write the plan file: {e}"),
+    })?;
     Ok(PlanFile {
         body,
         root,
@@ -649,23 +652,6 @@ fn identity(body: &FileBody) -> Result<String> {
     body.identity = String::new();
     let text = serde_json::to_string(&body).map_err(|e| file_error(e.to_string()))?;
     Ok(format!("{:016x}", fnv1a(text.as_bytes())))
-}
-
-/// Writes `bytes` to `path` whole: into a file beside it, then renamed.
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let fail = |e: std::io::Error| Error::Job {
-        path: path.display().to_string(),
-        message: format!("cannot write the plan file: {e}"),
-    };
-    let name = path
-        .file_name()
-        .map_or("plan".into(), |n| n.to_string_lossy().to_string());
-    let aside = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&aside, bytes).map_err(fail)?;
-    std::fs::rename(&aside, path).map_err(|e| {
-        let _ = std::fs::remove_file(&aside);
-        fail(e)
-    })
 }
 
 /// The expression and the destination the file describes, rebuilt.

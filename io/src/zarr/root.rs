@@ -403,14 +403,7 @@ impl ZarrRoot {
         let text = serde_json::to_string_pretty(value).map_err(|e| fail(e.to_string()))?;
         match &self.place {
             Place::Dir(dir) => {
-                let path = dir.join(key);
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let aside = path.with_file_name(format!(".{name}.ndchunk-tmp"));
-                std::fs::write(&aside, text).map_err(|e| fail(e.to_string()))?;
-                std::fs::rename(&aside, &path).map_err(|e| fail(e.to_string()))
+                crate::write_whole(&dir.join(key), text.as_bytes()).map_err(|e| fail(e.to_string()))
             }
             Place::S3 { .. } => self
                 .storage()?

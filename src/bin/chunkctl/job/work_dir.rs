@@ -45,9 +45,7 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
 /// Writes `bytes` to `path` whole or not at all (a file beside it, renamed
 /// over it), so a kill or a full disk never leaves a torn file.
 pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| job_error(&tmp, e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| job_error(path, e.to_string()))
+    ndchunk_io::write_whole(path, bytes).map_err(|e| job_error(path, e.to_string()))
 }
 
 impl WorkDir {
