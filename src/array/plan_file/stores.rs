@@ -1,0 +1,200 @@
+//! The stores a plan file names: how each is opened again in another
+//! process (a Zarr directory or `s3://` URL with the endpoint it was
+//! planned at, an HDF5 file's dataset), and the digest of a source's files
+//! or objects that tells a changed source.
+
+use super::*;
+
+/// How to open a store again in another process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(super) enum StoreSpec {
+    /// A Zarr array: an absolute directory, or an `s3://` URL and the
+    /// endpoint its requests went to when the plan was made.
+    Zarr {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+    /// A dataset of an HDF5 or netCDF-4 file.
+    Hdf5 { path: PathBuf, dataset: String },
+}
+
+/// A store as the file records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct StoreRecord {
+    #[serde(flatten)]
+    pub(super) spec: StoreSpec,
+    pub(super) dtype: DType,
+    pub(super) grid: ChunkGrid,
+    /// How its chunks are encoded (codecs), where the store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) encoding: Option<String>,
+    /// A source's files or objects (name, size, modification time or
+    /// ETag), digested; none for the destination, which the run writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) state: Option<String>,
+}
+
+/// A source read by `from_store(location)`, as another process opens it.
+pub(super) fn reopen_source(location: &str, read: Option<&dyn ChunkStore>) -> Result<StoreRecord> {
+    if location.starts_with("memory:") {
+        return Err(save_error(format!(
+            "`from_store({location})` reads an in-memory store: this plan can only run in \
+             this process"
+        )));
+    }
+    let store = open_by_location(location).map_err(|why| {
+        save_error(format!(
+            "`from_store({location})`: {why}, so this plan can only run in this process"
+        ))
+    })?;
+    let (spec, store) = store;
+    if let Some(read) = read {
+        if read.meta() != store.meta() || read.encoding() != store.encoding() {
+            return Err(save_error(format!(
+                "`from_store({location})`: the array at that path is not the one this \
+                 expression reads (its metadata changed since it was opened); open it again"
+            )));
+        }
+    }
+    let state = state_of(&spec, &*store)?;
+    let meta = store.meta();
+    Ok(StoreRecord {
+        spec,
+        dtype: meta.dtype,
+        grid: meta.grid.clone(),
+        encoding: store.encoding(),
+        state: Some(state),
+    })
+}
+
+/// The destination, as another process opens it (checked to be the same
+/// array: metadata and encoding).
+pub(super) fn record_store(
+    store: &dyn ChunkStore,
+    state: Option<String>,
+) -> std::result::Result<StoreRecord, String> {
+    let location = store.location();
+    if location.starts_with("memory:") {
+        return Err("it is an in-memory store".into());
+    }
+    let zarr =
+        location.contains("://") || std::fs::canonicalize(&location).is_ok_and(|dir| dir.is_dir());
+    if !zarr {
+        return Err(
+            "plan files write Zarr arrays (an HDF5 file takes one writer at a time, \
+                    so shards in several processes cannot share it)"
+                .into(),
+        );
+    }
+    let (spec, reopened) = open_by_location(&location)?;
+    if reopened.meta() != store.meta() || reopened.encoding() != store.encoding() {
+        return Err("opened again by its path, it is not the same array".into());
+    }
+    let meta = store.meta();
+    Ok(StoreRecord {
+        spec,
+        dtype: meta.dtype,
+        grid: meta.grid.clone(),
+        encoding: store.encoding(),
+        state,
+    })
+}
+
+/// The store at `location` (a store's own), opened as a Zarr array or
+/// an HDF5 dataset, with how to open it again from anywhere.
+pub(super) fn open_by_location(
+    location: &str,
+) -> std::result::Result<(StoreSpec, Arc<dyn ChunkStore>), String> {
+    if location.contains("://") {
+        let root = ZarrRoot::parse(location).map_err(|e| e.to_string())?;
+        let store = ZarrStore::open_dir(root).map_err(|e| e.to_string())?;
+        let spec = StoreSpec::Zarr {
+            url: location.to_string(),
+            endpoint: root_endpoint(location),
+        };
+        return Ok((spec, Arc::new(store)));
+    }
+    if let Ok(dir) = std::fs::canonicalize(location) {
+        if dir.is_dir() {
+            let store = ZarrStore::open_dir(&dir).map_err(|e| e.to_string())?;
+            let spec = StoreSpec::Zarr {
+                url: dir.display().to_string(),
+                endpoint: None,
+            };
+            return Ok((spec, Arc::new(store)));
+        }
+    }
+    if let Some((file, dataset)) = location.rsplit_once(":/") {
+        if let Ok(path) = std::fs::canonicalize(file) {
+            let store = Hdf5Store::open(&path, dataset).map_err(|e| e.to_string())?;
+            let spec = StoreSpec::Hdf5 {
+                path,
+                dataset: dataset.to_string(),
+            };
+            return Ok((spec, Arc::new(store)));
+        }
+    }
+    Err("ndchunk opens again only Zarr arrays and HDF5 datasets, by path".into())
+}
+
+/// The endpoint an `s3://` location's requests go to now.
+pub(super) fn root_endpoint(location: &str) -> Option<String> {
+    ZarrRoot::parse(location)
+        .ok()
+        .and_then(|root| root.endpoint())
+}
+
+/// Opens a store the file records.
+pub(super) fn open_spec(spec: &StoreSpec) -> Result<Arc<dyn ChunkStore>> {
+    Ok(match spec {
+        StoreSpec::Zarr { url, endpoint } => {
+            let now = root_endpoint(url);
+            if *endpoint != now {
+                return Err(Error::Invalid {
+                    operation: "plan file".into(),
+                    message: format!(
+                        "{url} was planned at {}, and would now be read at {}: set the \
+                         same AWS_ENDPOINT_URL as when the plan was made",
+                        endpoint.as_deref().unwrap_or("AWS S3"),
+                        now.as_deref().unwrap_or("AWS S3")
+                    ),
+                });
+            }
+            Arc::new(ZarrStore::open_dir(ZarrRoot::parse(url)?)?)
+        }
+        StoreSpec::Hdf5 { path, dataset } => Arc::new(Hdf5Store::open(path, dataset)?),
+    })
+}
+
+/// A digest of a source's files or objects: names, sizes, and
+/// modification times (ETags in a bucket).
+pub(super) fn state_of(spec: &StoreSpec, store: &dyn ChunkStore) -> Result<String> {
+    let mut text = String::new();
+    match spec {
+        StoreSpec::Zarr { url, .. } => {
+            let root = ZarrRoot::parse(url)?;
+            for object in root.list_objects("")? {
+                text.push_str(&format!(
+                    "{} {} {}\n",
+                    object.key, object.size, object.version
+                ));
+            }
+        }
+        StoreSpec::Hdf5 { path, .. } => {
+            let meta = std::fs::metadata(path).map_err(|e| Error::Job {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            text.push_str(&format!("{} {modified}\n", meta.len()));
+        }
+    }
+    text.push_str(&serde_json::to_string(store.meta()).unwrap_or_default());
+    Ok(format!("{:016x}", fnv1a(text.as_bytes())))
+}
