@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use crate::job::array::{absolute_place, is_url, Prepared};
+use crate::job::array::Prepared;
+use crate::job::places::{absolute_place, is_url};
 use crate::job::{is_group, plan_group, JobArgs, JobStatus, Outcome};
 use ndchunk::chunking::format_bytes;
 use ndchunk::chunking::parse_bytes;

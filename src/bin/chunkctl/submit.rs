@@ -69,7 +69,7 @@ pub fn run(args: &SubmitArgs) -> Result<(), Box<dyn Error>> {
         None => plan_path.with_extension(kind),
     };
     let (src_file, _) = ndchunk_io::info::split_array_path(&plan.job.src.to_string_lossy());
-    if !crate::job::array::is_url(&plan.job.src)
+    if !crate::job::places::is_url(&plan.job.src)
         && ndchunk_io::owned_paths::is_within(&out, &src_file)?
     {
         return Err(format!("{}: the scripts would be written into SRC", out.display()).into());

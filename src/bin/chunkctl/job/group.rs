@@ -23,9 +23,8 @@ use ndchunk_io::info::{container_of, inspect, Container};
 use ndchunk_io::zarr::{create_group, list_tree, write_consolidated, ZarrFormat, ZarrNodeKind};
 use ndchunk_io::{check_member_path, ArrayMeta, IoError};
 
-use super::array::{
-    check_replaceable, is_empty_dir, JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR,
-};
+use super::array::{JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR};
+use super::places::{check_replaceable, is_empty_dir};
 use ndchunk::{Error, Result};
 
 /// The marker of an unfinished group job in its destination.
@@ -89,7 +88,7 @@ fn job_error(path: &Path, message: impl Into<String>) -> Error {
 /// Whether `src` is a hierarchy of arrays rather than one array: a Zarr
 /// group, or a whole HDF5/netCDF file (`file.nc`, not `file.nc:/var`).
 pub fn is_group(src: &Path) -> bool {
-    if super::array::is_url(src) {
+    if super::places::is_url(src) {
         return ndchunk_io::zarr::ZarrRoot::parse(src).is_ok_and(|root| {
             root.contains(".zgroup")
                 || root

@@ -9,6 +9,7 @@
 
 pub(crate) mod array;
 pub(crate) mod group;
+pub(crate) mod places;
 pub(crate) mod plan_file;
 mod source_state;
 mod work_dir;

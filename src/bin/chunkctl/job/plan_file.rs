@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{is_url, job_error, Part, Prepared, ShardOf};
+use super::array::{job_error, Part, Prepared, ShardOf};
+use super::places::is_url;
 use super::source_state::{fnv1a, SourceState};
 use super::work_dir::{write_whole, Opened, WorkDir};
 use super::ZarrRechunk;

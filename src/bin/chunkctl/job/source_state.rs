@@ -16,7 +16,7 @@ use std::path::Path;
 use ndchunk_io::info::split_array_path;
 use ndchunk_io::zarr::ZarrRoot;
 
-use super::array::is_url;
+use super::places::is_url;
 
 use ndchunk::{Error, Result};
 
