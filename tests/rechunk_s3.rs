@@ -16,7 +16,11 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use cli::{chunkctl, kill_once_journaled_with, s, slow_job, store_files};
+use cli::{
+    assert_same_values, chunkctl, kill_once_journaled_with, make_source, s, slow_job, store_files,
+};
+use ndchunk::io::zarr::{create_group, ZarrFormat};
+use ndchunk::io::DType;
 use s3::S3Server;
 
 /// `chunkctl ARGS` with `env` (the server's AWS variables).
@@ -237,6 +241,185 @@ s3.put_object(Bucket="cli", Key="maps.zarr/c/0/0/0", Body=other)
     assert!(info.status.success(), "{}", stderr(&info));
 }
 
+/// A whole group into a bucket, killed with `kill -9` in its second array
+/// and run again: the objects are byte for byte those of the same job on
+/// disk, which zarr-python reads (through s3fs, consolidated); then
+/// from the bucket back to disk and from bucket to bucket.
+#[test]
+fn a_group_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_it() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    server.create_bucket("grp");
+    let env = server.env();
+    let dir = tempfile::tempdir().unwrap();
+    let group = dir.path().join("group.zarr");
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("title".into(), "two arrays".into());
+    create_group(&group, "", ZarrFormat::V3, &attributes).unwrap();
+    // A small first array; a second slow enough to be caught mid-run.
+    for (name, times) in [("a", 8), ("b", 300)] {
+        let array = make_source(
+            dir.path(),
+            DType::Float64,
+            &[times, 64, 64],
+            &[1, 64, 64],
+            ZarrFormat::V3,
+            "gzip:9",
+        );
+        std::fs::rename(&array, group.join(name)).unwrap();
+    }
+    let job = |dst: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "rechunk",
+            s(&group),
+            dst,
+            "--chunks",
+            "time=-1,lat=8,lon=8",
+            "--max-mem",
+            "8MiB",
+            "--threads",
+            "1",
+            "--quiet",
+        ];
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let local = dir.path().join("local.zarr");
+    let out = chunkctl(
+        &job(s(&local), &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let journal = dir.path().join("journal");
+    let url = "s3://grp/out.zarr";
+    let remote = job(url, &["--journal", s(&journal)]);
+    let remote: Vec<&str> = remote.iter().map(String::as_str).collect();
+    // The first array's journal is gone once it is finished: three tasks
+    // journaled are the second's.
+    kill_once_journaled_with(&env, &remote, &journal, 3);
+    assert!(
+        !keys(&env, "grp", "out.zarr/").contains(&"out.zarr/zarr.json".to_string()),
+        "an interrupted group must not look finished"
+    );
+    let out = chunkctl_with(&env, &remote);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/a: finished by an earlier run"), "{text}");
+    assert!(text.contains("resumed"), "{text}");
+    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 0);
+
+    let fetched = dir.path().join("fetched");
+    download(&env, "grp", "out.zarr", &fetched);
+    assert_eq!(store_files(&fetched), store_files(&local));
+    let same = python_with(
+        &env,
+        r#"
+import json, sys, zarr, numpy as np
+remote = zarr.open_consolidated(sys.argv[1], storage_options=json.loads(sys.argv[3]))
+local = zarr.open_group(sys.argv[2], mode="r")
+same = all(np.array_equal(remote[n][:], local[n][:]) for n in ("a", "b"))
+print(remote.attrs["title"], remote["b"].chunks, same)
+"#,
+        &[url, s(&local), &server.storage_options_json()],
+    );
+    assert_eq!(same.trim(), "two arrays (300, 8, 8) True");
+
+    // Run again: finished, nothing written.
+    let out = chunkctl_with(&env, &remote);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("finished by an earlier run").count(),
+        2,
+        "{text}"
+    );
+
+    // From the bucket back to disk, and from the bucket into the bucket.
+    let back = dir.path().join("back.zarr");
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            url,
+            s(&back),
+            "--chunks",
+            "time=1,lat=64,lon=64",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["a", "b"] {
+        assert_same_values(&group.join(name), &back.join(name));
+    }
+    let again = "s3://grp/again.zarr";
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            url,
+            again,
+            "--chunks",
+            "time=100,lat=32,lon=32",
+            "--journal",
+            s(&journal),
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let same = python_with(
+        &env,
+        r#"
+import json, sys, zarr, numpy as np
+remote = zarr.open_consolidated(sys.argv[1], storage_options=json.loads(sys.argv[3]))
+local = zarr.open_group(sys.argv[2], mode="r")
+same = all(np.array_equal(remote[n][:], local[n][:]) for n in ("a", "b"))
+print(remote["b"].chunks, same)
+"#,
+        &[again, s(&local), &server.storage_options_json()],
+    );
+    assert_eq!(same.trim(), "(100, 32, 32) True");
+
+    // Another group job may not write beside this one's objects, nor over
+    // an interrupted run of another job.
+    let other = job(again, &["--journal", s(&journal)]);
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    let out = chunkctl_with(&env, &other);
+    assert!(
+        stderr(&out).contains("already holds objects"),
+        "{}",
+        stderr(&out)
+    );
+    let halted = "s3://grp/halted.zarr";
+    let first = job(halted, &["--journal", s(&journal)]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    kill_once_journaled_with(&env, &first, &journal, 3);
+    let before = keys(&env, "grp", "halted.zarr/");
+    for extra in [vec![], vec!["--restart"], vec!["--overwrite"]] {
+        let mut args = vec![
+            "rechunk",
+            s(&group),
+            halted,
+            "--chunks",
+            "time=50",
+            "--journal",
+            s(&journal),
+        ];
+        args.extend(extra);
+        let out = chunkctl_with(&env, &args);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("interrupted run of another job"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(keys(&env, "grp", "halted.zarr/"), before);
+}
+
 #[test]
 fn bad_input_in_object_storage_is_refused_and_writes_nothing() {
     let Some(server) = S3Server::start() else {
@@ -322,31 +505,6 @@ fn bad_input_in_object_storage_is_refused_and_writes_nothing() {
         );
     }
     assert_eq!(keys(&env, "bad", "theirs/"), ["theirs/notes.txt"]);
-
-    // A group in a bucket is refused whole (its arrays go one by one).
-    python_with(
-        &env,
-        r#"
-import json, sys, zarr
-g = zarr.open_group("s3://bad/group.zarr", mode="w", storage_options=json.loads(sys.argv[1]))
-g.create_array("t", shape=(4,), chunks=(2,), dtype="f4")
-"#,
-        &[&server.storage_options_json()],
-    );
-    let out = chunkctl_with(
-        &env,
-        &[
-            "rechunk",
-            "s3://bad/group.zarr",
-            "s3://bad/group2.zarr",
-            "--chunks",
-            "4",
-            "--journal",
-            s(&journal),
-        ],
-    );
-    assert!(stderr(&out).contains("one by one"), "{}", stderr(&out));
-    assert!(keys(&env, "bad", "group2.zarr").is_empty());
 
     // A --journal for a local DST is a mistake, said.
     let out = rechunk(

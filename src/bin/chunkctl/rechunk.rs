@@ -16,8 +16,8 @@ use ndchunk::chunking::parse_bytes;
 
 #[derive(Debug, Args)]
 pub struct RechunkArgs {
-    /// Source: a Zarr array or group (a directory, or an array in object
-    /// storage as `s3://bucket/path.zarr`; v2 or v3), an HDF5/netCDF
+    /// Source: a Zarr array or group (a directory, or in object storage
+    /// as `s3://bucket/path.zarr`; v2 or v3), an HDF5/netCDF
     /// file (all its variables, converted to a Zarr v3 group), or one array
     /// of a file as FILE:/NAME (converted to a Zarr v3 array). For a group
     /// or file, every array whose dimensions --chunks names is rechunked
@@ -32,8 +32,8 @@ pub struct RechunkArgs {
     src: PathBuf,
     /// Destination Zarr array or group directory (must not exist, unless --overwrite,
     /// or it is an interrupted run of this same command, which resumes), or
-    /// an array in object storage as `s3://bucket/path.zarr` (an empty
-    /// prefix; needs --journal). S3 credentials and endpoint come from the
+    /// an array or group in object storage as `s3://bucket/path.zarr` (an
+    /// empty prefix; needs --journal). S3 credentials and endpoint come from the
     /// standard AWS environment variables (AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
     dst: PathBuf,
@@ -187,13 +187,6 @@ pub fn run(args: &RechunkArgs) -> Result<(), Box<dyn Error>> {
     if args.plan_out.is_some() && is_group(&args.src) {
         return Err(
             "--plan-out plans one array; for a group or file, plan each array (SRC/NAME)".into(),
-        );
-    }
-    if is_group(&args.src) && (is_url(&args.src) || is_url(&args.dst)) {
-        return Err(
-            "rechunking a whole group in object storage is not supported yet: \
-                    rechunk its arrays one by one (SRC/NAME into DST/NAME)"
-                .into(),
         );
     }
     if args.journal.is_some() && !is_url(&args.dst) {

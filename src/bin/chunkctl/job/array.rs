@@ -599,7 +599,7 @@ fn open_source(src: &Path) -> Result<(Box<dyn ChunkStore>, ZarrFormat, ZarrCodec
 
 /// What names the source in a job's identity: its canonical path, plus the
 /// array inside a file.
-fn source_identity(src: &Path) -> Result<String> {
+pub(crate) fn source_identity(src: &Path) -> Result<String> {
     if is_url(src) {
         return Ok(ZarrRoot::parse(src)?.to_string());
     }

@@ -4,7 +4,8 @@
 //! copied with their chunks, groups and attributes are recreated, and the
 //! root group's metadata (and v2 consolidated metadata) is written last, so
 //! `xarray.open_zarr(DST)` gives the same dataset with new chunks and an
-//! unfinished DST does not open.
+//! unfinished DST does not open. Either side may be in object storage
+//! (`s3://`): see [`GroupPlan::run`] for where the job's state then lives.
 //!
 //! Arrays of an element type ndchunk cannot move (strings, compounds,
 //! variable-length, …) are never dropped unseen: the job is refused, naming
@@ -20,11 +21,13 @@ use serde_json::{json, Map, Value};
 
 use ndchunk_chunking::rechunk::RechunkPlan;
 use ndchunk_io::info::{container_of, inspect, Container};
-use ndchunk_io::zarr::{create_group, list_tree, write_consolidated, ZarrFormat, ZarrNodeKind};
+use ndchunk_io::zarr::{
+    create_group, list_tree, write_consolidated, ZarrFormat, ZarrNodeKind, ZarrRoot,
+};
 use ndchunk_io::{check_member_path, ArrayMeta, IoError};
 
-use super::array::{JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR};
-use super::places::{check_replaceable, is_empty_dir};
+use super::array::{source_identity, JobStatus, Outcome, ZarrRechunk, FINISHED_RECORD, WORK_DIR};
+use super::places::{check_replaceable, is_empty_dir, is_url};
 use ndchunk::{Error, Result};
 
 /// The marker of an unfinished group job in its destination.
@@ -143,8 +146,8 @@ fn source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>, Vec<S
 /// The nodes, the Zarr format, and the listing's warnings.
 fn read_source_tree(src: &Path) -> Result<(Vec<SourceNode>, Option<ZarrFormat>, Vec<String>)> {
     let relative = |path: &str| path.trim_start_matches('/').to_string();
-    if container_of(src)? == Container::Zarr {
-        let tree = list_tree(src)?;
+    if is_url(src) || container_of(src)? == Container::Zarr {
+        let tree = list_tree(ZarrRoot::parse(src)?)?;
         let warnings = tree.warnings;
         let nodes = tree.nodes;
         let format = nodes.first().map(|n| n.format);
@@ -259,10 +262,13 @@ fn select_arrays(nodes: Vec<SourceNode>, names: &[String], src: &Path) -> Result
         .collect())
 }
 
-/// How a job names one array of the source: a Zarr array's directory, or
-/// `file.nc:/var` inside a file.
+/// How a job names one array of the source: a Zarr array's directory or
+/// prefix in a bucket, or `file.nc:/var` inside a file.
 fn array_source(src: &Path, relative: &str) -> PathBuf {
-    if src.is_dir() {
+    if is_url(src) {
+        let url = src.to_string_lossy();
+        PathBuf::from(format!("{}/{relative}", url.trim_end_matches('/')))
+    } else if src.is_dir() {
         src.join(relative)
     } else {
         PathBuf::from(format!("{}:/{relative}", src.display()))
@@ -352,7 +358,7 @@ pub fn plan_group(template: &ZarrRechunk) -> Result<GroupPlan> {
     let format = template.format.or(source_format).unwrap_or(ZarrFormat::V3);
     let identity = json!({
         "arrays": template.arrays,
-        "src": std::fs::canonicalize(src).map_err(|e| job_error(src, e.to_string()))?.display().to_string(),
+        "src": source_identity(src)?,
         "chunks": template.chunks,
         "format": format!("{format:?}"),
         "codec": format!("{:?}", template.codec),
@@ -469,9 +475,17 @@ impl GroupPlan {
     /// consolidated metadata: DST looks finished only at the very end. An
     /// interrupted run of the same job resumes: finished arrays are kept.
     /// The same command run again over an unchanged source writes nothing.
+    ///
+    /// A DST in object storage keeps the group's marker and lock in the
+    /// job's work directory under `--journal`, each array's journal beside
+    /// it, and its finished record as an object in DST; it must be an empty
+    /// prefix or this job's own interrupted run, as nothing in a bucket is
+    /// known to be ours to delete.
     pub fn run(self) -> Result<GroupOutcome> {
         let start = Instant::now();
         let dst = &self.template.dst;
+        let remote = is_url(dst);
+        let root = self.template.dst_root()?;
         let owned = self.template.owned_paths()?;
         // Every array is opened and planned before anything is created: a
         // bad chunk spec for one array leaves no DST behind.
@@ -480,13 +494,30 @@ impl GroupPlan {
             .iter()
             .map(|a| a.job.prepare())
             .collect::<Result<Vec<_>>>()?;
-        let marker = dst.join(GROUP_MARKER);
-        let job_of = |file: &str| read_json(&dst.join(file)).map(|doc| doc["job"].clone());
+        // Where the marker and the lock live: in DST, or in the job's
+        // local work directory for a DST in a bucket.
+        let state = if remote {
+            self.template.work_dir()?
+        } else {
+            dst.clone()
+        };
+        let marker = state.join(GROUP_MARKER);
+        let marker_job = read_json(&marker).map(|doc| doc["job"].clone());
+        // Asked first for a bucket: refused credentials, a missing bucket
+        // or no answer stop the job before anything is made here.
+        // (A local DST that is a file has no record: refused below.)
+        let finished_job = match root.read_json(FINISHED_RECORD) {
+            Ok(doc) => doc.map(|doc| doc["job"].clone()),
+            Err(e) if remote => return Err(e.into()),
+            Err(_) => None,
+        };
+        let ours = [&marker_job, &finished_job]
+            .iter()
+            .any(|job| job.as_ref() == Some(&self.identity));
         let mut replace = false;
-        if let Ok(meta) = std::fs::symlink_metadata(dst) {
-            let ours = [GROUP_MARKER, FINISHED_RECORD]
-                .iter()
-                .any(|file| job_of(file).as_ref() == Some(&self.identity));
+        if remote {
+            self.check_bucket_destination(&root, ours, marker_job.as_ref())?;
+        } else if let Ok(meta) = std::fs::symlink_metadata(dst) {
             replace = self.template.overwrite || (self.template.restart && marker.exists());
             if replace {
                 check_replaceable(dst)?;
@@ -502,8 +533,8 @@ impl GroupPlan {
                 ));
             }
         }
-        std::fs::create_dir_all(dst).map_err(|e| job_error(dst, e.to_string()))?;
-        let lock_path = dst.join(GROUP_LOCK);
+        std::fs::create_dir_all(&state).map_err(|e| job_error(&state, e.to_string()))?;
+        let lock_path = state.join(GROUP_LOCK);
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -520,20 +551,22 @@ impl GroupPlan {
             // Cleared under the lock, which stays in place meanwhile.
             owned.empty_keeping(dst, Path::new(GROUP_LOCK))?;
         }
-        let finished = job_of(FINISHED_RECORD).as_ref() == Some(&self.identity);
+        let finished = !replace && finished_job.as_ref() == Some(&self.identity);
         if !finished {
             let record = json!({"job": self.identity});
             super::work_dir::write_whole(&marker, record.to_string().as_bytes())?;
             for (relative, attributes) in &self.groups {
-                create_group(dst, relative, self.format, attributes)?;
+                create_group(&root, relative, self.format, attributes)?;
             }
         }
         let mut arrays = Vec::new();
         for (ArrayJob { path, job }, prepared) in self.arrays.into_iter().zip(prepared) {
             // Inside our own destination: an array folder with neither a
             // journal nor a finished record was cut short before its
-            // journal existed, and starts over.
-            if job.dst.exists()
+            // journal existed, and starts over. (In a bucket, an array's
+            // prefix holds nothing before its journal exists here.)
+            if !remote
+                && job.dst.exists()
                 && !job.dst.join(WORK_DIR).exists()
                 && !job.dst.join(FINISHED_RECORD).exists()
             {
@@ -552,23 +585,54 @@ impl GroupPlan {
                 .any(|a| a.outcome.status != JobStatus::UpToDate);
         if wrote {
             // Last: the root group, which makes DST a store, and its index.
-            create_group(dst, "", self.format, &self.root_attributes)?;
-            write_consolidated(dst, self.format)?;
-            let record = json!({"job": self.identity});
-            super::work_dir::write_whole(
-                &dst.join(FINISHED_RECORD),
-                record.to_string().as_bytes(),
-            )?;
+            create_group(&root, "", self.format, &self.root_attributes)?;
+            write_consolidated(&root, self.format)?;
+            root.write_json(FINISHED_RECORD, &json!({"job": self.identity}))?;
             owned.remove(&marker)?;
         }
         drop(lock);
         owned.remove(&lock_path)?;
+        if remote {
+            owned.remove(&state)?;
+        }
         Ok(GroupOutcome {
             arrays,
             skipped: self.skipped,
             links: self.links,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Whether this job may write into DST in object storage: an empty
+    /// prefix, or this same job's (interrupted or finished) run; never one
+    /// holding anything else, which `--overwrite` would have to delete.
+    fn check_bucket_destination(
+        &self,
+        root: &ZarrRoot,
+        ours: bool,
+        marker_job: Option<&Value>,
+    ) -> Result<()> {
+        let dst = &self.template.dst;
+        if marker_job.is_some_and(|job| *job != self.identity) {
+            return Err(job_error(
+                dst,
+                "holds the interrupted run of another job (other arrays, chunks, format or \
+                 source), whose objects this one would be written beside: rerun that command \
+                 to finish it, or remove them first (aws s3 rm --recursive)",
+            ));
+        }
+        if ours || !root.exists()? {
+            return Ok(());
+        }
+        Err(job_error(
+            dst,
+            if self.template.overwrite {
+                "already holds objects, and --overwrite does not delete from object storage: \
+                 remove them first (aws s3 rm --recursive), or choose another destination"
+            } else {
+                "already holds objects; choose another destination (or remove them first)"
+            },
+        ))
     }
 }
 
