@@ -206,6 +206,38 @@ xr.open_dataset(sys.argv[1]).to_zarr(sys.argv[2], mode="w-", consolidated=True)
     xarray_dump::compare(&opened, theirs.path());
 }
 
+/// Inside an `async fn` of the user's (a tokio runtime on this thread),
+/// the synchronous API still works: it waits for its requests, as for any
+/// blocking I/O, instead of panicking on a nested runtime.
+#[test]
+fn the_synchronous_api_works_inside_the_users_tokio_runtime() {
+    let Some(_s3) = server() else {
+        return;
+    };
+    let data = field(12, 9, 7, [4, 9, 7]);
+    let users = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let read = users.block_on(async {
+        let (_, remote) = in_bucket("s3://lib/in-async.zarr", &data);
+        remote.compute().unwrap()
+    });
+    assert_eq!(read, data.compute().unwrap());
+    let opened = users.block_on(async {
+        let ds = ndchunk::Dataset::new()
+            .with_var(
+                "t",
+                ndchunk::DataArray::new(data.clone(), &["time", "y", "x"]).unwrap(),
+            )
+            .unwrap();
+        ds.to_zarr("s3://lib/in-async-ds.zarr").unwrap();
+        open_zarr("s3://lib/in-async-ds.zarr").unwrap()
+    });
+    let t = opened.get("t").unwrap().values::<f32>().unwrap();
+    assert_eq!(t, data.compute().unwrap());
+}
+
 #[test]
 fn a_missing_bucket_and_a_bad_url_are_said_before_anything_is_written() {
     let Some(_s3) = server() else {

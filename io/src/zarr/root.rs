@@ -301,9 +301,9 @@ impl ZarrRoot {
                     return Err(fail("no client".into()));
                 };
                 let prefix = object_store::path::Path::from(path);
-                let listed: Vec<object_store::ObjectMeta> = runtime()
-                    .block_on(objects.list(Some(&prefix)).try_collect())
-                    .map_err(|e| fail(e.to_string()))?;
+                let listed: Vec<object_store::ObjectMeta> =
+                    block_on(objects.list(Some(&prefix)).try_collect())
+                        .map_err(|e| fail(e.to_string()))?;
                 for meta in listed {
                     let key = meta.location.as_ref();
                     let key = key
@@ -610,11 +610,25 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// Runs `future` to completion on the calling thread, its sockets and
+/// timers driven by [`runtime`]. Called from inside a tokio runtime of the
+/// caller's (a synchronous `open_zarr` in an `async fn`), where tokio's
+/// own `block_on` would panic, the future is polled by a plain executor
+/// with our runtime entered instead: the caller's thread waits, as for any
+/// synchronous I/O.
+fn block_on<F: core::future::Future>(future: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _entered = runtime().enter();
+        return futures::executor::block_on(future);
+    }
+    runtime().block_on(future)
+}
+
 struct TokioBlockOn;
 
 impl AsyncToSyncBlockOn for TokioBlockOn {
     fn block_on<F: core::future::Future>(&self, future: F) -> F::Output {
-        runtime().block_on(future)
+        block_on(future)
     }
 }
 
@@ -666,8 +680,7 @@ fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
         },
     )?;
     let listed_prefix = object_store::path::Path::from(prefix);
-    runtime()
-        .block_on(probe.list_with_delimiter(Some(&listed_prefix)))
+    block_on(probe.list_with_delimiter(Some(&listed_prefix)))
         .map_err(|e| s3_error(url, bucket, e))?;
     let client = s3_client(url, bucket, RetryConfig::default())?;
     let objects = Arc::new(PrefixStore::new(client, prefix));
