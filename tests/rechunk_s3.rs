@@ -21,7 +21,7 @@ use cli::{
 };
 use ndchunk::io::zarr::{create_group, ZarrFormat};
 use ndchunk::io::DType;
-use s3::S3Server;
+use s3::{LatencyProxy, S3Server};
 
 /// `chunkctl ARGS` with `env` (the server's AWS variables).
 fn chunkctl_with(env: &[(String, String)], args: &[&str]) -> Output {
@@ -418,6 +418,50 @@ print(remote["b"].chunks, same)
         );
     }
     assert_eq!(keys(&env, "grp", "halted.zarr/"), before);
+}
+
+/// Throttling (S3's `503 SlowDown`) is retried with backoff: a rechunk out
+/// of a bucket through a proxy that sheds every third `GET` finishes, with
+/// the source's values.
+#[test]
+fn throttled_requests_are_retried() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    server.create_bucket("busy");
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(
+        dir.path(),
+        DType::Float32,
+        &[40, 32, 32],
+        &[1, 32, 32],
+        ZarrFormat::V3,
+        "zstd:3",
+    );
+    let url = "s3://busy/src.zarr";
+    let out = chunkctl_with(
+        &server.env(),
+        &[
+            "rechunk",
+            s(&src),
+            url,
+            "--chunks",
+            "1,32,32",
+            "--journal",
+            s(&dir.path().join("journal")),
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let proxy = LatencyProxy::throttling(server.addr(), std::time::Duration::ZERO, 3);
+    let back = dir.path().join("back.zarr");
+    let out = chunkctl_with(
+        &server.env_for(&proxy.endpoint()),
+        &["rechunk", url, s(&back), "--chunks", "40,8,8", "--quiet"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(proxy.throttled() >= 10, "{} throttled", proxy.throttled());
+    assert_same_values(&src, &back);
 }
 
 #[test]

@@ -346,6 +346,9 @@ fn http_request(
 /// `Expect: 100-continue` with a PUT's body and waits for `100 Continue`)
 /// does not count as the response beginning, so the body that follows it is
 /// not delayed. Stops when dropped.
+///
+/// [`LatencyProxy::throttling`] also answers some `GET` requests itself
+/// with S3's `503 SlowDown`, as a busy bucket does, to test retries.
 pub struct LatencyProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -358,6 +361,11 @@ struct Shared {
     stop: AtomicBool,
     connections: AtomicUsize,
     requests: AtomicUsize,
+    /// Every `throttle_every`th `GET` that opens a connection is answered
+    /// `503 SlowDown` (0: none).
+    throttle_every: usize,
+    gets: AtomicUsize,
+    throttled: AtomicUsize,
 }
 
 /// How often a blocked proxy thread looks at the stop flag.
@@ -366,6 +374,14 @@ const POLL: Duration = Duration::from_millis(50);
 impl LatencyProxy {
     /// Starts forwarding a free port to `target` (e.g. [`S3Server::addr`]).
     pub fn start(target: SocketAddr, delay: Duration) -> LatencyProxy {
+        Self::throttling(target, delay, 0)
+    }
+
+    /// [`LatencyProxy::start`], answering every `every`th `GET` that opens a
+    /// connection with `503 SlowDown` instead of forwarding it (moto closes
+    /// each connection after its response, so with it that is every
+    /// `every`th `GET`).
+    pub fn throttling(target: SocketAddr, delay: Duration, every: usize) -> LatencyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -375,6 +391,9 @@ impl LatencyProxy {
             stop: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
+            throttle_every: every,
+            gets: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
         });
         let acceptor = {
             let shared = shared.clone();
@@ -405,6 +424,11 @@ impl LatencyProxy {
     /// The requests delayed so far.
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// The requests answered `503 SlowDown` so far.
+    pub fn throttled(&self) -> usize {
+        self.shared.throttled.load(Ordering::SeqCst)
     }
 }
 
@@ -438,6 +462,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 /// Forwards one connection until either side closes it or the proxy stops.
 fn connection(client: TcpStream, shared: Arc<Shared>) {
+    if shared.throttle_every > 0 && throttle(&client, &shared) {
+        return;
+    }
     let Ok(upstream) = TcpStream::connect_timeout(&shared.target, Duration::from_secs(5)) else {
         return; // the client sees its connection closed
     };
@@ -472,6 +499,42 @@ fn connection(client: TcpStream, shared: Arc<Shared>) {
         }
     });
     let _ = back.join();
+}
+
+/// Answers the connection's first request `503 SlowDown` and closes it, if
+/// it is a `GET` (no body to drain) whose turn it is.
+fn throttle(client: &TcpStream, shared: &Shared) -> bool {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = [0u8; 4];
+    if client.peek(&mut head).ok() != Some(4) || &head != b"GET " {
+        return false;
+    }
+    let turn = shared.gets.fetch_add(1, Ordering::SeqCst) + 1;
+    if turn % shared.throttle_every != 0 {
+        return false;
+    }
+    // Read the request's head, then answer as S3 does when it sheds load.
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut reader = client;
+    while !request.ends_with(b"\r\n\r\n") {
+        match reader.read(&mut byte) {
+            Ok(1) => request.push(byte[0]),
+            _ => return true,
+        }
+    }
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+                <Message>Please reduce your request rate.</Message></Error>";
+    let response = format!(
+        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut writer = client;
+    let _ = writer.write_all(response.as_bytes());
+    let _ = client.shutdown(Shutdown::Both);
+    shared.throttled.fetch_add(1, Ordering::SeqCst);
+    true
 }
 
 /// Copies `from` to `to`, calling `before` with each read's bytes ahead of
