@@ -510,7 +510,7 @@ fn throttle(client: &TcpStream, shared: &Shared) -> bool {
         return false;
     }
     let turn = shared.gets.fetch_add(1, Ordering::SeqCst) + 1;
-    if turn % shared.throttle_every != 0 {
+    if !turn.is_multiple_of(shared.throttle_every) {
         return false;
     }
     // Read the request's head, then answer as S3 does when it sheds load.
