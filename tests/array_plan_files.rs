@@ -11,6 +11,7 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -426,6 +427,42 @@ fn every_serialisable_operation_comes_back_from_its_file() {
     for (name, array, chunks) in &cases {
         same_through_a_file(dir, name, array, chunks);
     }
+}
+
+/// A netCDF-3 file (a real one, written by FERRET) comes back as the
+/// variable on the grid it was read on; the file changed is refused.
+#[test]
+fn a_netcdf3_source_comes_back_from_its_file_on_its_grid() {
+    let Some(fixture) = support::fixture("netcdf/coads_climatology.cdf") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let path = dir.join("coads.cdf");
+    std::fs::copy(&fixture, &path).unwrap();
+    let grid = ChunkGrid::regular(&[12, 90, 180], &[3, 45, 60]).unwrap();
+    let sst = ndchunk::io::netcdf3::Netcdf3Store::open(&path, "SST", Some(grid.clone())).unwrap();
+    let sst = Arc::new(sst);
+    let a = Array::<f32>::from_store(sst).unwrap();
+    let anomaly = (&a - &a.mean(0, true)).rechunk([12, 30, 30]);
+    same_through_a_file(dir, "netcdf3", &anomaly.into(), &[12, 30, 30]);
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("netcdf3.json")).unwrap()).unwrap();
+    let source = &file["sources"][0];
+    assert_eq!(source["kind"], "netcdf3", "{file}");
+    assert_eq!(source["variable"], "SST");
+    assert_eq!(
+        source["grid"],
+        serde_json::to_value(&grid).unwrap(),
+        "{file}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let e = PlanFile::load(dir.join("netcdf3.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has changed since the plan was made"), "{e}");
 }
 
 #[test]

@@ -135,7 +135,8 @@ struct FileBody {
 ///
 /// The destination is a Zarr array (local or `s3://`). Serialisable:
 /// sources [`Array::from_store`] over a Zarr array (local or `s3://`) or
-/// an HDF5/netCDF-4 dataset, `full`, `zeros`, `ones`,
+/// an HDF5/netCDF-4 dataset or a netCDF-3 variable (on the grid it was
+/// opened on), `full`, `zeros`, `ones`,
 /// `arange`, `linspace`, `random_uniform`, `random_normal`; arithmetic
 /// (`+ - * /`) with scalars and arrays, comparisons (`greater` …
 /// `not_equal`), `abs`, the named float functions (`sqrt`, `exp`, `log`,
@@ -154,8 +155,7 @@ struct FileBody {
 /// saving it is refused, naming the operation): anything given a Rust
 /// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
 /// `map_overlap`), data in this process's memory (`from_ndarray`, a
-/// `MemoryStore`, a `persist`ed result), stores other than Zarr and HDF5
-/// (netCDF-3), and every other operation, which keeps no recipe yet:
+/// `MemoryStore`, a `persist`ed result), and every other operation, which keeps no recipe yet:
 /// `label`, and those of the labelled layer built on closures or grouped
 /// reductions (a `DataArray` with a scalar, CF decoding, `groupby`,
 /// `resample`, `weighted`, `rolling`, `quantile`). Such a plan still runs
@@ -285,7 +285,7 @@ fn save(
     for source in &sources {
         let inside = match &source.spec {
             StoreSpec::Zarr { url, .. } if !url.contains("://") => Some(PathBuf::from(url)),
-            StoreSpec::Hdf5 { path, .. } => Some(path.clone()),
+            StoreSpec::Hdf5 { path, .. } | StoreSpec::Netcdf3 { path, .. } => Some(path.clone()),
             StoreSpec::Zarr { .. } => None,
         };
         if let Some(place) = inside {
@@ -431,7 +431,7 @@ fn rebuild(body: &FileBody) -> Result<(DynArray, Arc<dyn ChunkStore>)> {
     let root = built
         .pop()
         .ok_or_else(|| file_error("the file holds no steps".into()))?;
-    let destination = open_spec(&body.destination.spec)?;
+    let destination = open_record(&body.destination)?;
     let meta = destination.meta();
     if meta.dtype != body.destination.dtype
         || meta.grid != body.destination.grid
@@ -680,7 +680,7 @@ impl PlanFile {
             ));
         }
         for source in &body.sources {
-            let store = open_spec(&source.spec)?;
+            let store = open_record(source)?;
             let state = state_of(&source.spec, &*store)?;
             if Some(state) != source.state {
                 return Err(refuse(format!(

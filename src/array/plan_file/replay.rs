@@ -86,7 +86,7 @@ pub(super) fn replay(step: &Step, inputs: &[DynArray], body: &FileBody) -> Resul
                 .sources
                 .get(k)
                 .ok_or_else(|| file_error(format!("no source {k}")))?;
-            let store = open_spec(&source.spec)?;
+            let store = open_record(source)?;
             if store.meta().grid != source.grid || store.meta().dtype != source.dtype {
                 return Err(file_error(format!(
                     "the source {} is no longer the array the plan was made for",

@@ -1,9 +1,12 @@
 //! The stores a plan file names: how each is opened again in another
 //! process (a Zarr directory or `s3://` URL with the endpoint it was
-//! planned at, an HDF5 file's dataset), and the digest of a source's files
+//! planned at, an HDF5 file's dataset, a netCDF-3 file's variable on its
+//! grid), and the digest of a source's files
 //! or objects that tells a changed source.
 
 use super::*;
+use ndchunk_io::info::{container_of, Container};
+use ndchunk_io::netcdf3::Netcdf3Store;
 
 /// How to open a store again in another process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +21,9 @@ pub(super) enum StoreSpec {
     },
     /// A dataset of an HDF5 or netCDF-4 file.
     Hdf5 { path: PathBuf, dataset: String },
+    /// A variable of a netCDF-3 file, read on the record's grid (the file
+    /// has no chunks of its own).
+    Netcdf3 { path: PathBuf, variable: String },
 }
 
 /// A store as the file records it.
@@ -44,7 +50,8 @@ pub(super) fn reopen_source(location: &str, read: Option<&dyn ChunkStore>) -> Re
              this process"
         )));
     }
-    let store = open_by_location(location).map_err(|why| {
+    let grid = read.map(|read| &read.meta().grid);
+    let store = open_by_location(location, grid).map_err(|why| {
         save_error(format!(
             "`from_store({location})`: {why}, so this plan can only run in this process"
         ))
@@ -88,7 +95,7 @@ pub(super) fn record_store(
                 .into(),
         );
     }
-    let (spec, reopened) = open_by_location(&location)?;
+    let (spec, reopened) = open_by_location(&location, Some(&store.meta().grid))?;
     if reopened.meta() != store.meta() || reopened.encoding() != store.encoding() {
         return Err("opened again by its path, it is not the same array".into());
     }
@@ -102,10 +109,12 @@ pub(super) fn record_store(
     })
 }
 
-/// The store at `location` (a store's own), opened as a Zarr array or
-/// an HDF5 dataset, with how to open it again from anywhere.
+/// The store at `location` (a store's own), opened as a Zarr array, an
+/// HDF5 dataset or a netCDF-3 variable (on `grid`, where given), with how
+/// to open it again from anywhere.
 pub(super) fn open_by_location(
     location: &str,
+    grid: Option<&ChunkGrid>,
 ) -> std::result::Result<(StoreSpec, Arc<dyn ChunkStore>), String> {
     if location.contains("://") {
         let root = ZarrRoot::parse(location).map_err(|e| e.to_string())?;
@@ -136,7 +145,24 @@ pub(super) fn open_by_location(
             return Ok((spec, Arc::new(store)));
         }
     }
-    Err("ndchunk opens again only Zarr arrays and HDF5 datasets, by path".into())
+    // A netCDF-3 variable's location is `FILE/VARIABLE`.
+    if let Some((file, variable)) = location.rsplit_once('/') {
+        let file = Path::new(file);
+        if file.is_file() && matches!(container_of(file), Ok(Container::Netcdf3)) {
+            let path = std::fs::canonicalize(file).map_err(|e| e.to_string())?;
+            let store =
+                Netcdf3Store::open(&path, variable, grid.cloned()).map_err(|e| e.to_string())?;
+            let spec = StoreSpec::Netcdf3 {
+                path,
+                variable: variable.to_string(),
+            };
+            return Ok((spec, Arc::new(store)));
+        }
+    }
+    Err(
+        "ndchunk opens again only Zarr arrays, HDF5 datasets and netCDF-3 variables, by path"
+            .into(),
+    )
 }
 
 /// The endpoint an `s3://` location's requests go to now.
@@ -147,8 +173,8 @@ pub(super) fn root_endpoint(location: &str) -> Option<String> {
 }
 
 /// Opens a store the file records.
-pub(super) fn open_spec(spec: &StoreSpec) -> Result<Arc<dyn ChunkStore>> {
-    Ok(match spec {
+pub(super) fn open_record(record: &StoreRecord) -> Result<Arc<dyn ChunkStore>> {
+    Ok(match &record.spec {
         StoreSpec::Zarr { url, endpoint } => {
             let now = root_endpoint(url);
             if *endpoint != now {
@@ -165,6 +191,11 @@ pub(super) fn open_spec(spec: &StoreSpec) -> Result<Arc<dyn ChunkStore>> {
             Arc::new(ZarrStore::open_dir(ZarrRoot::parse(url)?)?)
         }
         StoreSpec::Hdf5 { path, dataset } => Arc::new(Hdf5Store::open(path, dataset)?),
+        StoreSpec::Netcdf3 { path, variable } => Arc::new(Netcdf3Store::open(
+            path,
+            variable,
+            Some(record.grid.clone()),
+        )?),
     })
 }
 
@@ -182,7 +213,7 @@ pub(super) fn state_of(spec: &StoreSpec, store: &dyn ChunkStore) -> Result<Strin
                 ));
             }
         }
-        StoreSpec::Hdf5 { path, .. } => {
+        StoreSpec::Hdf5 { path, .. } | StoreSpec::Netcdf3 { path, .. } => {
             let meta = std::fs::metadata(path).map_err(|e| Error::Job {
                 path: path.display().to_string(),
                 message: e.to_string(),
