@@ -306,6 +306,28 @@ fn a_plan_file_over_buckets_runs_from_its_file_as_shards() {
         whole.read_region::<f32>(&all).unwrap()
     );
 
+    // The same bucket reached at another endpoint (a proxy in front of
+    // the same server): a process there refuses the file, as the endpoint
+    // is part of where a store is.
+    let proxy = s3::LatencyProxy::start(_s3.addr(), std::time::Duration::ZERO);
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_loads_a_plan_file",
+            "--nocapture",
+        ])
+        .env(PLAN_FOR_CHILD, &path)
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        said.contains("refused:") && said.contains("was planned at"),
+        "{said}{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+
     // A source object rewritten since planning: the file refuses to load.
     let other = source
         .read_region::<f32>(&Region::from_shape(&[1, 16, 16]))
@@ -315,4 +337,21 @@ fn a_plan_file_over_buckets_runs_from_its_file_as_shards() {
         .unwrap();
     let e = ndchunk::PlanFile::load(&path).unwrap_err().to_string();
     assert!(e.contains("changed"), "{e}");
+}
+
+/// The plan file a child process loads (see [`child_loads_a_plan_file`]).
+const PLAN_FOR_CHILD: &str = "NDCHUNK_TEST_PLAN_FILE";
+
+/// Run by `a_plan_file_over_buckets_runs_from_its_file_as_shards` as a
+/// child process with another endpoint: says whether the file loads.
+#[test]
+#[ignore = "run as a child process by a_plan_file_over_buckets_runs_from_its_file_as_shards"]
+fn child_loads_a_plan_file() {
+    let Some(path) = std::env::var_os(PLAN_FOR_CHILD) else {
+        return;
+    };
+    match ndchunk::PlanFile::load(path) {
+        Ok(_) => println!("loaded"),
+        Err(e) => println!("refused: {e}"),
+    }
 }
