@@ -18,6 +18,7 @@
 //! bucket and an endpoint that does not answer are said when the root is
 //! first used, before anything is read or written.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -68,7 +69,7 @@ pub struct ZarrRoot {
 #[derive(Clone)]
 struct Opened {
     storage: Storage,
-    objects: Option<Arc<PrefixStore<AmazonS3>>>,
+    objects: Option<Arc<PrefixStore<Arc<AmazonS3>>>>,
 }
 
 /// One stored object (a chunk or document) as a listing gives it.
@@ -664,10 +665,45 @@ fn s3_client(url: &str, bucket: &str, retry: RetryConfig) -> Result<AmazonS3> {
     })
 }
 
-/// The storage of `s3://bucket/prefix`, after one listing of the prefix
-/// has shown that the endpoint answers, the bucket exists and the
-/// credentials are accepted.
+/// The storage of `s3://bucket/prefix`, through the process's client of
+/// the bucket ([`bucket_client`]).
 fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
+    let client = bucket_client(url, bucket, prefix)?;
+    let objects = Arc::new(PrefixStore::new(client, prefix));
+    let store = AsyncObjectStore::new(objects.clone());
+    Ok(Opened {
+        storage: Arc::new(AsyncToSyncStorageAdapter::new(
+            Arc::new(store),
+            TokioBlockOn,
+        )),
+        objects: Some(objects),
+    })
+}
+
+/// The process's client of `bucket` at the endpoint and with the access
+/// key the environment names now, made when first asked for, after one
+/// listing (of `prefix`, the first root opened there) has shown that the
+/// endpoint answers, the bucket exists and the credentials are accepted.
+/// Every root in the bucket shares it, and so its connections: a job over
+/// many arrays of one bucket probes it once.
+fn bucket_client(url: &str, bucket: &str, prefix: &str) -> Result<Arc<AmazonS3>> {
+    static CLIENTS: OnceLock<Mutex<HashMap<Vec<String>, Arc<AmazonS3>>>> = OnceLock::new();
+    let mut key = vec![bucket.to_string(), endpoint()];
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+    ] {
+        key.push(std::env::var(var).unwrap_or_default());
+    }
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(client) = clients.get(&key) {
+        return Ok(client.clone());
+    }
     // The probe does not retry for minutes: an endpoint that does not
     // answer, or a bucket that refuses, is said at once.
     let probe = s3_client(
@@ -682,16 +718,9 @@ fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
     let listed_prefix = object_store::path::Path::from(prefix);
     block_on(probe.list_with_delimiter(Some(&listed_prefix)))
         .map_err(|e| s3_error(url, bucket, e))?;
-    let client = s3_client(url, bucket, RetryConfig::default())?;
-    let objects = Arc::new(PrefixStore::new(client, prefix));
-    let store = AsyncObjectStore::new(objects.clone());
-    Ok(Opened {
-        storage: Arc::new(AsyncToSyncStorageAdapter::new(
-            Arc::new(store),
-            TokioBlockOn,
-        )),
-        objects: Some(objects),
-    })
+    let client = Arc::new(s3_client(url, bucket, RetryConfig::default())?);
+    clients.insert(key, client.clone());
+    Ok(client)
 }
 
 /// An S3 error in the user's terms: refused credentials, a missing bucket,
