@@ -179,6 +179,40 @@ pub(crate) fn scalar_from<T: Element>(value: &Value) -> Result<T> {
     T::from_ne_bytes(&bytes).pop().ok_or_else(bad)
 }
 
+/// Values as a plan file holds them: each element's bytes little-endian,
+/// in hex, one string.
+pub(crate) fn values_hex<T: Element>(values: &[T]) -> String {
+    let mut bytes = T::to_ne_bytes(values);
+    if cfg!(target_endian = "big") {
+        for element in bytes.chunks_mut(T::DTYPE.size()) {
+            element.reverse();
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `n` values [`values_hex`] wrote, which must be `T`s.
+pub(crate) fn values_from<T: Element>(hex: &str, n: usize) -> Result<Vec<T>> {
+    let bad = || file_error(format!("not {n} {} values", T::DTYPE.name()));
+    if hex.len() != 2 * n * T::DTYPE.size() || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    if cfg!(target_endian = "big") {
+        for element in bytes.chunks_mut(T::DTYPE.size()) {
+            element.reverse();
+        }
+    }
+    if T::DTYPE == DType::Bool && bytes.iter().any(|&b| b > 1) {
+        return Err(bad());
+    }
+    Ok(T::from_ne_bytes(&bytes))
+}
+
 /// An error about a plan file's contents.
 pub(crate) fn file_error(message: String) -> Error {
     Error::Invalid {

@@ -364,6 +364,37 @@ pub(super) fn replay(step: &Step, inputs: &[DynArray], body: &FileBody) -> Resul
                 typed::<T>(inputs, 0)?.coarsen(&factors, how, boundary).into()
             }, unsupported)
         }
+        "kernel" => {
+            let kernel: crate::array::kernel::Kernel = serde_json::from_value(args.clone())
+                .map_err(|e| file_error(format!("bad kernel {args}: {e}")))?;
+            kernel.apply(&inputs.iter().collect::<Vec<_>>())
+        }
+        "values" => {
+            let shape: Vec<u64> = field(args, "shape")?;
+            let dims: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
+            let n = dims.iter().product();
+            let hex = args["bytes"]
+                .as_str()
+                .ok_or_else(|| file_error("values without their bytes".into()))?;
+            crate::with_dtype!(step.dtype, T => {
+                let data = ndarray::ArrayD::from_shape_vec(dims, values_from::<T>(hex, n)?)
+                    .map_err(|e| file_error(e.to_string()))?;
+                Array::<T>::from_values(data, grid()?, "values")?.into()
+            })
+        }
+        "grouped" => {
+            let group_of: Vec<u32> = field(args, "group_of")?;
+            let stat = super::super::dynamic::group_stat_from(&args["stat"])?;
+            input(inputs, 0)?
+                .grouped(
+                    field(args, "axis")?,
+                    group_of.into(),
+                    field(args, "groups")?,
+                    stat,
+                    field(args, "skipna")?,
+                )
+                .into()
+        }
         other => {
             return Err(file_error(format!(
                 "`{other}` is not an operation this ndchunk can rebuild"
