@@ -77,7 +77,10 @@ else:
     anomaly = ds - ds.mean("time")
     clim = ds.groupby("time.month").mean()
     expected = {"t2m": anomaly.t2m, "pr": anomaly.pr,
-                "t2m_clim": clim.t2m, "pr_clim": clim.pr}
+                "t2m_clim": clim.t2m, "pr_clim": clim.pr,
+                "t2m_max7": ds.t2m.rolling(time=7).max(),
+                "pr_median": ds.pr.groupby("time.month").median(),
+                "pr_q90": ds.pr.quantile(0.9, "time")}
 ours = xr.open_zarr(store)
 out = {"attrs": ours.attrs, "coords": sorted(ours.coords)}
 for name, theirs in expected.items():
@@ -139,17 +142,29 @@ fn windows(src: &Path) -> Dataset {
 }
 
 /// The pipeline of several stages: anomalies from the time mean and
-/// monthly climatologies (a grouped reduction), every variable.
+/// monthly climatologies (a grouped reduction), every variable; weekly
+/// maxima (rolling extremes), monthly medians (a group median) and the
+/// 90th percentile over time.
 fn anomalies(src: &Path) -> Dataset {
     let ds = open_dataset(src).unwrap();
     let anomaly = ds
         .arith_dataset(Arith::Sub, &ds.mean("time").unwrap(), Join::Inner)
         .unwrap();
     let clim = ds.groupby("time.month").unwrap().mean().unwrap();
+    let (t, pr) = (ds.get("t2m").unwrap(), ds.get("pr").unwrap());
     anomaly
         .with_var("t2m_clim", clim.get("t2m").unwrap())
         .unwrap()
         .with_var("pr_clim", clim.get("pr").unwrap())
+        .unwrap()
+        .with_var("t2m_max7", t.rolling("time", 7).unwrap().max().unwrap())
+        .unwrap()
+        .with_var(
+            "pr_median",
+            pr.groupby("time.month").unwrap().median().unwrap(),
+        )
+        .unwrap()
+        .with_var("pr_q90", pr.quantile(0.9, "time").unwrap())
         .unwrap()
 }
 
@@ -343,7 +358,9 @@ fn a_plan_of_several_stages_runs_whole_from_its_file() {
         .unwrap()
         .contains("cannot run as shards"));
     let file = std::fs::read_to_string(dir.join("plan.json")).unwrap();
-    assert!(file.contains("\"op\": \"grouped\""), "the climatology");
+    for op in ["grouped", "rolling_extremes", "group_quantiles", "quantile"] {
+        assert!(file.contains(&format!("\"op\": \"{op}\"")), "{op}");
+    }
     assert!(!dst.join("zarr.json").exists());
 
     assert!(spawn(dir, "whole").wait().unwrap().success());
@@ -352,7 +369,15 @@ fn a_plan_of_several_stages_runs_whole_from_its_file() {
         "the plan file's run differs from to_zarr's"
     );
     let found = compare(&python, &src, &dst, "anomalies");
-    for name in ["t2m", "pr", "t2m_clim", "pr_clim"] {
+    for name in [
+        "t2m",
+        "pr",
+        "t2m_clim",
+        "pr_clim",
+        "t2m_max7",
+        "pr_median",
+        "pr_q90",
+    ] {
         let case = &found[name];
         assert_eq!(case["same_nan"], true, "{name}: {case}");
         assert!(case["rel"].as_f64().unwrap() <= 1e-5, "{name}: {case}");

@@ -442,6 +442,17 @@ impl DynArray {
         }
     }
 
+    /// This array, built by `op` with `args` from the arrays of `inputs`
+    /// (see `recipe.rs`).
+    pub(crate) fn recorded(
+        self,
+        op: &'static str,
+        args: serde_json::Value,
+        inputs: Vec<super::recipe::Origin>,
+    ) -> DynArray {
+        each!(self, a => a.recorded(op, args, inputs).into())
+    }
+
     /// A grouped reduction along `axis` (see `Array::grouped`), read in
     /// the array's own type.
     pub(crate) fn grouped(

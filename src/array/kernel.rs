@@ -16,7 +16,7 @@ use ndchunk_io::DType;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::recipe::{scalar, scalar_from};
-use super::{Array, DynArray};
+use super::DynArray;
 
 /// A number kept exactly in a plan file (its bits: NaN and `-0.0` too).
 #[derive(Clone, Copy, PartialEq)]
@@ -125,12 +125,7 @@ impl Kernel {
     /// is an error when planned.
     pub(crate) fn apply(&self, inputs: &[&DynArray]) -> DynArray {
         let name = self.name();
-        let origins = || {
-            inputs
-                .iter()
-                .map(|a| super::dynamic::each_origin(a))
-                .collect()
-        };
+        let origins = inputs.iter().map(|a| super::each_origin(a)).collect();
         let args = serde_json::to_value(self).unwrap_or_default();
         let arity = match self {
             Kernel::WindowSum { .. }
@@ -147,8 +142,8 @@ impl Kernel {
             let message = format!("takes {arity} arrays, given {}", inputs.len());
             return crate::ops::elementwise::invalid::<f64>(name, grid, message).into();
         };
-        let f64s = |a: Array<f64>| DynArray::from(a.recorded("kernel", args.clone(), origins()));
-        match self.clone() {
+        let f64s = DynArray::from;
+        let out = match self.clone() {
             Kernel::CfDecode {
                 unsigned,
                 bits,
@@ -166,8 +161,7 @@ impl Kernel {
                     single,
                 };
                 if single {
-                    let a = x.map_f64(name, move |v| decode.apply(v) as f32);
-                    DynArray::from(a.recorded("kernel", args.clone(), origins()))
+                    DynArray::from(x.map_f64(name, move |v| decode.apply(v) as f32))
                 } else {
                     f64s(x.map_f64(name, move |v| decode.apply(v)))
                 }
@@ -209,8 +203,7 @@ impl Kernel {
                     }
                 };
                 if x.dtype() == DType::Float32 {
-                    let a = x.map_f64(name, move |v| spread(v) as f32);
-                    DynArray::from(a.recorded("kernel", args.clone(), origins()))
+                    DynArray::from(x.map_f64(name, move |v| spread(v) as f32))
                 } else {
                     f64s(x.map_f64(name, spread))
                 }
@@ -248,7 +241,8 @@ impl Kernel {
                 };
                 f64s(q.zip_with(m, name, |q, m| (q - m * m).max(0.0)))
             }
-        }
+        };
+        out.recorded("kernel", args, origins)
     }
 }
 

@@ -28,6 +28,7 @@ use crate::runtime::block::Block;
 
 pub(crate) use create::linspace_fn;
 pub use create::Chunks;
+pub(crate) use dynamic::each_origin;
 pub use dynamic::{DynArray, DynElement, Reduction};
 pub use many::{compute_many, store_many, store_many_plan};
 pub use random::{splitmix64, RandomFloat};

@@ -1,18 +1,22 @@
-//! Plan files: a lazy expression's store, planned, written to a file that
-//! another process loads and runs (whole, or one shard of one stage)
-//! without the code that built the expression.
+//! Plan files: a lazy expression's store (or several arrays' stores, a
+//! `store_many`), planned, written to a file that another process loads
+//! and runs (whole, or one shard of one stage) without the code that
+//! built the expressions.
 //!
-//! The file holds the recipes of the expression's arrays (see
-//! `recipe.rs`: each a built-in operation, its arguments, its inputs),
-//! the stores (sources and the destination, each by how to open it again
-//! and, for sources, a digest of their files or objects), the budget, the
-//! physical plan's stages with each shard stage's tasks (output region,
-//! input region, projected bytes), and an identity: a digest of all of it.
-//! Loading checks the layout and the ndchunk version, the identity (a
-//! hand-edited file is refused), that every source is as it was, then
-//! rebuilds the expression by replaying the recipes through the same
-//! constructors, plans it again and refuses a plan that is not the one in
-//! the file.
+//! The file holds the recipes of the expressions' arrays (see
+//! `recipe.rs`: each a built-in operation, its arguments, its inputs; the
+//! labelled layer's element-by-element work is the `kernel` operation of
+//! `kernel.rs`, its small in-memory arrays the `values` operation), the
+//! stores (sources and destinations, each by how to open it again and, for
+//! sources, a digest of their files or objects), the budget, the physical
+//! plan's stages with each shard stage's tasks (output region, input
+//! region, projected bytes), optionally a Zarr group to publish when the
+//! plan is complete (`Dataset::save_plan`), and an identity: a digest of
+//! all of it. Loading checks the layout and the ndchunk version, the
+//! identity (a hand-edited file is refused), that every source is as it
+//! was, then rebuilds the expressions by replaying the recipes through the
+//! same constructors, plans them again and refuses a plan that is not the
+//! one in the file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -199,9 +203,12 @@ struct FileBody {
 ///
 /// # What a plan file can hold
 ///
-/// The destination is a Zarr array (local or `s3://`). Serialisable:
-/// sources [`Array::from_store`] over a Zarr array (local or `s3://`) or
-/// an HDF5/netCDF-4 dataset, `full`, `zeros`, `ones`,
+/// The destinations are Zarr arrays (local or `s3://`): one
+/// ([`Array::save_plan`]), several ([`save_plan_many`]), or a dataset's
+/// ([`Dataset::save_plan`](crate::Dataset::save_plan), whose group and
+/// consolidated metadata the run that completes the plan writes last).
+/// Serialisable: sources [`Array::from_store`] over a Zarr array (local or
+/// `s3://`) or an HDF5/netCDF-4 dataset, `full`, `zeros`, `ones`,
 /// `arange`, `linspace`, `random_uniform`, `random_normal`; arithmetic
 /// (`+ - * /`) with scalars and arrays, comparisons (`greater` …
 /// `not_equal`), `abs`, the named float functions (`sqrt`, `exp`, `log`,
@@ -216,17 +223,36 @@ struct FileBody {
 /// `gaussian_gradient_magnitude`, `uniform_filter`, `minimum_filter`,
 /// `maximum_filter`, `median_filter`, `sobel`, `laplace`).
 ///
+/// And the labelled layer's operations over those: opening
+/// ([`open_zarr`](crate::open_zarr), [`open_dataset`](crate::open_dataset)
+/// of netCDF-4/HDF5) with CF decoding (masking, unpacking, `_Unsigned`:
+/// the `cf_decode` kernel), selections, alignment and reindexing,
+/// arithmetic and comparisons, `where_`, reductions by name, `groupby`,
+/// `groupby_bins`, `resample` and `coarsen` (the grouped reduction,
+/// `grouped`), groupby arithmetic, group medians and quantiles
+/// (`group_quantiles`), `quantile`, `weighted`, `rolling` (sums, means,
+/// standard deviations by kernels; minima and maxima,
+/// `rolling_extremes`), and what `to_zarr` does to the data (CF packing,
+/// rounding, NaT as NaN). Their element-by-element steps are named kernels
+/// with parameters (`kernel.rs`), not closures; the coordinates' values
+/// and masks they make from labels are held in the file (`values`, up to
+/// 2^20 elements each).
+///
 /// Local only (the plan runs only in the process that built it, and
 /// saving it is refused, naming the operation): anything given a Rust
 /// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
 /// `map_overlap`), data in this process's memory (`from_ndarray`, a
-/// `MemoryStore`, a `persist`ed result), stores other than Zarr and HDF5
-/// (netCDF-3), and every other operation, which keeps no recipe yet:
-/// `label`, and those of the labelled layer built on closures or grouped
-/// reductions (a `DataArray` with a scalar, CF decoding, `groupby`,
-/// `resample`, `weighted`, `rolling`, `quantile`). Such a plan still runs
-/// in this process as ever; only saving it is refused. Plans of several
-/// outputs (`store_many`) are not saved yet either.
+/// `MemoryStore`, a `persist`ed result, a dataset's `persist`, in-memory
+/// values over 2^20 elements), stores other than Zarr and HDF5 (netCDF-3
+/// sources), and every other operation, which keeps no recipe yet:
+/// `label`. Such a plan still runs in this process as ever; only saving
+/// it is refused.
+///
+/// A plan runs as shards when it is one stage writing its stores (see
+/// [`Plan::shard_stages`]): several outputs on one grid, made by the same
+/// tasks, are one stage; outputs on several grids, or results kept in
+/// memory between stages (an anomaly from a mean), make a plan that runs
+/// whole, in any one process.
 #[derive(Clone)]
 pub struct PlanFile {
     body: FileBody,

@@ -5,11 +5,17 @@
 //! constructors rebuilds the same graph in another process
 //! (`array/plan_file.rs`).
 //!
-//! Arrays made from a Rust closure (`map`, `map_blocks`, `blockwise`,
-//! `map_overlap`, …), from data in this process's memory (`from_ndarray`,
-//! an in-memory store, a `persist`ed result) or by an operation that keeps
-//! no recipe are *local*: a plan reading them runs only in this process,
-//! and saving it is refused, naming the first such operation.
+//! The engine's own closures are recorded by what they compute: the
+//! labelled layer's element-by-element work as named kernels
+//! (`kernel.rs`), its block operations (`rolling_extremes`, `quantile`,
+//! `group_quantiles`, the grouped reduction `grouped`) by their
+//! parameters, its small in-memory arrays by their values (`values`).
+//! Arrays made from a user's Rust closure (`map`, `map_blocks`,
+//! `blockwise`, `map_overlap`, …), from data in this process's memory
+//! (`from_ndarray`, an in-memory store, a `persist`ed result) or by an
+//! operation that keeps no recipe are *local*: a plan reading them runs
+//! only in this process, and saving it is refused, naming the first such
+//! operation.
 
 use std::sync::Arc;
 

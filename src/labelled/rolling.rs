@@ -128,29 +128,8 @@ impl Rolling {
 
     fn extreme(&self, largest: bool) -> Result<DataArray> {
         let x = self.array.variable.data.as_f64();
-        let (axis, n, min_periods) = (self.axis, self.window as usize, self.min_periods);
-        // The window of position i is [i + shift + 1 - n, i + shift].
-        let shift = if self.center { (n - 1) / 2 } else { 0 };
-        let mut depth = vec![0; x.ndim()];
-        depth[axis] = self.window - 1;
-        let out = x.map_overlap(
-            &depth,
-            Some(PadMode::Constant(f64::NAN)),
-            move |block, _| {
-                let mut out = block.clone();
-                let lanes = block.lanes(Axis(axis)).into_iter();
-                for (values, extremes) in lanes.zip(out.lanes_mut(Axis(axis))) {
-                    let window = Window {
-                        len: n,
-                        shift,
-                        min_periods,
-                        largest,
-                    };
-                    window.extremes(values, extremes);
-                }
-                out
-            },
-        );
+        let (axis, window, min_periods) = (self.axis, self.window, self.min_periods);
+        let out = rolling_extremes(&x, axis, window, self.center, min_periods, largest);
         self.finish(out.into())
     }
 
@@ -197,6 +176,55 @@ impl Rolling {
             _ => data,
         }))
     }
+}
+
+/// The extremes (`largest`: maxima) of `x`'s windows of `window`
+/// positions along `axis` (centred when `center`), NaN where fewer than
+/// `min_periods` values are present: each block with a halo of
+/// `window - 1` positions (missing past the ends), scanned with a
+/// monotonic queue. Recorded as `rolling_extremes`, so a plan file holds
+/// it.
+pub(crate) fn rolling_extremes(
+    x: &Array<f64>,
+    axis: usize,
+    window: u64,
+    center: bool,
+    min_periods: u64,
+    largest: bool,
+) -> Array<f64> {
+    let n = window.max(1) as usize;
+    // The window of position i is [i + shift + 1 - n, i + shift].
+    let shift = if center { (n - 1) / 2 } else { 0 };
+    let mut depth = vec![0; x.ndim()];
+    if axis < depth.len() {
+        depth[axis] = n as u64 - 1;
+    }
+    let args = serde_json::json!({
+        "axis": axis,
+        "window": window,
+        "center": center,
+        "min_periods": min_periods,
+        "largest": largest,
+    });
+    x.map_overlap(
+        &depth,
+        Some(PadMode::Constant(f64::NAN)),
+        move |block, _| {
+            let mut out = block.clone();
+            let lanes = block.lanes(Axis(axis)).into_iter();
+            for (values, extremes) in lanes.zip(out.lanes_mut(Axis(axis))) {
+                let window = Window {
+                    len: n,
+                    shift,
+                    min_periods,
+                    largest,
+                };
+                window.extremes(values, extremes);
+            }
+            out
+        },
+    )
+    .recorded("rolling_extremes", args, vec![x.origin()])
 }
 
 /// A kernel's `float64` result as the array it is.

@@ -395,6 +395,32 @@ pub(super) fn replay(step: &Step, inputs: &[DynArray], body: &FileBody) -> Resul
                 )
                 .into()
         }
+        "rolling_extremes" => crate::labelled::rolling_extremes(
+            &typed::<f64>(inputs, 0)?,
+            field(args, "axis")?,
+            field(args, "window")?,
+            field(args, "center")?,
+            field(args, "min_periods")?,
+            field(args, "largest")?,
+        )
+        .into(),
+        "quantile" => {
+            let q: crate::array::kernel::Exact = field(args, "q")?;
+            crate::labelled::nanquantile_along(&typed::<f64>(inputs, 0)?, field(args, "axis")?, q.0)
+                .into()
+        }
+        "group_quantiles" => {
+            let (name, group_of): (String, Vec<u32>) =
+                (field(args, "name")?, field(args, "group_of")?);
+            crate::labelled::group_quantiles(
+                &name,
+                input(inputs, 0)?,
+                field(args, "axis")?,
+                &group_of,
+                field(args, "groups")?,
+                field::<crate::labelled::GroupQuantile>(args, "stat")?,
+            )?
+        }
         other => {
             return Err(file_error(format!(
                 "`{other}` is not an operation this ndchunk can rebuild"
