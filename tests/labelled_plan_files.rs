@@ -469,3 +469,85 @@ fn local_operations_are_refused_before_anything_is_created() {
         .unwrap();
     assert!(open_zarr(&written).is_ok());
 }
+
+/// Each of `arrays`, as the one variable of a dataset, saved as a plan
+/// file, loaded and run: the store is byte for byte what `to_zarr` writes.
+fn same_through_a_file(dir: &Path, cases: Vec<(&str, DataArray)>) {
+    for (name, array) in cases {
+        let ds = Dataset::new().with_var(name, array).unwrap();
+        let here = dir.join(format!("{name}-here.zarr"));
+        ds.to_zarr_with(&here, &write_options()).unwrap();
+        let there = dir.join(format!("{name}-file.zarr"));
+        let path = dir.join(format!("{name}.json"));
+        ds.save_plan(&there, &write_options(), &path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        PlanFile::load(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .run(&ComputeOptions::new().progress(false))
+            .unwrap();
+        assert!(
+            store_files(&here) == store_files(&there),
+            "{name}: the plan file's run differs from to_zarr's"
+        );
+    }
+}
+
+#[test]
+fn the_labelled_operations_come_back_from_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let Some((_, src)) = source(dir) else {
+        return;
+    };
+    let ds = open_dataset(&src).unwrap();
+    let (t, pr) = (ds.get("t2m").unwrap(), ds.get("pr").unwrap());
+    let clim = t.groupby("time.month").unwrap().mean().unwrap();
+    let south = t.isel("lat", 0..30).unwrap();
+    let north = t.isel("lat", 10..40).unwrap();
+    let lon = ds.get("lon").unwrap();
+    let cases = vec![
+        (
+            "resample",
+            t.resample("time", "MS").unwrap().mean().unwrap(),
+        ),
+        (
+            "coarsen",
+            pr.coarsen(&[("lat", 4), ("lon", 6)], ndchunk::CoarsenBoundary::Exact)
+                .unwrap()
+                .mean()
+                .unwrap(),
+        ),
+        ("weighted", pr.weighted(&lon).unwrap().mean("lon").unwrap()),
+        (
+            "rolling_std",
+            t.rolling("time", 4).unwrap().center(true).std().unwrap(),
+        ),
+        (
+            "groupby_arith",
+            t.groupby("time.month").unwrap().sub(&clim).unwrap(),
+        ),
+        (
+            "outer_join",
+            south.arith(Arith::Add, &north, Join::Outer).unwrap(),
+        ),
+        ("coordinate", lon.arith_scalar(Arith::Mul, 2.0)),
+        ("less", pr.less(0.5)),
+        ("std", t.std("time", 1).unwrap()),
+        // Dates' numbers, NaT as NaN, averaged.
+        ("time_mean", ds.get("time").unwrap().mean("time").unwrap()),
+        // A variable without the reduced dimension: its spread alone.
+        (
+            "spread_of_one",
+            Dataset::new()
+                .with_var("t", t.clone())
+                .unwrap()
+                .with_var("m", t.mean("time").unwrap())
+                .unwrap()
+                .std("time", 0)
+                .unwrap()
+                .get("m")
+                .unwrap(),
+        ),
+    ];
+    same_through_a_file(dir, cases);
+}
