@@ -344,8 +344,10 @@ impl DynArray {
         self.astype()
     }
 
-    /// `f` of each element as `float64`, in one elementwise step (not an
-    /// `astype` and a `map`: one lane kernel where a chain runs by lanes).
+    /// `f` of each element as `float64` (giving any element type), in one
+    /// elementwise step (not an `astype` and a `map`: one lane kernel
+    /// where a chain runs by lanes). A closure: for the engine's own
+    /// kernels (`kernel.rs`), which record what they compute.
     pub(crate) fn map_f64<U: Element>(
         &self,
         name: &str,

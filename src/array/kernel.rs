@@ -7,8 +7,9 @@
 //! closure could not be rebuilt.
 //!
 //! Each kernel reads its inputs as `float64` (integers and booleans
-//! converted in the same step, as `astype` would) and gives `float64`
-//! (`float32` where said), in one lane step.
+//! converted in the same step, as `astype` would; `nat_as_nan` reads
+//! `int64` as it is) and gives `float64` (`float32` where said), in one
+//! lane step.
 
 use std::fmt;
 

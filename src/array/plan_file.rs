@@ -415,6 +415,9 @@ fn save(
     path: &Path,
     publish: Option<Publish>,
 ) -> Result<PlanFile> {
+    if outputs.is_empty() {
+        return Err(save_error("there is no array to store"));
+    }
     let stores: Vec<&dyn ChunkStore> = outputs.iter().map(|(_, _, s)| *s).collect();
     check_distinct(&stores, "save_plan")?;
     // The budget made explicit, so that every process plans the same.
