@@ -143,7 +143,6 @@ impl Kernel {
             let message = format!("takes {arity} arrays, given {}", inputs.len());
             return crate::ops::elementwise::invalid::<f64>(name, grid, message).into();
         };
-        let f64s = DynArray::from;
         let out = match self.clone() {
             Kernel::CfDecode {
                 unsigned,
@@ -164,7 +163,7 @@ impl Kernel {
                 if single {
                     DynArray::from(x.map_f64(name, move |v| decode.apply(v) as f32))
                 } else {
-                    f64s(x.map_f64(name, move |v| decode.apply(v)))
+                    DynArray::from(x.map_f64(name, move |v| decode.apply(v)))
                 }
             }
             Kernel::CfEncode {
@@ -173,7 +172,7 @@ impl Kernel {
                 missing,
             } => {
                 let (scale, offset, missing) = (scale.0, offset.0, missing.0);
-                f64s(x.map_f64(name, move |v| {
+                DynArray::from(x.map_f64(name, move |v| {
                     if v.is_nan() {
                         missing
                     } else {
@@ -181,20 +180,26 @@ impl Kernel {
                     }
                 }))
             }
-            Kernel::RoundHalfEven => f64s(x.map_f64(name, f64::round_ties_even)),
+            Kernel::RoundHalfEven => DynArray::from(x.map_f64(name, f64::round_ties_even)),
             Kernel::NatAsNan => match x.typed::<i64>() {
                 Ok(ints) => {
-                    f64s(ints.map(name, |v| if v == i64::MIN { f64::NAN } else { v as f64 }))
+                    DynArray::from(
+                        ints.map(name, |v| if v == i64::MIN { f64::NAN } else { v as f64 }),
+                    )
                 }
                 Err(_) => wrong_type(name, x, "int64"),
             },
             Kernel::FillNa { value } => {
                 let value = value.0;
-                f64s(x.map_f64(name, move |v| if v.is_nan() { value } else { v }))
+                DynArray::from(x.map_f64(name, move |v| if v.is_nan() { value } else { v }))
             }
-            Kernel::NotNull => f64s(x.map_f64(name, |v| if v.is_nan() { 0.0 } else { 1.0 })),
-            Kernel::ZeroAsNan => f64s(x.map_f64(name, |v| if v == 0.0 { f64::NAN } else { v })),
-            Kernel::Square => f64s(x.map_f64(name, |v| v * v)),
+            Kernel::NotNull => {
+                DynArray::from(x.map_f64(name, |v| if v.is_nan() { 0.0 } else { 1.0 }))
+            }
+            Kernel::ZeroAsNan => {
+                DynArray::from(x.map_f64(name, |v| if v == 0.0 { f64::NAN } else { v }))
+            }
+            Kernel::Square => DynArray::from(x.map_f64(name, |v| v * v)),
             Kernel::SpreadOfOne { ddof } => {
                 let spread = move |v: f64| {
                     if ddof > 0 || v.is_nan() {
@@ -206,7 +211,7 @@ impl Kernel {
                 if x.dtype() == DType::Float32 {
                     DynArray::from(x.map_f64(name, move |v| spread(v) as f32))
                 } else {
-                    f64s(x.map_f64(name, spread))
+                    DynArray::from(x.map_f64(name, spread))
                 }
             }
             Kernel::WindowSum { min_count }
@@ -216,7 +221,7 @@ impl Kernel {
                 let (Ok(a), Ok(n)) = (x.typed::<f64>(), inputs[1].typed::<f64>()) else {
                     return wrong_type(name, x, "float64");
                 };
-                f64s(match self {
+                DynArray::from(match self {
                     Kernel::WindowSum { .. } => {
                         a.zip_with(n, name, move |s, n| if n >= min { s } else { f64::NAN })
                     }
@@ -240,7 +245,7 @@ impl Kernel {
                 let (Ok(q), Ok(m)) = (x.typed::<f64>(), inputs[1].typed::<f64>()) else {
                     return wrong_type(name, x, "float64");
                 };
-                f64s(q.zip_with(m, name, |q, m| (q - m * m).max(0.0)))
+                DynArray::from(q.zip_with(m, name, |q, m| (q - m * m).max(0.0)))
             }
         };
         out.recorded("kernel", args, origins)
