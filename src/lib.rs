@@ -79,7 +79,7 @@ mod runtime;
 
 pub use array::RandomFloat;
 pub use array::{compute_many, splitmix64, store_many, store_many_plan};
-pub use array::{Array, Chunks, DynArray, DynElement, PlanFile, Reduction};
+pub use array::{save_plan_many, Array, Chunks, DynArray, DynElement, PlanFile, Reduction};
 pub use error::{Error, Result};
 pub use exec::progress::{ProgressCallback, ProgressUpdate};
 pub use exec::run::{ComputeOptions, ComputeReport, REMOTE_IO_THREADS};

@@ -9,7 +9,7 @@ use ndchunk_chunking::{normalize_chunks, ChunkGrid, ChunkSpec, NormalizeOptions,
 use ndchunk_io::{ChunkStore, ChunkStoreExt, Element, IoError};
 use num_traits::{AsPrimitive, Float};
 
-use super::recipe::scalar;
+use super::recipe::{scalar, values_hex, Args};
 use super::Array;
 use crate::error::Result;
 use crate::graph::{HoldFn, Node, NodeKind};
@@ -17,6 +17,9 @@ use crate::ops::numeric::Numeric;
 use crate::runtime::block::{block, shape_of, slice_of};
 use crate::runtime::block_type::block_type;
 use crate::runtime::lanes::Held;
+
+/// The most values [`Array::from_values`] puts in a plan file.
+pub(crate) const INLINE_ELEMENTS: usize = 1 << 20;
 
 /// How to chunk a new array: a chunk shape (`[100, 100]`), a Dask-style
 /// [`ChunkSpec`] (`auto`, `-1`, explicit sizes), or a ready [`ChunkGrid`].
@@ -138,6 +141,37 @@ impl<T: Element> Array<T> {
             "`from_ndarray` reads an array in this process's memory: this plan can only run in \
              this process (write the data to a store and read it with `from_store`)",
         ))
+    }
+
+    /// [`Array::from_ndarray`] for the labelled layer's own small
+    /// in-memory arrays (coordinates' values, masks of labels): the values
+    /// are the recipe (`values`, their bytes held in a plan file), so a
+    /// plan reading them runs in any process. More than
+    /// [`INLINE_ELEMENTS`] values stay local, said as `what`.
+    pub(crate) fn from_values(
+        data: ArrayD<T>,
+        chunks: impl Into<Chunks>,
+        what: &str,
+    ) -> Result<Array<T>> {
+        let n = data.len();
+        let shape: Vec<u64> = data.shape().iter().map(|&n| n as u64).collect();
+        let grid = chunks.into().resolve(&shape, T::DTYPE.size())?;
+        let data = Arc::new(data);
+        let array = Array::from_ndarray((*data).clone(), Chunks::Grid(grid.clone()))?;
+        if n > INLINE_ELEMENTS {
+            return Ok(array.local_only(format!(
+                "{what} holds {n} values in this process's memory, more than a plan file holds \
+                 ({INLINE_ELEMENTS}): this plan can only run in this process"
+            )));
+        }
+        let args = move || {
+            serde_json::json!({
+                "shape": shape,
+                "grid": grid,
+                "bytes": values_hex(&data.iter().cloned().collect::<Vec<T>>()),
+            })
+        };
+        Ok(array.recorded_with("values", Args::Lazy(Box::new(args)), Vec::new()))
     }
 
     /// The store this array reads as it is, chunk for chunk (an array

@@ -217,6 +217,41 @@ fn nonzero<T: Numeric>(array: &Array<T>) -> Array<bool> {
     )
 }
 
+/// A grouped reduction's statistic as a plan file holds it.
+fn group_stat_value(stat: crate::ops::GroupStat) -> serde_json::Value {
+    use crate::ops::GroupStat;
+    let (name, ddof) = match stat {
+        GroupStat::Count => ("count", None),
+        GroupStat::Sum => ("sum", None),
+        GroupStat::Mean => ("mean", None),
+        GroupStat::Var { ddof } => ("var", Some(ddof)),
+        GroupStat::Std { ddof } => ("std", Some(ddof)),
+        GroupStat::Min => ("min", None),
+        GroupStat::Max => ("max", None),
+    };
+    serde_json::json!({ "name": name, "ddof": ddof })
+}
+
+/// The statistic [`group_stat_value`] wrote.
+pub(crate) fn group_stat_from(value: &serde_json::Value) -> Result<crate::ops::GroupStat> {
+    use crate::ops::GroupStat;
+    let ddof = value["ddof"].as_u64();
+    Ok(match (value["name"].as_str(), ddof) {
+        (Some("count"), None) => GroupStat::Count,
+        (Some("sum"), None) => GroupStat::Sum,
+        (Some("mean"), None) => GroupStat::Mean,
+        (Some("var"), Some(ddof)) => GroupStat::Var { ddof },
+        (Some("std"), Some(ddof)) => GroupStat::Std { ddof },
+        (Some("min"), None) => GroupStat::Min,
+        (Some("max"), None) => GroupStat::Max,
+        _ => {
+            return Err(super::recipe::file_error(format!(
+                "not a group statistic: {value}"
+            )))
+        }
+    })
+}
+
 /// How the typed array was built (see `recipe.rs`).
 pub(crate) fn each_origin(array: &DynArray) -> super::recipe::Origin {
     each!(array, a => a.origin())
@@ -309,13 +344,15 @@ impl DynArray {
         self.astype()
     }
 
-    /// `f` of each element as `float64`, in one elementwise step (not an
-    /// `astype` and a `map`: one lane kernel where a chain runs by lanes).
-    pub(crate) fn map_f64(
+    /// `f` of each element as `float64` (giving any element type), in one
+    /// elementwise step (not an `astype` and a `map`: one lane kernel
+    /// where a chain runs by lanes). A closure: for the engine's own
+    /// kernels (`kernel.rs`), which record what they compute.
+    pub(crate) fn map_f64<U: Element>(
         &self,
         name: &str,
-        f: impl Fn(f64) -> f64 + Copy + Send + Sync + 'static,
-    ) -> Array<f64> {
+        f: impl Fn(f64) -> U + Send + Sync + 'static,
+    ) -> Array<U> {
         each!(self, a => a.map(name, move |x| f(x.as_())), bool b => {
             b.map(name, move |x| f(f64::from(u8::from(x))))
         })
@@ -407,6 +444,17 @@ impl DynArray {
         }
     }
 
+    /// This array, built by `op` with `args` from the arrays of `inputs`
+    /// (see `recipe.rs`).
+    pub(crate) fn recorded(
+        self,
+        op: &'static str,
+        args: serde_json::Value,
+        inputs: Vec<super::recipe::Origin>,
+    ) -> DynArray {
+        each!(self, a => a.recorded(op, args, inputs).into())
+    }
+
     /// A grouped reduction along `axis` (see `Array::grouped`), read in
     /// the array's own type.
     pub(crate) fn grouped(
@@ -417,8 +465,20 @@ impl DynArray {
         stat: crate::ops::GroupStat,
         skipna: bool,
     ) -> Array<f64> {
+        let members = group_of.clone();
+        let args = move || {
+            serde_json::json!({
+                "axis": axis,
+                "group_of": &*members,
+                "groups": groups,
+                "stat": group_stat_value(stat),
+                "skipna": skipna,
+            })
+        };
+        let inputs = vec![each_origin(self)];
         each!(self, a => a.grouped(axis, group_of, groups, stat, skipna),
             bool _b => self.as_f64().grouped(axis, group_of, groups, stat, skipna))
+        .recorded_with("grouped", super::recipe::Args::Lazy(Box::new(args)), inputs)
     }
 
     /// The optimised plan, for the default budget.

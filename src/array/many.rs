@@ -138,8 +138,18 @@ pub fn store_many(
     options: &ComputeOptions,
 ) -> Result<ComputeReport> {
     let stores: Vec<&dyn ChunkStore> = pairs.iter().map(|&(_, s)| s).collect();
-    // Two arrays into one store would overwrite each other's chunks: the
-    // same store object, or stores at one place on disk however spelled.
+    check_distinct(&stores, "store_many")?;
+    let nodes = pairs
+        .iter()
+        .map(|(array, store)| for_store(array.node(), store.meta(), &store.location()))
+        .collect::<Result<Vec<_>>>()?;
+    store_nodes(&nodes, &stores, options, None, 0)
+}
+
+/// Two arrays into one store would overwrite each other's chunks: refused
+/// for the same store object, or stores at one place on disk however
+/// spelled.
+pub(super) fn check_distinct(stores: &[&dyn ChunkStore], operation: &str) -> Result<()> {
     let place = |store: &dyn ChunkStore| {
         ndchunk_io::owned_paths::resolve(std::path::Path::new(&store.location())).ok()
     };
@@ -153,18 +163,14 @@ pub fn store_many(
         };
         if stores[..k].iter().any(same) {
             return Err(Error::Invalid {
-                operation: "store_many".into(),
+                operation: operation.into(),
                 message: format!(
                     "two arrays are to be stored into {location}: give each its own store"
                 ),
             });
         }
     }
-    let nodes = pairs
-        .iter()
-        .map(|(array, store)| for_store(array.node(), store.meta(), &store.location()))
-        .collect::<Result<Vec<_>>>()?;
-    store_nodes(&nodes, &stores, options, None, 0)
+    Ok(())
 }
 
 /// Sees each block as it is stored (its output, index, region, values).

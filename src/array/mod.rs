@@ -4,11 +4,13 @@
 
 mod create;
 mod dynamic;
+pub(crate) mod kernel;
 mod many;
 mod plan_file;
 mod random;
 pub(crate) mod recipe;
-pub use plan_file::PlanFile;
+pub(crate) use plan_file::{check_recipes, save_publishing, Publish};
+pub use plan_file::{save_plan_many, PlanFile};
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use crate::runtime::block::Block;
 
 pub(crate) use create::linspace_fn;
 pub use create::Chunks;
+pub(crate) use dynamic::each_origin;
 pub use dynamic::{DynArray, DynElement, Reduction};
 pub use many::{compute_many, store_many, store_many_plan};
 pub use random::{splitmix64, RandomFloat};

@@ -1,18 +1,22 @@
-//! Plan files: a lazy expression's store, planned, written to a file that
-//! another process loads and runs (whole, or one shard of one stage)
-//! without the code that built the expression.
+//! Plan files: a lazy expression's store (or several arrays' stores, a
+//! `store_many`), planned, written to a file that another process loads
+//! and runs (whole, or one shard of one stage) without the code that
+//! built the expressions.
 //!
-//! The file holds the recipes of the expression's arrays (see
-//! `recipe.rs`: each a built-in operation, its arguments, its inputs),
-//! the stores (sources and the destination, each by how to open it again
-//! and, for sources, a digest of their files or objects), the budget, the
-//! physical plan's stages with each shard stage's tasks (output region,
-//! input region, projected bytes), and an identity: a digest of all of it.
-//! Loading checks the layout and the ndchunk version, the identity (a
-//! hand-edited file is refused), that every source is as it was, then
-//! rebuilds the expression by replaying the recipes through the same
-//! constructors, plans it again and refuses a plan that is not the one in
-//! the file.
+//! The file holds the recipes of the expressions' arrays (see
+//! `recipe.rs`: each a built-in operation, its arguments, its inputs; the
+//! labelled layer's element-by-element work is the `kernel` operation of
+//! `kernel.rs`, its small in-memory arrays the `values` operation), the
+//! stores (sources and destinations, each by how to open it again and, for
+//! sources, a digest of their files or objects), the budget, the physical
+//! plan's stages with each shard stage's tasks (output region, input
+//! region, projected bytes), optionally a Zarr group to publish when the
+//! plan is complete (`Dataset::save_plan`), and an identity: a digest of
+//! all of it. Loading checks the layout and the ndchunk version, the
+//! identity (a hand-edited file is refused), that every source is as it
+//! was, then rebuilds the expressions by replaying the recipes through the
+//! same constructors, plans them again and refuses a plan that is not the
+//! one in the file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::dynamic::DynElement;
-use super::many::{for_store, plan_stores};
-use super::recipe::{axes_from, file_error, scalar_from, Origin, Recipe};
+use super::many::{check_distinct, for_store, plan_stores};
+use super::recipe::{axes_from, file_error, scalar_from, values_from, Origin, Recipe};
 use super::{Array, Chunks, DynArray};
 use crate::error::{Error, Result};
 use crate::exec::run::{for_remote_io, ComputeOptions, ComputeReport};
@@ -42,7 +46,7 @@ use replay::replay;
 use stores::*;
 
 /// The version of the plan file's layout.
-const LAYOUT: u32 = 1;
+const LAYOUT: u32 = 2;
 
 /// Shard stages of more tasks than this are described by their grids
 /// alone, without one entry per task.
@@ -91,6 +95,67 @@ struct StageRecord {
     task_list: Option<Vec<TaskRecord>>,
 }
 
+/// One output of the plan: the step that makes it and the store it goes
+/// into.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Output {
+    step: usize,
+    #[serde(flatten)]
+    store: StoreRecord,
+}
+
+/// The plan's outputs: one, or several (a `store_many`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Destination {
+    One(Output),
+    Many(Vec<Output>),
+}
+
+impl Destination {
+    fn new(mut outputs: Vec<Output>) -> Destination {
+        match outputs.len() {
+            1 => Destination::One(outputs.remove(0)),
+            _ => Destination::Many(outputs),
+        }
+    }
+
+    fn outputs(&self) -> &[Output] {
+        match self {
+            Destination::One(output) => std::slice::from_ref(output),
+            Destination::Many(outputs) => outputs,
+        }
+    }
+}
+
+/// A Zarr group whose arrays the plan writes, made visible only when they
+/// are complete (a `Dataset`'s store): its group document, with its
+/// attributes, then its consolidated metadata, written by the run that
+/// completes the plan (a whole run, or the one that finishes the shards).
+/// Until then the directory is no Zarr group, so xarray does not open it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Publish {
+    /// The group's root (a directory, or an `s3://` URL).
+    pub(crate) root: String,
+    /// `2` or `3`.
+    pub(crate) zarr_format: u8,
+    pub(crate) attributes: serde_json::Map<String, Value>,
+}
+
+impl Publish {
+    /// Writes the group document, then the consolidated metadata.
+    pub(crate) fn write(&self) -> Result<()> {
+        let format = match self.zarr_format {
+            2 => ndchunk_io::zarr::ZarrFormat::V2,
+            _ => ndchunk_io::zarr::ZarrFormat::V3,
+        };
+        let root = ZarrRoot::parse(&self.root)?;
+        ndchunk_io::zarr::create_group(root.clone(), "", format, &self.attributes)?;
+        ndchunk_io::zarr::write_consolidated(root, format)?;
+        Ok(())
+    }
+}
+
 /// The file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct FileBody {
@@ -101,8 +166,13 @@ struct FileBody {
     max_mem: u64,
     threads: usize,
     steps: Vec<Step>,
-    destination: StoreRecord,
+    /// What is stored where: the output's step and its store, or, for a
+    /// plan of several outputs, the list of them.
+    destination: Destination,
     sources: Vec<StoreRecord>,
+    /// The Zarr group written once every output is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    publish: Option<Publish>,
     /// The plan as `explain()` prints it.
     explain: Vec<String>,
     /// The shard stages (empty when the plan runs in one process only,
@@ -133,10 +203,13 @@ struct FileBody {
 ///
 /// # What a plan file can hold
 ///
-/// The destination is a Zarr array (local or `s3://`). Serialisable:
-/// sources [`Array::from_store`] over a Zarr array (local or `s3://`) or
-/// an HDF5/netCDF-4 dataset or a netCDF-3 variable (on the grid it was
-/// opened on), `full`, `zeros`, `ones`,
+/// The destinations are Zarr arrays (local or `s3://`): one
+/// ([`Array::save_plan`]), several ([`save_plan_many`]), or a dataset's
+/// ([`Dataset::save_plan`](crate::Dataset::save_plan), whose group and
+/// consolidated metadata the run that completes the plan writes last).
+/// Serialisable: sources [`Array::from_store`] over a Zarr array (local or
+/// `s3://`), an HDF5/netCDF-4 dataset or a netCDF-3 variable (on the grid
+/// it was opened on), `full`, `zeros`, `ones`,
 /// `arange`, `linspace`, `random_uniform`, `random_normal`; arithmetic
 /// (`+ - * /`) with scalars and arrays, comparisons (`greater` …
 /// `not_equal`), `abs`, the named float functions (`sqrt`, `exp`, `log`,
@@ -151,28 +224,46 @@ struct FileBody {
 /// `gaussian_gradient_magnitude`, `uniform_filter`, `minimum_filter`,
 /// `maximum_filter`, `median_filter`, `sobel`, `laplace`).
 ///
+/// And the labelled layer's operations over those: opening
+/// ([`open_zarr`](crate::open_zarr), [`open_dataset`](crate::open_dataset)
+/// of netCDF-4/HDF5) with CF decoding (masking, unpacking, `_Unsigned`:
+/// the `cf_decode` kernel), selections, alignment and reindexing,
+/// arithmetic and comparisons, `where_`, reductions by name, `groupby`,
+/// `groupby_bins`, `resample` and `coarsen` (the grouped reduction,
+/// `grouped`), groupby arithmetic, group medians and quantiles
+/// (`group_quantiles`), `quantile`, `weighted`, `rolling` (sums, means,
+/// standard deviations by kernels; minima and maxima,
+/// `rolling_extremes`), and what `to_zarr` does to the data (CF packing,
+/// rounding, NaT as NaN). Their element-by-element steps are named kernels
+/// with parameters (`kernel.rs`), not closures; the coordinates' values
+/// and masks they make from labels are held in the file (`values`, up to
+/// 2^20 elements each).
+///
 /// Local only (the plan runs only in the process that built it, and
 /// saving it is refused, naming the operation): anything given a Rust
 /// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
 /// `map_overlap`), data in this process's memory (`from_ndarray`, a
-/// `MemoryStore`, a `persist`ed result), and every other operation, which keeps no recipe yet:
-/// `label`, and those of the labelled layer built on closures or grouped
-/// reductions (a `DataArray` with a scalar, CF decoding, `groupby`,
-/// `resample`, `weighted`, `rolling`, `quantile`). Such a plan still runs
-/// in this process as ever; only saving it is refused. Plans of several
-/// outputs (`store_many`) are not saved yet either.
+/// `MemoryStore`, a `persist`ed result, a dataset's `persist`, in-memory
+/// values over 2^20 elements), and every other operation, which keeps no
+/// recipe yet: `label`. Such a plan still runs in this process as ever; only saving
+/// it is refused.
+///
+/// A plan runs as shards when it is one stage writing its stores (see
+/// [`Plan::shard_stages`]): several outputs on one grid, made by the same
+/// tasks, are one stage; outputs on several grids, or results kept in
+/// memory between stages (an anomaly from a mean), make a plan that runs
+/// whole, in any one process.
 #[derive(Clone)]
 pub struct PlanFile {
     body: FileBody,
-    root: DynArray,
-    destination: Arc<dyn ChunkStore>,
+    outputs: Vec<(DynArray, Arc<dyn ChunkStore>)>,
 }
 
 impl std::fmt::Debug for PlanFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlanFile")
             .field("identity", &self.body.identity)
-            .field("destination", &self.destination.location())
+            .field("destinations", &self.destinations())
             .field("stages", &self.body.stages.len())
             .finish_non_exhaustive()
     }
@@ -233,7 +324,8 @@ impl<T: Element> Array<T> {
         options: &ComputeOptions,
         path: impl AsRef<Path>,
     ) -> Result<PlanFile> {
-        save(self.node(), self.origin(), store, options, path.as_ref())
+        let output = (self.node().clone(), self.origin(), store);
+        save(&[output], options, path.as_ref(), None)
     }
 }
 
@@ -245,9 +337,69 @@ impl DynArray {
         options: &ComputeOptions,
         path: impl AsRef<Path>,
     ) -> Result<PlanFile> {
-        let origin = super::dynamic::each_origin(self);
-        save(self.node(), origin, store, options, path.as_ref())
+        save_plan_many(&[(self, store)], options, path)
     }
+}
+
+/// [`store_many`](super::store_many) planned and written to `path` as a
+/// [`PlanFile`] (see [`Array::save_plan`]): several arrays, each into its
+/// store, in one plan that any process loads and runs, whole or as shards
+/// (a plan of one stage: outputs on one grid, made by the same tasks).
+///
+/// ```
+/// # fn main() -> ndchunk::Result<()> {
+/// use std::sync::Arc;
+/// use ndchunk::chunking::ChunkGrid;
+/// use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
+/// use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
+/// use ndchunk::{save_plan_many, Array, ComputeOptions, DynArray, PlanFile};
+/// let dir = tempfile::tempdir().unwrap();
+/// let spec = ZarrArraySpec::new(
+///     ArrayMeta::new(ChunkGrid::regular(&[6], &[2]).unwrap(), DType::Float64, Scalar::Float(0.0)),
+///     ZarrFormat::V3,
+///     ZarrCodec::None,
+/// );
+/// let src = ZarrStore::create(dir.path().join("src.zarr"), "/", &spec)?;
+/// Array::<f64>::arange(6, [2])?.store(&src)?;
+/// let a = Array::<f64>::from_store(Arc::new(src))?;
+/// let x = ZarrStore::create(dir.path().join("x.zarr"), "/", &spec)?;
+/// let y = ZarrStore::create(dir.path().join("y.zarr"), "/", &spec)?;
+/// let (twice, plus) = (DynArray::from(&a * 2.0), DynArray::from(&a + 1.0));
+/// let options = ComputeOptions::new().max_mem(64 << 20).threads(1).progress(false);
+/// save_plan_many(&[(&twice, &x), (&plus, &y)], &options, dir.path().join("plan.json"))?;
+/// PlanFile::load(dir.path().join("plan.json"))?.run(&ComputeOptions::new().progress(false))?;
+/// let written = Array::<f64>::from_store(Arc::new(ZarrStore::open_dir(dir.path().join("y.zarr"))?))?;
+/// assert_eq!(written.compute()?[[5]], 6.0);
+/// # Ok(())
+/// # }
+/// ```
+pub fn save_plan_many(
+    pairs: &[(&DynArray, &dyn ChunkStore)],
+    options: &ComputeOptions,
+    path: impl AsRef<Path>,
+) -> Result<PlanFile> {
+    save_publishing(pairs, options, path.as_ref(), None)
+}
+
+/// [`save_plan_many`], with a Zarr group to publish once every output is
+/// complete.
+pub(crate) fn save_publishing(
+    pairs: &[(&DynArray, &dyn ChunkStore)],
+    options: &ComputeOptions,
+    path: &Path,
+    publish: Option<Publish>,
+) -> Result<PlanFile> {
+    let outputs: Vec<(Arc<Node>, Origin, &dyn ChunkStore)> = pairs
+        .iter()
+        .map(|&(array, store)| {
+            (
+                array.node().clone(),
+                super::dynamic::each_origin(array),
+                store,
+            )
+        })
+        .collect();
+    save(&outputs, options, path, publish)
 }
 
 fn save_error(message: impl Into<String>) -> Error {
@@ -258,30 +410,46 @@ fn save_error(message: impl Into<String>) -> Error {
 }
 
 fn save(
-    node: &Arc<Node>,
-    origin: Origin,
-    store: &dyn ChunkStore,
+    outputs: &[(Arc<Node>, Origin, &dyn ChunkStore)],
     options: &ComputeOptions,
     path: &Path,
+    publish: Option<Publish>,
 ) -> Result<PlanFile> {
+    if outputs.is_empty() {
+        return Err(save_error("there is no array to store"));
+    }
+    let stores: Vec<&dyn ChunkStore> = outputs.iter().map(|(_, _, s)| *s).collect();
+    check_distinct(&stores, "save_plan")?;
     // The budget made explicit, so that every process plans the same.
-    let remote = store.is_remote() || node.reads_remote();
+    let remote =
+        stores.iter().any(|s| s.is_remote()) || outputs.iter().any(|(n, _, _)| n.reads_remote());
     let options = for_remote_io(options, remote);
     let budget = options.plan_budget();
     // The plan as this process would run it: an invalid operation or a
     // budget too small is said as `store_with` says it.
-    let original = for_store(node, store.meta(), &store.location())?;
-    plan_stores(
-        std::slice::from_ref(&original),
-        &[store.meta()],
-        &options,
-        0,
-    )?
-    .check()?;
+    let originals = outputs
+        .iter()
+        .map(|(node, _, store)| for_store(node, store.meta(), &store.location()))
+        .collect::<Result<Vec<_>>>()?;
+    let metas: Vec<_> = stores.iter().map(|s| s.meta()).collect();
+    plan_stores(&originals, &metas, &options, 0)?.check()?;
     let mut steps = Vec::new();
     let mut sources = Vec::new();
     let mut seen = HashMap::new();
-    flatten(&origin, &mut steps, &mut sources, &mut seen)?;
+    let mut records = Vec::new();
+    for (_, origin, store) in outputs {
+        let step = flatten(origin, &mut steps, &mut sources, &mut seen)?;
+        let destination = record_store(*store, None).map_err(|why| {
+            save_error(format!(
+                "the destination {} cannot be opened again by another process: {why}",
+                store.location()
+            ))
+        })?;
+        records.push(Output {
+            step,
+            store: destination,
+        });
+    }
     for source in &sources {
         let inside = match &source.spec {
             StoreSpec::Zarr { url, .. } if !url.contains("://") => Some(PathBuf::from(url)),
@@ -298,12 +466,6 @@ fn save(
             }
         }
     }
-    let destination = record_store(store, None).map_err(|why| {
-        save_error(format!(
-            "the destination {} cannot be opened again by another process: {why}",
-            store.location()
-        ))
-    })?;
     let mut body = FileBody {
         ndchunk_plan: LAYOUT,
         ndchunk: env!("CARGO_PKG_VERSION").into(),
@@ -311,8 +473,9 @@ fn save(
         max_mem: budget.max_mem,
         threads: budget.workers as usize,
         steps,
-        destination,
+        destination: Destination::new(records),
         sources,
+        publish,
         explain: Vec::new(),
         stages: Vec::new(),
         not_shardable: None,
@@ -320,17 +483,19 @@ fn save(
     // The expression as the file will rebuild it, checked against this
     // one node by node: a recipe that does not rebuild its operation
     // exactly is refused here, not found out in a shard.
-    let (root, destination) = rebuild(&body)?;
-    let rebuilt = for_store(root.node(), destination.meta(), &destination.location())?;
-    if let Some(difference) = first_difference(&original, &rebuilt) {
-        return Err(Error::Internal {
-            operation: "save_plan".into(),
-            message: format!(
-                "the expression rebuilt from its recipes differs from this one ({difference})"
-            ),
-        });
+    let rebuilt = rebuild(&body)?;
+    for (original, (root, destination)) in originals.iter().zip(&rebuilt) {
+        let again = for_store(root.node(), destination.meta(), &destination.location())?;
+        if let Some(difference) = first_difference(original, &again) {
+            return Err(Error::Internal {
+                operation: "save_plan".into(),
+                message: format!(
+                    "the expression rebuilt from its recipes differs from this one ({difference})"
+                ),
+            });
+        }
     }
-    let plan = plan_of(&root, &destination, &body)?;
+    let plan = plan_of(&rebuilt, &body)?;
     describe(&mut body, &plan)?;
     body.identity = identity(&body)?;
     let text = serde_json::to_string_pretty(&body).map_err(|e| save_error(e.to_string()))?;
@@ -340,9 +505,21 @@ fn save(
     })?;
     Ok(PlanFile {
         body,
-        root,
-        destination,
+        outputs: rebuilt,
     })
+}
+
+/// Refuses, naming the first such operation, arrays that a plan file
+/// cannot hold (made by a closure, from data in memory, or from a store
+/// another process cannot open): what [`save_plan_many`] would refuse,
+/// said before anything is created for it.
+pub(crate) fn check_recipes(arrays: &[&DynArray]) -> Result<()> {
+    let (mut steps, mut sources, mut seen) = (Vec::new(), Vec::new(), HashMap::new());
+    for array in arrays {
+        let origin = super::dynamic::each_origin(array);
+        flatten(&origin, &mut steps, &mut sources, &mut seen)?;
+    }
+    Ok(())
 }
 
 /// The recipes reachable from `origin`, inputs first, each once (an array
@@ -399,8 +576,8 @@ fn identity(body: &FileBody) -> Result<String> {
     Ok(format!("{:016x}", fnv1a(text.as_bytes())))
 }
 
-/// The expression and the destination the file describes, rebuilt.
-fn rebuild(body: &FileBody) -> Result<(DynArray, Arc<dyn ChunkStore>)> {
+/// The outputs the file describes, rebuilt, each with its destination.
+fn rebuild(body: &FileBody) -> Result<Vec<(DynArray, Arc<dyn ChunkStore>)>> {
     let mut built: Vec<DynArray> = Vec::with_capacity(body.steps.len());
     for (k, step) in body.steps.iter().enumerate() {
         let inputs = step
@@ -428,29 +605,45 @@ fn rebuild(body: &FileBody) -> Result<(DynArray, Arc<dyn ChunkStore>)> {
         }
         built.push(array);
     }
-    let root = built
-        .pop()
-        .ok_or_else(|| file_error("the file holds no steps".into()))?;
-    let destination = open_record(&body.destination)?;
-    let meta = destination.meta();
-    if meta.dtype != body.destination.dtype
-        || meta.grid != body.destination.grid
-        || destination.encoding() != body.destination.encoding
-    {
-        return Err(file_error(format!(
-            "the destination {} is no longer the array the plan was made for (its dtype, \
-             chunks or codecs changed)",
-            destination.location()
-        )));
+    if body.destination.outputs().is_empty() {
+        return Err(file_error("the file holds no outputs".into()));
     }
-    Ok((root, destination))
+    body.destination
+        .outputs()
+        .iter()
+        .map(|output| {
+            let root = built
+                .get(output.step)
+                .cloned()
+                .ok_or_else(|| file_error(format!("no step {}", output.step)))?;
+            let record = &output.store;
+            let destination = open_record(record)?;
+            let meta = destination.meta();
+            if meta.dtype != record.dtype
+                || meta.grid != record.grid
+                || destination.encoding() != record.encoding
+            {
+                return Err(file_error(format!(
+                    "the destination {} is no longer the array the plan was made for (its \
+                     dtype, chunks or codecs changed)",
+                    destination.location()
+                )));
+            }
+            Ok((root, destination))
+        })
+        .collect()
 }
 
-/// The plan of storing `root` into `destination` within the file's budget.
-fn plan_of(root: &DynArray, destination: &Arc<dyn ChunkStore>, body: &FileBody) -> Result<Plan> {
+/// The plan of storing each output into its destination within the
+/// file's budget.
+fn plan_of(outputs: &[(DynArray, Arc<dyn ChunkStore>)], body: &FileBody) -> Result<Plan> {
     let options = file_options(body, &ComputeOptions::new())?;
-    let node = for_store(root.node(), destination.meta(), &destination.location())?;
-    plan_stores(&[node], &[destination.meta()], &options, 0)
+    let nodes = outputs
+        .iter()
+        .map(|(root, store)| for_store(root.node(), store.meta(), &store.location()))
+        .collect::<Result<Vec<_>>>()?;
+    let metas: Vec<_> = outputs.iter().map(|(_, s)| s.meta()).collect();
+    plan_stores(&nodes, &metas, &options, 0)
 }
 
 /// `options` with the file's budget; refused when they ask for another.
@@ -690,8 +883,8 @@ impl PlanFile {
                 )));
             }
         }
-        let (root, destination) = rebuild(&body)?;
-        let plan = plan_of(&root, &destination, &body)?;
+        let outputs = rebuild(&body)?;
+        let plan = plan_of(&outputs, &body)?;
         let mut again = body.clone();
         describe(&mut again, &plan)?;
         if again.stages != body.stages || again.explain != body.explain {
@@ -701,11 +894,7 @@ impl PlanFile {
                     .into(),
             ));
         }
-        Ok(PlanFile {
-            body,
-            root,
-            destination,
-        })
+        Ok(PlanFile { body, outputs })
     }
 
     /// The digest of the file's contents, which names this plan.
@@ -740,9 +929,9 @@ impl PlanFile {
         self.body.explain.join("\n")
     }
 
-    /// The location of the store the plan writes.
-    pub fn destination(&self) -> String {
-        self.destination.location()
+    /// The locations of the stores the plan writes, in order.
+    pub fn destinations(&self) -> Vec<String> {
+        self.outputs.iter().map(|(_, s)| s.location()).collect()
     }
 
     /// Runs the plan into its store, as [`Array::store_with`] with
@@ -753,6 +942,18 @@ impl PlanFile {
     /// threads are refused.
     pub fn run(&self, options: &ComputeOptions) -> Result<ComputeReport> {
         let options = file_options(&self.body, options)?;
-        self.root.store_with(&*self.destination, &options)
+        let pairs: Vec<(&DynArray, &dyn ChunkStore)> = self
+            .outputs
+            .iter()
+            .map(|(array, store)| (array, &**store))
+            .collect();
+        let report = super::store_many(&pairs, &options)?;
+        // The run that completes the plan makes its group visible.
+        if options.shard.is_none() {
+            if let Some(publish) = &self.body.publish {
+                publish.write()?;
+            }
+        }
+        Ok(report)
     }
 }

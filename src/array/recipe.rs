@@ -5,11 +5,17 @@
 //! constructors rebuilds the same graph in another process
 //! (`array/plan_file.rs`).
 //!
-//! Arrays made from a Rust closure (`map`, `map_blocks`, `blockwise`,
-//! `map_overlap`, …), from data in this process's memory (`from_ndarray`,
-//! an in-memory store, a `persist`ed result) or by an operation that keeps
-//! no recipe are *local*: a plan reading them runs only in this process,
-//! and saving it is refused, naming the first such operation.
+//! The engine's own closures are recorded by what they compute: the
+//! labelled layer's element-by-element work as named kernels
+//! (`kernel.rs`), its block operations (`rolling_extremes`, `quantile`,
+//! `group_quantiles`, the grouped reduction `grouped`) by their
+//! parameters, its small in-memory arrays by their values (`values`).
+//! Arrays made from a user's Rust closure (`map`, `map_blocks`,
+//! `blockwise`, `map_overlap`, …), from data in this process's memory
+//! (`from_ndarray`, an in-memory store, a `persist`ed result) or by an
+//! operation that keeps no recipe are *local*: a plan reading them runs
+//! only in this process, and saving it is refused, naming the first such
+//! operation.
 
 use std::sync::Arc;
 
@@ -177,6 +183,40 @@ pub(crate) fn scalar_from<T: Element>(value: &Value) -> Result<T> {
         return Err(bad());
     }
     T::from_ne_bytes(&bytes).pop().ok_or_else(bad)
+}
+
+/// Values as a plan file holds them: each element's bytes little-endian,
+/// in hex, one string.
+pub(crate) fn values_hex<T: Element>(values: &[T]) -> String {
+    let mut bytes = T::to_ne_bytes(values);
+    if cfg!(target_endian = "big") {
+        for element in bytes.chunks_mut(T::DTYPE.size()) {
+            element.reverse();
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `n` values [`values_hex`] wrote, which must be `T`s.
+pub(crate) fn values_from<T: Element>(hex: &str, n: usize) -> Result<Vec<T>> {
+    let bad = || file_error(format!("not {n} {} values", T::DTYPE.name()));
+    if hex.len() != 2 * n * T::DTYPE.size() || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    if cfg!(target_endian = "big") {
+        for element in bytes.chunks_mut(T::DTYPE.size()) {
+            element.reverse();
+        }
+    }
+    if T::DTYPE == DType::Bool && bytes.iter().any(|&b| b > 1) {
+        return Err(bad());
+    }
+    Ok(T::from_ne_bytes(&bytes))
 }
 
 /// An error about a plan file's contents.

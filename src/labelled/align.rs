@@ -273,7 +273,7 @@ fn mask_missing(data: &DynArray, axis: usize, positions: &[Option<usize>]) -> Re
         message: e.to_string(),
     })?;
     let chunks: Vec<u64> = shape.iter().map(|&s| (s as u64).max(1)).collect();
-    let present = Array::from_ndarray(present, chunks)?;
+    let present = Array::from_values(present, chunks, "reindex")?;
     Ok(match with_nan_dtype(data.dtype()) {
         DType::Float32 => where_(&present, data.astype::<f32>(), f32::NAN).into(),
         _ => where_(&present, data.as_f64(), f64::NAN).into(),

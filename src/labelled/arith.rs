@@ -113,27 +113,12 @@ impl DataArray {
     /// Whether each element is greater than `value` (a condition for
     /// [`DataArray::where_`]).
     pub fn greater(&self, value: f64) -> DataArray {
-        self.compare(value, "greater", |x, v| x > v)
+        self.with_data(self.variable.data.as_f64().greater(value).into())
     }
 
     /// Whether each element is less than `value`.
     pub fn less(&self, value: f64) -> DataArray {
-        self.compare(value, "less", |x, v| x < v)
-    }
-
-    fn compare(
-        &self,
-        value: f64,
-        name: &str,
-        f: impl Fn(f64, f64) -> bool + Send + Sync + 'static,
-    ) -> DataArray {
-        self.with_data(
-            self.variable
-                .data
-                .as_f64()
-                .map(&format!("{name}({value})"), move |x| f(x, value))
-                .into(),
-        )
+        self.with_data(self.variable.data.as_f64().less(value).into())
     }
 }
 

@@ -132,7 +132,7 @@ impl Coarsen {
         for &(axis, w, count) in &self.windows[1..] {
             let n = data.shape()[axis];
             let (axis, group_of, groups) = windows(axis, n, w, count);
-            data = data.grouped(axis, group_of, groups, then, skipna);
+            data = DynArray::from(data).grouped(axis, group_of, groups, then, skipna);
         }
         data
     }

@@ -13,6 +13,7 @@ use super::cf_time::{time_encoding, CfDatetime, TimeUnits};
 use super::values::Values;
 use super::variable::TimeEncoding;
 use super::Attrs;
+use crate::array::kernel::{reinterpret, Exact, Kernel};
 use crate::array::DynArray;
 use crate::error::{Error, Result};
 use crate::io::{attribute_number, DType};
@@ -133,21 +134,16 @@ pub(crate) fn mask_and_scale(
     } else {
         promoted_float(stored.dtype)
     };
-    let decode = MaskScale {
+    let exact = |v: Option<f64>| v.map(Exact);
+    let decode = Kernel::CfDecode {
         unsigned,
         bits,
-        fills,
-        scale,
-        offset,
+        fills: fills.into_iter().map(Exact).collect(),
+        scale: exact(scale),
+        offset: exact(offset),
         single: out == DType::Float32,
     };
-    let name = "cf_decode";
-    let wide = data.as_f64();
-    let decoded: DynArray = if decode.single {
-        wide.map(name, move |x| decode.apply(x) as f32).into()
-    } else {
-        wide.map(name, move |x| decode.apply(x)).into()
-    };
+    let decoded = decode.apply(&[&data]);
     Ok((decoded, attrs, encoding))
 }
 
@@ -209,52 +205,6 @@ pub(crate) fn promoted_float(dtype: DType) -> DType {
         DType::Float32
     } else {
         DType::Float64
-    }
-}
-
-fn reinterpret(v: f64, unsigned: Option<bool>, bits: u32) -> f64 {
-    if unsigned.is_none() {
-        return v;
-    }
-    let span = (bits as f64).exp2();
-    match unsigned {
-        Some(true) if v < 0.0 => v + span,
-        Some(false) if v >= span / 2.0 => v - span,
-        _ => v,
-    }
-}
-
-#[derive(Clone)]
-struct MaskScale {
-    unsigned: Option<bool>,
-    bits: u32,
-    fills: Vec<f64>,
-    scale: Option<f64>,
-    offset: Option<f64>,
-    /// Decoding to `float32`: each step rounds to it, as numpy's in-place
-    /// arithmetic on a `float32` array does.
-    single: bool,
-}
-
-impl MaskScale {
-    fn apply(&self, x: f64) -> f64 {
-        let v = reinterpret(x, self.unsigned, self.bits);
-        if self
-            .fills
-            .iter()
-            .any(|&f| f == v || (f.is_nan() && v.is_nan()))
-        {
-            return f64::NAN;
-        }
-        let round = |v: f64| if self.single { v as f32 as f64 } else { v };
-        let mut v = round(v);
-        if let Some(s) = self.scale {
-            v = round(v * round(s));
-        }
-        if let Some(o) = self.offset {
-            v = round(v + round(o));
-        }
-        v
     }
 }
 

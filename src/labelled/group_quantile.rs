@@ -30,15 +30,16 @@ use ndchunk_io::Element;
 
 use super::data_array::DataArray;
 use super::groupby::GroupBy;
-use crate::array::{Array, DynArray};
+use crate::array::{each_origin, Array, DynArray};
 use crate::error::{Error, Result};
 use crate::io::DType;
 use crate::ops::histogram::sorted_quantile;
 use crate::ops::{map_blocks, BlockSpec};
 
 /// What is taken of each group's values.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Stat {
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Stat {
     /// numpy's `median`: the middle value, or the mean of the two middle
     /// ones (which is not always `quantile(0.5)`'s bits).
     Median,
@@ -205,8 +206,6 @@ impl GroupBy {
 
     fn quantiles(&self, stat: Stat) -> Result<DataArray> {
         let axis = self.axis()?;
-        let data = &self.array.variable.data;
-        let members = Arc::new(Members::new(&self.group_of, self.labels.len()));
         let name = match stat {
             Stat::Median => format!("groupby({:?}).median along {:?}", self.name, self.dim),
             Stat::Quantile(q) => format!(
@@ -214,27 +213,52 @@ impl GroupBy {
                 self.name, self.dim
             ),
         };
-        let out = match (stat, data.dtype()) {
-            (Stat::Median, DType::Float32) => DynArray::from(grouped(
-                &name,
-                &data.typed::<f32>()?,
-                axis,
-                members,
-                stat,
-                |x| x as f32,
-            )),
-            (_, DType::Float32) => DynArray::from(grouped(
-                &name,
-                &data.typed::<f32>()?,
-                axis,
-                members,
-                stat,
-                |x| x,
-            )),
-            _ => DynArray::from(grouped(&name, &data.as_f64(), axis, members, stat, |x| x)),
-        };
+        let data = &self.array.variable.data;
+        let out = group_quantiles(&name, data, axis, &self.group_of, self.labels.len(), stat)?;
         Ok(self.result(axis, out))
     }
+}
+
+/// `stat` of each of `groups` groups along `axis` of `data` (position `p`
+/// in group `group_of[p]`, `u32::MAX` in none): `float32` for `float32`,
+/// else `float64`. One node named `name`, recorded as `group_quantiles`
+/// so a plan file holds it.
+pub(crate) fn group_quantiles(
+    name: &str,
+    data: &DynArray,
+    axis: usize,
+    group_of: &[u32],
+    groups: usize,
+    stat: Stat,
+) -> Result<DynArray> {
+    let members = Arc::new(Members::new(group_of, groups));
+    let out = match (stat, data.dtype()) {
+        (Stat::Median, DType::Float32) => DynArray::from(grouped(
+            name,
+            &data.typed::<f32>()?,
+            axis,
+            members,
+            stat,
+            |x| x as f32,
+        )),
+        (_, DType::Float32) => DynArray::from(grouped(
+            name,
+            &data.typed::<f32>()?,
+            axis,
+            members,
+            stat,
+            |x| x,
+        )),
+        _ => DynArray::from(grouped(name, &data.as_f64(), axis, members, stat, |x| x)),
+    };
+    let args = serde_json::json!({
+        "name": name,
+        "axis": axis,
+        "group_of": group_of,
+        "groups": groups,
+        "stat": stat,
+    });
+    Ok(out.recorded("group_quantiles", args, vec![each_origin(data)]))
 }
 
 /// The one node: `data` with `axis` read whole by each task and replaced

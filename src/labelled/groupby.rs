@@ -469,7 +469,7 @@ impl GroupBy {
             let grouped = ndarray::Array1::from_iter(self.group_of.iter().map(|&g| g != u32::MAX));
             let n = grouped.len() as u64;
             let mask = DataArray::new(
-                crate::array::Array::from_ndarray(grouped.into_dyn(), [n.max(1)])?,
+                crate::array::Array::from_values(grouped.into_dyn(), [n.max(1)], "groupby")?,
                 &[self.dim.as_str()],
             )?;
             out = out.where_(&mask)?;

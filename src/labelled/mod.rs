@@ -6,6 +6,15 @@
 //! memory ([`Values`]); data stays lazy. CF time: the calendars of model
 //! output and the `"<unit> since <date>"` encoding, as cftime reads and
 //! writes them.
+//!
+//! Every operation here builds its data from the engine's serialisable
+//! operations (its element-by-element steps are named kernels, not
+//! closures), so a pipeline from `open_dataset`/`open_zarr` to `to_zarr`
+//! can be saved as a plan file and run by other processes, as shards:
+//! [`Dataset::save_plan`] (see [`PlanFile`](crate::PlanFile) for what a
+//! plan file holds). What stays local: a `persist`ed dataset, and data the
+//! user made with a closure or from memory; saving those is refused,
+//! naming the operation.
 
 mod align;
 mod arith;
@@ -42,8 +51,11 @@ pub use cf_time::{time_encoding, CfDatetime, TimeUnit, TimeUnits};
 pub use coarsen::{Coarsen, CoarsenBoundary};
 pub use data_array::DataArray;
 pub use dataset::Dataset;
+pub(crate) use group_quantile::{group_quantiles, Stat as GroupQuantile};
 pub use groupby::{DatasetGroupBy, GroupBy};
 pub use open::{open_dataset, open_dataset_with, open_zarr, open_zarr_with, OpenOptions};
+pub(crate) use quantile::nanquantile_along;
+pub(crate) use rolling::rolling_extremes;
 pub use rolling::Rolling;
 pub use select::{Label, Nearest, Sel};
 pub use values::Values;

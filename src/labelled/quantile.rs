@@ -8,7 +8,8 @@ use ndarray::{ArrayD, Axis};
 use super::data_array::DataArray;
 use super::values::Values;
 use super::variable::Coord;
-use crate::array::DynArray;
+use crate::array::kernel::Exact;
+use crate::array::{Array, DynArray};
 use crate::error::{Error, Result};
 use crate::ops::histogram::sorted_quantile;
 use crate::ops::{map_blocks, BlockSpec};
@@ -59,11 +60,7 @@ impl DataArray {
                 shape.join(", ")
             )));
         }
-        let data = self.variable.data.as_f64();
-        let spec = BlockSpec::new().drop_axis([axis as i64]);
-        let out = map_blocks(&format!("quantile({q})"), &[&data], &spec, move |b, _| {
-            nanquantile(&b[0], axis, q)
-        });
+        let out = nanquantile_along(&self.variable.data.as_f64(), axis, q);
         let mut dims = self.variable.dims.clone();
         dims.remove(axis);
         let mut result = self.clone();
@@ -83,6 +80,18 @@ pub(crate) fn quantile_coord(q: f64) -> Coord {
         attrs: super::Attrs::new(),
         encoding: super::Attrs::new(),
     }
+}
+
+/// numpy's `nanquantile` of `data` along `axis` (in one chunk), which it
+/// drops: one `map_blocks` node, recorded as `quantile` so a plan file
+/// holds it.
+pub(crate) fn nanquantile_along(data: &Array<f64>, axis: usize, q: f64) -> Array<f64> {
+    let spec = BlockSpec::new().drop_axis([axis as i64]);
+    let args = serde_json::json!({ "axis": axis, "q": Exact(q) });
+    map_blocks(&format!("quantile({q})"), &[data], &spec, move |b, _| {
+        nanquantile(&b[0], axis, q)
+    })
+    .recorded("quantile", args, vec![data.origin()])
 }
 
 /// numpy's `nanquantile(a, q, axis)` with the `linear` method.

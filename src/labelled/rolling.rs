@@ -11,6 +11,7 @@
 //! O(1) per position.
 
 use super::data_array::DataArray;
+use crate::array::kernel::{Exact, Kernel};
 use crate::array::{Array, DynArray};
 use crate::error::{Error, Result};
 use crate::io::DType;
@@ -79,44 +80,40 @@ impl Rolling {
     /// The sum of each window.
     pub fn sum(&self) -> Result<DataArray> {
         let (sum, count, _) = self.sums(false);
-        let min = self.min_periods as f64;
-        let out = sum.zip_with(
-            count,
-            "rolling sum",
-            move |s, n| if n >= min { s } else { f64::NAN },
-        );
+        let out = Kernel::WindowSum {
+            min_count: self.min_count(),
+        }
+        .apply(&[&sum, &count]);
         self.finish(out)
     }
 
     /// The mean of each window.
     pub fn mean(&self) -> Result<DataArray> {
         let (sum, count, _) = self.sums(false);
-        let min = self.min_periods as f64;
-        let out = sum.zip_with(count, "rolling mean", move |s, n| {
-            if n >= min {
-                s / n
-            } else {
-                f64::NAN
-            }
-        });
+        let out = Kernel::WindowMean {
+            min_count: self.min_count(),
+        }
+        .apply(&[&sum, &count]);
         self.finish(out)
     }
 
     /// The standard deviation of each window (`ddof` 0, as xarray's).
     pub fn std(&self) -> Result<DataArray> {
         let (sum, count, squares) = self.sums(true);
-        let min = self.min_periods as f64;
-        let mean_square = squares.zip_with(count.clone(), "mean square", |q, n| q / n);
-        let mean = sum.zip_with(count.clone(), "mean", |s, n| s / n);
-        let var = mean_square.zip_with(mean, "variance", |q, m| (q - m * m).max(0.0));
-        let out = var.zip_with(count, "rolling std", move |v, n| {
-            if n >= min {
-                v.sqrt()
-            } else {
-                f64::NAN
-            }
-        });
+        let (sum, count, squares) = (float64(&sum), float64(&count), float64(&squares));
+        let mean_square = DynArray::from(&squares / &count);
+        let mean = DynArray::from(&sum / &count);
+        let var = Kernel::Variance.apply(&[&mean_square, &mean]);
+        let out = Kernel::WindowStd {
+            min_count: self.min_count(),
+        }
+        .apply(&[&var, &DynArray::from(count)]);
         self.finish(out)
+    }
+
+    /// `min_periods` as the window kernels compare counts with it.
+    fn min_count(&self) -> Exact {
+        Exact(self.min_periods as f64)
     }
 
     /// The smallest value of each window.
@@ -131,35 +128,14 @@ impl Rolling {
 
     fn extreme(&self, largest: bool) -> Result<DataArray> {
         let x = self.array.variable.data.as_f64();
-        let (axis, n, min_periods) = (self.axis, self.window as usize, self.min_periods);
-        // The window of position i is [i + shift + 1 - n, i + shift].
-        let shift = if self.center { (n - 1) / 2 } else { 0 };
-        let mut depth = vec![0; x.ndim()];
-        depth[axis] = self.window - 1;
-        let out = x.map_overlap(
-            &depth,
-            Some(PadMode::Constant(f64::NAN)),
-            move |block, _| {
-                let mut out = block.clone();
-                let lanes = block.lanes(Axis(axis)).into_iter();
-                for (values, extremes) in lanes.zip(out.lanes_mut(Axis(axis))) {
-                    let window = Window {
-                        len: n,
-                        shift,
-                        min_periods,
-                        largest,
-                    };
-                    window.extremes(values, extremes);
-                }
-                out
-            },
-        );
-        self.finish(out)
+        let (axis, window, min_periods) = (self.axis, self.window, self.min_periods);
+        let out = rolling_extremes(&x, axis, window, self.center, min_periods, largest);
+        self.finish(out.into())
     }
 
     /// The windows' sums of the values present, their counts and (when
     /// `squares`) the sums of their squares, over the array's positions.
-    fn sums(&self, squares: bool) -> (Array<f64>, Array<f64>, Array<f64>) {
+    fn sums(&self, squares: bool) -> (DynArray, DynArray, DynArray) {
         let x = self.array.variable.data.as_f64();
         let (axis, n) = (self.axis, self.window);
         let len = x.shape()[axis];
@@ -169,8 +145,8 @@ impl Rolling {
         let shift = if self.center { (n - 1) / 2 } else { 0 };
         let mut widths = vec![(0, 0); x.ndim()];
         widths[axis] = (0, shift);
-        let running = |values: Array<f64>| {
-            let values = values.pad(&widths, PadMode::Constant(0.0));
+        let running = |values: DynArray| -> DynArray {
+            let values = float64(&values).pad(&widths, PadMode::Constant(0.0));
             let total = values.cumsum(axis as i64);
             // The running sum `n` places earlier (0 before the start).
             let mut before = vec![(0, 0); x.ndim()];
@@ -181,24 +157,79 @@ impl Rolling {
             let window = &total - earlier;
             let mut kept = vec![Index::ALL; x.ndim()];
             kept[axis] = Index::range(shift as i64, (shift + len) as i64, 1);
-            window.slice(&kept)
+            window.slice(&kept).into()
         };
-        let filled = x.map("fillna(0)", |v| if v.is_nan() { 0.0 } else { v });
-        let present = x.map("notnull", |v| if v.is_nan() { 0.0 } else { 1.0 });
+        let x = DynArray::from(x.clone());
+        let filled = Kernel::FillNa { value: Exact(0.0) }.apply(&[&x]);
+        let present = Kernel::NotNull.apply(&[&x]);
         let sq = if squares {
-            running(filled.map("square", |v| v * v))
+            running(Kernel::Square.apply(&[&filled]))
         } else {
             running(present.clone())
         };
         (running(filled), running(present), sq)
     }
 
-    fn finish(&self, data: Array<f64>) -> Result<DataArray> {
+    fn finish(&self, data: DynArray) -> Result<DataArray> {
         Ok(self.array.with_data(match self.array.dtype() {
             DType::Float32 => DynArray::from(data.astype::<f32>()),
-            _ => DynArray::from(data),
+            _ => data,
         }))
     }
+}
+
+/// The extremes (`largest`: maxima) of `x`'s windows of `window`
+/// positions along `axis` (centred when `center`), NaN where fewer than
+/// `min_periods` values are present: each block with a halo of
+/// `window - 1` positions (missing past the ends), scanned with a
+/// monotonic queue. Recorded as `rolling_extremes`, so a plan file holds
+/// it.
+pub(crate) fn rolling_extremes(
+    x: &Array<f64>,
+    axis: usize,
+    window: u64,
+    center: bool,
+    min_periods: u64,
+    largest: bool,
+) -> Array<f64> {
+    let n = window.max(1) as usize;
+    // The window of position i is [i + shift + 1 - n, i + shift].
+    let shift = if center { (n - 1) / 2 } else { 0 };
+    let mut depth = vec![0; x.ndim()];
+    if axis < depth.len() {
+        depth[axis] = n as u64 - 1;
+    }
+    let args = serde_json::json!({
+        "axis": axis,
+        "window": window,
+        "center": center,
+        "min_periods": min_periods,
+        "largest": largest,
+    });
+    x.map_overlap(
+        &depth,
+        Some(PadMode::Constant(f64::NAN)),
+        move |block, _| {
+            let mut out = block.clone();
+            let lanes = block.lanes(Axis(axis)).into_iter();
+            for (values, extremes) in lanes.zip(out.lanes_mut(Axis(axis))) {
+                let window = Window {
+                    len: n,
+                    shift,
+                    min_periods,
+                    largest,
+                };
+                window.extremes(values, extremes);
+            }
+            out
+        },
+    )
+    .recorded("rolling_extremes", args, vec![x.origin()])
+}
+
+/// A kernel's `float64` result as the array it is.
+fn float64(a: &DynArray) -> Array<f64> {
+    a.typed::<f64>().unwrap_or_else(|_| a.as_f64())
 }
 
 /// One rolling extreme along a lane.

@@ -319,15 +319,15 @@ impl Values {
     /// The values as a lazy array of their dtype, one chunk (times are an
     /// error naming `what`: no array holds dates).
     pub(crate) fn to_dyn_array(&self, what: &str) -> Result<DynArray> {
-        fn one_chunk<T: DynElement>(data: ArrayD<T>) -> Result<DynArray> {
+        fn one_chunk<T: DynElement>(data: ArrayD<T>, what: &str) -> Result<DynArray> {
             let shape: Vec<u64> = data.shape().iter().map(|&s| (s as u64).max(1)).collect();
-            Ok(Array::from_ndarray(data, shape)?.into())
+            Ok(Array::from_values(data, shape, what)?.into())
         }
         let wide = match self {
-            Values::Bool(a) => return one_chunk(a.clone()),
-            Values::Int { data, .. } => one_chunk(data.clone())?,
-            Values::UInt { data, .. } => one_chunk(data.clone())?,
-            Values::Float { data, .. } => one_chunk(data.clone())?,
+            Values::Bool(a) => return one_chunk(a.clone(), what),
+            Values::Int { data, .. } => one_chunk(data.clone(), what)?,
+            Values::UInt { data, .. } => one_chunk(data.clone(), what)?,
+            Values::Float { data, .. } => one_chunk(data.clone(), what)?,
             Values::Time(_) => {
                 return Err(Error::Invalid {
                     operation: what.to_string(),

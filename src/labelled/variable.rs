@@ -8,8 +8,10 @@ use super::cf_time::TimeUnits;
 use super::select::Pick;
 use super::values::Values;
 use super::Attrs;
+use crate::array::kernel::Kernel;
 use crate::array::{DynArray, Reduction};
 use crate::error::{Error, Result};
+use crate::io::DType;
 use crate::ops::Index;
 
 /// A lazy variable: dimension names over a chunked array.
@@ -222,14 +224,8 @@ impl Variable {
         if on_dates(reduction) {
             // NaT stored as int64's smallest (numpy's, as xarray writes it
             // without a fill value) is NaN to the reduction, so skipped.
-            let numbers = match self.data.typed::<i64>() {
-                Ok(ints) if self.time.is_some() => DynArray::from(ints.map("NaT as NaN", |v| {
-                    if v == i64::MIN {
-                        f64::NAN
-                    } else {
-                        v as f64
-                    }
-                })),
+            let numbers = match self.data.dtype() {
+                DType::Int64 if self.time.is_some() => Kernel::NatAsNan.apply(&[&self.data]),
                 _ => self.data.clone(),
             };
             let data = numbers.reduce(reduction, &axes, skipna);
@@ -282,28 +278,7 @@ fn refused(data: &DynArray, time: &TimeEncoding) -> DynArray {
 /// numpy's variance (and standard deviation) of each element alone: 0,
 /// or NaN where it is NaN or `ddof` leaves no degrees of freedom.
 fn spread_of_one(data: &DynArray, ddof: u64) -> DynArray {
-    let name = "var over no axis";
-    match data {
-        DynArray::Float32(a) => a
-            .map(name, move |v: f32| {
-                if ddof > 0 || v.is_nan() {
-                    f32::NAN
-                } else {
-                    0.0
-                }
-            })
-            .into(),
-        other => other
-            .as_f64()
-            .map(name, move |v| {
-                if ddof > 0 || v.is_nan() {
-                    f64::NAN
-                } else {
-                    0.0
-                }
-            })
-            .into(),
-    }
+    Kernel::SpreadOfOne { ddof }.apply(&[data])
 }
 
 /// `data` at `pick`'s positions along `axis`: a slice when they are

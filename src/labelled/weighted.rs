@@ -7,7 +7,8 @@
 use super::arith::Arith;
 use super::data_array::DataArray;
 use super::Dims;
-use crate::array::{DynArray, Reduction};
+use crate::array::kernel::{Exact, Kernel};
+use crate::array::Reduction;
 use crate::error::{Error, Result};
 
 /// A [`DataArray`] with weights (see [`DataArray::weighted`]).
@@ -50,23 +51,16 @@ impl DataArray {
         })
     }
 
-    /// The array as `float64` through `f` element by element.
-    /// (`f` a closure, not a `fn` pointer: the lane loop inlines it.)
-    fn map_f64(
-        &self,
-        name: &str,
-        f: impl Fn(f64) -> f64 + Copy + Send + Sync + 'static,
-    ) -> DataArray {
-        self.with_data(DynArray::from(self.variable.data.map_f64(name, f)))
+    /// `kernel` of this array.
+    fn kernel(&self, kernel: Kernel) -> DataArray {
+        self.with_data(kernel.apply(&[&self.variable.data]))
     }
 }
 
 impl Weighted {
     /// The weighted sum over `dims` (missing values count as 0).
     pub fn sum(&self, dims: impl Into<Dims>) -> Result<DataArray> {
-        let filled = self
-            .array
-            .map_f64("fillna(0)", |x| if x.is_nan() { 0.0 } else { x });
+        let filled = self.array.kernel(Kernel::FillNa { value: Exact(0.0) });
         self.weighted_sum(&filled, dims.into())
             .map(|s| s.labelled_as(&self.array))
     }
@@ -75,11 +69,9 @@ impl Weighted {
     /// weights of the values present (NaN where none is).
     pub fn mean(&self, dims: impl Into<Dims>) -> Result<DataArray> {
         let dims = dims.into();
-        let present = self
-            .array
-            .map_f64("notnull", |x| if x.is_nan() { 0.0 } else { 1.0 });
+        let present = self.array.kernel(Kernel::NotNull);
         let total = self.weighted_sum(&present, dims.clone())?;
-        let total = total.map_f64("where(!=0)", |w| if w == 0.0 { f64::NAN } else { w });
+        let total = total.kernel(Kernel::ZeroAsNan);
         let sum = self.sum(dims)?;
         Ok(sum
             .arith(Arith::Div, &total, super::Join::Inner)?

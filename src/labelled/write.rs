@@ -17,12 +17,13 @@ use super::region::{check_region, RegionStore};
 use super::values::Values;
 use super::variable::TimeEncoding;
 use super::Attrs;
-use crate::array::{store_many, Array, DynArray};
+use crate::array::kernel::{Exact, Kernel};
+use crate::array::{
+    save_publishing, store_many, store_many_plan, Array, DynArray, PlanFile, Publish,
+};
 use crate::error::{Error, Result};
 use crate::exec::run::{ComputeOptions, ComputeReport};
-use crate::io::zarr::{
-    create_group, write_consolidated, ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot,
-};
+use crate::io::zarr::{write_consolidated, ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot};
 use crate::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
 use std::path::Path;
 
@@ -124,7 +125,9 @@ impl Dataset {
 
     /// [`Dataset::to_zarr`] with `options`. Each array is chunked as its
     /// data is (an irregular chunking becomes the regular one of its first
-    /// chunks, which Zarr needs).
+    /// chunks, which Zarr needs). The arrays are written first, then the
+    /// group's document and consolidated metadata: until the run is
+    /// complete, `path` is no Zarr group, and xarray does not open it.
     pub fn to_zarr_with(
         &self,
         path: impl AsRef<Path>,
@@ -134,18 +137,94 @@ impl Dataset {
         if options.mode != Mode::Create {
             return self.write_into(root, options);
         }
+        let new = self.new_store(root, options, "to_zarr")?;
+        let arrays = new.create(root)?;
+        let report = store_many(&pairs(&arrays), &options.compute)?;
+        new.publish.write()?;
+        Ok(report)
+    }
+
+    /// Plans [`Dataset::to_zarr_with`] into a new store at `path` and
+    /// writes the plan to `plan_path` as a [`PlanFile`], which any process
+    /// loads and runs, whole or as shards
+    /// ([`ComputeOptions::shard`](crate::ComputeOptions::shard), then
+    /// [`finish_shards`](crate::ComputeOptions::finish_shards)), writing
+    /// what `to_zarr_with` writes here.
+    ///
+    /// Saving creates the store's arrays and writes the coordinates (small,
+    /// in memory) at once; the plan holds the data variables. The run that
+    /// completes the plan (a whole [`PlanFile::run`], or the one with
+    /// `finish_shards`) writes the group's document and consolidated
+    /// metadata last: until then `path` is no Zarr group, so xarray does
+    /// not open it. A plan whose
+    /// data variables share one chunk grid is one stage and runs as shards;
+    /// variables on several grids make several stages, which run whole.
+    ///
+    /// Refused, before anything is created, when a data variable reads
+    /// something only this process can make (see [`PlanFile`]: a Rust
+    /// closure, data in memory), naming the operation; `options` must
+    /// write a new store (not an append or a region).
+    pub fn save_plan(
+        &self,
+        path: impl AsRef<Path>,
+        options: &ZarrWriteOptions,
+        plan_path: impl AsRef<Path>,
+    ) -> Result<PlanFile> {
+        let root = &ZarrRoot::parse(path)?;
+        if options.mode != Mode::Create {
+            return Err(Error::Invalid {
+                operation: "save_plan".into(),
+                message: "a plan file writes a new store: appends and region writes are run \
+                          with to_zarr_with"
+                    .into(),
+            });
+        }
+        let new = self.new_store(root, options, "save_plan")?;
+        let data_vars = || new.arrays.iter().filter(|a| !a.is_coord);
+        let planned: Vec<&DynArray> = data_vars().map(|a| &a.data).collect();
+        crate::array::check_recipes(&planned)?;
+        let metas: Vec<(&DynArray, &ArrayMeta)> =
+            data_vars().map(|a| (&a.data, &a.spec.meta)).collect();
+        store_many_plan(&metas, &options.compute)?.check()?;
+        let arrays = new.create(root)?;
+        let (coords, data): (Vec<_>, Vec<_>) = arrays.iter().partition(|(_, _, coord)| *coord);
+        store_many(&pairs(&coords), &options.compute)?;
+        // Other processes publish the group: by its absolute path.
+        let mut publish = new.publish;
+        if !publish.root.contains("://") {
+            let dir = std::fs::canonicalize(&publish.root).map_err(|e| Error::Job {
+                path: publish.root.clone(),
+                message: e.to_string(),
+            })?;
+            publish.root = dir.display().to_string();
+        }
+        save_publishing(
+            &pairs(&data),
+            &options.compute,
+            plan_path.as_ref(),
+            Some(publish),
+        )
+    }
+
+    /// Every array of a new store at `root`, with its data and metadata,
+    /// and the group to publish: what cannot be written (text, an empty
+    /// time axis, a store already there) is refused before anything is
+    /// created.
+    fn new_store(
+        &self,
+        root: &ZarrRoot,
+        options: &ZarrWriteOptions,
+        operation: &str,
+    ) -> Result<NewStore> {
         if root.exists()? {
             return Err(Error::Invalid {
-                operation: "to_zarr".into(),
+                operation: operation.into(),
                 message: format!(
-                    "{root} already exists: to_zarr writes a new store and overwrites nothing"
+                    "{root} already exists: {operation} writes a new store and overwrites nothing"
                 ),
             });
         }
-        let format = options.format;
-        // Every array's data and attributes first: what cannot be written
-        // (text, an empty time axis) is refused before anything is created.
-        let mut prepared: Vec<(&str, DynArray, &[String], Attrs)> = Vec::new();
+        let mut arrays = Vec::new();
         for (name, coord) in &self.coords {
             let mut attrs = coord.attrs.clone();
             let data = match &coord.values {
@@ -160,7 +239,13 @@ impl Dataset {
                 }
                 values => values.to_dyn_array(name)?,
             };
-            prepared.push((name, data, &coord.dims, attrs));
+            let spec = spec(&data, &coord.dims, attrs, options)?;
+            arrays.push(NewArray {
+                name: name.clone(),
+                data,
+                spec,
+                is_coord: true,
+            });
         }
         for (name, var) in &self.data_vars {
             let mut attrs = var.attrs.clone();
@@ -180,25 +265,65 @@ impl Dataset {
             if let Some(time) = &var.time {
                 time_attributes(time, &var.encoding, &mut attrs);
             }
-            prepared.push((name, data, &var.dims, attrs));
+            let spec = spec(&data, &var.dims, attrs, options)?;
+            arrays.push(NewArray {
+                name: name.clone(),
+                data,
+                spec,
+                is_coord: false,
+            });
         }
-        for (_, data, _, _) in &prepared {
-            regular(data)?;
-        }
-        create_group(root, "", format, &self.attrs)?;
-        let mut arrays: Vec<(DynArray, ZarrStore)> = Vec::new();
-        for (name, data, dims, attrs) in prepared {
-            let store = create(root, name, &data, dims, attrs, options)?;
-            arrays.push((data, store));
-        }
-        let pairs: Vec<(&DynArray, &dyn ChunkStore)> = arrays
-            .iter()
-            .map(|(data, store)| (data, store as &dyn ChunkStore))
-            .collect();
-        let report = store_many(&pairs, &options.compute)?;
-        write_consolidated(root, format)?;
-        Ok(report)
+        let publish = Publish {
+            root: root.to_string(),
+            zarr_format: match options.format {
+                ZarrFormat::V2 => 2,
+                ZarrFormat::V3 => 3,
+            },
+            attributes: self.attrs.clone(),
+        };
+        Ok(NewStore { arrays, publish })
     }
+}
+
+/// A new store's arrays, not yet created, and its group.
+struct NewStore {
+    arrays: Vec<NewArray>,
+    publish: Publish,
+}
+
+/// One array of a new store.
+struct NewArray {
+    name: String,
+    data: DynArray,
+    spec: ZarrArraySpec,
+    is_coord: bool,
+}
+
+impl NewStore {
+    /// Creates every array (no group document yet): each with its data
+    /// and whether it is a coordinate.
+    fn create(&self, root: &ZarrRoot) -> Result<Vec<(DynArray, ZarrStore, bool)>> {
+        self.arrays
+            .iter()
+            .map(|a| {
+                let store = ZarrStore::create(root.clone(), &a.name, &a.spec)?;
+                Ok((a.data.clone(), store, a.is_coord))
+            })
+            .collect()
+    }
+}
+
+/// Arrays and their stores, as `store_many` takes them.
+fn pairs<A: std::borrow::Borrow<(DynArray, ZarrStore, bool)>>(
+    arrays: &[A],
+) -> Vec<(&DynArray, &dyn ChunkStore)> {
+    arrays
+        .iter()
+        .map(|a| {
+            let (data, store, _) = a.borrow();
+            (data, store as &dyn ChunkStore)
+        })
+        .collect()
 }
 
 impl Dataset {
@@ -478,14 +603,7 @@ fn in_stored_form(name: &str, item: Item<'_>, meta: &ArrayMeta) -> Result<DynArr
             // store holds as a (huge) number: there NaT is NaN, the float
             // fill.
             if meta.dtype.is_float() && numbers.dtype() == DType::Int64 {
-                let nat = i64::MIN as f64;
-                numbers = DynArray::from(numbers.as_f64().map("nat_as_nan", move |v| {
-                    if v == nat {
-                        f64::NAN
-                    } else {
-                        v
-                    }
-                }));
+                numbers = Kernel::NatAsNan.apply(&[&numbers]);
             }
             if numbers.dtype().is_float() && !meta.dtype.is_float() {
                 return Err(Error::Invalid {
@@ -511,7 +629,7 @@ fn in_stored_form(name: &str, item: Item<'_>, meta: &ArrayMeta) -> Result<DynArr
     }
     // Floats into integers round (half to even), as xarray's encoding.
     let data = if data.dtype().is_float() && !meta.dtype.is_float() {
-        DynArray::from(data.as_f64().map("round", f64::round_ties_even))
+        Kernel::RoundHalfEven.apply(&[&data])
     } else {
         data
     };
@@ -591,15 +709,13 @@ fn place(
     Ok((start, None))
 }
 
-/// Creates the array `name` for `data` along `dims`.
-fn create(
-    root: &ZarrRoot,
-    name: &str,
+/// The Zarr array `data` along `dims` is written as.
+fn spec(
     data: &DynArray,
     dims: &[String],
     mut attrs: Attrs,
     options: &ZarrWriteOptions,
-) -> Result<ZarrStore> {
+) -> Result<ZarrArraySpec> {
     let dtype = data.dtype();
     let grid = regular(data)?;
     // Floats are filled (and masked) with NaN, as xarray writes them;
@@ -622,7 +738,7 @@ fn create(
     let mut spec = ZarrArraySpec::new(meta, options.format, options.codec.clone());
     // An integer array without a fill value masks nothing when read back.
     spec.v2_null_fill = !dtype.is_float() && packed_fill.is_none();
-    Ok(ZarrStore::create(root, name, &spec)?)
+    Ok(spec)
 }
 
 /// The data packed as its encoding says, as xarray's CF encoding: a
@@ -656,14 +772,13 @@ fn pack(data: &DynArray, encoding: &Attrs, attrs: &mut Attrs) -> Result<DynArray
     }
     let (scale, offset) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
     let missing = fill.unwrap_or(0.0);
-    let packed = data.as_f64().map("cf_encode", move |x| {
-        if x.is_nan() {
-            missing
-        } else {
-            ((x - offset) / scale).round_ties_even()
-        }
-    });
-    Ok(crate::with_dtype!(target, T => DynArray::from(DynArray::from(packed).astype::<T>())))
+    let packed = Kernel::CfEncode {
+        scale: Exact(scale),
+        offset: Exact(offset),
+        missing: Exact(missing),
+    }
+    .apply(&[data]);
+    Ok(crate::with_dtype!(target, T => DynArray::from(packed.astype::<T>())))
 }
 
 /// The data's chunking if regular, else the regular one of its first
@@ -751,9 +866,9 @@ pub(crate) fn encode_times(
             .filter(|&f| whole_number(f))
             .map_or(i64::MIN, |f| f as i64);
         let int = |v: f64| if v.is_nan() { nat } else { v as i64 };
-        Array::from_ndarray(as_array.mapv(int), chunks)?.into()
+        Array::from_values(as_array.mapv(int), chunks, name)?.into()
     } else {
-        Array::from_ndarray(as_array, chunks)?.into()
+        Array::from_values(as_array, chunks, name)?.into()
     };
     Ok((data, units_text, calendar.name().to_string()))
 }

@@ -364,6 +364,63 @@ pub(super) fn replay(step: &Step, inputs: &[DynArray], body: &FileBody) -> Resul
                 typed::<T>(inputs, 0)?.coarsen(&factors, how, boundary).into()
             }, unsupported)
         }
+        "kernel" => {
+            let kernel: crate::array::kernel::Kernel = serde_json::from_value(args.clone())
+                .map_err(|e| file_error(format!("bad kernel {args}: {e}")))?;
+            kernel.apply(&inputs.iter().collect::<Vec<_>>())
+        }
+        "values" => {
+            let shape: Vec<u64> = field(args, "shape")?;
+            let dims: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
+            let n = dims.iter().product();
+            let hex = args["bytes"]
+                .as_str()
+                .ok_or_else(|| file_error("values without their bytes".into()))?;
+            crate::with_dtype!(step.dtype, T => {
+                let data = ndarray::ArrayD::from_shape_vec(dims, values_from::<T>(hex, n)?)
+                    .map_err(|e| file_error(e.to_string()))?;
+                Array::<T>::from_values(data, grid()?, "values")?.into()
+            })
+        }
+        "grouped" => {
+            let group_of: Vec<u32> = field(args, "group_of")?;
+            let stat = super::super::dynamic::group_stat_from(&args["stat"])?;
+            input(inputs, 0)?
+                .grouped(
+                    field(args, "axis")?,
+                    group_of.into(),
+                    field(args, "groups")?,
+                    stat,
+                    field(args, "skipna")?,
+                )
+                .into()
+        }
+        "rolling_extremes" => crate::labelled::rolling_extremes(
+            &typed::<f64>(inputs, 0)?,
+            field(args, "axis")?,
+            field(args, "window")?,
+            field(args, "center")?,
+            field(args, "min_periods")?,
+            field(args, "largest")?,
+        )
+        .into(),
+        "quantile" => {
+            let q: crate::array::kernel::Exact = field(args, "q")?;
+            crate::labelled::nanquantile_along(&typed::<f64>(inputs, 0)?, field(args, "axis")?, q.0)
+                .into()
+        }
+        "group_quantiles" => {
+            let (name, group_of): (String, Vec<u32>) =
+                (field(args, "name")?, field(args, "group_of")?);
+            crate::labelled::group_quantiles(
+                &name,
+                input(inputs, 0)?,
+                field(args, "axis")?,
+                &group_of,
+                field(args, "groups")?,
+                field::<crate::labelled::GroupQuantile>(args, "stat")?,
+            )?
+        }
         other => {
             return Err(file_error(format!(
                 "`{other}` is not an operation this ndchunk can rebuild"
