@@ -6,10 +6,9 @@
 mod cli;
 mod support;
 
-use cli::{assert_same_values, chunkctl, kill_once_journaled, make_source, s, slow_job};
+use cli::{assert_same_values, chunkctl, kill_once_journaled, s, slow_job, two_array_group};
 
-use ndchunk::io::zarr::{create_group, ZarrFormat};
-use ndchunk::io::{ChunkStore, DType, ZarrStore};
+use ndchunk::io::{ChunkStore, ZarrStore};
 
 /// `kill -9` in the middle, then the same command again: it resumes (the
 /// tasks done are not redone) and the result is exact.
@@ -145,23 +144,8 @@ fn a_different_plan_is_not_resumed() {
 #[test]
 fn killed_group_run_resumes_and_ends_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let group = dir.path().join("group.zarr");
-    create_group(&group, "", ZarrFormat::V3, &serde_json::Map::new()).unwrap();
-    let mut arrays = Vec::new();
-    // A small first array; a second big enough to be caught mid-run.
-    for (name, times) in [("a", 40), ("b", 400)] {
-        let array = make_source(
-            dir.path(),
-            DType::Float64,
-            &[times, 64, 64],
-            &[1, 64, 64],
-            ZarrFormat::V3,
-            "gzip:9",
-        );
-        let at = group.join(name);
-        std::fs::rename(&array, &at).unwrap();
-        arrays.push(at);
-    }
+    let group = two_array_group(dir.path(), [40, 400], &serde_json::Map::new());
+    let arrays = [group.join("a"), group.join("b")];
     let dst = dir.path().join("out.zarr");
     let args = [
         "rechunk",

@@ -18,8 +18,9 @@ use std::process::{Command, Output};
 
 use cli::{
     assert_same_values, chunkctl, kill_once_journaled_with, make_source, s, slow_job, store_files,
+    two_array_group,
 };
-use ndchunk::io::zarr::{create_group, ZarrFormat};
+use ndchunk::io::zarr::ZarrFormat;
 use ndchunk::io::DType;
 use s3::{LatencyProxy, S3Server};
 
@@ -253,22 +254,9 @@ fn a_group_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_it(
     server.create_bucket("grp");
     let env = server.env();
     let dir = tempfile::tempdir().unwrap();
-    let group = dir.path().join("group.zarr");
     let mut attributes = serde_json::Map::new();
     attributes.insert("title".into(), "two arrays".into());
-    create_group(&group, "", ZarrFormat::V3, &attributes).unwrap();
-    // A small first array; a second slow enough to be caught mid-run.
-    for (name, times) in [("a", 8), ("b", 300)] {
-        let array = make_source(
-            dir.path(),
-            DType::Float64,
-            &[times, 64, 64],
-            &[1, 64, 64],
-            ZarrFormat::V3,
-            "gzip:9",
-        );
-        std::fs::rename(&array, group.join(name)).unwrap();
-    }
+    let group = two_array_group(dir.path(), [8, 300], &attributes);
     let job = |dst: &str, extra: &[&str]| -> Vec<String> {
         let mut args = vec![
             "rechunk",

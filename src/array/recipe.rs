@@ -153,11 +153,7 @@ impl<T: Element> Array<T> {
 /// hex, so NaNs and signed zeros come back exactly) and, for people, its
 /// value.
 pub(crate) fn scalar<T: Element>(value: T) -> Value {
-    let mut bytes = T::to_ne_bytes(&[value]);
-    if cfg!(target_endian = "big") {
-        bytes.reverse();
-    }
-    let bits: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let bits = values_hex(&[value]);
     json!({ "dtype": T::DTYPE.name(), "bits": bits, "value": format!("{value:?}") })
 }
 
@@ -168,21 +164,10 @@ pub(crate) fn scalar_from<T: Element>(value: &Value) -> Result<T> {
         return Err(bad());
     }
     let hex = value["bits"].as_str().ok_or_else(bad)?;
-    if hex.len() != 2 * T::DTYPE.size() || !hex.is_ascii() {
-        return Err(bad());
-    }
-    let mut bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-        .collect::<std::result::Result<Vec<u8>, _>>()
-        .map_err(|_| bad())?;
-    if cfg!(target_endian = "big") {
-        bytes.reverse();
-    }
-    if T::DTYPE == DType::Bool && bytes[0] > 1 {
-        return Err(bad());
-    }
-    T::from_ne_bytes(&bytes).pop().ok_or_else(bad)
+    values_from::<T>(hex, 1)
+        .map_err(|_| bad())?
+        .pop()
+        .ok_or_else(bad)
 }
 
 /// Values as a plan file holds them: each element's bytes little-endian,

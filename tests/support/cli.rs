@@ -201,6 +201,31 @@ pub fn kill_once_journaled_with(
     child.wait().unwrap();
 }
 
+/// A Zarr v3 group `group.zarr` in `dir` (with `attributes`) of two
+/// arrays `a` and `b` from [`make_source`] (float64, `(times, 64, 64)` in
+/// chunks of one time step, gzip 9): a small first one, and a second slow
+/// enough for a rechunk of the group to be killed in it.
+pub fn two_array_group(
+    dir: &Path,
+    times: [u64; 2],
+    attributes: &serde_json::Map<String, serde_json::Value>,
+) -> PathBuf {
+    let group = dir.join("group.zarr");
+    ndchunk::io::zarr::create_group(&group, "", ZarrFormat::V3, attributes).unwrap();
+    for (name, times) in ["a", "b"].into_iter().zip(times) {
+        let array = make_source(
+            dir,
+            DType::Float64,
+            &[times, 64, 64],
+            &[1, 64, 64],
+            ZarrFormat::V3,
+            "gzip:9",
+        );
+        std::fs::rename(&array, group.join(name)).unwrap();
+    }
+    group
+}
+
 /// Every file under `dir` but a finished rechunk's record, with its
 /// bytes, by path: two stores written alike compare equal.
 pub fn store_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
