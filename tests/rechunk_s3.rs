@@ -325,6 +325,15 @@ print(remote.attrs["title"], remote["b"].chunks, same)
         2,
         "{text}"
     );
+    // --overwrite would have to delete it: refused, as for an array.
+    let mut overwrite = remote.clone();
+    overwrite.push("--overwrite");
+    let out = chunkctl_with(&env, &overwrite);
+    assert!(
+        stderr(&out).contains("--overwrite does not delete from object storage"),
+        "{}",
+        stderr(&out)
+    );
 
     // From the bucket back to disk, and from the bucket into the bucket.
     let back = dir.path().join("back.zarr");

@@ -118,14 +118,7 @@ pub fn assert_same_values(src: &Path, dst: &Path) {
 /// chunks of one time step, to time series of 8x8, one thread, 8 MiB.
 /// Returns the source, the destination and the `chunkctl` arguments.
 pub fn slow_job(dir: &Path, times: u64, dst: &str) -> (PathBuf, PathBuf, Vec<String>) {
-    let src = make_source(
-        dir,
-        DType::Float64,
-        &[times, 64, 64],
-        &[1, 64, 64],
-        ZarrFormat::V3,
-        "gzip:9",
-    );
+    let src = slow_source(dir, times);
     let dst = dir.join(dst);
     let args = [
         "rechunk",
@@ -201,10 +194,22 @@ pub fn kill_once_journaled_with(
     child.wait().unwrap();
 }
 
+/// A float64 `(times, 64, 64)` source in chunks of one time step, gzip 9:
+/// slow to rechunk into time series, so a run can be caught mid-way.
+pub fn slow_source(dir: &Path, times: u64) -> PathBuf {
+    make_source(
+        dir,
+        DType::Float64,
+        &[times, 64, 64],
+        &[1, 64, 64],
+        ZarrFormat::V3,
+        "gzip:9",
+    )
+}
+
 /// A Zarr v3 group `group.zarr` in `dir` (with `attributes`) of two
-/// arrays `a` and `b` from [`make_source`] (float64, `(times, 64, 64)` in
-/// chunks of one time step, gzip 9): a small first one, and a second slow
-/// enough for a rechunk of the group to be killed in it.
+/// arrays `a` and `b` from [`slow_source`]: a small first one, and a second
+/// slow enough for a rechunk of the group to be killed in it.
 pub fn two_array_group(
     dir: &Path,
     times: [u64; 2],
@@ -213,15 +218,7 @@ pub fn two_array_group(
     let group = dir.join("group.zarr");
     ndchunk::io::zarr::create_group(&group, "", ZarrFormat::V3, attributes).unwrap();
     for (name, times) in ["a", "b"].into_iter().zip(times) {
-        let array = make_source(
-            dir,
-            DType::Float64,
-            &[times, 64, 64],
-            &[1, 64, 64],
-            ZarrFormat::V3,
-            "gzip:9",
-        );
-        std::fs::rename(&array, group.join(name)).unwrap();
+        std::fs::rename(slow_source(dir, times), group.join(name)).unwrap();
     }
     group
 }

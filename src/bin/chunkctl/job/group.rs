@@ -605,7 +605,8 @@ impl GroupPlan {
 
     /// Whether this job may write into DST in object storage: an empty
     /// prefix, or this same job's (interrupted or finished) run; never one
-    /// holding anything else, which `--overwrite` would have to delete.
+    /// holding anything else, and never with `--overwrite`, which would
+    /// have to delete what is there.
     fn check_bucket_destination(
         &self,
         root: &ZarrRoot,
@@ -621,7 +622,8 @@ impl GroupPlan {
                  to finish it, or remove them first (aws s3 rm --recursive)",
             ));
         }
-        if ours || !root.exists()? {
+        let exists = root.exists()?;
+        if !exists || ours && !self.template.overwrite {
             return Ok(());
         }
         Err(job_error(
