@@ -13,6 +13,7 @@ mod create;
 mod hierarchy;
 mod metadata;
 mod root;
+mod s3;
 
 pub use cf_fill::FILL_VALUE;
 pub use create::{ZarrArraySpec, ZarrCodec, ZarrFormat};
