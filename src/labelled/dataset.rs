@@ -281,7 +281,7 @@ fn coord_as_array(
     // encoding (or units xarray would infer), as xarray's `ds["time"]`.
     let (data, time) = match &coord.values {
         Values::Time(dates) if !dates.is_empty() => {
-            let (numbers, units, _) = super::write::encode_times(name, dates, &coord.encoding)?;
+            let (numbers, units, _) = super::encode::encode_times(name, dates, &coord.encoding)?;
             let calendar = dates.iter().next().map(|d| d.calendar);
             let time = calendar.map(|calendar| -> Result<TimeEncoding> {
                 Ok(TimeEncoding {

@@ -26,6 +26,7 @@ mod data_array;
 mod dataset;
 mod decode;
 mod display;
+mod encode;
 mod group_quantile;
 mod groupby;
 mod open;
