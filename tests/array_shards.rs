@@ -189,7 +189,7 @@ fn a_stage_waits_for_every_shard_of_the_one_before() {
 }
 
 #[test]
-fn bad_shards_and_unshardable_plans_are_refused() {
+fn bad_shards_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, options) = job(dir.path(), "sharded.zarr", true);
     let with_journal = options.journal_dir(journal(dir.path()));

@@ -175,11 +175,8 @@ struct FileBody {
     publish: Option<Publish>,
     /// The plan as `explain()` prints it.
     explain: Vec<String>,
-    /// The shard stages (empty when the plan runs in one process only,
-    /// `not_shardable` saying why).
+    /// The shard stages: every stage of the plan's, in order.
     stages: Vec<StageRecord>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    not_shardable: Option<String>,
 }
 
 /// A saved plan: a lazy expression stored into a store, planned for a
@@ -479,7 +476,6 @@ fn save(
         publish,
         explain: Vec::new(),
         stages: Vec::new(),
-        not_shardable: None,
     };
     // The expression as the file will rebuild it, checked against this
     // one node by node: a recipe that does not rebuild its operation
@@ -677,14 +673,7 @@ fn file_options(body: &FileBody, options: &ComputeOptions) -> Result<ComputeOpti
 fn describe(body: &mut FileBody, plan: &Plan) -> Result<()> {
     body.explain = plan.to_string().lines().map(String::from).collect();
     body.stages.clear();
-    body.not_shardable = None;
-    let shards = match plan.shard_stages() {
-        Ok(shards) => shards,
-        Err(e) => {
-            body.not_shardable = Some(e.to_string());
-            return Ok(());
-        }
-    };
+    let shards = plan.shard_stages()?;
     // (output grid, input grid, task → (writes, reads)) per shard stage.
     type Tasks<'a> = Box<dyn Fn(u64) -> Result<(Region, Region)> + 'a>;
     let mut grids: Vec<(ChunkGrid, ChunkGrid, Tasks<'_>)> = Vec::new();
@@ -902,16 +891,10 @@ impl PlanFile {
         &self.body.identity
     }
 
-    /// The plan's shard stages, in order (see [`ComputeOptions::shard`]);
-    /// empty when the plan runs in one process only
-    /// ([`not_shardable`](Self::not_shardable) says why).
+    /// The plan's shard stages, in order (see [`ComputeOptions::shard`]):
+    /// every stage of the plan, a rechunk's passes one each.
     pub fn shard_stages(&self) -> Vec<ShardStage> {
         self.body.stages.iter().map(|s| s.shard.clone()).collect()
-    }
-
-    /// Why the plan cannot run as shards, if it cannot.
-    pub fn not_shardable(&self) -> Option<&str> {
-        self.body.not_shardable.as_deref()
     }
 
     /// The memory budget the plan was made for, and runs within.
