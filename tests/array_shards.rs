@@ -19,7 +19,7 @@ use cli::{doubled_store, kill_once_logged, store_files};
 use ndchunk::chunking::ChunkGrid;
 use ndchunk::io::zarr::{ZarrArraySpec, ZarrCodec, ZarrFormat};
 use ndchunk::io::{ArrayMeta, ChunkStore, DType, Scalar, ZarrStore};
-use ndchunk::{Array, ComputeOptions, Error};
+use ndchunk::{Array, ComputeOptions, Error, StageKind};
 
 const DIR: &str = "NDCHUNK_SHARD_TEST_DIR";
 const SHARD: &str = "NDCHUNK_SHARD_TEST_SHARD";
@@ -429,7 +429,7 @@ fn plan_log(plan: &ndchunk::Plan, s: usize) -> String {
         return "stage-0-reduce".into();
     }
     match plan.stages()[1].kind() {
-        ndchunk::StageKind::Blocks => "stage-1-blocks".into(),
+        StageKind::Blocks => "stage-1-blocks".into(),
         _ => format!("stage-1-pass-{}", s - 1),
     }
 }
@@ -500,6 +500,20 @@ fn a_stage_after_a_kept_result_waits_for_it() {
         "12 output blocks of 2 leaves of 8 chunks"
     );
     assert_eq!(written(), empty, "the mean goes to the journal");
+    // Stage 2 reads the mean there: without it, its shards fail rather
+    // than compute it again.
+    let kept = journal(dir.path()).join("scratch-stage-0-result");
+    let aside = dir.path().join("mean-aside");
+    std::fs::rename(&kept, &aside).unwrap();
+    let e = anomaly
+        .store_with(&target, &options.clone().shard(2, 0, 3))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing"), "{e}");
+    if kept.exists() {
+        std::fs::remove_dir_all(&kept).unwrap();
+    }
+    std::fs::rename(&aside, &kept).unwrap();
     // Stage 2's shard computes its blocks alone: no leaf of the mean.
     let report = anomaly
         .store_with(&target, &options.clone().shard(2, 0, 3))
@@ -518,4 +532,87 @@ fn a_stage_after_a_kept_result_waits_for_it() {
     assert!(!journal(dir.path()).exists(), "the journal is removed");
     let stored = Array::<f32>::from_store(Arc::new(target)).unwrap();
     assert_eq!(stored.compute().unwrap(), anomaly.compute().unwrap());
+}
+
+/// Runs `expr` into `dir/whole.zarr` in one run, and into
+/// `dir/sharded.zarr` as shards here, one after the other, two per stage
+/// (`dst` makes each store); the stores' files must be equal. Returns the
+/// plan.
+fn shards_here_give_one_run(
+    dir: &Path,
+    expr: &Array<f32>,
+    dst: impl Fn(&str) -> ZarrStore,
+    options: &ComputeOptions,
+) -> ndchunk::Plan {
+    let whole = dst("whole.zarr");
+    expr.store_with(&whole, options).unwrap();
+    let sharded = dst("sharded.zarr");
+    let plan = expr.store_plan(sharded.meta(), options).unwrap();
+    let options = options.clone().journal_dir(journal(dir));
+    for stage in 1..=plan.shard_stages().unwrap().len() {
+        for i in 0..2 {
+            expr.store_with(&sharded, &options.clone().shard(stage, i, 2))
+                .unwrap();
+        }
+    }
+    expr.store_with(&sharded, &options.finish_shards()).unwrap();
+    assert_eq!(
+        store_files(&dir.join("sharded.zarr")),
+        store_files(&dir.join("whole.zarr")),
+        "the sharded run's chunks differ from one run's"
+    );
+    plan
+}
+
+/// Each map standardised, `(x - mean) / std` over latitude and longitude:
+/// two reductions of one source, which a whole run reads together (a joint
+/// group), are a shard stage each, both kept in the journal for the last
+/// stage.
+#[test]
+fn reductions_read_together_are_a_shard_stage_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, options) = anomaly_job(dir.path(), "unused.zarr", true, false);
+    let x = Array::<f32>::from_store(Arc::new(
+        ZarrStore::open_dir(dir.path().join("climate.zarr")).unwrap(),
+    ))
+    .unwrap();
+    let z = (&x - &x.mean([1, 2], true)) / &x.std([1, 2], true, 0);
+    let dst = |name: &str| anomaly_job(dir.path(), name, true, false).1;
+    let plan = shards_here_give_one_run(dir.path(), &z, dst, &options.max_mem(64 << 20));
+    assert!(plan.to_string().contains("runs with stage 1"), "{plan}");
+    assert_eq!(plan.shard_stages().unwrap().len(), 3);
+}
+
+/// A rechunk to time series kept for a reduction (each series' running
+/// spread from its mean, here its standard deviation): the rechunk's last
+/// pass writes the kept result into the journal.
+#[test]
+fn a_kept_rechunk_runs_as_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, options) = anomaly_job(dir.path(), "unused.zarr", true, false);
+    let x = Array::<f32>::from_store(Arc::new(
+        ZarrStore::open_dir(dir.path().join("climate.zarr")).unwrap(),
+    ))
+    .unwrap();
+    let series = x.rechunk(vec![360, 4, 4]);
+    let spread = series.std([0], false, 1);
+    let dst = |name: &str| {
+        let grid = ChunkGrid::regular(&[48, 64], &[4, 4]).unwrap();
+        let meta = ArrayMeta::new(grid, DType::Float32, Scalar::Float(f64::NAN));
+        let spec = ZarrArraySpec::new(meta, ZarrFormat::V3, ZarrCodec::Gzip(5));
+        ZarrStore::create(dir.path().join(name), "/", &spec).unwrap()
+    };
+    let plan = shards_here_give_one_run(dir.path(), &spread, dst, &options.max_mem(512 << 10));
+    let kinds: Vec<&StageKind> = plan.stages().iter().map(|s| s.kind()).collect();
+    assert!(
+        matches!(
+            kinds[..],
+            [StageKind::Rechunk { .. }, StageKind::Reduce { .. }]
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.stages()[0].residence() != ndchunk::Residence::Sink,
+        "{plan}"
+    );
 }
