@@ -328,7 +328,11 @@ pub(crate) fn run(
         let first = &members[0];
         // Blocks kept for other tasks that read them, reserved while the
         // stages run.
-        let cache_bytes = members.iter().map(|s| s.cache_bytes).sum::<u64>();
+        let cache_bytes = if earlier {
+            0
+        } else {
+            members.iter().map(|s| s.cache_bytes).sum::<u64>()
+        };
         let _cache_held = match cache_bytes {
             0 => None,
             bytes => Some(budget.acquire(first.node.name(), bytes)?),
