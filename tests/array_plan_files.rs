@@ -516,28 +516,54 @@ fn an_hdf5_source_comes_back_from_its_file() {
     assert!(e.contains("has changed since the plan was made"), "{e}");
 }
 
+/// An anomaly from a mean kept between stages, run from its file as
+/// shards (the mean's written into the journal by its stage's shards, read
+/// there by the subtraction's), one stage after the other: the bytes of
+/// one `store_with`.
 #[test]
-fn a_plan_that_keeps_results_in_memory_runs_whole_not_as_shards() {
+fn a_plan_that_keeps_results_between_stages_runs_as_shards_from_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let store = source(&dir.join("src.zarr"), &[20, 12, 10], &[4, 5, 5]);
     let a = Array::<f64>::from_store(store).unwrap();
     let anomaly: DynArray = (&a - &a.mean(0, true)).into();
-    same_through_a_file(dir, "anomaly", &anomaly, &[20, 6, 5]);
-    let plan = PlanFile::load(dir.join("anomaly.json")).unwrap();
-    assert!(plan.shard_stages().is_empty());
-    let why = plan.not_shardable().unwrap();
-    assert!(why.contains("cannot run as shards"), "{why}");
-    let e = plan
-        .run(
-            &ComputeOptions::new()
-                .progress(false)
-                .journal_dir(dir.join("journal"))
-                .shard(1, 0, 2),
-        )
+    same_through_a_file(dir, "anomaly", &anomaly, &[4, 5, 5]);
+    let sharded = target(
+        &dir.join("sharded.zarr"),
+        DType::Float64,
+        &[20, 12, 10],
+        &[4, 5, 5],
+    );
+    let path = dir.join("sharded.json");
+    let saved = anomaly.save_plan(&sharded, &options(), &path).unwrap();
+    let stages = saved.shard_stages();
+    assert_eq!(stages.len(), 2, "{}", saved.explain());
+    assert_eq!(stages[0].tasks, 6, "the mean's output blocks");
+    assert_eq!(stages[1].tasks, 30, "the anomaly's blocks");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for (stage, record) in stages.iter().zip(file["stages"].as_array().unwrap()) {
+        let tasks = record["task_list"].as_array().unwrap();
+        assert_eq!(tasks.len() as u64, stage.tasks, "{record}");
+    }
+    let journal = ComputeOptions::new()
+        .progress(false)
+        .journal_dir(dir.join("journal"));
+    let run = |options: &ComputeOptions| PlanFile::load(&path).unwrap().run(options);
+    let e = run(&journal.clone().shard(2, 0, 2))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("cannot run as shards"), "{e}");
+    assert!(e.contains("stage 1 is not finished"), "{e}");
+    for (stage, count) in [(1, 3), (2, 2)] {
+        for i in 0..count {
+            run(&journal.clone().shard(stage, i, count)).unwrap();
+        }
+    }
+    run(&journal.clone().finish_shards()).unwrap();
+    assert!(!dir.join("journal").exists());
+    assert!(
+        store_files(&dir.join("sharded.zarr")) == store_files(&dir.join("anomaly-here.zarr")),
+        "the shards' store differs from one store_with"
+    );
 }
 
 #[test]

@@ -338,7 +338,7 @@ fn shards_of_a_dataset_plan_write_what_to_zarr_writes() {
 }
 
 #[test]
-fn a_plan_of_several_stages_runs_whole_from_its_file() {
+fn a_plan_of_several_stages_runs_whole_and_as_shards_from_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let Some((python, src)) = source(dir) else {
@@ -352,11 +352,7 @@ fn a_plan_of_several_stages_runs_whole_from_its_file() {
     let saved = anomalies(&src)
         .save_plan(&dst, &write_options(), dir.join("plan.json"))
         .unwrap();
-    assert!(saved.shard_stages().is_empty());
-    assert!(saved
-        .not_shardable()
-        .unwrap()
-        .contains("cannot run as shards"));
+    assert!(saved.shard_stages().len() > 1, "{}", saved.explain());
     let file = std::fs::read_to_string(dir.join("plan.json")).unwrap();
     for op in ["grouped", "rolling_extremes", "group_quantiles", "quantile"] {
         assert!(file.contains(&format!("\"op\": \"{op}\"")), "{op}");
@@ -385,6 +381,38 @@ fn a_plan_of_several_stages_runs_whole_from_its_file() {
     assert_eq!(
         found["t2m_clim"]["dims"],
         serde_json::json!(["month", "lat", "lon"])
+    );
+
+    // The same plan as shards, stage by stage, two processes each: the
+    // results kept between stages (the climatologies the anomalies
+    // subtract) pass through the shards' journal.
+    let sharded = dir.join("sharded.zarr");
+    let saved = anomalies(&src)
+        .save_plan(&sharded, &write_options(), dir.join("plan.json"))
+        .unwrap();
+    for stage in 1..=saved.shard_stages().len() {
+        let children: Vec<Child> = (0..2)
+            .map(|i| spawn(dir, &format!("{stage}/{i}/2")))
+            .collect();
+        for mut child in children {
+            assert!(
+                child.wait().unwrap().success(),
+                "a shard of stage {stage} failed"
+            );
+        }
+    }
+    let finish = ComputeOptions::new()
+        .progress(false)
+        .journal_dir(dir.join("journal"))
+        .finish_shards();
+    PlanFile::load(dir.join("plan.json"))
+        .unwrap()
+        .run(&finish)
+        .unwrap();
+    assert!(!dir.join("journal").exists());
+    assert!(
+        store_files(&sharded) == store_files(&whole),
+        "the plan file's shards differ from to_zarr's"
     );
 
     // The source rewritten after planning: refused.

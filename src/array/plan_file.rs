@@ -175,11 +175,8 @@ struct FileBody {
     publish: Option<Publish>,
     /// The plan as `explain()` prints it.
     explain: Vec<String>,
-    /// The shard stages (empty when the plan runs in one process only,
-    /// `not_shardable` saying why).
+    /// The shard stages: every stage of the plan's, in order.
     stages: Vec<StageRecord>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    not_shardable: Option<String>,
 }
 
 /// A saved plan: a lazy expression stored into a store, planned for a
@@ -248,11 +245,12 @@ struct FileBody {
 /// recipe yet: `label`. Such a plan still runs in this process as ever; only saving
 /// it is refused.
 ///
-/// A plan runs as shards when it is one stage writing its stores (see
-/// [`Plan::shard_stages`]): several outputs on one grid, made by the same
-/// tasks, are one stage; outputs on several grids, or results kept in
-/// memory between stages (an anomaly from a mean), make a plan that runs
-/// whole, in any one process.
+/// Any plan runs as shards, stage by stage (see [`Plan::shard_stages`]):
+/// several outputs on one grid, made by the same tasks, are one stage;
+/// outputs on several grids are a stage each; a result kept between
+/// stages (the mean of an anomaly) is written by the shards of its stage
+/// into the [`journal_dir`](ComputeOptions::journal_dir) they share, where
+/// the shards of the later stages read it.
 #[derive(Clone)]
 pub struct PlanFile {
     body: FileBody,
@@ -478,7 +476,6 @@ fn save(
         publish,
         explain: Vec::new(),
         stages: Vec::new(),
-        not_shardable: None,
     };
     // The expression as the file will rebuild it, checked against this
     // one node by node: a recipe that does not rebuild its operation
@@ -676,71 +673,63 @@ fn file_options(body: &FileBody, options: &ComputeOptions) -> Result<ComputeOpti
 fn describe(body: &mut FileBody, plan: &Plan) -> Result<()> {
     body.explain = plan.to_string().lines().map(String::from).collect();
     body.stages.clear();
-    body.not_shardable = None;
-    let shards = match plan.shard_stages() {
-        Ok(shards) => shards,
-        Err(e) => {
-            body.not_shardable = Some(e.to_string());
-            return Ok(());
-        }
-    };
-    let Some(stage) = plan.stages().first() else {
-        return Ok(());
-    };
-    let node = &stage.node;
+    let shards = plan.shard_stages()?;
     // (output grid, input grid, task → (writes, reads)) per shard stage.
     type Tasks<'a> = Box<dyn Fn(u64) -> Result<(Region, Region)> + 'a>;
     let mut grids: Vec<(ChunkGrid, ChunkGrid, Tasks<'_>)> = Vec::new();
-    match &stage.kind {
-        StageKind::Blocks => {
-            let grid = node.grid().clone();
-            let g = grid.clone();
-            let tasks: Tasks<'_> = Box::new(move |t| {
-                let region = g.block_region(&g.block_index(t)?)?;
-                Ok((region.clone(), region))
-            });
-            grids.push((grid.clone(), grid, tasks));
-        }
-        StageKind::Reduce { .. } => {
-            let NodeKind::Reduce {
-                input,
-                axes,
-                keepdims,
-                ..
-            } = node.kind()
-            else {
-                return Err(file_error("a reduction stage without its reduction".into()));
-            };
-            let (out, inp) = (node.grid().clone(), input.grid().clone());
-            let (o, i) = (out.clone(), inp.clone());
-            let (axes, keepdims) = (axes.clone(), *keepdims);
-            let tasks: Tasks<'_> = Box::new(move |t| {
-                let region = o.block_region(&o.block_index(t)?)?;
-                let (mut start, mut stop) = (Vec::new(), Vec::new());
-                let mut k = 0;
-                for axis in 0..i.ndim() {
-                    if axes.contains(&axis) {
-                        start.push(0);
-                        stop.push(i.axis(axis).len());
-                        k += usize::from(keepdims);
-                    } else {
-                        start.push(region.start()[k]);
-                        stop.push(region.stop()[k]);
-                        k += 1;
-                    }
-                }
-                Ok((region, Region::new(start, stop)?))
-            });
-            grids.push((out, inp, tasks));
-        }
-        StageKind::Rechunk { plan, .. } => {
-            for pass in &plan.passes {
-                let blocks = pass.blocks.clone();
+    for stage in plan.stages() {
+        let node = &stage.node;
+        match &stage.kind {
+            StageKind::Blocks => {
+                let grid = node.grid().clone();
+                let g = grid.clone();
                 let tasks: Tasks<'_> = Box::new(move |t| {
-                    let region = blocks.block_region(&blocks.block_index(t)?)?;
+                    let region = g.block_region(&g.block_index(t)?)?;
                     Ok((region.clone(), region))
                 });
-                grids.push((pass.output_chunks.clone(), pass.input_chunks.clone(), tasks));
+                grids.push((grid.clone(), grid, tasks));
+            }
+            StageKind::Reduce { .. } => {
+                let NodeKind::Reduce {
+                    input,
+                    axes,
+                    keepdims,
+                    ..
+                } = node.kind()
+                else {
+                    return Err(file_error("a reduction stage without its reduction".into()));
+                };
+                let (out, inp) = (node.grid().clone(), input.grid().clone());
+                let (o, i) = (out.clone(), inp.clone());
+                let (axes, keepdims) = (axes.clone(), *keepdims);
+                let tasks: Tasks<'_> = Box::new(move |t| {
+                    let region = o.block_region(&o.block_index(t)?)?;
+                    let (mut start, mut stop) = (Vec::new(), Vec::new());
+                    let mut k = 0;
+                    for axis in 0..i.ndim() {
+                        if axes.contains(&axis) {
+                            start.push(0);
+                            stop.push(i.axis(axis).len());
+                            k += usize::from(keepdims);
+                        } else {
+                            start.push(region.start()[k]);
+                            stop.push(region.stop()[k]);
+                            k += 1;
+                        }
+                    }
+                    Ok((region, Region::new(start, stop)?))
+                });
+                grids.push((out, inp, tasks));
+            }
+            StageKind::Rechunk { plan, .. } => {
+                for pass in &plan.passes {
+                    let blocks = pass.blocks.clone();
+                    let tasks: Tasks<'_> = Box::new(move |t| {
+                        let region = blocks.block_region(&blocks.block_index(t)?)?;
+                        Ok((region.clone(), region))
+                    });
+                    grids.push((pass.output_chunks.clone(), pass.input_chunks.clone(), tasks));
+                }
             }
         }
     }
@@ -902,16 +891,10 @@ impl PlanFile {
         &self.body.identity
     }
 
-    /// The plan's shard stages, in order (see [`ComputeOptions::shard`]);
-    /// empty when the plan runs in one process only
-    /// ([`not_shardable`](Self::not_shardable) says why).
+    /// The plan's shard stages, in order (see [`ComputeOptions::shard`]):
+    /// every stage of the plan, a rechunk's passes one each.
     pub fn shard_stages(&self) -> Vec<ShardStage> {
         self.body.stages.iter().map(|s| s.shard.clone()).collect()
-    }
-
-    /// Why the plan cannot run as shards, if it cannot.
-    pub fn not_shardable(&self) -> Option<&str> {
-        self.body.not_shardable.as_deref()
     }
 
     /// The memory budget the plan was made for, and runs within.

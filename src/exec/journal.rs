@@ -5,10 +5,12 @@
 //! idempotent), so a killed run redoes at most the tasks in flight; the
 //! same run started again with the same directory skips the rest.
 //!
-//! Stages before the last keep their results in memory or in temporary
-//! spill files, which a kill loses: a resumed run computes them again
-//! (bit-identically: reductions combine in a fixed tree), then resumes the
-//! last stage.
+//! In a whole run, stages before the last keep their results in memory or
+//! in temporary spill files, which a kill loses: a resumed run computes
+//! them again (bit-identically: reductions combine in a fixed tree), then
+//! resumes the last stage. Shards journal every stage, and keep the
+//! results later stages read in the journal directory (see
+//! `plan::shards`).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};

@@ -20,7 +20,7 @@ use crate::exec::progress::{stage_bytes, RunProgress, StageBar};
 use crate::exec::reduce::run_joint;
 use crate::exec::{MemoryBudget, ProgressCallback, Reservation};
 use crate::graph::{Node, NodeKind};
-use crate::plan::shards::{blocks_log, pass_log, Shard};
+use crate::plan::shards::{blocks_log, pass_log, result_scratch, Shard};
 use crate::plan::shared_reads::group_of;
 use crate::plan::{Plan, PlanBudget, Residence, Stage, StageKind};
 use crate::runtime::block::Block;
@@ -125,14 +125,18 @@ impl ComputeOptions {
     /// [`shard_stages`](crate::Plan::shard_stages), the stage's tasks `t`
     /// with `t % count == index` (a reduction's tasks are its output
     /// blocks), so that separate processes (a job array on a cluster)
-    /// share the work. Every shard is given the same
-    /// [`journal_dir`](Self::journal_dir), where shards record their
-    /// finished tasks (a shard run again does only what is left) and a
-    /// rechunk keeps its intermediates between stages; a stage refuses to
-    /// start until every shard of the stage before it has finished. The
-    /// journal is left in place for the next stage; a last run with
-    /// [`finish_shards`](Self::finish_shards) checks that every stage is
-    /// finished and removes it.
+    /// share the work. Every stage of the plan is a shard stage (a
+    /// rechunk's passes one each), in plan order. Every shard is given the
+    /// same [`journal_dir`](Self::journal_dir), where shards record their
+    /// finished tasks (a shard run again does only what is left), a
+    /// rechunk keeps its intermediates, and a result kept for later
+    /// stages (a mean an anomaly subtracts) is written whole block by
+    /// whole block by the shards that make it, to be read, region by
+    /// region, by the shards of the stages after it. A stage refuses to
+    /// start until every task of every stage before it is done, and never
+    /// runs the stages after it. The journal is left in place for the next
+    /// stage; a last run with [`finish_shards`](Self::finish_shards)
+    /// checks that every stage is finished and removes it.
     pub fn shard(mut self, stage: usize, index: u64, count: u64) -> Self {
         self.shard = Some(Shard {
             stage,
@@ -261,6 +265,27 @@ pub(crate) fn run(
                 .into(),
         });
     }
+    // A shard runs one shard stage of the plan: every task of the shard
+    // stages before it must be done (their kept results are in the
+    // journal), and none after it runs.
+    let shard_at = match (&options.shard, journal) {
+        (Some(shard), Some(journal)) => {
+            let parts = plan.shard_parts();
+            if let Some(j) = (0..shard.stage - 1).find(|&j| !journal.is_complete(&parts[j].log)) {
+                return Err(Error::Invalid {
+                    operation: "shard".into(),
+                    message: format!(
+                        "stage {} cannot start: stage {} is not finished (run all of its \
+                         shards first)",
+                        shard.stage,
+                        j + 1
+                    ),
+                });
+            }
+            Some(parts[shard.stage - 1].clone())
+        }
+        _ => None,
+    };
     let budget = MemoryBudget::new(max_mem);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.unwrap_or(0))
@@ -289,14 +314,25 @@ pub(crate) fn run(
     let mut next = 0;
     while next < stages.len() {
         // A stage runs alone, or with the stages of its joint group (see
-        // `plan::shared_reads`), all their tasks in one stream.
-        let group = group_of(stages, next);
+        // `plan::shared_reads`), all their tasks in one stream; a shard's
+        // stages one by one.
+        let group = match &shard_at {
+            Some(at) if next > at.stage => break,
+            Some(_) => next..next + 1,
+            None => group_of(stages, next),
+        };
         next = group.end;
+        // A shard's stages before its own: done, their results on disk.
+        let earlier = shard_at.as_ref().is_some_and(|at| group.start < at.stage);
         let members = &stages[group.clone()];
         let first = &members[0];
         // Blocks kept for other tasks that read them, reserved while the
         // stages run.
-        let cache_bytes = members.iter().map(|s| s.cache_bytes).sum::<u64>();
+        let cache_bytes = if earlier {
+            0
+        } else {
+            members.iter().map(|s| s.cache_bytes).sum::<u64>()
+        };
         let _cache_held = match cache_bytes {
             0 => None,
             bytes => Some(budget.acquire(first.node.name(), bytes)?),
@@ -304,19 +340,26 @@ pub(crate) fn run(
         let cache = BlockCache::new(cache_bytes);
         let shares: HashSet<u64> = first.shares.iter().map(|s| s.id()).collect();
         // Where each stage's result lives, and for how long, the plan
-        // says: the caller, or a result kept for later stages.
+        // says: the caller, or a result kept for later stages (for shards,
+        // in the journal, where the shards of later stages read it).
         let mut results = Vec::new();
-        for stage in members {
-            results.push(match stage.residence {
-                Residence::Sink => None,
-                Residence::Memory { bytes } | Residence::Spilled { bytes } => {
+        for (i, stage) in group.clone().zip(members) {
+            let node = &stage.node;
+            results.push(match (stage.residence, journal) {
+                (Residence::Sink, _) => None,
+                (_, Some(journal)) if shard_at.is_some() => Some(Kept::on_disk_at(
+                    node.name(),
+                    node.grid(),
+                    node.block_type(),
+                    &journal.scratch(&result_scratch(i)),
+                )?),
+                (Residence::Memory { bytes } | Residence::Spilled { bytes }, _) => {
                     let in_memory = matches!(stage.residence, Residence::Memory { .. });
                     if in_memory {
                         kept.insert(stage.node.id(), budget.acquire(stage.node.name(), bytes)?);
                     } else {
                         spilled_bytes += bytes;
                     }
-                    let node = &stage.node;
                     let spill_to = (!in_memory).then_some(temp_dir.as_path());
                     Some(Kept::new(
                         node.name(),
@@ -327,7 +370,7 @@ pub(crate) fn run(
                 }
             });
         }
-        {
+        if !earlier {
             let runs: Vec<StageRun<'_>> = group
                 .clone()
                 .map(|i| {
@@ -352,8 +395,12 @@ pub(crate) fn run(
                         failed: AtomicBool::new(false),
                         show: options.progress,
                         temp_dir: &temp_dir,
-                        journal: journal.filter(|_| stage.residence == Residence::Sink),
+                        // (A shard journals every stage: the next
+                        // stage's shards start from its results.)
+                        journal: journal
+                            .filter(|_| stage.residence == Residence::Sink || shard_at.is_some()),
                         shard: options.shard,
+                        pass: shard_at.as_ref().and_then(|at| at.pass),
                     }
                 })
                 .collect();
@@ -443,6 +490,9 @@ pub(super) struct StageRun<'a> {
     pub(super) journal: Option<&'a Journal>,
     /// The share of the plan this run does (`None`: all of it).
     pub(super) shard: Option<Shard>,
+    /// For a shard of a rechunk stage, the pass it runs (the passes before
+    /// it done by every shard).
+    pub(super) pass: Option<usize>,
     /// Blocks of cached nodes kept for the tasks that read them, and
     /// chunks of the sources its joint group shares.
     pub(super) cache: &'a BlockCache,
@@ -614,7 +664,9 @@ impl StageRun<'_> {
         let intermediate = |k: usize| -> Result<Kept> {
             let grid = &plan.passes[k].output_chunks;
             match self.journal {
-                Some(journal) => Kept::on_disk_at(name, grid, ty, &journal.scratch(&k.to_string())),
+                Some(journal) => {
+                    Kept::on_disk_at(name, grid, ty, &journal.scratch(&pass_log(self.index, k)))
+                }
                 None => Kept::new(name, grid, ty, Some(self.temp_dir)),
             }
         };
@@ -622,38 +674,29 @@ impl StageRun<'_> {
         for (k, (pass, &task_bytes)) in plan.passes.iter().zip(pass_bytes).enumerate() {
             // Errors name the pass; their block is one of the pass's blocks.
             let operation = format!("{name} (pass {}/{})", k + 1, plan.passes.len());
-            let pass_log = pass_log(self.index, k);
-            let complete = self.journal.is_some_and(|j| j.is_complete(&pass_log));
-            // A shard runs its stage's pass alone, once every shard of the
-            // pass before it has finished.
-            if let Some(shard) = self.shard {
-                if k + 1 > shard.stage {
-                    break;
-                }
-                if k + 1 < shard.stage && !complete {
-                    return Err(Error::Invalid {
-                        operation: "shard".into(),
-                        message: format!(
-                            "stage {} cannot start: stage {} is not finished (run all of its \
-                             shards first)",
-                            shard.stage,
-                            k + 1
-                        ),
-                    });
-                }
-            }
-            let done = self.journaled(&pass_log)?;
-            let log = match self.shard {
-                Some(shard) if shard.stage == k + 1 => shard.log(&pass_log),
-                _ => pass_log,
+            let whole_log = pass_log(self.index, k);
+            // A shard runs one pass alone, every shard of the passes
+            // before it finished (as `run` checked).
+            let before = match self.pass {
+                Some(p) if k > p => break,
+                Some(p) => k < p,
+                None => false,
             };
-            if complete || self.journal.is_some_and(|j| j.is_complete(&log)) {
+            let log = match self.shard {
+                Some(shard) if !before => shard.log(&whole_log),
+                _ => whole_log.clone(),
+            };
+            let complete = before
+                || self
+                    .journal
+                    .is_some_and(|j| j.is_complete(&whole_log) || j.is_complete(&log));
+            if complete {
                 // Counted as found done: the tasks this run would have run
-                // (a shard's share of its own stage; none of the stages
+                // (a shard's share of its own pass; none of the passes
                 // before it).
                 let tasks = match self.shard {
-                    Some(shard) if shard.stage == k + 1 => shard.share(pass.tasks()),
-                    Some(_) => 0,
+                    Some(_) if before => 0,
+                    Some(shard) => shard.share(pass.tasks()),
                     None => pass.tasks(),
                 };
                 if tasks > 0 {
@@ -662,6 +705,7 @@ impl StageRun<'_> {
                 previous = (k < last).then(|| intermediate(k)).transpose()?;
                 continue;
             }
+            let done = self.journaled(&whole_log)?;
             let next = (k < last).then(|| intermediate(k)).transpose()?;
             let read = |region: &Region| match &previous {
                 None => eval_lanes(input, region, &self.context()),
@@ -730,7 +774,7 @@ impl StageRun<'_> {
                 // (when no other shard may still be reading it).
                 if k > 0 && self.shard.is_none() {
                     drop(previous.take());
-                    journal.remove_scratch(&(k - 1).to_string())?;
+                    journal.remove_scratch(&pass_log(self.index, k - 1))?;
                 }
             }
             // Without a journal, the intermediate this pass read is

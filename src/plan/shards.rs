@@ -1,20 +1,22 @@
 //! A plan's shard stages: the parts of a run that separate processes
 //! (on one machine, or as the tasks of a Slurm or HyperQueue job array)
-//! can share. A shard stage's tasks are dealt out by index (task `t` to shard
-//! `t mod count`), so any process can tell its share from the plan alone;
-//! the shard stages run one after the other.
+//! can share. Every stage of the plan is a shard stage, in plan order (a
+//! rechunk's passes one each, their intermediates in the run's journal
+//! directory; a reduction's output blocks are dealt out whole, each with
+//! its leaves and tree). A shard stage's tasks are dealt out by index (task
+//! `t` to shard `t mod count`), so any process can tell its share from the
+//! plan alone; the shard stages run one after the other.
 //!
-//! Only a plan whose results between shard stages live on disk can be split
-//! across processes: today, a plan of one stage writing the caller's
-//! stores: a rechunk (each pass a shard stage; its intermediates live in the
-//! run's journal directory), one blocks stage, or one reduction (one shard
-//! stage each; a reduction's output blocks are dealt out whole). A plan that
-//! keeps a result in memory for a later stage (a reduction read by
-//! another operation) runs in one process.
+//! A result kept for later stages (a mean an anomaly subtracts) lives, when
+//! the plan runs as shards, in the journal directory (`scratch-stage-{i}-result`),
+//! each shard writing the whole blocks of its own tasks there. A shard of
+//! a later stage starts only once every task of every earlier shard stage
+//! is journaled done, and reads those results from disk, region by region,
+//! instead of computing them again.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Plan, Residence, StageKind};
+use super::{Plan, StageKind};
 use crate::error::{Error, Result};
 
 /// One shard stage of a plan: a part of the run that shards share, after
@@ -34,58 +36,84 @@ pub struct ShardStage {
 
 impl Plan {
     /// The plan's shard stages (see
-    /// [`ComputeOptions::shard`](crate::ComputeOptions::shard)), or, for a
-    /// plan that keeps results in memory between its stages, an error
-    /// saying so.
+    /// [`ComputeOptions::shard`](crate::ComputeOptions::shard)): each
+    /// stage's, in plan order, a rechunk's one per pass.
     pub fn shard_stages(&self) -> Result<Vec<ShardStage>> {
-        let [stage] = self.stages() else {
-            return Err(not_shardable(format!(
-                "the plan has {} stages whose results pass through memory; \
-                 only a plan of one stage writing its stores (a rechunk, or blockwise \
-                 operations) runs as shards",
-                self.stages().len()
-            )));
-        };
-        if stage.residence != Residence::Sink {
-            return Err(not_shardable(format!(
-                "stage `{}` keeps its result in memory",
-                stage.operation()
-            )));
+        Ok(self
+            .shard_parts()
+            .into_iter()
+            .map(|part| {
+                let stage = &self.stages()[part.stage];
+                let name = stage.operation();
+                match (&stage.kind, part.pass) {
+                    (StageKind::Rechunk { plan, pass_bytes }, Some(k)) => ShardStage {
+                        description: format!("pass {}/{} of {name}", k + 1, plan.passes.len()),
+                        tasks: plan.passes[k].tasks(),
+                        task_bytes: pass_bytes[k],
+                    },
+                    // A reduction's output block is made whole by one
+                    // shard: its leaves and its tree, in the same order as
+                    // in one run.
+                    (StageKind::Reduce { .. }, _) => ShardStage {
+                        description: format!("reduction {name}"),
+                        tasks: stage.grid().num_blocks(),
+                        task_bytes: stage.task_bytes,
+                    },
+                    _ => ShardStage {
+                        description: format!("blocks of {name}"),
+                        tasks: stage.tasks,
+                        task_bytes: stage.task_bytes,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// The plan's shard stages as the executor runs them, in order.
+    pub(crate) fn shard_parts(&self) -> Vec<Part> {
+        let mut parts = Vec::new();
+        for (index, stage) in self.stages().iter().enumerate() {
+            match &stage.kind {
+                StageKind::Blocks => parts.push(Part {
+                    stage: index,
+                    pass: None,
+                    log: blocks_log(index),
+                }),
+                StageKind::Reduce { .. } => parts.push(Part {
+                    stage: index,
+                    pass: None,
+                    log: reduce_log(index),
+                }),
+                StageKind::Rechunk { plan, .. } => {
+                    parts.extend((0..plan.passes.len()).map(|k| Part {
+                        stage: index,
+                        pass: Some(k),
+                        log: pass_log(index, k),
+                    }))
+                }
+            }
         }
-        let name = stage.operation();
-        match &stage.kind {
-            StageKind::Blocks => Ok(vec![ShardStage {
-                description: format!("blocks of {name}"),
-                tasks: stage.tasks,
-                task_bytes: stage.task_bytes,
-            }]),
-            StageKind::Rechunk { plan, pass_bytes } => Ok(plan
-                .passes
-                .iter()
-                .zip(pass_bytes)
-                .enumerate()
-                .map(|(k, (pass, &task_bytes))| ShardStage {
-                    description: format!("pass {}/{} of {name}", k + 1, plan.passes.len()),
-                    tasks: pass.tasks(),
-                    task_bytes,
-                })
-                .collect()),
-            // A reduction's output block is made whole by one shard: its
-            // leaves and its tree, in the same order as in one run.
-            StageKind::Reduce { .. } => Ok(vec![ShardStage {
-                description: format!("reduction {name}"),
-                tasks: stage.grid().num_blocks(),
-                task_bytes: stage.task_bytes,
-            }]),
-        }
+        parts
+    }
+
+    /// The journal logs of the plan's shard stages, in order.
+    pub(crate) fn shard_stage_logs(&self) -> Vec<String> {
+        self.shard_parts()
+            .into_iter()
+            .map(|part| part.log)
+            .collect()
     }
 }
 
-fn not_shardable(message: String) -> Error {
-    Error::Invalid {
-        operation: "shard".into(),
-        message: format!("this plan cannot run as shards: {message}"),
-    }
+/// One shard stage as the executor runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Part {
+    /// The plan's stage (from 0).
+    pub(crate) stage: usize,
+    /// For a rechunk, its pass (from 0).
+    pub(crate) pass: Option<usize>,
+    /// The journal log of its tasks.
+    pub(crate) log: String,
 }
 
 /// Which share of which shard stage a run does: tasks `t` of shard stage `stage`
@@ -160,17 +188,8 @@ pub(crate) fn pass_log(index: usize, k: usize) -> String {
     format!("stage-{index}-pass-{k}")
 }
 
-impl Plan {
-    /// The journal logs of the plan's shard stages, in order (a plan that
-    /// [`Plan::shard_stages`] accepts).
-    pub(crate) fn shard_stage_logs(&self) -> Vec<String> {
-        match self.stages().first().map(|s| &s.kind) {
-            Some(StageKind::Blocks) => vec![blocks_log(0)],
-            Some(StageKind::Reduce { .. }) => vec![reduce_log(0)],
-            Some(StageKind::Rechunk { plan, .. }) => {
-                (0..plan.passes.len()).map(|k| pass_log(0, k)).collect()
-            }
-            None => Vec::new(),
-        }
-    }
+/// The journal's scratch array of the result stage `index` keeps for later
+/// stages, when the plan runs as shards.
+pub(crate) fn result_scratch(index: usize) -> String {
+    format!("stage-{index}-result")
 }
