@@ -92,7 +92,7 @@ fn run() -> Result<(), Error> {
     let (anomaly, store, options) = job(&src, &out, max_mem, true)?;
     let plan = anomaly.store_plan(store.meta(), &options)?;
     println!("{plan}");
-    let stages = plan.shard_stages()?;
+    let stages = plan.shard_stages();
     let started = Instant::now();
     for (s, stage) in stages.iter().enumerate() {
         println!(

@@ -673,7 +673,7 @@ fn file_options(body: &FileBody, options: &ComputeOptions) -> Result<ComputeOpti
 fn describe(body: &mut FileBody, plan: &Plan) -> Result<()> {
     body.explain = plan.to_string().lines().map(String::from).collect();
     body.stages.clear();
-    let shards = plan.shard_stages()?;
+    let shards = plan.shard_stages();
     // (output grid, input grid, task → (writes, reads)) per shard stage.
     type Tasks<'a> = Box<dyn Fn(u64) -> Result<(Region, Region)> + 'a>;
     let mut grids: Vec<(ChunkGrid, ChunkGrid, Tasks<'_>)> = Vec::new();

@@ -241,7 +241,7 @@ pub(crate) fn check_shard(plan: &Plan, options: &ComputeOptions) -> Result<()> {
             message: "a shard needs a journal_dir, the same for every shard of the plan".into(),
         });
     }
-    shard.check(plan.shard_stages()?.len())
+    shard.check(plan.shard_stages().len())
 }
 
 /// Runs `plan` within its budget, handing its outputs' blocks to

@@ -154,9 +154,8 @@ impl Dataset {
     /// completes the plan (a whole [`PlanFile::run`], or the one with
     /// `finish_shards`) writes the group's document and consolidated
     /// metadata last: until then `path` is no Zarr group, so xarray does
-    /// not open it. A plan whose
-    /// data variables share one chunk grid is one stage and runs as shards;
-    /// variables on several grids make several stages, which run whole.
+    /// not open it. Its stages run as shards, each after the one before
+    /// (see [`PlanFile`]), or whole in any one process.
     ///
     /// Refused, before anything is created, when a data variable reads
     /// something only this process can make (see [`PlanFile`]: a Rust

@@ -38,9 +38,8 @@ impl Plan {
     /// The plan's shard stages (see
     /// [`ComputeOptions::shard`](crate::ComputeOptions::shard)): each
     /// stage's, in plan order, a rechunk's one per pass.
-    pub fn shard_stages(&self) -> Result<Vec<ShardStage>> {
-        Ok(self
-            .shard_parts()
+    pub fn shard_stages(&self) -> Vec<ShardStage> {
+        self.shard_parts()
             .into_iter()
             .map(|part| {
                 let stage = &self.stages()[part.stage];
@@ -66,7 +65,7 @@ impl Plan {
                     },
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// The plan's shard stages as the executor runs them, in order.

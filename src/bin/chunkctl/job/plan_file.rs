@@ -155,7 +155,7 @@ impl Prepared {
         };
         let mut stages: Vec<PlanStage> = self
             .engine_plan()
-            .shard_stages()?
+            .shard_stages()
             .iter()
             .enumerate()
             .map(|(k, s)| {
