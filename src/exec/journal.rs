@@ -25,6 +25,12 @@ use ndchunk_io::owned_paths::OwnedPaths;
 const LOCK_FILE: &str = "lock";
 const IDENTITY_FILE: &str = "plan.txt";
 
+/// The first line of every journal's identity: a journal of an earlier
+/// layout (its intermediates named otherwise) is another run's, refused,
+/// never resumed over files it does not have.
+const LAYOUT: &str =
+    "ndchunk journal, layout 2 (scratch-stage-{i}-pass-{k}, scratch-stage-{i}-result)";
+
 fn other_run(dir: &Path) -> Error {
     journal_error(
         dir,
@@ -61,6 +67,8 @@ impl Journal {
     /// its plan: it holds the journal's lock shared (so a whole run cannot
     /// start beside it) and its own shard's lock alone.
     pub(crate) fn open(dir: &Path, identity: &str, shard: Option<&Shard>) -> Result<Journal> {
+        let identity = format!("{LAYOUT}\n{identity}");
+        let identity = identity.as_str();
         std::fs::create_dir_all(dir)
             .map_err(|e| journal_error(dir, format!("cannot create the journal: {e}")))?;
         let open_lock = |name: &str| {
