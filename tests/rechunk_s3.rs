@@ -386,7 +386,7 @@ print(remote["b"].chunks, same)
     let other: Vec<&str> = other.iter().map(String::as_str).collect();
     let out = chunkctl_with(&env, &other);
     assert!(
-        stderr(&out).contains("already holds objects"),
+        stderr(&out).contains("holds the finished output of another job"),
         "{}",
         stderr(&out)
     );
@@ -415,6 +415,59 @@ print(remote["b"].chunks, same)
         );
     }
     assert_eq!(keys(&env, "grp", "halted.zarr/"), before);
+    // Nor may an array job, with the same --journal: the group's marker
+    // and lock are its own, apart from an array job's work directory.
+    let out = chunkctl_with(
+        &env,
+        &[
+            "rechunk",
+            s(&group.join("a")),
+            halted,
+            "--chunks",
+            "8,8,8",
+            "--journal",
+            s(&journal),
+        ],
+    );
+    assert!(
+        stderr(&out).contains("already holds objects"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(keys(&env, "grp", "halted.zarr/"), before);
+    let marker = std::fs::read_dir(&journal)
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().join(".ndchunk-rechunk-group.json").is_file());
+    assert!(marker, "the interrupted group keeps its marker");
+
+    // Its prefix emptied by hand and filled by another job (another
+    // journal): the interrupted job's marker is no claim on what is there
+    // now.
+    python_with(
+        &env,
+        r#"
+import boto3
+s3 = boto3.client("s3")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="grp", Prefix="halted.zarr/"):
+    for o in page.get("Contents", []):
+        s3.delete_object(Bucket="grp", Key=o["Key"])
+"#,
+        &[],
+    );
+    let mut other = job(halted, &["--journal", s(&dir.path().join("other"))]);
+    other[4] = "time=50".into();
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    let out = chunkctl_with(&env, &other);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let theirs = keys(&env, "grp", "halted.zarr/");
+    let out = chunkctl_with(&env, &first);
+    assert!(
+        stderr(&out).contains("finished output of another job"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(keys(&env, "grp", "halted.zarr/"), theirs);
 }
 
 /// Throttling (S3's `503 SlowDown`) is retried with backoff: a rechunk out

@@ -486,7 +486,7 @@ impl GroupPlan {
         let dst = &self.template.dst;
         let remote = is_url(dst);
         let root = self.template.dst_root()?;
-        let owned = self.template.owned_paths()?;
+        let mut owned = self.template.owned_paths()?;
         // Every array is opened and planned before anything is created: a
         // bad chunk spec for one array leaves no DST behind.
         let prepared = self
@@ -497,7 +497,9 @@ impl GroupPlan {
         // Where the marker and the lock live: in DST, or in the job's
         // local work directory for a DST in a bucket.
         let state = if remote {
-            self.template.work_dir()?
+            let state = self.template.group_state_dir()?;
+            owned.claim(&state, "the group job's journal directory")?;
+            state
         } else {
             dst.clone()
         };
@@ -516,7 +518,7 @@ impl GroupPlan {
             .any(|job| job.as_ref() == Some(&self.identity));
         let mut replace = false;
         if remote {
-            self.check_bucket_destination(&root, ours, marker_job.as_ref())?;
+            self.check_bucket_destination(&root, ours, [&marker_job, &finished_job])?;
         } else if let Ok(meta) = std::fs::symlink_metadata(dst) {
             replace = self.template.overwrite || (self.template.restart && marker.exists());
             if replace {
@@ -611,10 +613,20 @@ impl GroupPlan {
         &self,
         root: &ZarrRoot,
         ours: bool,
-        marker_job: Option<&Value>,
+        [marker_job, finished_job]: [&Option<Value>; 2],
     ) -> Result<()> {
         let dst = &self.template.dst;
-        if marker_job.is_some_and(|job| *job != self.identity) {
+        if finished_job
+            .as_ref()
+            .is_some_and(|job| *job != self.identity)
+        {
+            return Err(job_error(
+                dst,
+                "holds the finished output of another job; choose another destination (or \
+                 remove it first: aws s3 rm --recursive)",
+            ));
+        }
+        if marker_job.as_ref().is_some_and(|job| *job != self.identity) {
             return Err(job_error(
                 dst,
                 "holds the interrupted run of another job (other arrays, chunks, format or \

@@ -99,6 +99,18 @@ impl ZarrRechunk {
         if !is_url(&self.dst) {
             return Ok(self.dst.join(WORK_DIR));
         }
+        self.journal_entry("ndchunk-journal")
+    }
+
+    /// Where a group job into object storage keeps its marker and lock: a
+    /// directory in `--journal` named for DST, apart from an array job's
+    /// work directory for the same DST (the two never take each other's).
+    pub(crate) fn group_state_dir(&self) -> Result<PathBuf> {
+        self.journal_entry("ndchunk-group-journal")
+    }
+
+    /// `--journal`'s entry `{kind}-{digest of DST and its endpoint}`.
+    fn journal_entry(&self, kind: &str) -> Result<PathBuf> {
         let Some(journal) = &self.journal else {
             return Err(job_error(
                 &self.dst,
@@ -110,7 +122,7 @@ impl ZarrRechunk {
         // Named apart from `--temp`'s scratch directories (which may be
         // the same folder), for DST and the endpoint it lives at.
         Ok(journal.join(format!(
-            "ndchunk-journal-{:016x}",
+            "{kind}-{:016x}",
             fnv1a(self.dst_place()?.as_bytes())
         )))
     }
@@ -139,10 +151,10 @@ pub(crate) fn check_destination(job: &ZarrRechunk, work: &Path) -> Result<()> {
     let dst = &job.dst;
     if is_url(dst) {
         // In object storage: an empty prefix, or one an interrupted run of
-        // a job with its work directory here wrote into (the journal then
-        // resumes it or refuses); never anything else, as nothing there is
-        // known to be ours to delete.
-        if !job.dst_root()?.exists()? || work.is_dir() {
+        // an array job with its work directory here wrote into (its
+        // manifest, written before any chunk, then resumes it or refuses);
+        // never anything else, as nothing there is known to be ours.
+        if !job.dst_root()?.exists()? || work.join("manifest.json").is_file() {
             return Ok(());
         }
         return Err(job_error(
