@@ -469,6 +469,18 @@ fn local_operations_are_refused_before_anything_is_created() {
         e.contains("`from_ndarray` reads an array in this process's memory"),
         "{e}"
     );
+    // Coordinates alone: nothing to plan.
+    let lat = t.coord("lat").unwrap().clone();
+    let e = refusal(&Dataset::new().with_coord("lat", lat).unwrap(), dir);
+    assert!(e.contains("no data variables"), "{e}");
+    // A plan file with no folder to go into.
+    let dst = dir.join("nowhere.zarr");
+    let e = ds
+        .save_plan(&dst, &write_options(), dir.join("missing/plan.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no such folder for the plan file"), "{e}");
+    assert!(!dst.exists());
     // An append is not planned.
     let e = ds
         .save_plan(

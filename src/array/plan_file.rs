@@ -179,15 +179,17 @@ struct FileBody {
     stages: Vec<StageRecord>,
 }
 
-/// A saved plan: a lazy expression stored into a store, planned for a
+/// A saved plan: lazy expressions stored into their stores, planned for a
 /// budget, that any process can load and run (whole, or shard by shard)
-/// without the code that built the expression.
+/// without the code that built the expressions.
 ///
-/// Made by [`Array::save_plan`] (or [`DynArray::save_plan`]), read by
-/// [`PlanFile::load`], run by [`PlanFile::run`]. The file is JSON: the
-/// recipes of the expression's arrays (each a built-in operation, its
+/// Made by [`Array::save_plan`] (or [`DynArray::save_plan`]),
+/// [`save_plan_many`] or [`Dataset::save_plan`](crate::Dataset::save_plan),
+/// read by [`PlanFile::load`], run by [`PlanFile::run`]. The file is JSON:
+/// the recipes of the expressions' arrays (each a built-in operation, its
 /// arguments and its inputs), the stores (each source by how to open it
-/// again, with a digest of its files or objects; the destination by path),
+/// again, with a digest of its files or objects; the destinations by path
+/// or URL; a dataset's group to publish last),
 /// the budget (`max_mem`, threads), the plan's shard stages with each
 /// task's output region, input region and projected bytes, and an
 /// identity: a digest of all of it.
@@ -342,7 +344,7 @@ impl DynArray {
 /// [`store_many`](super::store_many) planned and written to `path` as a
 /// [`PlanFile`] (see [`Array::save_plan`]): several arrays, each into its
 /// store, in one plan that any process loads and runs, whole or as shards
-/// (a plan of one stage: outputs on one grid, made by the same tasks).
+/// (each stage after the one before).
 ///
 /// ```
 /// # fn main() -> ndchunk::Result<()> {
@@ -917,8 +919,10 @@ impl PlanFile {
         self.outputs.iter().map(|(_, s)| s.location()).collect()
     }
 
-    /// Runs the plan into its store, as [`Array::store_with`] with
-    /// `options`: whole, or one shard ([`ComputeOptions::shard`], with a
+    /// Runs the plan into its stores, as [`store_many`](super::store_many)
+    /// with `options`, and the run that completes it (whole, or
+    /// `finish_shards`) then writes a dataset's group and consolidated
+    /// metadata: whole, or one shard ([`ComputeOptions::shard`], with a
     /// [`journal_dir`](ComputeOptions::journal_dir) every shard shares),
     /// or [`finish_shards`](ComputeOptions::finish_shards). The budget is
     /// the plan's: options asking for another `max_mem` or number of

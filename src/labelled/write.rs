@@ -176,6 +176,25 @@ impl Dataset {
                     .into(),
             });
         }
+        let folder = plan_path
+            .as_ref()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty());
+        if folder.is_some_and(|folder| !folder.is_dir()) {
+            return Err(Error::Invalid {
+                operation: "save_plan".into(),
+                message: format!(
+                    "{}: no such folder for the plan file",
+                    plan_path.as_ref().display()
+                ),
+            });
+        }
+        if self.data_vars.is_empty() {
+            return Err(Error::Invalid {
+                operation: "save_plan".into(),
+                message: "the dataset has no data variables: nothing to plan".into(),
+            });
+        }
         let new = self.new_store(root, options, "save_plan")?;
         let data_vars = || new.arrays.iter().filter(|a| !a.is_coord);
         let planned: Vec<&DynArray> = data_vars().map(|a| &a.data).collect();
@@ -185,7 +204,11 @@ impl Dataset {
         store_many_plan(&metas, &options.compute)?.check()?;
         let arrays = new.create(root)?;
         let (coords, data): (Vec<_>, Vec<_>) = arrays.iter().partition(|(_, _, coord)| *coord);
-        store_many(&pairs(&coords), &options.compute)?;
+        // The coordinates are written here, in one run of their own: not
+        // in the journal or as a shard of the plan the options may name.
+        let mut here = options.compute.clone();
+        (here.journal_dir, here.shard, here.finish_shards) = (None, None, false);
+        store_many(&pairs(&coords), &here)?;
         // Other processes publish the group: by its absolute path.
         let mut publish = new.publish;
         if !publish.root.contains("://") {

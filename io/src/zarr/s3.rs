@@ -102,23 +102,23 @@ pub(super) fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
     })
 }
 
-/// The process's client of `bucket` at the endpoint and with the access
-/// key the environment names now, made when first asked for, after one
+/// The process's client of `bucket` in the S3 environment (`AWS_*`) of
+/// the moment, made when first asked for, after one
 /// listing (of `prefix`, the first root opened there) has shown that the
 /// endpoint answers, the bucket exists and the credentials are accepted.
 /// Every root in the bucket shares it, and so its connections: a job over
 /// many arrays of one bucket probes it once.
 fn bucket_client(url: &str, bucket: &str, prefix: &str) -> Result<Arc<AmazonS3>> {
     static CLIENTS: OnceLock<Mutex<HashMap<Vec<String>, Arc<AmazonS3>>>> = OnceLock::new();
+    // Every `AWS_*` variable, as the client reads them (credentials,
+    // region, endpoint, roles, …): another environment, another client.
+    let mut settings: Vec<String> = std::env::vars()
+        .filter(|(name, _)| name.starts_with("AWS_"))
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    settings.sort();
     let mut key = vec![bucket.to_string(), endpoint()];
-    for var in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-    ] {
-        key.push(std::env::var(var).unwrap_or_default());
-    }
+    key.extend(settings);
     let mut clients = CLIENTS
         .get_or_init(Default::default)
         .lock()
