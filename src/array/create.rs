@@ -156,14 +156,16 @@ impl<T: Element> Array<T> {
         let n = data.len();
         let shape: Vec<u64> = data.shape().iter().map(|&n| n as u64).collect();
         let grid = chunks.into().resolve(&shape, T::DTYPE.size())?;
-        let data = Arc::new(data);
-        let array = Array::from_ndarray((*data).clone(), Chunks::Grid(grid.clone()))?;
         if n > INLINE_ELEMENTS {
+            let array = Array::from_ndarray(data, Chunks::Grid(grid))?;
             return Ok(array.local_only(format!(
                 "{what} holds {n} values in this process's memory, more than a plan file holds \
                  ({INLINE_ELEMENTS}): this plan can only run in this process"
             )));
         }
+        // Small: a copy kept for the recipe, written only if a plan is.
+        let data = Arc::new(data);
+        let array = Array::from_ndarray((*data).clone(), Chunks::Grid(grid.clone()))?;
         let args = move || {
             serde_json::json!({
                 "shape": shape,
