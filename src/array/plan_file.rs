@@ -247,9 +247,10 @@ struct FileBody {
 /// closure (`map`, `map_inplace`, `zip_with`, `map_blocks`, `blockwise`,
 /// `map_overlap`), data in this process's memory (`from_ndarray`, a
 /// `MemoryStore`, a `persist`ed result, a dataset's `persist`, in-memory
-/// values over 2^20 elements), and every other operation, which keeps no
-/// recipe yet: `label`. Such a plan still runs in this process as ever; only saving
-/// it is refused.
+/// values over 2^20 elements), and `label`, which computes its
+/// components when called and keeps them here (store the labels and read
+/// them with `from_store` to plan over them). Such a plan still runs in
+/// this process as ever; only saving it is refused.
 ///
 /// Any plan runs as shards, stage by stage (see [`Plan::shard_stages`]):
 /// several outputs on one grid, made by the same tasks, are one stage;

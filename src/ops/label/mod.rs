@@ -113,6 +113,12 @@ impl Array<bool> {
                 blocks[0].mapv(|l| table[l as usize])
             },
         );
+        // Two of its passes ran here, their result kept in this process.
+        let relabelled = relabelled.local_only(
+            "`label` computes its components when called and keeps them in this process: \
+             this plan can only run in this process (store the labels into a Zarr array and \
+             read them with `from_store` to use them in a plan file)",
+        );
         Ok((relabelled, total))
     }
 }
