@@ -183,7 +183,23 @@ impl ZarrRoot {
     pub fn exists(&self) -> Result<bool> {
         match &self.place {
             Place::Dir(dir) => Ok(dir.exists()),
-            Place::S3 { .. } => Ok(!self.list_objects("")?.is_empty()),
+            Place::S3 { .. } => {
+                // The first object is enough: one request, however many
+                // objects the prefix holds.
+                use futures::StreamExt;
+                let fail = |message: String| IoError::Storage {
+                    location: self.to_string(),
+                    message: format!("cannot list: {message}"),
+                };
+                let Some(objects) = self.open()?.objects else {
+                    return Err(fail("no client".into()));
+                };
+                match block_on(objects.list(None).next()) {
+                    None => Ok(false),
+                    Some(Ok(_)) => Ok(true),
+                    Some(Err(e)) => Err(fail(e.to_string())),
+                }
+            }
         }
     }
 

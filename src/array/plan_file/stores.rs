@@ -66,14 +66,7 @@ pub(super) fn reopen_source(location: &str, read: Option<&dyn ChunkStore>) -> Re
         }
     }
     let state = state_of(&spec, &*store)?;
-    let meta = store.meta();
-    Ok(StoreRecord {
-        spec,
-        dtype: meta.dtype,
-        grid: meta.grid.clone(),
-        encoding: store.encoding(),
-        state: Some(state),
-    })
+    Ok(StoreRecord::of(spec, &*store, Some(state)))
 }
 
 /// The destination, as another process opens it (checked to be the same
@@ -99,14 +92,21 @@ pub(super) fn record_store(
     if reopened.meta() != store.meta() || reopened.encoding() != store.encoding() {
         return Err("opened again by its path, it is not the same array".into());
     }
-    let meta = store.meta();
-    Ok(StoreRecord {
-        spec,
-        dtype: meta.dtype,
-        grid: meta.grid.clone(),
-        encoding: store.encoding(),
-        state,
-    })
+    Ok(StoreRecord::of(spec, store, state))
+}
+
+impl StoreRecord {
+    /// `store`, reopened by `spec`, as the file records it.
+    fn of(spec: StoreSpec, store: &dyn ChunkStore, state: Option<String>) -> StoreRecord {
+        let meta = store.meta();
+        StoreRecord {
+            spec,
+            dtype: meta.dtype,
+            grid: meta.grid.clone(),
+            encoding: store.encoding(),
+            state,
+        }
+    }
 }
 
 /// The store at `location` (a store's own), opened as a Zarr array, an
