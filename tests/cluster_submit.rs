@@ -81,7 +81,59 @@ fn hyperqueue_runs_a_plan_as_one_job() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (plan, whole, sharded) = planned(dir.path());
-    let out = chunkctl(&["submit", "--hq", s(&plan), "--shards", "3"]);
+    // By default each task asks for its stage's memory as HyperQueue's
+    // `mem` resource (MiB), which `hq worker start` detects.
+    let asks = dir.path().join("asks.hq");
+    let out = chunkctl(&[
+        "submit",
+        "--hq",
+        s(&plan),
+        "--shards",
+        "3",
+        "--out",
+        s(&asks),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = support::run_python(
+        &python,
+        "import runpy, sys\n\
+         job = runpy.run_path(sys.argv[1])['build']()\n\
+         for task in job.tasks:\n\
+         \x20   print(task.resources.resources['cpus'], task.resources.resources.get('mem'))\n",
+        &[&asks.join("job.py")],
+    );
+    let requests = String::from_utf8(requests).unwrap();
+    let resources = |stage: &str| {
+        let out = chunkctl(&["run", s(&plan), "--stage", stage, "--print-resources"]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("hyperqueue:"))
+            .unwrap()
+            .to_string();
+        line.replace("hyperqueue: --cpus=", "")
+            .replace(" --resource mem=", " ")
+    };
+    // Three shards in each of the two rechunk passes, one publish task.
+    let expected: Vec<String> = [("1", 3), ("2", 3), ("3", 1)]
+        .iter()
+        .flat_map(|(stage, shards)| std::iter::repeat_n(resources(stage), *shards))
+        .collect();
+    assert_eq!(requests.lines().collect::<Vec<_>>(), expected, "{requests}");
+    // The Python package's LocalCluster workers define no `mem`: a task
+    // asking for it would wait forever there.
+    let out = chunkctl(&[
+        "submit",
+        "--hq",
+        s(&plan),
+        "--shards",
+        "3",
+        "--no-memory-request",
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -149,7 +149,9 @@ fn bad_plans_and_shards_are_refused() {
     let out = chunkctl(&["run", p, "--stage", "1", "--print-resources"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("cpus: 1") && text.contains("--mem="),
+        text.contains("cpus: 1")
+            && text.contains("--mem=")
+            && text.contains("hyperqueue: --cpus=1 --resource mem="),
         "{text}"
     );
     // Scripts are never written into SRC.

@@ -97,11 +97,12 @@ pub fn run(args: &RunArgs) -> Result<(), Box<dyn Error>> {
                 json!({"stage": stage.stage, "cpus": stage.cpus, "memory_bytes": stage.memory_bytes})
             );
         } else {
-            let mib = stage.memory_bytes.div_ceil(1 << 20);
+            let mib = stage.memory_mib();
             println!("stage {}: {}", stage.stage, stage.does);
             println!("cpus: {}", stage.cpus);
             println!("memory: {} ({mib} MiB)", format_bytes(stage.memory_bytes));
             println!("slurm: --cpus-per-task={} --mem={mib}M", stage.cpus);
+            println!("hyperqueue: --cpus={} --resource mem={mib}", stage.cpus);
         }
         return Ok(());
     }

@@ -42,6 +42,12 @@ pub struct SubmitArgs {
     /// package and a running server), printing the job ids.
     #[arg(long)]
     submit: bool,
+    /// HyperQueue: ask for CPUs only, not the plan's memory. For workers
+    /// without a `mem` resource (`hq worker start` detects one by itself;
+    /// the Python package's `LocalCluster` workers have none, and a task
+    /// asking for memory there would wait forever).
+    #[arg(long, requires = "hq")]
+    no_memory_request: bool,
 }
 
 /// Shards of `stage` for `wanted` shards: no more than its tasks, and one
@@ -117,11 +123,7 @@ fn slurm(
             writeln!(script, "#SBATCH --array=0-{}", shards - 1)?;
         }
         writeln!(script, "#SBATCH --cpus-per-task={}", stage.cpus)?;
-        writeln!(
-            script,
-            "#SBATCH --mem={}M",
-            stage.memory_bytes.div_ceil(1 << 20)
-        )?;
+        writeln!(script, "#SBATCH --mem={}M", stage.memory_mib())?;
         let log = if stage.stage == last {
             format!("stage-{}.log", stage.stage)
         } else {
@@ -257,16 +259,35 @@ fn hyperqueue(
     writeln!(script, "LOGS = {}", python_str(&out.display().to_string()))?;
     writeln!(
         script,
-        "# (stage, shards, cpus); HyperQueue asks no memory of a task unless its"
+        "# Ask for each stage's memory as HyperQueue's `mem` resource (MiB), which"
     )?;
     writeln!(
         script,
-        "# workers define a `mem` resource: see `chunkctl run --print-resources`."
+        "# `hq worker start` detects; False for workers without one."
+    )?;
+    writeln!(
+        script,
+        "REQUEST_MEMORY = {}",
+        if args.no_memory_request {
+            "False"
+        } else {
+            "True"
+        }
+    )?;
+    writeln!(
+        script,
+        "# (stage, shards, cpus, memory in MiB: `chunkctl run --print-resources`)"
     )?;
     write!(script, "STAGES = [")?;
     for stage in &plan.stages {
         let shards = shards_of(stage, args.shards, last);
-        write!(script, "({}, {shards}, {}), ", stage.stage, stage.cpus)?;
+        write!(
+            script,
+            "({}, {shards}, {}, {}), ",
+            stage.stage,
+            stage.cpus,
+            stage.memory_mib()
+        )?;
     }
     writeln!(script, "]\n")?;
     script.push_str(HQ_BODY);
@@ -294,14 +315,15 @@ const HQ_BODY: &str = r#"
 def build():
     job = Job()
     before = []
-    for stage, shards, cpus in STAGES:
+    for stage, shards, cpus, memory in STAGES:
         tasks = []
+        request = {"mem": memory} if REQUEST_MEMORY else {}
         for index in range(shards):
             tasks.append(
                 job.program(
                     [CHUNKCTL, "run", PLAN, "--stage", str(stage), "--shard", f"{index}/{shards}"],
                     deps=before,
-                    resources=ResourceRequest(cpus=cpus),
+                    resources=ResourceRequest(cpus=cpus, resources=dict(request)),
                     stdout=f"{LOGS}/stage-{stage}-{index}.log",
                     stderr=f"{LOGS}/stage-{stage}-{index}.err",
                 )

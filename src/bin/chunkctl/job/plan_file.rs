@@ -89,6 +89,14 @@ pub struct PlanStage {
     pub memory_bytes: u64,
 }
 
+impl PlanStage {
+    /// [`memory_bytes`](Self::memory_bytes) in whole MiB, as schedulers
+    /// take it (Slurm's `--mem=…M`, HyperQueue's `mem` resource).
+    pub fn memory_mib(&self) -> u64 {
+        self.memory_bytes.div_ceil(1 << 20)
+    }
+}
+
 /// A plan file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanFile {
