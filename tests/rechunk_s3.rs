@@ -293,6 +293,39 @@ fn a_group_into_s3_killed_and_resumed_is_the_local_one_and_zarr_python_reads_it(
         !keys(&env, "grp", "out.zarr/").contains(&"out.zarr/zarr.json".to_string()),
         "an interrupted group must not look finished"
     );
+    // Someone else's object put under the interrupted group's prefix
+    // meanwhile: the resume names it and writes nothing beside it.
+    let put = |key: &str| {
+        python_with(
+            &env,
+            "import boto3, sys; boto3.client('s3').put_object(Bucket='grp', Key=sys.argv[1], Body=b'x')",
+            &[key],
+        )
+    };
+    let remove = |key: &str| {
+        python_with(
+            &env,
+            "import boto3, sys; boto3.client('s3').delete_object(Bucket='grp', Key=sys.argv[1])",
+            &[key],
+        )
+    };
+    for foreign in ["out.zarr/notes.txt", "out.zarr/c/elsewhere"] {
+        put(foreign);
+        let before = keys(&env, "grp", "out.zarr/");
+        let out = chunkctl_with(&env, &remote);
+        let shown = foreign
+            .trim_start_matches("out.zarr/")
+            .split('/')
+            .next()
+            .unwrap();
+        assert!(
+            stderr(&out).contains(&format!("holds {shown:?}, which this job did not write")),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(keys(&env, "grp", "out.zarr/"), before);
+        remove(foreign);
+    }
     let out = chunkctl_with(&env, &remote);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -424,6 +424,54 @@ impl ZarrRoot {
         }
     }
 
+    /// What lies directly at `path`: the names of its objects (files) and
+    /// of its child prefixes (directories), each sorted; one delimited
+    /// listing in a bucket, whatever lies deeper.
+    pub fn list_level(&self, path: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let path = path.trim_matches('/');
+        let location = self.location(path);
+        let fails = |message: String| IoError::Storage {
+            location: location.clone(),
+            message,
+        };
+        let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+        let last = |key: &str| {
+            key.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        match &self.place {
+            Place::Dir(dir) => {
+                let entries =
+                    std::fs::read_dir(dir.join(path)).map_err(|e| fails(e.to_string()))?;
+                for entry in entries {
+                    let entry = entry.map_err(|e| fails(e.to_string()))?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if entry.path().is_dir() {
+                        prefixes.push(name);
+                    } else {
+                        objects.push(name);
+                    }
+                }
+            }
+            Place::S3 { .. } => {
+                let prefix = store_prefix(path, &location)?;
+                let listed = self
+                    .storage()?
+                    .list_dir(&prefix)
+                    .map_err(|e| fails(format!("cannot list: {e}")))?;
+                objects.extend(listed.keys().iter().map(|key| last(key.as_str())));
+                prefixes.extend(listed.prefixes().iter().map(|p| last(p.as_str())));
+                prefixes.retain(|name| !name.is_empty());
+            }
+        }
+        objects.sort();
+        prefixes.sort();
+        Ok((objects, prefixes))
+    }
+
     /// The child nodes of `path` that may be groups or arrays (directories,
     /// or prefixes: names not starting with `.`, sorted), and the names
     /// that are not UTF-8 (lossily, for a warning).
@@ -449,26 +497,8 @@ impl ZarrRoot {
                 }
             }
             Place::S3 { .. } => {
-                let location = self.location(path);
-                let prefix = store_prefix(path, &location)?;
-                let listed = self
-                    .storage()?
-                    .list_dir(&prefix)
-                    .map_err(|e| IoError::Storage {
-                        location: location.clone(),
-                        message: format!("cannot list: {e}"),
-                    })?;
-                for child in listed.prefixes() {
-                    let name = child
-                        .as_str()
-                        .trim_end_matches('/')
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default();
-                    if !name.is_empty() && !name.starts_with('.') {
-                        children.push(name.to_string());
-                    }
-                }
+                let (_, prefixes) = self.list_level(path)?;
+                children.extend(prefixes.into_iter().filter(|name| !name.starts_with('.')));
             }
         }
         children.sort();

@@ -635,8 +635,11 @@ impl GroupPlan {
             ));
         }
         let exists = root.exists()?;
-        if !exists || ours && !self.template.overwrite {
+        if !exists {
             return Ok(());
+        }
+        if ours && !self.template.overwrite {
+            return self.check_only_ours(root);
         }
         Err(job_error(
             dst,
@@ -647,6 +650,62 @@ impl GroupPlan {
                 "already holds objects; choose another destination (or remove them first)"
             },
         ))
+    }
+
+    /// A prefix taken for this job's own run holds nothing it would not
+    /// write, level by level of its groups (one listing each): a group's
+    /// metadata, the finished record, and its arrays' and subgroups'
+    /// prefixes (an array's own job checks inside its prefix). Anything
+    /// else, put there by someone else meanwhile, is named and the job
+    /// refused, so that nothing is ever written beside it.
+    fn check_only_ours(&self, root: &ZarrRoot) -> Result<()> {
+        const GROUP_OBJECTS: [&str; 5] = [
+            ".zgroup",
+            ".zattrs",
+            ".zmetadata",
+            "zarr.json",
+            FINISHED_RECORD,
+        ];
+        let nodes: Vec<&str> = self
+            .arrays
+            .iter()
+            .map(|a| a.path.trim_start_matches('/'))
+            .chain(self.groups.iter().map(|(relative, _)| relative.as_str()))
+            .collect();
+        let levels = std::iter::once("").chain(self.groups.iter().map(|(g, _)| g.as_str()));
+        for level in levels {
+            let (objects, prefixes) = root.list_level(level)?;
+            let children: Vec<&str> = nodes
+                .iter()
+                .filter_map(|node| {
+                    let (parent, name) = node.rsplit_once('/').unwrap_or(("", node));
+                    (parent == level).then_some(name)
+                })
+                .collect();
+            let foreign = objects
+                .iter()
+                .find(|name| !GROUP_OBJECTS.contains(&name.as_str()))
+                .or_else(|| {
+                    prefixes
+                        .iter()
+                        .find(|name| !children.contains(&name.as_str()))
+                });
+            if let Some(name) = foreign {
+                let key = if level.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{level}/{name}")
+                };
+                return Err(job_error(
+                    &self.template.dst,
+                    format!(
+                        "holds {key:?}, which this job did not write: it writes nothing beside \
+                         what is not its own; remove it, or choose another destination"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
