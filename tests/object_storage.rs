@@ -355,3 +355,64 @@ fn child_loads_a_plan_file() {
         Err(e) => println!("refused: {e}"),
     }
 }
+
+#[test]
+fn a_chunk_is_read_with_one_request() {
+    let Some(s3) = server() else {
+        return;
+    };
+    let data = field(12, 16, 16, [1, 16, 16]);
+    let (_, _) = in_bucket("s3://lib/requests.zarr", &data);
+    // Counted by a proxy in front of the server, in a process of its own
+    // (the endpoint is the process's).
+    let proxy = s3::LatencyProxy::start(s3.addr(), std::time::Duration::ZERO);
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_reads_an_array",
+            "--nocapture",
+        ])
+        .env(ARRAY_FOR_CHILD, "s3://lib/requests.zarr")
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&child.stdout);
+    let sum: f64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("sum "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{said}{}", String::from_utf8_lossy(&child.stderr)));
+    let expected = total(&data);
+    assert!(
+        (sum - expected).abs() <= 1e-5 * expected.abs(),
+        "{sum} {expected}"
+    );
+    // 12 chunks: a GET each (not a HEAD for the size and a ranged GET),
+    // plus the bucket's probe and the array's metadata.
+    let requests = proxy.requests();
+    assert!((12..=15).contains(&requests), "{requests} requests");
+}
+
+/// The array a child process reads (see [`child_reads_an_array`]).
+const ARRAY_FOR_CHILD: &str = "NDCHUNK_TEST_ARRAY";
+
+/// Run by `a_chunk_is_read_with_one_request` as a child process: reads
+/// every chunk of an array and says its sum.
+#[test]
+#[ignore = "run as a child process by a_chunk_is_read_with_one_request"]
+fn child_reads_an_array() {
+    let Some(url) = std::env::var_os(ARRAY_FOR_CHILD) else {
+        return;
+    };
+    let root = ZarrRoot::parse(url).unwrap();
+    let array =
+        Array::<f32>::from_store(std::sync::Arc::new(ZarrStore::open_dir(&root).unwrap())).unwrap();
+    println!("sum {}", total(&array));
+}
+
+/// The sum of every value of `array`.
+fn total(array: &Array<f32>) -> f64 {
+    let sum = array.sum([0usize, 1, 2], false).compute().unwrap();
+    sum.iter().map(|v| f64::from(*v)).sum()
+}

@@ -274,6 +274,11 @@ boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
         .to_string()
     }
 
+    /// The server's process id (it leads its own process group).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The end of the server's log, for a failing test to show.
     pub fn logs(&self) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default();

@@ -13,6 +13,11 @@ use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
+use zarrs::storage::{
+    byte_range::ByteRangeIterator, AsyncReadableStorageTraits, Bytes, ListableStorageTraits,
+    MaybeBytes, MaybeBytesIterator, OffsetBytesIterator, ReadableStorageTraits, StorageError,
+    StoreKey, StoreKeys, StoreKeysPrefixes, StorePrefix, WritableStorageTraits,
+};
 use zarrs_object_store::AsyncObjectStore;
 
 use super::root::Opened;
@@ -55,6 +60,104 @@ impl AsyncToSyncBlockOn for TokioBlockOn {
     }
 }
 
+/// The objects of a bucket prefix as zarrs' synchronous storage: zarrs'
+/// adapter, except that a whole object is read with one GET. (The
+/// adapter's `get` is the synchronous trait's default, a read of the byte
+/// range "from 0 to the end", which the async store makes a HEAD for the
+/// size and a ranged GET: two requests in sequence for every chunk.)
+struct S3Storage {
+    objects: Arc<S3Objects>,
+    adapter: AsyncToSyncStorageAdapter<S3Objects, TokioBlockOn>,
+}
+
+type S3Objects = AsyncObjectStore<Arc<PrefixStore<Arc<AmazonS3>>>>;
+
+impl S3Storage {
+    fn new(objects: Arc<S3Objects>) -> S3Storage {
+        S3Storage {
+            adapter: AsyncToSyncStorageAdapter::new(objects.clone(), TokioBlockOn),
+            objects,
+        }
+    }
+}
+
+impl ReadableStorageTraits for S3Storage {
+    fn get(&self, key: &StoreKey) -> std::result::Result<MaybeBytes, StorageError> {
+        block_on(AsyncReadableStorageTraits::get(&*self.objects, key))
+    }
+
+    fn get_partial_many<'a>(
+        &'a self,
+        key: &StoreKey,
+        byte_ranges: ByteRangeIterator<'a>,
+    ) -> std::result::Result<MaybeBytesIterator<'a>, StorageError> {
+        self.adapter.get_partial_many(key, byte_ranges)
+    }
+
+    fn size_key(&self, key: &StoreKey) -> std::result::Result<Option<u64>, StorageError> {
+        self.adapter.size_key(key)
+    }
+
+    fn supports_get_partial(&self) -> bool {
+        self.adapter.supports_get_partial()
+    }
+}
+
+impl WritableStorageTraits for S3Storage {
+    fn set(&self, key: &StoreKey, value: Bytes) -> std::result::Result<(), StorageError> {
+        self.adapter.set(key, value)
+    }
+
+    fn set_partial_many(
+        &self,
+        key: &StoreKey,
+        offset_values: OffsetBytesIterator,
+    ) -> std::result::Result<(), StorageError> {
+        self.adapter.set_partial_many(key, offset_values)
+    }
+
+    fn erase(&self, key: &StoreKey) -> std::result::Result<(), StorageError> {
+        self.adapter.erase(key)
+    }
+
+    fn erase_many(&self, keys: &[StoreKey]) -> std::result::Result<(), StorageError> {
+        self.adapter.erase_many(keys)
+    }
+
+    fn erase_prefix(&self, prefix: &StorePrefix) -> std::result::Result<(), StorageError> {
+        self.adapter.erase_prefix(prefix)
+    }
+
+    fn supports_set_partial(&self) -> bool {
+        self.adapter.supports_set_partial()
+    }
+}
+
+impl ListableStorageTraits for S3Storage {
+    fn list(&self) -> std::result::Result<StoreKeys, StorageError> {
+        self.adapter.list()
+    }
+
+    fn list_prefix(&self, prefix: &StorePrefix) -> std::result::Result<StoreKeys, StorageError> {
+        self.adapter.list_prefix(prefix)
+    }
+
+    fn list_dir(
+        &self,
+        prefix: &StorePrefix,
+    ) -> std::result::Result<StoreKeysPrefixes, StorageError> {
+        self.adapter.list_dir(prefix)
+    }
+
+    fn size_prefix(&self, prefix: &StorePrefix) -> std::result::Result<u64, StorageError> {
+        self.adapter.size_prefix(prefix)
+    }
+
+    fn size(&self) -> std::result::Result<u64, StorageError> {
+        self.adapter.size()
+    }
+}
+
 /// Where requests go, for error messages.
 pub(super) fn endpoint() -> String {
     ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
@@ -94,10 +197,7 @@ pub(super) fn s3_open(url: &str, bucket: &str, prefix: &str) -> Result<Opened> {
     let objects = Arc::new(PrefixStore::new(client, prefix));
     let store = AsyncObjectStore::new(objects.clone());
     Ok(Opened {
-        storage: Arc::new(AsyncToSyncStorageAdapter::new(
-            Arc::new(store),
-            TokioBlockOn,
-        )),
+        storage: Arc::new(S3Storage::new(Arc::new(store))),
         objects: Some(objects),
     })
 }
