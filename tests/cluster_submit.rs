@@ -83,21 +83,18 @@ fn hyperqueue_runs_a_plan_as_one_job() {
     let (plan, whole, sharded) = planned(dir.path());
     // By default each task asks for its stage's memory as HyperQueue's
     // `mem` resource (MiB), which `hq worker start` detects.
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["submit", "--hq", s(&plan), "--shards", "3"];
+        args.extend(extra);
+        let out = chunkctl(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     let asks = dir.path().join("asks.hq");
-    let out = chunkctl(&[
-        "submit",
-        "--hq",
-        s(&plan),
-        "--shards",
-        "3",
-        "--out",
-        s(&asks),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    submit(&["--out", s(&asks)]);
     let requests = support::run_python(
         &python,
         "import runpy, sys\n\
@@ -126,19 +123,7 @@ fn hyperqueue_runs_a_plan_as_one_job() {
     assert_eq!(requests.lines().collect::<Vec<_>>(), expected, "{requests}");
     // The Python package's LocalCluster workers define no `mem`: a task
     // asking for it would wait forever there.
-    let out = chunkctl(&[
-        "submit",
-        "--hq",
-        s(&plan),
-        "--shards",
-        "3",
-        "--no-memory-request",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    submit(&["--no-memory-request"]);
     let job = dir.path().join("plan.hq/job.py");
     let server = dir.path().join("hq-server");
     support::run_python(

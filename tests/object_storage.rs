@@ -310,22 +310,15 @@ fn a_plan_file_over_buckets_runs_from_its_file_as_shards() {
     // the same server): a process there refuses the file, as the endpoint
     // is part of where a store is.
     let proxy = s3::LatencyProxy::start(_s3.addr(), std::time::Duration::ZERO);
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_loads_a_plan_file",
-            "--nocapture",
-        ])
-        .env(PLAN_FOR_CHILD, &path)
-        .env("AWS_ENDPOINT_URL", proxy.endpoint())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&child.stdout);
+    let said = in_child(
+        "child_loads_a_plan_file",
+        PLAN_FOR_CHILD,
+        path.as_os_str(),
+        &proxy,
+    );
     assert!(
         said.contains("refused:") && said.contains("was planned at"),
-        "{said}{}",
-        String::from_utf8_lossy(&child.stderr)
+        "{said}"
     );
 
     // A source object rewritten since planning: the file refuses to load.
@@ -337,6 +330,23 @@ fn a_plan_file_over_buckets_runs_from_its_file_as_shards() {
         .unwrap();
     let e = ndchunk::PlanFile::load(&path).unwrap_err().to_string();
     assert!(e.contains("changed"), "{e}");
+}
+
+/// What the ignored test `name` of this binary says (its stdout, then its
+/// stderr), run as a child process with `var` set to `value` and S3
+/// requests going through `proxy` (the endpoint is the process's).
+fn in_child(name: &str, var: &str, value: &std::ffi::OsStr, proxy: &s3::LatencyProxy) -> String {
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", name, "--nocapture"])
+        .env(var, value)
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    )
 }
 
 /// The plan file a child process loads (see [`child_loads_a_plan_file`]).
@@ -363,26 +373,19 @@ fn a_chunk_is_read_with_one_request() {
     };
     let data = field(12, 16, 16, [1, 16, 16]);
     let (_, _) = in_bucket("s3://lib/requests.zarr", &data);
-    // Counted by a proxy in front of the server, in a process of its own
-    // (the endpoint is the process's).
+    // Counted by a proxy in front of the server, in a process of its own.
     let proxy = s3::LatencyProxy::start(s3.addr(), std::time::Duration::ZERO);
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_reads_an_array",
-            "--nocapture",
-        ])
-        .env(ARRAY_FOR_CHILD, "s3://lib/requests.zarr")
-        .env("AWS_ENDPOINT_URL", proxy.endpoint())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&child.stdout);
+    let said = in_child(
+        "child_reads_an_array",
+        ARRAY_FOR_CHILD,
+        "s3://lib/requests.zarr".as_ref(),
+        &proxy,
+    );
     let sum: f64 = said
         .lines()
         .find_map(|l| l.strip_prefix("sum "))
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{said}{}", String::from_utf8_lossy(&child.stderr)));
+        .unwrap_or_else(|| panic!("{said}"));
     let expected = total(&data);
     assert!(
         (sum - expected).abs() <= 1e-5 * expected.abs(),
