@@ -481,7 +481,7 @@ fn local_operations_are_refused_before_anything_is_created() {
         .to_string();
     assert!(e.contains("no such folder for the plan file"), "{e}");
     assert!(!dst.exists());
-    // An append is not planned.
+    // An append goes into an existing store.
     let e = ds
         .save_plan(
             dir.join("x.zarr"),
@@ -490,7 +490,8 @@ fn local_operations_are_refused_before_anything_is_created() {
         )
         .unwrap_err()
         .to_string();
-    assert!(e.contains("a plan file writes a new store"), "{e}");
+    assert!(e.contains("there is no store here"), "{e}");
+    assert!(!dir.join("x.json").exists());
     // The same pipelines run in this process.
     let written = dir.join("here.zarr");
     Dataset::new()

@@ -9,7 +9,8 @@ mod many;
 mod plan_file;
 mod random;
 pub(crate) mod recipe;
-pub(crate) use plan_file::{check_recipes, save_publishing, Publish};
+pub(crate) mod region_store;
+pub(crate) use plan_file::{check_recipes, save_publishing, Growth, Part, Publish, SavedOutput};
 pub use plan_file::{save_plan_many, PlanFile};
 
 use std::marker::PhantomData;

@@ -46,11 +46,11 @@ use crate::plan::{Plan, ShardStage, StageKind};
 use replay::replay;
 use save::save_error;
 pub use save::save_plan_many;
-pub(crate) use save::{check_recipes, save_publishing};
+pub(crate) use save::{check_recipes, save_publishing, SavedOutput};
 use stores::*;
 
 /// The version of the plan file's layout.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 
 /// Shard stages of more tasks than this are described by their grids
 /// alone, without one entry per task.
@@ -100,12 +100,27 @@ struct StageRecord {
 }
 
 /// One output of the plan: the step that makes it and the store it goes
-/// into.
+/// into (a whole Zarr array, or a part of one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Output {
     step: usize,
     #[serde(flatten)]
     store: StoreRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    part: Option<Part>,
+}
+
+/// Where in its Zarr array an output goes when it is a part of it (a
+/// dataset written into an existing store, as an append or a region):
+/// from `start`, on chunk boundaries, with the array `array_shape` long
+/// while it is written. That is longer than `stored_shape`, its shape in
+/// the store when the plan was made, while an append is not published
+/// (the chunks past the stored end are invisible until then).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Part {
+    pub(crate) start: Vec<u64>,
+    pub(crate) array_shape: Vec<u64>,
+    pub(crate) stored_shape: Vec<u64>,
 }
 
 /// The plan's outputs: one, or several (a `store_many`).
@@ -133,28 +148,66 @@ impl Destination {
 }
 
 /// A Zarr group whose arrays the plan writes, made visible only when they
-/// are complete (a `Dataset`'s store): its group document, with its
-/// attributes, then its consolidated metadata, written by the run that
-/// completes the plan (a whole run, or the one that finishes the shards).
-/// Until then the directory is no Zarr group, so xarray does not open it.
+/// are complete (a `Dataset`'s store), by the run that completes the plan
+/// (a whole run, or the one that finishes the shards): an append's arrays
+/// grown to their new shapes, a new store's group document with its
+/// attributes, then the consolidated metadata. Until then a new store is
+/// no Zarr group (xarray does not open it), and a store appended to reads
+/// as it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Publish {
     /// The group's root (a directory, or an `s3://` URL).
     pub(crate) root: String,
     /// `2` or `3`.
     pub(crate) zarr_format: u8,
-    pub(crate) attributes: serde_json::Map<String, Value>,
+    /// A new group's attributes, its document written with them; `None`
+    /// for a store written into, whose group is left as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) attributes: Option<serde_json::Map<String, Value>>,
+    /// The arrays an append grows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) grow: Vec<Growth>,
+}
+
+/// An array an append grows: its path in the group, its shape when the
+/// plan was made and the shape it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Growth {
+    pub(crate) array: String,
+    pub(crate) from: Vec<u64>,
+    pub(crate) to: Vec<u64>,
 }
 
 impl Publish {
-    /// Writes the group document, then the consolidated metadata.
+    /// Grows the appended arrays, writes a new group's document, then the
+    /// consolidated metadata. An array not at its shape from when the plan
+    /// was made (resized meanwhile) is refused before anything is changed.
     pub(crate) fn write(&self) -> Result<()> {
         let format = match self.zarr_format {
             2 => ndchunk_io::zarr::ZarrFormat::V2,
             _ => ndchunk_io::zarr::ZarrFormat::V3,
         };
         let root = ZarrRoot::parse(&self.root)?;
-        ndchunk_io::zarr::create_group(root.clone(), "", format, &self.attributes)?;
+        for growth in &self.grow {
+            let shape = ZarrStore::open(root.clone(), &growth.array)?.meta().shape();
+            if shape != growth.from {
+                return Err(Error::Invalid {
+                    operation: "plan file".into(),
+                    message: format!(
+                        "{root}: the array {:?} has the shape {shape:?}, and had {:?} when the \
+                         plan was made: it was changed meanwhile, and the append is not made \
+                         visible",
+                        growth.array, growth.from
+                    ),
+                });
+            }
+        }
+        for growth in &self.grow {
+            ZarrStore::resize(root.clone(), &growth.array, &growth.to)?;
+        }
+        if let Some(attributes) = &self.attributes {
+            ndchunk_io::zarr::create_group(root.clone(), "", format, attributes)?;
+        }
         ndchunk_io::zarr::write_consolidated(root, format)?;
         Ok(())
     }
@@ -330,7 +383,10 @@ fn rebuild(body: &FileBody) -> Result<Vec<(DynArray, Arc<dyn ChunkStore>)>> {
                 .cloned()
                 .ok_or_else(|| file_error(format!("no step {}", output.step)))?;
             let record = &output.store;
-            let destination = open_record(record)?;
+            let destination = match &output.part {
+                None => open_record(record)?,
+                Some(part) => open_part(record, part)?,
+            };
             let meta = destination.meta();
             if meta.dtype != record.dtype
                 || meta.grid != record.grid

@@ -32,7 +32,6 @@ mod groupby;
 mod open;
 mod phony_dims;
 mod quantile;
-mod region;
 mod resample;
 mod rolling;
 mod select;

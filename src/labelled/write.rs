@@ -13,12 +13,15 @@ use serde_json::Value;
 
 use super::dataset::Dataset;
 use super::encode::{encode_times, pack, time_attributes, time_fill_attribute};
-use super::region::{check_region, RegionStore};
 use super::values::Values;
 use super::variable::TimeEncoding;
 use super::Attrs;
 use crate::array::kernel::Kernel;
-use crate::array::{save_publishing, store_many, store_many_plan, DynArray, PlanFile, Publish};
+use crate::array::region_store::{check_region, RegionStore};
+use crate::array::{
+    save_publishing, store_many, store_many_plan, DynArray, Growth, Part, PlanFile, Publish,
+    SavedOutput,
+};
 use crate::error::{Error, Result};
 use crate::exec::run::{ComputeOptions, ComputeReport};
 use crate::io::zarr::{write_consolidated, ZarrArraySpec, ZarrCodec, ZarrFormat, ZarrRoot};
@@ -142,25 +145,38 @@ impl Dataset {
         Ok(report)
     }
 
-    /// Plans [`Dataset::to_zarr_with`] into a new store at `path` and
-    /// writes the plan to `plan_path` as a [`PlanFile`], which any process
-    /// loads and runs, whole or as shards
+    /// Plans [`Dataset::to_zarr_with`] at `path` and writes the plan to
+    /// `plan_path` as a [`PlanFile`], which any process loads and runs,
+    /// whole or as shards
     /// ([`ComputeOptions::shard`](crate::ComputeOptions::shard), then
     /// [`finish_shards`](crate::ComputeOptions::finish_shards)), writing
-    /// what `to_zarr_with` writes here.
+    /// what `to_zarr_with` writes here. Its stages run as shards, each
+    /// after the one before (see [`PlanFile`]), or whole in any one
+    /// process.
     ///
-    /// Saving creates the store's arrays and writes the coordinates (small,
-    /// in memory) at once; the plan holds the data variables. The run that
-    /// completes the plan (a whole [`PlanFile::run`], or the one with
-    /// `finish_shards`) writes the group's document and consolidated
+    /// A new store: saving creates its arrays and writes the coordinates
+    /// (small, in memory) at once; the plan holds the data variables. The
+    /// run that completes the plan (a whole [`PlanFile::run`], or the one
+    /// with `finish_shards`) writes the group's document and consolidated
     /// metadata last: until then `path` is no Zarr group, so xarray does
-    /// not open it. Its stages run as shards, each after the one before
-    /// (see [`PlanFile`]), or whole in any one process.
+    /// not open it.
     ///
-    /// Refused, before anything is created, when a data variable reads
+    /// An append ([`ZarrWriteOptions::append`]): saving makes every check
+    /// `to_zarr_with` makes and writes the grown coordinates, their new
+    /// values past the arrays' stored end, where no reader sees them; the
+    /// plan writes the data variables' new chunks there too. The run that
+    /// completes the plan sets the arrays' new shapes, then rewrites the
+    /// consolidated metadata: until then the store reads as before. An
+    /// append is made once: once the arrays' shapes have changed (by this
+    /// plan's finished run, or by someone else), the plan is refused
+    /// when loaded. A region write ([`ZarrWriteOptions::region`]): the
+    /// plan writes the data variables' chunks in the region, and its
+    /// completing run rewrites the consolidated metadata.
+    ///
+    /// Refused, before anything is written, when a data variable reads
     /// something only this process can make (see [`PlanFile`]: a Rust
-    /// closure, data in memory), naming the operation; `options` must
-    /// write a new store (not an append or a region).
+    /// closure, data in memory), naming the operation, or when
+    /// `to_zarr_with` would refuse the write.
     pub fn save_plan(
         &self,
         path: impl AsRef<Path>,
@@ -168,14 +184,6 @@ impl Dataset {
         plan_path: impl AsRef<Path>,
     ) -> Result<PlanFile> {
         let root = &ZarrRoot::parse(path)?;
-        if options.mode != Mode::Create {
-            return Err(Error::Invalid {
-                operation: "save_plan".into(),
-                message: "a plan file writes a new store: appends and region writes are run \
-                          with to_zarr_with"
-                    .into(),
-            });
-        }
         let folder = plan_path
             .as_ref()
             .parent()
@@ -195,6 +203,9 @@ impl Dataset {
                 message: "the dataset has no data variables: nothing to plan".into(),
             });
         }
+        if options.mode != Mode::Create {
+            return self.save_plan_into(root, options, plan_path.as_ref());
+        }
         let new = self.new_store(root, options, "save_plan")?;
         let data_vars = || new.arrays.iter().filter(|a| !a.is_coord);
         let planned: Vec<&DynArray> = data_vars().map(|a| &a.data).collect();
@@ -204,26 +215,95 @@ impl Dataset {
         store_many_plan(&metas, &options.compute)?.check()?;
         let arrays = new.create(root)?;
         let (coords, data): (Vec<_>, Vec<_>) = arrays.iter().partition(|(_, _, coord)| *coord);
-        // The coordinates are written here, in one run of their own: not
-        // in the journal or as a shard of the plan the options may name.
-        let mut here = options.compute.clone();
-        (here.journal_dir, here.shard, here.finish_shards) = (None, None, false);
-        store_many(&pairs(&coords), &here)?;
-        // Other processes publish the group: by its absolute path.
+        store_many(&pairs(&coords), &here_only(options))?;
         let mut publish = new.publish;
-        if !publish.root.contains("://") {
-            let dir = std::fs::canonicalize(&publish.root).map_err(|e| Error::Job {
-                path: publish.root.clone(),
-                message: e.to_string(),
-            })?;
-            publish.root = dir.display().to_string();
-        }
+        publish.root = absolute(root)?;
+        let outputs: Vec<SavedOutput> = pairs(&data)
+            .into_iter()
+            .map(|(a, s)| (a, s, None))
+            .collect();
         save_publishing(
-            &pairs(&data),
+            &outputs,
             &options.compute,
             plan_path.as_ref(),
             Some(publish),
         )
+    }
+
+    /// [`save_plan`](Self::save_plan) of an append or a region write into
+    /// the store at `root`: every check `to_zarr_with` makes, then the
+    /// coordinates written at once (an append's past the arrays' stored
+    /// end, unseen) and the data variables planned as parts of their
+    /// arrays. The run that completes the plan grows an append's arrays
+    /// and rewrites the consolidated metadata: until then the store reads
+    /// as before.
+    fn save_plan_into(
+        &self,
+        root: &ZarrRoot,
+        options: &ZarrWriteOptions,
+        plan_path: &Path,
+    ) -> Result<PlanFile> {
+        let mut grow = Vec::new();
+        let mut coords = Vec::new();
+        let mut data = Vec::new();
+        for planned in self.parts_into(root, options)? {
+            let stored_shape = ZarrStore::open(root, &planned.name)?.meta().shape();
+            let array = match &planned.grow_to {
+                Some(shape) => {
+                    grow.push(Growth {
+                        array: planned.name.clone(),
+                        from: stored_shape.clone(),
+                        to: shape.clone(),
+                    });
+                    ZarrStore::open_with_shape(root, &planned.name, shape)?
+                }
+                None => ZarrStore::open(root, &planned.name)?,
+            };
+            let array_shape = array.meta().shape();
+            let region = RegionStore::new(array, &planned.start, &planned.data.shape())?;
+            if planned.is_coord {
+                coords.push((planned.data, region));
+            } else {
+                let part = Part {
+                    start: planned.start,
+                    array_shape,
+                    stored_shape,
+                };
+                data.push((planned.data, region, part));
+            }
+        }
+        if data.is_empty() {
+            return Err(Error::Invalid {
+                operation: "save_plan".into(),
+                message: format!("no data variable of the dataset is written into {root}"),
+            });
+        }
+        let planned: Vec<&DynArray> = data.iter().map(|(d, _, _)| d).collect();
+        crate::array::check_recipes(&planned)?;
+        let metas: Vec<(&DynArray, &ArrayMeta)> = data
+            .iter()
+            .map(|(d, region, _)| (d, region.meta()))
+            .collect();
+        store_many_plan(&metas, &options.compute)?.check()?;
+        let coords: Vec<(&DynArray, &dyn ChunkStore)> = coords
+            .iter()
+            .map(|(d, region)| (d, region as &dyn ChunkStore))
+            .collect();
+        store_many(&coords, &here_only(options))?;
+        let outputs: Vec<SavedOutput> = data
+            .iter()
+            .map(|(d, region, part)| {
+                let part = Some((region.array(), part.clone()));
+                (d, region as &dyn ChunkStore, part)
+            })
+            .collect();
+        let publish = Publish {
+            root: absolute(root)?,
+            zarr_format: if root.contains("zarr.json") { 3 } else { 2 },
+            attributes: None,
+            grow,
+        };
+        save_publishing(&outputs, &options.compute, plan_path, Some(publish))
     }
 
     /// Every array of a new store at `root`, with its data and metadata,
@@ -299,7 +379,8 @@ impl Dataset {
                 ZarrFormat::V2 => 2,
                 ZarrFormat::V3 => 3,
             },
-            attributes: self.attrs.clone(),
+            attributes: Some(self.attrs.clone()),
+            grow: Vec::new(),
         };
         Ok(NewStore { arrays, publish })
     }
@@ -333,6 +414,29 @@ impl NewStore {
     }
 }
 
+/// `options`' engine options for a write of this process alone (a saved
+/// plan's coordinates): not in the journal or as a shard of the plan the
+/// options may name.
+fn here_only(options: &ZarrWriteOptions) -> ComputeOptions {
+    let mut here = options.compute.clone();
+    (here.journal_dir, here.shard, here.finish_shards) = (None, None, false);
+    here
+}
+
+/// The store's root as other processes reach it: a directory by its
+/// absolute path.
+fn absolute(root: &ZarrRoot) -> Result<String> {
+    let text = root.to_string();
+    if text.contains("://") {
+        return Ok(text);
+    }
+    let dir = std::fs::canonicalize(&text).map_err(|e| Error::Job {
+        path: text.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(dir.display().to_string())
+}
+
 /// Arrays and their stores, as `store_many` takes them.
 fn pairs<A: std::borrow::Borrow<(DynArray, ZarrStore, bool)>>(
     arrays: &[A],
@@ -347,8 +451,9 @@ fn pairs<A: std::borrow::Borrow<(DynArray, ZarrStore, bool)>>(
 }
 
 impl Dataset {
-    /// Writes into the existing store at `root`, as `options.mode` says.
-    fn write_into(&self, root: &ZarrRoot, options: &ZarrWriteOptions) -> Result<ComputeReport> {
+    /// What writing into the existing store at `root` (as `options.mode`
+    /// says) writes where: every check made, nothing changed.
+    fn parts_into(&self, root: &ZarrRoot, options: &ZarrWriteOptions) -> Result<Vec<Planned>> {
         let fails = |message: String| Error::Invalid {
             operation: format!("to_zarr into {root}"),
             message,
@@ -407,6 +512,7 @@ impl Dataset {
                         start: vec![0; shape.len()],
                         grow_to: Some(shape),
                         data,
+                        is_coord,
                     });
                     return Ok(());
                 }
@@ -445,6 +551,7 @@ impl Dataset {
                 start: start.0,
                 grow_to: start.1,
                 data,
+                is_coord,
             });
             Ok(())
         };
@@ -454,6 +561,14 @@ impl Dataset {
         for (name, var) in &self.data_vars {
             write(name, &var.dims, Item::Data(&var.data))?;
         }
+        Ok(planned)
+    }
+}
+
+impl Dataset {
+    /// Writes into the existing store at `root`, as `options.mode` says.
+    fn write_into(&self, root: &ZarrRoot, options: &ZarrWriteOptions) -> Result<ComputeReport> {
+        let planned = self.parts_into(root, options)?;
         // Arrays grown for an append go back to their shapes if the run
         // fails, so that the store reads as before (the chunks written past
         // the old end are then outside every array).
@@ -649,6 +764,7 @@ struct Planned {
     data: DynArray,
     start: Vec<u64>,
     grow_to: Option<Vec<u64>>,
+    is_coord: bool,
 }
 
 /// Where in `store` data of `shape` goes: at the end along the append

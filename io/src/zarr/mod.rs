@@ -65,6 +65,36 @@ impl std::fmt::Debug for ZarrStore {
     }
 }
 
+/// The zarrs array at `path` with the metadata `raw` (which need not be
+/// the stored one).
+fn array_of(
+    storage: &Storage,
+    path: &str,
+    raw: &metadata::RawMeta,
+    location: &str,
+) -> Result<Array<dyn ReadableWritableListableStorageTraits>> {
+    let mut for_zarrs = raw.json.clone();
+    if raw.v2 {
+        if let Some(map) = for_zarrs.as_object_mut() {
+            map.remove("attributes");
+        }
+    }
+    let parsed: zarrs::metadata::ArrayMetadata =
+        serde_json::from_value(for_zarrs).map_err(|e| IoError::Metadata {
+            location: location.to_string(),
+            reason: format!("metadata zarrs cannot read: {e}"),
+        })?;
+    let mut array = Array::new_with_metadata(storage.clone(), &node_path(path), parsed)
+        .map_err(|e| metadata::open_error(location, raw, &e.to_string()))?;
+    if raw.v2 {
+        *array.attributes_mut() = raw.json["attributes"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+    }
+    Ok(array)
+}
+
 /// Normalises a node path to zarrs' form (`/a/b`, `/` for the root).
 fn node_path(path: &str) -> String {
     format!("/{}", path.trim_matches('/'))
@@ -140,27 +170,30 @@ impl ZarrStore {
         let location = root.location(path);
         let documents = create::metadata_documents(&root, path, spec)?;
         let raw = metadata::raw_from_documents(&documents);
-        let mut for_zarrs = raw.json.clone();
-        if raw.v2 {
-            if let Some(map) = for_zarrs.as_object_mut() {
-                map.remove("attributes");
-            }
-        }
-        let parsed: zarrs::metadata::ArrayMetadata =
-            serde_json::from_value(for_zarrs).map_err(|e| IoError::Metadata {
-                location: location.clone(),
-                reason: format!("ndchunk wrote metadata zarrs cannot read: {e}"),
-            })?;
         let storage = root.storage()?;
-        let mut array = Array::new_with_metadata(storage.clone(), &node_path(path), parsed)
-            .map_err(|e| metadata::open_error(&location, &raw, &e.to_string()))?;
-        if raw.v2 {
-            *array.attributes_mut() = raw.json["attributes"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-        }
+        let array = array_of(&storage, path, &raw, &location)?;
         Self::assemble(array, storage, &raw, location, root, path, Some(documents))
+    }
+
+    /// Opens the array at `path` as if its shape were `shape`, which is
+    /// not written: chunks past the stored end can be written, and no
+    /// reader sees them until [`resize`](Self::resize) sets that shape
+    /// (how an append is prepared before it is made visible).
+    pub fn open_with_shape(root: impl Into<ZarrRoot>, path: &str, shape: &[u64]) -> Result<Self> {
+        let root = root.into();
+        let location = root.location(path);
+        let mut raw = metadata::read_raw(&root, path, &location)?;
+        let dims = raw.json["shape"].as_array().map_or(0, Vec::len);
+        if dims != shape.len() {
+            return Err(IoError::Metadata {
+                location,
+                reason: format!("a {dims}-dimensional array cannot take the shape {shape:?}"),
+            });
+        }
+        raw.json["shape"] = serde_json::json!(shape);
+        let storage = root.storage()?;
+        let array = array_of(&storage, path, &raw, &location)?;
+        Self::assemble(array, storage, &raw, location, root, path, None)
     }
 
     /// The store around an open zarrs array and its raw metadata.

@@ -60,7 +60,7 @@ impl<T: Element> Array<T> {
         options: &ComputeOptions,
         path: impl AsRef<Path>,
     ) -> Result<PlanFile> {
-        let output = (self.node().clone(), self.origin(), store);
+        let output = (self.node().clone(), self.origin(), store, None);
         save(&[output], options, path.as_ref(), None)
     }
 }
@@ -114,24 +114,43 @@ pub fn save_plan_many(
     options: &ComputeOptions,
     path: impl AsRef<Path>,
 ) -> Result<PlanFile> {
-    save_publishing(pairs, options, path.as_ref(), None)
+    let outputs: Vec<SavedOutput> = pairs.iter().map(|&(a, s)| (a, s, None)).collect();
+    save_publishing(&outputs, options, path.as_ref(), None)
 }
+
+/// An output of a plan being saved: its data and where it goes; with,
+/// for a part of a Zarr array (a dataset written into an existing store),
+/// that array, open at the shape it is written at, and the part.
+pub(crate) type SavedOutput<'a> = (
+    &'a DynArray,
+    &'a dyn ChunkStore,
+    Option<(&'a ZarrStore, Part)>,
+);
+
+/// One output as `save` takes it.
+type Saving<'a> = (
+    Arc<Node>,
+    Origin,
+    &'a dyn ChunkStore,
+    Option<(&'a ZarrStore, Part)>,
+);
 
 /// [`save_plan_many`], with a Zarr group to publish once every output is
 /// complete.
 pub(crate) fn save_publishing(
-    pairs: &[(&DynArray, &dyn ChunkStore)],
+    outputs: &[SavedOutput<'_>],
     options: &ComputeOptions,
     path: &Path,
     publish: Option<Publish>,
 ) -> Result<PlanFile> {
-    let outputs: Vec<(Arc<Node>, Origin, &dyn ChunkStore)> = pairs
+    let outputs: Vec<Saving> = outputs
         .iter()
-        .map(|&(array, store)| {
+        .map(|(array, store, part)| {
             (
                 array.node().clone(),
                 crate::array::dynamic::each_origin(array),
-                store,
+                *store,
+                part.clone(),
             )
         })
         .collect();
@@ -146,7 +165,7 @@ pub(super) fn save_error(message: impl Into<String>) -> Error {
 }
 
 fn save(
-    outputs: &[(Arc<Node>, Origin, &dyn ChunkStore)],
+    outputs: &[Saving<'_>],
     options: &ComputeOptions,
     path: &Path,
     publish: Option<Publish>,
@@ -154,18 +173,18 @@ fn save(
     if outputs.is_empty() {
         return Err(save_error("there is no array to store"));
     }
-    let stores: Vec<&dyn ChunkStore> = outputs.iter().map(|(_, _, s)| *s).collect();
+    let stores: Vec<&dyn ChunkStore> = outputs.iter().map(|(_, _, s, _)| *s).collect();
     check_distinct(&stores, "save_plan")?;
     // The budget made explicit, so that every process plans the same.
     let remote =
-        stores.iter().any(|s| s.is_remote()) || outputs.iter().any(|(n, _, _)| n.reads_remote());
+        stores.iter().any(|s| s.is_remote()) || outputs.iter().any(|(n, _, _, _)| n.reads_remote());
     let options = for_remote_io(options, remote);
     let budget = options.plan_budget();
     // The plan as this process would run it: an invalid operation or a
     // budget too small is said as `store_with` says it.
     let originals = outputs
         .iter()
-        .map(|(node, _, store)| for_store(node, store.meta(), &store.location()))
+        .map(|(node, _, store, _)| for_store(node, store.meta(), &store.location()))
         .collect::<Result<Vec<_>>>()?;
     let metas: Vec<_> = stores.iter().map(|s| s.meta()).collect();
     plan_stores(&originals, &metas, &options, 0)?.check()?;
@@ -173,9 +192,13 @@ fn save(
     let mut sources = Vec::new();
     let mut seen = HashMap::new();
     let mut records = Vec::new();
-    for (_, origin, store) in outputs {
+    for (_, origin, store, part) in outputs {
         let step = flatten(origin, &mut steps, &mut sources, &mut seen)?;
-        let destination = record_store(*store, None).map_err(|why| {
+        let destination = match part {
+            None => record_store(*store, None),
+            Some((array, _)) => record_part(array, *store),
+        }
+        .map_err(|why| {
             save_error(format!(
                 "the destination {} cannot be opened again by another process: {why}",
                 store.location()
@@ -184,6 +207,7 @@ fn save(
         records.push(Output {
             step,
             store: destination,
+            part: part.as_ref().map(|(_, part)| part.clone()),
         });
     }
     for source in &sources {

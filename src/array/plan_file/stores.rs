@@ -5,6 +5,7 @@
 //! or objects that tells a changed source.
 
 use super::*;
+use crate::array::region_store::RegionStore;
 use ndchunk_io::info::{container_of, Container};
 use ndchunk_io::netcdf3::Netcdf3Store;
 
@@ -172,23 +173,29 @@ pub(super) fn root_endpoint(location: &str) -> Option<String> {
         .and_then(|root| root.endpoint())
 }
 
+/// The root of a Zarr array the file records, refused when its requests
+/// would now go to another endpoint than when the plan was made.
+fn zarr_root(url: &str, endpoint: &Option<String>) -> Result<ZarrRoot> {
+    let now = root_endpoint(url);
+    if *endpoint != now {
+        return Err(Error::Invalid {
+            operation: "plan file".into(),
+            message: format!(
+                "{url} was planned at {}, and would now be read at {}: set the same \
+                 AWS_ENDPOINT_URL as when the plan was made",
+                endpoint.as_deref().unwrap_or("AWS S3"),
+                now.as_deref().unwrap_or("AWS S3")
+            ),
+        });
+    }
+    Ok(ZarrRoot::parse(url)?)
+}
+
 /// Opens a store the file records.
 pub(super) fn open_record(record: &StoreRecord) -> Result<Arc<dyn ChunkStore>> {
     Ok(match &record.spec {
         StoreSpec::Zarr { url, endpoint } => {
-            let now = root_endpoint(url);
-            if *endpoint != now {
-                return Err(Error::Invalid {
-                    operation: "plan file".into(),
-                    message: format!(
-                        "{url} was planned at {}, and would now be read at {}: set the \
-                         same AWS_ENDPOINT_URL as when the plan was made",
-                        endpoint.as_deref().unwrap_or("AWS S3"),
-                        now.as_deref().unwrap_or("AWS S3")
-                    ),
-                });
-            }
-            Arc::new(ZarrStore::open_dir(ZarrRoot::parse(url)?)?)
+            Arc::new(ZarrStore::open_dir(zarr_root(url, endpoint)?)?)
         }
         StoreSpec::Hdf5 { path, dataset } => Arc::new(Hdf5Store::open(path, dataset)?),
         StoreSpec::Netcdf3 { path, variable } => Arc::new(Netcdf3Store::open(
@@ -228,4 +235,54 @@ pub(super) fn state_of(spec: &StoreSpec, store: &dyn ChunkStore) -> Result<Strin
     }
     text.push_str(&serde_json::to_string(store.meta()).unwrap_or_default());
     Ok(format!("{:016x}", fnv1a(text.as_bytes())))
+}
+
+/// Opens an output that is a part of a Zarr array: the array at the shape
+/// it is written at (grown in memory only, for an append not yet
+/// published), and the part in it. Refused when the array's shape is not
+/// the one it had when the plan was made: appended to since, by this
+/// plan's finished run (an append is made once) or by someone else.
+pub(super) fn open_part(record: &StoreRecord, part: &Part) -> Result<Arc<dyn ChunkStore>> {
+    let StoreSpec::Zarr { url, endpoint } = &record.spec else {
+        return Err(file_error("only a Zarr array is written in part".into()));
+    };
+    let root = zarr_root(url, endpoint)?;
+    let shape = ZarrStore::open_dir(root.clone())?.meta().shape();
+    if shape != part.stored_shape {
+        return Err(Error::Invalid {
+            operation: "plan file".into(),
+            message: format!(
+                "the array {url} has the shape {shape:?}, and had {:?} when the plan was made: \
+                 it was changed meanwhile (appended to by this plan's finished run, or by \
+                 someone else), and the plan would write over what is there now",
+                part.stored_shape
+            ),
+        });
+    }
+    let array = ZarrStore::open_with_shape(root, "/", &part.array_shape)?;
+    Ok(Arc::new(RegionStore::new(
+        array,
+        &part.start,
+        &record.grid.shape(),
+    )?))
+}
+
+/// A part of the Zarr array `array` (open at the shape it is written at)
+/// from `part.start`, written through `region`, as the file records it:
+/// checked to be the same array opened again by its path (dtype, chunks,
+/// codecs).
+pub(super) fn record_part(
+    array: &ZarrStore,
+    region: &dyn ChunkStore,
+) -> std::result::Result<StoreRecord, String> {
+    let location = array.location();
+    let (spec, reopened) = open_by_location(&location, None)?;
+    let (a, b) = (reopened.meta(), array.meta());
+    if a.dtype != b.dtype
+        || a.grid.chunk_shape() != b.grid.chunk_shape()
+        || reopened.encoding() != array.encoding()
+    {
+        return Err("opened again by its path, it is not the same array".into());
+    }
+    Ok(StoreRecord::of(spec, region, None))
 }

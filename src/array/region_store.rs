@@ -46,6 +46,11 @@ impl RegionStore {
         })
     }
 
+    /// The array the part is of.
+    pub(crate) fn array(&self) -> &ZarrStore {
+        &self.inner
+    }
+
     fn whole(&self, chunk: &[u64]) -> Vec<u64> {
         chunk.iter().zip(&self.offset).map(|(c, o)| c + o).collect()
     }
