@@ -177,6 +177,30 @@ impl Dataset {
     /// something only this process can make (see [`PlanFile`]: a Rust
     /// closure, data in memory), naming the operation, or when
     /// `to_zarr_with` would refuse the write.
+    ///
+    /// ```
+    /// # fn main() -> ndchunk::Result<()> {
+    /// use ndchunk::{open_zarr, Array, ComputeOptions, DataArray, Dataset, PlanFile, ZarrWriteOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // `n` days of `value` in chunks of two days.
+    /// let days = |n: u64, value: f32| -> ndchunk::Result<Dataset> {
+    ///     let t = DataArray::new(Array::full(&[n, 3], value, [2, 3])?, &["time", "x"])?;
+    ///     Dataset::new().with_var("t", t)
+    /// };
+    /// let store = dir.path().join("t.zarr");
+    /// days(4, 1.0)?.to_zarr(&store)?;
+    /// let append = ZarrWriteOptions::new().append("time");
+    /// days(2, 2.0)?.save_plan(&store, &append, dir.path().join("plan.json"))?;
+    /// // Saved, not run: the store reads as before.
+    /// assert_eq!(open_zarr(&store)?.get("t")?.shape(), [4, 3]);
+    /// // Any process (here, this one) runs it; the run that completes it
+    /// // makes the append visible.
+    /// PlanFile::load(dir.path().join("plan.json"))?.run(&ComputeOptions::new().progress(false))?;
+    /// let t = open_zarr(&store)?.get("t")?.values::<f32>()?;
+    /// assert_eq!((t.shape(), t[[5, 2]]), (&[6, 3][..], 2.0));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn save_plan(
         &self,
         path: impl AsRef<Path>,
