@@ -79,8 +79,8 @@ fn options() -> ComputeOptions {
         .progress(false)
 }
 
-/// The child: loads the plan file and runs shard `i/n` (`RUN`) of its
-/// one stage.
+/// The child: loads the plan file and runs shard `i/n` of stage `s`
+/// (`RUN`: `s/i/n`).
 #[test]
 #[ignore = "run as a child process by the tests below"]
 fn child_runs_the_append_plan() {
@@ -88,11 +88,16 @@ fn child_runs_the_append_plan() {
         return;
     };
     let dir = Path::new(&dir);
-    let (index, count) = run.split_once('/').unwrap();
+    let [stage, index, count]: [u64; 3] = run
+        .split('/')
+        .map(|n| n.parse().unwrap())
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
     let options = ComputeOptions::new()
         .progress(false)
         .journal_dir(dir.join("journal"))
-        .shard(1, index.parse().unwrap(), count.parse().unwrap());
+        .shard(stage as usize, index, count);
     PlanFile::load(dir.join("plan.json"))
         .unwrap()
         .run(&options)
@@ -133,26 +138,29 @@ fn an_append_through_a_plan_file_is_to_zarrs_and_unseen_until_finished() {
     let saved = more
         .save_plan(&planned, &append, dir.join("plan.json"))
         .unwrap();
+    // The data variable's chunks, and the grown time coordinate (on a
+    // grid of its own): written by the plan, nothing at saving.
     let stages = saved.shard_stages();
-    assert_eq!(stages.len(), 1, "{}", saved.explain());
-    assert!(stages[0].tasks >= 8, "{stages:?}");
+    assert_eq!(saved.destinations().len(), 2, "{}", saved.explain());
+    let data_stage = (0..stages.len()).max_by_key(|&s| stages[s].tasks).unwrap();
+    assert!(stages[data_stage].tasks >= 8, "{stages:?}");
+    assert_eq!(store_files(&planned), store_files(&base));
     let before = read(&python, &base);
     assert_eq!(before["times"], 40, "{before}");
-    // Saved, not run: the store reads as it was.
-    assert_eq!(read(&python, &planned), before);
 
     let count = 2;
-    let mut children: Vec<Child> = (0..count)
-        .map(|i| spawn(dir, &format!("{i}/{count}")))
-        .collect();
-    kill_once_logged(
-        &mut children[0],
-        &dir.join("journal/stage-0-blocks-shard-0-of-2.done"),
-    );
-    assert_eq!(read(&python, &planned), before, "seen before finished");
-    children[0] = spawn(dir, &format!("0/{count}"));
-    for mut child in children {
-        assert!(child.wait().unwrap().success(), "a shard failed");
+    for stage in 0..stages.len() {
+        let run = |i: u64| format!("{}/{i}/{count}", stage + 1);
+        let mut children: Vec<Child> = (0..count).map(|i| spawn(dir, &run(i))).collect();
+        if stage == data_stage {
+            let log = format!("journal/stage-{stage}-blocks-shard-0-of-2.done");
+            kill_once_logged(&mut children[0], &dir.join(log));
+            assert_eq!(read(&python, &planned), before, "seen before finished");
+            children[0] = spawn(dir, &run(0));
+        }
+        for mut child in children {
+            assert!(child.wait().unwrap().success(), "a shard failed");
+        }
     }
     assert_eq!(
         read(&python, &planned),
@@ -240,6 +248,9 @@ fn a_store_changed_meanwhile_or_a_misaligned_region_is_refused() {
     let append = ZarrWriteOptions::new().compute(options()).append("time");
     more.save_plan(&store, &append, dir.join("plan.json"))
         .unwrap();
+    // Saving writes nothing into the store: a second plan of another
+    // append does not change what the first writes.
+    assert_eq!(store_files(&store), store_files(&dir.join("base.zarr")));
     // Someone else appends first: the plan is refused, and the store is
     // theirs as they left it.
     more.to_zarr_with(&store, &append).unwrap();

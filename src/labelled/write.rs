@@ -162,9 +162,10 @@ impl Dataset {
     /// not open it.
     ///
     /// An append ([`ZarrWriteOptions::append`]): saving makes every check
-    /// `to_zarr_with` makes and writes the grown coordinates, their new
-    /// values past the arrays' stored end, where no reader sees them; the
-    /// plan writes the data variables' new chunks there too. The run that
+    /// `to_zarr_with` makes and writes nothing into the store; the plan
+    /// writes the grown coordinates (held in the file by their values) and
+    /// the data variables' new chunks past the arrays' stored end, where
+    /// no reader sees them. The run that
     /// completes the plan sets the arrays' new shapes, then rewrites the
     /// consolidated metadata: until then the store reads as before. An
     /// append is made once: once the arrays' shapes have changed (by this
@@ -255,12 +256,12 @@ impl Dataset {
     }
 
     /// [`save_plan`](Self::save_plan) of an append or a region write into
-    /// the store at `root`: every check `to_zarr_with` makes, then the
-    /// coordinates written at once (an append's past the arrays' stored
-    /// end, unseen) and the data variables planned as parts of their
-    /// arrays. The run that completes the plan grows an append's arrays
-    /// and rewrites the consolidated metadata: until then the store reads
-    /// as before.
+    /// the store at `root`: every check `to_zarr_with` makes, then every
+    /// variable written (an append's coordinates whole, the data variables
+    /// in their part) planned as a part of its array, by its values where
+    /// it is in memory. Nothing is written into the store when saving; the
+    /// run that completes the plan grows an append's arrays and rewrites
+    /// the consolidated metadata, so the store reads as before until then.
     fn save_plan_into(
         &self,
         root: &ZarrRoot,
@@ -268,8 +269,7 @@ impl Dataset {
         plan_path: &Path,
     ) -> Result<PlanFile> {
         let mut grow = Vec::new();
-        let mut coords = Vec::new();
-        let mut data = Vec::new();
+        let mut parts = Vec::new();
         for planned in self.parts_into(root, options)? {
             let stored_shape = ZarrStore::open(root, &planned.name)?.meta().shape();
             let array = match &planned.grow_to {
@@ -285,36 +285,22 @@ impl Dataset {
             };
             let array_shape = array.meta().shape();
             let region = RegionStore::new(array, &planned.start, &planned.data.shape())?;
-            if planned.is_coord {
-                coords.push((planned.data, region));
-            } else {
-                let part = Part {
-                    start: planned.start,
-                    array_shape,
-                    stored_shape,
-                };
-                data.push((planned.data, region, part));
-            }
+            let part = Part {
+                start: planned.start,
+                array_shape,
+                stored_shape,
+            };
+            parts.push((planned.data, region, part));
         }
-        if data.is_empty() {
+        if parts.is_empty() {
             return Err(Error::Invalid {
                 operation: "save_plan".into(),
-                message: format!("no data variable of the dataset is written into {root}"),
+                message: format!("no variable of the dataset is written into {root}"),
             });
         }
-        let planned: Vec<&DynArray> = data.iter().map(|(d, _, _)| d).collect();
+        let planned: Vec<&DynArray> = parts.iter().map(|(d, _, _)| d).collect();
         crate::array::check_recipes(&planned)?;
-        let metas: Vec<(&DynArray, &ArrayMeta)> = data
-            .iter()
-            .map(|(d, region, _)| (d, region.meta()))
-            .collect();
-        store_many_plan(&metas, &options.compute)?.check()?;
-        let coords: Vec<(&DynArray, &dyn ChunkStore)> = coords
-            .iter()
-            .map(|(d, region)| (d, region as &dyn ChunkStore))
-            .collect();
-        store_many(&coords, &here_only(options))?;
-        let outputs: Vec<SavedOutput> = data
+        let outputs: Vec<SavedOutput> = parts
             .iter()
             .map(|(d, region, part)| {
                 let part = Some((region.array(), part.clone()));
@@ -536,7 +522,6 @@ impl Dataset {
                         start: vec![0; shape.len()],
                         grow_to: Some(shape),
                         data,
-                        is_coord,
                     });
                     return Ok(());
                 }
@@ -575,7 +560,6 @@ impl Dataset {
                 start: start.0,
                 grow_to: start.1,
                 data,
-                is_coord,
             });
             Ok(())
         };
@@ -788,7 +772,6 @@ struct Planned {
     data: DynArray,
     start: Vec<u64>,
     grow_to: Option<Vec<u64>>,
-    is_coord: bool,
 }
 
 /// Where in `store` data of `shape` goes: at the end along the append
