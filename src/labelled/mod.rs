@@ -40,6 +40,7 @@ mod values;
 mod variable;
 mod weighted;
 mod write;
+mod write_into;
 
 use indexmap::IndexMap;
 
