@@ -72,6 +72,16 @@ fn copy(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
+/// xarray's store, and two copies of it: for `to_zarr_with` in this
+/// process, and for the plan file.
+fn copies(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let base = dir.join("base.zarr");
+    let (whole, planned) = (dir.join("whole.zarr"), dir.join("planned.zarr"));
+    copy(&base, &whole);
+    copy(&base, &planned);
+    (base, whole, planned)
+}
+
 fn options() -> ComputeOptions {
     ComputeOptions::new()
         .max_mem(64 << 20)
@@ -127,10 +137,7 @@ fn an_append_through_a_plan_file_is_to_zarrs_and_unseen_until_finished() {
     let Some(python) = inputs(dir) else {
         return;
     };
-    let base = dir.join("base.zarr");
-    let (whole, planned) = (dir.join("whole.zarr"), dir.join("planned.zarr"));
-    copy(&base, &whole);
-    copy(&base, &planned);
+    let (base, whole, planned) = copies(dir);
     let more = open_dataset(dir.join("more.nc")).unwrap();
     let append = ZarrWriteOptions::new().compute(options()).append("time");
     more.to_zarr_with(&whole, &append).unwrap();
@@ -211,10 +218,7 @@ fn a_region_write_through_a_plan_file_is_to_zarrs() {
     let Some(python) = inputs(dir) else {
         return;
     };
-    let base = dir.join("base.zarr");
-    let (whole, planned) = (dir.join("whole.zarr"), dir.join("planned.zarr"));
-    copy(&base, &whole);
-    copy(&base, &planned);
+    let (base, whole, planned) = copies(dir);
     let region = open_dataset(dir.join("region.nc")).unwrap();
     let into = ZarrWriteOptions::new()
         .compute(options())
